@@ -1,0 +1,53 @@
+# Two entry points for a fresh clone: `make demo` and `make test`.
+# Each creates (or refreshes) its own virtual environment in .venv with nothing but python3.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_DEMO := $(VENV)/.crmkit-demo
+STAMP_DEV := $(VENV)/.crmkit-dev
+
+.PHONY: demo test lint types contracts docs pytest bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crmkit needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_DEMO): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	@touch $@ $(STAMP_DEMO)
+
+demo: $(STAMP_DEMO)
+	$(BIN)/python examples/quickstart.py
+
+test: $(STAMP_DEV)
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	$(BIN)/python -m pytest
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
+
+types: $(STAMP_DEV)
+	$(BIN)/mypy --strict src
+
+contracts: $(STAMP_DEV)
+	$(BIN)/lint-imports
+
+docs: $(STAMP_DEV)
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+pytest: $(STAMP_DEV)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Adapters: implementations of crmkit's ports. ``memory`` is the reference implementation."""

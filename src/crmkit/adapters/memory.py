@@ -1,0 +1,502 @@
+"""The in-memory adapter: the reference implementation of every port.
+
+It is a real, transactional implementation, not a mock: a unit of work stages its writes and
+applies them all at once on commit, under a lock, after checking versions and unique keys
+again, so a failed or abandoned unit of work leaves nothing behind and concurrent writers get
+`ConcurrencyConflict` exactly as with a database. Objects handed out are copies, so changing
+one in place never changes what is stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
+from crmkit.domain import (
+    Account,
+    AccountId,
+    Channel,
+    Customer,
+    CustomerId,
+    DomainEvent,
+    EmailAddress,
+    Interaction,
+    InteractionId,
+    TenantId,
+)
+from crmkit.domain.timestamps import ensure_utc_or_none
+from crmkit.errors import (
+    ConcurrencyConflict,
+    DuplicateAccount,
+    DuplicateCustomer,
+    IdempotencyConflict,
+    NotFound,
+    ValidationError,
+)
+from crmkit.ports import Page
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+
+A = TypeVar("A", Customer, Account)
+
+
+@attrs.define
+class _Tables:
+    customers: dict[CustomerId, Customer] = attrs.Factory(dict)
+    accounts: dict[AccountId, Account] = attrs.Factory(dict)
+    interactions: dict[InteractionId, Interaction] = attrs.Factory(dict)
+    by_customer: dict[CustomerId, list[InteractionId]] = attrs.Factory(dict)
+    emails: dict[EmailAddress, CustomerId] = attrs.Factory(dict)
+    external_ids: dict[tuple[str, str], CustomerId] = attrs.Factory(dict)
+    domains: dict[str, AccountId] = attrs.Factory(dict)
+    refs: dict[str, InteractionId] = attrs.Factory(dict)
+    events: list[DomainEvent] = attrs.Factory(list)
+
+
+class InMemoryStore:
+    """Every tenant's data, in process memory. Share one store between CRMs to share data."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._tenants: dict[TenantId, _Tables] = {}
+
+    def tables(self, tenant: TenantId) -> _Tables:
+        """The tables of ``tenant`` (created empty on first use)."""
+        with self.lock:
+            return self._tenants.setdefault(tenant, _Tables())
+
+    def unit_of_work(
+        self, tenant: TenantId, publish: Publisher | None = None
+    ) -> InMemoryUnitOfWork:
+        """A unit of work on ``tenant``'s data."""
+        return InMemoryUnitOfWork(self, tenant, publish)
+
+
+def _clone(aggregate: A) -> A:
+    twin = copy.copy(aggregate)
+    twin._events = []  # the twin starts with no events of its own
+    return twin
+
+
+def _page(items: list[A], limit: int, cursor: str | None) -> Page[A]:
+    if type(limit) is not int or not 1 <= limit <= 10_000:
+        raise ValidationError.single("limit", limit, "must be an int from 1 to 10000")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+    ordered = sorted((i for i in items if cursor is None or i.id > cursor), key=lambda i: i.id)
+    chosen = ordered[:limit]
+    more = len(ordered) > limit
+    return Page(tuple(chosen), chosen[-1].id if more else None)
+
+
+class InMemoryUnitOfWork(BaseUnitOfWork):
+    """A unit of work over an `InMemoryStore`, bound to one tenant."""
+
+    def __init__(
+        self, store: InMemoryStore, tenant: TenantId, publish: Publisher | None = None
+    ) -> None:
+        super().__init__(tenant, publish)
+        self._store = store
+        self._tables = store.tables(tenant)
+        self._customers: dict[CustomerId, tuple[int, Customer]] = {}
+        self._accounts: dict[AccountId, tuple[int, Account]] = {}
+        self._interactions: dict[InteractionId, Interaction] = {}
+        self.customers = _Customers(self)
+        self.accounts = _Accounts(self)
+        self.interactions = _Interactions(self)
+
+    def _begin(self) -> None:
+        self._forget()
+
+    def _rollback(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        self._customers, self._accounts, self._interactions = {}, {}, {}
+
+    def _commit(self, events: list[DomainEvent]) -> None:
+        t = self._tables
+        with self._store.lock:
+            self._check_versions(t.customers, self._customers, "customer")
+            self._check_versions(t.accounts, self._accounts, "account")
+            self._check_customer_keys()
+            self._check_account_keys()
+            for interaction in self._interactions.values():
+                self._check_interaction(interaction)
+            self._apply(events)
+        self._forget()
+
+    @staticmethod
+    def _check_versions(
+        stored: Mapping[Any, Customer | Account],
+        staged: Mapping[Any, tuple[int, Customer | Account]],
+        kind: str,
+    ) -> None:
+        for key, (base, _) in staged.items():
+            current = stored.get(key)
+            if (current.version if current is not None else 0) != base:
+                raise ConcurrencyConflict(kind, key, base)
+
+    def _check_customer_keys(self) -> None:
+        t = self._tables
+        for _, customer in self._customers.values():
+            if customer.email is not None:
+                owner = t.emails.get(customer.email)
+                if owner not in (None, customer.id) and owner not in self._customers:
+                    raise DuplicateCustomer("email", str(customer.email), owner)  # type: ignore[arg-type]
+            for key in customer.external_ids.items():
+                owner = t.external_ids.get(key)
+                if owner not in (None, customer.id) and owner not in self._customers:
+                    raise DuplicateCustomer(f"external_ids.{key[0]}", key[1], owner)  # type: ignore[arg-type]
+
+    def _check_account_keys(self) -> None:
+        t = self._tables
+        for _, account in self._accounts.values():
+            if account.domain is not None:
+                owner = t.domains.get(account.domain)
+                if owner not in (None, account.id) and owner not in self._accounts:
+                    raise DuplicateAccount("domain", account.domain, owner)  # type: ignore[arg-type]
+
+    def _check_interaction(self, interaction: Interaction) -> None:
+        t = self._tables
+        if interaction.id in t.interactions:
+            raise IdempotencyConflict("id", interaction.id, interaction.id)
+        if interaction.external_ref is not None and interaction.external_ref in t.refs:
+            ref = interaction.external_ref
+            raise IdempotencyConflict("external_ref", ref, t.refs[ref])
+
+    def _apply(self, events: list[DomainEvent]) -> None:
+        t = self._tables
+        for _, customer in self._customers.values():
+            old = t.customers.get(customer.id)
+            if old is not None:
+                if old.email is not None:
+                    t.emails.pop(old.email, None)
+                for key in old.external_ids.items():
+                    t.external_ids.pop(key, None)
+            t.customers[customer.id] = customer
+        for _, customer in self._customers.values():
+            if customer.email is not None:
+                t.emails[customer.email] = customer.id
+            for key in customer.external_ids.items():
+                t.external_ids[key] = customer.id
+        for _, account in self._accounts.values():
+            old_account = t.accounts.get(account.id)
+            if old_account is not None and old_account.domain is not None:
+                t.domains.pop(old_account.domain, None)
+            t.accounts[account.id] = account
+        for _, account in self._accounts.values():
+            if account.domain is not None:
+                t.domains[account.domain] = account.id
+        for interaction in self._interactions.values():
+            t.interactions[interaction.id] = interaction
+            t.by_customer.setdefault(interaction.customer_id, []).append(interaction.id)
+            if interaction.external_ref is not None:
+                t.refs[interaction.external_ref] = interaction.id
+        t.events.extend(events)
+
+    # Reads through the staged writes.
+
+    def _customer(self, customer_id: CustomerId) -> Customer | None:
+        self._require_open()
+        staged = self._customers.get(customer_id)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.customers.get(customer_id)
+
+    def _all_customers(self) -> list[Customer]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.customers)
+        merged.update({k: c for k, (_, c) in self._customers.items()})
+        return list(merged.values())
+
+    def _account(self, account_id: AccountId) -> Account | None:
+        self._require_open()
+        staged = self._accounts.get(account_id)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.accounts.get(account_id)
+
+    def _all_accounts(self) -> list[Account]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.accounts)
+        merged.update({k: a for k, (_, a) in self._accounts.items()})
+        return list(merged.values())
+
+    def _interaction(self, interaction_id: InteractionId) -> Interaction | None:
+        self._require_open()
+        with self._store.lock:
+            stored = self._tables.interactions.get(interaction_id)
+        return stored if stored is not None else self._interactions.get(interaction_id)
+
+    def _customer_interactions(self, customer_id: CustomerId) -> list[Interaction]:
+        self._require_open()
+        with self._store.lock:
+            t = self._tables
+            found = [t.interactions[i] for i in t.by_customer.get(customer_id, ())]
+        found.extend(i for i in self._interactions.values() if i.customer_id == customer_id)
+        return found
+
+    def _all_interactions(self) -> list[Interaction]:
+        self._require_open()
+        with self._store.lock:
+            found = list(self._tables.interactions.values())
+        found.extend(self._interactions.values())
+        return found
+
+    def _handing_out(self, aggregate: A) -> A:
+        twin = _clone(aggregate)
+        self._track(twin)
+        return twin
+
+    def _stage_customer(self, customer: Customer, base: int) -> None:
+        self._customers[customer.id] = (base, _clone(customer))
+
+    def _stage_account(self, account: Account, base: int) -> None:
+        self._accounts[account.id] = (base, _clone(account))
+
+    def _stage_interaction(self, interaction: Interaction) -> None:
+        self._interactions[interaction.id] = interaction
+
+    def _base(self, staged: dict[str, tuple[int, A]], key: str, fallback: int) -> int:
+        entry = staged.get(key)
+        return entry[0] if entry is not None else fallback
+
+    def outbox(self) -> list[DomainEvent]:
+        """The events committed so far in this tenant, oldest first (a test aid)."""
+        with self._store.lock:
+            return list(self._tables.events)
+
+
+class _Customers:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, customer: Customer) -> None:
+        uow = self._uow
+        if customer.version != 0:
+            raise ValidationError.single("version", customer.version, "a new customer has version 0")
+        if uow._customer(customer.id) is not None:
+            raise DuplicateCustomer("id", customer.id, customer.id)
+        self._check_unique(customer)
+        customer.version = 1
+        uow._stage_customer(customer, 0)
+        uow._track(customer)
+
+    def update(self, customer: Customer) -> None:
+        uow = self._uow
+        current = uow._customer(customer.id)
+        if current is None:
+            raise NotFound("customer", customer.id)
+        if current.version != customer.version:
+            raise ConcurrencyConflict("customer", customer.id, customer.version)
+        self._check_unique(customer)
+        base = uow._base(uow._customers, customer.id, current.version)  # type: ignore[arg-type]
+        customer.version += 1
+        uow._stage_customer(customer, base)
+        uow._track(customer)
+
+    def _check_unique(self, customer: Customer) -> None:
+        if customer.email is not None:
+            owner = self.find_by_email(customer.email)
+            if owner is not None and owner.id != customer.id:
+                raise DuplicateCustomer("email", str(customer.email), owner.id)
+        for source, ref in customer.external_ids.items():
+            owner = self.find_by_external_id(source, ref)
+            if owner is not None and owner.id != customer.id:
+                raise DuplicateCustomer(f"external_ids.{source}", ref, owner.id)
+
+    def get(self, customer_id: CustomerId) -> Customer:
+        found = self.find(customer_id)
+        if found is None:
+            raise NotFound("customer", customer_id)
+        return found
+
+    def find(self, customer_id: CustomerId) -> Customer | None:
+        found = self._uow._customer(customer_id)
+        return None if found is None else self._uow._handing_out(found)
+
+    def _find_where(self, match: Callable[[Customer], bool], indexed: CustomerId | None) -> Customer | None:
+        uow = self._uow
+        for _, staged in uow._customers.values():
+            if match(staged):
+                return uow._handing_out(staged)
+        if indexed is not None and indexed not in uow._customers:
+            return self.find(indexed)
+        return None
+
+    def find_by_email(self, email: EmailAddress) -> Customer | None:
+        self._uow._require_open()
+        with self._uow._store.lock:
+            indexed = self._uow._tables.emails.get(email)
+        return self._find_where(lambda c: c.email == email, indexed)
+
+    def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
+        self._uow._require_open()
+        with self._uow._store.lock:
+            indexed = self._uow._tables.external_ids.get((source, external_id))
+        return self._find_where(lambda c: c.external_ids.get(source) == external_id, indexed)
+
+    def list(
+        self,
+        *,
+        tag: str | None = None,
+        account_id: AccountId | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Customer]:
+        chosen = [
+            c
+            for c in self._uow._all_customers()
+            if (tag is None or tag in c.tags)
+            and (account_id is None or (c.account is not None and c.account.account_id == account_id))
+        ]
+        page = _page(chosen, limit, cursor)
+        return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):
+            yield self._uow._handing_out(customer)
+
+    def count(self) -> int:
+        return len(self._uow._all_customers())
+
+
+class _Accounts:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, account: Account) -> None:
+        uow = self._uow
+        if account.version != 0:
+            raise ValidationError.single("version", account.version, "a new account has version 0")
+        if uow._account(account.id) is not None:
+            raise DuplicateAccount("id", account.id, account.id)
+        self._check_unique(account)
+        account.version = 1
+        uow._stage_account(account, 0)
+        uow._track(account)
+
+    def update(self, account: Account) -> None:
+        uow = self._uow
+        current = uow._account(account.id)
+        if current is None:
+            raise NotFound("account", account.id)
+        if current.version != account.version:
+            raise ConcurrencyConflict("account", account.id, account.version)
+        self._check_unique(account)
+        base = uow._base(uow._accounts, account.id, current.version)  # type: ignore[arg-type]
+        account.version += 1
+        uow._stage_account(account, base)
+        uow._track(account)
+
+    def _check_unique(self, account: Account) -> None:
+        if account.domain is not None:
+            owner = self.find_by_domain(account.domain)
+            if owner is not None and owner.id != account.id:
+                raise DuplicateAccount("domain", account.domain, owner.id)
+
+    def get(self, account_id: AccountId) -> Account:
+        found = self.find(account_id)
+        if found is None:
+            raise NotFound("account", account_id)
+        return found
+
+    def find(self, account_id: AccountId) -> Account | None:
+        found = self._uow._account(account_id)
+        return None if found is None else self._uow._handing_out(found)
+
+    def find_by_domain(self, domain: str) -> Account | None:
+        for account in self._uow._all_accounts():
+            if account.domain == domain:
+                return self._uow._handing_out(account)
+        return None
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        page = _page(self._uow._all_accounts(), limit, cursor)
+        return Page(tuple(self._uow._handing_out(a) for a in page.items), page.next_cursor)
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
+        for account in sorted(self._uow._all_accounts(), key=lambda a: a.id):
+            yield self._uow._handing_out(account)
+
+
+def _in(value: str, allowed: Collection[str] | None) -> bool:
+    return allowed is None or value in allowed
+
+
+class _Interactions:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, interaction: Interaction) -> None:
+        uow = self._uow
+        if not isinstance(interaction, Interaction):
+            raise ValidationError.single("interaction", interaction, "must be an Interaction")
+        if uow._interaction(interaction.id) is not None:
+            raise IdempotencyConflict("id", interaction.id, interaction.id)
+        if interaction.external_ref is not None:
+            existing = self.find_by_external_ref(interaction.external_ref)
+            if existing is not None:
+                raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
+        uow._stage_interaction(interaction)
+
+    def get(self, interaction_id: InteractionId) -> Interaction:
+        found = self._uow._interaction(interaction_id)
+        if found is None:
+            raise NotFound("interaction", interaction_id)
+        return found
+
+    def find_by_external_ref(self, external_ref: str) -> Interaction | None:
+        uow = self._uow
+        uow._require_open()
+        with uow._store.lock:
+            stored = uow._tables.refs.get(external_ref)
+        if stored is not None:
+            return uow._interaction(stored)
+        return next(
+            (i for i in uow._interactions.values() if i.external_ref == external_ref), None
+        )
+
+    def timeline(
+        self,
+        customer_id: CustomerId,
+        *,
+        channels: Collection[Channel] | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Interaction]:
+        since = ensure_utc_or_none(since, "since")
+        until = ensure_utc_or_none(until, "until")
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+        chosen = [
+            i
+            for i in self._uow._customer_interactions(customer_id)
+            if _in(i.channel, channels)
+            and _in(i.kind, kinds)
+            and (since is None or i.occurred_at >= since)
+            and (until is None or i.occurred_at < until)
+        ]
+        chosen.sort(key=lambda i: (i.occurred_at, i.id), reverse=newest_first)
+        return chosen if limit is None else chosen[:limit]
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        yield from sorted(self._uow._all_interactions(), key=lambda i: (i.occurred_at, i.id))
+
+    def count(self) -> int:
+        return len(self._uow._all_interactions())
+

@@ -1,0 +1,89 @@
+"""Use cases on B2B accounts and their contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmkit.app.customers import CustomerUseCases
+from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer
+from crmkit.errors import ConcurrencyConflict, DuplicateAccount
+
+__all__ = ["AccountUseCases"]
+
+
+class AccountUseCases(CustomerUseCases):
+    """The account use cases of the `CRM` front door."""
+
+    def register_account(
+        self,
+        *,
+        name: str,
+        domain: str | None = None,
+        industry: str | None = None,
+        size: CompanySize | str | None = None,
+        account_id: str | None = None,
+    ) -> Account:
+        """Register a company; a second account with the same web domain is refused with
+        `DuplicateAccount`."""
+        account = Account.register(
+            AccountId(account_id or self._new_id()),
+            name=name,
+            at=self._now(),
+            domain=domain,
+            industry=industry,
+            size=size,
+        )
+        with self.unit_of_work() as uow:
+            if account.domain is not None:
+                owner = uow.accounts.find_by_domain(account.domain)
+                if owner is not None:
+                    raise DuplicateAccount("domain", account.domain, owner.id)
+            uow.accounts.add(account)
+            uow.commit()
+        return account
+
+    def get_account(self, account_id: str) -> Account:
+        """The account with that id; raises `NotFound`."""
+        with self.unit_of_work() as uow:
+            return uow.accounts.get(AccountId(account_id))
+
+    def update_account(
+        self, account_id: str, *, expected_version: int | None = None, **changes: Any
+    ) -> Account:
+        """Change ``name``, ``domain``, ``industry`` or ``size``; return the stored account."""
+        with self.unit_of_work() as uow:
+            account = uow.accounts.get(AccountId(account_id))
+            if expected_version is not None and account.version != expected_version:
+                raise ConcurrencyConflict("account", account_id, expected_version)
+            if account.update(at=self._now(), **changes):
+                owner = account.domain and uow.accounts.find_by_domain(account.domain)
+                if owner and owner.id != account.id:
+                    raise DuplicateAccount("domain", account.domain, owner.id)
+                uow.accounts.update(account)
+                uow.commit()
+            return account
+
+    def link_to_account(
+        self, customer_id: str, account_id: str, *, role: str = "contact"
+    ) -> Customer:
+        """Make the customer a contact of the account, in ``role`` (a slug)."""
+        link = AccountLink(AccountId(account_id), role)
+        return self.update_profile(customer_id, account=link)
+
+    def unlink_from_account(self, customer_id: str) -> Customer:
+        """Remove the customer's link to an account."""
+        return self.update_profile(customer_id, account=None)
+
+    def account_contacts(self, account_id: str) -> list[Customer]:
+        """Every customer linked to the account, in id order."""
+        contacts: list[Customer] = []
+        with self.unit_of_work() as uow:
+            uow.accounts.get(AccountId(account_id))
+            cursor: str | None = None
+            while True:
+                page = uow.customers.list(account_id=AccountId(account_id), cursor=cursor)
+                contacts.extend(page.items)
+                if page.next_cursor is None:
+                    return contacts
+                cursor = page.next_cursor
+

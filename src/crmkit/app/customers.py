@@ -1,0 +1,210 @@
+"""Use cases on customers: register, find, update the profile and traits, record consent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from crmkit.app.context import ServiceContext
+from crmkit.domain import (
+    UNCHANGED,
+    AccountId,
+    Channel,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    CustomerId,
+    DoubleOptIn,
+    EmailAddress,
+)
+from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
+from crmkit.ports import Page, UnitOfWork
+
+__all__ = ["CustomerUseCases"]
+
+
+class CustomerUseCases(ServiceContext):
+    """The customer use cases of the `CRM` front door."""
+
+    def register_customer(
+        self,
+        *,
+        email: EmailAddress | str | None = None,
+        phone: Any = None,
+        given_name: str | None = None,
+        family_name: str | None = None,
+        customer_id: str | None = None,
+        traits: Mapping[str, Any] | None = None,
+        consents: Iterable[ConsentRecord] = (),
+        **profile: Any,
+    ) -> Customer:
+        """Register a new customer and return it (at version 1).
+
+        Email and phone may be given as text (a phone without ``+`` is read in the CRM's
+        ``default_region``). Traits are checked against the CRM's trait schema. A second
+        customer with the same email or external id is refused with `DuplicateCustomer`.
+        Further keyword arguments are profile fields: ``address``, ``locale``, ``tags``,
+        ``external_ids``, ``other_contacts``, ``account``.
+        """
+        customer = Customer.register(
+            CustomerId(customer_id or self._new_id()),
+            at=self._now(),
+            schema=self.trait_schema,
+            traits=traits,
+            consents=consents,
+            email=self._email(email),
+            phone=self._phone(phone),
+            given_name=given_name,
+            family_name=family_name,
+            **profile,
+        )
+        with self.unit_of_work() as uow:
+            _refuse_duplicates(uow, customer)
+            uow.customers.add(customer)
+            uow.commit()
+        return customer
+
+    def get_customer(self, customer_id: str) -> Customer:
+        """The customer with that id; raises `NotFound`."""
+        with self.unit_of_work() as uow:
+            return uow.customers.get(CustomerId(customer_id))
+
+    def find_customer_by_email(self, email: EmailAddress | str) -> Customer | None:
+        """The customer whose primary email is ``email`` (in any spelling), or ``None``."""
+        address = self._email(email)
+        assert address is not None  # noqa: S101 - _email maps only None to None
+        with self.unit_of_work() as uow:
+            return uow.customers.find_by_email(address)
+
+    def find_customer_by_external_id(self, source: str, external_id: str) -> Customer | None:
+        """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
+        with self.unit_of_work() as uow:
+            return uow.customers.find_by_external_id(source, external_id)
+
+    def update_profile(
+        self, customer_id: str, *, expected_version: int | None = None, **changes: Any
+    ) -> Customer:
+        """Change profile fields and return the customer as stored.
+
+        Give ``expected_version`` (the version you displayed) to refuse the change with
+        `ConcurrencyConflict` if somebody else saved the customer meanwhile.
+        """
+        if "email" in changes and changes["email"] is not UNCHANGED:
+            changes["email"] = self._email(changes["email"])
+        if "phone" in changes and changes["phone"] is not UNCHANGED:
+            changes["phone"] = self._phone(changes["phone"])
+        if "other_contacts" in changes and changes["other_contacts"] is not UNCHANGED:
+            changes["other_contacts"] = tuple(changes["other_contacts"])
+        at = self._now()
+        return self._change(
+            customer_id, expected_version, lambda c: c.update_profile(at=at, **changes)
+        )
+
+    def set_traits(
+        self,
+        customer_id: str,
+        values: Mapping[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        expected_version: int | None = None,
+    ) -> Customer:
+        """Set (merge) and remove custom traits, checked against the trait schema."""
+        at = self._now()
+        schema = self.trait_schema
+        return self._change(
+            customer_id,
+            expected_version,
+            lambda c: c.set_traits(values, at=at, schema=schema, remove=remove),
+        )
+
+    def record_consent(
+        self,
+        customer_id: str,
+        *,
+        purpose: str,
+        channel: Channel | str | None,
+        status: ConsentStatus | str,
+        source: str,
+        at: datetime | None = None,
+        method: str | None = None,
+        evidence: str | None = None,
+        double_opt_in: DoubleOptIn | str = DoubleOptIn.NOT_REQUIRED,
+    ) -> ConsentRecord:
+        """Record a consent decision (``channel=None`` covers every channel).
+
+        ``at`` is when the customer decided; it defaults to now.
+        """
+        now = self._now()
+        record = ConsentRecord(
+            purpose=purpose,
+            channel=channel,  # type: ignore[arg-type]  # converted and checked
+            status=status,  # type: ignore[arg-type]
+            at=at if at is not None else now,
+            source=source,
+            method=method,
+            evidence=evidence,
+            double_opt_in=double_opt_in,  # type: ignore[arg-type]
+        )
+
+        def record_it(customer: Customer) -> tuple[str, ...]:
+            customer.record_consent(record, at=now)
+            return ("consents",)
+
+        self._change(customer_id, None, record_it)
+        return record
+
+    def may_contact(
+        self, customer_id: str, channel: Channel | str, purpose: str, *, at: datetime | None = None
+    ) -> bool:
+        """May we contact the customer on ``channel`` for ``purpose`` (now, or at ``at``)?"""
+        customer = self.get_customer(customer_id)
+        return customer.may_contact(channel, purpose, at if at is not None else self._now())
+
+    def list_customers(
+        self,
+        *,
+        tag: str | None = None,
+        account_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Customer]:
+        """One page of customers in id order; pass ``page.next_cursor`` for the next."""
+        account = AccountId(account_id) if account_id is not None else None
+        with self.unit_of_work() as uow:
+            return uow.customers.list(tag=tag, account_id=account, limit=limit, cursor=cursor)
+
+    def stream_customers(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        """Every customer of the tenant, in id order, with bounded memory."""
+        with self.unit_of_work() as uow:
+            yield from uow.customers.stream(batch_size=batch_size)
+
+    def _change(
+        self,
+        customer_id: str,
+        expected_version: int | None,
+        change: Callable[[Customer], tuple[str, ...]],
+    ) -> Customer:
+        with self.unit_of_work() as uow:
+            customer = uow.customers.get(CustomerId(customer_id))
+            if expected_version is not None and customer.version != expected_version:
+                raise ConcurrencyConflict("customer", customer_id, expected_version)
+            if change(customer):
+                _refuse_duplicates(uow, customer)
+                uow.customers.update(customer)
+                uow.commit()
+            return customer
+
+
+def _refuse_duplicates(uow: UnitOfWork, customer: Customer) -> None:
+    if customer.email is not None:
+        owner = uow.customers.find_by_email(customer.email)
+        if owner is not None and owner.id != customer.id:
+            raise DuplicateCustomer("email", str(customer.email), owner.id)
+    for source, ref in customer.external_ids.items():
+        owner = uow.customers.find_by_external_id(source, ref)
+        if owner is not None and owner.id != customer.id:
+            raise DuplicateCustomer(f"external_ids.{source}", ref, owner.id)
+    if customer.account is not None and uow.accounts.find(customer.account.account_id) is None:
+        raise NotFound("account", customer.account.account_id)

@@ -1,0 +1,145 @@
+"""Use cases on the interaction log: record (idempotently) and read a customer's timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
+
+import attrs
+
+from crmkit.app.context import ServiceContext
+from crmkit.domain import (
+    Channel,
+    CustomerId,
+    Direction,
+    Interaction,
+    InteractionId,
+    InteractionRecorded,
+    MetadataValue,
+    Money,
+)
+from crmkit.domain.channels import channel_of
+from crmkit.errors import IdempotencyConflict
+
+__all__ = ["InteractionUseCases"]
+
+
+class InteractionUseCases(ServiceContext):
+    """The interaction use cases of the `CRM` front door."""
+
+    def record_interaction(
+        self,
+        customer_id: str,
+        *,
+        kind: str,
+        channel: Channel | str,
+        occurred_at: datetime | None = None,
+        direction: Direction | str = Direction.INBOUND,
+        amount: Money | None = None,
+        owner: str | None = None,
+        team: str | None = None,
+        campaign: str | None = None,
+        metadata: Mapping[str, MetadataValue] | None = None,
+        external_ref: str | None = None,
+    ) -> Interaction:
+        """Append an interaction to a customer's log and return it.
+
+        With an ``external_ref``, recording is idempotent: a replay with the same content
+        returns the interaction stored the first time and emits nothing; a replay with
+        different content raises `IdempotencyConflict`. ``occurred_at`` defaults to now
+        (or, on a replay, to the stored instant).
+        """
+        for attempt in range(2):
+            try:
+                return self._record(
+                    customer_id,
+                    Interaction(
+                        id=InteractionId(self._new_id()),
+                        customer_id=CustomerId(customer_id),
+                        occurred_at=occurred_at if occurred_at is not None else self._now(),
+                        kind=kind,
+                        channel=channel,  # type: ignore[arg-type]  # converted
+                        direction=direction,  # type: ignore[arg-type]
+                        amount=amount,
+                        owner=owner,
+                        team=team,
+                        campaign=campaign,
+                        metadata=metadata or {},
+                        external_ref=external_ref,
+                    ),
+                    keep_stored_time=occurred_at is None,
+                )
+            except IdempotencyConflict:
+                # A concurrent writer stored the same reference between our check and commit:
+                # the second attempt finds it and answers as a replay.
+                if attempt or external_ref is None:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record(
+        self, customer_id: str, interaction: Interaction, *, keep_stored_time: bool
+    ) -> Interaction:
+        with self.unit_of_work() as uow:
+            customer = uow.customers.get(CustomerId(customer_id))
+            if interaction.external_ref is not None:
+                stored = uow.interactions.find_by_external_ref(interaction.external_ref)
+                if stored is not None:
+                    return _replayed(stored, interaction, keep_stored_time)
+            uow.interactions.add(interaction)
+            customer.note(
+                InteractionRecorded(
+                    self._now(),
+                    customer_id=customer.id,
+                    interaction_id=interaction.id,
+                    kind=interaction.kind,
+                    channel=interaction.channel,
+                    occurred_at=interaction.occurred_at,
+                )
+            )
+            uow.commit()
+        return interaction
+
+    def get_interaction(self, interaction_id: str) -> Interaction:
+        """The interaction with that id; raises `NotFound`."""
+        with self.unit_of_work() as uow:
+            return uow.interactions.get(InteractionId(interaction_id))
+
+    def timeline(
+        self,
+        customer_id: str,
+        *,
+        channels: Collection[Channel | str] | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Interaction]:
+        """A customer's interactions in time order, optionally filtered by channel, kind and
+        the half-open window ``since <= occurred_at < until``; raises `NotFound` for an
+        unknown customer."""
+        with self.unit_of_work() as uow:
+            uow.customers.get(CustomerId(customer_id))
+            return uow.interactions.timeline(
+                CustomerId(customer_id),
+                channels=None if channels is None else {channel_of(c, 'channels') for c in channels},
+                kinds=kinds,
+                since=since,
+                until=until,
+                limit=limit,
+                newest_first=newest_first,
+            )
+
+    def stream_interactions(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        """Every interaction of the tenant in time order, with bounded memory."""
+        with self.unit_of_work() as uow:
+            yield from uow.interactions.stream(batch_size=batch_size)
+
+
+def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: bool) -> Interaction:
+    if keep_stored_time:
+        candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
+    if not stored.same_content(candidate):
+        raise IdempotencyConflict("external_ref", candidate.external_ref, stored.id)
+    return stored
+

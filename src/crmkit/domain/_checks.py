@@ -1,0 +1,64 @@
+"""Small attrs validators and field makers shared by the domain classes.
+
+Each raises `crmkit.errors.ValidationError` naming the field and the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
+from crmkit.errors import ValidationError
+
+SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_TEXT = 500
+
+
+def check_slug(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A lower-case identifier: a letter, then letters, digits or ``_`` (64 at most)."""
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single(
+            attribute.name, value, "must be a lower-case slug like 'marketing_email'"
+        )
+
+
+def text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Non-blank text of bounded length."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise ValidationError.single(
+            attribute.name, value, f"must be non-blank text of at most {MAX_TEXT} characters"
+        )
+
+
+def optional_text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Like `text`, or ``None``."""
+    if value is not None:
+        text(instance, attribute, value)
+
+
+def non_negative_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An ``int`` (not a bool) of at least zero."""
+    if type(value) is not int or value < 0:
+        raise ValidationError.single(attribute.name, value, "must be an integer >= 0")
+
+
+def _utc(value: Any, field: attrs.Attribute[Any]) -> datetime:
+    return ensure_utc(value, field.name)
+
+
+def _utc_or_none(value: Any, field: attrs.Attribute[Any]) -> datetime | None:
+    return ensure_utc_or_none(value, field.name)
+
+
+def utc_field() -> Any:
+    """An attrs field holding a timezone-aware UTC datetime (naive ones are refused)."""
+    return attrs.field(converter=attrs.Converter(_utc, takes_field=True))
+
+
+def optional_utc_field() -> Any:
+    """Like `utc_field`, defaulting to ``None``."""
+    return attrs.field(default=None, converter=attrs.Converter(_utc_or_none, takes_field=True))

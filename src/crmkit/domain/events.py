@@ -1,0 +1,114 @@
+"""Domain events: facts the aggregates record as they change.
+
+Aggregates collect them; the unit of work publishes them to subscribed handlers after a
+successful commit (and, in the SQL adapter, writes them to an outbox in the same transaction).
+Each event names its aggregate and the instant ``at`` the change was made (from the clock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from crmkit.domain._checks import utc_field
+from crmkit.domain.channels import Channel
+from crmkit.domain.consent import ConsentStatus
+from crmkit.domain.ids import AccountId, CustomerId, InteractionId
+
+__all__ = [
+    "AccountChanged",
+    "AccountRegistered",
+    "ConsentChanged",
+    "CustomerProfileChanged",
+    "CustomerRegistered",
+    "DomainEvent",
+    "InteractionRecorded",
+]
+
+
+@attrs.frozen
+class DomainEvent:
+    """The base of every event; ``aggregate_id`` orders events per aggregate."""
+
+    at: datetime = utc_field()
+
+    @property
+    def aggregate_id(self) -> str:
+        """The id of the aggregate that emitted the event."""
+        raise AttributeError("aggregate_id")  # overridden by every concrete event
+
+
+@attrs.frozen
+class CustomerRegistered(DomainEvent):
+    """A new customer was registered."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+@attrs.frozen
+class CustomerProfileChanged(DomainEvent):
+    """Profile fields of a customer changed; ``fields`` names them, sorted."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=lambda v: tuple(sorted(v)))
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+@attrs.frozen
+class ConsentChanged(DomainEvent):
+    """A consent record was added for a customer."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+    purpose: str = attrs.field(kw_only=True)
+    channel: Channel | None = attrs.field(kw_only=True)
+    status: ConsentStatus = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+@attrs.frozen
+class InteractionRecorded(DomainEvent):
+    """An interaction was recorded for a customer (replays of the same one emit nothing)."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+    interaction_id: InteractionId = attrs.field(kw_only=True)
+    kind: str = attrs.field(kw_only=True)
+    channel: Channel = attrs.field(kw_only=True)
+    occurred_at: datetime = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+@attrs.frozen
+class AccountRegistered(DomainEvent):
+    """A new B2B account was registered."""
+
+    account_id: AccountId = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.account_id
+
+
+@attrs.frozen
+class AccountChanged(DomainEvent):
+    """Fields of an account changed; ``fields`` names them, sorted."""
+
+    account_id: AccountId = attrs.field(kw_only=True)
+    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=lambda v: tuple(sorted(v)))
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.account_id

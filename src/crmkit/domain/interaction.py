@@ -1,0 +1,127 @@
+"""Interactions: the append-only log of everything that happened between a customer and the
+business (purchases, refunds, support cases, campaign touches, referrals, notes …).
+
+An interaction is never edited; a correction is a new interaction (a refund for a purchase).
+An ``external_ref`` (the host's order number, ticket id, message id) makes recording idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import attrs
+
+from crmkit.domain._frozen import FrozenMap
+from crmkit.domain._checks import SLUG, optional_text, utc_field
+from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
+from crmkit.domain.ids import CustomerId, InteractionId, check_id
+from crmkit.domain.money import MAX_MINOR, Money
+from crmkit.errors import ValidationError
+
+__all__ = ["Interaction", "MetadataValue"]
+
+MetadataValue: TypeAlias = str | int | bool
+
+_META_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,63}")
+_KINDS = {k.value: k for k in InteractionKind}
+MAX_METADATA = 50
+
+
+def _kind(value: Any) -> Any:
+    return _KINDS.get(value, value) if isinstance(value, str) else value
+
+
+def _check_kind(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single(
+            "kind", value, "must be an InteractionKind or a lower-case slug like 'webinar'"
+        )
+
+
+def _channel(value: Any) -> Channel:
+    return channel_of(value, "channel")
+
+
+def _direction(value: Any) -> Direction:
+    return enum_of(Direction, value, "direction")
+
+
+def _metadata(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return FrozenMap(value)
+    return value
+
+
+def _check_metadata(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ValidationError.single("metadata", value, "must be a mapping")
+    if len(value) > MAX_METADATA:
+        raise ValidationError.single("metadata", len(value), f"has over {MAX_METADATA} keys")
+    for key, item in value.items():
+        if not isinstance(key, str) or not _META_KEY.fullmatch(key):
+            raise ValidationError.single(
+                f"metadata.{key}", key, "a key must be 1-64 letters, digits, '_', '.', ':', '-'"
+            )
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int) and -MAX_MINOR <= item <= MAX_MINOR:
+            continue
+        if isinstance(item, str) and len(item) <= 1000:
+            continue
+        raise ValidationError.single(
+            f"metadata.{key}", item, "must be text (1000 chars max), a 64-bit int or a bool"
+        )
+
+
+def _check_amount(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Money):
+        raise ValidationError.single("amount", value, "must be Money or None")
+
+
+def _check_external_ref(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 200):
+        raise ValidationError.single("external_ref", value, "must be 1-200 characters or None")
+
+
+@attrs.frozen
+class Interaction:
+    """One thing that happened between a customer and the business.
+
+    Attributes:
+        id: the interaction's id.
+        customer_id: whose interaction it is.
+        occurred_at: when it happened (UTC), which may be long before it was recorded.
+        kind: an `InteractionKind` or a host-defined lower-case slug.
+        channel: where it happened.
+        direction: inbound (the customer started it), outbound or internal.
+        amount: the money involved, if any (the total of a purchase, the sum refunded).
+        owner: the person responsible, in the host's terms (a user id or name).
+        team: the team responsible.
+        campaign: the campaign it belongs to.
+        metadata: free key/value facts (text, int or bool values).
+        external_ref: the host's reference; recording the same reference twice stores once.
+    """
+
+    id: InteractionId = attrs.field(validator=lambda i, a, v: check_id("id", v))
+    customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
+    occurred_at: datetime = utc_field()
+    kind: str = attrs.field(converter=_kind, validator=_check_kind)
+    channel: Channel = attrs.field(converter=_channel)
+    direction: Direction = attrs.field(
+        default=Direction.INBOUND, converter=_direction
+    )
+    amount: Money | None = attrs.field(default=None, validator=_check_amount)
+    owner: str | None = attrs.field(default=None, validator=optional_text)
+    team: str | None = attrs.field(default=None, validator=optional_text)
+    campaign: str | None = attrs.field(default=None, validator=optional_text)
+    metadata: Mapping[str, MetadataValue] = attrs.field(
+        factory=FrozenMap, converter=_metadata, validator=_check_metadata
+    )
+    external_ref: str | None = attrs.field(default=None, validator=_check_external_ref)
+
+    def same_content(self, other: Interaction) -> bool:
+        """True when ``other`` records the same facts, whatever its id."""
+        return attrs.evolve(other, id=self.id) == self

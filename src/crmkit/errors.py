@@ -1,0 +1,207 @@
+"""The errors crmkit raises.
+
+Every error derives from :class:`CrmError`, so a host can catch crmkit's failures in one
+place. Each message names the field path and the offending value, so that a log line alone
+says what was wrong and where.
+
+```
+CrmError
+├── ValidationError        bad input (a field, a value, a document); carries every FieldError
+│   └── CurrencyMismatch   Money arithmetic across two currencies
+├── NotFound               nothing with that id or key in this tenant
+├── Conflict               the change collides with what is stored
+│   ├── DuplicateCustomer  the email or external id belongs to another customer
+│   ├── DuplicateAccount   the web domain belongs to another account
+│   ├── IdempotencyConflict an external reference replayed with different content
+│   └── ConcurrencyConflict another writer changed the aggregate first (retryable)
+├── ConfigurationError     the CRM was opened with settings that cannot work
+└── UsageError             an API used in a way that cannot work
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConcurrencyConflict",
+    "ConfigurationError",
+    "Conflict",
+    "CrmError",
+    "CurrencyMismatch",
+    "DuplicateAccount",
+    "DuplicateCustomer",
+    "FieldError",
+    "IdempotencyConflict",
+    "NotFound",
+    "UsageError",
+    "ValidationError",
+]
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class CrmError(Exception):
+    """The base of every error crmkit raises on purpose."""
+
+    #: True when retrying the same operation may succeed (e.g. after a concurrent write).
+    retryable: bool = False
+
+
+class FieldError:
+    """One problem with one field: where it is, what was there and what is wrong.
+
+    Attributes:
+        path: a dotted path from the root of the input, e.g. ``address.country`` or
+            ``consents[2].at``; empty for the root itself.
+        value: the offending value, as given.
+        message: what is wrong with it, in plain words.
+    """
+
+    __slots__ = ("message", "path", "value")
+
+    def __init__(self, path: str, value: Any, message: str) -> None:
+        self.path = path
+        self.value = value
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.path or "<root>"
+        return f"{where}: {self.message} (got {_show(self.value)})"
+
+    def __repr__(self) -> str:
+        return f"FieldError(path={self.path!r}, value={self.value!r}, message={self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldError):
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+    def prefixed(self, prefix: str) -> FieldError:
+        """Return this error with ``prefix`` put in front of its path."""
+        if not prefix:
+            return self
+        if not self.path:
+            path = prefix
+        elif self.path.startswith("["):
+            path = prefix + self.path
+        else:
+            path = f"{prefix}.{self.path}"
+        return FieldError(path, self.value, self.message)
+
+
+class ValidationError(CrmError, ValueError):
+    """Input that crmkit refuses: a field with a bad value, or a document with bad fields.
+
+    ``errors`` lists every problem found, each with its path, value and message.
+    """
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        if not self.errors:
+            self.errors = (FieldError("", None, "invalid input"),)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+    @classmethod
+    def single(cls, path: str, value: Any, message: str) -> ValidationError:
+        """Build the error for one bad field."""
+        return cls([FieldError(path, value, message)])
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths of every bad field, in the order found."""
+        return tuple(e.path for e in self.errors)
+
+    def prefixed(self, prefix: str) -> ValidationError:
+        """Return the same error with every path under ``prefix``."""
+        return type(self)([e.prefixed(prefix) for e in self.errors])
+
+
+class CurrencyMismatch(ValidationError):
+    """Money arithmetic or comparison across two different currencies."""
+
+    def __init__(self, left: str, right: str) -> None:
+        self.left = left
+        self.right = right
+        super().__init__(
+            [FieldError("currency", right, f"cannot combine {left} with {right}")]
+        )
+
+    def prefixed(self, prefix: str) -> ValidationError:
+        return ValidationError([e.prefixed(prefix) for e in self.errors])
+
+
+class NotFound(CrmError, LookupError):
+    """Nothing of that kind with that key exists in this tenant."""
+
+    def __init__(self, kind: str, key: Any) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} not found: {_show(key)}")
+
+
+class Conflict(CrmError):
+    """The change collides with what is already stored."""
+
+
+class DuplicateCustomer(Conflict):
+    """Another customer of the tenant already has this email address or external id."""
+
+    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+        self.field = field
+        self.value = value
+        self.existing_id = existing_id
+        super().__init__(
+            f"{field}: {_show(value)} already belongs to customer {existing_id!r}"
+        )
+
+
+class DuplicateAccount(Conflict):
+    """Another account of the tenant already has this web domain."""
+
+    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+        self.field = field
+        self.value = value
+        self.existing_id = existing_id
+        super().__init__(f"{field}: {_show(value)} already belongs to account {existing_id!r}")
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key (an external reference) was replayed with different content."""
+
+    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+        self.field = field
+        self.value = value
+        self.existing_id = existing_id
+        super().__init__(
+            f"{field}: {_show(value)} was already recorded as {existing_id!r} "
+            "with different content"
+        )
+
+
+class ConcurrencyConflict(Conflict):
+    """Another writer changed the aggregate since it was read. Reload and retry."""
+
+    retryable = True
+
+    def __init__(self, kind: str, key: Any, expected_version: int | None, detail: str = "") -> None:
+        self.kind = kind
+        self.key = key
+        self.expected_version = expected_version
+        reason = detail or f"it is no longer at version {expected_version}"
+        super().__init__(f"{kind} {_show(key)} was changed by another writer: {reason}")
+
+
+class ConfigurationError(CrmError):
+    """The CRM was opened or configured with settings that cannot work."""
+
+
+class UsageError(CrmError):
+    """crmkit was called in a way that cannot work (e.g. a unit of work used outside ``with``)."""

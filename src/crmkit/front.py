@@ -1,0 +1,81 @@
+"""The front door: `CRM`, built once by the host with the storage of its choice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crmkit.app import CrmService, SystemClock, UuidIds
+from crmkit.app.context import OpenUnitOfWork
+from crmkit.domain import DEFAULT_TENANT, TraitSchema
+from crmkit.ports import Clock, IdSource
+
+if TYPE_CHECKING:
+    from crmkit.adapters.memory import InMemoryStore
+
+__all__ = ["CRM"]
+
+
+class CRM(CrmService):
+    """crmkit's front door: every use case, bound to one tenant.
+
+    Create one per tenant with a constructor for your storage, e.g. `CRM.in_memory`. Time
+    and ids come from the ``clock`` and ``ids`` you pass (the system clock and random UUIDs
+    by default), so tests can make every run identical.
+    """
+
+    def __init__(
+        self,
+        open_unit_of_work: OpenUnitOfWork,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        trait_schema: TraitSchema | None = None,
+        default_region: str | None = None,
+    ) -> None:
+        super().__init__(
+            open_unit_of_work=open_unit_of_work,
+            tenant=tenant,
+            clock=clock or SystemClock(),
+            ids=ids or UuidIds(),
+            trait_schema=trait_schema,
+            default_region=default_region,
+        )
+
+    @classmethod
+    def in_memory(
+        cls,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        trait_schema: TraitSchema | None = None,
+        default_region: str | None = None,
+        store: InMemoryStore | None = None,
+    ) -> CRM:
+        """A CRM kept in process memory: for tests, prototypes and short-lived tools.
+
+        Pass the same ``store`` to several CRMs (e.g. one per tenant) to share data.
+        """
+        from crmkit.adapters.memory import InMemoryStore
+
+        return cls(
+            (store or InMemoryStore()).unit_of_work,
+            tenant=tenant,
+            clock=clock,
+            ids=ids,
+            trait_schema=trait_schema,
+            default_region=default_region,
+        )
+
+    def for_tenant(self, tenant: str) -> CRM:
+        """The same storage, clock, ids and settings, bound to another tenant (with its own
+        event subscribers)."""
+        return type(self)(
+            self._open_unit_of_work,
+            tenant=tenant,
+            clock=self.clock,
+            ids=self.ids,
+            trait_schema=self.trait_schema,
+            default_region=self.default_region,
+        )

@@ -1,0 +1,218 @@
+"""Ports: the Protocols the application layer needs from the outside world.
+
+An adapter (in memory, SQLAlchemy, or a third party's) implements the repositories and the
+unit of work; `crmkit.testing.contract` proves that it does so faithfully. Every repository
+is bound to one tenant by the unit of work that hands it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+import attrs
+
+from crmkit.domain import (
+    Account,
+    AccountId,
+    Channel,
+    Customer,
+    CustomerId,
+    DomainEvent,
+    EmailAddress,
+    Interaction,
+    InteractionId,
+    TenantId,
+)
+
+__all__ = [
+    "AccountRepository",
+    "Clock",
+    "CustomerRepository",
+    "IdSource",
+    "InteractionRepository",
+    "Page",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next (``None``: the end)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None = None
+
+
+class Clock(Protocol):
+    """Tells the time. Injected so that tests (and the domain) never read the wall clock."""
+
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class IdSource(Protocol):
+    """Hands out new unique ids (1-64 URL-safe characters)."""
+
+    def new_id(self) -> str:
+        """A new id, never handed out before."""
+        ...
+
+
+class CustomerRepository(Protocol):
+    """The customers of one tenant."""
+
+    def add(self, customer: Customer) -> None:
+        """Store a new customer (version 0); it becomes version 1.
+        Raises `DuplicateCustomer` if its id, email or an external id is taken."""
+        ...
+
+    def get(self, customer_id: CustomerId) -> Customer:
+        """The customer with that id; raises `NotFound`."""
+        ...
+
+    def find(self, customer_id: CustomerId) -> Customer | None:
+        """The customer with that id, or ``None``."""
+        ...
+
+    def find_by_email(self, email: EmailAddress) -> Customer | None:
+        """The customer whose primary email is ``email``, or ``None``."""
+        ...
+
+    def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
+        """The customer known to host system ``source`` as ``external_id``, or ``None``."""
+        ...
+
+    def update(self, customer: Customer) -> None:
+        """Save a changed customer whose stored version is still ``customer.version``, then
+        bump it; raises `ConcurrencyConflict` if another writer got there first."""
+        ...
+
+    def list(
+        self,
+        *,
+        tag: str | None = None,
+        account_id: AccountId | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Customer]:
+        """Customers in id order, optionally only those with ``tag`` or linked to an account."""
+        ...
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        """Every customer in id order, fetched in batches so memory stays bounded."""
+        ...
+
+    def count(self) -> int:
+        """How many customers the tenant has."""
+        ...
+
+
+class AccountRepository(Protocol):
+    """The B2B accounts of one tenant."""
+
+    def add(self, account: Account) -> None:
+        """Store a new account (version 0); raises `DuplicateAccount` if id or domain is taken."""
+        ...
+
+    def get(self, account_id: AccountId) -> Account:
+        """The account with that id; raises `NotFound`."""
+        ...
+
+    def find(self, account_id: AccountId) -> Account | None:
+        """The account with that id, or ``None``."""
+        ...
+
+    def find_by_domain(self, domain: str) -> Account | None:
+        """The account with that (normalised) web domain, or ``None``."""
+        ...
+
+    def update(self, account: Account) -> None:
+        """Save a changed account; raises `ConcurrencyConflict` on a stale version."""
+        ...
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """Accounts in id order."""
+        ...
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
+        """Every account in id order, in batches."""
+        ...
+
+
+class InteractionRepository(Protocol):
+    """The interaction log of one tenant: append and read, never edit."""
+
+    def add(self, interaction: Interaction) -> None:
+        """Append an interaction; raises `IdempotencyConflict` if its external_ref is taken."""
+        ...
+
+    def get(self, interaction_id: InteractionId) -> Interaction:
+        """The interaction with that id; raises `NotFound`."""
+        ...
+
+    def find_by_external_ref(self, external_ref: str) -> Interaction | None:
+        """The interaction recorded with that external reference, or ``None``."""
+        ...
+
+    def timeline(
+        self,
+        customer_id: CustomerId,
+        *,
+        channels: Collection[Channel] | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Interaction]:
+        """A customer's interactions ordered by (occurred_at, id), optionally only some
+        channels or kinds, and only those with ``since <= occurred_at < until``."""
+        ...
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        """Every interaction in (occurred_at, id) order, in batches."""
+        ...
+
+    def count(self) -> int:
+        """How many interactions the tenant has."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic change to one tenant's data.
+
+    Use it as a context manager: leaving the block without `commit` rolls everything back.
+    After a successful commit the events of every aggregate it saw are published.
+    """
+
+    tenant: TenantId
+    customers: CustomerRepository
+    accounts: AccountRepository
+    interactions: InteractionRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> list[DomainEvent]:
+        """Make every change durable at once, then publish and return the events."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change made since the unit of work began."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

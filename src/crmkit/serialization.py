@@ -1,0 +1,428 @@
+"""Lossless conversion between crmkit's types and JSON-compatible data, with cattrs.
+
+`unstructure` turns any public domain object into dicts, lists, strings, ints and bools;
+`structure` turns such data back into the object, equal to the original. Untrusted data
+(a request body, a file) either structures cleanly or raises one
+`crmkit.errors.ValidationError` that lists the path of every bad field; never a raw cattrs,
+``KeyError`` or ``TypeError``.
+
+Exact types stay exact: money is ``{"amount": "12.50", "currency": "EUR"}`` (a string, never
+a float), decimals are strings, datetimes ISO 8601 in UTC, and traits carry their type
+(``{"type": "date", "value": "2024-05-01"}``) so that a date and a text stay distinct.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Set
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from crmkit.domain import (
+    AccountChanged,
+    Channel,
+    CompanySize,
+    ConsentStatus,
+    Direction,
+    DoubleOptIn,
+    InteractionKind,
+    AccountRegistered,
+    ConsentChanged,
+    ContactPoint,
+    Customer,
+    CustomerProfileChanged,
+    CustomerRegistered,
+    DomainEvent,
+    EmailAddress,
+    InteractionRecorded,
+    Money,
+    PhoneNumber,
+    TraitType,
+    TraitValue,
+)
+from crmkit.domain.channels import enum_of
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import CrmError, FieldError, ValidationError
+
+__all__ = [
+    "EVENT_TYPES",
+    "converter",
+    "event_from_dict",
+    "event_to_dict",
+    "from_json",
+    "structure",
+    "to_json",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+#: Every domain event class by the name used in its ``"type"`` tag.
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        CustomerRegistered,
+        CustomerProfileChanged,
+        ConsentChanged,
+        InteractionRecorded,
+        AccountRegistered,
+        AccountChanged,
+    )
+}
+
+MAX_DEPTH = 32
+
+
+class _Bad(ValueError):
+    """A structuring failure with a message meant for people."""
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"must be {what} as text")
+    return value
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(_text(value, "an ISO 8601 datetime"))
+    except ValueError:
+        raise _Bad("must be an ISO 8601 datetime with a UTC offset") from None
+    return ensure_utc(parsed, "")
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return ensure_utc(value, "").isoformat()
+
+
+def _structure_date(value: Any, _: type) -> date:
+    try:
+        return date.fromisoformat(_text(value, "an ISO 8601 date"))
+    except ValueError:
+        raise _Bad("must be an ISO 8601 date such as '2024-05-01'") from None
+
+
+def _structure_decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise _Bad("must be a decimal number as text (never a float)")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise _Bad("is not a decimal number") from None
+    if not result.is_finite():
+        raise _Bad("must be finite")
+    return result
+
+
+def _structure_money(value: Any, _: type) -> Money:
+    if not isinstance(value, Mapping) or set(value) != {"amount", "currency"}:
+        raise _Bad("must be an object with exactly 'amount' (text) and 'currency'")
+    amount = value["amount"]
+    if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
+        raise _Bad("amount must be a decimal number as text (never a float)")
+    return Money.of(amount, value["currency"])
+
+
+def _unstructure_money(value: Money) -> dict[str, str]:
+    return {"amount": str(value.amount), "currency": value.currency}
+
+
+def _structure_contact(value: Any, _: type) -> ContactPoint:
+    if not isinstance(value, Mapping) or not set(value) <= {"email", "phone", "label"}:
+        raise _Bad("must be an object with 'email' or 'phone', and an optional 'label'")
+    kinds = [k for k in ("email", "phone") if k in value]
+    if len(kinds) != 1:
+        raise _Bad("must have exactly one of 'email' or 'phone'")
+    raw = _text(value[kinds[0]], kinds[0])
+    point = EmailAddress(raw) if kinds[0] == "email" else PhoneNumber.parse(raw)
+    return ContactPoint(point, value.get("label"))
+
+
+def _unstructure_contact(value: ContactPoint) -> dict[str, str | None]:
+    kind = "email" if isinstance(value.value, EmailAddress) else "phone"
+    return {kind: str(value.value), "label": value.label}
+
+
+_TRAIT_LOADERS: dict[TraitType, Any] = {
+    TraitType.STRING: lambda v: _text(v, "text"),
+    TraitType.INTEGER: lambda v: v if type(v) is int else _fail("must be an integer"),
+    TraitType.DECIMAL: lambda v: _structure_decimal(v, Decimal),
+    TraitType.BOOLEAN: lambda v: v if type(v) is bool else _fail("must be true or false"),
+    TraitType.DATE: lambda v: _structure_date(v, date),
+    TraitType.DATETIME: lambda v: _structure_datetime(v, datetime),
+    TraitType.STRING_LIST: lambda v: (
+        tuple(_text(i, "text") for i in v) if isinstance(v, list) else _fail("must be a list")
+    ),
+}
+
+
+def _fail(message: str) -> Any:
+    raise _Bad(message)
+
+
+def _structure_traits(value: Any, _: type) -> dict[str, TraitValue]:
+    if not isinstance(value, Mapping):
+        raise _Bad("must be an object of name to {'type', 'value'}")
+    result: dict[str, TraitValue] = {}
+    problems: list[FieldError] = []
+    for name, item in value.items():
+        try:
+            if not isinstance(item, Mapping) or set(item) != {"type", "value"}:
+                raise _Bad("must be an object with exactly 'type' and 'value'")
+            try:
+                kind = TraitType(item["type"])
+            except ValueError:
+                raise _Bad(f"type must be one of {', '.join(t.value for t in TraitType)}") from None
+            result[str(name)] = _TRAIT_LOADERS[kind](item["value"])
+        except (_Bad, ValidationError) as exc:
+            problems.append(FieldError(str(name), item, str(exc)))
+    if problems:
+        raise ValidationError(problems)
+    return result
+
+
+def _unstructure_traits(value: Mapping[str, TraitValue]) -> dict[str, dict[str, Any]]:
+    result = {}
+    for name, item in value.items():
+        kind = _trait_kind(item)
+        result[name] = {"type": kind.value, "value": _unstructure_trait(item, kind)}
+    return result
+
+
+def _trait_kind(item: TraitValue) -> TraitType:
+    from crmkit.domain import trait_type_of
+
+    kind = trait_type_of(item)
+    if kind is None:
+        raise ValidationError.single("traits", item, "is not a trait value")
+    return kind
+
+
+def _unstructure_trait(item: TraitValue, kind: TraitType) -> Any:
+    if kind is TraitType.DECIMAL:
+        return str(item)
+    if kind is TraitType.DATETIME:
+        return _unstructure_datetime(item)  # type: ignore[arg-type]
+    if kind is TraitType.DATE:
+        return item.isoformat()  # type: ignore[union-attr]
+    if kind is TraitType.STRING_LIST:
+        return list(item)  # type: ignore[arg-type]
+    return item
+
+
+def _structure_metadata_value(value: Any, _: Any) -> str | int | bool:
+    if type(value) in (str, int, bool):
+        return value  # type: ignore[no-any-return]
+    raise _Bad("must be text, an integer or a boolean")
+
+
+def _structure_exact(kind: type) -> Any:
+    def structure(value: Any, _: type) -> Any:
+        if type(value) is not kind:
+            raise _Bad(f"must be {'a' if kind is not int else 'an'} {kind.__name__}")
+        return value
+
+    return structure
+
+
+_ENUMS = (Channel, CompanySize, ConsentStatus, Direction, DoubleOptIn, InteractionKind, TraitType)
+
+
+def _structure_enum(value: Any, enum: type[StrEnum]) -> StrEnum:
+    if not isinstance(value, str):
+        raise _Bad(f"must be one of {', '.join(m.value for m in enum)}")
+    return enum_of(enum, value, "")
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(
+        detailed_validation=True,
+        forbid_extra_keys=True,
+        unstruct_collection_overrides={Set: sorted},
+    )
+    for kind in (str, int, bool):
+        conv.register_structure_hook(kind, _structure_exact(kind))
+    # Enums are str subclasses: give each its own hook so the strict str hook is not used.
+    for enum in _ENUMS:
+        conv.register_structure_hook(enum, _structure_enum)
+    conv.register_unstructure_hook(StrEnum, lambda member: member.value)
+    conv.register_unstructure_hook(str, lambda v: v if type(v) is str else str(v))
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    conv.register_structure_hook(date, _structure_date)
+    conv.register_unstructure_hook(date, date.isoformat)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_structure_hook(Money, _structure_money)
+    conv.register_unstructure_hook(Money, _unstructure_money)
+    conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress(_text(v, "an email")))
+    conv.register_unstructure_hook(EmailAddress, str)
+    conv.register_structure_hook(PhoneNumber, lambda v, _: PhoneNumber.parse(_text(v, "a phone")))
+    conv.register_unstructure_hook(PhoneNumber, str)
+    conv.register_structure_hook(ContactPoint, _structure_contact)
+    conv.register_unstructure_hook(ContactPoint, _unstructure_contact)
+    conv.register_structure_hook(str | int | bool, _structure_metadata_value)
+    conv.register_structure_hook(
+        Customer,
+        make_dict_structure_fn(
+            Customer, conv, traits=override(struct_hook=_structure_traits), _cattrs_forbid_extra_keys=True
+        ),
+    )
+    conv.register_unstructure_hook(
+        Customer,
+        make_dict_unstructure_fn(Customer, conv, traits=override(unstruct_hook=_unstructure_traits)),
+    )
+    return conv
+
+
+#: The configured cattrs converter. Prefer `structure` and `unstructure`, which add
+#: crmkit's error handling; use this to register hooks for a host's own types.
+converter = _make_converter()
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a crmkit object into JSON-compatible data (dicts, lists, str, int, bool, None)."""
+    if isinstance(obj, DomainEvent):
+        return event_to_dict(obj)
+    return converter.unstructure(obj)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Build a ``cls`` from JSON-compatible ``data``, validating every field.
+
+    Raises `ValidationError` listing every bad field with its path (``address.country``,
+    ``consents[0].at``) and offending value.
+    """
+    if _depth(data) > MAX_DEPTH:
+        raise ValidationError.single("", "...", f"is nested deeper than {MAX_DEPTH} levels")
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # every failure becomes one typed, path-carrying error
+        raise ValidationError(_field_errors(exc, [], data)) from None
+
+
+def to_json(obj: Any) -> str:
+    """Serialise a crmkit object to a JSON string."""
+    return json.dumps(unstructure(obj), ensure_ascii=False, sort_keys=True)
+
+
+def from_json(text: str | bytes, cls: type[T]) -> T:
+    """Parse a JSON string into a ``cls``; raises `ValidationError` on any bad input."""
+    try:
+        data = json.loads(text, parse_float=_refuse_float)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ValidationError.single("", _preview(text), f"is not valid JSON: {exc}") from None
+    return structure(data, cls)
+
+
+def event_to_dict(event: DomainEvent) -> dict[str, Any]:
+    """An event as data, tagged with its class name under ``"type"``."""
+    data: dict[str, Any] = converter.unstructure(event, type(event))
+    return {"type": type(event).__name__, **data}
+
+
+def event_from_dict(data: Any) -> DomainEvent:
+    """The event that `event_to_dict` produced; raises `ValidationError` on bad data."""
+    if not isinstance(data, Mapping) or data.get("type") not in EVENT_TYPES:
+        kind = data.get("type") if isinstance(data, Mapping) else data
+        raise ValidationError.single(
+            "type", kind, f"must be one of {', '.join(sorted(EVENT_TYPES))}"
+        )
+    fields = {k: v for k, v in data.items() if k != "type"}
+    return structure(fields, EVENT_TYPES[data["type"]])
+
+
+def _refuse_float(text: str) -> Decimal:
+    # JSON numbers with a fraction are read exactly; the hooks decide whether they are allowed.
+    return Decimal(text)
+
+
+def _preview(text: str | bytes) -> str:
+    shown = text if isinstance(text, str) else repr(text)
+    return shown[:60]
+
+
+def _depth(data: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(data, Mapping):
+        return max((_depth(v, level + 1) for v in data.values()), default=level + 1)
+    if isinstance(data, list | tuple):
+        return max((_depth(v, level + 1) for v in data), default=level + 1)
+    return level
+
+
+def _path(segments: list[str | int]) -> str:
+    text = ""
+    for segment in segments:
+        text += f"[{segment}]" if isinstance(segment, int) else f".{segment}" if text else segment
+    return text
+
+
+def _value_at(data: Any, segments: list[str | int]) -> Any:
+    for segment in segments:
+        try:
+            data = data[segment]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _field_errors(exc: BaseException, segments: list[str | int], data: Any) -> list[FieldError]:
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        found: list[FieldError] = []
+        for sub in exc.exceptions:
+            note = next(
+                (
+                    n
+                    for n in getattr(sub, "__notes__", ())
+                    if isinstance(n, AttributeValidationNote | IterableValidationNote)
+                ),
+                None,
+            )
+            if isinstance(note, AttributeValidationNote):
+                found.extend(_field_errors(sub, [*segments, note.name], data))
+            elif isinstance(note, IterableValidationNote):
+                found.extend(_field_errors(sub, [*segments, note.index], data))
+            else:
+                found.extend(_field_errors(sub, segments, data))
+        return found
+    where = _path(segments)
+    if isinstance(exc, ValidationError):
+        nested = [e.prefixed(where) for e in exc.errors]
+        if segments:  # the inner path repeats the field name for one-field values
+            nested = [_dedupe(e, segments) for e in nested]
+        return nested
+    value = _value_at(data, segments)
+    if isinstance(exc, KeyError):
+        return [FieldError(where, None, "is required but missing")]
+    if isinstance(exc, ForbiddenExtraKeysError):
+        extra = ", ".join(sorted(map(str, exc.extra_fields)))
+        return [FieldError(where, value, f"has unknown fields: {extra}")]
+    if isinstance(exc, _Bad):
+        return [FieldError(where, value, str(exc))]
+    if isinstance(exc, CrmError):
+        return [FieldError(where, value, str(exc))]
+    if isinstance(exc, AttributeError | TypeError):
+        return [FieldError(where, value, "has the wrong shape (expected an object or list)")]
+    return [FieldError(where, value, f"is invalid ({type(exc).__name__})")]
+
+
+def _dedupe(error: FieldError, segments: list[str | int]) -> FieldError:
+    last = segments[-1]
+    if isinstance(last, str) and error.path.endswith(f"{last}.{last}"):
+        return FieldError(error.path[: -len(last) - 1], error.value, error.message)
+    return error
+
