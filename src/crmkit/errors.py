@@ -130,9 +130,7 @@ class CurrencyMismatch(ValidationError):
     def __init__(self, left: str, right: str) -> None:
         self.left = left
         self.right = right
-        super().__init__(
-            [FieldError("currency", right, f"cannot combine {left} with {right}")]
-        )
+        super().__init__([FieldError("currency", right, f"cannot combine {left} with {right}")])
 
     def prefixed(self, prefix: str) -> ValidationError:
         return ValidationError([e.prefixed(prefix) for e in self.errors])
@@ -158,9 +156,7 @@ class DuplicateCustomer(Conflict):
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        super().__init__(
-            f"{field}: {_show(value)} already belongs to customer {existing_id!r}"
-        )
+        super().__init__(f"{field}: {_show(value)} already belongs to customer {existing_id!r}")
 
 
 class DuplicateAccount(Conflict):

@@ -192,10 +192,25 @@ class UnitOfWork(Protocol):
     After a successful commit the events of every aggregate it saw are published.
     """
 
-    tenant: TenantId
-    customers: CustomerRepository
-    accounts: AccountRepository
-    interactions: InteractionRepository
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant every repository of this unit of work is bound to."""
+        ...
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """The tenant's customers."""
+        ...
+
+    @property
+    def accounts(self) -> AccountRepository:
+        """The tenant's accounts."""
+        ...
+
+    @property
+    def interactions(self) -> InteractionRepository:
+        """The tenant's interaction log."""
+        ...
 
     def __enter__(self) -> Self: ...
 

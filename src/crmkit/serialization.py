@@ -32,20 +32,20 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from crmkit.domain import (
     AccountChanged,
+    AccountRegistered,
     Channel,
     CompanySize,
-    ConsentStatus,
-    Direction,
-    DoubleOptIn,
-    InteractionKind,
-    AccountRegistered,
     ConsentChanged,
+    ConsentStatus,
     ContactPoint,
     Customer,
     CustomerProfileChanged,
     CustomerRegistered,
+    Direction,
     DomainEvent,
+    DoubleOptIn,
     EmailAddress,
+    InteractionKind,
     InteractionRecorded,
     Money,
     PhoneNumber,
@@ -277,12 +277,17 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(
         Customer,
         make_dict_structure_fn(
-            Customer, conv, traits=override(struct_hook=_structure_traits), _cattrs_forbid_extra_keys=True
+            Customer,
+            conv,
+            traits=override(struct_hook=_structure_traits),
+            _cattrs_forbid_extra_keys=True,
         ),
     )
     conv.register_unstructure_hook(
         Customer,
-        make_dict_unstructure_fn(Customer, conv, traits=override(unstruct_hook=_unstructure_traits)),
+        make_dict_unstructure_fn(
+            Customer, conv, traits=override(unstruct_hook=_unstructure_traits)
+        ),
     )
     return conv
 
@@ -425,4 +430,3 @@ def _dedupe(error: FieldError, segments: list[str | int]) -> FieldError:
     if isinstance(last, str) and error.path.endswith(f"{last}.{last}"):
         return FieldError(error.path[: -len(last) - 1], error.value, error.message)
     return error
-

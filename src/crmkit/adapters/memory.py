@@ -149,11 +149,11 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             if customer.email is not None:
                 owner = t.emails.get(customer.email)
                 if owner not in (None, customer.id) and owner not in self._customers:
-                    raise DuplicateCustomer("email", str(customer.email), owner)  # type: ignore[arg-type]
+                    raise DuplicateCustomer("email", str(customer.email), owner)
             for key in customer.external_ids.items():
                 owner = t.external_ids.get(key)
                 if owner not in (None, customer.id) and owner not in self._customers:
-                    raise DuplicateCustomer(f"external_ids.{key[0]}", key[1], owner)  # type: ignore[arg-type]
+                    raise DuplicateCustomer(f"external_ids.{key[0]}", key[1], owner)
 
     def _check_account_keys(self) -> None:
         t = self._tables
@@ -161,7 +161,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             if account.domain is not None:
                 owner = t.domains.get(account.domain)
                 if owner not in (None, account.id) and owner not in self._accounts:
-                    raise DuplicateAccount("domain", account.domain, owner)  # type: ignore[arg-type]
+                    raise DuplicateAccount("domain", account.domain, owner)
 
     def _check_interaction(self, interaction: Interaction) -> None:
         t = self._tables
@@ -285,7 +285,9 @@ class _Customers:
     def add(self, customer: Customer) -> None:
         uow = self._uow
         if customer.version != 0:
-            raise ValidationError.single("version", customer.version, "a new customer has version 0")
+            raise ValidationError.single(
+                "version", customer.version, "a new customer has version 0"
+            )
         if uow._customer(customer.id) is not None:
             raise DuplicateCustomer("id", customer.id, customer.id)
         self._check_unique(customer)
@@ -326,7 +328,9 @@ class _Customers:
         found = self._uow._customer(customer_id)
         return None if found is None else self._uow._handing_out(found)
 
-    def _find_where(self, match: Callable[[Customer], bool], indexed: CustomerId | None) -> Customer | None:
+    def _find_where(
+        self, match: Callable[[Customer], bool], indexed: CustomerId | None
+    ) -> Customer | None:
         uow = self._uow
         for _, staged in uow._customers.values():
             if match(staged):
@@ -359,7 +363,9 @@ class _Customers:
             c
             for c in self._uow._all_customers()
             if (tag is None or tag in c.tags)
-            and (account_id is None or (c.account is not None and c.account.account_id == account_id))
+            and (
+                account_id is None or (c.account is not None and c.account.account_id == account_id)
+            )
         ]
         page = _page(chosen, limit, cursor)
         return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
@@ -464,9 +470,7 @@ class _Interactions:
             stored = uow._tables.refs.get(external_ref)
         if stored is not None:
             return uow._interaction(stored)
-        return next(
-            (i for i in uow._interactions.values() if i.external_ref == external_ref), None
-        )
+        return next((i for i in uow._interactions.values() if i.external_ref == external_ref), None)
 
     def timeline(
         self,
@@ -499,4 +503,3 @@ class _Interactions:
 
     def count(self) -> int:
         return len(self._uow._all_interactions())
-

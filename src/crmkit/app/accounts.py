@@ -86,4 +86,3 @@ class AccountUseCases(CustomerUseCases):
                 if page.next_cursor is None:
                     return contacts
                 cursor = page.next_cursor
-

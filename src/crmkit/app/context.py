@@ -70,15 +70,17 @@ class ServiceContext:
     def _email(self, value: Any, path: str = "email") -> EmailAddress | None:
         if value is None or isinstance(value, EmailAddress):
             return value
-        return EmailAddress(value) if isinstance(value, str) else _bad(path, value, "an email")
+        if isinstance(value, str):
+            return EmailAddress(value)
+        raise _bad(path, value, "an email address")
 
     def _phone(self, value: Any, path: str = "phone") -> PhoneNumber | None:
         if value is None or isinstance(value, PhoneNumber):
             return value
         if isinstance(value, str):
             return PhoneNumber.parse(value, self.default_region)
-        return _bad(path, value, "a phone number")
+        raise _bad(path, value, "a phone number")
 
 
-def _bad(path: str, value: Any, what: str) -> Any:
-    raise ValidationError.single(path, value, f"must be {what} (text) or None")
+def _bad(path: str, value: Any, what: str) -> ValidationError:
+    return ValidationError.single(path, value, f"must be {what} (text) or None")

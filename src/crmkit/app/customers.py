@@ -13,7 +13,6 @@ from crmkit.domain import (
     Channel,
     ConsentRecord,
     ConsentStatus,
-    ContactPoint,
     Customer,
     CustomerId,
     DoubleOptIn,
@@ -74,7 +73,7 @@ class CustomerUseCases(ServiceContext):
     def find_customer_by_email(self, email: EmailAddress | str) -> Customer | None:
         """The customer whose primary email is ``email`` (in any spelling), or ``None``."""
         address = self._email(email)
-        assert address is not None  # noqa: S101 - _email maps only None to None
+        assert address is not None
         with self.unit_of_work() as uow:
             return uow.customers.find_by_email(address)
 
@@ -139,13 +138,13 @@ class CustomerUseCases(ServiceContext):
         now = self._now()
         record = ConsentRecord(
             purpose=purpose,
-            channel=channel,  # type: ignore[arg-type]  # converted and checked
-            status=status,  # type: ignore[arg-type]
+            channel=channel,
+            status=status,
             at=at if at is not None else now,
             source=source,
             method=method,
             evidence=evidence,
-            double_opt_in=double_opt_in,  # type: ignore[arg-type]
+            double_opt_in=double_opt_in,
         )
 
         def record_it(customer: Customer) -> tuple[str, ...]:

@@ -58,8 +58,8 @@ class InteractionUseCases(ServiceContext):
                         customer_id=CustomerId(customer_id),
                         occurred_at=occurred_at if occurred_at is not None else self._now(),
                         kind=kind,
-                        channel=channel,  # type: ignore[arg-type]  # converted
-                        direction=direction,  # type: ignore[arg-type]
+                        channel=channel,
+                        direction=direction,
                         amount=amount,
                         owner=owner,
                         team=team,
@@ -122,7 +122,9 @@ class InteractionUseCases(ServiceContext):
             uow.customers.get(CustomerId(customer_id))
             return uow.interactions.timeline(
                 CustomerId(customer_id),
-                channels=None if channels is None else {channel_of(c, 'channels') for c in channels},
+                channels=None
+                if channels is None
+                else {channel_of(c, "channels") for c in channels},
                 kinds=kinds,
                 since=since,
                 until=until,
@@ -142,4 +144,3 @@ def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: boo
     if not stored.same_content(candidate):
         raise IdempotencyConflict("external_ref", candidate.external_ref, stored.id)
     return stored
-

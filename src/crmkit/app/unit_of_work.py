@@ -103,5 +103,5 @@ class BaseUnitOfWork(ABC):
     def _rollback(self) -> None:
         """Discard the transaction."""
 
-    def _close(self) -> None:
+    def _close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release resources when the ``with`` block ends (optional)."""

@@ -6,12 +6,12 @@ Each raises `crmkit.errors.ValidationError` naming the field and the offending v
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
-from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
+from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -46,19 +46,13 @@ def non_negative_int(instance: object, attribute: attrs.Attribute[Any], value: A
         raise ValidationError.single(attribute.name, value, "must be an integer >= 0")
 
 
-def _utc(value: Any, field: attrs.Attribute[Any]) -> datetime:
-    return ensure_utc(value, field.name)
+def to_utc(value: Any) -> Any:
+    """Converter: an aware datetime becomes UTC; anything else is left for `utc` to refuse."""
+    if isinstance(value, datetime) and value.utcoffset() is not None and value.tzinfo is not UTC:
+        return value.astimezone(UTC)
+    return value
 
 
-def _utc_or_none(value: Any, field: attrs.Attribute[Any]) -> datetime | None:
-    return ensure_utc_or_none(value, field.name)
-
-
-def utc_field() -> Any:
-    """An attrs field holding a timezone-aware UTC datetime (naive ones are refused)."""
-    return attrs.field(converter=attrs.Converter(_utc, takes_field=True))
-
-
-def optional_utc_field() -> Any:
-    """Like `utc_field`, defaulting to ``None``."""
-    return attrs.field(default=None, converter=attrs.Converter(_utc_or_none, takes_field=True))
+def utc(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A timezone-aware datetime (after `to_utc`); naive ones are refused by name."""
+    ensure_utc(value, attribute.name)

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import check_slug, non_negative_int, optional_text, text, utc_field
+from crmkit.domain._checks import check_slug, non_negative_int, optional_text, text, to_utc, utc
 from crmkit.domain.channels import enum_of
 from crmkit.domain.contact import normalize_email
 from crmkit.domain.events import AccountChanged, AccountRegistered, DomainEvent
@@ -76,8 +76,8 @@ class Account:
 
     id: AccountId = attrs.field(validator=lambda i, a, v: check_id("id", v))
     name: str = attrs.field(validator=text)
-    created_at: datetime = utc_field()
-    updated_at: datetime = utc_field()
+    created_at: datetime = attrs.field(converter=to_utc, validator=utc)
+    updated_at: datetime = attrs.field(converter=to_utc, validator=utc)
     domain: str | None = attrs.field(default=None, converter=_optional_domain)
     industry: str | None = attrs.field(default=None, validator=optional_text)
     size: CompanySize | None = attrs.field(default=None, converter=_size)
@@ -103,7 +103,7 @@ class Account:
             updated_at=at,
             domain=domain,
             industry=industry,
-            size=size,  # type: ignore[arg-type]  # converted
+            size=size,
         )
         account._events.append(AccountRegistered(account.created_at, account_id=account.id))
         return account

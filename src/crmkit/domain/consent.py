@@ -13,10 +13,9 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import check_slug, optional_text, text, utc_field
+from crmkit.domain._checks import check_slug, optional_text, text, to_utc, utc
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import ValidationError
 
 __all__ = ["ConsentRecord", "ConsentStatus", "DoubleOptIn", "deciding_consent", "may_contact"]
 
@@ -66,7 +65,7 @@ class ConsentRecord:
     purpose: str = attrs.field(validator=check_slug)
     channel: Channel | None = attrs.field(converter=_channel)
     status: ConsentStatus = attrs.field(converter=_status)
-    at: datetime = utc_field()
+    at: datetime = attrs.field(converter=to_utc, validator=utc)
     source: str = attrs.field(validator=text)
     method: str | None = attrs.field(default=None, validator=optional_text)
     evidence: str | None = attrs.field(default=None, validator=optional_text)
@@ -77,7 +76,9 @@ class ConsentRecord:
     @property
     def permits(self) -> bool:
         """True when this record, taken alone, allows contact."""
-        return self.status is ConsentStatus.GRANTED and self.double_opt_in is not DoubleOptIn.PENDING
+        return (
+            self.status is ConsentStatus.GRANTED and self.double_opt_in is not DoubleOptIn.PENDING
+        )
 
     def covers(self, channel: Channel, purpose: str) -> bool:
         """True when this record speaks about ``channel`` for ``purpose``."""
@@ -97,8 +98,10 @@ def deciding_consent(
     for record in records:
         if record.at > moment or not record.covers(channel, purpose):
             continue
-        if best is None or record.at > best.at or (
-            record.at == best.at and _weight(record) > _weight(best)
+        if (
+            best is None
+            or record.at > best.at
+            or (record.at == best.at and _weight(record) > _weight(best))
         ):
             best = record
     return best

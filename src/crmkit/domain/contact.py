@@ -41,7 +41,7 @@ def _normal_text(value: str) -> str:
 
 
 def _atom_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch in _LOCAL_SPECIALS) or (
+    return (ch.isascii() and (ch.isalnum() or ch in _LOCAL_SPECIALS)) or (
         not ch.isascii() and ch.isalnum()
     )
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int, utc_field
+from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
@@ -160,8 +160,8 @@ class Customer:
     """
 
     id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("id", v))
-    created_at: datetime = utc_field()
-    updated_at: datetime = utc_field()
+    created_at: datetime = attrs.field(converter=to_utc, validator=utc)
+    updated_at: datetime = attrs.field(converter=to_utc, validator=utc)
     given_name: str | None = attrs.field(default=None, converter=_name, validator=_check_name)
     family_name: str | None = attrs.field(default=None, converter=_name, validator=_check_name)
     email: EmailAddress | None = attrs.field(
@@ -316,4 +316,3 @@ def _refuse_unknown(fields: Mapping[str, Any]) -> None:
         raise ValidationError.single(
             unknown[0], fields[unknown[0]], "is not a customer profile field"
         )
-

@@ -7,11 +7,12 @@ Each event names its aggregate and the instant ``at`` the change was made (from 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
 
-from crmkit.domain._checks import utc_field
+from crmkit.domain._checks import to_utc, utc
 from crmkit.domain.channels import Channel
 from crmkit.domain.consent import ConsentStatus
 from crmkit.domain.ids import AccountId, CustomerId, InteractionId
@@ -27,11 +28,15 @@ __all__ = [
 ]
 
 
+def _sorted(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(names))
+
+
 @attrs.frozen
 class DomainEvent:
     """The base of every event; ``aggregate_id`` orders events per aggregate."""
 
-    at: datetime = utc_field()
+    at: datetime = attrs.field(converter=to_utc, validator=utc)
 
     @property
     def aggregate_id(self) -> str:
@@ -55,7 +60,7 @@ class CustomerProfileChanged(DomainEvent):
     """Profile fields of a customer changed; ``fields`` names them, sorted."""
 
     customer_id: CustomerId = attrs.field(kw_only=True)
-    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=lambda v: tuple(sorted(v)))
+    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=_sorted)
 
     @property
     def aggregate_id(self) -> str:
@@ -107,7 +112,7 @@ class AccountChanged(DomainEvent):
     """Fields of an account changed; ``fields`` names them, sorted."""
 
     account_id: AccountId = attrs.field(kw_only=True)
-    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=lambda v: tuple(sorted(v)))
+    fields: tuple[str, ...] = attrs.field(kw_only=True, converter=_sorted)
 
     @property
     def aggregate_id(self) -> str:

@@ -14,8 +14,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
-from crmkit.domain._checks import SLUG, optional_text, utc_field
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.ids import CustomerId, InteractionId, check_id
 from crmkit.domain.money import MAX_MINOR, Money
@@ -107,12 +107,10 @@ class Interaction:
 
     id: InteractionId = attrs.field(validator=lambda i, a, v: check_id("id", v))
     customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
-    occurred_at: datetime = utc_field()
+    occurred_at: datetime = attrs.field(converter=to_utc, validator=utc)
     kind: str = attrs.field(converter=_kind, validator=_check_kind)
     channel: Channel = attrs.field(converter=_channel)
-    direction: Direction = attrs.field(
-        default=Direction.INBOUND, converter=_direction
-    )
+    direction: Direction = attrs.field(default=Direction.INBOUND, converter=_direction)
     amount: Money | None = attrs.field(default=None, validator=_check_amount)
     owner: str | None = attrs.field(default=None, validator=optional_text)
     team: str | None = attrs.field(default=None, validator=optional_text)

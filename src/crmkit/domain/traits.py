@@ -81,7 +81,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
     if kind is TraitType.DECIMAL:
         if not value.is_finite() or abs(value.adjusted()) > 30:
             raise ValidationError.single(path, value, "must be a finite decimal within 1e±30")
-        return value
+        return Decimal(value)
     if kind is TraitType.DATETIME:
         return ensure_utc(value, path)
     if kind is TraitType.STRING_LIST:
@@ -91,7 +91,8 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
             if not isinstance(item, str) or len(item) > MAX_TRAIT_TEXT:
                 raise ValidationError.single(f"{path}[{i}]", item, "must be text")
         return tuple(value)
-    return value  # type: ignore[no-any-return]  # bool and date need no normal form
+    result: TraitValue = value  # bool and date need no normal form
+    return result
 
 
 def _check_definitions(
@@ -103,9 +104,7 @@ def _check_definitions(
                 f"traits.{name}", name, "a trait name must be a lower-case slug"
             )
         if not isinstance(definition, TraitDefinition):
-            raise ValidationError.single(
-                f"traits.{name}", definition, "must be a TraitDefinition"
-            )
+            raise ValidationError.single(f"traits.{name}", definition, "must be a TraitDefinition")
 
 
 def _trait_type(value: Any) -> TraitType:
