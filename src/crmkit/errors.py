@@ -15,6 +15,7 @@ CrmError
 │   ├── IdempotencyConflict an external reference replayed with different content
 │   └── ConcurrencyConflict another writer changed the aggregate first (retryable)
 ├── ConfigurationError     the CRM was opened with settings that cannot work
+├── StorageError           the database failed for a reason unrelated to the data
 └── UsageError             an API used in a way that cannot work
 ```
 """
@@ -35,6 +36,7 @@ __all__ = [
     "FieldError",
     "IdempotencyConflict",
     "NotFound",
+    "StorageError",
     "UsageError",
     "ValidationError",
 ]
@@ -197,6 +199,15 @@ class ConcurrencyConflict(Conflict):
 
 class ConfigurationError(CrmError):
     """The CRM was opened or configured with settings that cannot work."""
+
+
+class StorageError(CrmError):
+    """The storage failed for a reason unrelated to the data (a lost connection, a full
+    disk). ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class UsageError(CrmError):

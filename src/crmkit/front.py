@@ -10,7 +10,12 @@ from crmkit.domain import DEFAULT_TENANT, TraitSchema
 from crmkit.ports import Clock, IdSource
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy import URL, Engine
+
     from crmkit.adapters.memory import InMemoryStore
+    from crmkit.adapters.sqlalchemy import SqlStore
 
 __all__ = ["CRM"]
 
@@ -61,6 +66,87 @@ class CRM(CrmService):
 
         return cls(
             (store or InMemoryStore()).unit_of_work,
+            tenant=tenant,
+            clock=clock,
+            ids=ids,
+            trait_schema=trait_schema,
+            default_region=default_region,
+        )
+
+    @classmethod
+    def sqlite(
+        cls,
+        path: str | Path,
+        *,
+        migrate: bool = True,
+        tenant: str = DEFAULT_TENANT,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        trait_schema: TraitSchema | None = None,
+        default_region: str | None = None,
+    ) -> CRM:
+        """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
+        throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
+        version unless ``migrate=False``."""
+        from crmkit.adapters.sqlalchemy import SqlStore
+
+        return cls.from_store(
+            SqlStore.sqlite(path, migrate=migrate),
+            tenant=tenant,
+            clock=clock,
+            ids=ids,
+            trait_schema=trait_schema,
+            default_region=default_region,
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL | Engine,
+        *,
+        migrate: bool = True,
+        tenant: str = DEFAULT_TENANT,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        trait_schema: TraitSchema | None = None,
+        default_region: str | None = None,
+    ) -> CRM:
+        """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
+        ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
+        ``Engine``. Raises `ConfigurationError` naming the URL (password masked) when it
+        cannot be used."""
+        from sqlalchemy import Engine
+
+        from crmkit.adapters.sqlalchemy import SqlStore
+
+        store = (
+            SqlStore(url, migrate=migrate)
+            if isinstance(url, Engine)
+            else SqlStore.open(url, migrate=migrate)
+        )
+        return cls.from_store(
+            store,
+            tenant=tenant,
+            clock=clock,
+            ids=ids,
+            trait_schema=trait_schema,
+            default_region=default_region,
+        )
+
+    @classmethod
+    def from_store(
+        cls,
+        store: SqlStore | InMemoryStore,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        trait_schema: TraitSchema | None = None,
+        default_region: str | None = None,
+    ) -> CRM:
+        """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
+        return cls(
+            store.unit_of_work,
             tenant=tenant,
             clock=clock,
             ids=ids,

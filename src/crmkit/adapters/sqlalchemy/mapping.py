@@ -1,0 +1,375 @@
+"""Explicit mapping between domain objects and rows of the ``crmkit_`` tables.
+
+Writing goes through the domain's validated objects. Reading *hydrates* objects from rows
+without running attrs converters and validators again: the rows were validated when they were
+written, and re-validating a million customers would cost more than reading them. Hosts that
+edit the tables by hand must keep to the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from crmkit.domain import (
+    Account,
+    AccountId,
+    AccountLink,
+    Channel,
+    CompanySize,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    CustomerId,
+    Direction,
+    DoubleOptIn,
+    EmailAddress,
+    Interaction,
+    InteractionId,
+    InteractionKind,
+    Money,
+    PhoneNumber,
+    PostalAddress,
+    TraitType,
+    TraitValue,
+)
+from crmkit.domain._frozen import FrozenMap
+
+__all__ = [
+    "account_from_row",
+    "account_row",
+    "consent_rows",
+    "customer_from_rows",
+    "customer_row",
+    "external_id_rows",
+    "from_us",
+    "interaction_from_row",
+    "interaction_row",
+    "tag_rows",
+    "to_us",
+    "trait_rows",
+]
+
+T = TypeVar("T")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+_SET = object.__setattr__
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch, exact."""
+    return (moment - EPOCH) // _MICRO
+
+
+def from_us(micros: int) -> datetime:
+    """The UTC datetime ``micros`` microseconds after the Unix epoch."""
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _hydrate(cls: type[T], **fields: Any) -> T:
+    obj = cls.__new__(cls)
+    for name, value in fields.items():
+        _SET(obj, name, value)
+    return obj
+
+
+def _email(value: str | None) -> EmailAddress | None:
+    return None if value is None else _hydrate(EmailAddress, value=value)
+
+
+def _phone(value: str | None) -> PhoneNumber | None:
+    return None if value is None else _hydrate(PhoneNumber, e164=value)
+
+
+_CHANNELS = Channel._value2member_map_
+_KINDS = InteractionKind._value2member_map_
+_DIRECTIONS = Direction._value2member_map_
+
+
+# Customers
+
+
+def customer_row(tenant: str, customer: Customer) -> dict[str, Any]:
+    """The ``crmkit_customers`` row of a customer."""
+    address = customer.address
+    return {
+        "tenant_id": tenant,
+        "id": customer.id,
+        "version": customer.version,
+        "created_at_us": to_us(customer.created_at),
+        "updated_at_us": to_us(customer.updated_at),
+        "given_name": customer.given_name,
+        "family_name": customer.family_name,
+        "email": customer.email.value if customer.email else None,
+        "phone": customer.phone.e164 if customer.phone else None,
+        "other_contacts": _contacts_json(customer.other_contacts),
+        "address_country": address.country if address else None,
+        "address_lines": json.dumps(list(address.lines)) if address else None,
+        "address_city": address.city if address else None,
+        "address_region": address.region if address else None,
+        "address_postal_code": address.postal_code if address else None,
+        "locale": customer.locale,
+        "account_id": customer.account.account_id if customer.account else None,
+        "account_role": customer.account.role if customer.account else None,
+    }
+
+
+def _contacts_json(points: Sequence[ContactPoint]) -> str | None:
+    if not points:
+        return None
+    return json.dumps(
+        [
+            {
+                "email" if isinstance(p.value, EmailAddress) else "phone": str(p.value),
+                "label": p.label,
+            }
+            for p in points
+        ]
+    )
+
+
+def _contacts(text: str | None) -> tuple[ContactPoint, ...]:
+    if not text:
+        return ()
+    points = []
+    for item in json.loads(text):
+        value = _email(item["email"]) if "email" in item else _phone(item["phone"])
+        points.append(_hydrate(ContactPoint, value=value, label=item["label"]))
+    return tuple(points)
+
+
+def tag_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_tags`` rows of a customer."""
+    return [
+        {"tenant_id": tenant, "customer_id": customer.id, "tag": t} for t in sorted(customer.tags)
+    ]
+
+
+def external_id_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_external_ids`` rows of a customer."""
+    return [
+        {"tenant_id": tenant, "source": s, "external_id": e, "customer_id": customer.id}
+        for s, e in customer.external_ids.items()
+    ]
+
+
+def trait_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_traits`` rows of a customer, one typed value each."""
+    from crmkit.domain import trait_type_of
+
+    rows = []
+    for name, value in customer.traits.items():
+        kind = trait_type_of(value)
+        assert kind is not None
+        text, number = _trait_columns(kind, value)
+        rows.append(
+            {
+                "tenant_id": tenant,
+                "customer_id": customer.id,
+                "name": name,
+                "type": kind.value,
+                "value_text": text,
+                "value_int": number,
+            }
+        )
+    return rows
+
+
+def _trait_columns(kind: TraitType, value: TraitValue) -> tuple[str | None, int | None]:
+    if kind is TraitType.STRING:
+        return value, None  # type: ignore[return-value]
+    if kind is TraitType.INTEGER or kind is TraitType.BOOLEAN:
+        return None, int(value)  # type: ignore[arg-type]
+    if kind is TraitType.DECIMAL:
+        return str(value), None
+    if kind is TraitType.DATE:
+        return value.isoformat(), None  # type: ignore[union-attr]
+    if kind is TraitType.DATETIME:
+        return None, to_us(value)  # type: ignore[arg-type]
+    return json.dumps(list(value)), None  # type: ignore[arg-type]
+
+
+def _trait_value(kind: str, text: str | None, number: int | None) -> TraitValue:
+    if kind == "string":
+        return text or ""
+    if kind == "integer":
+        return int(number or 0)
+    if kind == "boolean":
+        return bool(number)
+    if kind == "decimal":
+        return Decimal(text or "0")
+    if kind == "date":
+        return date.fromisoformat(text or "")
+    if kind == "datetime":
+        return from_us(int(number or 0))
+    return tuple(json.loads(text or "[]"))
+
+
+def consent_rows(
+    tenant: str, customer_id: str, records: Iterable[ConsentRecord], first_seq: int = 0
+) -> list[dict[str, Any]]:
+    """The ``crmkit_consents`` rows of consent records, numbered from ``first_seq``."""
+    return [
+        {
+            "tenant_id": tenant,
+            "customer_id": customer_id,
+            "seq": first_seq + n,
+            "purpose": r.purpose,
+            "channel": r.channel.value if r.channel else None,
+            "status": r.status.value,
+            "at_us": to_us(r.at),
+            "source": r.source,
+            "method": r.method,
+            "evidence": r.evidence,
+            "double_opt_in": r.double_opt_in.value,
+        }
+        for n, r in enumerate(records)
+    ]
+
+
+def _consent(row: Mapping[Any, Any]) -> ConsentRecord:
+    return _hydrate(
+        ConsentRecord,
+        purpose=row["purpose"],
+        channel=_CHANNELS[row["channel"]] if row["channel"] else None,
+        status=ConsentStatus(row["status"]),
+        at=from_us(row["at_us"]),
+        source=row["source"],
+        method=row["method"],
+        evidence=row["evidence"],
+        double_opt_in=DoubleOptIn(row["double_opt_in"]),
+    )
+
+
+def customer_from_rows(
+    row: Mapping[Any, Any],
+    tags: Iterable[str] = (),
+    traits: Iterable[Mapping[Any, Any]] = (),
+    external_ids: Iterable[Mapping[Any, Any]] = (),
+    consents: Iterable[Mapping[Any, Any]] = (),
+) -> Customer:
+    """A customer from its row and its child rows (consents in ``seq`` order)."""
+    country = row["address_country"]
+    address = (
+        _hydrate(
+            PostalAddress,
+            country=country,
+            lines=tuple(json.loads(row["address_lines"] or "[]")),
+            city=row["address_city"],
+            region=row["address_region"],
+            postal_code=row["address_postal_code"],
+        )
+        if country
+        else None
+    )
+    account = (
+        _hydrate(AccountLink, account_id=AccountId(row["account_id"]), role=row["account_role"])
+        if row["account_id"]
+        else None
+    )
+    return _hydrate(
+        Customer,
+        id=CustomerId(row["id"]),
+        created_at=from_us(row["created_at_us"]),
+        updated_at=from_us(row["updated_at_us"]),
+        given_name=row["given_name"],
+        family_name=row["family_name"],
+        email=_email(row["email"]),
+        phone=_phone(row["phone"]),
+        other_contacts=_contacts(row["other_contacts"]),
+        address=address,
+        locale=row["locale"],
+        tags=frozenset(tags),
+        traits=FrozenMap(
+            {t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"]) for t in traits}
+        ),
+        consents=tuple(_consent(c) for c in consents),
+        external_ids=FrozenMap({e["source"]: e["external_id"] for e in external_ids}),
+        account=account,
+        version=row["version"],
+        _events=[],
+    )
+
+
+# Accounts
+
+
+def account_row(tenant: str, account: Account) -> dict[str, Any]:
+    """The ``crmkit_accounts`` row of an account."""
+    return {
+        "tenant_id": tenant,
+        "id": account.id,
+        "version": account.version,
+        "name": account.name,
+        "domain": account.domain,
+        "industry": account.industry,
+        "size": account.size.value if account.size else None,
+        "created_at_us": to_us(account.created_at),
+        "updated_at_us": to_us(account.updated_at),
+    }
+
+
+def account_from_row(row: Mapping[Any, Any]) -> Account:
+    """An account from its row."""
+    return _hydrate(
+        Account,
+        id=AccountId(row["id"]),
+        name=row["name"],
+        created_at=from_us(row["created_at_us"]),
+        updated_at=from_us(row["updated_at_us"]),
+        domain=row["domain"],
+        industry=row["industry"],
+        size=CompanySize(row["size"]) if row["size"] else None,
+        version=row["version"],
+        _events=[],
+    )
+
+
+# Interactions
+
+
+def interaction_row(tenant: str, interaction: Interaction) -> dict[str, Any]:
+    """The ``crmkit_interactions`` row of an interaction."""
+    amount = interaction.amount
+    return {
+        "tenant_id": tenant,
+        "id": interaction.id,
+        "customer_id": interaction.customer_id,
+        "occurred_at_us": to_us(interaction.occurred_at),
+        "kind": str(interaction.kind),
+        "channel": interaction.channel.value,
+        "direction": interaction.direction.value,
+        "amount_minor": amount.minor if amount else None,
+        "currency": amount.currency if amount else None,
+        "owner": interaction.owner,
+        "team": interaction.team,
+        "campaign": interaction.campaign,
+        "metadata": json.dumps(dict(interaction.metadata)) if interaction.metadata else None,
+        "external_ref": interaction.external_ref,
+    }
+
+
+def interaction_from_row(row: Mapping[Any, Any]) -> Interaction:
+    """An interaction from its row."""
+    minor = row["amount_minor"]
+    kind = row["kind"]
+    return _hydrate(
+        Interaction,
+        id=InteractionId(row["id"]),
+        customer_id=CustomerId(row["customer_id"]),
+        occurred_at=from_us(row["occurred_at_us"]),
+        kind=_KINDS.get(kind, kind),
+        channel=_CHANNELS[row["channel"]],
+        direction=_DIRECTIONS[row["direction"]],
+        amount=None if minor is None else _hydrate(Money, minor=minor, currency=row["currency"]),
+        owner=row["owner"],
+        team=row["team"],
+        campaign=row["campaign"],
+        metadata=FrozenMap(json.loads(row["metadata"])) if row["metadata"] else FrozenMap(),
+        external_ref=row["external_ref"],
+    )

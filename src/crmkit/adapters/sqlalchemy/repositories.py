@@ -1,0 +1,578 @@
+"""The SQL repositories: every statement filters on the unit of work's tenant."""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Table, and_, delete, exc, func, insert, select, update
+
+from crmkit.adapters.sqlalchemy import mapping as m
+from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.app.unit_of_work import EventSource
+from crmkit.domain import (
+    Account,
+    AccountId,
+    Channel,
+    Customer,
+    CustomerId,
+    EmailAddress,
+    Interaction,
+    InteractionId,
+)
+from crmkit.domain.timestamps import ensure_utc_or_none
+from crmkit.errors import (
+    ConcurrencyConflict,
+    DuplicateAccount,
+    DuplicateCustomer,
+    IdempotencyConflict,
+    NotFound,
+    ValidationError,
+)
+from crmkit.ports import Page
+
+__all__ = ["SqlAccounts", "SqlCustomers", "SqlInteractions"]
+
+MAX_PAGE = 10_000
+
+
+class _Session(Protocol):
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def connection(self) -> Connection: ...
+
+    def _track(self, aggregate: EventSource) -> None: ...
+
+
+def _check_page(limit: int, cursor: str | None) -> None:
+    if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_PAGE}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+
+
+def _check_batch(batch_size: int) -> None:
+    if type(batch_size) is not int or not 1 <= batch_size <= MAX_PAGE:
+        raise ValidationError.single("batch_size", batch_size, f"must be 1 to {MAX_PAGE}")
+
+
+def _is_about(error: exc.IntegrityError, *markers: str) -> bool:
+    text = str(error.orig).lower()
+    return any(marker in text for marker in markers)
+
+
+class SqlCustomers:
+    """Customers in ``crmkit_customers`` and its child tables."""
+
+    def __init__(self, session: _Session) -> None:
+        self._s = session
+
+    @property
+    def _tenant(self) -> str:
+        return self._s.tenant
+
+    def add(self, customer: Customer) -> None:
+        if customer.version != 0:
+            raise ValidationError.single(
+                "version", customer.version, "a new customer has version 0"
+            )
+        self._refuse_duplicates(customer)
+        customer.version = 1
+        try:
+            self._insert_many([customer])
+        except exc.IntegrityError as error:
+            customer.version = 0
+            raise self._duplicate(customer, error) from None
+        self._s._track(customer)
+
+    def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+        """Insert new customers in batches with executemany; no events are recorded."""
+        count = 0
+        batch: list[Customer] = []
+        for customer in customers:
+            batch.append(customer)
+            if len(batch) >= batch_size:
+                count += self._insert_batch(batch)
+                batch = []
+        if batch:
+            count += self._insert_batch(batch)
+        return count
+
+    def _insert_batch(self, batch: list[Customer]) -> int:
+        for customer in batch:
+            if customer.version != 0:
+                raise ValidationError.single(
+                    "version", customer.version, f"customer {customer.id} is not new"
+                )
+        try:
+            self._insert_many(batch, version=1)
+        except exc.IntegrityError as error:
+            raise DuplicateCustomer(
+                "id, email or external_ids", "(a batch)", "another customer"
+            ) from error
+        for customer in batch:
+            customer.version = 1
+        return len(batch)
+
+    def _insert_many(self, batch: Sequence[Customer], version: int | None = None) -> None:
+        tenant, conn = self._tenant, self._s.connection
+        rows = [m.customer_row(tenant, c) for c in batch]
+        if version is not None:
+            for row in rows:
+                row["version"] = version
+        conn.execute(insert(t.customers), rows)
+        self._insert_children(batch)
+
+    def _insert_children(self, batch: Sequence[Customer]) -> None:
+        tenant, conn = self._tenant, self._s.connection
+        for table, rows in (
+            (t.tags, [r for c in batch for r in m.tag_rows(tenant, c)]),
+            (t.traits, [r for c in batch for r in m.trait_rows(tenant, c)]),
+            (t.external_ids, [r for c in batch for r in m.external_id_rows(tenant, c)]),
+            (t.consents, [r for c in batch for r in m.consent_rows(tenant, c.id, c.consents)]),
+        ):
+            if rows:
+                conn.execute(insert(table), rows)
+
+    def update(self, customer: Customer) -> None:
+        self._refuse_duplicates(customer)
+        conn, tenant = self._s.connection, self._tenant
+        row = m.customer_row(tenant, customer)
+        row["version"] = customer.version + 1
+        try:
+            result = conn.execute(
+                update(t.customers)
+                .where(
+                    t.customers.c.tenant_id == tenant,
+                    t.customers.c.id == customer.id,
+                    t.customers.c.version == customer.version,
+                )
+                .values(row)
+            )
+        except exc.IntegrityError as error:
+            raise self._duplicate(customer, error) from None
+        if result.rowcount != 1:
+            if self.find(customer.id) is None:
+                raise NotFound("customer", customer.id)
+            raise ConcurrencyConflict("customer", customer.id, customer.version)
+        self._replace_children(customer)
+        customer.version += 1
+        self._s._track(customer)
+
+    def _replace_children(self, customer: Customer) -> None:
+        conn, tenant = self._s.connection, self._tenant
+        for table in (t.tags, t.traits, t.external_ids):
+            conn.execute(
+                delete(table).where(table.c.tenant_id == tenant, table.c.customer_id == customer.id)
+            )
+        stored = conn.execute(
+            select(func.count())
+            .select_from(t.consents)
+            .where(t.consents.c.tenant_id == tenant, t.consents.c.customer_id == customer.id)
+        ).scalar_one()
+        new_consents = m.consent_rows(tenant, customer.id, customer.consents[stored:], stored)
+        for table, rows in (
+            (t.tags, m.tag_rows(tenant, customer)),
+            (t.traits, m.trait_rows(tenant, customer)),
+            (t.external_ids, m.external_id_rows(tenant, customer)),
+            (t.consents, new_consents),
+        ):
+            if rows:
+                try:
+                    conn.execute(insert(table), rows)
+                except exc.IntegrityError as error:
+                    raise self._duplicate(customer, error) from None
+
+    def _refuse_duplicates(self, customer: Customer) -> None:
+        if customer.email is not None:
+            owner = self._owner(t.customers.c.email == customer.email.value)
+            if owner is not None and owner != customer.id:
+                raise DuplicateCustomer("email", customer.email.value, owner)
+        for source, ref in customer.external_ids.items():
+            found = self._s.connection.execute(
+                select(t.external_ids.c.customer_id).where(
+                    t.external_ids.c.tenant_id == self._tenant,
+                    t.external_ids.c.source == source,
+                    t.external_ids.c.external_id == ref,
+                )
+            ).scalar()
+            if found is not None and found != customer.id:
+                raise DuplicateCustomer(f"external_ids.{source}", ref, found)
+
+    def _owner(self, condition: Any) -> str | None:
+        return self._s.connection.execute(
+            select(t.customers.c.id).where(t.customers.c.tenant_id == self._tenant, condition)
+        ).scalar()
+
+    def _duplicate(self, customer: Customer, error: exc.IntegrityError) -> DuplicateCustomer:
+        if _is_about(error, "email"):
+            return DuplicateCustomer("email", str(customer.email), "another customer")
+        if _is_about(error, "external_id"):
+            return DuplicateCustomer(
+                "external_ids", dict(customer.external_ids), "another customer"
+            )
+        return DuplicateCustomer("id", customer.id, customer.id)
+
+    def get(self, customer_id: CustomerId) -> Customer:
+        found = self.find(customer_id)
+        if found is None:
+            raise NotFound("customer", customer_id)
+        return found
+
+    def find(self, customer_id: CustomerId) -> Customer | None:
+        return self._one(t.customers.c.id == customer_id)
+
+    def find_by_email(self, email: EmailAddress) -> Customer | None:
+        return self._one(t.customers.c.email == email.value)
+
+    def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
+        owner = self._s.connection.execute(
+            select(t.external_ids.c.customer_id).where(
+                t.external_ids.c.tenant_id == self._tenant,
+                t.external_ids.c.source == source,
+                t.external_ids.c.external_id == external_id,
+            )
+        ).scalar()
+        return None if owner is None else self.find(CustomerId(owner))
+
+    def _one(self, condition: Any) -> Customer | None:
+        found = self._load(and_(t.customers.c.tenant_id == self._tenant, condition), limit=1)
+        if not found:
+            return None
+        self._s._track(found[0])
+        return found[0]
+
+    def _load(
+        self, condition: Any, *, limit: int | None = None, extra: Any = None
+    ) -> list[Customer]:
+        conn = self._s.connection
+        query = select(t.customers).where(condition).order_by(t.customers.c.id)
+        if extra is not None:
+            query = query.where(extra)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            return []
+        return self._assemble(rows)
+
+    def _assemble(self, rows: Sequence[Mapping[Any, Any]]) -> list[Customer]:
+        ids = [r["id"] for r in rows]
+        children = {
+            name: self._children(table, ids, order)
+            for name, table, order in (
+                ("tags", t.tags, t.tags.c.tag),
+                ("traits", t.traits, t.traits.c.name),
+                ("external_ids", t.external_ids, t.external_ids.c.source),
+                ("consents", t.consents, t.consents.c.seq),
+            )
+        }
+        return [
+            m.customer_from_rows(
+                row,
+                tags=[c["tag"] for c in children["tags"].get(row["id"], ())],
+                traits=children["traits"].get(row["id"], ()),
+                external_ids=children["external_ids"].get(row["id"], ()),
+                consents=children["consents"].get(row["id"], ()),
+            )
+            for row in rows
+        ]
+
+    def _children(
+        self, table: Table, ids: list[str], order: Any
+    ) -> dict[str, list[Mapping[Any, Any]]]:
+        found: dict[str, list[Mapping[Any, Any]]] = defaultdict(list)
+        # A range on the primary key, not IN (...): ids arrive sorted, and a range scan of the
+        # (tenant_id, customer_id, …) index is one seek however large the batch.
+        query = (
+            select(table)
+            .where(
+                table.c.tenant_id == self._tenant,
+                table.c.customer_id >= ids[0],
+                table.c.customer_id <= ids[-1],
+            )
+            .order_by(table.c.customer_id, order)
+        )
+        wanted = set(ids)
+        for row in self._s.connection.execute(query).mappings():
+            if row["customer_id"] in wanted:
+                found[row["customer_id"]].append(row)
+        return found
+
+    def list(
+        self,
+        *,
+        tag: str | None = None,
+        account_id: AccountId | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Customer]:
+        _check_page(limit, cursor)
+        c = t.customers.c
+        condition = and_(c.tenant_id == self._tenant)
+        if cursor is not None:
+            condition = and_(condition, c.id > cursor)
+        if account_id is not None:
+            condition = and_(condition, c.account_id == account_id)
+        if tag is not None:
+            tagged = select(t.tags.c.customer_id).where(
+                t.tags.c.tenant_id == self._tenant, t.tags.c.tag == tag
+            )
+            condition = and_(condition, c.id.in_(tagged))
+        found = self._load(condition, limit=limit + 1)
+        for customer in found[:limit]:
+            self._s._track(customer)
+        more = len(found) > limit
+        return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        _check_batch(batch_size)
+        c = t.customers.c
+        last: str | None = None
+        while True:
+            condition = c.tenant_id == self._tenant
+            if last is not None:
+                condition = and_(condition, c.id > last)
+            batch = self._load(condition, limit=batch_size)
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            last = batch[-1].id
+
+    def count(self) -> int:
+        return int(
+            self._s.connection.execute(
+                select(func.count())
+                .select_from(t.customers)
+                .where(t.customers.c.tenant_id == self._tenant)
+            ).scalar_one()
+        )
+
+
+class SqlAccounts:
+    """Accounts in ``crmkit_accounts``."""
+
+    def __init__(self, session: _Session) -> None:
+        self._s = session
+
+    def add(self, account: Account) -> None:
+        if account.version != 0:
+            raise ValidationError.single("version", account.version, "a new account has version 0")
+        self._refuse_duplicate(account)
+        row = m.account_row(self._s.tenant, account)
+        row["version"] = 1
+        try:
+            self._s.connection.execute(insert(t.accounts), [row])
+        except exc.IntegrityError as error:
+            field = "domain" if _is_about(error, "domain") else "id"
+            raise DuplicateAccount(field, getattr(account, field), "another account") from None
+        account.version = 1
+        self._s._track(account)
+
+    def update(self, account: Account) -> None:
+        self._refuse_duplicate(account)
+        row = m.account_row(self._s.tenant, account)
+        row["version"] = account.version + 1
+        a = t.accounts.c
+        try:
+            result = self._s.connection.execute(
+                update(t.accounts)
+                .where(
+                    a.tenant_id == self._s.tenant, a.id == account.id, a.version == account.version
+                )
+                .values(row)
+            )
+        except exc.IntegrityError:
+            raise DuplicateAccount("domain", account.domain, "another account") from None
+        if result.rowcount != 1:
+            if self.find(account.id) is None:
+                raise NotFound("account", account.id)
+            raise ConcurrencyConflict("account", account.id, account.version)
+        account.version += 1
+        self._s._track(account)
+
+    def _refuse_duplicate(self, account: Account) -> None:
+        if account.domain is None:
+            return
+        owner = self.find_by_domain(account.domain)
+        if owner is not None and owner.id != account.id:
+            raise DuplicateAccount("domain", account.domain, owner.id)
+
+    def get(self, account_id: AccountId) -> Account:
+        found = self.find(account_id)
+        if found is None:
+            raise NotFound("account", account_id)
+        return found
+
+    def find(self, account_id: AccountId) -> Account | None:
+        return self._one(t.accounts.c.id == account_id)
+
+    def find_by_domain(self, domain: str) -> Account | None:
+        return self._one(t.accounts.c.domain == domain)
+
+    def _one(self, condition: Any) -> Account | None:
+        row = (
+            self._s.connection.execute(
+                select(t.accounts).where(t.accounts.c.tenant_id == self._s.tenant, condition)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        account = m.account_from_row(row)
+        self._s._track(account)
+        return account
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        _check_page(limit, cursor)
+        found = self._page(cursor, limit + 1)
+        more = len(found) > limit
+        for account in found[:limit]:
+            self._s._track(account)
+        return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
+
+    def _page(self, after: str | None, limit: int) -> builtins.list[Account]:
+        a = t.accounts.c
+        query = select(t.accounts).where(a.tenant_id == self._s.tenant)
+        if after is not None:
+            query = query.where(a.id > after)
+        rows = self._s.connection.execute(query.order_by(a.id).limit(limit)).mappings()
+        return [m.account_from_row(r) for r in rows]
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
+        _check_batch(batch_size)
+        last: str | None = None
+        while True:
+            batch = self._page(last, batch_size)
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            last = batch[-1].id
+
+
+class SqlInteractions:
+    """The interaction log in ``crmkit_interactions``."""
+
+    def __init__(self, session: _Session) -> None:
+        self._s = session
+
+    def add(self, interaction: Interaction) -> None:
+        if not isinstance(interaction, Interaction):
+            raise ValidationError.single("interaction", interaction, "must be an Interaction")
+        if interaction.external_ref is not None:
+            existing = self.find_by_external_ref(interaction.external_ref)
+            if existing is not None:
+                raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
+        self.add_many([interaction])
+
+    def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
+        """Append interactions in batches with executemany; no events are recorded."""
+        count = 0
+        batch: list[dict[str, Any]] = []
+        for interaction in interactions:
+            batch.append(m.interaction_row(self._s.tenant, interaction))
+            if len(batch) >= batch_size:
+                count += self._insert(batch)
+                batch = []
+        if batch:
+            count += self._insert(batch)
+        return count
+
+    def _insert(self, rows: list[dict[str, Any]]) -> int:
+        try:
+            self._s.connection.execute(insert(t.interactions), rows)
+        except exc.IntegrityError as error:
+            field = "external_ref" if _is_about(error, "external_ref") else "id"
+            value = rows[0][field] if len(rows) == 1 else "(a batch)"
+            raise IdempotencyConflict(field, value, "an interaction already stored") from None
+        return len(rows)
+
+    def get(self, interaction_id: InteractionId) -> Interaction:
+        found = self._one(t.interactions.c.id == interaction_id)
+        if found is None:
+            raise NotFound("interaction", interaction_id)
+        return found
+
+    def find_by_external_ref(self, external_ref: str) -> Interaction | None:
+        return self._one(t.interactions.c.external_ref == external_ref)
+
+    def _one(self, condition: Any) -> Interaction | None:
+        row = (
+            self._s.connection.execute(
+                select(t.interactions).where(
+                    t.interactions.c.tenant_id == self._s.tenant, condition
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else m.interaction_from_row(row)
+
+    def timeline(
+        self,
+        customer_id: CustomerId,
+        *,
+        channels: Collection[Channel] | None = None,
+        kinds: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Interaction]:
+        since = ensure_utc_or_none(since, "since")
+        until = ensure_utc_or_none(until, "until")
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+        i = t.interactions.c
+        query = select(t.interactions).where(
+            i.tenant_id == self._s.tenant, i.customer_id == customer_id
+        )
+        if channels is not None:
+            query = query.where(i.channel.in_([str(c) for c in channels]))
+        if kinds is not None:
+            query = query.where(i.kind.in_([str(k) for k in kinds]))
+        if since is not None:
+            query = query.where(i.occurred_at_us >= m.to_us(since))
+        if until is not None:
+            query = query.where(i.occurred_at_us < m.to_us(until))
+        order = (i.occurred_at_us.desc(), i.id.desc()) if newest_first else (i.occurred_at_us, i.id)
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        return [m.interaction_from_row(r) for r in self._s.connection.execute(query).mappings()]
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        _check_batch(batch_size)
+        i = t.interactions.c
+        last: tuple[int, str] | None = None
+        while True:
+            query = select(t.interactions).where(i.tenant_id == self._s.tenant)
+            if last is not None:
+                query = query.where(
+                    (i.occurred_at_us > last[0])
+                    | ((i.occurred_at_us == last[0]) & (i.id > last[1]))
+                )
+            rows = (
+                self._s.connection.execute(query.order_by(i.occurred_at_us, i.id).limit(batch_size))
+                .mappings()
+                .all()
+            )
+            yield from (m.interaction_from_row(r) for r in rows)
+            if len(rows) < batch_size:
+                return
+            last = (rows[-1]["occurred_at_us"], rows[-1]["id"])
+
+    def count(self) -> int:
+        return int(
+            self._s.connection.execute(
+                select(func.count())
+                .select_from(t.interactions)
+                .where(t.interactions.c.tenant_id == self._s.tenant)
+            ).scalar_one()
+        )

@@ -1,0 +1,168 @@
+"""`SqlStore`: a crmkit database, and the unit of work that is one transaction on it."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, insert
+
+from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.engine import open_engine, sqlite_url
+from crmkit.adapters.sqlalchemy.failures import storage_errors
+from crmkit.adapters.sqlalchemy.mapping import to_us
+from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
+from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
+from crmkit.domain import DomainEvent, TenantId
+from crmkit.errors import UsageError
+
+__all__ = ["SqlStore", "SqlUnitOfWork"]
+
+
+class SqlStore:
+    """A crmkit database behind a SQLAlchemy engine.
+
+    Open one with `SqlStore.sqlite`, `SqlStore.open` (any supported URL) or wrap a host's
+    engine with ``SqlStore(engine)``. With ``migrate=True`` the schema is brought to the
+    latest migration when the store opens.
+    """
+
+    def __init__(self, engine: Engine, *, migrate: bool = False) -> None:
+        self.engine = engine
+        if migrate:
+            self.upgrade()
+
+    @classmethod
+    def open(cls, url: str | URL, *, migrate: bool = True, **engine_options: Any) -> SqlStore:
+        """Open the database at ``url`` (SQLite, PostgreSQL or MariaDB/MySQL)."""
+        return cls(open_engine(url, **engine_options), migrate=migrate)
+
+    @classmethod
+    def sqlite(cls, path: str | Path, *, migrate: bool = True) -> SqlStore:
+        """Open (creating if needed) the SQLite file at ``path``; ``":memory:"`` for a
+        private in-memory database."""
+        return cls.open(sqlite_url(path), migrate=migrate)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration (safe to call at every start)."""
+        from crmkit.adapters.sqlalchemy.migrate import upgrade
+
+        upgrade(self.engine)
+
+    def unit_of_work(self, tenant: TenantId, publish: Publisher | None = None) -> SqlUnitOfWork:
+        """A unit of work on ``tenant``'s data: one database transaction."""
+        return SqlUnitOfWork(self.engine, tenant, publish)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+class SqlUnitOfWork(BaseUnitOfWork):
+    """One database transaction, bound to one tenant. Events go to the outbox table in the
+    same transaction, then to the subscribers after the commit."""
+
+    def __init__(self, engine: Engine, tenant: TenantId, publish: Publisher | None = None) -> None:
+        super().__init__(tenant, publish)
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._customers: SqlCustomers = _guarded(SqlCustomers(self), "reading or writing customers")
+        self._accounts: SqlAccounts = _guarded(SqlAccounts(self), "reading or writing accounts")
+        self._interactions: SqlInteractions = _guarded(
+            SqlInteractions(self), "reading or writing interactions"
+        )
+
+    @property
+    def customers(self) -> SqlCustomers:
+        return self._customers
+
+    @property
+    def accounts(self) -> SqlAccounts:
+        return self._accounts
+
+    @property
+    def interactions(self) -> SqlInteractions:
+        return self._interactions
+
+    @property
+    def connection(self) -> Connection:
+        """The connection of this unit of work's transaction."""
+        if self._connection is None:
+            raise UsageError("a unit of work must be used inside its 'with' block")
+        return self._connection
+
+    def _begin(self) -> None:
+        with storage_errors("opening a transaction"):
+            self._connection = self._engine.connect()
+
+    def _commit(self, events: list[DomainEvent]) -> None:
+        with storage_errors("committing"):
+            if events:
+                self.connection.execute(insert(t.outbox), _outbox_rows(self.tenant, events))
+            self.connection.commit()
+
+    def _rollback(self) -> None:
+        if self._connection is not None:
+            with storage_errors("rolling back"):
+                self._connection.rollback()
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with storage_errors("closing a connection"):
+                connection.close()
+
+
+def _outbox_rows(tenant: str, events: list[DomainEvent]) -> list[dict[str, Any]]:
+    from crmkit.serialization import event_to_dict
+
+    return [
+        {
+            "tenant_id": tenant,
+            "aggregate_id": event.aggregate_id,
+            "event_type": type(event).__name__,
+            "payload": json.dumps(event_to_dict(event), sort_keys=True),
+            "recorded_at_us": to_us(event.at),
+            "delivered": False,
+        }
+        for event in events
+    ]
+
+
+class _Guard:
+    """Runs every method of a repository inside `storage_errors`, generators included."""
+
+    def __init__(self, target: Any, what: str) -> None:
+        self._target = target
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return attribute
+        return functools.partial(_call, attribute, self._what)
+
+
+def _call(method: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
+    with storage_errors(what):
+        result = method(*args, **kwargs)
+    if isinstance(result, Iterator) and not isinstance(result, list | tuple):
+        return _iterate(result, what)
+    return result
+
+
+def _iterate(items: Iterator[Any], what: str) -> Iterator[Any]:
+    while True:
+        with storage_errors(what):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
+
+
+def _guarded(target: Any, what: str) -> Any:
+    return _Guard(target, what)

@@ -1,0 +1,220 @@
+"""The SQL schema: SQLAlchemy Core tables, every one prefixed ``crmkit_``.
+
+Choices that keep the three backends (SQLite, PostgreSQL, MariaDB) exact and identical:
+
+- every table carries ``tenant_id``, and it leads every primary key and index, so each
+  query of one tenant reads only that tenant's part of each index;
+- timestamps are BIGINT microseconds since the Unix epoch, UTC: exact, ordered the same way
+  everywhere, free of session time zones and of SQLite's lack of a datetime type;
+- money is a BIGINT of minor units plus a CHAR(3) currency, never ``Numeric`` or float;
+- constraints have explicit names, so errors can be mapped and migrations stay stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "PREFIX",
+    "accounts",
+    "consents",
+    "customers",
+    "external_ids",
+    "interactions",
+    "metadata",
+    "outbox",
+    "tags",
+    "traits",
+]
+
+PREFIX = "crmkit_"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TENANT = 63
+ID = 64
+TEXT = 500
+
+# Text compares by code point on every backend, as in Python: PostgreSQL's "C" collation and
+# MariaDB's utf8mb4_bin, so ordering, keyset pagination and equality agree with the domain
+# (a case-insensitive MariaDB default would make "Ada" and "ada" the same key).
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def _str(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def _text() -> Text:
+    return Text().with_variant(Text(collation="C"), "postgresql")
+
+
+def _tenant() -> Column[str]:
+    return Column("tenant_id", _str(TENANT), nullable=False)
+
+
+customers = Table(
+    f"{PREFIX}customers",
+    metadata,
+    _tenant(),
+    Column("id", _str(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("given_name", _str(200)),
+    Column("family_name", _str(200)),
+    Column("email", _str(254)),
+    Column("phone", _str(16)),
+    Column("other_contacts", _text()),  # JSON list; never queried
+    Column("address_country", _str(2)),
+    Column("address_lines", _text()),  # JSON list
+    Column("address_city", _str(200)),
+    Column("address_region", _str(200)),
+    Column("address_postal_code", _str(200)),
+    Column("locale", _str(35)),
+    Column("account_id", _str(ID)),
+    Column("account_role", _str(64)),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "email"),
+    Index(None, "tenant_id", "account_id"),
+    **_MYSQL,
+)
+
+tags = Table(
+    f"{PREFIX}customer_tags",
+    metadata,
+    _tenant(),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("tag", _str(100), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "customer_id", "tag"),
+    Index(None, "tenant_id", "tag"),
+    **_MYSQL,
+)
+
+# One typed column per trait type, so segments can compare values natively in SQL.
+traits = Table(
+    f"{PREFIX}customer_traits",
+    metadata,
+    _tenant(),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("name", _str(64), nullable=False),
+    Column("type", _str(16), nullable=False),
+    Column("value_text", _text()),  # string, decimal (canonical text), string_list (JSON), date
+    Column("value_int", BigInteger),  # integer, boolean (0/1), datetime (epoch microseconds)
+    PrimaryKeyConstraint("tenant_id", "customer_id", "name"),
+    **_MYSQL,
+)
+
+external_ids = Table(
+    f"{PREFIX}customer_external_ids",
+    metadata,
+    _tenant(),
+    Column("source", _str(64), nullable=False),
+    Column("external_id", _str(200), nullable=False),
+    Column("customer_id", _str(ID), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "source", "external_id"),
+    UniqueConstraint("tenant_id", "customer_id", "source"),
+    **_MYSQL,
+)
+
+consents = Table(
+    f"{PREFIX}consents",
+    metadata,
+    _tenant(),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("purpose", _str(64), nullable=False),
+    Column("channel", _str(16)),  # NULL: every channel
+    Column("status", _str(16), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("source", _str(TEXT), nullable=False),
+    Column("method", _str(TEXT)),
+    Column("evidence", _str(TEXT)),
+    Column("double_opt_in", _str(16), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "customer_id", "seq"),
+    **_MYSQL,
+)
+
+accounts = Table(
+    f"{PREFIX}accounts",
+    metadata,
+    _tenant(),
+    Column("id", _str(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", _str(TEXT), nullable=False),
+    Column("domain", _str(254)),
+    Column("industry", _str(TEXT)),
+    Column("size", _str(16)),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "domain"),
+    **_MYSQL,
+)
+
+interactions = Table(
+    f"{PREFIX}interactions",
+    metadata,
+    _tenant(),
+    Column("id", _str(ID), nullable=False),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("occurred_at_us", BigInteger, nullable=False),
+    Column("kind", _str(64), nullable=False),
+    Column("channel", _str(16), nullable=False),
+    Column("direction", _str(16), nullable=False),
+    Column("amount_minor", BigInteger),
+    Column("currency", _str(3)),
+    Column("owner", _str(TEXT)),
+    Column("team", _str(TEXT)),
+    Column("campaign", _str(TEXT)),
+    Column("metadata", _text()),  # JSON object
+    Column("external_ref", _str(200)),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "external_ref"),
+    Index(None, "tenant_id", "customer_id", "occurred_at_us", "id"),
+    Index(None, "tenant_id", "occurred_at_us", "id"),
+    CheckConstraint("(amount_minor IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+)
+
+# Events written in the same transaction as the change; ``position`` is the delivery order.
+outbox = Table(
+    f"{PREFIX}outbox",
+    metadata,
+    Column(
+        "position",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    _tenant(),
+    Column("aggregate_id", _str(ID), nullable=False),
+    Column("event_type", _str(64), nullable=False),
+    Column("payload", _text(), nullable=False),  # JSON, see crmkit.serialization.event_to_dict
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("delivered", Boolean(create_constraint=False), nullable=False, default=False),
+    Index(None, "tenant_id", "delivered", "position"),
+    Index(None, "delivered", "position"),
+    **_MYSQL,
+)
