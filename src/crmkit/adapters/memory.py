@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -283,6 +283,17 @@ class _Customers:
         self._uow = uow
 
     def add(self, customer: Customer) -> None:
+        self._add(customer)
+        self._uow._track(customer)
+
+    def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+        count = 0
+        for customer in customers:
+            self._add(customer)
+            count += 1
+        return count
+
+    def _add(self, customer: Customer) -> None:
         uow = self._uow
         if customer.version != 0:
             raise ValidationError.single(
@@ -293,7 +304,6 @@ class _Customers:
         self._check_unique(customer)
         customer.version = 1
         uow._stage_customer(customer, 0)
-        uow._track(customer)
 
     def update(self, customer: Customer) -> None:
         uow = self._uow
@@ -456,6 +466,13 @@ class _Interactions:
             if existing is not None:
                 raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
         uow._stage_interaction(interaction)
+
+    def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
+        count = 0
+        for interaction in interactions:
+            self.add(interaction)
+            count += 1
+        return count
 
     def get(self, interaction_id: InteractionId) -> Interaction:
         found = self._uow._interaction(interaction_id)

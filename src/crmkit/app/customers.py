@@ -65,6 +65,17 @@ class CustomerUseCases(ServiceContext):
             uow.commit()
         return customer
 
+    def import_customers(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+        """Bulk-import new customers (version 0, e.g. from `Customer.register` or
+        `crmkit.serialization.structure`) in one transaction, and return how many.
+
+        Built for moving data in: it records no events, and a duplicate id, email or external
+        id raises `DuplicateCustomer` with nothing stored."""
+        with self.unit_of_work() as uow:
+            count = uow.customers.add_many(customers, batch_size=batch_size)
+            uow.commit()
+        return count
+
     def get_customer(self, customer_id: str) -> Customer:
         """The customer with that id; raises `NotFound`."""
         with self.unit_of_work() as uow:

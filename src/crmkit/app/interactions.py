@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 
 import attrs
@@ -98,6 +98,17 @@ class InteractionUseCases(ServiceContext):
             )
             uow.commit()
         return interaction
+
+    def import_interactions(
+        self, interactions: Iterable[Interaction], *, batch_size: int = 5000
+    ) -> int:
+        """Bulk-import interactions in one transaction and return how many. Records no events;
+        a taken id or external_ref raises `IdempotencyConflict` with nothing stored. The
+        customers are not looked up one by one: import them first."""
+        with self.unit_of_work() as uow:
+            count = uow.interactions.add_many(interactions, batch_size=batch_size)
+            uow.commit()
+        return count
 
     def get_interaction(self, interaction_id: str) -> Interaction:
         """The interaction with that id; raises `NotFound`."""
