@@ -37,7 +37,10 @@ class CRM(CrmService):
         ids: IdSource | None = None,
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
+        store: SqlStore | InMemoryStore | None = None,
     ) -> None:
+        #: The storage this CRM runs on, when built from one (e.g. for ``store.outbox()``).
+        self.store = store
         super().__init__(
             open_unit_of_work=open_unit_of_work,
             tenant=tenant,
@@ -64,8 +67,8 @@ class CRM(CrmService):
         """
         from crmkit.adapters.memory import InMemoryStore
 
-        return cls(
-            (store or InMemoryStore()).unit_of_work,
+        return cls.from_store(
+            store or InMemoryStore(),
             tenant=tenant,
             clock=clock,
             ids=ids,
@@ -152,6 +155,7 @@ class CRM(CrmService):
             ids=ids,
             trait_schema=trait_schema,
             default_region=default_region,
+            store=store,
         )
 
     def for_tenant(self, tenant: str) -> CRM:
@@ -164,4 +168,5 @@ class CRM(CrmService):
             ids=self.ids,
             trait_schema=self.trait_schema,
             default_region=self.default_region,
+            store=self.store,
         )

@@ -75,9 +75,11 @@ def open_engine(url: str | URL, **engine_options: Any) -> Engine:
         engine = _create(parsed, engine_options)
     except ImportError as error:
         extra = SUPPORTED_BACKENDS[backend]
+        driver = _DEFAULT_DRIVERS.get(backend, "pysqlite")
         raise ConfigurationError(
-            f"the driver for {masked(parsed)!r} is not installed ({error.name or error}); "
-            f"install it with: pip install 'crmkit[{extra}]'"
+            f"the driver for {masked(parsed)!r} is not installed ({error.name or error}): "
+            f"install crmkit's with pip install 'crmkit[{extra}]' and use a "
+            f"'{backend}+{driver}://' URL"
         ) from None
     except exc.ArgumentError as error:
         raise ConfigurationError(f"cannot use {masked(parsed)!r}: {error}") from None

@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, insert
+from sqlalchemy import URL, Connection, Engine, insert, select
 
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.engine import open_engine, sqlite_url
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import to_us
+from crmkit.adapters.sqlalchemy.outbox import Outbox
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import DomainEvent, TenantId
@@ -55,6 +56,10 @@ class SqlStore:
     def unit_of_work(self, tenant: TenantId, publish: Publisher | None = None) -> SqlUnitOfWork:
         """A unit of work on ``tenant``'s data: one database transaction."""
         return SqlUnitOfWork(self.engine, tenant, publish)
+
+    def outbox(self, *, tenant: str | None = None) -> Outbox:
+        """The outbox reader, for every tenant or just ``tenant``."""
+        return Outbox(self.engine, tenant=tenant)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -101,8 +106,28 @@ class SqlUnitOfWork(BaseUnitOfWork):
     def _commit(self, events: list[DomainEvent]) -> None:
         with storage_errors("committing"):
             if events:
+                self._lock_aggregates(events)
                 self.connection.execute(insert(t.outbox), _outbox_rows(self.tenant, events))
             self.connection.commit()
+
+    def _lock_aggregates(self, events: list[DomainEvent]) -> None:
+        # Hold the rows of the aggregates until commit, so two transactions that both emit
+        # events for one aggregate write their outbox rows in commit order. Sorted, so that
+        # transactions lock in the same order. SQLite needs none: it has one writer at a time.
+        if self._engine.dialect.name == "sqlite":
+            return
+        for table, ids in (
+            (t.customers, {getattr(e, "customer_id", None) for e in events}),
+            (t.accounts, {getattr(e, "account_id", None) for e in events}),
+        ):
+            wanted = sorted(i for i in ids if i is not None)
+            if wanted:
+                self.connection.execute(
+                    select(table.c.id)
+                    .where(table.c.tenant_id == self.tenant, table.c.id.in_(wanted))
+                    .order_by(table.c.id)
+                    .with_for_update()
+                ).all()
 
     def _rollback(self) -> None:
         if self._connection is not None:

@@ -60,7 +60,12 @@ TEXT = 500
 # Text compares by code point on every backend, as in Python: PostgreSQL's "C" collation and
 # MariaDB's utf8mb4_bin, so ordering, keyset pagination and equality agree with the domain
 # (a case-insensitive MariaDB default would make "Ada" and "ada" the same key).
-_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mariadb_charset": "utf8mb4",  # the mariadb dialect reads its own prefix
+    "mariadb_collate": "utf8mb4_bin",
+}
 
 
 def _str(length: int) -> String:

@@ -58,6 +58,8 @@ def upgrade() -> None:
         ),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_consents",
@@ -111,6 +113,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "customer_id", "seq", name=op.f("pk_crmkit_consents")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customer_external_ids",
@@ -145,6 +149,8 @@ def upgrade() -> None:
         ),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customer_tags",
@@ -168,6 +174,8 @@ def upgrade() -> None:
         ),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_customer_tags", schema=None) as batch_op:
         batch_op.create_index(
@@ -207,6 +215,8 @@ def upgrade() -> None:
         ),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customers",
@@ -292,6 +302,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "email", name=op.f("uq_crmkit_customers_tenant_id_email")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_customers", schema=None) as batch_op:
         batch_op.create_index(
@@ -414,6 +426,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("position", name=op.f("pk_crmkit_outbox")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_outbox", schema=None) as batch_op:
         batch_op.create_index(
