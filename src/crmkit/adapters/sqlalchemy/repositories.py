@@ -248,23 +248,22 @@ class SqlCustomers:
         return found[0]
 
     def _load(
-        self, condition: Any, *, limit: int | None = None, extra: Any = None
+        self, condition: Any, *, limit: int | None = None, contiguous: bool = False
     ) -> list[Customer]:
-        conn = self._s.connection
+        """Customers matching ``condition`` in id order. ``contiguous``: no customer of the
+        tenant lies between the first and last found (a keyset page of all customers)."""
         query = select(t.customers).where(condition).order_by(t.customers.c.id)
-        if extra is not None:
-            query = query.where(extra)
         if limit is not None:
             query = query.limit(limit)
-        rows = conn.execute(query).mappings().all()
+        rows = self._s.connection.execute(query).mappings().all()
         if not rows:
             return []
-        return self._assemble(rows)
+        return self._assemble(rows, contiguous)
 
-    def _assemble(self, rows: Sequence[Mapping[Any, Any]]) -> list[Customer]:
+    def _assemble(self, rows: Sequence[Mapping[Any, Any]], contiguous: bool) -> list[Customer]:
         ids = [r["id"] for r in rows]
         children = {
-            name: self._children(table, ids, order)
+            name: self._children(table, ids, order, contiguous)
             for name, table, order in (
                 ("tags", t.tags, t.tags.c.tag),
                 ("traits", t.traits, t.traits.c.name),
@@ -284,24 +283,18 @@ class SqlCustomers:
         ]
 
     def _children(
-        self, table: Table, ids: list[str], order: Any
+        self, table: Table, ids: list[str], order: Any, contiguous: bool
     ) -> dict[str, list[Mapping[Any, Any]]]:
         found: dict[str, list[Mapping[Any, Any]]] = defaultdict(list)
-        # A range on the primary key, not IN (...): ids arrive sorted, and a range scan of the
-        # (tenant_id, customer_id, …) index is one seek however large the batch.
+        owner = table.c.customer_id
+        # A contiguous batch is one range seek on the (tenant_id, customer_id, …) key however
+        # large it is; a scattered one (a tag, an account) asks for exactly its ids.
+        selected = and_(owner >= ids[0], owner <= ids[-1]) if contiguous else owner.in_(ids)
         query = (
-            select(table)
-            .where(
-                table.c.tenant_id == self._tenant,
-                table.c.customer_id >= ids[0],
-                table.c.customer_id <= ids[-1],
-            )
-            .order_by(table.c.customer_id, order)
+            select(table).where(table.c.tenant_id == self._tenant, selected).order_by(owner, order)
         )
-        wanted = set(ids)
         for row in self._s.connection.execute(query).mappings():
-            if row["customer_id"] in wanted:
-                found[row["customer_id"]].append(row)
+            found[row["customer_id"]].append(row)
         return found
 
     def list(
@@ -324,7 +317,8 @@ class SqlCustomers:
                 t.tags.c.tenant_id == self._tenant, t.tags.c.tag == tag
             )
             condition = and_(condition, c.id.in_(tagged))
-        found = self._load(condition, limit=limit + 1)
+        scattered = tag is not None or account_id is not None
+        found = self._load(condition, limit=limit + 1, contiguous=not scattered)
         for customer in found[:limit]:
             self._s._track(customer)
         more = len(found) > limit
@@ -338,7 +332,7 @@ class SqlCustomers:
             condition = c.tenant_id == self._tenant
             if last is not None:
                 condition = and_(condition, c.id > last)
-            batch = self._load(condition, limit=batch_size)
+            batch = self._load(condition, limit=batch_size, contiguous=True)
             yield from batch
             if len(batch) < batch_size:
                 return
