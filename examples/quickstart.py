@@ -1,0 +1,183 @@
+"""crmkit end to end, in memory: customers, consent, interactions, an account, events, tenants.
+
+Run it with ``make demo`` or ``python examples/quickstart.py``. It uses a fixed clock and
+sequential ids, so every run prints the same report.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from crmkit import (
+    CRM,
+    DomainEvent,
+    FixedClock,
+    Money,
+    PostalAddress,
+    SequentialIds,
+    TraitDefinition,
+    TraitSchema,
+)
+from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, ValidationError
+
+TRAITS = TraitSchema(
+    {
+        "plan": TraitDefinition("string", description="The subscription plan"),
+        "seats": TraitDefinition("integer"),
+    }
+)
+
+
+def main() -> None:
+    clock = FixedClock(datetime(2024, 5, 1, 9, 0, tzinfo=UTC))
+    crm = CRM.in_memory(
+        clock=clock, ids=SequentialIds("id"), trait_schema=TRAITS, default_region="GB"
+    )
+    events: list[DomainEvent] = []
+    crm.subscribe(DomainEvent, events.append)
+
+    # Customers: input is normalised, duplicates and stale edits are refused.
+    ada = crm.register_customer(
+        email=" Ada@Example.com ",
+        phone="020 7946 0958",
+        given_name="Ada",
+        family_name="Lovelace",
+        tags={"VIP"},
+        traits={"plan": "pro", "seats": 3},
+    )
+    grace = crm.register_customer(email="grace@example.com", given_name="Grace")
+    clock.advance(timedelta(hours=1))
+    ada = crm.update_profile(ada.id, expected_version=1, address=PostalAddress("GB", city="London"))
+    refusals = []
+    try:
+        crm.register_customer(email="ADA@example.com")
+    except DuplicateCustomer as error:
+        refusals.append(f"DuplicateCustomer: {error}")
+    try:
+        crm.update_profile(ada.id, expected_version=1, family_name="King")
+    except ConcurrencyConflict as error:
+        refusals.append(f"ConcurrencyConflict: {error}")
+    try:
+        crm.set_traits(ada.id, {"seats": "many"})
+    except ValidationError as error:
+        refusals.append(f"ValidationError: {error}")
+
+    # Consent: an append-only history; the latest decision wins, no record means no.
+    crm.record_consent(
+        ada.id, purpose="newsletter", channel="email", status="granted", source="signup_form"
+    )
+    crm.record_consent(
+        grace.id, purpose="newsletter", channel="email", status="granted", source="signup_form"
+    )
+    clock.advance(timedelta(days=14))
+    crm.record_consent(
+        grace.id, purpose="newsletter", channel=None, status="withdrawn", source="unsubscribe"
+    )
+
+    # Interactions: append-only, idempotent by the host's own reference.
+    for _delivery in range(2):  # the shop's webhook arrives twice; it is stored once
+        crm.record_interaction(
+            ada.id,
+            kind="purchase",
+            channel="web",
+            amount=Money.of("49.90", "EUR"),
+            external_ref="order-1001",
+        )
+    crm.record_interaction(
+        ada.id,
+        kind="support_case",
+        channel="phone",
+        occurred_at=datetime(2024, 5, 3, 14, 30, tzinfo=UTC),
+        team="support",
+    )
+    clock.advance(timedelta(days=2))
+    crm.record_interaction(
+        ada.id,
+        kind="refund",
+        channel="web",
+        direction="outbound",
+        amount=Money.of("-9.90", "EUR"),
+        external_ref="refund-1001",
+    )
+
+    # Accounts: a company with its contacts.
+    acme = crm.register_account(name="Acme Engines Ltd", domain="https://www.acme.example/")
+    crm.link_to_account(ada.id, acme.id, role="decision_maker")
+    crm.link_to_account(grace.id, acme.id, role="billing")
+
+    # Tenants: the same storage, another business, nothing shared.
+    other = crm.for_tenant("another-shop")
+    other_sees_ada = other.find_customer_by_email("ada@example.com") is not None
+
+    print_report(crm, clock.now(), refusals, events, other_sees_ada)
+
+
+def print_report(
+    crm: CRM,
+    now: datetime,
+    refusals: list[str],
+    events: list[DomainEvent],
+    other_sees_ada: bool,
+) -> None:
+    print(f"crmkit quickstart — tenant {crm.tenant!r}, as of {now:%Y-%m-%d %H:%M} UTC")
+
+    print("\nCustomers")
+    for customer in crm.stream_customers():
+        tags = ", ".join(sorted(customer.tags)) or "-"
+        link = customer.account.role if customer.account else "-"
+        print(
+            f"  {customer.id}  {customer.display_name:<14} {customer.email!s:<20}"
+            f" v{customer.version}  tags: {tags:<4} account role: {link}"
+        )
+
+    print("\nRefused, as they should be")
+    for refusal in refusals:
+        print(f"  {refusal}")
+
+    print("\nMay we send the newsletter by email?")
+    for customer in crm.stream_customers():
+        now_ok = crm.may_contact(customer.id, "email", "newsletter")
+        then_ok = crm.may_contact(
+            customer.id, "email", "newsletter", at=datetime(2024, 5, 2, tzinfo=UTC)
+        )
+        print(
+            f"  {customer.display_name:<14} now: {_yes_no(now_ok):<3}  "
+            f"on 2024-05-02: {_yes_no(then_ok)}"
+        )
+
+    ada = crm.find_customer_by_email("ada@example.com")
+    assert ada is not None
+    print(f"\nTimeline of {ada.display_name}")
+    total = Money.zero("EUR")
+    for interaction in crm.timeline(ada.id):
+        amount = str(interaction.amount) if interaction.amount else ""
+        line = (
+            f"  {interaction.occurred_at:%Y-%m-%d %H:%M}  {interaction.kind:<13}"
+            f" {interaction.channel:<6} {amount}"
+        )
+        print(line.rstrip())
+        if interaction.amount:
+            total += interaction.amount
+    print(f"  net spend: {total}")
+
+    print(f"\nEvents received after commit ({len(events)})")
+    for kind, count in _count_by_type(events).items():
+        print(f"  {count} x {kind}")
+
+    print(f"\nAnother tenant sees Ada: {_yes_no(other_sees_ada)}")
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _count_by_type(events: list[DomainEvent]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event in events:
+        name = type(event).__name__
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    main()
