@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_DEMO): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[sql]'
 	@touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
@@ -23,7 +23,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP_DEMO)
 
 demo: $(STAMP_DEMO)
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/quickstart.py  # a fresh SQLite file; --db PATH to keep it
 
 test: $(STAMP_DEV)
 	$(BIN)/ruff check src tests examples bench

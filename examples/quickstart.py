@@ -1,12 +1,18 @@
-"""crmkit end to end, in memory: customers, consent, interactions, an account, events, tenants.
+"""crmkit end to end on a SQLite file: customers, consent, interactions, an account, events,
+tenants and the outbox.
 
-Run it with ``make demo`` or ``python examples/quickstart.py``. It uses a fixed clock and
-sequential ids, so every run prints the same report.
+Run it with ``make demo`` or ``python examples/quickstart.py [--db PATH | --memory]``. By
+default it writes a fresh SQLite file in a temporary directory; ``--db`` keeps the file where
+you say (it must not exist yet), ``--memory`` runs without the SQL adapter. It uses a fixed
+clock and sequential ids, so every run prints the same report.
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from crmkit import (
     CRM,
@@ -28,11 +34,25 @@ TRAITS = TraitSchema(
 )
 
 
-def main() -> None:
+def open_crm(args: argparse.Namespace, clock: FixedClock) -> CRM:
+    """The CRM on the storage chosen on the command line."""
+    ids = SequentialIds("id")
+    if args.memory:
+        return CRM.in_memory(clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+    path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="crmkit-demo-")) / "crm.db"
+    if path.exists():
+        raise SystemExit(f"{path} exists already: the demo starts from an empty database")
+    print(f"Storing everything in the SQLite file {path}\n")
+    return CRM.sqlite(path, clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="the SQLite file to create (default: a temporary one)")
+    parser.add_argument("--memory", action="store_true", help="keep everything in memory")
+    args = parser.parse_args(argv)
     clock = FixedClock(datetime(2024, 5, 1, 9, 0, tzinfo=UTC))
-    crm = CRM.in_memory(
-        clock=clock, ids=SequentialIds("id"), trait_schema=TRAITS, default_region="GB"
-    )
+    crm = open_crm(args, clock)
     events: list[DomainEvent] = []
     crm.subscribe(DomainEvent, events.append)
 
@@ -165,6 +185,11 @@ def print_report(
         print(f"  {count} x {kind}")
 
     print(f"\nAnother tenant sees Ada: {_yes_no(other_sees_ada)}")
+
+    outbox = getattr(crm.store, "outbox", None)
+    if outbox is not None:
+        pending = outbox().fetch(limit=1000)
+        print(f"\nOutbox: {len(pending)} events stored with their changes, awaiting a relay")
 
 
 def _yes_no(flag: bool) -> str:
