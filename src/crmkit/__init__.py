@@ -1,10 +1,13 @@
 """crmkit: an embeddable customer-relationship-management domain library.
 
-Start at `CRM`::
+Start at `CRM`:
 
-    from crmkit import CRM
-    crm = CRM.in_memory()
-    ada = crm.register_customer(email="ada@example.com", given_name="Ada")
+```python
+from crmkit import CRM
+
+crm = CRM.in_memory()
+ada = crm.register_customer(email="ada@example.com", given_name="Ada")
+```
 """
 
 from crmkit.app import FixedClock, SequentialIds, SystemClock, UuidIds

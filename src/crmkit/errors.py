@@ -1,6 +1,6 @@
 """The errors crmkit raises.
 
-Every error derives from :class:`CrmError`, so a host can catch crmkit's failures in one
+Every error derives from `CrmError`, so a host can catch crmkit's failures in one
 place. Each message names the field path and the offending value, so that a log line alone
 says what was wrong and where.
 

@@ -155,7 +155,10 @@ class InteractionRepository(Protocol):
     """The interaction log of one tenant: append and read, never edit."""
 
     def add(self, interaction: Interaction) -> None:
-        """Append an interaction; raises `IdempotencyConflict` if its external_ref is taken."""
+        """Append an interaction; raises `IdempotencyConflict` if its external_ref is taken.
+
+        Storing announces nothing by itself: `InteractionRecorded` is collected by the
+        customer (`Customer.note`), as the `CRM.record_interaction` use case does."""
         ...
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:

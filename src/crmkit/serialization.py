@@ -3,8 +3,13 @@
 `unstructure` turns any public domain object into dicts, lists, strings, ints and bools;
 `structure` turns such data back into the object, equal to the original. Untrusted data
 (a request body, a file) either structures cleanly or raises one
-`crmkit.errors.ValidationError` that lists the path of every bad field; never a raw cattrs,
-``KeyError`` or ``TypeError``.
+`crmkit.errors.ValidationError` listing the path of every bad field it found; never a raw
+cattrs, ``KeyError`` or ``TypeError``. (Rules that span a whole object, such as a slug's
+format, are checked once its fields have been read, so they are reported in a second pass.)
+
+`from_json` reads JSON numbers exactly (as decimals, never as binary floats), so
+``{"amount": 12.5, "currency": "EUR"}`` is accepted there; Python floats given to
+`structure` are refused.
 
 Exact types stay exact: money is ``{"amount": "12.50", "currency": "EUR"}`` (a string, never
 a float), decimals are strings, datetimes ISO 8601 in UTC, and traits carry their type
@@ -156,7 +161,7 @@ def _unstructure_contact(value: ContactPoint) -> dict[str, str | None]:
 
 
 _TRAIT_LOADERS: dict[TraitType, Any] = {
-    TraitType.STRING: lambda v: _text(v, "text"),
+    TraitType.STRING: lambda v: v if type(v) is str else _fail("must be text"),
     TraitType.INTEGER: lambda v: v if type(v) is int else _fail("must be an integer"),
     TraitType.DECIMAL: lambda v: _structure_decimal(v, Decimal),
     TraitType.BOOLEAN: lambda v: v if type(v) is bool else _fail("must be true or false"),
@@ -307,8 +312,8 @@ def unstructure(obj: Any) -> Any:
 def structure(data: Any, cls: type[T]) -> T:
     """Build a ``cls`` from JSON-compatible ``data``, validating every field.
 
-    Raises `ValidationError` listing every bad field with its path (``address.country``,
-    ``consents[0].at``) and offending value.
+    Raises `ValidationError` listing the bad fields found, each with its path
+    (``address.country``, ``consents[0].at``) and offending value.
     """
     if _depth(data) > MAX_DEPTH:
         raise ValidationError.single("", "...", f"is nested deeper than {MAX_DEPTH} levels")

@@ -48,11 +48,13 @@ class ServiceContext:
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work on this CRM's tenant; its events go to this CRM's subscribers.
 
-        Use it for changes that must be atomic together::
+        Use it for changes that must be atomic together:
 
-            with crm.unit_of_work() as uow:
-                ...
-                uow.commit()
+        ```python
+        with crm.unit_of_work() as uow:
+            ...
+            uow.commit()
+        ```
         """
         return self._open_unit_of_work(self.tenant, self.bus.publish)
 

@@ -60,7 +60,7 @@ class CustomerUseCases(ServiceContext):
             **profile,
         )
         with self.unit_of_work() as uow:
-            _refuse_duplicates(uow, customer)
+            _check_keys_and_links(uow, customer)
             uow.customers.add(customer)
             uow.commit()
         return customer
@@ -201,13 +201,13 @@ class CustomerUseCases(ServiceContext):
             if expected_version is not None and customer.version != expected_version:
                 raise ConcurrencyConflict("customer", customer_id, expected_version)
             if change(customer):
-                _refuse_duplicates(uow, customer)
+                _check_keys_and_links(uow, customer)
                 uow.customers.update(customer)
                 uow.commit()
             return customer
 
 
-def _refuse_duplicates(uow: UnitOfWork, customer: Customer) -> None:
+def _check_keys_and_links(uow: UnitOfWork, customer: Customer) -> None:
     if customer.email is not None:
         owner = uow.customers.find_by_email(customer.email)
         if owner is not None and owner.id != customer.id:

@@ -23,6 +23,8 @@ from crmkit.errors import IdempotencyConflict
 
 __all__ = ["InteractionUseCases"]
 
+_UNSAVED = InteractionId("unsaved")
+
 
 class InteractionUseCases(ServiceContext):
     """The interaction use cases of the `CRM` front door."""
@@ -54,7 +56,7 @@ class InteractionUseCases(ServiceContext):
                 return self._record(
                     customer_id,
                     Interaction(
-                        id=InteractionId(self._new_id()),
+                        id=_UNSAVED,  # the real id is drawn once it is known not to be a replay
                         customer_id=CustomerId(customer_id),
                         occurred_at=occurred_at if occurred_at is not None else self._now(),
                         kind=kind,
@@ -77,14 +79,15 @@ class InteractionUseCases(ServiceContext):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _record(
-        self, customer_id: str, interaction: Interaction, *, keep_stored_time: bool
+        self, customer_id: str, candidate: Interaction, *, keep_stored_time: bool
     ) -> Interaction:
         with self.unit_of_work() as uow:
             customer = uow.customers.get(CustomerId(customer_id))
-            if interaction.external_ref is not None:
-                stored = uow.interactions.find_by_external_ref(interaction.external_ref)
+            if candidate.external_ref is not None:
+                stored = uow.interactions.find_by_external_ref(candidate.external_ref)
                 if stored is not None:
-                    return _replayed(stored, interaction, keep_stored_time)
+                    return _replayed(stored, candidate, keep_stored_time)
+            interaction = attrs.evolve(candidate, id=InteractionId(self._new_id()))
             uow.interactions.add(interaction)
             customer.note(
                 InteractionRecorded(

@@ -179,15 +179,13 @@ def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) 
             raise ValidationError.single(f"lines[{i}]", line, "must be text (200 chars max)")
 
 
-def _country(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-def _check_country(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value not in COUNTRIES:
+def _country(value: Any) -> str:
+    code = value.strip().upper() if isinstance(value, str) else value
+    if code not in COUNTRIES:
         raise ValidationError.single(
             "country", value, "must be an ISO 3166-1 alpha-2 code such as 'DE'"
         )
+    return code
 
 
 @attrs.frozen
@@ -195,7 +193,7 @@ class PostalAddress:
     """A postal address. ``country`` is an ISO 3166-1 alpha-2 code (normalised to upper case);
     text fields are trimmed with inner whitespace collapsed, and empty ones become ``None``."""
 
-    country: str = attrs.field(converter=_country, validator=_check_country)
+    country: str = attrs.field(converter=_country)
     lines: tuple[str, ...] = attrs.field(default=(), converter=_lines, validator=_check_lines)
     city: str | None = attrs.field(
         default=None, converter=_optional_text, validator=_check_optional_text

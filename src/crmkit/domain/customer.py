@@ -48,7 +48,7 @@ class _Unchanged:
         return "UNCHANGED"
 
 
-#: Default of `Customer.update_profile` arguments: leave that field as it is.
+#: Give this as a field's value to `Customer.update_profile` to leave that field as it is.
 UNCHANGED: Final[Any] = _Unchanged()
 
 #: The fields `Customer.update_profile` may change.

@@ -2,14 +2,16 @@
 
 To prove an adapter, subclass `AdapterContract` in a test module, name the class
 ``Test…`` and override the ``open_unit_of_work`` fixture so that it returns a function
-``(tenant, publish) -> UnitOfWork`` over fresh, empty storage (yield it to clean up after)::
+``(tenant, publish) -> UnitOfWork`` over fresh, empty storage (yield it to clean up after):
 
-    class TestMyAdapter(AdapterContract):
-        @pytest.fixture
-        def open_unit_of_work(self):
-            store = MyStore.create_empty()
-            yield store.unit_of_work
-            store.drop()
+```python
+class TestMyAdapter(AdapterContract):
+    @pytest.fixture
+    def open_unit_of_work(self):
+        store = MyStore.create_empty()
+        yield store.unit_of_work
+        store.drop()
+```
 
 Every adapter crmkit ships runs this same class, so a third-party adapter is held to
 exactly the standard of the built-in ones.
