@@ -273,3 +273,60 @@ def test_backend_urls_skip_with_a_reason_when_unset(
     monkeypatch.delenv("CRMKIT_TEST_POSTGRES_URL", raising=False)
     with pytest.raises(pytest.skip.Exception, match="CRMKIT_TEST_POSTGRES_URL"):
         backend_url("postgresql", tmp_path)
+
+
+class TestOutboxOnEveryStore:
+    @pytest.fixture(params=["memory", "sqlite"])
+    def crm(self, request: pytest.FixtureRequest, tmp_path: Path) -> CRM:
+        if request.param == "memory":
+            return CRM.in_memory(clock=FixedClock(T0), ids=SequentialIds())
+        return CRM.sqlite(tmp_path / "crm.db", clock=FixedClock(T0), ids=SequentialIds())
+
+    def test_the_crm_outbox_holds_this_tenants_events(self, crm: CRM) -> None:
+        """crm.outbox() reads the tenant's events; all_tenants=True reads everyone's."""
+        crm.register_customer(email="a@example.com")
+        crm.for_tenant("other").register_customer(email="b@example.com")
+        assert [m.tenant for m in crm.outbox().fetch()] == ["default"]
+        assert crm.outbox(all_tenants=True).pending() == 2
+
+    def test_purging_forgets_delivered_messages_and_never_reuses_positions(self, crm: CRM) -> None:
+        """Purge deletes only delivered messages; later messages get new positions."""
+        crm.register_customer(email="a@example.com")
+        crm.register_customer(email="b@example.com")
+        outbox = crm.outbox()
+        first, second = outbox.fetch()
+        outbox.acknowledge([second])
+        assert outbox.purge() == 1
+        crm.register_customer(email="c@example.com")
+        positions = [m.position for m in outbox.fetch()]
+        assert positions[0] == first.position
+        assert positions[1] > second.position
+
+    def test_a_bad_limit_is_a_validation_error(self, crm: CRM) -> None:
+        """fetch refuses a limit outside 1..10000."""
+        with pytest.raises(ValidationError):
+            crm.outbox().fetch(0)
+
+
+class TestSchemaChecks:
+    def test_opening_without_migrating_needs_the_schema(self, tmp_path: Path) -> None:
+        """migrate=False on a database crmkit never migrated says to run the upgrade."""
+        with pytest.raises(ConfigurationError, match="crmkit db upgrade"):
+            CRM.sqlite(tmp_path / "empty.db", migrate=False)
+        CRM.sqlite(tmp_path / "empty.db")
+        CRM.sqlite(tmp_path / "empty.db", migrate=False).register_customer(customer_id="x")
+
+    def test_a_hosts_sqlite_engine_gets_crmkits_settings(self, tmp_path: Path) -> None:
+        """A plain create_engine() is switched to WAL with real BEGINs when crmkit uses it."""
+        engine = create_engine(f"sqlite:///{tmp_path / 'host.db'}")
+        SqlStore(engine, migrate=True)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+    def test_external_references_are_case_sensitive(self, sql_store: SqlStore) -> None:
+        """'ORDER-1' and 'order-1' are different references on every backend."""
+        crm = _crm(sql_store)
+        ada = crm.register_customer(email="ada@example.com")
+        crm.record_interaction(ada.id, kind="note", channel="web", external_ref="ORDER-1")
+        crm.record_interaction(ada.id, kind="note", channel="web", external_ref="order-1")
+        assert len(crm.timeline(ada.id)) == 2

@@ -154,34 +154,38 @@ class Conflict(CrmError):
 class DuplicateCustomer(Conflict):
     """Another customer of the tenant already has this email address or external id."""
 
-    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+    def __init__(self, field: str, value: Any, existing_id: str | None) -> None:
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        super().__init__(f"{field}: {_show(value)} already belongs to customer {existing_id!r}")
+        owner = f"customer {existing_id!r}" if existing_id else "another customer"
+        super().__init__(f"{field}: {_show(value)} already belongs to {owner}")
 
 
 class DuplicateAccount(Conflict):
     """Another account of the tenant already has this web domain."""
 
-    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+    def __init__(self, field: str, value: Any, existing_id: str | None) -> None:
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        super().__init__(f"{field}: {_show(value)} already belongs to account {existing_id!r}")
+        owner = f"account {existing_id!r}" if existing_id else "another account"
+        super().__init__(f"{field}: {_show(value)} already belongs to {owner}")
 
 
 class IdempotencyConflict(Conflict):
-    """An idempotency key (an external reference) was replayed with different content."""
+    """An idempotency key (an external reference) was replayed with different content, or
+    an id or reference was already taken in a bulk import."""
 
-    def __init__(self, field: str, value: Any, existing_id: str) -> None:
+    def __init__(self, field: str, value: Any, existing_id: str | None) -> None:
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        super().__init__(
-            f"{field}: {_show(value)} was already recorded as {existing_id!r} "
-            "with different content"
-        )
+        if existing_id:
+            text = f"was already recorded as {existing_id!r} with different content"
+        else:
+            text = "was already recorded"
+        super().__init__(f"{field}: {_show(value)} {text}")
 
 
 class ConcurrencyConflict(Conflict):
@@ -195,6 +199,13 @@ class ConcurrencyConflict(Conflict):
         self.expected_version = expected_version
         reason = detail or f"it is no longer at version {expected_version}"
         super().__init__(f"{kind} {_show(key)} was changed by another writer: {reason}")
+
+    @classmethod
+    def contention(cls, during: str, detail: str) -> ConcurrencyConflict:
+        """The database refused the transaction because another one held what it needed."""
+        error = cls("transaction", during, None)
+        error.args = (f"another transaction got in the way while {during}: {detail}",)
+        return error
 
 
 class ConfigurationError(CrmError):

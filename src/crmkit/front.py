@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.domain import DEFAULT_TENANT, TraitSchema
-from crmkit.ports import Clock, IdSource
+from crmkit.errors import UsageError
+from crmkit.ports import Clock, IdSource, Outbox
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,10 +92,11 @@ class CRM(CrmService):
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
         version unless ``migrate=False``."""
-        from crmkit.adapters.sqlalchemy import SqlStore
+        from crmkit.adapters.sqlalchemy import sqlite_url
 
-        return cls.from_store(
-            SqlStore.sqlite(path, migrate=migrate),
+        return cls.from_url(
+            sqlite_url(path),
+            migrate=migrate,
             tenant=tenant,
             clock=clock,
             ids=ids,
@@ -127,6 +129,8 @@ class CRM(CrmService):
             if isinstance(url, Engine)
             else SqlStore.open(url, migrate=migrate)
         )
+        if not migrate:
+            store.require_schema()
         return cls.from_store(
             store,
             tenant=tenant,
@@ -157,6 +161,14 @@ class CRM(CrmService):
             default_region=default_region,
             store=store,
         )
+
+    def outbox(self, *, all_tenants: bool = False) -> Outbox:
+        """The events committed with their changes, waiting to be forwarded: this tenant's, or
+        every tenant's with ``all_tenants=True``. Raises `UsageError` for a CRM built without
+        a store."""
+        if self.store is None:
+            raise UsageError("this CRM was built without a store, so it has no outbox")
+        return self.store.outbox(tenant=None if all_tenants else self.tenant)
 
     def for_tenant(self, tenant: str) -> CRM:
         """The same storage, clock, ids and settings, bound to another tenant (with its own

@@ -10,6 +10,7 @@ one in place never changes what is stored.
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from crmkit.app.outbox import OutboxReader
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
     Account,
@@ -30,6 +32,7 @@ from crmkit.domain import (
     InteractionId,
     TenantId,
 )
+from crmkit.domain.ids import check_tenant
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import (
     ConcurrencyConflict,
@@ -39,9 +42,9 @@ from crmkit.errors import (
     NotFound,
     ValidationError,
 )
-from crmkit.ports import Page
+from crmkit.ports import OutboxMessage, Page
 
-__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = ["InMemoryOutbox", "InMemoryStore", "InMemoryUnitOfWork"]
 
 A = TypeVar("A", Customer, Account)
 
@@ -56,7 +59,6 @@ class _Tables:
     external_ids: dict[tuple[str, str], CustomerId] = attrs.Factory(dict)
     domains: dict[str, AccountId] = attrs.Factory(dict)
     refs: dict[str, InteractionId] = attrs.Factory(dict)
-    events: list[DomainEvent] = attrs.Factory(list)
 
 
 class InMemoryStore:
@@ -65,6 +67,18 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._tenants: dict[TenantId, _Tables] = {}
+        self._outbox: list[tuple[OutboxMessage, bool]] = []  # (message, delivered)
+        self._positions = itertools.count(1)
+
+    def outbox(self, *, tenant: str | None = None) -> InMemoryOutbox:
+        """The outbox reader, for every tenant or just ``tenant`` (as the SQL adapter's)."""
+        return InMemoryOutbox(self, None if tenant is None else check_tenant(tenant))
+
+    def _append_events(self, tenant: TenantId, events: list[DomainEvent]) -> None:
+        for event in events:
+            position = next(self._positions)
+            message = OutboxMessage(position, tenant, event.aggregate_id, event, event.at)
+            self._outbox.append((message, False))
 
     def tables(self, tenant: TenantId) -> _Tables:
         """The tables of ``tenant`` (created empty on first use)."""
@@ -82,6 +96,11 @@ def _clone(aggregate: A) -> A:
     twin = copy.copy(aggregate)
     twin._events = []  # the twin starts with no events of its own
     return twin
+
+
+def _check_batch(batch_size: int) -> None:
+    if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
+        raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
 
 
 def _page(items: list[A], limit: int, cursor: str | None) -> Page[A]:
@@ -199,7 +218,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             t.by_customer.setdefault(interaction.customer_id, []).append(interaction.id)
             if interaction.external_ref is not None:
                 t.refs[interaction.external_ref] = interaction.id
-        t.events.extend(events)
+        self._store._append_events(self.tenant, events)
 
     # Reads through the staged writes.
 
@@ -272,11 +291,6 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         entry = staged.get(key)
         return entry[0] if entry is not None else fallback
 
-    def outbox(self) -> list[DomainEvent]:
-        """The events committed so far in this tenant, oldest first (a test aid)."""
-        with self._store.lock:
-            return list(self._tables.events)
-
 
 class _Customers:
     def __init__(self, uow: InMemoryUnitOfWork) -> None:
@@ -287,6 +301,7 @@ class _Customers:
         self._uow._track(customer)
 
     def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+        _check_batch(batch_size)
         count = 0
         for customer in customers:
             self._add(customer)
@@ -381,6 +396,7 @@ class _Customers:
         return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        _check_batch(batch_size)
         for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):
             yield self._uow._handing_out(customer)
 
@@ -443,6 +459,7 @@ class _Accounts:
         return Page(tuple(self._uow._handing_out(a) for a in page.items), page.next_cursor)
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
+        _check_batch(batch_size)
         for account in sorted(self._uow._all_accounts(), key=lambda a: a.id):
             yield self._uow._handing_out(account)
 
@@ -468,6 +485,7 @@ class _Interactions:
         uow._stage_interaction(interaction)
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
+        _check_batch(batch_size)
         count = 0
         for interaction in interactions:
             self.add(interaction)
@@ -516,7 +534,49 @@ class _Interactions:
         return chosen if limit is None else chosen[:limit]
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        _check_batch(batch_size)
         yield from sorted(self._uow._all_interactions(), key=lambda i: (i.occurred_at, i.id))
 
     def count(self) -> int:
         return len(self._uow._all_interactions())
+
+
+class InMemoryOutbox(OutboxReader):
+    """The in-memory store's outbox: the same behaviour as the SQL one, for tests."""
+
+    def __init__(self, store: InMemoryStore, tenant: TenantId | None) -> None:
+        self._store = store
+        self._tenant = tenant
+
+    def _mine(self, message: OutboxMessage) -> bool:
+        return self._tenant is None or message.tenant == self._tenant
+
+    def _fetch(self, limit: int) -> list[OutboxMessage]:
+        with self._store.lock:
+            waiting = [m for m, done in self._store._outbox if not done and self._mine(m)]
+        return waiting[:limit]
+
+    def _acknowledge(self, positions: list[int]) -> int:
+        wanted = set(positions)
+        marked = 0
+        with self._store.lock:
+            entries = self._store._outbox
+            for index, (message, done) in enumerate(entries):
+                if message.position in wanted and not done and self._mine(message):
+                    entries[index] = (message, True)
+                    marked += 1
+        return marked
+
+    def pending(self) -> int:
+        """How many messages wait for delivery."""
+        with self._store.lock:
+            return sum(1 for m, done in self._store._outbox if not done and self._mine(m))
+
+    def purge(self) -> int:
+        """Forget delivered messages (positions are never reused); returns how many."""
+        with self._store.lock:
+            entries = self._store._outbox
+            kept = [(m, done) for m, done in entries if not (done and self._mine(m))]
+            purged = len(entries) - len(kept)
+            entries[:] = kept
+            return purged

@@ -6,14 +6,14 @@ Most hosts never import this module: ``CRM.sqlite(path)`` and ``CRM.from_url(url
 
 from crmkit.adapters.sqlalchemy.engine import SUPPORTED_BACKENDS, masked, open_engine, sqlite_url
 from crmkit.adapters.sqlalchemy.migrate import VERSION_TABLE, current_revision, upgrade
-from crmkit.adapters.sqlalchemy.outbox import Outbox, OutboxMessage
+from crmkit.adapters.sqlalchemy.outbox import OutboxMessage, SqlOutbox
 from crmkit.adapters.sqlalchemy.store import SqlStore, SqlUnitOfWork
 from crmkit.adapters.sqlalchemy.tables import PREFIX, metadata
 
 __all__ = [
     "PREFIX",
-    "Outbox",
     "OutboxMessage",
+    "SqlOutbox",
     "SUPPORTED_BACKENDS",
     "VERSION_TABLE",
     "SqlStore",

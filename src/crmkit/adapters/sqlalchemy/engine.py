@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 
 from crmkit.errors import ConfigurationError
 
-__all__ = ["SUPPORTED_BACKENDS", "masked", "open_engine", "sqlite_url"]
+__all__ = ["SUPPORTED_BACKENDS", "configure_sqlite", "masked", "open_engine", "sqlite_url"]
 
 #: Backend name -> the extra that installs its driver.
 SUPPORTED_BACKENDS = {
@@ -102,11 +102,28 @@ def _create(url: URL, options: dict[str, Any]) -> Engine:
     engine = create_engine(url, **options)
     if scratch is not None:
         weakref.finalize(engine, shutil.rmtree, scratch, True)
-    _configure_sqlite(engine)
+    configure_sqlite(engine)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+_CONFIGURED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Give a SQLite engine crmkit's settings (once): WAL, a busy timeout, durable commits,
+    and transactions that really begin at ``BEGIN``, so a unit of work reads one snapshot.
+
+    Engines that crmkit opens get them already; a host's own engine gets them when a
+    `SqlStore` is built on it. Connections already pooled are dropped so every one has them.
+    """
+    if engine.dialect.name != "sqlite" or engine in _CONFIGURED:
+        return
+    _CONFIGURED.add(engine)
+    engine.dispose()
+    _listen(engine)
+
+
+def _listen(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).

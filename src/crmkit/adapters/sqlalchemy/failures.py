@@ -39,12 +39,7 @@ def storage_errors(what: str) -> Iterator[None]:
         raise
     except exc.DBAPIError as error:
         if is_contention(error):
-            raise ConcurrencyConflict(
-                "transaction",
-                what,
-                None,
-                f"the database reported contention ({_first_line(error)})",
-            ) from error
+            raise ConcurrencyConflict.contention(what, _first_line(error)) from error
         raise StorageError(
             f"the database failed during {what}: {_first_line(error)}",
             retryable=bool(error.connection_invalidated),

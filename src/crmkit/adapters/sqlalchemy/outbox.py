@@ -1,67 +1,44 @@
-"""The outbox: domain events stored in the same transaction as the change that raised them.
+"""The SQL outbox: domain events stored in the same transaction as the change that raised them.
 
-A host forwards them to its broker with `Outbox.relay` (or `fetch` then `acknowledge`):
+A host forwards them to its broker with `SqlOutbox.relay` (or ``fetch`` then ``acknowledge``):
 delivery is at least once — an event is marked delivered only after the send returned — and
 in commit order for each aggregate, because a unit of work locks the rows of the aggregates
-whose events it writes until it commits.
+whose events it writes until it commits. Run one relay per reader: ``fetch`` does not lock.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
-import attrs
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import from_us
-from crmkit.domain import DomainEvent, TenantId
+from crmkit.app.outbox import OutboxReader
+from crmkit.domain import TenantId
 from crmkit.domain.ids import check_tenant
-from crmkit.errors import ValidationError
+from crmkit.ports import OutboxMessage
 
-__all__ = ["Outbox", "OutboxMessage"]
-
-
-@attrs.frozen
-class OutboxMessage:
-    """One stored event awaiting delivery.
-
-    Attributes:
-        position: its place in the outbox; messages are handed out in this order.
-        tenant: the tenant whose change raised it.
-        aggregate_id: the customer or account it is about.
-        event: the domain event itself.
-        recorded_at: the instant of the change.
-    """
-
-    position: int
-    tenant: TenantId
-    aggregate_id: str
-    event: DomainEvent
-    recorded_at: datetime
+__all__ = ["OutboxMessage", "SqlOutbox"]
 
 
-class Outbox:
-    """Reads and acknowledges the events in ``crmkit_outbox``, for all tenants or one."""
+class SqlOutbox(OutboxReader):
+    """Reads, acknowledges and purges ``crmkit_outbox``, for all tenants or one."""
 
     def __init__(self, engine: Engine, *, tenant: str | None = None) -> None:
         self._engine = engine
         self._tenant = None if tenant is None else check_tenant(tenant)
 
-    def fetch(self, limit: int = 100) -> list[OutboxMessage]:
-        """The oldest undelivered messages, at most ``limit``, in outbox order."""
-        if type(limit) is not int or not 1 <= limit <= 10_000:
-            raise ValidationError.single("limit", limit, "must be an int from 1 to 10000")
+    def _mine(self, query: Any) -> Any:
+        return query if self._tenant is None else query.where(t.outbox.c.tenant_id == self._tenant)
+
+    def _fetch(self, limit: int) -> list[OutboxMessage]:
         from crmkit.serialization import event_from_dict
 
         o = t.outbox.c
-        query = select(t.outbox).where(o.delivered.is_(False))
-        if self._tenant is not None:
-            query = query.where(o.tenant_id == self._tenant)
+        query = self._mine(select(t.outbox).where(o.delivered.is_(False)))
         with storage_errors("reading the outbox"), self._engine.connect() as connection:
             rows = connection.execute(query.order_by(o.position).limit(limit)).mappings().all()
         return [
@@ -75,38 +52,23 @@ class Outbox:
             for row in rows
         ]
 
-    def acknowledge(self, messages: Iterable[OutboxMessage | int]) -> int:
-        """Mark messages (or positions) as delivered; returns how many were newly marked."""
-        positions = [m.position if isinstance(m, OutboxMessage) else m for m in messages]
-        if not positions:
-            return 0
+    def _acknowledge(self, positions: list[int]) -> int:
         o = t.outbox.c
+        statement = self._mine(
+            update(t.outbox).where(o.position.in_(positions), o.delivered.is_(False))
+        ).values(delivered=True)
         with storage_errors("acknowledging outbox messages"), self._engine.begin() as connection:
-            result = connection.execute(
-                update(t.outbox)
-                .where(o.position.in_(positions), o.delivered.is_(False))
-                .values(delivered=True)
-            )
-        return int(result.rowcount)
-
-    def relay(self, send: Callable[[OutboxMessage], Any], *, limit: int = 100) -> int:
-        """Send each pending message (oldest first) and acknowledge it once ``send`` returned.
-
-        If ``send`` raises, that message and the ones after it stay pending for the next
-        call: delivery is at least once. Returns how many were sent.
-        """
-        sent = 0
-        for message in self.fetch(limit):
-            send(message)
-            self.acknowledge([message])
-            sent += 1
-        return sent
+            return int(connection.execute(statement).rowcount)
 
     def pending(self) -> int:
         """How many messages wait for delivery."""
         o = t.outbox.c
-        query = select(func.count()).select_from(t.outbox).where(o.delivered.is_(False))
-        if self._tenant is not None:
-            query = query.where(o.tenant_id == self._tenant)
+        query = self._mine(select(func.count()).select_from(t.outbox).where(o.delivered.is_(False)))
         with storage_errors("counting the outbox"), self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
+
+    def purge(self) -> int:
+        """Delete delivered messages (positions are never reused); returns how many."""
+        statement = self._mine(delete(t.outbox).where(t.outbox.c.delivered.is_(True)))
+        with storage_errors("purging the outbox"), self._engine.begin() as connection:
+            return int(connection.execute(statement).rowcount)

@@ -61,6 +61,11 @@ def _check_batch(batch_size: int) -> None:
         raise ValidationError.single("batch_size", batch_size, f"must be 1 to {MAX_PAGE}")
 
 
+def _offender(error: exc.IntegrityError) -> str:
+    # The database's own words name the key (and, on PostgreSQL and MariaDB, the value).
+    return str(error.orig).strip().splitlines()[0][:200]
+
+
 def _is_about(error: exc.IntegrityError, *markers: str) -> bool:
     text = str(error.orig).lower()
     return any(marker in text for marker in markers)
@@ -92,6 +97,7 @@ class SqlCustomers:
 
     def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
         """Insert new customers in batches with executemany; no events are recorded."""
+        _check_batch(batch_size)
         count = 0
         batch: list[Customer] = []
         for customer in customers:
@@ -112,9 +118,7 @@ class SqlCustomers:
         try:
             self._insert_many(batch, version=1)
         except exc.IntegrityError as error:
-            raise DuplicateCustomer(
-                "id, email or external_ids", "(a batch)", "another customer"
-            ) from error
+            raise DuplicateCustomer("id, email or external_ids", _offender(error), None) from error
         for customer in batch:
             customer.version = 1
         return len(batch)
@@ -467,6 +471,7 @@ class SqlInteractions:
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
         """Append interactions in batches with executemany; no events are recorded."""
+        _check_batch(batch_size)
         count = 0
         batch: list[dict[str, Any]] = []
         for interaction in interactions:
@@ -483,8 +488,8 @@ class SqlInteractions:
             self._s.connection.execute(insert(t.interactions), rows)
         except exc.IntegrityError as error:
             field = "external_ref" if _is_about(error, "external_ref") else "id"
-            value = rows[0][field] if len(rows) == 1 else "(a batch)"
-            raise IdempotencyConflict(field, value, "an interaction already stored") from None
+            value = rows[0][field] if len(rows) == 1 else _offender(error)
+            raise IdempotencyConflict(field, value, None) from None
         return len(rows)
 
     def get(self, interaction_id: InteractionId) -> Interaction:

@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, insert, select
 
 from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.engine import open_engine, sqlite_url
+from crmkit.adapters.sqlalchemy.engine import configure_sqlite, masked, open_engine, sqlite_url
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import to_us
-from crmkit.adapters.sqlalchemy.outbox import Outbox
+from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import DomainEvent, TenantId
-from crmkit.errors import UsageError
+from crmkit.errors import ConfigurationError, UsageError
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
 
@@ -32,7 +32,9 @@ class SqlStore:
     """
 
     def __init__(self, engine: Engine, *, migrate: bool = False) -> None:
+        #: The SQLAlchemy engine of the database.
         self.engine = engine
+        configure_sqlite(engine)
         if migrate:
             self.upgrade()
 
@@ -53,13 +55,25 @@ class SqlStore:
 
         upgrade(self.engine)
 
+    def require_schema(self) -> None:
+        """Raise `ConfigurationError` unless crmkit's schema is installed in the database."""
+        from crmkit.adapters.sqlalchemy.migrate import current_revision
+
+        with storage_errors("reading the schema version"):
+            revision = current_revision(self.engine)
+        if revision is None:
+            raise ConfigurationError(
+                f"{masked(self.engine.url)!r} has no crmkit schema: run "
+                "'crmkit db upgrade --url …' or open it with migrate=True"
+            )
+
     def unit_of_work(self, tenant: TenantId, publish: Publisher | None = None) -> SqlUnitOfWork:
         """A unit of work on ``tenant``'s data: one database transaction."""
         return SqlUnitOfWork(self.engine, tenant, publish)
 
-    def outbox(self, *, tenant: str | None = None) -> Outbox:
+    def outbox(self, *, tenant: str | None = None) -> SqlOutbox:
         """The outbox reader, for every tenant or just ``tenant``."""
-        return Outbox(self.engine, tenant=tenant)
+        return SqlOutbox(self.engine, tenant=tenant)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

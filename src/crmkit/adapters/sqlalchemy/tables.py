@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -72,6 +73,10 @@ def _str(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+def _char(length: int) -> CHAR:
+    return CHAR(length).with_variant(CHAR(length, collation="C"), "postgresql")
+
+
 def _text() -> Text:
     return Text().with_variant(Text(collation="C"), "postgresql")
 
@@ -93,7 +98,7 @@ customers = Table(
     Column("email", _str(254)),
     Column("phone", _str(16)),
     Column("other_contacts", _text()),  # JSON list; never queried
-    Column("address_country", _str(2)),
+    Column("address_country", _char(2)),
     Column("address_lines", _text()),  # JSON list
     Column("address_city", _str(200)),
     Column("address_region", _str(200)),
@@ -190,7 +195,7 @@ interactions = Table(
     Column("channel", _str(16), nullable=False),
     Column("direction", _str(16), nullable=False),
     Column("amount_minor", BigInteger),
-    Column("currency", _str(3)),
+    Column("currency", _char(3)),
     Column("owner", _str(TEXT)),
     Column("team", _str(TEXT)),
     Column("campaign", _str(TEXT)),
@@ -201,6 +206,7 @@ interactions = Table(
     Index(None, "tenant_id", "customer_id", "occurred_at_us", "id"),
     Index(None, "tenant_id", "occurred_at_us", "id"),
     CheckConstraint("(amount_minor IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+    **_MYSQL,
 )
 
 # Events written in the same transaction as the change; ``position`` is the delivery order.
@@ -221,5 +227,6 @@ outbox = Table(
     Column("delivered", Boolean(create_constraint=False), nullable=False, default=False),
     Index(None, "tenant_id", "delivered", "position"),
     Index(None, "delivered", "position"),
+    sqlite_autoincrement=True,  # positions are never reused, even after a purge
     **_MYSQL,
 )

@@ -1,8 +1,8 @@
-"""Create crmkit's tables
+"""Create crmkit's tables.
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 09:58:55.083593
+Create Date: 2026-11-22 10:19:01.291500
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "tenant_id", "domain", name=op.f("uq_crmkit_accounts_tenant_id_domain")
         ),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_consents",
@@ -111,10 +111,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("tenant_id", "customer_id", "seq", name=op.f("pk_crmkit_consents")),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customer_external_ids",
@@ -147,10 +147,10 @@ def upgrade() -> None:
             "source",
             name=op.f("uq_crmkit_customer_external_ids_tenant_id_customer_id_source"),
         ),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customer_tags",
@@ -172,10 +172,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "tenant_id", "customer_id", "tag", name=op.f("pk_crmkit_customer_tags")
         ),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_customer_tags", schema=None) as batch_op:
         batch_op.create_index(
@@ -213,10 +213,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "tenant_id", "customer_id", "name", name=op.f("pk_crmkit_customer_traits")
         ),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "crmkit_customers",
@@ -260,7 +260,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "address_country",
-            sa.String(length=2).with_variant(sa.String(length=2, collation="C"), "postgresql"),
+            sa.CHAR(length=2).with_variant(sa.CHAR(length=2, collation="C"), "postgresql"),
             nullable=True,
         ),
         sa.Column(
@@ -300,10 +300,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_crmkit_customers")),
         sa.UniqueConstraint("tenant_id", "email", name=op.f("uq_crmkit_customers_tenant_id_email")),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_customers", schema=None) as batch_op:
         batch_op.create_index(
@@ -348,7 +348,7 @@ def upgrade() -> None:
         sa.Column("amount_minor", sa.BigInteger(), nullable=True),
         sa.Column(
             "currency",
-            sa.String(length=3).with_variant(sa.String(length=3, collation="C"), "postgresql"),
+            sa.CHAR(length=3).with_variant(sa.CHAR(length=3, collation="C"), "postgresql"),
             nullable=True,
         ),
         sa.Column(
@@ -382,6 +382,10 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "tenant_id", "external_ref", name=op.f("uq_crmkit_interactions_tenant_id_external_ref")
         ),
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("crmkit_interactions", schema=None) as batch_op:
         batch_op.create_index(
@@ -424,10 +428,11 @@ def upgrade() -> None:
         sa.Column("recorded_at_us", sa.BigInteger(), nullable=False),
         sa.Column("delivered", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("position", name=op.f("pk_crmkit_outbox")),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_bin",
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("crmkit_outbox", schema=None) as batch_op:
         batch_op.create_index(
