@@ -30,7 +30,7 @@ test: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests examples bench
 	$(BIN)/mypy --strict src
 	$(BIN)/lint-imports
-	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
@@ -44,10 +44,13 @@ contracts: $(STAMP_DEV)
 	$(BIN)/lint-imports
 
 docs: $(STAMP_DEV)
-	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP_DEV)
+	for script in bench/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

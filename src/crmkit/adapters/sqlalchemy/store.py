@@ -115,7 +115,13 @@ class SqlUnitOfWork(BaseUnitOfWork):
 
     def _begin(self) -> None:
         with storage_errors("opening a transaction"):
-            self._connection = self._engine.connect()
+            connection = self._engine.connect()
+            if connection.dialect.name != "sqlite":
+                # One snapshot for every read of the unit of work: under PostgreSQL's default
+                # READ COMMITTED a customer's row and its tags could come from two commits.
+                # (SQLite gets the same from the explicit BEGIN crmkit issues.)
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            self._connection = connection
 
     def _commit(self, events: list[DomainEvent]) -> None:
         with storage_errors("committing"):
