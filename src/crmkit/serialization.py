@@ -136,7 +136,9 @@ def _structure_money(value: Any, _: type) -> Money:
         raise _Bad("must be an object with exactly 'amount' (text) and 'currency'")
     amount = value["amount"]
     if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
-        raise _Bad("amount must be a decimal number as text (never a float)")
+        raise ValidationError.single(
+            "amount", amount, "must be a decimal number as text (never a float)"
+        )
     return Money.of(amount, value["currency"])
 
 
@@ -315,6 +317,15 @@ def structure(data: Any, cls: type[T]) -> T:
     Raises `ValidationError` listing the bad fields found, each with its path
     (``address.country``, ``consents[0].at``) and offending value.
     """
+    if isinstance(cls, type) and issubclass(cls, DomainEvent):
+        event = event_from_dict(data)  # events carry their class in a "type" tag
+        if not isinstance(event, cls):
+            raise ValidationError.single("type", type(event).__name__, f"is not a {cls.__name__}")
+        return event
+    return _structure_plain(data, cls)
+
+
+def _structure_plain(data: Any, cls: type[T]) -> T:
     if _depth(data) > MAX_DEPTH:
         raise ValidationError.single("", "...", f"is nested deeper than {MAX_DEPTH} levels")
     try:
@@ -345,13 +356,13 @@ def event_to_dict(event: DomainEvent) -> dict[str, Any]:
 
 def event_from_dict(data: Any) -> DomainEvent:
     """The event that `event_to_dict` produced; raises `ValidationError` on bad data."""
-    if not isinstance(data, Mapping) or data.get("type") not in EVENT_TYPES:
-        kind = data.get("type") if isinstance(data, Mapping) else data
+    kind = data.get("type") if isinstance(data, Mapping) else data
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise ValidationError.single(
             "type", kind, f"must be one of {', '.join(sorted(EVENT_TYPES))}"
         )
     fields = {k: v for k, v in data.items() if k != "type"}
-    return structure(fields, EVENT_TYPES[data["type"]])
+    return _structure_plain(fields, EVENT_TYPES[kind])
 
 
 def _refuse_float(text: str) -> Decimal:

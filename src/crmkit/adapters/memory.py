@@ -274,9 +274,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         return found
 
     def _handing_out(self, aggregate: A) -> A:
-        twin = _clone(aggregate)
-        self._track(twin)
-        return twin
+        return _clone(aggregate)
 
     def _stage_customer(self, customer: Customer, base: int) -> None:
         self._customers[customer.id] = (base, _clone(customer))
@@ -473,6 +471,10 @@ class _Interactions:
         self._uow = uow
 
     def add(self, interaction: Interaction) -> None:
+        self._add(interaction)
+        self._uow._track(interaction)
+
+    def _add(self, interaction: Interaction) -> None:
         uow = self._uow
         if not isinstance(interaction, Interaction):
             raise ValidationError.single("interaction", interaction, "must be an Interaction")
@@ -488,7 +490,7 @@ class _Interactions:
         _check_batch(batch_size)
         count = 0
         for interaction in interactions:
-            self.add(interaction)
+            self._add(interaction)
             count += 1
         return count
 

@@ -105,8 +105,6 @@ class CustomerUseCases(ServiceContext):
             changes["email"] = self._email(changes["email"])
         if "phone" in changes and changes["phone"] is not UNCHANGED:
             changes["phone"] = self._phone(changes["phone"])
-        if "other_contacts" in changes and changes["other_contacts"] is not UNCHANGED:
-            changes["other_contacts"] = tuple(changes["other_contacts"])
         at = self._now()
         return self._change(
             customer_id, expected_version, lambda c: c.update_profile(at=at, **changes)

@@ -14,7 +14,6 @@ from crmkit.domain import (
     Direction,
     Interaction,
     InteractionId,
-    InteractionRecorded,
     MetadataValue,
     Money,
 )
@@ -51,26 +50,24 @@ class InteractionUseCases(ServiceContext):
         different content raises `IdempotencyConflict`. ``occurred_at`` defaults to now
         (or, on a replay, to the stored instant).
         """
+        fields = {
+            "customer_id": CustomerId(customer_id),
+            "occurred_at": occurred_at if occurred_at is not None else self._now(),
+            "kind": kind,
+            "channel": channel,
+            "direction": direction,
+            "amount": amount,
+            "owner": owner,
+            "team": team,
+            "campaign": campaign,
+            "metadata": metadata or {},
+            "external_ref": external_ref,
+        }
+        # Validate before touching storage; the real id is drawn only for a new interaction.
+        candidate = Interaction(id=_UNSAVED, **fields)  # type: ignore[arg-type]
         for attempt in range(2):
             try:
-                return self._record(
-                    customer_id,
-                    Interaction(
-                        id=_UNSAVED,  # the real id is drawn once it is known not to be a replay
-                        customer_id=CustomerId(customer_id),
-                        occurred_at=occurred_at if occurred_at is not None else self._now(),
-                        kind=kind,
-                        channel=channel,
-                        direction=direction,
-                        amount=amount,
-                        owner=owner,
-                        team=team,
-                        campaign=campaign,
-                        metadata=metadata or {},
-                        external_ref=external_ref,
-                    ),
-                    keep_stored_time=occurred_at is None,
-                )
+                return self._record(candidate, keep_stored_time=occurred_at is None)
             except IdempotencyConflict:
                 # A concurrent writer stored the same reference between our check and commit:
                 # the second attempt finds it and answers as a replay.
@@ -78,27 +75,18 @@ class InteractionUseCases(ServiceContext):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _record(
-        self, customer_id: str, candidate: Interaction, *, keep_stored_time: bool
-    ) -> Interaction:
+    def _record(self, candidate: Interaction, *, keep_stored_time: bool) -> Interaction:
         with self.unit_of_work() as uow:
-            customer = uow.customers.get(CustomerId(customer_id))
+            uow.customers.get(candidate.customer_id)  # it must exist
             if candidate.external_ref is not None:
                 stored = uow.interactions.find_by_external_ref(candidate.external_ref)
                 if stored is not None:
                     return _replayed(stored, candidate, keep_stored_time)
-            interaction = attrs.evolve(candidate, id=InteractionId(self._new_id()))
-            uow.interactions.add(interaction)
-            customer.note(
-                InteractionRecorded(
-                    self._now(),
-                    customer_id=customer.id,
-                    interaction_id=interaction.id,
-                    kind=interaction.kind,
-                    channel=interaction.channel,
-                    occurred_at=interaction.occurred_at,
-                )
+            interaction = Interaction.record(
+                self._now(),
+                **{**_fields_of(candidate), "id": InteractionId(self._new_id())},
             )
+            uow.interactions.add(interaction)
             uow.commit()
         return interaction
 
@@ -150,6 +138,10 @@ class InteractionUseCases(ServiceContext):
         """Every interaction of the tenant in time order, with bounded memory."""
         with self.unit_of_work() as uow:
             yield from uow.interactions.stream(batch_size=batch_size)
+
+
+def _fields_of(interaction: Interaction) -> dict[str, object]:
+    return {f.name: getattr(interaction, f.name) for f in attrs.fields(Interaction) if f.init}
 
 
 def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: bool) -> Interaction:

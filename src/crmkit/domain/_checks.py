@@ -40,6 +40,12 @@ def optional_text(instance: object, attribute: attrs.Attribute[Any], value: Any)
         text(instance, attribute, value)
 
 
+def boolean(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """``True`` or ``False``, nothing else."""
+    if not isinstance(value, bool):
+        raise ValidationError.single(attribute.name, value, "must be True or False")
+
+
 def non_negative_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     """An ``int`` (not a bool) of at least zero."""
     if type(value) is not int or value < 0:

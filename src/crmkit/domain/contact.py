@@ -181,7 +181,7 @@ def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) 
 
 def _country(value: Any) -> str:
     code = value.strip().upper() if isinstance(value, str) else value
-    if code not in COUNTRIES:
+    if not isinstance(code, str) or code not in COUNTRIES:
         raise ValidationError.single(
             "country", value, "must be an ISO 3166-1 alpha-2 code such as 'DE'"
         )

@@ -248,7 +248,14 @@ class Customer:
         remove: Iterable[str] = (),
     ) -> tuple[str, ...]:
         """Set (merge) and remove traits, checked against ``schema``; return changed fields."""
-        removed = set(remove)
+        if not isinstance(values, Mapping):
+            raise ValidationError.single("traits", values, "must map trait names to values")
+        names = (remove,) if isinstance(remove, str) else remove
+        if not isinstance(names, Iterable):
+            raise ValidationError.single("remove", remove, "must be trait names")
+        removed = set(names)
+        if not all(isinstance(name, str) for name in removed):
+            raise ValidationError.single("remove", remove, "must be trait names")
         merged = {k: v for k, v in self.traits.items() if k not in removed}
         merged.update(values)
         checked = FrozenMap(validate_traits(merged, schema))
@@ -285,10 +292,6 @@ class Customer:
     def peek_events(self) -> tuple[DomainEvent, ...]:
         """The events collected so far, without taking them."""
         return tuple(self._events)
-
-    def note(self, event: DomainEvent) -> None:
-        """Collect an event raised on this customer's behalf (e.g. an interaction recorded)."""
-        self._events.append(event)
 
     def _changed(self, fields: tuple[str, ...], at: datetime) -> tuple[str, ...]:
         if fields:

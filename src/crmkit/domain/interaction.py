@@ -17,6 +17,7 @@ import attrs
 from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
+from crmkit.domain.events import DomainEvent, InteractionRecorded
 from crmkit.domain.ids import CustomerId, InteractionId, check_id
 from crmkit.domain.money import MAX_MINOR, Money
 from crmkit.errors import ValidationError
@@ -119,7 +120,33 @@ class Interaction:
         factory=FrozenMap, converter=_metadata, validator=_check_metadata
     )
     external_ref: str | None = attrs.field(default=None, validator=_check_external_ref)
+    _events: list[DomainEvent] = attrs.field(
+        factory=list, init=False, repr=False, eq=False, hash=False
+    )
+
+    @classmethod
+    def record(cls, at: datetime, **fields: Any) -> Interaction:
+        """Build an interaction (``fields`` as for the constructor) and collect
+        `InteractionRecorded`, stamped ``at`` (the moment of recording)."""
+        interaction = cls(**fields)
+        interaction._events.append(
+            InteractionRecorded(
+                at,
+                customer_id=interaction.customer_id,
+                interaction_id=interaction.id,
+                kind=interaction.kind,
+                channel=interaction.channel,
+                occurred_at=interaction.occurred_at,
+            )
+        )
+        return interaction
 
     def same_content(self, other: Interaction) -> bool:
         """True when ``other`` records the same facts, whatever its id."""
         return attrs.evolve(other, id=self.id) == self
+
+    def pull_events(self) -> list[DomainEvent]:
+        """Hand over the events collected since the last call, and forget them."""
+        events = list(self._events)
+        self._events.clear()
+        return events

@@ -7,7 +7,7 @@ Arithmetic and ordering are defined only within one currency; mixing two raises
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, localcontext
 from typing import Any
 
 import attrs
@@ -16,6 +16,12 @@ from crmkit.domain._iso import CURRENCY_EXPONENTS
 from crmkit.errors import CurrencyMismatch, ValidationError
 
 __all__ = ["MAX_MINOR", "Money", "currency_exponent"]
+
+
+# Wide enough for any amount Money can hold times any factor with 60 significant digits; the
+# exact context refuses to round at all (a digit beyond 100 would be a sub-minor-unit digit).
+_WIDE = Context(prec=100, Emax=999_999, Emin=-999_999)
+_EXACT = Context(prec=100, Emax=999_999, Emin=-999_999, traps=[Inexact, InvalidOperation])
 
 
 def currency_exponent(currency: str) -> int:
@@ -76,12 +82,19 @@ class Money:
             raise ValidationError.single("amount", amount, "must be finite")
         if value.adjusted() > 20:
             raise ValidationError.single("amount", amount, "is too large")
-        scaled = value.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
+        try:
+            with localcontext(_EXACT):
+                scaled = value.scaleb(exponent)
+                whole = scaled.to_integral_value()
+        except Inexact:
+            whole, scaled = Decimal(0), Decimal(1)  # more digits than any amount can have
+        if scaled != whole:
             raise ValidationError.single(
                 "amount", amount, f"has more than {exponent} decimal places for {currency}"
             )
-        return cls(int(scaled), currency)
+        if not -MAX_MINOR <= whole <= MAX_MINOR:
+            raise ValidationError.single("amount", amount, "is outside the storable range")
+        return cls(int(whole), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -126,7 +139,12 @@ class Money:
         """Multiply by an exact factor, rounding to whole minor units (banker's by default)."""
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             raise ValidationError.single("factor", factor, "must be a Decimal or int")
-        product = (Decimal(self.minor) * factor).to_integral_value(rounding=rounding)
+        if isinstance(factor, Decimal) and not factor.is_finite():
+            raise ValidationError.single("factor", factor, "must be finite")
+        with localcontext(_WIDE):
+            product = (Decimal(self.minor) * factor).to_integral_value(rounding=rounding)
+        if not -MAX_MINOR <= product <= MAX_MINOR:
+            raise ValidationError.single("factor", factor, "makes the amount unstorably large")
         return Money(int(product), self.currency)
 
     def __lt__(self, other: object) -> bool:

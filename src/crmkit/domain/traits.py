@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmkit.domain._checks import SLUG, optional_text
+from crmkit.domain._checks import SLUG, boolean, optional_text
 from crmkit.domain.channels import enum_of
 from crmkit.domain.money import MAX_MINOR
 from crmkit.domain.timestamps import ensure_utc
@@ -79,7 +79,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
             raise ValidationError.single(path, value, "is outside the signed 64-bit range")
         return int(value)
     if kind is TraitType.DECIMAL:
-        if not value.is_finite() or abs(value.adjusted()) > 30:
+        if not value.is_finite() or (value and abs(value.adjusted()) > 30):
             raise ValidationError.single(path, value, "must be a finite decimal within 1e±30")
         return Decimal(value)
     if kind is TraitType.DATETIME:
@@ -107,6 +107,12 @@ def _check_definitions(
             raise ValidationError.single(f"traits.{name}", definition, "must be a TraitDefinition")
 
 
+def _definitions(value: Any) -> dict[str, TraitDefinition]:
+    if not isinstance(value, Mapping):
+        raise ValidationError.single("traits", value, "must map trait names to TraitDefinitions")
+    return dict(value)
+
+
 def _trait_type(value: Any) -> TraitType:
     return enum_of(TraitType, value, "type")
 
@@ -116,7 +122,7 @@ class TraitDefinition:
     """What a host declares about one trait: its type, whether it is required, what it means."""
 
     type: TraitType = attrs.field(converter=_trait_type)
-    required: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    required: bool = attrs.field(default=False, validator=boolean)
     description: str | None = attrs.field(default=None, validator=optional_text)
 
 
@@ -126,11 +132,9 @@ class TraitSchema:
     trait is refused, which catches typos such as ``"pLan"`` before they reach storage."""
 
     traits: Mapping[str, TraitDefinition] = attrs.field(
-        factory=dict, converter=dict, validator=_check_definitions
+        factory=dict, converter=_definitions, validator=_check_definitions
     )
-    allow_undeclared: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
-    )
+    allow_undeclared: bool = attrs.field(default=False, validator=boolean)
 
     def type_of(self, name: str) -> TraitType | None:
         """The declared type of trait ``name``, or ``None`` if undeclared."""

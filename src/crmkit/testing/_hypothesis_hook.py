@@ -1,28 +1,54 @@
 """Registers crmkit's strategies with Hypothesis (run by its ``hypothesis`` entry point), so
-that ``st.from_type(Customer)`` works in any suite once crmkit is installed."""
+that ``st.from_type(Customer)`` works in any suite once crmkit is installed.
+
+Registration is lazy: Hypothesis runs this hook while it is being imported, possibly from
+``crmkit.testing.strategies`` itself, so the strategies module is only imported when a
+strategy is first asked for.
+"""
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Public type (in crmkit.domain) -> strategy function (in crmkit.testing.strategies).
+_STRATEGIES = {
+    "Account": "accounts",
+    "AccountLink": "account_links",
+    "ConsentRecord": "consent_records",
+    "ContactPoint": "contact_points",
+    "Customer": "customers",
+    "DomainEvent": "domain_events",
+    "EmailAddress": "emails",
+    "Interaction": "interactions",
+    "Money": "money",
+    "PhoneNumber": "phone_numbers",
+    "PostalAddress": "postal_addresses",
+    "TraitDefinition": "trait_definitions",
+    "TraitSchema": "trait_schemas",
+    "AccountChanged": "domain_events",
+    "AccountRegistered": "domain_events",
+    "ConsentChanged": "domain_events",
+    "CustomerProfileChanged": "domain_events",
+    "CustomerRegistered": "domain_events",
+    "InteractionRecorded": "domain_events",
+}
+
+
+def _lazy(type_name: str, function: str) -> Any:
+    def resolve(requested: type) -> Any:
+        strategies = import_module("crmkit.testing.strategies")
+        if function == "domain_events":
+            return strategies.domain_events(requested)
+        return getattr(strategies, function)()
+
+    return resolve
 
 
 def register_strategies() -> None:
     """Register a strategy for every public crmkit type."""
     from hypothesis import strategies as st
 
-    from crmkit import domain as d
-    from crmkit.testing import strategies as s
-
-    for cls, strategy in (
-        (d.Account, s.accounts()),
-        (d.AccountLink, s.account_links()),
-        (d.ConsentRecord, s.consent_records()),
-        (d.ContactPoint, s.contact_points()),
-        (d.Customer, s.customers()),
-        (d.DomainEvent, s.domain_events()),
-        (d.EmailAddress, s.emails()),
-        (d.Interaction, s.interactions()),
-        (d.Money, s.money()),
-        (d.PhoneNumber, s.phone_numbers()),
-        (d.PostalAddress, s.postal_addresses()),
-        (d.TraitSchema, s.trait_schemas()),
-    ):
-        st.register_type_strategy(cls, strategy)
+    domain = import_module("crmkit.domain")
+    for type_name, function in _STRATEGIES.items():
+        st.register_type_strategy(getattr(domain, type_name), _lazy(type_name, function))

@@ -69,6 +69,7 @@ __all__ = [
     "purposes",
     "slugs",
     "tenants",
+    "trait_definitions",
     "trait_schemas",
     "trait_values",
     "traits",
@@ -243,11 +244,19 @@ def trait_values(kind: TraitType | None = None) -> st.SearchStrategy[TraitValue]
     return st.one_of(*by_kind.values())
 
 
+def trait_definitions(*, required: bool = False) -> st.SearchStrategy[TraitDefinition]:
+    """Trait definitions of any type; ``required=True`` lets some be required."""
+    return st.builds(
+        TraitDefinition,
+        st.sampled_from(list(TraitType)),
+        st.booleans() if required else st.just(False),
+        st.none() | _text(40),
+    )
+
+
 def trait_schemas() -> st.SearchStrategy[TraitSchema]:
     """Trait schemas declaring a few typed traits, none required."""
-    definitions = st.dictionaries(
-        slugs(12), st.builds(TraitDefinition, st.sampled_from(list(TraitType))), max_size=5
-    )
+    definitions = st.dictionaries(slugs(12), trait_definitions(), max_size=5)
     return st.builds(TraitSchema, definitions, st.booleans())
 
 
@@ -291,52 +300,53 @@ def customers(
     *, customer_id: str | None = None, schema: TraitSchema | None = None
 ) -> st.SearchStrategy[Customer]:
     """Customers as stored (version 0, no pending events), every field exercised."""
-
-    @st.composite
-    def build(draw: st.DrawFn) -> Customer:
-        created = draw(utc_datetimes())
-        return Customer(
-            id=CustomerId(customer_id) if customer_id else draw(customer_ids()),
-            created_at=created,
-            updated_at=draw(utc_datetimes(min_value=created)),
-            given_name=draw(st.none() | _text(20)),
-            family_name=draw(st.none() | _text(20)),
-            email=draw(st.none() | emails()),
-            phone=draw(st.none() | phone_numbers()),
-            other_contacts=tuple(draw(st.lists(contact_points(), max_size=2))),
-            address=draw(st.none() | postal_addresses()),
-            locale=draw(
-                st.none() | st.sampled_from(["en", "en-GB", "de-DE", "fr-CA", "zh-Hant-TW"])
-            ),
-            tags=draw(
-                st.frozensets(st.sampled_from(["vip", "b2b", "newsletter"]) | slugs(), max_size=4)
-            ),
-            traits=draw(traits(schema)),
-            consents=tuple(draw(st.lists(consent_records(), max_size=3))),
-            external_ids=draw(st.dictionaries(slugs(10), ids(), max_size=2)),
-            account=draw(st.none() | account_links()),
-        )
-
-    return build()
+    # The parts are built once, not on every draw: composites re-created per example are slow.
+    ident = st.just(CustomerId(customer_id)) if customer_id else customer_ids()
+    name = st.none() | _text(20)
+    locale = st.none() | st.sampled_from(["en", "en-GB", "de-DE", "fr-CA", "zh-Hant-TW"])
+    tags = st.frozensets(st.sampled_from(["vip", "b2b", "newsletter"]) | slugs(), max_size=4)
+    parts = {
+        "given_name": name,
+        "family_name": name,
+        "email": st.none() | emails(),
+        "phone": st.none() | phone_numbers(),
+        "other_contacts": st.lists(contact_points(), max_size=2).map(tuple),
+        "address": st.none() | postal_addresses(),
+        "locale": locale,
+        "tags": tags,
+        "traits": traits(schema),
+        "consents": st.lists(consent_records(), max_size=3).map(tuple),
+        "external_ids": st.dictionaries(slugs(10), ids(), max_size=2),
+        "account": st.none() | account_links(),
+    }
+    return st.builds(
+        lambda created, later, fields: Customer(
+            created_at=created, updated_at=max(created, later), **fields
+        ),
+        utc_datetimes(),
+        utc_datetimes(),
+        st.fixed_dictionaries({"id": ident, **parts}),
+    )
 
 
 def accounts() -> st.SearchStrategy[Account]:
     """Accounts as stored (version 0)."""
-
-    @st.composite
-    def build(draw: st.DrawFn) -> Account:
-        created = draw(utc_datetimes())
-        return Account(
-            id=draw(account_ids()),
-            name=draw(_text(40)),
-            created_at=created,
-            updated_at=draw(utc_datetimes(min_value=created)),
-            domain=draw(st.none() | web_domains()),
-            industry=draw(st.none() | st.sampled_from(["retail", "software", "logistics"])),
-            size=draw(st.none() | st.sampled_from(CompanySize)),
-        )
-
-    return build()
+    return st.builds(
+        lambda created, later, fields: Account(
+            created_at=created, updated_at=max(created, later), **fields
+        ),
+        utc_datetimes(),
+        utc_datetimes(),
+        st.fixed_dictionaries(
+            {
+                "id": account_ids(),
+                "name": _text(40),
+                "domain": st.none() | web_domains(),
+                "industry": st.none() | st.sampled_from(["retail", "software", "logistics"]),
+                "size": st.none() | st.sampled_from(CompanySize),
+            }
+        ),
+    )
 
 
 def interactions(
@@ -371,17 +381,19 @@ def interactions(
     )
 
 
-def domain_events() -> st.SearchStrategy[DomainEvent]:
-    """Any domain event."""
+def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[DomainEvent]:
+    """Domain events: any kind, or only those of class ``of`` (e.g. `CustomerRegistered`)."""
     at = utc_datetimes()
     cid = customer_ids()
     fields = st.lists(
         st.sampled_from(["email", "tags", "traits", "address"]), min_size=1, unique=True
     )
-    return st.one_of(
-        st.builds(CustomerRegistered, at, customer_id=cid),
-        st.builds(CustomerProfileChanged, at, customer_id=cid, fields=fields.map(tuple)),
-        st.builds(
+    by_class: dict[type[DomainEvent], st.SearchStrategy[DomainEvent]] = {
+        CustomerRegistered: st.builds(CustomerRegistered, at, customer_id=cid),
+        CustomerProfileChanged: st.builds(
+            CustomerProfileChanged, at, customer_id=cid, fields=fields.map(tuple)
+        ),
+        ConsentChanged: st.builds(
             ConsentChanged,
             at,
             customer_id=cid,
@@ -389,7 +401,7 @@ def domain_events() -> st.SearchStrategy[DomainEvent]:
             channel=st.none() | st.sampled_from(Channel),
             status=st.sampled_from(ConsentStatus),
         ),
-        st.builds(
+        InteractionRecorded: st.builds(
             InteractionRecorded,
             at,
             customer_id=cid,
@@ -398,6 +410,10 @@ def domain_events() -> st.SearchStrategy[DomainEvent]:
             channel=st.sampled_from(Channel),
             occurred_at=utc_datetimes(),
         ),
-        st.builds(AccountRegistered, at, account_id=account_ids()),
-        st.builds(AccountChanged, at, account_id=account_ids(), fields=st.just(("name",))),
-    )
+        AccountRegistered: st.builds(AccountRegistered, at, account_id=account_ids()),
+        AccountChanged: st.builds(
+            AccountChanged, at, account_id=account_ids(), fields=st.just(("name",))
+        ),
+    }
+    chosen = [strategy for cls, strategy in by_class.items() if issubclass(cls, of)]
+    return st.one_of(*chosen)

@@ -372,4 +372,5 @@ def interaction_from_row(row: Mapping[Any, Any]) -> Interaction:
         campaign=row["campaign"],
         metadata=FrozenMap(json.loads(row["metadata"])) if row["metadata"] else FrozenMap(),
         external_ref=row["external_ref"],
+        _events=[],
     )

@@ -246,10 +246,7 @@ class SqlCustomers:
 
     def _one(self, condition: Any) -> Customer | None:
         found = self._load(and_(t.customers.c.tenant_id == self._tenant, condition), limit=1)
-        if not found:
-            return None
-        self._s._track(found[0])
-        return found[0]
+        return found[0] if found else None
 
     def _load(
         self, condition: Any, *, limit: int | None = None, contiguous: bool = False
@@ -323,8 +320,6 @@ class SqlCustomers:
             condition = and_(condition, c.id.in_(tagged))
         scattered = tag is not None or account_id is not None
         found = self._load(condition, limit=limit + 1, contiguous=not scattered)
-        for customer in found[:limit]:
-            self._s._track(customer)
         more = len(found) > limit
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
@@ -423,16 +418,12 @@ class SqlAccounts:
         )
         if row is None:
             return None
-        account = m.account_from_row(row)
-        self._s._track(account)
-        return account
+        return m.account_from_row(row)
 
     def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
         _check_page(limit, cursor)
         found = self._page(cursor, limit + 1)
         more = len(found) > limit
-        for account in found[:limit]:
-            self._s._track(account)
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
     def _page(self, after: str | None, limit: int) -> builtins.list[Account]:
@@ -467,7 +458,8 @@ class SqlInteractions:
             existing = self.find_by_external_ref(interaction.external_ref)
             if existing is not None:
                 raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
-        self.add_many([interaction])
+        self._insert([m.interaction_row(self._s.tenant, interaction)])
+        self._s._track(interaction)
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
         """Append interactions in batches with executemany; no events are recorded."""

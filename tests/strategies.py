@@ -1,0 +1,172 @@
+"""Private Hypothesis helpers for crmkit's own tests (the public ones live in
+`crmkit.testing.strategies`)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+from crmkit import (
+    Account,
+    AccountLink,
+    Channel,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    DoubleOptIn,
+    EmailAddress,
+    Interaction,
+    Money,
+    PhoneNumber,
+    PostalAddress,
+    TraitSchema,
+)
+from crmkit.testing import strategies as cs
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@cache
+def customers() -> st.SearchStrategy[Customer]:
+    """Customers like `crmkit.testing.strategies.customers`, from the same public parts.
+
+    The public strategy builds its sub-strategies anew on every draw, which makes it about
+    three times slower; this one builds them once, to keep the suite's properties fast.
+    """
+    names = st.none() | st.text(max_size=20)
+    parts = {
+        "id": cs.customer_ids(),
+        "given_name": names,
+        "family_name": names,
+        "email": st.none() | cs.emails(),
+        "phone": st.none() | cs.phone_numbers(),
+        "other_contacts": st.lists(cs.contact_points(), max_size=2).map(tuple),
+        "address": st.none() | cs.postal_addresses(),
+        "locale": st.none() | st.sampled_from(["en", "en-GB", "de-DE", "zh-Hant-TW"]),
+        "tags": st.frozensets(st.sampled_from(["vip", "b2b"]) | cs.slugs(), max_size=4),
+        "traits": cs.traits(),
+        "consents": st.lists(cs.consent_records(), max_size=3).map(tuple),
+        "external_ids": st.dictionaries(cs.slugs(10), cs.ids(), max_size=2),
+        "account": st.none() | cs.account_links(),
+        "version": st.integers(0, 5),
+    }
+    times = st.tuples(cs.utc_datetimes(), cs.utc_datetimes()).map(sorted)
+    return st.builds(
+        lambda when, fields: Customer(created_at=when[0], updated_at=when[1], **fields),
+        times,
+        st.fixed_dictionaries(parts),
+    )
+
+
+#: Every type `crmkit.serialization.structure` builds, with a public strategy for it.
+STRUCTURABLE: dict[type, st.SearchStrategy[Any]] = {
+    Account: cs.accounts(),
+    AccountLink: cs.account_links(),
+    ConsentRecord: cs.consent_records(),
+    ContactPoint: cs.contact_points(),
+    Customer: customers(),
+    EmailAddress: cs.emails(),
+    Interaction: cs.interactions(),
+    Money: cs.money(),
+    PhoneNumber: cs.phone_numbers(),
+    PostalAddress: cs.postal_addresses(),
+    TraitSchema: cs.trait_schemas(),
+}
+
+STRUCTURABLE_TYPES = sorted(STRUCTURABLE, key=lambda t: t.__name__)
+
+
+@cache
+def json_scalars() -> st.SearchStrategy[Any]:
+    """What a JSON document holds at its leaves (floats included: untrusted input has them)."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=12),
+        st.sampled_from(["", "EUR", "email", "granted", "2024-01-01T00:00:00+00:00", "1.50"]),
+    )
+
+
+@cache
+def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
+    """Any JSON value: scalars, lists and objects, nested a few levels."""
+    return st.recursive(
+        json_scalars(),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+@cache
+def wrong_values() -> st.SearchStrategy[Any]:
+    """Values of every awkward type a host might pass by mistake."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=5),
+        st.binary(max_size=3),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+        st.sampled_from([datetime(2024, 1, 1), T0, date(2024, 1, 1)]),
+        st.decimals(),
+        st.builds(object),
+    )
+
+
+@st.composite
+def mutated(draw: st.DrawFn, document: Any) -> Any:
+    """``document`` (JSON data) with one to three random edits: a key dropped, a value
+    replaced by any JSON value (often of another type), an unknown key added."""
+    document = copy.deepcopy(document)
+    for _ in range(draw(st.integers(1, 3))):
+        parent: Any = None
+        node = document
+        while isinstance(node, dict | list) and node and draw(st.booleans()):
+            keys = sorted(node) if isinstance(node, dict) else range(len(node))
+            parent, node = node, node[draw(st.sampled_from(list(keys)))]
+        if not isinstance(node, dict | list) or not node:
+            node = parent if parent is not None else document
+        if isinstance(node, dict) and node:
+            key = draw(st.sampled_from(sorted(node)))
+            action = draw(st.sampled_from(["drop", "replace", "add"]))
+            if action == "drop":
+                del node[key]
+            elif action == "replace":
+                node[key] = draw(json_values(4))
+            else:
+                node[draw(st.text(min_size=1, max_size=8))] = draw(json_values(4))
+        elif isinstance(node, list) and node:
+            node[draw(st.integers(0, len(node) - 1))] = draw(json_values(4))
+        else:
+            document = draw(json_values(4))
+    return document
+
+
+def instants(days: int = 3) -> st.SearchStrategy[datetime]:
+    """A few distinct instants near ``T0``, so that generated histories often tie."""
+    return st.integers(0, days * 4).map(lambda n: T0 + timedelta(hours=6 * n))
+
+
+def consent_histories(purpose: str = "marketing") -> st.SearchStrategy[list[ConsentRecord]]:
+    """Consent records of one purpose over any channel (or all), at a few close instants."""
+    record = st.builds(
+        ConsentRecord,
+        purpose=st.sampled_from([purpose, "other_purpose"]),
+        channel=st.none() | st.sampled_from([Channel.EMAIL, Channel.SMS]),
+        status=st.sampled_from(ConsentStatus),
+        at=instants(),
+        source=st.just("test"),
+        double_opt_in=st.sampled_from(DoubleOptIn),
+    )
+    return st.lists(record, max_size=8)
