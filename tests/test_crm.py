@@ -587,3 +587,38 @@ class TestForTenant:
         other = crm.for_tenant("shop_2")
         assert other.find_customer_by_email("ada@example.com") is None
         assert other.register_customer(email="ada@example.com").id != ada.id
+
+
+class TestIdsAndFiltersOfTheWrongType:
+    """Use cases check ids and filters before any storage sees them."""
+
+    @pytest.mark.parametrize("bad", [123, None, "", "has space", ["x"]])
+    def test_a_malformed_customer_id_is_a_validation_error(self, crm: CRM, bad: object) -> None:
+        """Every use case taking a customer id refuses a malformed one by name."""
+        for call in (
+            lambda: crm.get_customer(bad),  # type: ignore[arg-type]
+            lambda: crm.timeline(bad),  # type: ignore[arg-type]
+            lambda: crm.update_profile(bad, given_name="x"),  # type: ignore[arg-type]
+            lambda: crm.record_interaction(bad, kind="note", channel="web"),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(ValidationError) as caught:
+                call()
+            assert caught.value.paths == ("customer_id",)
+
+    def test_kinds_given_as_one_text_are_refused(self, crm: CRM) -> None:
+        """kinds="purchase" would otherwise match by substring in one adapter and by
+        character in another."""
+        ada = crm.register_customer(email="ada@example.com")
+        with pytest.raises(ValidationError, match="kinds"):
+            crm.timeline(ada.id, kinds="purchase")
+        with pytest.raises(ValidationError, match="kinds"):
+            crm.timeline(ada.id, kinds=[1])  # type: ignore[list-item]
+        with pytest.raises(ValidationError, match="channels"):
+            crm.timeline(ada.id, channels="web")
+
+    def test_external_id_lookups_need_text(self, crm: CRM) -> None:
+        """A non-text source or external id is a validation error, not a storage error."""
+        with pytest.raises(ValidationError, match="external_id"):
+            crm.find_customer_by_external_id("shop", 42)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="tag"):
+            crm.list_customers(tag=["vip"])  # type: ignore[arg-type]

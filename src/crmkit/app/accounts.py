@@ -6,6 +6,7 @@ from typing import Any
 
 from crmkit.app.customers import CustomerUseCases
 from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer
+from crmkit.domain.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
 
 __all__ = ["AccountUseCases"]
@@ -45,14 +46,14 @@ class AccountUseCases(CustomerUseCases):
     def get_account(self, account_id: str) -> Account:
         """The account with that id; raises `NotFound`."""
         with self.unit_of_work() as uow:
-            return uow.accounts.get(AccountId(account_id))
+            return uow.accounts.get(AccountId(check_id("account_id", account_id)))
 
     def update_account(
         self, account_id: str, *, expected_version: int | None = None, **changes: Any
     ) -> Account:
         """Change ``name``, ``domain``, ``industry`` or ``size``; return the stored account."""
         with self.unit_of_work() as uow:
-            account = uow.accounts.get(AccountId(account_id))
+            account = uow.accounts.get(AccountId(check_id("account_id", account_id)))
             if expected_version is not None and account.version != expected_version:
                 raise ConcurrencyConflict("account", account_id, expected_version)
             if account.update(at=self._now(), **changes):
@@ -67,7 +68,7 @@ class AccountUseCases(CustomerUseCases):
         self, customer_id: str, account_id: str, *, role: str = "contact"
     ) -> Customer:
         """Make the customer a contact of the account, in ``role`` (a slug)."""
-        link = AccountLink(AccountId(account_id), role)
+        link = AccountLink(AccountId(check_id("account_id", account_id)), role)
         return self.update_profile(customer_id, account=link)
 
     def unlink_from_account(self, customer_id: str) -> Customer:
@@ -76,12 +77,13 @@ class AccountUseCases(CustomerUseCases):
 
     def account_contacts(self, account_id: str) -> list[Customer]:
         """Every customer linked to the account, in id order."""
+        account = AccountId(check_id("account_id", account_id))
         contacts: list[Customer] = []
         with self.unit_of_work() as uow:
-            uow.accounts.get(AccountId(account_id))
+            uow.accounts.get(account)
             cursor: str | None = None
             while True:
-                page = uow.customers.list(account_id=AccountId(account_id), cursor=cursor)
+                page = uow.customers.list(account_id=account, cursor=cursor)
                 contacts.extend(page.items)
                 if page.next_cursor is None:
                     return contacts

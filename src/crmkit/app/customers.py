@@ -18,7 +18,8 @@ from crmkit.domain import (
     DoubleOptIn,
     EmailAddress,
 )
-from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
+from crmkit.domain.ids import check_id
+from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
 from crmkit.ports import Page, UnitOfWork
 
 __all__ = ["CustomerUseCases"]
@@ -79,7 +80,7 @@ class CustomerUseCases(ServiceContext):
     def get_customer(self, customer_id: str) -> Customer:
         """The customer with that id; raises `NotFound`."""
         with self.unit_of_work() as uow:
-            return uow.customers.get(CustomerId(customer_id))
+            return uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
 
     def find_customer_by_email(self, email: EmailAddress | str) -> Customer | None:
         """The customer whose primary email is ``email`` (in any spelling), or ``None``."""
@@ -90,6 +91,9 @@ class CustomerUseCases(ServiceContext):
 
     def find_customer_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
+        for path, value in (("source", source), ("external_id", external_id)):
+            if not isinstance(value, str):
+                raise ValidationError.single(path, value, "must be text")
         with self.unit_of_work() as uow:
             return uow.customers.find_by_external_id(source, external_id)
 
@@ -179,7 +183,9 @@ class CustomerUseCases(ServiceContext):
         cursor: str | None = None,
     ) -> Page[Customer]:
         """One page of customers in id order; pass ``page.next_cursor`` for the next."""
-        account = AccountId(account_id) if account_id is not None else None
+        account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
+        if tag is not None and not isinstance(tag, str):
+            raise ValidationError.single("tag", tag, "must be text or None")
         with self.unit_of_work() as uow:
             return uow.customers.list(tag=tag, account_id=account, limit=limit, cursor=cursor)
 
@@ -195,7 +201,7 @@ class CustomerUseCases(ServiceContext):
         change: Callable[[Customer], tuple[str, ...]],
     ) -> Customer:
         with self.unit_of_work() as uow:
-            customer = uow.customers.get(CustomerId(customer_id))
+            customer = uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
             if expected_version is not None and customer.version != expected_version:
                 raise ConcurrencyConflict("customer", customer_id, expected_version)
             if change(customer):

@@ -18,7 +18,8 @@ from crmkit.domain import (
     Money,
 )
 from crmkit.domain.channels import channel_of
-from crmkit.errors import IdempotencyConflict
+from crmkit.domain.ids import check_id
+from crmkit.errors import IdempotencyConflict, ValidationError
 
 __all__ = ["InteractionUseCases"]
 
@@ -51,7 +52,7 @@ class InteractionUseCases(ServiceContext):
         (or, on a replay, to the stored instant).
         """
         fields = {
-            "customer_id": CustomerId(customer_id),
+            "customer_id": CustomerId(check_id("customer_id", customer_id)),
             "occurred_at": occurred_at if occurred_at is not None else self._now(),
             "kind": kind,
             "channel": channel,
@@ -104,7 +105,7 @@ class InteractionUseCases(ServiceContext):
     def get_interaction(self, interaction_id: str) -> Interaction:
         """The interaction with that id; raises `NotFound`."""
         with self.unit_of_work() as uow:
-            return uow.interactions.get(InteractionId(interaction_id))
+            return uow.interactions.get(InteractionId(check_id("interaction_id", interaction_id)))
 
     def timeline(
         self,
@@ -120,14 +121,15 @@ class InteractionUseCases(ServiceContext):
         """A customer's interactions in time order, optionally filtered by channel, kind and
         the half-open window ``since <= occurred_at < until``; raises `NotFound` for an
         unknown customer."""
+        customer = CustomerId(check_id("customer_id", customer_id))
+        wanted_channels = None if channels is None else _channels(channels)
+        wanted_kinds = None if kinds is None else _kinds(kinds)
         with self.unit_of_work() as uow:
-            uow.customers.get(CustomerId(customer_id))
+            uow.customers.get(customer)
             return uow.interactions.timeline(
-                CustomerId(customer_id),
-                channels=None
-                if channels is None
-                else {channel_of(c, "channels") for c in channels},
-                kinds=kinds,
+                customer,
+                channels=wanted_channels,
+                kinds=wanted_kinds,
                 since=since,
                 until=until,
                 limit=limit,
@@ -138,6 +140,21 @@ class InteractionUseCases(ServiceContext):
         """Every interaction of the tenant in time order, with bounded memory."""
         with self.unit_of_work() as uow:
             yield from uow.interactions.stream(batch_size=batch_size)
+
+
+def _channels(channels: object) -> frozenset[Channel]:
+    if isinstance(channels, str) or not isinstance(channels, Iterable):
+        raise ValidationError.single("channels", channels, "must be a collection of channels")
+    return frozenset(channel_of(c, "channels") for c in channels)
+
+
+def _kinds(kinds: object) -> frozenset[str]:
+    if isinstance(kinds, str) or not isinstance(kinds, Iterable):
+        raise ValidationError.single("kinds", kinds, "must be a collection of kinds")
+    found = tuple(kinds)
+    if not all(isinstance(kind, str) for kind in found):
+        raise ValidationError.single("kinds", kinds, "every kind must be text")
+    return frozenset(found)
 
 
 def _fields_of(interaction: Interaction) -> dict[str, object]:
