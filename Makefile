@@ -26,16 +26,16 @@ demo: $(STAMP_DEMO)
 	$(BIN)/python examples/quickstart.py  # a fresh SQLite file; --db PATH to keep it
 
 test: $(STAMP_DEV)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict src
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests examples bench
-	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
