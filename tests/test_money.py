@@ -112,10 +112,12 @@ class TestConstructor:
         assert str(Money(-5, "EUR")) == "-0.05 EUR"
         assert str(Money(7, "KWD")) == "0.007 KWD"
 
-    def test_zero_is_false_and_anything_else_true(self) -> None:
-        """Money is falsy exactly when it is zero."""
-        assert not Money.zero("EUR")
+    def test_money_is_always_truthy_so_a_zero_amount_is_not_mistaken_for_none(self) -> None:
+        """``if interaction.amount:`` means "has an amount": a free order (zero) has one.
+        Test for zero explicitly with ``money.minor == 0``."""
+        assert Money.zero("EUR")
         assert Money(-1, "EUR")
+        assert Money.zero("EUR").minor == 0
 
 
 class TestArithmetic:

@@ -26,12 +26,20 @@ def check_slug(instance: object, attribute: attrs.Attribute[Any], value: Any) ->
         )
 
 
+def refuse_nul(path: str, value: str) -> str:
+    """Refuse U+0000: PostgreSQL cannot store it, so no backend may accept it."""
+    if "\x00" in value:
+        raise ValidationError.single(path, value, "must not contain the NUL character (U+0000)")
+    return value
+
+
 def text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     """Non-blank text of bounded length."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise ValidationError.single(
             attribute.name, value, f"must be non-blank text of at most {MAX_TEXT} characters"
         )
+    refuse_nul(attribute.name, value)
 
 
 def optional_text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:

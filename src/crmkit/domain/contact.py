@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from crmkit.domain._checks import refuse_nul
 from crmkit.domain._iso import COUNTRIES
 from crmkit.errors import ValidationError
 
@@ -162,6 +163,8 @@ def _check_optional_text(instance: object, attribute: attrs.Attribute[Any], valu
         raise ValidationError.single(
             attribute.name, value, "must be text of at most 200 characters or None"
         )
+    if value is not None:
+        refuse_nul(attribute.name, value)
 
 
 def _lines(value: Any) -> Any:
@@ -177,6 +180,7 @@ def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) 
     for i, line in enumerate(value):
         if not isinstance(line, str) or len(line) > 200:
             raise ValidationError.single(f"lines[{i}]", line, "must be text (200 chars max)")
+        refuse_nul(f"lines[{i}]", line)
 
 
 def _country(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int, to_utc, utc
+from crmkit.domain._checks import non_negative_int, refuse_nul, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
@@ -74,7 +74,7 @@ def normalize_tags(value: Any, path: str = "tags") -> frozenset[str]:
     for item in value:
         if not isinstance(item, str):
             raise ValidationError.single(path, item, "a tag must be text")
-        tag = unicodedata.normalize("NFC", " ".join(item.split()).lower())
+        tag = unicodedata.normalize("NFC", " ".join(refuse_nul(path, item).split()).lower())
         if not 0 < len(tag) <= 100:
             raise ValidationError.single(path, item, "a tag must be 1-100 characters")
         tags.add(tag)
@@ -93,6 +93,8 @@ def _name(value: Any) -> Any:
 def _check_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (not isinstance(value, str) or len(value) > 200):
         raise ValidationError.single(attribute.name, value, "must be text (200 chars max) or None")
+    if value is not None:
+        refuse_nul(attribute.name, value)
 
 
 def _typed(kind: type | tuple[type, ...], label: str) -> Any:
@@ -129,6 +131,7 @@ def _external_ids(value: Any) -> FrozenMap[str, str]:
             )
         if not isinstance(ref, str) or not 0 < len(ref) <= 200:
             raise ValidationError.single(f"external_ids.{source}", ref, "must be 1-200 characters")
+        refuse_nul(f"external_ids.{source}", ref)
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
+from crmkit.domain._checks import SLUG, optional_text, refuse_nul, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.events import DomainEvent, InteractionRecorded
@@ -70,10 +70,10 @@ def _check_metadata(instance: object, attribute: attrs.Attribute[Any], value: An
             continue
         if isinstance(item, int) and -MAX_MINOR <= item <= MAX_MINOR:
             continue
-        if isinstance(item, str) and len(item) <= 1000:
+        if isinstance(item, str) and len(item) <= 1000 and "\x00" not in item:
             continue
         raise ValidationError.single(
-            f"metadata.{key}", item, "must be text (1000 chars max), a 64-bit int or a bool"
+            f"metadata.{key}", item, "must be text (1000 chars max, no NUL), a 64-bit int or a bool"
         )
 
 
@@ -85,6 +85,8 @@ def _check_amount(instance: object, attribute: attrs.Attribute[Any], value: Any)
 def _check_external_ref(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 200):
         raise ValidationError.single("external_ref", value, "must be 1-200 characters or None")
+    if value is not None:
+        refuse_nul("external_ref", value)
 
 
 @attrs.frozen

@@ -171,8 +171,5 @@ class Money:
         self._same(other)
         return self.minor >= other.minor
 
-    def __bool__(self) -> bool:
-        return self.minor != 0
-
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"

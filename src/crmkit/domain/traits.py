@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmkit.domain._checks import SLUG, boolean, optional_text
+from crmkit.domain._checks import SLUG, boolean, optional_text, refuse_nul
 from crmkit.domain.channels import enum_of
 from crmkit.domain.money import MAX_MINOR
 from crmkit.domain.timestamps import ensure_utc
@@ -73,7 +73,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
     if kind is TraitType.STRING:
         if len(value) > MAX_TRAIT_TEXT:
             raise ValidationError.single(path, value, f"is longer than {MAX_TRAIT_TEXT} chars")
-        return str(value)
+        return refuse_nul(path, str(value))
     if kind is TraitType.INTEGER:
         if not -MAX_MINOR <= value <= MAX_MINOR:
             raise ValidationError.single(path, value, "is outside the signed 64-bit range")
@@ -90,6 +90,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
         for i, item in enumerate(value):
             if not isinstance(item, str) or len(item) > MAX_TRAIT_TEXT:
                 raise ValidationError.single(f"{path}[{i}]", item, "must be text")
+            refuse_nul(f"{path}[{i}]", item)
         return tuple(value)
     result: TraitValue = value  # bool and date need no normal form
     return result

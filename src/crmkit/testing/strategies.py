@@ -80,6 +80,9 @@ __all__ = [
 EARLIEST = datetime(1990, 1, 1)
 LATEST = datetime(2090, 1, 1)
 
+# Any text a database can hold: everything but U+0000 (and surrogates, which Hypothesis
+# never draws for text anyway).
+_STORABLE = st.characters(exclude_characters="\x00")
 _ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 _LOCAL_ALPHABET = string.ascii_lowercase + string.digits + "!#$%&'*+/=?^_`{|}~-"
 
@@ -229,7 +232,7 @@ def contact_points() -> st.SearchStrategy[ContactPoint]:
 def trait_values(kind: TraitType | None = None) -> st.SearchStrategy[TraitValue]:
     """Trait values of ``kind`` (any kind if ``None``)."""
     by_kind: dict[TraitType, st.SearchStrategy[Any]] = {
-        TraitType.STRING: st.text(max_size=40),
+        TraitType.STRING: st.text(_STORABLE, max_size=40),
         TraitType.INTEGER: st.integers(-MAX_MINOR, MAX_MINOR),
         TraitType.DECIMAL: st.decimals(
             allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=4
@@ -237,7 +240,7 @@ def trait_values(kind: TraitType | None = None) -> st.SearchStrategy[TraitValue]
         TraitType.BOOLEAN: st.booleans(),
         TraitType.DATE: st.dates(date(1900, 1, 1), date(2100, 1, 1)),
         TraitType.DATETIME: utc_datetimes(),
-        TraitType.STRING_LIST: st.lists(st.text(max_size=15), max_size=4).map(tuple),
+        TraitType.STRING_LIST: st.lists(st.text(_STORABLE, max_size=15), max_size=4).map(tuple),
     }
     if kind is not None:
         return by_kind[kind]
@@ -361,7 +364,7 @@ def interactions(
     kind = st.sampled_from(kinds) if kinds else st.sampled_from(InteractionKind) | slugs()
     metadata = st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
-        st.one_of(st.text(max_size=20), st.integers(-(10**9), 10**9), st.booleans()),
+        st.one_of(st.text(_STORABLE, max_size=20), st.integers(-(10**9), 10**9), st.booleans()),
         max_size=3,
     )
     return st.builds(

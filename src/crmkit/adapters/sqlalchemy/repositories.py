@@ -144,27 +144,33 @@ class SqlCustomers:
                 conn.execute(insert(table), rows)
 
     def update(self, customer: Customer) -> None:
-        self._refuse_duplicates(customer)
+        # The versioned UPDATE goes first, so a stale copy is reported as stale whatever else
+        # is wrong with it (as in memory; under snapshot isolation only a write can tell).
+        # It runs in a savepoint so that a refused key still leaves the transaction usable
+        # for finding who holds it.
         conn, tenant = self._s.connection, self._tenant
         row = m.customer_row(tenant, customer)
         row["version"] = customer.version + 1
         try:
-            result = conn.execute(
-                update(t.customers)
-                .where(
-                    t.customers.c.tenant_id == tenant,
-                    t.customers.c.id == customer.id,
-                    t.customers.c.version == customer.version,
+            with conn.begin_nested():
+                result = conn.execute(
+                    update(t.customers)
+                    .where(
+                        t.customers.c.tenant_id == tenant,
+                        t.customers.c.id == customer.id,
+                        t.customers.c.version == customer.version,
+                    )
+                    .values(row)
                 )
-                .values(row)
-            )
+                if result.rowcount == 1:
+                    self._replace_children(customer)
         except exc.IntegrityError as error:
+            self._refuse_duplicates(customer)
             raise self._duplicate(customer, error) from None
         if result.rowcount != 1:
             if self.find(customer.id) is None:
                 raise NotFound("customer", customer.id)
             raise ConcurrencyConflict("customer", customer.id, customer.version)
-        self._replace_children(customer)
         customer.version += 1
         self._s._track(customer)
 
@@ -187,10 +193,7 @@ class SqlCustomers:
             (t.consents, new_consents),
         ):
             if rows:
-                try:
-                    conn.execute(insert(table), rows)
-                except exc.IntegrityError as error:
-                    raise self._duplicate(customer, error) from None
+                conn.execute(insert(table), rows)
 
     def _refuse_duplicates(self, customer: Customer) -> None:
         if customer.email is not None:
@@ -368,20 +371,24 @@ class SqlAccounts:
         self._s._track(account)
 
     def update(self, account: Account) -> None:
-        self._refuse_duplicate(account)
         row = m.account_row(self._s.tenant, account)
         row["version"] = account.version + 1
         a = t.accounts.c
+        connection = self._s.connection
         try:
-            result = self._s.connection.execute(
-                update(t.accounts)
-                .where(
-                    a.tenant_id == self._s.tenant, a.id == account.id, a.version == account.version
+            with connection.begin_nested():  # versioned first, as for customers
+                result = connection.execute(
+                    update(t.accounts)
+                    .where(
+                        a.tenant_id == self._s.tenant,
+                        a.id == account.id,
+                        a.version == account.version,
+                    )
+                    .values(row)
                 )
-                .values(row)
-            )
         except exc.IntegrityError:
-            raise DuplicateAccount("domain", account.domain, "another account") from None
+            self._refuse_duplicate(account)
+            raise DuplicateAccount("domain", account.domain, None) from None
         if result.rowcount != 1:
             if self.find(account.id) is None:
                 raise NotFound("account", account.id)
