@@ -38,6 +38,13 @@ __all__ = ["SqlAccounts", "SqlCustomers", "SqlInteractions"]
 
 MAX_PAGE = 10_000
 
+#: The customer columns in the order `mapping.customer_from_values` reads them.
+_CUSTOMER_COLUMNS = tuple(t.customers.c[name] for name in m.CUSTOMER_COLUMNS)
+_INSERT_CUSTOMER_SQLITE = (
+    f"INSERT INTO {t.customers.name} ({', '.join(m.CUSTOMER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(m.CUSTOMER_COLUMNS))})"
+)
+
 
 class _Session(Protocol):
     @property
@@ -59,6 +66,11 @@ def _check_page(limit: int, cursor: str | None) -> None:
 def _check_batch(batch_size: int) -> None:
     if type(batch_size) is not int or not 1 <= batch_size <= MAX_PAGE:
         raise ValidationError.single("batch_size", batch_size, f"must be 1 to {MAX_PAGE}")
+
+
+def _survives_refusals(connection: Connection) -> bool:
+    # After a refused statement PostgreSQL aborts the whole transaction; the others go on.
+    return connection.dialect.name != "postgresql"
 
 
 def _offender(error: exc.IntegrityError) -> str:
@@ -125,15 +137,30 @@ class SqlCustomers:
 
     def _insert_many(self, batch: Sequence[Customer], version: int | None = None) -> None:
         tenant, conn = self._tenant, self._s.connection
-        rows = [m.customer_row(tenant, c) for c in batch]
-        if version is not None:
-            for row in rows:
-                row["version"] = version
-        conn.execute(insert(t.customers), rows)
+        if conn.dialect.name == "sqlite":
+            # Tuples straight to the driver's executemany: no dict per row, and none of
+            # SQLAlchemy's per-row parameter processing (these columns have no bind
+            # processors on SQLite, so the driver receives exactly the same values).
+            conn.exec_driver_sql(
+                _INSERT_CUSTOMER_SQLITE,
+                [
+                    m.customer_values(tenant, c, c.version if version is None else version)
+                    for c in batch
+                ],
+            )
+        else:
+            rows = [m.customer_row(tenant, c) for c in batch]
+            if version is not None:
+                for row in rows:
+                    row["version"] = version
+            conn.execute(insert(t.customers), rows)
         self._insert_children(batch)
 
     def _insert_children(self, batch: Sequence[Customer]) -> None:
         tenant, conn = self._tenant, self._s.connection
+        batch = [c for c in batch if c.tags or c.traits or c.external_ids or c.consents]
+        if not batch:
+            return
         for table, rows in (
             (t.tags, [r for c in batch for r in m.tag_rows(tenant, c)]),
             (t.traits, [r for c in batch for r in m.trait_rows(tenant, c)]),
@@ -146,26 +173,26 @@ class SqlCustomers:
     def update(self, customer: Customer) -> None:
         # The versioned UPDATE goes first, so a stale copy is reported as stale whatever else
         # is wrong with it (as in memory; under snapshot isolation only a write can tell).
-        # It runs in a savepoint so that a refused key still leaves the transaction usable
-        # for finding who holds it.
+        # No savepoint: a deadlock inside one would roll back the whole transaction on MariaDB
+        # and surface as "savepoint does not exist" instead of a retryable conflict.
         conn, tenant = self._s.connection, self._tenant
         row = m.customer_row(tenant, customer)
         row["version"] = customer.version + 1
         try:
-            with conn.begin_nested():
-                result = conn.execute(
-                    update(t.customers)
-                    .where(
-                        t.customers.c.tenant_id == tenant,
-                        t.customers.c.id == customer.id,
-                        t.customers.c.version == customer.version,
-                    )
-                    .values(row)
+            result = conn.execute(
+                update(t.customers)
+                .where(
+                    t.customers.c.tenant_id == tenant,
+                    t.customers.c.id == customer.id,
+                    t.customers.c.version == customer.version,
                 )
-                if result.rowcount == 1:
-                    self._replace_children(customer)
+                .values(row)
+            )
+            if result.rowcount == 1:
+                self._replace_children(customer)
         except exc.IntegrityError as error:
-            self._refuse_duplicates(customer)
+            if _survives_refusals(conn):
+                self._refuse_duplicates(customer)  # names the customer holding the key
             raise self._duplicate(customer, error) from None
         if result.rowcount != 1:
             if self.find(customer.id) is None:
@@ -256,35 +283,42 @@ class SqlCustomers:
     ) -> list[Customer]:
         """Customers matching ``condition`` in id order. ``contiguous``: no customer of the
         tenant lies between the first and last found (a keyset page of all customers)."""
-        query = select(t.customers).where(condition).order_by(t.customers.c.id)
+        return list(self._assemble(self._rows(condition, limit), contiguous))
+
+    def _rows(self, condition: Any, limit: int | None) -> Sequence[Sequence[Any]]:
+        """The `mapping.CUSTOMER_COLUMNS` of the customers matching ``condition``, by id."""
+        query = select(*_CUSTOMER_COLUMNS).where(condition).order_by(t.customers.c.id)
         if limit is not None:
             query = query.limit(limit)
-        rows = self._s.connection.execute(query).mappings().all()
-        if not rows:
-            return []
-        return self._assemble(rows, contiguous)
+        return self._s.connection.execute(query).all()  # plain rows: positional, no mappings
 
-    def _assemble(self, rows: Sequence[Mapping[Any, Any]], contiguous: bool) -> list[Customer]:
-        ids = [r["id"] for r in rows]
-        children = {
-            name: self._children(table, ids, order, contiguous)
-            for name, table, order in (
-                ("tags", t.tags, t.tags.c.tag),
-                ("traits", t.traits, t.traits.c.name),
-                ("external_ids", t.external_ids, t.external_ids.c.source),
-                ("consents", t.consents, t.consents.c.seq),
+    def _assemble(self, rows: Sequence[Sequence[Any]], contiguous: bool) -> Iterator[Customer]:
+        """Customers from their rows, built one at a time as they are consumed: a streamed
+        customer the caller has dropped is freed before the next one is built."""
+        if not rows:
+            return
+        ids = [r[1] for r in rows]
+        tags, traits, external_ids, consents = (
+            self._children(table, ids, order, contiguous)
+            for table, order in (
+                (t.tags, t.tags.c.tag),
+                (t.traits, t.traits.c.name),
+                (t.external_ids, t.external_ids.c.source),
+                (t.consents, t.consents.c.seq),
             )
-        }
-        return [
-            m.customer_from_rows(
+        )
+        if not (tags or traits or external_ids or consents):
+            for row in rows:
+                yield m.customer_from_values(row)
+            return
+        for row in rows:
+            yield m.customer_from_values(
                 row,
-                tags=[c["tag"] for c in children["tags"].get(row["id"], ())],
-                traits=children["traits"].get(row["id"], ()),
-                external_ids=children["external_ids"].get(row["id"], ()),
-                consents=children["consents"].get(row["id"], ()),
+                tags=[c["tag"] for c in tags.get(row[1], ())],
+                traits=traits.get(row[1]),
+                external_ids=external_ids.get(row[1]),
+                consents=consents.get(row[1]),
             )
-            for row in rows
-        ]
 
     def _children(
         self, table: Table, ids: list[str], order: Any, contiguous: bool
@@ -334,11 +368,11 @@ class SqlCustomers:
             condition = c.tenant_id == self._tenant
             if last is not None:
                 condition = and_(condition, c.id > last)
-            batch = self._load(condition, limit=batch_size, contiguous=True)
-            yield from batch
-            if len(batch) < batch_size:
+            rows = self._rows(condition, batch_size)
+            yield from self._assemble(rows, contiguous=True)
+            if len(rows) < batch_size:
                 return
-            last = batch[-1].id
+            last = rows[-1][1]
 
     def count(self) -> int:
         return int(
@@ -375,19 +409,19 @@ class SqlAccounts:
         row["version"] = account.version + 1
         a = t.accounts.c
         connection = self._s.connection
-        try:
-            with connection.begin_nested():  # versioned first, as for customers
-                result = connection.execute(
-                    update(t.accounts)
-                    .where(
-                        a.tenant_id == self._s.tenant,
-                        a.id == account.id,
-                        a.version == account.version,
-                    )
-                    .values(row)
+        try:  # versioned first, as for customers
+            result = connection.execute(
+                update(t.accounts)
+                .where(
+                    a.tenant_id == self._s.tenant,
+                    a.id == account.id,
+                    a.version == account.version,
                 )
+                .values(row)
+            )
         except exc.IntegrityError:
-            self._refuse_duplicate(account)
+            if _survives_refusals(connection):
+                self._refuse_duplicate(account)
             raise DuplicateAccount("domain", account.domain, None) from None
         if result.rowcount != 1:
             if self.find(account.id) is None:

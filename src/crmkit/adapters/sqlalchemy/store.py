@@ -200,12 +200,16 @@ def _call(method: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> A
 
 
 def _iterate(items: Iterator[Any], what: str) -> Iterator[Any]:
+    # A try block costs nothing until something is raised; entering `storage_errors` (a
+    # generator-based context manager) for every item cost more than hydrating it.
     while True:
-        with storage_errors(what):
-            try:
-                item = next(items)
-            except StopIteration:
-                return
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except BaseException:
+            with storage_errors(what):
+                raise
         yield item
 
 
