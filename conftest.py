@@ -16,6 +16,9 @@ from hypothesis import HealthCheck, settings
 from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 
+# The reliability suites' backends, each with a private server database.
+pytest_plugins = ["tests.server_fixtures"]
+
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
     "ci",

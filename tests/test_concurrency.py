@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,6 @@ import pytest
 from crmkit import CRM, Customer, CustomerId, DomainEvent, Interaction
 from crmkit.adapters.sqlalchemy import SqlStore
 from crmkit.errors import ConcurrencyConflict
-from crmkit.testing.databases import scratch_store
-from tests.conftest import backend_url
 from tests.workers import (
     CONSENTS_PER_WORKER,
     INCREMENTS_PER_WORKER,
@@ -35,52 +32,20 @@ from tests.workers import (
     concurrency_worker,
     describe,
     dispose,
-    empty_database,
     expected_refs,
     init_pool_worker,
     interaction_content,
     outbox_events,
     plain_engine,
     plan,
-    private_database,
     register_shared,
     retrying,
     run_plan,
 )
 
-BACKENDS = ("sqlite_file", "postgresql", "mariadb")
 THREADS = 4
 PROCESSES = 3
 JOIN_TIMEOUT_S = 90
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """Each backend in turn."""
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def server_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """A private, migrated database on the backend's server for this module (None for
-    SQLite): other suites may drop the crmkit tables of the shared test database at any time."""
-    if backend.startswith("sqlite"):
-        yield None
-        return
-    with private_database(backend_url(backend, tmp_path_factory.mktemp(backend))) as url:
-        scratch_store(url).dispose()
-        yield url
-
-
-@pytest.fixture
-def url(server_database: str | None, tmp_path: Path) -> str:
-    """The URL of an empty, migrated crmkit database of the backend under test."""
-    if server_database is None:
-        url = backend_url("sqlite_file", tmp_path)
-        scratch_store(url).dispose()
-        return url
-    empty_database(server_database)
-    return server_database
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,58 +23,24 @@ from crmkit.adapters.sqlalchemy import SqlStore, metadata
 from crmkit.adapters.sqlalchemy.engine import SQLITE_BUSY_TIMEOUT_MS
 from crmkit.adapters.sqlalchemy.tables import outbox
 from crmkit.errors import IdempotencyConflict, StorageError
-from crmkit.testing.databases import scratch_store
-from tests.conftest import backend_url
 from tests.workers import (
     SHARED_CUSTOMER,
     dispose,
-    empty_database,
     killed_worker,
     open_crm,
     outbox_events,
     partial_work,
     plain_engine,
-    private_database,
     row_counts,
     seed,
     snapshot,
 )
 
-BACKENDS = ("sqlite_file", "postgresql", "mariadb")
 DATA_TABLES = {table.name for table in metadata.sorted_tables} - {outbox.name}
 #: A lock left behind must fail the test, not hang it: servers give up waiting after this.
 LOCK_WAIT_S = 10
 WAIT_S = 60
 AT = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """Each backend in turn."""
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def server_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
-    """A private, migrated database on the backend's server for this module (None for
-    SQLite): other suites may drop the crmkit tables of the shared test database at any time."""
-    if backend.startswith("sqlite"):
-        yield None
-        return
-    with private_database(backend_url(backend, tmp_path_factory.mktemp(backend))) as url:
-        scratch_store(url).dispose()
-        yield url
-
-
-@pytest.fixture
-def url(server_database: str | None, tmp_path: Path) -> str:
-    """The URL of an empty, migrated crmkit database of the backend under test."""
-    if server_database is None:
-        url = backend_url("sqlite_file", tmp_path)
-        scratch_store(url).dispose()
-        return url
-    empty_database(server_database)
-    return server_database
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from crmkit.adapters._arguments import check_batch, check_page, check_window
 from crmkit.app.outbox import OutboxReader
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
@@ -33,7 +34,6 @@ from crmkit.domain import (
     TenantId,
 )
 from crmkit.domain.ids import check_tenant
-from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateAccount,
@@ -98,16 +98,8 @@ def _clone(aggregate: A) -> A:
     return twin
 
 
-def _check_batch(batch_size: int) -> None:
-    if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
-        raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
-
-
 def _page(items: list[A], limit: int, cursor: str | None) -> Page[A]:
-    if type(limit) is not int or not 1 <= limit <= 10_000:
-        raise ValidationError.single("limit", limit, "must be an int from 1 to 10000")
-    if cursor is not None and not isinstance(cursor, str):
-        raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+    check_page(limit, cursor)
     ordered = sorted((i for i in items if cursor is None or i.id > cursor), key=lambda i: i.id)
     chosen = ordered[:limit]
     more = len(ordered) > limit
@@ -299,7 +291,7 @@ class _Customers:
         self._uow._track(customer)
 
     def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         count = 0
         for customer in customers:
             self._add(customer)
@@ -394,7 +386,7 @@ class _Customers:
         return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):
             yield self._uow._handing_out(customer)
 
@@ -457,7 +449,7 @@ class _Accounts:
         return Page(tuple(self._uow._handing_out(a) for a in page.items), page.next_cursor)
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         for account in sorted(self._uow._all_accounts(), key=lambda a: a.id):
             yield self._uow._handing_out(account)
 
@@ -487,7 +479,7 @@ class _Interactions:
         uow._stage_interaction(interaction)
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         count = 0
         for interaction in interactions:
             self._add(interaction)
@@ -520,10 +512,7 @@ class _Interactions:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Interaction]:
-        since = ensure_utc_or_none(since, "since")
-        until = ensure_utc_or_none(until, "until")
-        if limit is not None and (type(limit) is not int or limit < 0):
-            raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+        since, until = check_window(since, until, limit)
         chosen = [
             i
             for i in self._uow._customer_interactions(customer_id)
@@ -536,7 +525,7 @@ class _Interactions:
         return chosen if limit is None else chosen[:limit]
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         yield from sorted(self._uow._all_interactions(), key=lambda i: (i.occurred_at, i.id))
 
     def count(self) -> int:

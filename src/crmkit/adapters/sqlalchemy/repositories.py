@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table, and_, delete, exc, func, insert, select, update
 
+from crmkit.adapters._arguments import check_batch, check_page, check_window
 from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.app.unit_of_work import EventSource
@@ -23,7 +24,6 @@ from crmkit.domain import (
     Interaction,
     InteractionId,
 )
-from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateAccount,
@@ -36,7 +36,6 @@ from crmkit.ports import Page
 
 __all__ = ["SqlAccounts", "SqlCustomers", "SqlInteractions"]
 
-MAX_PAGE = 10_000
 
 #: The customer columns in the order `mapping.customer_from_values` reads them.
 _CUSTOMER_COLUMNS = tuple(t.customers.c[name] for name in m.CUSTOMER_COLUMNS)
@@ -54,18 +53,6 @@ class _Session(Protocol):
     def connection(self) -> Connection: ...
 
     def _track(self, aggregate: EventSource) -> None: ...
-
-
-def _check_page(limit: int, cursor: str | None) -> None:
-    if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
-        raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_PAGE}")
-    if cursor is not None and not isinstance(cursor, str):
-        raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
-
-
-def _check_batch(batch_size: int) -> None:
-    if type(batch_size) is not int or not 1 <= batch_size <= MAX_PAGE:
-        raise ValidationError.single("batch_size", batch_size, f"must be 1 to {MAX_PAGE}")
 
 
 def _survives_refusals(connection: Connection) -> bool:
@@ -109,7 +96,7 @@ class SqlCustomers:
 
     def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
         """Insert new customers in batches with executemany; no events are recorded."""
-        _check_batch(batch_size)
+        check_batch(batch_size)
         count = 0
         batch: list[Customer] = []
         for customer in customers:
@@ -343,7 +330,7 @@ class SqlCustomers:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Customer]:
-        _check_page(limit, cursor)
+        check_page(limit, cursor)
         c = t.customers.c
         condition = and_(c.tenant_id == self._tenant)
         if cursor is not None:
@@ -361,7 +348,7 @@ class SqlCustomers:
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         c = t.customers.c
         last: str | None = None
         while True:
@@ -462,7 +449,7 @@ class SqlAccounts:
         return m.account_from_row(row)
 
     def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
-        _check_page(limit, cursor)
+        check_page(limit, cursor)
         found = self._page(cursor, limit + 1)
         more = len(found) > limit
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
@@ -476,7 +463,7 @@ class SqlAccounts:
         return [m.account_from_row(r) for r in rows]
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         last: str | None = None
         while True:
             batch = self._page(last, batch_size)
@@ -504,7 +491,7 @@ class SqlInteractions:
 
     def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
         """Append interactions in batches with executemany; no events are recorded."""
-        _check_batch(batch_size)
+        check_batch(batch_size)
         count = 0
         batch: list[dict[str, Any]] = []
         for interaction in interactions:
@@ -557,10 +544,7 @@ class SqlInteractions:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Interaction]:
-        since = ensure_utc_or_none(since, "since")
-        until = ensure_utc_or_none(until, "until")
-        if limit is not None and (type(limit) is not int or limit < 0):
-            raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+        since, until = check_window(since, until, limit)
         i = t.interactions.c
         query = select(t.interactions).where(
             i.tenant_id == self._s.tenant, i.customer_id == customer_id
@@ -580,7 +564,7 @@ class SqlInteractions:
         return [m.interaction_from_row(r) for r in self._s.connection.execute(query).mappings()]
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
-        _check_batch(batch_size)
+        check_batch(batch_size)
         i = t.interactions.c
         last: tuple[int, str] | None = None
         while True:

@@ -1,0 +1,35 @@
+"""Checks of the repository arguments every adapter shares, so they refuse alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crmkit.domain.timestamps import ensure_utc_or_none
+from crmkit.errors import ValidationError
+
+MAX_PAGE = 10_000
+
+
+def check_page(limit: int, cursor: str | None) -> None:
+    """A page size of 1 to `MAX_PAGE` and a cursor from a previous page (or ``None``)."""
+    if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
+        raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_PAGE}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+
+
+def check_batch(batch_size: int) -> None:
+    """A batch size of 1 to `MAX_PAGE`."""
+    if type(batch_size) is not int or not 1 <= batch_size <= MAX_PAGE:
+        raise ValidationError.single(
+            "batch_size", batch_size, f"must be an int from 1 to {MAX_PAGE}"
+        )
+
+
+def check_window(
+    since: datetime | None, until: datetime | None, limit: int | None
+) -> tuple[datetime | None, datetime | None]:
+    """A timeline's bounds in UTC (naive ones refused) and a limit of 0 or more (or ``None``)."""
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+    return ensure_utc_or_none(since, "since"), ensure_utc_or_none(until, "until")
