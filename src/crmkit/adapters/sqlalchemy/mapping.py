@@ -47,7 +47,6 @@ __all__ = [
     "account_row",
     "consent_rows",
     "CUSTOMER_COLUMNS",
-    "customer_from_rows",
     "customer_from_values",
     "customer_row",
     "customer_values",
@@ -393,19 +392,6 @@ def _consent(row: Mapping[Any, Any]) -> ConsentRecord:
         method=row["method"],
         evidence=row["evidence"],
         double_opt_in=DoubleOptIn(row["double_opt_in"]),
-    )
-
-
-def customer_from_rows(
-    row: Mapping[Any, Any],
-    tags: Iterable[str] = (),
-    traits: Iterable[Mapping[Any, Any]] = (),
-    external_ids: Iterable[Mapping[Any, Any]] = (),
-    consents: Iterable[Mapping[Any, Any]] = (),
-) -> Customer:
-    """A customer from its row and its child rows (consents in ``seq`` order)."""
-    return customer_from_values(
-        tuple(row[name] for name in CUSTOMER_COLUMNS), tags, traits, external_ids, consents
     )
 
 
