@@ -13,7 +13,9 @@ CrmError
 │   ├── DuplicateCustomer  the email or external id belongs to another customer
 │   ├── DuplicateAccount   the web domain belongs to another account
 │   ├── IdempotencyConflict an external reference replayed with different content
-│   └── ConcurrencyConflict another writer changed the aggregate first (retryable)
+│   ├── ConcurrencyConflict another writer changed the aggregate first (retryable)
+│   ├── IllegalTransition  a lifecycle move the model does not allow (names the allowed ones)
+│   └── GuardFailed        a lifecycle move whose guard condition does not hold
 ├── ConfigurationError     the CRM was opened with settings that cannot work
 ├── StorageError           the database failed for a reason unrelated to the data
 └── UsageError             an API used in a way that cannot work
@@ -34,7 +36,9 @@ __all__ = [
     "DuplicateAccount",
     "DuplicateCustomer",
     "FieldError",
+    "GuardFailed",
     "IdempotencyConflict",
+    "IllegalTransition",
     "NotFound",
     "StorageError",
     "UsageError",
@@ -206,6 +210,47 @@ class ConcurrencyConflict(Conflict):
         error = cls("transaction", during, None)
         error.args = (f"another transaction got in the way while {during}: {detail}",)
         return error
+
+
+class IllegalTransition(Conflict):
+    """A lifecycle move the model does not allow from the subject's current stage.
+
+    Attributes:
+        model: the lifecycle model's name.
+        current: the stage the subject is in (``None``: not yet in the model).
+        requested: the stage asked for.
+        allowed: the stages the model allows next from ``current``, in model order.
+    """
+
+    def __init__(
+        self, model: str, current: str | None, requested: Any, allowed: Iterable[str]
+    ) -> None:
+        self.model = model
+        self.current = current
+        self.requested = requested
+        self.allowed: tuple[str, ...] = tuple(allowed)
+        options = ", ".join(self.allowed) if self.allowed else "none (it is a final stage)"
+        super().__init__(
+            f"{model}: cannot move from {current!r} to {_show(requested)}; allowed next: {options}"
+        )
+
+
+class GuardFailed(Conflict):
+    """A lifecycle move is allowed by the model, but its guard condition does not hold.
+
+    Attributes:
+        model: the lifecycle model's name.
+        source: the stage the subject is in.
+        target: the stage asked for.
+        requirement: the guard, in words (e.g. ``has field 'email'``).
+    """
+
+    def __init__(self, model: str, source: str, target: str, requirement: str) -> None:
+        self.model = model
+        self.source = source
+        self.target = target
+        self.requirement = requirement
+        super().__init__(f"{model}: moving from {source!r} to {target!r} requires: {requirement}")
 
 
 class ConfigurationError(CrmError):

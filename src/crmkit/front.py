@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
-from crmkit.domain import DEFAULT_TENANT, TraitSchema
+from crmkit.domain import DEFAULT_TENANT, LifecycleModel, TraitSchema
 from crmkit.errors import UsageError
 from crmkit.ports import Clock, IdSource, Outbox
 
@@ -26,7 +27,8 @@ class CRM(CrmService):
 
     Create one per tenant with a constructor for your storage, e.g. `CRM.in_memory`. Time
     and ids come from the ``clock`` and ``ids`` you pass (the system clock and random UUIDs
-    by default), so tests can make every run identical.
+    by default), so tests can make every run identical. ``lifecycles`` are the lifecycle
+    models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class CRM(CrmService):
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         store: SqlStore | InMemoryStore | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> None:
         #: The storage this CRM runs on, when built from one (e.g. for ``store.outbox()``).
         self.store = store
@@ -49,6 +52,7 @@ class CRM(CrmService):
             ids=ids or UuidIds(),
             trait_schema=trait_schema,
             default_region=default_region,
+            lifecycles=lifecycles,
         )
 
     @classmethod
@@ -61,6 +65,7 @@ class CRM(CrmService):
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         store: InMemoryStore | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> CRM:
         """A CRM kept in process memory: for tests, prototypes and short-lived tools.
 
@@ -75,6 +80,7 @@ class CRM(CrmService):
             ids=ids,
             trait_schema=trait_schema,
             default_region=default_region,
+            lifecycles=lifecycles,
         )
 
     @classmethod
@@ -88,6 +94,7 @@ class CRM(CrmService):
         ids: IdSource | None = None,
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> CRM:
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
@@ -102,6 +109,7 @@ class CRM(CrmService):
             ids=ids,
             trait_schema=trait_schema,
             default_region=default_region,
+            lifecycles=lifecycles,
         )
 
     @classmethod
@@ -115,6 +123,7 @@ class CRM(CrmService):
         ids: IdSource | None = None,
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> CRM:
         """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
@@ -138,6 +147,7 @@ class CRM(CrmService):
             ids=ids,
             trait_schema=trait_schema,
             default_region=default_region,
+            lifecycles=lifecycles,
         )
 
     @classmethod
@@ -150,6 +160,7 @@ class CRM(CrmService):
         ids: IdSource | None = None,
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> CRM:
         """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
         return cls(
@@ -160,6 +171,7 @@ class CRM(CrmService):
             trait_schema=trait_schema,
             default_region=default_region,
             store=store,
+            lifecycles=lifecycles,
         )
 
     def outbox(self, *, all_tenants: bool = False) -> Outbox:
@@ -181,4 +193,5 @@ class CRM(CrmService):
             trait_schema=self.trait_schema,
             default_region=self.default_region,
             store=self.store,
+            lifecycles=self.lifecycles,
         )

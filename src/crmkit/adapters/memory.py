@@ -31,6 +31,8 @@ from crmkit.domain import (
     EmailAddress,
     Interaction,
     InteractionId,
+    StageHistory,
+    SubjectKind,
     TenantId,
 )
 from crmkit.domain.ids import check_tenant
@@ -47,6 +49,8 @@ from crmkit.ports import OutboxMessage, Page
 __all__ = ["InMemoryOutbox", "InMemoryStore", "InMemoryUnitOfWork"]
 
 A = TypeVar("A", Customer, Account)
+H = TypeVar("H", Customer, Account, StageHistory)
+_HistoryKey = tuple[str, SubjectKind, str]  # (model, subject kind, subject id)
 
 
 @attrs.define
@@ -59,6 +63,7 @@ class _Tables:
     external_ids: dict[tuple[str, str], CustomerId] = attrs.Factory(dict)
     domains: dict[str, AccountId] = attrs.Factory(dict)
     refs: dict[str, InteractionId] = attrs.Factory(dict)
+    histories: dict[_HistoryKey, StageHistory] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -92,7 +97,7 @@ class InMemoryStore:
         return InMemoryUnitOfWork(self, tenant, publish)
 
 
-def _clone(aggregate: A) -> A:
+def _clone(aggregate: H) -> H:
     twin = copy.copy(aggregate)
     twin._events = []  # the twin starts with no events of its own
     return twin
@@ -118,9 +123,11 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self._customers: dict[CustomerId, tuple[int, Customer]] = {}
         self._accounts: dict[AccountId, tuple[int, Account]] = {}
         self._interactions: dict[InteractionId, Interaction] = {}
+        self._histories: dict[_HistoryKey, tuple[int, StageHistory]] = {}
         self.customers = _Customers(self)
         self.accounts = _Accounts(self)
         self.interactions = _Interactions(self)
+        self.stage_histories = _StageHistories(self)
 
     def _begin(self) -> None:
         self._forget()
@@ -130,12 +137,14 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _forget(self) -> None:
         self._customers, self._accounts, self._interactions = {}, {}, {}
+        self._histories = {}
 
     def _commit(self, events: list[DomainEvent]) -> None:
         t = self._tables
         with self._store.lock:
             self._check_versions(t.customers, self._customers, "customer")
             self._check_versions(t.accounts, self._accounts, "account")
+            self._check_versions(t.histories, self._histories, "stage history")
             self._check_customer_keys()
             self._check_account_keys()
             for interaction in self._interactions.values():
@@ -145,8 +154,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     @staticmethod
     def _check_versions(
-        stored: Mapping[Any, Customer | Account],
-        staged: Mapping[Any, tuple[int, Customer | Account]],
+        stored: Mapping[Any, Customer | Account | StageHistory],
+        staged: Mapping[Any, tuple[int, Customer | Account | StageHistory]],
         kind: str,
     ) -> None:
         for key, (base, _) in staged.items():
@@ -205,6 +214,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         for _, account in self._accounts.values():
             if account.domain is not None:
                 t.domains[account.domain] = account.id
+        for _, history in self._histories.values():
+            t.histories[_key(history)] = history
         for interaction in self._interactions.values():
             t.interactions[interaction.id] = interaction
             t.by_customer.setdefault(interaction.customer_id, []).append(interaction.id)
@@ -265,7 +276,25 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         found.extend(self._interactions.values())
         return found
 
-    def _handing_out(self, aggregate: A) -> A:
+    def _history(self, key: _HistoryKey) -> StageHistory | None:
+        self._require_open()
+        staged = self._histories.get(key)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.histories.get(key)
+
+    def _all_histories(self) -> list[StageHistory]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.histories)
+        merged.update({k: h for k, (_, h) in self._histories.items()})
+        return list(merged.values())
+
+    def _stage_history(self, history: StageHistory, base: int) -> None:
+        self._histories[_key(history)] = (base, _clone(history))
+
+    def _handing_out(self, aggregate: H) -> H:
         return _clone(aggregate)
 
     def _stage_customer(self, customer: Customer, base: int) -> None:
@@ -530,6 +559,84 @@ class _Interactions:
 
     def count(self) -> int:
         return len(self._uow._all_interactions())
+
+
+def _key(history: StageHistory) -> _HistoryKey:
+    return (history.model, history.subject_kind, history.subject_id)
+
+
+class _StageHistories:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, history: StageHistory) -> None:
+        uow = self._uow
+        if history.version != 0:
+            raise ValidationError.single("version", history.version, "a new history has version 0")
+        if uow._history(_key(history)) is not None:
+            raise ConcurrencyConflict("stage history", _key(history), 0, "it already exists")
+        history.version = 1
+        uow._stage_history(history, 0)
+        uow._track(history)
+
+    def update(self, history: StageHistory) -> None:
+        uow = self._uow
+        key = _key(history)
+        current = uow._history(key)
+        if current is None:
+            raise NotFound("stage history", key)
+        if current.version != history.version:
+            raise ConcurrencyConflict("stage history", key, history.version)
+        if history.changes[: len(current.changes)] != current.changes:
+            raise ValidationError.single("changes", history.changes, "are append-only")
+        entry = uow._histories.get(key)
+        base = entry[0] if entry is not None else current.version
+        history.version += 1
+        uow._stage_history(history, base)
+        uow._track(history)
+
+    def find(
+        self, model: str, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> StageHistory | None:
+        found = self._uow._history((model, SubjectKind(subject_kind), subject_id))
+        return None if found is None else self._uow._handing_out(found)
+
+    def get(
+        self, model: str, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> StageHistory:
+        found = self.find(model, subject_id, subject_kind=subject_kind)
+        if found is None:
+            raise NotFound("stage history", (model, subject_kind, subject_id))
+        return found
+
+    def for_subject(
+        self, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> list[StageHistory]:
+        mine = [
+            h
+            for h in self._uow._all_histories()
+            if h.subject_id == subject_id and h.subject_kind == subject_kind
+        ]
+        return [self._uow._handing_out(h) for h in sorted(mine, key=lambda h: h.model)]
+
+    def stream(
+        self, model: str, *, stage: str | None = None, batch_size: int = 1000
+    ) -> Iterator[StageHistory]:
+        check_batch(batch_size)
+        chosen = [
+            h
+            for h in self._uow._all_histories()
+            if h.model == model and (stage is None or h.current == stage)
+        ]
+        for history in sorted(chosen, key=lambda h: (h.subject_kind.value, h.subject_id)):
+            yield self._uow._handing_out(history)
+
+    def count_by_stage(self, model: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for history in self._uow._all_histories():
+            if history.model == model:
+                counts[history.current] = counts.get(history.current, 0) + 1
+        return counts
 
 
 class InMemoryOutbox(OutboxReader):

@@ -4,6 +4,7 @@ domain, commit, and publish the events the aggregates collected."""
 from crmkit.app.bus import EventBus
 from crmkit.app.clocks import FixedClock, SequentialIds, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork, ServiceContext
+from crmkit.app.lifecycle import ProgressionReport
 from crmkit.app.service import CrmService
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 
@@ -13,6 +14,7 @@ __all__ = [
     "EventBus",
     "FixedClock",
     "OpenUnitOfWork",
+    "ProgressionReport",
     "Publisher",
     "SequentialIds",
     "ServiceContext",

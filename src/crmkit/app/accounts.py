@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmkit.app.customers import CustomerUseCases
-from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer
+from crmkit.app.progression import enter_models
+from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer, SubjectKind
 from crmkit.domain.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
 
@@ -25,7 +26,7 @@ class AccountUseCases(CustomerUseCases):
         account_id: str | None = None,
     ) -> Account:
         """Register a company; a second account with the same web domain is refused with
-        `DuplicateAccount`."""
+        `DuplicateAccount`. The account enters each of the CRM's account lifecycle models."""
         account = Account.register(
             AccountId(account_id or self._new_id()),
             name=name,
@@ -40,6 +41,8 @@ class AccountUseCases(CustomerUseCases):
                 if owner is not None:
                     raise DuplicateAccount("domain", account.domain, owner.id)
             uow.accounts.add(account)
+            models = self._models_for(SubjectKind.ACCOUNT)
+            enter_models(uow, models, account.id, at=account.created_at, reason="registered")
             uow.commit()
         return account
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from crmkit.app.bus import EventBus
 from crmkit.app.unit_of_work import Publisher
-from crmkit.domain import DomainEvent, EmailAddress, PhoneNumber, TenantId, TraitSchema
+from crmkit.domain import (
+    DomainEvent,
+    EmailAddress,
+    LifecycleModel,
+    PhoneNumber,
+    SubjectKind,
+    TenantId,
+    TraitSchema,
+)
 from crmkit.domain.ids import check_id, check_tenant
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import ValidationError
+from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, UnitOfWork
 
 __all__ = ["OpenUnitOfWork", "ServiceContext"]
@@ -34,6 +42,7 @@ class ServiceContext:
         ids: IdSource,
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
+        lifecycles: Iterable[LifecycleModel] = (),
     ) -> None:
         if trait_schema is not None and not isinstance(trait_schema, TraitSchema):
             raise ValidationError.single("trait_schema", trait_schema, "must be a TraitSchema")
@@ -42,6 +51,8 @@ class ServiceContext:
         self.ids = ids
         self.trait_schema = trait_schema
         self.default_region = default_region
+        #: The lifecycle models this CRM tracks, in the order given.
+        self.lifecycles: tuple[LifecycleModel, ...] = _check_models(lifecycles)
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
 
@@ -63,6 +74,34 @@ class ServiceContext:
         unsubscribe function."""
         return self.bus.subscribe(event_type, handler)
 
+    def lifecycle_model(
+        self, name: str | None = None, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
+    ) -> LifecycleModel:
+        """The lifecycle model called ``name``; without a name, the CRM's only model for
+        ``subject`` (raises `UsageError` when there is none, or several to choose from)."""
+        if name is not None:
+            for model in self.lifecycles:
+                if model.name == name:
+                    return model
+            known = ", ".join(m.name for m in self.lifecycles) or "none configured"
+            raise ValidationError.single("model", name, f"is not a lifecycle model: {known}")
+        kind = SubjectKind(subject) if subject in tuple(SubjectKind) else None
+        if kind is None:
+            raise ValidationError.single("subject", subject, "must be 'customer' or 'account'")
+        mine = [m for m in self.lifecycles if m.subject is kind]
+        if len(mine) == 1:
+            return mine[0]
+        if not mine:
+            raise UsageError(
+                f"this CRM tracks no {kind.value} lifecycle: pass lifecycles=[...] when "
+                "building it (e.g. crmkit.CUSTOMER_LIFECYCLE)"
+            )
+        names = ", ".join(m.name for m in mine)
+        raise UsageError(f"this CRM has several {kind.value} lifecycles; name one: {names}")
+
+    def _models_for(self, kind: SubjectKind) -> tuple[LifecycleModel, ...]:
+        return tuple(m for m in self.lifecycles if m.subject is kind)
+
     def _now(self) -> datetime:
         return ensure_utc(self.clock.now(), "clock")
 
@@ -82,6 +121,20 @@ class ServiceContext:
         if isinstance(value, str):
             return PhoneNumber.parse(value, self.default_region)
         raise _bad(path, value, "a phone number")
+
+
+def _check_models(models: Iterable[LifecycleModel]) -> tuple[LifecycleModel, ...]:
+    if isinstance(models, LifecycleModel) or not isinstance(models, Iterable):
+        raise ValidationError.single("lifecycles", models, "must be a sequence of models")
+    found = tuple(models)
+    names: set[str] = set()
+    for index, model in enumerate(found):
+        if not isinstance(model, LifecycleModel):
+            raise ValidationError.single(f"lifecycles[{index}]", model, "must be a LifecycleModel")
+        if model.name in names:
+            raise ValidationError.single(f"lifecycles[{index}]", model.name, "is a duplicate name")
+        names.add(model.name)
+    return found
 
 
 def _bad(path: str, value: Any, what: str) -> ValidationError:

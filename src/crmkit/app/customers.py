@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from crmkit.app.context import ServiceContext
+from crmkit.app.progression import enter_models
 from crmkit.domain import (
     UNCHANGED,
     AccountId,
@@ -17,6 +18,7 @@ from crmkit.domain import (
     CustomerId,
     DoubleOptIn,
     EmailAddress,
+    SubjectKind,
 )
 from crmkit.domain.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
@@ -42,6 +44,9 @@ class CustomerUseCases(ServiceContext):
     ) -> Customer:
         """Register a new customer and return it (at version 1).
 
+        The customer enters each of the CRM's customer lifecycle models at its initial stage,
+        in the same unit of work.
+
         Email and phone may be given as text (a phone without ``+`` is read in the CRM's
         ``default_region``). Traits are checked against the CRM's trait schema. A second
         customer with the same email or external id is refused with `DuplicateCustomer`.
@@ -63,6 +68,8 @@ class CustomerUseCases(ServiceContext):
         with self.unit_of_work() as uow:
             _check_keys_and_links(uow, customer)
             uow.customers.add(customer)
+            models = self._models_for(SubjectKind.CUSTOMER)
+            enter_models(uow, models, customer.id, at=customer.created_at, reason="registered")
             uow.commit()
         return customer
 

@@ -8,18 +8,22 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
+from crmkit.app.progression import progress_subject
 from crmkit.domain import (
     Channel,
+    Customer,
     CustomerId,
     Direction,
     Interaction,
     InteractionId,
     MetadataValue,
     Money,
+    SubjectKind,
 )
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
-from crmkit.errors import IdempotencyConflict, ValidationError
+from crmkit.errors import ConcurrencyConflict, IdempotencyConflict, ValidationError
+from crmkit.ports import UnitOfWork
 
 __all__ = ["InteractionUseCases"]
 
@@ -50,6 +54,9 @@ class InteractionUseCases(ServiceContext):
         returns the interaction stored the first time and emits nothing; a replay with
         different content raises `IdempotencyConflict`. ``occurred_at`` defaults to now
         (or, on a replay, to the stored instant).
+
+        The lifecycle progression rules then run for the customer (and, in account models,
+        for the customer's account) as of now, in the same unit of work.
         """
         fields = {
             "customer_id": CustomerId(check_id("customer_id", customer_id)),
@@ -74,11 +81,16 @@ class InteractionUseCases(ServiceContext):
                 # the second attempt finds it and answers as a replay.
                 if attempt or external_ref is None:
                     raise
+            except ConcurrencyConflict:
+                # Progression rules moved the customer's stage concurrently: nothing of ours
+                # was stored, so one more try re-reads the history and moves on from there.
+                if attempt or not any(m.rules for m in self.lifecycles):
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _record(self, candidate: Interaction, *, keep_stored_time: bool) -> Interaction:
         with self.unit_of_work() as uow:
-            uow.customers.get(candidate.customer_id)  # it must exist
+            customer = uow.customers.get(candidate.customer_id)  # it must exist
             if candidate.external_ref is not None:
                 stored = uow.interactions.find_by_external_ref(candidate.external_ref)
                 if stored is not None:
@@ -88,8 +100,19 @@ class InteractionUseCases(ServiceContext):
                 **{**_fields_of(candidate), "id": InteractionId(self._new_id())},
             )
             uow.interactions.add(interaction)
+            self._progress(uow, customer)
             uow.commit()
         return interaction
+
+    def _progress(self, uow: UnitOfWork, customer: Customer) -> None:
+        # The stage changes an interaction triggers commit with it, or not at all.
+        now = self._now()
+        customer_models = tuple(m for m in self._models_for(SubjectKind.CUSTOMER) if m.rules)
+        if customer_models:
+            progress_subject(uow, customer_models, customer.id, as_of=now)
+        account_models = tuple(m for m in self._models_for(SubjectKind.ACCOUNT) if m.rules)
+        if account_models and customer.account is not None:
+            progress_subject(uow, account_models, customer.account.account_id, as_of=now)
 
     def import_interactions(
         self, interactions: Iterable[Interaction], *, batch_size: int = 5000

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from crmkit.errors import ValidationError
 
-__all__ = ["Channel", "Direction", "InteractionKind", "channel_of", "enum_of"]
+__all__ = ["Channel", "Direction", "InteractionKind", "SubjectKind", "channel_of", "enum_of"]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -64,3 +64,10 @@ class InteractionKind(StrEnum):
     SURVEY_RESPONSE = "survey_response"
     SIGN_UP = "sign_up"
     REVIEW = "review"
+
+
+class SubjectKind(StrEnum):
+    """What a lifecycle model tracks: customers (people) or accounts (companies)."""
+
+    CUSTOMER = "customer"
+    ACCOUNT = "account"

@@ -13,7 +13,7 @@ from datetime import datetime
 import attrs
 
 from crmkit.domain._checks import to_utc, utc
-from crmkit.domain.channels import Channel
+from crmkit.domain.channels import Channel, SubjectKind
 from crmkit.domain.consent import ConsentStatus
 from crmkit.domain.ids import AccountId, CustomerId, InteractionId
 
@@ -25,6 +25,7 @@ __all__ = [
     "CustomerRegistered",
     "DomainEvent",
     "InteractionRecorded",
+    "StageChanged",
 ]
 
 
@@ -117,3 +118,25 @@ class AccountChanged(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return self.account_id
+
+
+@attrs.frozen
+class StageChanged(DomainEvent):
+    """A customer or account entered a lifecycle model or moved to another of its stages.
+
+    ``from_stage`` is ``None`` when the subject entered the model; ``rule`` names the
+    progression rule that made the move (``None`` for a move made by hand).
+    """
+
+    subject_kind: SubjectKind = attrs.field(kw_only=True)
+    subject_id: str = attrs.field(kw_only=True)
+    model: str = attrs.field(kw_only=True)
+    from_stage: str | None = attrs.field(kw_only=True)
+    to_stage: str = attrs.field(kw_only=True)
+    reason: str | None = attrs.field(kw_only=True, default=None)
+    actor: str | None = attrs.field(kw_only=True, default=None)
+    rule: str | None = attrs.field(kw_only=True, default=None)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.subject_id

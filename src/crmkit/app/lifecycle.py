@@ -1,0 +1,312 @@
+"""Use cases on lifecycle stages: move subjects, read their histories, run progression rules,
+and report on stages (time spent, conversion, funnels)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import attrs
+
+from crmkit.app.context import ServiceContext
+from crmkit.app.progression import facts_of, history_in, progress_subject
+from crmkit.domain import (
+    DurationStats,
+    Funnel,
+    LifecycleModel,
+    StageChange,
+    StageFlow,
+    StageHistory,
+    SubjectKind,
+    funnel,
+    stage_conversion,
+    stage_durations,
+)
+from crmkit.domain.ids import check_id
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import ConcurrencyConflict, ValidationError
+from crmkit.ports import UnitOfWork
+
+__all__ = ["LifecycleUseCases", "ProgressionReport"]
+
+MAX_ATTEMPTS = 3
+
+
+@attrs.frozen
+class ProgressionReport:
+    """What a batch re-evaluation did.
+
+    Attributes:
+        as_of: the instant the rules were evaluated at.
+        examined: how many subjects were looked at (per model).
+        entered: how many of them entered a model for the first time.
+        moved: how many subjects changed stage.
+        changes: every stage change made, in order.
+    """
+
+    as_of: datetime
+    examined: int
+    entered: int
+    moved: int
+    changes: tuple[StageChange, ...]
+
+
+class LifecycleUseCases(ServiceContext):
+    """The lifecycle use cases of the `CRM` front door."""
+
+    def move_stage(
+        self,
+        subject_id: str,
+        to: str,
+        *,
+        model: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> StageHistory:
+        """Move a customer (or, in an account model, an account) to stage ``to`` by hand.
+
+        Raises `IllegalTransition` naming the allowed next stages, `GuardFailed` when the
+        transition's guard does not hold, `NotFound` for an unknown subject. A subject with
+        no history in the model enters it at its initial stage first. Moving to the current
+        stage changes nothing. Returns the history as stored.
+        """
+        chosen = self.lifecycle_model(model)
+        subject = check_id("subject_id", subject_id)
+        when = self._now() if at is None else ensure_utc(at, "at")
+        with self.unit_of_work() as uow:
+            facts = facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+            history, new = history_in(uow, chosen, subject, at=when)
+            if expected_version is not None and history.version != expected_version:
+                raise ConcurrencyConflict("stage history", subject, expected_version)
+            moved = history.move(chosen, to, at=when, facts=facts, reason=reason, actor=actor)
+            if new:
+                uow.stage_histories.add(history)
+            elif moved is not None:
+                uow.stage_histories.update(history)
+            uow.commit()
+        return history
+
+    def enter_lifecycle(
+        self,
+        subject_id: str,
+        *,
+        model: str | None = None,
+        stage: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+        at: datetime | None = None,
+    ) -> StageHistory:
+        """Put a subject that has no history in ``model`` into it, at ``stage`` (the initial
+        stage by default): for customers imported in bulk or known before the model was
+        configured. A subject already in the model is refused with `ValidationError`."""
+        chosen = self.lifecycle_model(model)
+        subject = check_id("subject_id", subject_id)
+        when = self._now() if at is None else ensure_utc(at, "at")
+        with self.unit_of_work() as uow:
+            facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+            found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
+            if found is not None:
+                raise ValidationError.single(
+                    "subject_id",
+                    subject,
+                    f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+                )
+            history = StageHistory.enter(
+                chosen, subject, at=when, stage=stage, reason=reason, actor=actor
+            )
+            uow.stage_histories.add(history)
+            uow.commit()
+        return history
+
+    def stage_history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
+        """The subject's history in ``model``; raises `NotFound` if it never entered it."""
+        chosen = self.lifecycle_model(model)
+        with self.unit_of_work() as uow:
+            return uow.stage_histories.get(
+                chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
+            )
+
+    def current_stage(self, subject_id: str, *, model: str | None = None) -> str | None:
+        """The stage the subject is in now, or ``None`` if it never entered the model."""
+        chosen = self.lifecycle_model(model)
+        with self.unit_of_work() as uow:
+            found = uow.stage_histories.find(
+                chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
+            )
+        return None if found is None else found.current
+
+    def stages_of(
+        self, subject_id: str, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
+    ) -> dict[str, str]:
+        """The current stage of a subject in every model it is in, by model name."""
+        kind = _kind(subject)
+        with self.unit_of_work() as uow:
+            found = uow.stage_histories.for_subject(
+                check_id("subject_id", subject_id), subject_kind=kind
+            )
+        return {history.model: history.current for history in found}
+
+    def evaluate_progression(
+        self,
+        subject_id: str,
+        *,
+        subject: SubjectKind | str = SubjectKind.CUSTOMER,
+        as_of: datetime | None = None,
+    ) -> list[StageChange]:
+        """Apply the progression rules of every model for ``subject`` kind to one subject as
+        of ``as_of`` (now by default) and return the moves made. Evaluating again at the
+        same ``as_of`` makes no further move."""
+        kind = _kind(subject)
+        checked = check_id("subject_id", subject_id)
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        with self.unit_of_work() as uow:
+            facts_of(uow, kind, checked, when)  # NotFound for an unknown subject
+            moves = progress_subject(uow, self._models_for(kind), checked, as_of=when)
+            uow.commit()
+        return moves
+
+    def reevaluate_all(
+        self,
+        *,
+        as_of: datetime | None = None,
+        subject: SubjectKind | str = SubjectKind.CUSTOMER,
+        batch_size: int = 500,
+    ) -> ProgressionReport:
+        """Re-evaluate every customer (or account) of the tenant as of ``as_of``: the batch
+        job that moves subjects whose situation changed with time alone ("no purchase for 180
+        days"). Subjects are read page by page, each page in its own unit of work (retried
+        on a concurrent change), so memory stays bounded and no transaction grows with the
+        tenant. Subjects with no history yet enter each model first. Running it twice with
+        the same ``as_of`` changes nothing the second time."""
+        kind = _kind(subject)
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        models = self._models_for(kind)
+        if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
+            raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
+        examined = entered = moved = 0
+        changes: list[StageChange] = []
+        cursor: str | None = None
+        while models:
+            page, cursor, batch = self._reevaluate_page(kind, models, when, cursor, batch_size)
+            examined += page
+            entered += batch[0]
+            moved += batch[1]
+            changes.extend(batch[2])
+            if cursor is None:
+                break
+        return ProgressionReport(when, examined, entered, moved, tuple(changes))
+
+    def _reevaluate_page(
+        self,
+        kind: SubjectKind,
+        models: tuple[LifecycleModel, ...],
+        as_of: datetime,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[int, str | None, tuple[int, int, list[StageChange]]]:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.unit_of_work() as uow:
+                    ids, next_cursor = _subject_page(uow, kind, cursor, limit)
+                    entered = moved = 0
+                    changes: list[StageChange] = []
+                    for subject_id in ids:
+                        entered += _missing(uow, models, subject_id)
+                        made = progress_subject(uow, models, subject_id, as_of=as_of)
+                        moved += bool(made)
+                        changes.extend(made)
+                    uow.commit()
+                return len(ids), next_cursor, (entered, moved, changes)
+            except ConcurrencyConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
+        """How many subjects are in each stage of ``model`` now, in model order (every stage
+        listed, empty ones with 0)."""
+        chosen = self.lifecycle_model(model)
+        with self.unit_of_work() as uow:
+            counts = uow.stage_histories.count_by_stage(chosen.name)
+        return {name: counts.get(name, 0) for name in chosen.stage_names}
+
+    def stream_stage_histories(
+        self, *, model: str | None = None, stage: str | None = None, batch_size: int = 1000
+    ) -> Iterator[StageHistory]:
+        """Every history in ``model`` (only those now in ``stage``, if given), with bounded
+        memory, in subject order."""
+        chosen = self.lifecycle_model(model)
+        if stage is not None:
+            chosen.stage(stage)
+        with self.unit_of_work() as uow:
+            yield from uow.stage_histories.stream(chosen.name, stage=stage, batch_size=batch_size)
+
+    def stage_durations(
+        self,
+        *,
+        model: str | None = None,
+        as_of: datetime | None = None,
+        include_ongoing: bool = False,
+    ) -> dict[str, DurationStats]:
+        """How long subjects stay in each stage of ``model``: the distribution of stay
+        lengths per stage, as of ``as_of`` (now by default)."""
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        return stage_durations(
+            self.stream_stage_histories(model=model), as_of=when, include_ongoing=include_ongoing
+        )
+
+    def stage_conversion(
+        self, *, since: datetime, until: datetime, model: str | None = None
+    ) -> dict[str, StageFlow]:
+        """Where the subjects who entered each stage of ``model`` in ``[since, until)`` went
+        next, and how many had not moved on by ``until``."""
+        return stage_conversion(self.stream_stage_histories(model=model), since=since, until=until)
+
+    def stage_funnel(
+        self,
+        steps: Sequence[str] | None = None,
+        *,
+        model: str | None = None,
+        as_of: datetime | None = None,
+        entered_since: datetime | None = None,
+        entered_until: datetime | None = None,
+    ) -> Funnel:
+        """The funnel of the cohort that entered ``model`` in ``[entered_since,
+        entered_until)``: how many reached each of ``steps`` (every stage of the model, in
+        model order, by default) by ``as_of``."""
+        chosen = self.lifecycle_model(model)
+        wanted = chosen.stage_names if steps is None else tuple(steps)
+        for step in wanted:
+            chosen.stage(step)
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        return funnel(
+            self.stream_stage_histories(model=chosen.name),
+            wanted,
+            as_of=when,
+            entered_since=entered_since,
+            entered_until=entered_until,
+        )
+
+
+def _kind(subject: SubjectKind | str) -> SubjectKind:
+    if subject not in tuple(SubjectKind):
+        raise ValidationError.single("subject", subject, "must be 'customer' or 'account'")
+    return SubjectKind(subject)
+
+
+def _subject_page(
+    uow: UnitOfWork, kind: SubjectKind, cursor: str | None, limit: int
+) -> tuple[list[str], str | None]:
+    if kind is SubjectKind.CUSTOMER:
+        customers = uow.customers.list(limit=limit, cursor=cursor)
+        return [c.id for c in customers.items], customers.next_cursor
+    accounts = uow.accounts.list(limit=limit, cursor=cursor)
+    return [a.id for a in accounts.items], accounts.next_cursor
+
+
+def _missing(uow: UnitOfWork, models: tuple[LifecycleModel, ...], subject_id: str) -> int:
+    kind = models[0].subject
+    found = {h.model for h in uow.stage_histories.for_subject(subject_id, subject_kind=kind)}
+    return int(any(m.name not in found for m in models))

@@ -1,0 +1,112 @@
+"""Lifecycle work inside a unit of work: entering models and applying progression rules.
+
+The use cases call these with the unit of work they already hold, so that a registration and
+its entry into the lifecycle, or an interaction and the stage changes it triggers, commit
+together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from crmkit.domain import (
+    AccountId,
+    CustomerId,
+    Facts,
+    Interaction,
+    LifecycleModel,
+    StageChange,
+    StageHistory,
+    SubjectKind,
+)
+from crmkit.errors import NotFound
+from crmkit.ports import UnitOfWork
+
+__all__ = ["enter_models", "facts_of", "history_in", "progress_subject"]
+
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+def enter_models(
+    uow: UnitOfWork,
+    models: Iterable[LifecycleModel],
+    subject_id: str,
+    *,
+    at: datetime,
+    reason: str | None = None,
+) -> None:
+    """Put a new subject into each of ``models`` at its initial stage, then let the rules run."""
+    for model in models:
+        history = StageHistory.enter(model, subject_id, at=at, reason=reason)
+        if model.rules:
+            history.progress(model, facts_of(uow, model.subject, subject_id, at))
+        uow.stage_histories.add(history)
+
+
+def history_in(
+    uow: UnitOfWork, model: LifecycleModel, subject_id: str, *, at: datetime
+) -> tuple[StageHistory, bool]:
+    """The subject's stored history in ``model``, or a new one entered at the initial stage
+    at ``at`` (for subjects that predate the model); the flag says whether it is new."""
+    found = uow.stage_histories.find(model.name, subject_id, subject_kind=model.subject)
+    if found is not None:
+        return found, False
+    entered = StageHistory.enter(model, subject_id, at=at, reason="entered on first use")
+    return entered, True
+
+
+def progress_subject(
+    uow: UnitOfWork,
+    models: Iterable[LifecycleModel],
+    subject_id: str,
+    *,
+    as_of: datetime,
+    actor: str | None = None,
+) -> list[StageChange]:
+    """Apply each model's progression rules to one subject as of ``as_of`` and save the
+    histories that moved (entering the subject first where it had no history)."""
+    moves: list[StageChange] = []
+    facts: dict[SubjectKind, Facts] = {}
+    for model in models:
+        history, new = history_in(uow, model, subject_id, at=as_of)
+        if model.rules:
+            if model.subject not in facts:
+                facts[model.subject] = facts_of(uow, model.subject, subject_id, as_of)
+            moved = history.progress(model, facts[model.subject], actor=actor)
+            moves.extend(moved)
+        else:
+            moved = []
+        if new:
+            uow.stage_histories.add(history)
+        elif moved:
+            uow.stage_histories.update(history)
+    return moves
+
+
+def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetime) -> Facts:
+    """What conditions see of a customer (their interactions) or an account (its contacts'
+    interactions), up to ``as_of``; raises `NotFound` for an unknown subject."""
+    until = as_of + _JUST_AFTER
+    if kind is SubjectKind.CUSTOMER:
+        customer = uow.customers.get(CustomerId(subject_id))
+        interactions = uow.interactions.timeline(customer.id, until=until)
+        return Facts.of_customer(customer, interactions, as_of)
+    account = uow.accounts.find(AccountId(subject_id))
+    if account is None:
+        raise NotFound("account", subject_id)
+    return Facts.of_account(account, _contact_interactions(uow, account.id, until), as_of)
+
+
+def _contact_interactions(
+    uow: UnitOfWork, account_id: AccountId, until: datetime
+) -> list[Interaction]:
+    found: list[Interaction] = []
+    cursor: str | None = None
+    while True:
+        page = uow.customers.list(account_id=account_id, cursor=cursor, limit=1000)
+        for contact in page.items:
+            found.extend(uow.interactions.timeline(contact.id, until=until))
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor

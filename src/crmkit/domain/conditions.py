@@ -1,0 +1,376 @@
+"""Conditions: small, serialisable predicates over a customer (or account) and its interactions.
+
+Lifecycle models use them as transition guards ("has an email") and as the triggers of
+automatic progression ("3+ purchases in the last 90 days"). A condition looks only at the
+`Facts` it is given, which carry an explicit ``as_of``: the same facts always give the same
+answer, whatever the wall clock says.
+
+Interaction windows are half-open and end at ``as_of``: ``within_days=90`` counts what
+happened in ``(as_of - 90 days, as_of]``, so an interaction recorded "now" counts and
+consecutive windows never overlap. Interactions after ``as_of`` never count.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import attrs
+
+from crmkit.domain._checks import SLUG, to_utc, utc
+from crmkit.domain.account import Account
+from crmkit.domain.channels import Channel, channel_of
+from crmkit.domain.customer import Customer
+from crmkit.domain.interaction import Interaction
+from crmkit.domain.traits import TraitValue
+from crmkit.errors import ValidationError
+
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "CUSTOMER_FIELDS",
+    "MAX_CONDITION_DEPTH",
+    "AllOf",
+    "AnyOf",
+    "Condition",
+    "Facts",
+    "HasField",
+    "HasTag",
+    "HasTrait",
+    "InteractionCount",
+    "Not",
+]
+
+#: The customer fields `HasField` may name.
+CUSTOMER_FIELDS = (
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "other_contacts",
+    "address",
+    "locale",
+    "account",
+)
+#: The account fields `HasField` may name.
+ACCOUNT_FIELDS = ("name", "domain", "industry", "size")
+#: How deeply `AllOf`, `AnyOf` and `Not` may nest: deeper trees are refused when built.
+MAX_CONDITION_DEPTH = 16
+MAX_WINDOW_DAYS = 36_600
+
+
+def _frozen(value: Iterable[str]) -> frozenset[str]:
+    return value if isinstance(value, frozenset) else frozenset(value)
+
+
+def _tuple(value: Iterable[Interaction]) -> tuple[Interaction, ...]:
+    return value if isinstance(value, tuple) else tuple(value)
+
+
+@attrs.frozen
+class Facts:
+    """What a condition may look at: one subject, its interactions, and the instant ``as_of``.
+
+    Build them with `Facts.of_customer` or `Facts.of_account`. ``fields`` holds the subject's
+    profile fields by name (see `CUSTOMER_FIELDS` and `ACCOUNT_FIELDS`).
+    """
+
+    as_of: datetime = attrs.field(converter=to_utc, validator=utc)
+    fields: Mapping[str, object] = attrs.field(factory=dict)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    traits: Mapping[str, TraitValue] = attrs.field(factory=dict)
+    interactions: tuple[Interaction, ...] = attrs.field(default=(), converter=_tuple)
+
+    @classmethod
+    def of_customer(
+        cls, customer: Customer, interactions: Iterable[Interaction], as_of: datetime
+    ) -> Facts:
+        """The facts of a customer and (some of) their interactions, as of ``as_of``."""
+        return cls(
+            as_of=as_of,
+            fields={name: getattr(customer, name) for name in CUSTOMER_FIELDS},
+            tags=customer.tags,
+            traits=customer.traits,
+            interactions=tuple(interactions),
+        )
+
+    @classmethod
+    def of_account(
+        cls, account: Account, interactions: Iterable[Interaction], as_of: datetime
+    ) -> Facts:
+        """The facts of an account and the interactions of its contacts, as of ``as_of``."""
+        return cls(
+            as_of=as_of,
+            fields={name: getattr(account, name) for name in ACCOUNT_FIELDS},
+            interactions=tuple(interactions),
+        )
+
+
+class Condition(ABC):
+    """The base of every condition. Subclasses are frozen attrs classes tagged by ``kind``."""
+
+    #: The tag that names the condition's type in its JSON form.
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def holds(self, facts: Facts) -> bool:
+        """True when the condition is met by ``facts``."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The condition in words, for error messages and documentation."""
+
+    @property
+    def depth(self) -> int:
+        """How deeply the condition nests (1 for a leaf)."""
+        return 1
+
+    def __and__(self, other: Condition) -> AllOf:
+        return AllOf((self, other))
+
+    def __or__(self, other: Condition) -> AnyOf:
+        return AnyOf((self, other))
+
+    def __invert__(self) -> Not:
+        return Not(self)
+
+
+def _field_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in CUSTOMER_FIELDS and value not in ACCOUNT_FIELDS:
+        known = ", ".join((*CUSTOMER_FIELDS, *ACCOUNT_FIELDS))
+        raise ValidationError.single("field", value, f"must be one of {known}")
+
+
+def _slug(path: str) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            raise ValidationError.single(path, value, "must be a lower-case slug like 'plan'")
+
+    return check
+
+
+def _tag(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not 0 < len(value) <= 100 or value != value.strip().lower():
+        raise ValidationError.single("tag", value, "must be a lower-case tag of 1-100 characters")
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str | tuple | frozenset | Mapping) and not value)
+
+
+@attrs.frozen
+class HasField(Condition):
+    """The subject has a non-empty value for a profile field (e.g. ``"email"``)."""
+
+    kind: ClassVar[str] = "has_field"
+    field: str = attrs.field(validator=_field_name)
+
+    def holds(self, facts: Facts) -> bool:
+        return not _empty(facts.fields.get(self.field))
+
+    def describe(self) -> str:
+        return f"has field {self.field!r}"
+
+
+@attrs.frozen
+class HasTrait(Condition):
+    """The subject has the custom trait ``name`` (of any value)."""
+
+    kind: ClassVar[str] = "has_trait"
+    name: str = attrs.field(validator=_slug("name"))
+
+    def holds(self, facts: Facts) -> bool:
+        return self.name in facts.traits
+
+    def describe(self) -> str:
+        return f"has trait {self.name!r}"
+
+
+@attrs.frozen
+class HasTag(Condition):
+    """The subject carries ``tag``."""
+
+    kind: ClassVar[str] = "has_tag"
+    tag: str = attrs.field(validator=_tag)
+
+    def holds(self, facts: Facts) -> bool:
+        return self.tag in facts.tags
+
+    def describe(self) -> str:
+        return f"has tag {self.tag!r}"
+
+
+def _kinds(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("kinds", value, "must be a collection of interaction kinds")
+    kinds = list(value)
+    for kind in kinds:
+        if not isinstance(kind, str) or not SLUG.fullmatch(kind):
+            raise ValidationError.single("kinds", kind, "must be an interaction kind (a slug)")
+    return frozenset(str(kind) for kind in kinds)
+
+
+def _channels(value: Any) -> frozenset[Channel]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("channels", value, "must be a collection of channels")
+    return frozenset(channel_of(c, "channels") for c in value)
+
+
+def _bound(path: str, low: int, high: int) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and (type(value) is not int or not low <= value <= high):
+            raise ValidationError.single(path, value, f"must be an integer from {low} to {high}")
+
+    return check
+
+
+@attrs.frozen
+class InteractionCount(Condition):
+    """The number of the subject's interactions of some kinds and channels, in a window
+    ending at ``as_of``, is within ``[at_least, at_most]``.
+
+    Empty ``kinds`` or ``channels`` mean any. ``within_days=None`` looks at every
+    interaction up to ``as_of``. ``InteractionCount({"purchase"}, at_least=1)`` is "has
+    purchased"; ``InteractionCount({"purchase"}, within_days=180, at_most=0)`` is "no
+    purchase in the last 180 days".
+    """
+
+    kind: ClassVar[str] = "interaction_count"
+    kinds: frozenset[str] = attrs.field(default=frozenset(), converter=_kinds)
+    channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_channels)
+    within_days: int | None = attrs.field(
+        default=None, kw_only=True, validator=_bound("within_days", 1, MAX_WINDOW_DAYS)
+    )
+    at_least: int | None = attrs.field(
+        default=None, kw_only=True, validator=_bound("at_least", 0, 1_000_000)
+    )
+    at_most: int | None = attrs.field(
+        default=None, kw_only=True, validator=_bound("at_most", 0, 1_000_000)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.at_least is None and self.at_most is None:
+            raise ValidationError.single("at_least", None, "give at_least, at_most or both")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValidationError.single("at_most", self.at_most, "must not be below at_least")
+
+    def count(self, facts: Facts) -> int:
+        """How many of the facts' interactions fall in the window and match."""
+        end = facts.as_of
+        start = None if self.within_days is None else end - timedelta(days=self.within_days)
+        kinds, channels = self.kinds, self.channels
+        return sum(
+            1
+            for i in facts.interactions
+            if i.occurred_at <= end
+            and (start is None or i.occurred_at > start)
+            and (not kinds or i.kind in kinds)
+            and (not channels or i.channel in channels)
+        )
+
+    def holds(self, facts: Facts) -> bool:
+        n = self.count(facts)
+        return (self.at_least is None or n >= self.at_least) and (
+            self.at_most is None or n <= self.at_most
+        )
+
+    def describe(self) -> str:
+        what = " or ".join(sorted(self.kinds)) or "any"
+        where = f" on {' or '.join(sorted(self.channels))}" if self.channels else ""
+        when = f" in the last {self.within_days} days" if self.within_days else ""
+        if self.at_most == 0:
+            return f"no {what} interaction{where}{when}"
+        bounds = []
+        if self.at_least is not None:
+            bounds.append(f"at least {self.at_least}")
+        if self.at_most is not None:
+            bounds.append(f"at most {self.at_most}")
+        return f"{' and '.join(bounds)} {what} interaction(s){where}{when}"
+
+
+def _conditions(value: Any) -> tuple[Condition, ...]:
+    if isinstance(value, Condition) or not isinstance(value, Iterable):
+        raise ValidationError.single("conditions", value, "must be a sequence of conditions")
+    items = tuple(value)
+    if not items:
+        raise ValidationError.single("conditions", value, "must hold at least one condition")
+    for index, item in enumerate(items):
+        if not isinstance(item, Condition):
+            raise ValidationError.single(f"conditions[{index}]", item, "must be a Condition")
+    return items
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_CONDITION_DEPTH:
+        raise ValidationError.single(
+            "conditions", depth, f"nest at most {MAX_CONDITION_DEPTH} levels deep"
+        )
+
+
+@attrs.frozen
+class AllOf(Condition):
+    """Every one of ``conditions`` holds."""
+
+    kind: ClassVar[str] = "all_of"
+    conditions: tuple[Condition, ...] = attrs.field(converter=_conditions)
+
+    def __attrs_post_init__(self) -> None:
+        _check_depth(self.depth)
+
+    @property
+    def depth(self) -> int:
+        return 1 + max(c.depth for c in self.conditions)
+
+    def holds(self, facts: Facts) -> bool:
+        return all(c.holds(facts) for c in self.conditions)
+
+    def describe(self) -> str:
+        return " and ".join(f"({c.describe()})" for c in self.conditions)
+
+
+@attrs.frozen
+class AnyOf(Condition):
+    """At least one of ``conditions`` holds."""
+
+    kind: ClassVar[str] = "any_of"
+    conditions: tuple[Condition, ...] = attrs.field(converter=_conditions)
+
+    def __attrs_post_init__(self) -> None:
+        _check_depth(self.depth)
+
+    @property
+    def depth(self) -> int:
+        return 1 + max(c.depth for c in self.conditions)
+
+    def holds(self, facts: Facts) -> bool:
+        return any(c.holds(facts) for c in self.conditions)
+
+    def describe(self) -> str:
+        return " or ".join(f"({c.describe()})" for c in self.conditions)
+
+
+def _condition(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Condition):
+        raise ValidationError.single("condition", value, "must be a Condition")
+
+
+@attrs.frozen
+class Not(Condition):
+    """``condition`` does not hold."""
+
+    kind: ClassVar[str] = "not"
+    condition: Condition = attrs.field(validator=_condition)
+
+    def __attrs_post_init__(self) -> None:
+        _check_depth(self.depth)
+
+    @property
+    def depth(self) -> int:
+        return 1 + self.condition.depth
+
+    def holds(self, facts: Facts) -> bool:
+        return not self.condition.holds(facts)
+
+    def describe(self) -> str:
+        return f"not ({self.condition.describe()})"

@@ -1,0 +1,355 @@
+"""Lifecycle models: a host's stages, the moves allowed between them, and automatic progression.
+
+A `LifecycleModel` is a named state machine: stages (some final, some marking a deal won or
+lost), the transitions allowed between them (optionally guarded by a `Condition`), an
+initial stage, and progression rules that move a subject on by themselves when a condition
+holds ("first purchase -> customer"). It is checked when built: every problem (an unknown or
+duplicate stage, a transition to nowhere, a stage no path reaches) is reported at once in one
+`ValidationError`, each with the path of the offending part.
+
+Where a subject stands in a model, and how it got there, is its `StageHistory`
+(`crmkit.domain.stage_history`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+
+import attrs
+
+from crmkit.domain._checks import SLUG, boolean, optional_text
+from crmkit.domain.channels import SubjectKind, enum_of
+from crmkit.domain.conditions import Condition, Facts
+from crmkit.errors import FieldError, GuardFailed, IllegalTransition, ValidationError
+
+__all__ = ["LifecycleModel", "Outcome", "ProgressionRule", "Stage", "Transition"]
+
+MAX_STAGES = 100
+
+
+class Outcome(StrEnum):
+    """What reaching a stage means for a pipeline: still open, won, or lost."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+def _stage_name(path: str) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, str) or not SLUG.fullmatch(value):
+            raise ValidationError.single(path, value, "must be a lower-case slug like 'lead'")
+
+    return check
+
+
+def _default_label(stage: Stage) -> Any:
+    # A name that is not text is left for the name's validator to refuse.
+    name: Any = stage.name
+    return name.replace("_", " ").capitalize() if isinstance(name, str) else name
+
+
+def _outcome(value: Any) -> Outcome:
+    return enum_of(Outcome, value, "outcome")
+
+
+@attrs.frozen
+class Stage:
+    """One stage of a lifecycle model.
+
+    Attributes:
+        name: a lower-case slug, unique in the model (``"customer"``).
+        label: how to show it (defaults to the name, capitalised, with spaces).
+        terminal: a final stage: no transition may leave it.
+        outcome: for pipelines, whether reaching it means the deal was won or lost.
+        description: what being in this stage means, for people.
+    """
+
+    name: str = attrs.field(validator=_stage_name("name"))
+    label: str = attrs.field(
+        default=attrs.Factory(_default_label, takes_self=True),
+        validator=optional_text,
+        kw_only=True,
+    )
+    terminal: bool = attrs.field(default=False, validator=boolean, kw_only=True)
+    outcome: Outcome = attrs.field(default=Outcome.OPEN, converter=_outcome, kw_only=True)
+    description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
+
+
+def _guard(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Condition):
+        raise ValidationError.single("guard", value, "must be a Condition or None")
+
+
+@attrs.frozen
+class Transition:
+    """An allowed move from ``source`` to ``target``; with a ``guard``, only when it holds."""
+
+    source: str = attrs.field(validator=_stage_name("source"))
+    target: str = attrs.field(validator=_stage_name("target"))
+    guard: Condition | None = attrs.field(default=None, validator=_guard, kw_only=True)
+
+
+def _sources(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("sources", value, "must be a collection of stage names")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str) or not SLUG.fullmatch(item):
+            raise ValidationError.single("sources", item, "must be a stage name (a slug)")
+    return frozenset(items)
+
+
+def _when(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Condition):
+        raise ValidationError.single("when", value, "must be a Condition")
+
+
+@attrs.frozen
+class ProgressionRule:
+    """Move a subject to ``target`` by itself when ``when`` holds.
+
+    The rule applies from each stage in ``sources`` (empty: from every stage that has a
+    transition to ``target``). The transition's guard must hold too.
+    """
+
+    name: str = attrs.field(validator=_stage_name("name"))
+    target: str = attrs.field(validator=_stage_name("target"))
+    when: Condition = attrs.field(validator=_when)
+    sources: frozenset[str] = attrs.field(default=frozenset(), converter=_sources, kw_only=True)
+    description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
+
+
+def _stages(value: Any) -> tuple[Stage, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("stages", value, "must be a sequence of stages")
+    items = tuple(Stage(v) if isinstance(v, str) else v for v in value)
+    for index, item in enumerate(items):
+        if not isinstance(item, Stage):
+            raise ValidationError.single(f"stages[{index}]", item, "must be a Stage or a name")
+    if not 0 < len(items) <= MAX_STAGES:
+        raise ValidationError.single("stages", len(items), f"must hold 1-{MAX_STAGES} stages")
+    return items
+
+
+def _transitions(value: Any) -> tuple[Transition, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("transitions", value, "must be a sequence of transitions")
+    items = []
+    for index, item in enumerate(value):
+        if isinstance(item, tuple) and len(item) == 2:
+            try:
+                item = Transition(*item)
+            except ValidationError as error:
+                raise error.prefixed(f"transitions[{index}]") from None
+        if not isinstance(item, Transition):
+            raise ValidationError.single(
+                f"transitions[{index}]", item, "must be a Transition or a (source, target) pair"
+            )
+        items.append(item)
+    return tuple(items)
+
+
+def _rules(value: Any) -> tuple[ProgressionRule, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("rules", value, "must be a sequence of progression rules")
+    items = tuple(value)
+    for index, item in enumerate(items):
+        if not isinstance(item, ProgressionRule):
+            raise ValidationError.single(f"rules[{index}]", item, "must be a ProgressionRule")
+    return items
+
+
+def _subject(value: Any) -> SubjectKind:
+    return enum_of(SubjectKind, value, "subject")
+
+
+def _first_stage(self: LifecycleModel) -> str:
+    return self.stages[0].name
+
+
+@attrs.frozen
+class LifecycleModel:
+    """A named state machine of stages, checked when built.
+
+    Stages may be given as names, transitions as ``(source, target)`` pairs; the initial stage
+    defaults to the first. ``subject`` says whether customers or accounts move through it.
+
+    ```python
+    from crmkit import LifecycleModel
+
+    onboarding = LifecycleModel(
+        "onboarding",
+        stages=["signed_up", "activated", "paying"],
+        transitions=[("signed_up", "activated"), ("activated", "paying")],
+    )
+    assert onboarding.allowed_from("signed_up") == ("activated",)
+    ```
+    """
+
+    name: str = attrs.field(validator=_stage_name("name"))
+    stages: tuple[Stage, ...] = attrs.field(converter=_stages)
+    transitions: tuple[Transition, ...] = attrs.field(converter=_transitions)
+    initial: str = attrs.field(
+        default=attrs.Factory(_first_stage, takes_self=True),
+        validator=_stage_name("initial"),
+        kw_only=True,
+    )
+    rules: tuple[ProgressionRule, ...] = attrs.field(default=(), converter=_rules, kw_only=True)
+    subject: SubjectKind = attrs.field(
+        default=SubjectKind.CUSTOMER, converter=_subject, kw_only=True
+    )
+    description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
+    _by_name: Mapping[str, Stage] = attrs.field(init=False, eq=False, repr=False)
+    _next: Mapping[str, tuple[Transition, ...]] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ValidationError(problems)
+        by_name = {stage.name: stage for stage in self.stages}
+        following: dict[str, list[Transition]] = {name: [] for name in by_name}
+        for transition in self.transitions:
+            following[transition.source].append(transition)
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_next", {k: tuple(v) for k, v in following.items()})
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """Every stage's name, in model order."""
+        return tuple(self._by_name)
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name``; raises `ValidationError` naming the model's stages."""
+        found = self._by_name.get(name)
+        if found is None:
+            raise ValidationError.single(
+                "stage", name, f"is not a stage of {self.name}: {', '.join(self._by_name)}"
+            )
+        return found
+
+    def allowed_from(self, stage: str) -> tuple[str, ...]:
+        """The stages a subject in ``stage`` may move to next, in model order."""
+        self.stage(stage)
+        return tuple(t.target for t in self._next[stage])
+
+    def transition(self, source: str, target: str) -> Transition | None:
+        """The transition from ``source`` to ``target``, or ``None`` if there is none."""
+        return next((t for t in self._next.get(source, ()) if t.target == target), None)
+
+    def check_move(self, source: str, target: str, facts: Facts | None) -> Transition:
+        """The transition for a move from ``source`` to ``target``.
+
+        Raises `IllegalTransition` (naming the allowed next stages) when the model has no
+        such transition, and `GuardFailed` when its guard does not hold for ``facts`` (a
+        guarded move with no facts to check is refused too).
+        """
+        if source not in self._by_name:
+            raise IllegalTransition(self.name, source, target, ())
+        transition = self.transition(source, target)
+        if transition is None:
+            raise IllegalTransition(self.name, source, target, self.allowed_from(source))
+        guard = transition.guard
+        if guard is not None and (facts is None or not guard.holds(facts)):
+            raise GuardFailed(self.name, source, target, guard.describe())
+        return transition
+
+    def is_path(self, stages: Iterable[str]) -> bool:
+        """True when ``stages`` (oldest first) is a walk through the model's transitions."""
+        walk = list(stages)
+        return all(name in self._by_name for name in walk) and all(
+            self.transition(a, b) is not None for a, b in pairwise(walk)
+        )
+
+    def to_mermaid(self) -> str:
+        """The model as a Mermaid state diagram (``stateDiagram-v2``), for docs and UIs."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        for stage in self.stages:
+            if stage.label != stage.name:
+                lines.append(f"    {stage.name} : {stage.label}")
+        for transition in self.transitions:
+            note = " : guarded" if transition.guard is not None else ""
+            lines.append(f"    {transition.source} --> {transition.target}{note}")
+        lines.extend(f"    {s.name} --> [*]" for s in self.stages if s.terminal)
+        return "\n".join(lines)
+
+
+def _problems(model: LifecycleModel) -> list[FieldError]:
+    problems: list[FieldError] = []
+    seen: set[str] = set()
+    for index, stage in enumerate(model.stages):
+        if stage.name in seen:
+            problems.append(FieldError(f"stages[{index}].name", stage.name, "is a duplicate"))
+        seen.add(stage.name)
+    if model.initial not in seen:
+        problems.append(FieldError("initial", model.initial, "is not one of the stages"))
+    problems.extend(_transition_problems(model, seen))
+    if model.initial in seen:
+        problems.extend(_reachability_problems(model))
+    problems.extend(_rule_problems(model, seen))
+    return problems
+
+
+def _transition_problems(model: LifecycleModel, stages: set[str]) -> list[FieldError]:
+    problems = []
+    terminal = {s.name for s in model.stages if s.terminal}
+    pairs: set[tuple[str, str]] = set()
+    for index, t in enumerate(model.transitions):
+        path = f"transitions[{index}]"
+        if t.source not in stages:
+            problems.append(FieldError(f"{path}.source", t.source, "is not one of the stages"))
+        elif t.source in terminal:
+            problems.append(FieldError(f"{path}.source", t.source, "is a terminal stage"))
+        if t.target not in stages:
+            problems.append(
+                FieldError(f"{path}.target", t.target, "leads nowhere: not one of the stages")
+            )
+        if t.source == t.target:
+            problems.append(FieldError(path, (t.source, t.target), "must change the stage"))
+        if (t.source, t.target) in pairs:
+            problems.append(FieldError(path, (t.source, t.target), "is a duplicate"))
+        pairs.add((t.source, t.target))
+    return problems
+
+
+def _reachability_problems(model: LifecycleModel) -> list[FieldError]:
+    reached = {model.initial}
+    frontier = [model.initial]
+    while frontier:
+        stage = frontier.pop()
+        for t in model.transitions:
+            if t.source == stage and t.target not in reached:
+                reached.add(t.target)
+                frontier.append(t.target)
+    return [
+        FieldError(f"stages[{i}].name", s.name, f"cannot be reached from {model.initial!r}")
+        for i, s in enumerate(model.stages)
+        if s.name not in reached
+    ]
+
+
+def _rule_problems(model: LifecycleModel, stages: set[str]) -> list[FieldError]:
+    problems = []
+    names: set[str] = set()
+    pairs = {(t.source, t.target) for t in model.transitions}
+    for index, rule in enumerate(model.rules):
+        path = f"rules[{index}]"
+        if rule.name in names:
+            problems.append(FieldError(f"{path}.name", rule.name, "is a duplicate"))
+        names.add(rule.name)
+        if rule.target not in stages:
+            problems.append(FieldError(f"{path}.target", rule.target, "is not one of the stages"))
+            continue
+        for source in sorted(rule.sources):
+            if source not in stages:
+                problems.append(FieldError(f"{path}.sources", source, "is not one of the stages"))
+            elif (source, rule.target) not in pairs:
+                problems.append(
+                    FieldError(f"{path}.sources", source, f"has no transition to {rule.target!r}")
+                )
+        if not rule.sources and not any(target == rule.target for _, target in pairs):
+            problems.append(FieldError(f"{path}.target", rule.target, "no transition leads here"))
+    return problems
