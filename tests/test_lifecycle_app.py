@@ -15,10 +15,14 @@ from crmkit import (
     CRM,
     CUSTOMER_LIFECYCLE,
     DEAL_PIPELINE,
+    AccountId,
+    AccountLink,
     Customer,
     CustomerId,
     FixedClock,
+    InteractionCount,
     LifecycleModel,
+    ProgressionRule,
     SequentialIds,
     StageChanged,
     UuidIds,
@@ -84,9 +88,7 @@ def _buy(crm: CRM, customer_id: str, *, days: float = 0, kind: str = "purchase")
 
 
 class TestRegistration:
-    def test_a_new_customer_enters_each_customer_model_at_its_initial_stage(
-        self, crm: CRM
-    ) -> None:
+    def test_a_new_customer_enters_each_customer_model_at_its_initial_stage(self, crm: CRM) -> None:
         """Registration puts the customer in the customer lifecycle, not the account one."""
         ada = crm.register_customer(email="ada@example.com")
         assert crm.stages_of(ada.id) == {LIFECYCLE: "subscriber"}
@@ -167,6 +169,15 @@ class TestProgressionOnRecording:
         _buy(crm, ada.id, kind="meeting")
         assert crm.stages_of(acme.id, subject="account") == {"deal_pipeline": "contacted"}
 
+    def test_a_link_to_a_missing_account_does_not_stop_the_recording(self, crm: CRM) -> None:
+        """Imports do not check account links: a contact of an account the tenant does not
+        hold still gets its interactions recorded, and its own stages move."""
+        linked = Customer.register(CustomerId("c1"), at=T0, account=AccountLink(AccountId("x")))
+        crm.import_customers([linked])
+        _buy(crm, linked.id)
+        assert crm.current_stage(linked.id) == "customer"
+        assert crm.stages_of("x", subject="account") == {}
+
 
 class TestMoveStage:
     def test_a_legal_move_is_stored_with_its_reason_and_actor(self, crm: CRM) -> None:
@@ -179,9 +190,7 @@ class TestMoveStage:
         last = stored.changes[-1]
         assert (last.reason, last.actor, last.rule) == ("asked for a demo", "u-7", None)
 
-    def test_an_illegal_move_names_the_allowed_stages_and_stores_nothing(
-        self, crm: CRM
-    ) -> None:
+    def test_an_illegal_move_names_the_allowed_stages_and_stores_nothing(self, crm: CRM) -> None:
         """The error lists where the customer may go from here."""
         ada = crm.register_customer(email="ada@example.com")
         with pytest.raises(IllegalTransition) as raised:
@@ -400,3 +409,35 @@ class TestIdempotence:
         assert crm.reevaluate_all(as_of=as_of).changes == ()
         assert crm.stage_history(ada.id) == history
         assert CUSTOMER_LIFECYCLE.is_path([c.to_stage for c in history.changes])
+
+
+class TestChangedModels:
+    def test_a_stage_the_model_no_longer_has_is_skipped_not_fatal(self, make_crm: MakeCrm) -> None:
+        """After a host removed a stage, progression leaves those histories alone, reports
+        them, and recording interactions still works; counts list the stored stage last."""
+        old = LifecycleModel(
+            "trial",
+            stages=["new", "legacy", "paying"],
+            transitions=[("new", "legacy"), ("new", "paying"), ("legacy", "paying")],
+        )
+        before = make_crm(lifecycles=(old,))
+        ada = before.register_customer(email="ada@example.com")
+        before.move_stage(ada.id, "legacy")
+        bob = before.register_customer(email="bob@example.com")
+
+        new = LifecycleModel(
+            "trial",
+            stages=["new", "paying"],
+            transitions=[("new", "paying")],
+            rules=[ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1))],
+        )
+        after = make_crm(lifecycles=(new,))
+        after.record_interaction(ada.id, kind="purchase", channel="web")
+        after.record_interaction(bob.id, kind="purchase", channel="web")
+        assert after.current_stage(ada.id) == "legacy"
+        assert after.current_stage(bob.id) == "paying"
+        report = after.reevaluate_all()
+        assert report.skipped == (("trial", ada.id),)
+        assert after.count_by_stage() == {"new": 0, "paying": 1, "legacy": 1}
+        with pytest.raises(ValidationError, match="model changed"):
+            after.move_stage(ada.id, "paying")

@@ -111,8 +111,13 @@ class InteractionUseCases(ServiceContext):
         if customer_models:
             progress_subject(uow, customer_models, customer.id, as_of=now)
         account_models = tuple(m for m in self._models_for(SubjectKind.ACCOUNT) if m.rules)
-        if account_models and customer.account is not None:
-            progress_subject(uow, account_models, customer.account.account_id, as_of=now)
+        link = customer.account
+        if not account_models or link is None:
+            return
+        # A link to an account the tenant does not hold (links of imported or directly stored
+        # customers are not checked) has no pipeline to move: the interaction is still recorded.
+        if uow.accounts.find(link.account_id) is not None:
+            progress_subject(uow, account_models, link.account_id, as_of=now)
 
     def import_interactions(
         self, interactions: Iterable[Interaction], *, batch_size: int = 5000

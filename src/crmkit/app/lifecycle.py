@@ -9,12 +9,12 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
-from crmkit.app.progression import facts_of, history_in, progress_subject
+from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
 from crmkit.domain import (
     DurationStats,
     Funnel,
     LifecycleModel,
-    StageChange,
+    StageChanged,
     StageFlow,
     StageHistory,
     SubjectKind,
@@ -38,17 +38,21 @@ class ProgressionReport:
 
     Attributes:
         as_of: the instant the rules were evaluated at.
-        examined: how many subjects were looked at (per model).
-        entered: how many of them entered a model for the first time.
+        examined: how many subjects were looked at.
+        entered: how many of them entered at least one model for the first time.
         moved: how many subjects changed stage.
-        changes: every stage change made, in order.
+        changes: every stage change made, in order, as the `StageChanged` events that
+            announce them (each names its subject and model).
+        skipped: ``(model, subject id)`` of every history left alone because its stage is
+            no longer one of the model's stages (the model was changed under it).
     """
 
     as_of: datetime
     examined: int
     entered: int
     moved: int
-    changes: tuple[StageChange, ...]
+    changes: tuple[StageChanged, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
 
 
 class LifecycleUseCases(ServiceContext):
@@ -154,18 +158,19 @@ class LifecycleUseCases(ServiceContext):
         *,
         subject: SubjectKind | str = SubjectKind.CUSTOMER,
         as_of: datetime | None = None,
-    ) -> list[StageChange]:
+    ) -> list[StageChanged]:
         """Apply the progression rules of every model for ``subject`` kind to one subject as
-        of ``as_of`` (now by default) and return the moves made. Evaluating again at the
-        same ``as_of`` makes no further move."""
+        of ``as_of`` (now by default) and return the moves made, as the events announcing
+        them. Evaluating again at the same ``as_of`` makes no further move. A history whose
+        stage the model no longer has is left alone."""
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
         with self.unit_of_work() as uow:
             facts_of(uow, kind, checked, when)  # NotFound for an unknown subject
-            moves = progress_subject(uow, self._models_for(kind), checked, as_of=when)
+            progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
             uow.commit()
-        return moves
+        return list(progress.moves)
 
     def reevaluate_all(
         self,
@@ -186,17 +191,20 @@ class LifecycleUseCases(ServiceContext):
         if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
             raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
         examined = entered = moved = 0
-        changes: list[StageChange] = []
+        changes: list[StageChanged] = []
+        skipped: list[tuple[str, str]] = []
         cursor: str | None = None
         while models:
-            page, cursor, batch = self._reevaluate_page(kind, models, when, cursor, batch_size)
-            examined += page
-            entered += batch[0]
-            moved += batch[1]
-            changes.extend(batch[2])
+            ids, cursor, outcomes = self._reevaluate_page(kind, models, when, cursor, batch_size)
+            examined += len(ids)
+            for subject_id, outcome in zip(ids, outcomes, strict=True):
+                entered += bool(outcome.entered)
+                moved += bool(outcome.moves)
+                changes.extend(outcome.moves)
+                skipped.extend((model, subject_id) for model in outcome.skipped)
             if cursor is None:
                 break
-        return ProgressionReport(when, examined, entered, moved, tuple(changes))
+        return ProgressionReport(when, examined, entered, moved, tuple(changes), tuple(skipped))
 
     def _reevaluate_page(
         self,
@@ -205,20 +213,15 @@ class LifecycleUseCases(ServiceContext):
         as_of: datetime,
         cursor: str | None,
         limit: int,
-    ) -> tuple[int, str | None, tuple[int, int, list[StageChange]]]:
+    ) -> tuple[list[str], str | None, list[Progress]]:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.unit_of_work() as uow:
                     ids, next_cursor = _subject_page(uow, kind, cursor, limit)
-                    entered = moved = 0
-                    changes: list[StageChange] = []
-                    for subject_id in ids:
-                        entered += _missing(uow, models, subject_id)
-                        made = progress_subject(uow, models, subject_id, as_of=as_of)
-                        moved += bool(made)
-                        changes.extend(made)
-                    uow.commit()
-                return len(ids), next_cursor, (entered, moved, changes)
+                    outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
+                    if any(o.moves or o.entered for o in outcomes):
+                        uow.commit()
+                return ids, next_cursor, outcomes
             except ConcurrencyConflict:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
@@ -226,11 +229,12 @@ class LifecycleUseCases(ServiceContext):
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage
-        listed, empty ones with 0)."""
+        listed, empty ones with 0), then any stored stage the model no longer has."""
         chosen = self.lifecycle_model(model)
         with self.unit_of_work() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)
-        return {name: counts.get(name, 0) for name in chosen.stage_names}
+        ordered = {name: counts.pop(name, 0) for name in chosen.stage_names}
+        return {**ordered, **dict(sorted(counts.items()))}
 
     def stream_stage_histories(
         self, *, model: str | None = None, stage: str | None = None, batch_size: int = 1000
@@ -266,7 +270,7 @@ class LifecycleUseCases(ServiceContext):
 
     def stage_funnel(
         self,
-        steps: Sequence[str] | None = None,
+        steps: Sequence[str],
         *,
         model: str | None = None,
         as_of: datetime | None = None,
@@ -274,10 +278,13 @@ class LifecycleUseCases(ServiceContext):
         entered_until: datetime | None = None,
     ) -> Funnel:
         """The funnel of the cohort that entered ``model`` in ``[entered_since,
-        entered_until)``: how many reached each of ``steps`` (every stage of the model, in
-        model order, by default) by ``as_of``."""
+        entered_until)``: how many reached each of ``steps`` (stages of the model, in the order
+        a subject passes them; reaching a later step counts as passing the earlier ones) by
+        ``as_of``."""
         chosen = self.lifecycle_model(model)
-        wanted = chosen.stage_names if steps is None else tuple(steps)
+        if isinstance(steps, str):
+            raise ValidationError.single("steps", steps, "must be a sequence of stage names")
+        wanted = tuple(steps)
         for step in wanted:
             chosen.stage(step)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
@@ -304,9 +311,3 @@ def _subject_page(
         return [c.id for c in customers.items], customers.next_cursor
     accounts = uow.accounts.list(limit=limit, cursor=cursor)
     return [a.id for a in accounts.items], accounts.next_cursor
-
-
-def _missing(uow: UnitOfWork, models: tuple[LifecycleModel, ...], subject_id: str) -> int:
-    kind = models[0].subject
-    found = {h.model for h in uow.stage_histories.for_subject(subject_id, subject_kind=kind)}
-    return int(any(m.name not in found for m in models))

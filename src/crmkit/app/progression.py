@@ -10,20 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import attrs
+
 from crmkit.domain import (
     AccountId,
     CustomerId,
     Facts,
     Interaction,
     LifecycleModel,
-    StageChange,
+    StageChanged,
     StageHistory,
     SubjectKind,
 )
 from crmkit.errors import NotFound
 from crmkit.ports import UnitOfWork
 
-__all__ = ["enter_models", "facts_of", "history_in", "progress_subject"]
+__all__ = ["Progress", "enter_models", "facts_of", "history_in", "progress_subject"]
 
 _JUST_AFTER = timedelta(microseconds=1)
 
@@ -56,6 +58,22 @@ def history_in(
     return entered, True
 
 
+@attrs.frozen
+class Progress:
+    """What applying the progression rules to one subject did.
+
+    Attributes:
+        moves: the stage changes made, as the events that announce them (who, which model).
+        entered: the models the subject entered for the first time.
+        skipped: the models whose stored stage is no longer one of the model's stages (the
+            host renamed or removed it): left alone rather than failing the whole run.
+    """
+
+    moves: tuple[StageChanged, ...] = ()
+    entered: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
 def progress_subject(
     uow: UnitOfWork,
     models: Iterable[LifecycleModel],
@@ -63,25 +81,30 @@ def progress_subject(
     *,
     as_of: datetime,
     actor: str | None = None,
-) -> list[StageChange]:
+) -> Progress:
     """Apply each model's progression rules to one subject as of ``as_of`` and save the
     histories that moved (entering the subject first where it had no history)."""
-    moves: list[StageChange] = []
+    moves: list[StageChanged] = []
+    entered: list[str] = []
+    skipped: list[str] = []
     facts: dict[SubjectKind, Facts] = {}
     for model in models:
         history, new = history_in(uow, model, subject_id, at=as_of)
+        if not history.fits(model):
+            skipped.append(model.name)
+            continue
+        moved = []
         if model.rules:
             if model.subject not in facts:
                 facts[model.subject] = facts_of(uow, model.subject, subject_id, as_of)
             moved = history.progress(model, facts[model.subject], actor=actor)
-            moves.extend(moved)
-        else:
-            moved = []
+            moves.extend(history.event_for(change) for change in moved)
         if new:
+            entered.append(model.name)
             uow.stage_histories.add(history)
         elif moved:
             uow.stage_histories.update(history)
-    return moves
+    return Progress(tuple(moves), tuple(entered), tuple(skipped))
 
 
 def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetime) -> Facts:

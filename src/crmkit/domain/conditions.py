@@ -13,7 +13,7 @@ consecutive windows never overlap. Interactions after ``as_of`` never count.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -125,6 +125,10 @@ class Condition(ABC):
     def depth(self) -> int:
         """How deeply the condition nests (1 for a leaf)."""
         return 1
+
+    def leaves(self) -> Iterator[Condition]:
+        """Every condition in the tree that has no sub-conditions, depth first."""
+        yield self
 
     def __and__(self, other: Condition) -> AllOf:
         return AllOf((self, other))
@@ -280,7 +284,8 @@ class InteractionCount(Condition):
         where = f" on {' or '.join(sorted(self.channels))}" if self.channels else ""
         when = f" in the last {self.within_days} days" if self.within_days else ""
         if self.at_most == 0:
-            return f"no {what} interaction{where}{when}"
+            noun = f"{what} interaction" if self.kinds else "interaction"
+            return f"no {noun}{where}{when}"
         bounds = []
         if self.at_least is not None:
             bounds.append(f"at least {self.at_least}")
@@ -322,6 +327,10 @@ class AllOf(Condition):
     def depth(self) -> int:
         return 1 + max(c.depth for c in self.conditions)
 
+    def leaves(self) -> Iterator[Condition]:
+        for condition in self.conditions:
+            yield from condition.leaves()
+
     def holds(self, facts: Facts) -> bool:
         return all(c.holds(facts) for c in self.conditions)
 
@@ -342,6 +351,10 @@ class AnyOf(Condition):
     @property
     def depth(self) -> int:
         return 1 + max(c.depth for c in self.conditions)
+
+    def leaves(self) -> Iterator[Condition]:
+        for condition in self.conditions:
+            yield from condition.leaves()
 
     def holds(self, facts: Facts) -> bool:
         return any(c.holds(facts) for c in self.conditions)
@@ -368,6 +381,9 @@ class Not(Condition):
     @property
     def depth(self) -> int:
         return 1 + self.condition.depth
+
+    def leaves(self) -> Iterator[Condition]:
+        return self.condition.leaves()
 
     def holds(self, facts: Facts) -> bool:
         return not self.condition.holds(facts)

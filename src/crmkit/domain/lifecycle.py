@@ -22,7 +22,15 @@ import attrs
 
 from crmkit.domain._checks import SLUG, boolean, optional_text
 from crmkit.domain.channels import SubjectKind, enum_of
-from crmkit.domain.conditions import Condition, Facts
+from crmkit.domain.conditions import (
+    ACCOUNT_FIELDS,
+    CUSTOMER_FIELDS,
+    Condition,
+    Facts,
+    HasField,
+    HasTag,
+    HasTrait,
+)
 from crmkit.errors import FieldError, GuardFailed, IllegalTransition, ValidationError
 
 __all__ = ["LifecycleModel", "Outcome", "ProgressionRule", "Stage", "Transition"]
@@ -46,10 +54,10 @@ def _stage_name(path: str) -> Any:
     return check
 
 
-def _default_label(stage: Stage) -> Any:
+def _label_of(stage: Stage) -> Any:
     # A name that is not text is left for the name's validator to refuse.
     name: Any = stage.name
-    return name.replace("_", " ").capitalize() if isinstance(name, str) else name
+    return _default_label(name) if isinstance(name, str) else name
 
 
 def _outcome(value: Any) -> Outcome:
@@ -70,13 +78,21 @@ class Stage:
 
     name: str = attrs.field(validator=_stage_name("name"))
     label: str = attrs.field(
-        default=attrs.Factory(_default_label, takes_self=True),
+        default=attrs.Factory(_label_of, takes_self=True),
         validator=optional_text,
         kw_only=True,
     )
     terminal: bool = attrs.field(default=False, validator=boolean, kw_only=True)
     outcome: Outcome = attrs.field(default=Outcome.OPEN, converter=_outcome, kw_only=True)
     description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
+
+
+def _article(subject: SubjectKind) -> str:
+    return "a customer" if subject is SubjectKind.CUSTOMER else "an account"
+
+
+def _default_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
 
 
 def _guard(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -268,7 +284,7 @@ class LifecycleModel:
         """The model as a Mermaid state diagram (``stateDiagram-v2``), for docs and UIs."""
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for stage in self.stages:
-            if stage.label != stage.name:
+            if stage.label != _default_label(stage.name):
                 lines.append(f"    {stage.name} : {stage.label}")
         for transition in self.transitions:
             note = " : guarded" if transition.guard is not None else ""
@@ -290,6 +306,29 @@ def _problems(model: LifecycleModel) -> list[FieldError]:
     if model.initial in seen:
         problems.extend(_reachability_problems(model))
     problems.extend(_rule_problems(model, seen))
+    problems.extend(_subject_problems(model))
+    return problems
+
+
+def _subject_problems(model: LifecycleModel) -> list[FieldError]:
+    """Conditions that could never hold for the model's subjects (an account field in a
+    customer model, a tag in an account model) are mistakes, so they are refused."""
+    fields = CUSTOMER_FIELDS if model.subject is SubjectKind.CUSTOMER else ACCOUNT_FIELDS
+    conditions = [
+        *((f"transitions[{i}].guard", t.guard) for i, t in enumerate(model.transitions)),
+        *((f"rules[{i}].when", r.when) for i, r in enumerate(model.rules)),
+    ]
+    problems = []
+    for path, condition in conditions:
+        for leaf in condition.leaves() if condition is not None else ():
+            if isinstance(leaf, HasField) and leaf.field not in fields:
+                problems.append(
+                    FieldError(path, leaf.field, f"is not {_article(model.subject)} field")
+                )
+            if isinstance(leaf, HasTag | HasTrait) and model.subject is SubjectKind.ACCOUNT:
+                problems.append(
+                    FieldError(path, leaf.describe(), "accounts have no tags or traits")
+                )
     return problems
 
 

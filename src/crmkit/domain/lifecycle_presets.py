@@ -127,8 +127,8 @@ HUBSPOT_LIFECYCLE = LifecycleModel(
         Stage("sales_qualified_lead", label="Sales qualified lead (SQL)"),
         Stage("opportunity"),
         Stage("customer", outcome=Outcome.WON),
-        Stage("evangelist"),
-        Stage("other", description="Does not fit any other stage."),
+        Stage("evangelist", outcome=Outcome.WON),
+        Stage("other", description="Does not fit any other stage.", terminal=True),
     ],
     transitions=[
         *(

@@ -265,6 +265,11 @@ class StageHistory:
         """The events collected so far, without taking them."""
         return tuple(self._events)
 
+    def fits(self, model: LifecycleModel) -> bool:
+        """True when this history belongs to ``model`` and its current stage is one of the
+        model's stages (false after a host renamed or removed the stage)."""
+        return model.name == self.model and self.current in model.stage_names
+
     def _check_model(self, model: LifecycleModel) -> None:
         if model.name != self.model:
             raise ValidationError.single("model", model.name, f"this history is of {self.model}")
@@ -283,16 +288,19 @@ class StageHistory:
         return change
 
     def _announce(self, change: StageChange) -> None:
-        self._events.append(
-            StageChanged(
-                change.at,
-                subject_kind=self.subject_kind,
-                subject_id=self.subject_id,
-                model=self.model,
-                from_stage=change.from_stage,
-                to_stage=change.to_stage,
-                reason=change.reason,
-                actor=change.actor,
-                rule=change.rule,
-            )
+        self._events.append(self.event_for(change))
+
+    def event_for(self, change: StageChange) -> StageChanged:
+        """The `StageChanged` event that announces ``change`` of this history: a change
+        together with whose it is and in which model."""
+        return StageChanged(
+            change.at,
+            subject_kind=self.subject_kind,
+            subject_id=self.subject_id,
+            model=self.model,
+            from_stage=change.from_stage,
+            to_stage=change.to_stage,
+            reason=change.reason,
+            actor=change.actor,
+            rule=change.rule,
         )
