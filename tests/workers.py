@@ -31,7 +31,7 @@ from crmkit import (
     InteractionId,
     Money,
 )
-from crmkit.domain import ConsentRecord
+from crmkit.domain import CUSTOMER_LIFECYCLE, ConsentRecord, StageHistory
 from crmkit.errors import CrmError
 
 T = TypeVar("T")
@@ -331,8 +331,8 @@ def concurrency_worker(
 
 def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     """Write to every data table inside ``uow`` without committing: a new account and
-    customer (with tags, traits, external ids, consents and an account link), a changed
-    existing customer and account, and interactions."""
+    customer (with tags, traits, external ids, consents, an account link and a lifecycle
+    stage history), a changed existing customer and account, and interactions."""
     now = crm.clock.now()
     account = Account.register(
         AccountId(f"acct-{tag}"), name=f"Acme {tag}", at=now, domain=f"{tag}.example.com"
@@ -353,6 +353,9 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
         ],
     )
     uow.customers.add(customer)
+    history = StageHistory.enter(CUSTOMER_LIFECYCLE, customer.id, at=now, actor=tag)
+    history.move(CUSTOMER_LIFECYCLE, "customer", at=now, reason="first purchase")
+    uow.stage_histories.add(history)
     uow.customers.add_many(
         [Customer.register(CustomerId(f"cust-{tag}-{i}"), at=now, tags=["bulk"]) for i in range(3)]
     )

@@ -16,8 +16,9 @@ from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
+from crmkit.adapters.sqlalchemy.stage_histories import SqlStageHistories
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
-from crmkit.domain import DomainEvent, TenantId
+from crmkit.domain import DomainEvent, StageChanged, SubjectKind, TenantId
 from crmkit.errors import ConfigurationError, UsageError
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
@@ -93,6 +94,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self._interactions: SqlInteractions = _guarded(
             SqlInteractions(self), "reading or writing interactions"
         )
+        self._stage_histories: SqlStageHistories = _guarded(
+            SqlStageHistories(self), "reading or writing stage histories"
+        )
 
     @property
     def customers(self) -> SqlCustomers:
@@ -105,6 +109,10 @@ class SqlUnitOfWork(BaseUnitOfWork):
     @property
     def interactions(self) -> SqlInteractions:
         return self._interactions
+
+    @property
+    def stage_histories(self) -> SqlStageHistories:
+        return self._stage_histories
 
     @property
     def connection(self) -> Connection:
@@ -136,10 +144,15 @@ class SqlUnitOfWork(BaseUnitOfWork):
         # transactions lock in the same order. SQLite needs none: it has one writer at a time.
         if self._engine.dialect.name == "sqlite":
             return
-        for table, ids in (
-            (t.customers, {getattr(e, "customer_id", None) for e in events}),
-            (t.accounts, {getattr(e, "account_id", None) for e in events}),
-        ):
+        customer_ids = {getattr(e, "customer_id", None) for e in events}
+        account_ids = {getattr(e, "account_id", None) for e in events}
+        for event in events:  # a stage history is locked through its subject's row
+            if isinstance(event, StageChanged):
+                if event.subject_kind == SubjectKind.CUSTOMER:
+                    customer_ids.add(event.subject_id)
+                else:
+                    account_ids.add(event.subject_id)
+        for table, ids in ((t.customers, customer_ids), (t.accounts, account_ids)):
             wanted = sorted(i for i in ids if i is not None)
             if wanted:
                 self.connection.execute(

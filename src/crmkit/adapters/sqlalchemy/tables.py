@@ -39,6 +39,8 @@ __all__ = [
     "interactions",
     "metadata",
     "outbox",
+    "stage_changes",
+    "stage_histories",
     "tags",
     "traits",
 ]
@@ -57,6 +59,7 @@ metadata = MetaData(
 TENANT = 63
 ID = 64
 TEXT = 500
+SLUG = 64  # model, stage and rule names (crmkit.domain._checks.SLUG)
 
 # Text compares by code point on every backend, as in Python: PostgreSQL's "C" collation and
 # MariaDB's utf8mb4_bin, so ordering, keyset pagination and equality agree with the domain
@@ -206,6 +209,53 @@ interactions = Table(
     Index(None, "tenant_id", "customer_id", "occurred_at_us", "id"),
     Index(None, "tenant_id", "occurred_at_us", "id"),
     CheckConstraint("(amount_minor IS NULL) = (currency IS NULL)", name="amount_has_currency"),
+    **_MYSQL,
+)
+
+# A subject's place in one lifecycle model: the current stage (the last change's ``to_stage``)
+# and when it was entered, kept on the row so counting and segmenting by stage never read
+# the changes. Keyed (model, subject kind, subject id) as in the domain.
+stage_histories = Table(
+    f"{PREFIX}stage_histories",
+    metadata,
+    _tenant(),
+    Column("model", _str(SLUG), nullable=False),
+    Column("subject_kind", _str(16), nullable=False),
+    Column("subject_id", _str(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stage", _str(SLUG), nullable=False),
+    Column("entered_at_us", BigInteger, nullable=False),
+    Column("started_at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "model", "subject_kind", "subject_id"),
+    # count_by_stage, and stream(stage=…) in subject order without a sort (segments too).
+    Index(
+        "ix_crmkit_stage_histories_by_stage",
+        "tenant_id",
+        "model",
+        "stage",
+        "subject_kind",
+        "subject_id",
+    ),
+    Index(None, "tenant_id", "subject_kind", "subject_id"),  # for_subject
+    **_MYSQL,
+)
+
+# Every move of a history, append-only, numbered from 0 (the entry into the model).
+stage_changes = Table(
+    f"{PREFIX}stage_changes",
+    metadata,
+    _tenant(),
+    Column("model", _str(SLUG), nullable=False),
+    Column("subject_kind", _str(16), nullable=False),
+    Column("subject_id", _str(ID), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("from_stage", _str(SLUG)),  # NULL: the entry into the model
+    Column("to_stage", _str(SLUG), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("reason", _str(TEXT)),
+    Column("actor", _str(200)),
+    Column("rule", _str(SLUG)),  # NULL: a move made by hand
+    PrimaryKeyConstraint("tenant_id", "model", "subject_kind", "subject_id", "seq"),
     **_MYSQL,
 )
 
