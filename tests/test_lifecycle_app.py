@@ -25,6 +25,7 @@ from crmkit import (
     ProgressionRule,
     SequentialIds,
     StageChanged,
+    TimeInStage,
     UuidIds,
 )
 from crmkit.errors import (
@@ -441,3 +442,45 @@ class TestChangedModels:
         assert after.count_by_stage() == {"new": 0, "paying": 1, "legacy": 1}
         with pytest.raises(ValidationError, match="model changed"):
             after.move_stage(ada.id, "paying")
+
+
+TRIAL = LifecycleModel(
+    "trial",
+    stages=["trial", "expired", "paying", "quiet"],
+    transitions=[("trial", "expired"), ("trial", "paying"), ("paying", "quiet")],
+    rules=[
+        ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1)),
+        ProgressionRule("ended", "expired", TimeInStage(14)),
+        ProgressionRule(
+            "went_quiet",
+            "quiet",
+            InteractionCount({"purchase"}, within_days=30, at_most=0) & TimeInStage(30),
+        ),
+    ],
+)
+
+
+class TestTimeInStage:
+    def test_a_trial_ends_fourteen_days_after_it_starts(self, make_crm: MakeCrm) -> None:
+        """Time alone moves a subject on, measured from when it entered the stage."""
+        crm = make_crm(lifecycles=(TRIAL,))
+        ada = crm.register_customer(email="ada@example.com")
+        almost = T0 + timedelta(days=14) - timedelta(microseconds=1)
+        assert crm.evaluate_progression(ada.id, as_of=almost) == []
+        moves = crm.evaluate_progression(ada.id, as_of=T0 + timedelta(days=14))
+        assert [(m.from_stage, m.to_stage, m.rule) for m in moves] == [
+            ("trial", "expired", "ended")
+        ]
+
+    def test_an_inactivity_rule_waits_for_the_stage_to_be_old_enough(
+        self, make_crm: MakeCrm
+    ) -> None:
+        """A new arrival in a stage is not "inactive" the moment it arrives: the clock of
+        TimeInStage starts at the move, so a chained rule cannot fire in the same instant."""
+        crm = make_crm(lifecycles=(TRIAL,))
+        ada = crm.register_customer(email="ada@example.com")
+        imported = T0 - timedelta(days=90)
+        crm.record_interaction(ada.id, kind="purchase", channel="web", occurred_at=imported)
+        assert crm.current_stage(ada.id) == "paying"  # not straight on to "quiet"
+        later = T0 + timedelta(days=30)
+        assert [m.to_stage for m in crm.evaluate_progression(ada.id, as_of=later)] == ["quiet"]

@@ -53,7 +53,9 @@ REGISTERED = [
 PUBLIC_ATTRS_CLASSES = sorted(
     name
     for name in crmkit.__all__
-    if attrs.has(getattr(crmkit, name)) and name != "Page"  # Page is generic, not a domain type
+    if isinstance(getattr(crmkit, name), type)
+    and attrs.has(getattr(crmkit, name))
+    and name != "Page"  # Page is generic, not a domain type
 )
 
 

@@ -14,15 +14,21 @@ format, are checked once its fields have been read, so they are reported in a se
 Exact types stay exact: money is ``{"amount": "12.50", "currency": "EUR"}`` (a string, never
 a float), decimals are strings, datetimes ISO 8601 in UTC, and traits carry their type
 (``{"type": "date", "value": "2024-05-01"}``) so that a date and a text stay distinct.
+Sets (tags, interaction kinds, channels, rule sources) are sorted lists.
+
+Conditions (lifecycle guards and progression triggers) are a tagged union: each is an object
+whose ``"type"`` is the class's ``kind`` (``{"type": "has_field", "field": "email"}``), and
+`structure` with ``Condition`` picks the class from that tag (see `CONDITION_TYPES`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import cattrs
@@ -38,8 +44,11 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from crmkit.domain import (
     AccountChanged,
     AccountRegistered,
+    AllOf,
+    AnyOf,
     Channel,
     CompanySize,
+    Condition,
     ConsentChanged,
     ConsentStatus,
     ContactPoint,
@@ -50,10 +59,21 @@ from crmkit.domain import (
     DomainEvent,
     DoubleOptIn,
     EmailAddress,
+    HasField,
+    HasTag,
+    HasTrait,
+    InteractionCount,
     InteractionKind,
     InteractionRecorded,
     Money,
+    Not,
+    Outcome,
     PhoneNumber,
+    ProgressionRule,
+    Stage,
+    StageChanged,
+    SubjectKind,
+    TimeInStage,
     TraitType,
     TraitValue,
 )
@@ -62,6 +82,7 @@ from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import CrmError, FieldError, ValidationError
 
 __all__ = [
+    "CONDITION_TYPES",
     "EVENT_TYPES",
     "converter",
     "event_from_dict",
@@ -84,10 +105,21 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         InteractionRecorded,
         AccountRegistered,
         AccountChanged,
+        StageChanged,
     )
 }
 
-MAX_DEPTH = 32
+#: Every condition class by its ``kind``, the tag under ``"type"`` in its JSON form.
+CONDITION_TYPES: Mapping[str, type[Condition]] = MappingProxyType(
+    {
+        cls.kind: cls
+        for cls in (HasField, HasTrait, HasTag, InteractionCount, TimeInStage, AllOf, AnyOf, Not)
+    }
+)
+
+#: How deeply a document may nest. A lifecycle model whose guard nests conditions as deeply as
+#: the domain allows (16 levels) reaches about 35, so valid documents stay well within it.
+MAX_DEPTH = 48
 
 
 class _Bad(ValueError):
@@ -244,13 +276,116 @@ def _structure_exact(kind: type) -> Any:
     return structure
 
 
-_ENUMS = (Channel, CompanySize, ConsentStatus, Direction, DoubleOptIn, InteractionKind, TraitType)
+_ENUMS = (
+    Channel,
+    CompanySize,
+    ConsentStatus,
+    Direction,
+    DoubleOptIn,
+    InteractionKind,
+    Outcome,
+    SubjectKind,
+    TraitType,
+)
 
 
 def _structure_enum(value: Any, enum: type[StrEnum]) -> StrEnum:
     if not isinstance(value, str):
         raise _Bad(f"must be one of {', '.join(m.value for m in enum)}")
     return enum_of(enum, value, "")
+
+
+def _strict_set(conv: cattrs.Converter, item: type, what: str) -> Any:
+    """A hook reading a set of ``item`` from a list only: a string is not a set of letters."""
+    as_tuple = tuple[item, ...]  # type: ignore[valid-type]
+    handler = conv.get_structure_hook(as_tuple)
+
+    def structure(value: Any, _: type) -> frozenset[Any]:
+        if not isinstance(value, list | tuple | Set):
+            raise _Bad(f"must be a list of {what}")
+        return frozenset(handler(list(value), as_tuple))
+
+    return structure
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _is_condition(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Condition)
+
+
+def _register_conditions(conv: cattrs.Converter) -> None:
+    """Conditions as a tagged union: ``{"type": <kind>, **fields}``."""
+    structurers: dict[type[Condition], Callable[[Any, Any], Any]] = {}
+    unstructurers: dict[type[Condition], Callable[[Any], dict[str, Any]]] = {}
+
+    def structure_condition(value: Any, wanted: type[Condition]) -> Condition:
+        allowed = sorted(k for k, cls in CONDITION_TYPES.items() if issubclass(cls, wanted))
+        if not isinstance(value, Mapping):
+            raise _Bad(f"must be an object whose 'type' is one of {', '.join(allowed)}")
+        tag = value.get("type")
+        cls = CONDITION_TYPES.get(tag) if isinstance(tag, str) else None
+        if cls is None or not issubclass(cls, wanted):
+            message = "is required: one of" if "type" not in value else "must be one of"
+            raise ValidationError.single("type", tag, f"{message} {', '.join(allowed)}")
+        fields = {k: v for k, v in value.items() if k != "type"}
+        made: Condition = structurers[cls](fields, cls)
+        return made
+
+    def unstructure_condition(value: Condition) -> dict[str, Any]:
+        cls = type(value)
+        if cls not in unstructurers:
+            raise ValidationError.single(
+                "type", cls.kind, "is not a condition type crmkit can serialise"
+            )
+        return {"type": cls.kind, **unstructurers[cls](value)}
+
+    # Register the union first: the classes' own functions look it up for nested conditions.
+    conv.register_structure_hook_func(_is_condition, structure_condition)
+    conv.register_unstructure_hook_func(_is_condition, unstructure_condition)
+    sets: dict[str, Any] = {
+        "kinds": override(struct_hook=_strict_set(conv, str, "interaction kinds")),
+        "channels": override(struct_hook=_strict_set(conv, Channel, "channels")),
+    }
+    for cls in CONDITION_TYPES.values():
+        extra = sets if cls is InteractionCount else {}
+        structurers[cls] = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=True, **extra
+        )
+        unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
+
+
+def _register_lifecycle(conv: cattrs.Converter) -> None:
+    """Lifecycle models and stage histories are plain attrs classes, except that a stage's
+    label may be ``None`` (kept as ``null``) and a rule's sources must be a list."""
+    text = _structure_exact(str)
+
+    def optional_text(value: Any, _: type) -> str | None:
+        return None if value is None else text(value, str)
+
+    conv.register_structure_hook(
+        Stage,
+        make_dict_structure_fn(
+            Stage,
+            conv,
+            label=override(struct_hook=optional_text),
+            _cattrs_forbid_extra_keys=True,
+        ),
+    )
+    conv.register_unstructure_hook(
+        Stage, make_dict_unstructure_fn(Stage, conv, label=override(unstruct_hook=_same))
+    )
+    conv.register_structure_hook(
+        ProgressionRule,
+        make_dict_structure_fn(
+            ProgressionRule,
+            conv,
+            sources=override(struct_hook=_strict_set(conv, str, "stage names")),
+            _cattrs_forbid_extra_keys=True,
+        ),
+    )
 
 
 def _make_converter() -> cattrs.Converter:
@@ -296,6 +431,8 @@ def _make_converter() -> cattrs.Converter:
             Customer, conv, traits=override(unstruct_hook=_unstructure_traits)
         ),
     )
+    _register_conditions(conv)
+    _register_lifecycle(conv)
     return conv
 
 

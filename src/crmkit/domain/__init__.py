@@ -18,6 +18,7 @@ from crmkit.domain.conditions import (
     HasTrait,
     InteractionCount,
     Not,
+    TimeInStage,
 )
 from crmkit.domain.consent import (
     ConsentRecord,
@@ -142,6 +143,7 @@ __all__ = [
     "StageHistory",
     "Stay",
     "SubjectKind",
+    "TimeInStage",
     "TenantId",
     "TraitDefinition",
     "TraitSchema",

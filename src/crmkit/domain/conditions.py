@@ -40,6 +40,7 @@ __all__ = [
     "HasTrait",
     "InteractionCount",
     "Not",
+    "TimeInStage",
 ]
 
 #: The customer fields `HasField` may name.
@@ -73,7 +74,9 @@ class Facts:
     """What a condition may look at: one subject, its interactions, and the instant ``as_of``.
 
     Build them with `Facts.of_customer` or `Facts.of_account`. ``fields`` holds the subject's
-    profile fields by name (see `CUSTOMER_FIELDS` and `ACCOUNT_FIELDS`).
+    profile fields by name (see `CUSTOMER_FIELDS` and `ACCOUNT_FIELDS`). ``stage_entered_at``
+    is when the subject entered its current stage of the model being evaluated: a history
+    fills it in when it checks a guard or a rule (``None`` elsewhere).
     """
 
     as_of: datetime = attrs.field(converter=to_utc, validator=utc)
@@ -81,6 +84,13 @@ class Facts:
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
     traits: Mapping[str, TraitValue] = attrs.field(factory=dict)
     interactions: tuple[Interaction, ...] = attrs.field(default=(), converter=_tuple)
+    stage_entered_at: datetime | None = attrs.field(default=None)
+
+    def in_stage_since(self, entered_at: datetime) -> Facts:
+        """The same facts, for a subject that entered its current stage at ``entered_at``."""
+        if entered_at == self.stage_entered_at:
+            return self
+        return attrs.evolve(self, stage_entered_at=entered_at)
 
     @classmethod
     def of_customer(
@@ -294,6 +304,34 @@ class InteractionCount(Condition):
         return f"{' and '.join(bounds)} {what} interaction(s){where}{when}"
 
 
+def _days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is not int or not 0 <= value <= MAX_WINDOW_DAYS:
+        raise ValidationError.single(
+            "at_least_days", value, f"must be an integer from 0 to {MAX_WINDOW_DAYS}"
+        )
+
+
+@attrs.frozen
+class TimeInStage(Condition):
+    """The subject has been in its current stage for at least ``at_least_days`` days.
+
+    Time alone then moves a subject on ("a trial ends 14 days after it starts"), and a rule
+    such as "no purchase in 30 days" can wait until the subject has been in the stage that
+    long, instead of firing the moment it arrives. It holds only where a stage is known: in
+    the guards and progression rules of a lifecycle model.
+    """
+
+    kind: ClassVar[str] = "time_in_stage"
+    at_least_days: int = attrs.field(validator=_days)
+
+    def holds(self, facts: Facts) -> bool:
+        entered = facts.stage_entered_at
+        return entered is not None and facts.as_of - entered >= timedelta(days=self.at_least_days)
+
+    def describe(self) -> str:
+        return f"in the current stage for at least {self.at_least_days} days"
+
+
 def _conditions(value: Any) -> tuple[Condition, ...]:
     if isinstance(value, Condition) or not isinstance(value, Iterable):
         raise ValidationError.single("conditions", value, "must be a sequence of conditions")
@@ -306,11 +344,9 @@ def _conditions(value: Any) -> tuple[Condition, ...]:
     return items
 
 
-def _check_depth(depth: int) -> None:
+def _check_depth(depth: int, path: str = "conditions") -> None:
     if depth > MAX_CONDITION_DEPTH:
-        raise ValidationError.single(
-            "conditions", depth, f"nest at most {MAX_CONDITION_DEPTH} levels deep"
-        )
+        raise ValidationError.single(path, depth, f"nest at most {MAX_CONDITION_DEPTH} levels deep")
 
 
 @attrs.frozen
@@ -376,7 +412,7 @@ class Not(Condition):
     condition: Condition = attrs.field(validator=_condition)
 
     def __attrs_post_init__(self) -> None:
-        _check_depth(self.depth)
+        _check_depth(self.depth, "condition")
 
     @property
     def depth(self) -> int:

@@ -206,7 +206,7 @@ class StageHistory:
         if to == self.current:
             model.stage(to)
             return None
-        model.check_move(self.current, to, facts)
+        model.check_move(self.current, to, None if facts is None else self._situated(facts))
         return self._append(StageChange(self.current, to, at, reason=reason, actor=actor))
 
     def progress(
@@ -244,6 +244,7 @@ class StageHistory:
         self, model: LifecycleModel, facts: Facts, visited: set[str]
     ) -> ProgressionRule | None:
         current = self.current
+        facts = self._situated(facts)
         for rule in model.rules:
             if rule.target in visited or (rule.sources and current not in rule.sources):
                 continue
@@ -255,6 +256,9 @@ class StageHistory:
             if rule.when.holds(facts):
                 return rule
         return None
+
+    def _situated(self, facts: Facts) -> Facts:
+        return facts.in_stage_since(self.entered_at)
 
     def pull_events(self) -> list[DomainEvent]:
         """Hand over the events collected since the last call, and forget them."""

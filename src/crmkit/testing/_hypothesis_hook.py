@@ -32,6 +32,23 @@ _STRATEGIES = {
     "CustomerProfileChanged": "domain_events",
     "CustomerRegistered": "domain_events",
     "InteractionRecorded": "domain_events",
+    "StageChanged": "domain_events",
+    "Facts": "facts",
+    "LifecycleModel": "lifecycle_models",
+    "ProgressionRule": "progression_rules",
+    "Stage": "stages",
+    "StageChange": "stage_changes",
+    "StageHistory": "stage_histories",
+    "Transition": "transitions",
+    "Condition": "conditions",
+    "AllOf": "conditions",
+    "AnyOf": "conditions",
+    "HasField": "conditions",
+    "HasTag": "conditions",
+    "HasTrait": "conditions",
+    "InteractionCount": "conditions",
+    "Not": "conditions",
+    "TimeInStage": "conditions",
 }
 
 
@@ -40,6 +57,8 @@ def _lazy(type_name: str, function: str) -> Any:
         strategies = import_module("crmkit.testing.strategies")
         if function == "domain_events":
             return strategies.domain_events(requested)
+        if function == "conditions":
+            return strategies.conditions(of=requested)
         return getattr(strategies, function)()
 
     return resolve

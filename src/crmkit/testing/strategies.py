@@ -8,21 +8,27 @@ Use them directly (``customers()``, ``money(currency="EUR")``) or through
 from __future__ import annotations
 
 import string
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from crmkit.domain import (
+    ACCOUNT_FIELDS,
+    CUSTOMER_FIELDS,
     Account,
     AccountChanged,
     AccountId,
     AccountLink,
     AccountRegistered,
+    AllOf,
+    AnyOf,
     Channel,
     CompanySize,
+    Condition,
     ConsentChanged,
     ConsentRecord,
     ConsentStatus,
@@ -35,25 +41,43 @@ from crmkit.domain import (
     DomainEvent,
     DoubleOptIn,
     EmailAddress,
+    Facts,
+    HasField,
+    HasTag,
+    HasTrait,
     Interaction,
+    InteractionCount,
     InteractionId,
     InteractionKind,
     InteractionRecorded,
+    LifecycleModel,
     Money,
+    Not,
+    Outcome,
     PhoneNumber,
     PostalAddress,
+    ProgressionRule,
+    Stage,
+    StageChange,
+    StageChanged,
+    StageHistory,
+    SubjectKind,
+    TimeInStage,
     TraitDefinition,
     TraitSchema,
     TraitType,
     TraitValue,
+    Transition,
 )
 from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
+from crmkit.domain.conditions import MAX_CONDITION_DEPTH
 from crmkit.domain.money import MAX_MINOR
 
 __all__ = [
     "account_ids",
     "account_links",
     "accounts",
+    "conditions",
     "consent_records",
     "contact_points",
     "currencies",
@@ -61,18 +85,25 @@ __all__ = [
     "customers",
     "domain_events",
     "emails",
+    "facts",
     "ids",
     "interactions",
+    "lifecycle_models",
     "money",
     "phone_numbers",
     "postal_addresses",
+    "progression_rules",
     "purposes",
     "slugs",
+    "stage_changes",
+    "stage_histories",
+    "stages",
     "tenants",
     "trait_definitions",
     "trait_schemas",
     "trait_values",
     "traits",
+    "transitions",
     "utc_datetimes",
     "web_domains",
 ]
@@ -417,6 +448,368 @@ def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[Doma
         AccountChanged: st.builds(
             AccountChanged, at, account_id=account_ids(), fields=st.just(("name",))
         ),
+        StageChanged: st.builds(
+            StageChanged,
+            at,
+            subject_kind=st.sampled_from(SubjectKind),
+            subject_id=ids(),
+            model=slugs(12),
+            from_stage=st.none() | slugs(12),
+            to_stage=slugs(12),
+            reason=st.none() | _text(40),
+            actor=_actors(),
+            rule=st.none() | slugs(12),
+        ),
     }
     chosen = [strategy for cls, strategy in by_class.items() if issubclass(cls, of)]
     return st.one_of(*chosen)
+
+
+# --- Lifecycle stages --------------------------------------------------------------------
+
+_TAGS = ("vip", "b2b", "newsletter")
+_KINDS = tuple(k.value for k in InteractionKind)
+
+
+# Composite strategies below draw from these, built once: strategies built anew on every
+# draw make generation several times slower.
+
+
+@cache
+def _actors() -> st.SearchStrategy[str | None]:
+    return st.none() | st.sampled_from(["alice", "bob", "crmkit"]) | ids()
+
+
+@cache
+def _reasons() -> st.SearchStrategy[str | None]:
+    return st.none() | _text(40)
+
+
+@cache
+def _short_slugs() -> st.SearchStrategy[str]:
+    return slugs(12)
+
+
+@cache
+def _stage_names() -> st.SearchStrategy[str]:
+    return st.sampled_from(["lead", "customer", "lapsed", "won"]) | _short_slugs()
+
+
+@cache
+def _gaps() -> st.SearchStrategy[timedelta]:
+    seconds = st.integers(1, 200 * 86_400).map(lambda s: timedelta(seconds=s))
+    return st.just(timedelta(0)) | seconds
+
+
+@cache
+def _bounds() -> st.SearchStrategy[tuple[int | None, int | None]]:
+    def pair(low: int | None, spread: int | None) -> tuple[int | None, int | None]:
+        if low is None:
+            return None, spread if spread is not None else 0
+        return low, None if spread is None else low + spread
+
+    return st.builds(pair, st.none() | st.integers(0, 5), st.none() | st.integers(0, 5))
+
+
+def _count(
+    kinds: frozenset[str],
+    channels: frozenset[Channel],
+    within_days: int | None,
+    bounds: tuple[int | None, int | None],
+) -> InteractionCount:
+    return InteractionCount(
+        kinds, channels, within_days=within_days, at_least=bounds[0], at_most=bounds[1]
+    )
+
+
+_FIELDS = {
+    None: CUSTOMER_FIELDS + ACCOUNT_FIELDS,
+    SubjectKind.CUSTOMER: CUSTOMER_FIELDS,
+    SubjectKind.ACCOUNT: ACCOUNT_FIELDS,
+}
+
+
+@cache
+def _leaves(subject: SubjectKind | None) -> dict[type[Condition], st.SearchStrategy[Condition]]:
+    leaves: dict[type[Condition], st.SearchStrategy[Condition]] = {
+        HasField: st.builds(HasField, st.sampled_from(_FIELDS[subject])),
+        HasTag: st.builds(HasTag, st.sampled_from(_TAGS) | slugs(12)),
+        HasTrait: st.builds(HasTrait, slugs(12)),
+        InteractionCount: st.builds(
+            _count,
+            st.frozensets(st.sampled_from(_KINDS) | slugs(12), max_size=3),
+            st.frozensets(st.sampled_from(Channel), max_size=2),
+            st.none() | st.integers(1, 400),
+            _bounds(),
+        ),
+        TimeInStage: st.builds(TimeInStage, st.integers(0, 400)),
+    }
+    if subject is SubjectKind.ACCOUNT:  # accounts have no tags or traits
+        del leaves[HasTag], leaves[HasTrait]
+    return leaves
+
+
+@cache
+def conditions(
+    max_depth: int = 3, *, of: type[Condition] = Condition, subject: SubjectKind | None = None
+) -> st.SearchStrategy[Condition]:
+    """Valid condition trees nesting at most ``max_depth`` levels (1: leaves only).
+
+    Leaves test profile fields, tags, traits, counts of interactions in a window and time
+    in the current stage; `AllOf`, `AnyOf` and `Not` combine them. ``of`` narrows to one
+    class (e.g. ``Not``) or, with ``Condition``, allows any. With ``subject``, only
+    conditions a customer (or an account) can meet, as a lifecycle model for them
+    requires. Trees shrink towards a single leaf.
+    """
+    if not 1 <= max_depth <= MAX_CONDITION_DEPTH:
+        raise ValueError(f"max_depth must be from 1 to {MAX_CONDITION_DEPTH}")
+    found = _leaves(subject)
+    leaves = [strategy for cls, strategy in found.items() if issubclass(cls, of)]
+    if max_depth == 1 or of in found:
+        if not leaves:
+            raise ValueError(f"no {of.__name__} nests only {max_depth} level deep")
+        return st.one_of(*leaves)
+    inner = conditions(max_depth - 1, subject=subject)
+    children = st.lists(inner, min_size=1, max_size=3).map(tuple)
+    branches: dict[type[Condition], st.SearchStrategy[Condition]] = {
+        AllOf: st.builds(AllOf, children),
+        AnyOf: st.builds(AnyOf, children),
+        Not: st.builds(Not, inner),
+    }
+    chosen = [strategy for cls, strategy in branches.items() if issubclass(cls, of)]
+    return st.one_of(*leaves, *chosen)
+
+
+def facts(
+    *,
+    as_of: datetime | None = None,
+    kinds: list[str] | None = None,
+    subject: SubjectKind | None = None,
+) -> st.SearchStrategy[Facts]:
+    """Facts about a subject as of an instant (``as_of`` if given): some profile fields
+    filled, tags and traits, a few interactions (of ``kinds`` if given) from 400 days
+    before ``as_of`` to a day after it (which no condition counts), and sometimes when the
+    subject entered its current stage.
+
+    With ``subject``, the fields are a customer's (with tags and traits) or an account's
+    (without); by default both kinds of field are there, so that any condition may hold.
+    """
+    seconds = st.integers(-400 * 86_400, 86_400).map(lambda s: timedelta(seconds=s))
+    values = st.none() | st.just("") | st.just("x")
+    account = subject is SubjectKind.ACCOUNT
+    return st.builds(
+        lambda when, offsets, entered, **parts: Facts(
+            as_of=when,
+            interactions=[attrs.evolve(i, occurred_at=when + d) for i, d in offsets],
+            stage_entered_at=None if entered is None else when - entered,
+            **parts,
+        ),
+        st.just(as_of) if as_of is not None else utc_datetimes(datetime(2000, 1, 1)),
+        st.lists(st.tuples(interactions(kinds=kinds or list(_KINDS)), seconds), max_size=5),
+        st.none() | st.integers(0, 400).map(lambda days: timedelta(days=days)),
+        fields=st.fixed_dictionaries(dict.fromkeys(_FIELDS[subject], values)),
+        tags=st.just(frozenset()) if account else st.frozensets(st.sampled_from(_TAGS), max_size=2),
+        traits=st.just({}) if account else traits(),
+    )
+
+
+def stages(name: str | None = None, *, terminal: bool | None = None) -> st.SearchStrategy[Stage]:
+    """Stages: a slug name (or ``name``), sometimes a label, a terminal flag (or
+    ``terminal``), an outcome, sometimes a description."""
+    return st.builds(
+        _stage,
+        _stage_names() if name is None else st.just(name),
+        st.booleans() if terminal is None else st.just(terminal),
+        _stage_parts(),
+    )
+
+
+def _stage(name: str, terminal: bool, parts: dict[str, Any]) -> Stage:
+    label = parts.pop("label")
+    if label is not None:
+        parts["label"] = label
+    return Stage(name, terminal=terminal, **parts)
+
+
+@cache
+def _stage_parts() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "label": st.none() | _text(20),
+            "outcome": st.sampled_from(Outcome),
+            "description": _reasons(),
+        }
+    )
+
+
+def transitions() -> st.SearchStrategy[Transition]:
+    """Transitions between two different stage names, sometimes guarded (outside a model)."""
+    return st.builds(
+        lambda pair, guard: Transition(*pair, guard=guard),
+        st.lists(_stage_names(), min_size=2, max_size=2, unique=True),
+        st.none() | conditions(2),
+    )
+
+
+def progression_rules() -> st.SearchStrategy[ProgressionRule]:
+    """Progression rules with a slug name and target, a condition, and some sources
+    (outside a model: use `lifecycle_models` for rules consistent with their model)."""
+    return st.builds(
+        ProgressionRule,
+        slugs(12),
+        _stage_names(),
+        conditions(2),
+        sources=st.frozensets(_stage_names(), max_size=3),
+        description=st.none() | _text(40),
+    )
+
+
+@st.composite
+def _lifecycle_model(
+    draw: st.DrawFn, max_stages: int, subject: SubjectKind | None, min_rules: int
+) -> Any:
+    smallest = 2 if min_rules else 1
+    names = draw(st.lists(_short_slugs(), min_size=smallest, max_size=max_stages, unique=True))
+    initial = draw(st.sampled_from(names))
+    # The initial stage leads somewhere whenever there is somewhere else to go.
+    terminal = {n for n in names if draw(st.booleans()) and draw(st.booleans())}
+    if len(names) > 1:
+        terminal.discard(initial)
+    # A random spanning tree from the initial stage: every stage is reachable ...
+    others = draw(st.permutations([n for n in names if n != initial]))
+    placed, edges = [initial], []
+    for name in others:
+        parents = [p for p in placed if p not in terminal]
+        edges.append((draw(st.sampled_from(parents)), name))
+        placed.append(name)
+    # ... then a few more edges, never leaving a terminal stage.
+    sources = [n for n in names if n not in terminal]
+    if sources and len(names) > 1:
+        extra = st.tuples(st.sampled_from(sources), st.sampled_from(names))
+        for pair in draw(st.lists(extra, max_size=len(names) * 2)):
+            if pair[0] != pair[1] and pair not in edges:
+                edges.append(pair)
+    edges = draw(st.permutations(edges))
+    # Conditions must be ones the model's subjects can meet.
+    subject = subject if subject is not None else draw(st.sampled_from(SubjectKind))
+    guards = _guards(subject)
+    moves = [Transition(a, b, guard=draw(guards)) for a, b in edges]
+    rules = []
+    targets = sorted({b for _, b in edges})
+    count = draw(st.integers(min_rules, max(min_rules, 4))) if targets else 0
+    for index in range(count):
+        target = draw(st.sampled_from(targets))
+        feeding = sorted(a for a, b in edges if b == target)
+        rules.append(
+            ProgressionRule(
+                f"rule_{index}",
+                target,
+                draw(conditions(2, subject=subject)),
+                sources=draw(st.just(()) | st.lists(st.sampled_from(feeding), min_size=1)),
+                description=draw(_reasons()),
+            )
+        )
+    return LifecycleModel(
+        draw(_model_names()),
+        stages=[_stage(n, n in terminal, draw(_stage_parts())) for n in names],
+        transitions=moves,
+        initial=initial,
+        rules=rules,
+        subject=subject,
+        description=draw(_reasons()),
+    )
+
+
+@cache
+def _guards(subject: SubjectKind) -> st.SearchStrategy[Condition | None]:
+    return st.none() | conditions(2, subject=subject)
+
+
+@cache
+def _model_names() -> st.SearchStrategy[str]:
+    return st.sampled_from(["customer_lifecycle", "pipeline"]) | _short_slugs()
+
+
+def lifecycle_models(
+    *, max_stages: int = 8, subject: SubjectKind | None = None, min_rules: int = 0
+) -> st.SearchStrategy[LifecycleModel]:
+    """Valid lifecycle models of 1 to ``max_stages`` stages.
+
+    The transitions are a random spanning tree from the initial stage (so every stage is
+    reachable) plus a few random edges; some stages are terminal (and have no way out), some
+    transitions guarded. Progression rules, when there are any, target stages that some
+    transition leads to, from sources that have that transition. ``subject`` fixes who
+    moves through the model; ``min_rules`` asks for at least that many rules.
+    """
+    if max_stages < 1 or (min_rules and max_stages < 2):
+        raise ValueError("max_stages must be at least 1 (2 for a model with rules)")
+    return _lifecycle_model(max_stages, subject, min_rules)
+
+
+def stage_changes() -> st.SearchStrategy[StageChange]:
+    """Single stage changes (outside a history): an entry (no ``from_stage``) or a move
+    between two different stages."""
+    return st.builds(
+        lambda pair, entry, at, reason, actor, rule: StageChange(
+            None if entry else pair[0], pair[1], at, reason=reason, actor=actor, rule=rule
+        ),
+        st.lists(_stage_names(), min_size=2, max_size=2, unique=True),
+        st.booleans(),
+        utc_datetimes(),
+        st.none() | _text(40),
+        _actors(),
+        st.none() | slugs(12),
+    )
+
+
+@st.composite
+def _stage_history(draw: st.DrawFn, model: LifecycleModel | None, max_moves: int) -> Any:
+    if model is None:
+        model = draw(lifecycle_models())
+    at = draw(_history_starts())
+    first = draw(st.just(model.initial) | st.sampled_from(model.stage_names))
+    reason = _reasons()
+    changes = [StageChange(None, first, at, reason=draw(reason), actor=draw(_actors()))]
+    gaps = _gaps()
+    for _ in range(draw(st.integers(0, max_moves))):
+        current = changes[-1].to_stage
+        allowed = model.allowed_from(current)
+        if not allowed:
+            break
+        target = draw(st.sampled_from(allowed))
+        at += draw(gaps)
+        rules = [
+            r.name
+            for r in model.rules
+            if r.target == target and (not r.sources or current in r.sources)
+        ]
+        changes.append(
+            StageChange(
+                current,
+                target,
+                at,
+                reason=draw(reason),
+                actor=draw(_actors()),
+                rule=draw(st.none() | st.sampled_from(rules)) if rules else None,
+            )
+        )
+    return StageHistory(model.subject, draw(ids()), model.name, changes)
+
+
+@cache
+def _history_starts() -> st.SearchStrategy[datetime]:
+    return utc_datetimes(datetime(2000, 1, 1), datetime(2060, 1, 1))
+
+
+def stage_histories(
+    model: LifecycleModel | None = None, *, max_moves: int = 8
+) -> st.SearchStrategy[StageHistory]:
+    """Stage histories as stored (version 0, no pending events): a subject entering
+    ``model`` (a random one if ``None``) at its initial stage, or sometimes another, then
+    a random walk of up to ``max_moves`` legal transitions at non-decreasing UTC instants
+    (ties included), with random reasons and actors.
+
+    Guards are not evaluated: the walk follows the model's graph, as a history of moves
+    made with the facts of their day would.
+    """
+    return _stage_history(model, max_moves)
