@@ -8,13 +8,28 @@ reference), replays them, changes consent, registers and updates accounts, aband
 back units of work, and lets time pass, in two tenants. Both sides share one `FixedClock` and
 start from identical `SequentialIds`, so they must end every step holding exactly the same data.
 
+Both sides' CRMs track the lifecycle models `LIFECYCLES` (`crmkit.CUSTOMER_LIFECYCLE`, a small
+guarded ``onboarding`` model of the machine's own, and `crmkit.DEAL_PIPELINE` for accounts), so
+registering through the `CRM` enters the models and recording an interaction through it runs
+their progression rules (for the customer and the customer's account). The machine also moves
+customers and accounts by hand (often to a stage the model allows next, sometimes to one it
+does not, past a guard that fails, at an instant before the last change, with a stale expected
+version, or for a subject the tenant does not hold), puts subjects into a model at a chosen
+stage, applies the rules to one subject, re-evaluates a whole tenant (twice at the same
+``as_of``, now and then: the second run must change nothing), and races a stale copy of a
+history against a newer move.
+
 Every operation must have the same outcome on both sides (the same value, or the same crmkit
 error type), and after every step every read must agree: customers and interactions streamed,
 counted, listed page by page, looked up by id, email, external id and external reference, the
-timelines, the accounts, and the events published. Where the contract suite
-(`crmkit.testing.contract`) checks one behaviour at a time from a known state, the machine
-searches for the sequences nobody thought to write down, and Hypothesis shrinks any
-disagreement to the shortest program that shows it.
+timelines, the accounts, the stage histories (streamed per model in small and large batches
+and by stage, counted by stage, and read per customer and account), and the events published
+(`crmkit.StageChanged` included). Every history the adapter holds must be a path through its
+model, of a subject the tenant holds, and every stage change stored must have been announced
+by one `crmkit.StageChanged` event. Where the contract suite (`crmkit.testing.contract`)
+checks one behaviour at a time from a known state, the machine searches for the sequences
+nobody thought to write down, and Hypothesis shrinks any disagreement to the shortest program
+that shows it.
 
 To check an adapter, subclass the machine, override `AdapterStateMachine.open_storage` to
 return ``(tenant, publish) -> UnitOfWork`` over fresh, empty storage (the same function the
@@ -47,9 +62,10 @@ TestMyAdapter.settings = settings(max_examples=25, stateful_step_count=30, deadl
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 from hypothesis import event
@@ -67,8 +83,12 @@ from hypothesis.stateful import (
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.app.clocks import FixedClock, SequentialIds
 from crmkit.app.context import OpenUnitOfWork
+from crmkit.app.lifecycle import ProgressionReport
+from crmkit.app.progression import facts_of
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
+    CUSTOMER_LIFECYCLE,
+    DEAL_PIPELINE,
     PROFILE_FIELDS,
     Account,
     AccountId,
@@ -80,17 +100,29 @@ from crmkit.domain import (
     CustomerId,
     DomainEvent,
     EmailAddress,
+    HasField,
+    HasTag,
     Interaction,
+    InteractionCount,
     InteractionId,
     InteractionKind,
+    LifecycleModel,
+    Outcome,
+    ProgressionRule,
+    Stage,
+    StageChanged,
+    StageHistory,
+    SubjectKind,
     TenantId,
+    TimeInStage,
+    Transition,
 )
 from crmkit.errors import ConcurrencyConflict, CrmError, IdempotencyConflict, NotFound
 from crmkit.front import CRM
 from crmkit.ports import Page, UnitOfWork
 from crmkit.testing import strategies
 
-__all__ = ["TENANTS", "AdapterStateMachine"]
+__all__ = ["LIFECYCLES", "TENANTS", "AdapterStateMachine"]
 
 T = TypeVar("T")
 
@@ -103,6 +135,59 @@ TENANTS: Final = (TenantId("stateful_a"), TenantId("stateful_b"))
 TAGS: Final = ("vip", "b2b", "newsletter")
 #: Host systems that know customers by an external id.
 SOURCES: Final = ("shop", "billing")
+
+#: A small customer model of the machine's own, next to the presets: a guard on a tag the
+#: machine sets and one on the time spent in a stage, rules over a 30-day window (so that time
+#: passing flips them back and forth), a rule whose transition is guarded, one that time alone
+#: triggers, and a terminal stage.
+ONBOARDING: Final = LifecycleModel(
+    "onboarding",
+    stages=[
+        Stage("invited"),
+        Stage("active"),
+        Stage("champion"),
+        Stage("dormant"),
+        Stage("closed", terminal=True, outcome=Outcome.LOST),
+    ],
+    transitions=[
+        ("invited", "active"),
+        ("invited", "closed"),
+        Transition("active", "champion", guard=HasTag("vip")),
+        ("active", "dormant"),
+        ("champion", "dormant"),
+        ("dormant", "active"),
+        Transition("dormant", "closed", guard=TimeInStage(30)),
+    ],
+    rules=[
+        ProgressionRule(
+            "activated",
+            "active",
+            InteractionCount(within_days=30, at_least=1),
+            sources={"invited", "dormant"},
+        ),
+        ProgressionRule(
+            "championed",
+            "champion",
+            HasField("email") & InteractionCount(within_days=60, at_least=2),
+        ),
+        ProgressionRule("went_quiet", "dormant", ~InteractionCount(within_days=30, at_least=1)),
+        ProgressionRule("expired", "closed", TimeInStage(60), sources={"invited"}),
+    ],
+)
+#: The lifecycle models both sides' CRMs track: two for customers, one for accounts.
+LIFECYCLES: Final = (CUSTOMER_LIFECYCLE, ONBOARDING, DEAL_PIPELINE)
+CUSTOMER_MODELS: Final = tuple(m for m in LIFECYCLES if m.subject is SubjectKind.CUSTOMER)
+#: A stage no model has, to ask for now and then.
+NOWHERE: Final = "nowhere"
+#: Interactions are often recorded some time in the last year, so that the rules' windows
+#: (30 to 365 days) count them.
+YEAR_MINUTES: Final = 365 * 24 * 60
+#: The interaction kinds the models' rules and guards count: drawn often, so that they move.
+LIFECYCLE_KINDS: Final = (
+    InteractionKind.PURCHASE.value,
+    InteractionKind.REFERRAL.value,
+    InteractionKind.MEETING.value,
+)
 
 _Key = tuple[TenantId, CustomerId]
 _AccountKey = tuple[TenantId, AccountId]
@@ -137,6 +222,12 @@ def _agree(what: str, model: object, adapter: object) -> None:
         )
 
 
+def _check(what: str, expected: object, actual: object) -> None:
+    """A property both sides must have (not a comparison of the two): ``actual`` is expected."""
+    if expected != actual:
+        raise AssertionError(f"{what}\n  expected: {expected!r}\n  got:      {actual!r}")
+
+
 def _pages(list_page: Callable[..., Page[T]], **query: Any) -> list[Page[T]]:
     """Every page of a listing, following ``next_cursor`` to the end."""
     pages = [list_page(cursor=None, **query)]
@@ -155,6 +246,11 @@ def _got(get: Callable[[T], object], key: T) -> object:
 def _rarely() -> st.SearchStrategy[bool]:
     """True about one time in five; shrinks to False."""
     return st.integers(0, 4).map(lambda n: n == 4)
+
+
+def _usually() -> st.SearchStrategy[bool]:
+    """True about four times in five; shrinks to True."""
+    return st.integers(0, 4).map(lambda n: n != 4)
 
 
 def _sometimes(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
@@ -192,7 +288,7 @@ def _profile_changes(
         "tags": st.frozensets(st.sampled_from(TAGS)),
         "phone": st.none() | strategies.phone_numbers(),
         "address": st.none() | strategies.postal_addresses(),
-        "account": _sometimes(_account_links(account_ids)),
+        "account": st.none() | _account_links(account_ids),
     }
     if keys:
         optional["email"] = st.none() | emails
@@ -247,7 +343,8 @@ def _record_through(crm: CRM, interaction: Interaction) -> Interaction:
 
 def _own_writes(uow: UnitOfWork, customer: Customer, interaction: Interaction) -> object:
     """What a unit of work reads of its own uncommitted writes (it must see them all)."""
-    customers, interactions = uow.customers, uow.interactions
+    customers, interactions, histories = uow.customers, uow.interactions, uow.stage_histories
+    model = CUSTOMER_LIFECYCLE.name
     return {
         "customers.count()": customers.count(),
         "customers.find(new)": customers.find(customer.id),
@@ -256,6 +353,10 @@ def _own_writes(uow: UnitOfWork, customer: Customer, interaction: Interaction) -
         "interactions.count()": interactions.count(),
         "interactions.get(new)": _got(interactions.get, interaction.id),
         "interactions.timeline()": interactions.timeline(interaction.customer_id),
+        "stage_histories.find(new)": histories.find(model, customer.id),
+        "stage_histories.for_subject(new)": histories.for_subject(customer.id),
+        "stage_histories.stream()": list(histories.stream(model, batch_size=2)),
+        "stage_histories.count_by_stage()": histories.count_by_stage(model),
     }
 
 
@@ -263,6 +364,47 @@ def _save(uow: UnitOfWork, customer: Customer) -> Customer:
     uow.customers.update(customer)
     uow.commit()
     return customer
+
+
+def _save_history(uow: UnitOfWork, history: StageHistory) -> StageHistory:
+    uow.stage_histories.update(history)
+    uow.commit()
+    return history
+
+
+def _bad_path(model: LifecycleModel, history: StageHistory) -> str | None:
+    """What is wrong with a stored history of ``model``, if anything."""
+    stages = [change.to_stage for change in history.changes]
+    if (history.model, history.subject_kind) != (model.name, model.subject):
+        return f"it is a history of {history.subject_kind} in {history.model}"
+    if not model.is_path(stages):
+        return f"{stages} is not a path through {model.name}"
+    if history.current != history.changes[-1].to_stage:
+        return f"its current stage {history.current!r} is not the last one entered"
+    if history.version < 1:
+        return f"it is stored at version {history.version}"
+    return None
+
+
+def _check_announced(histories: list[StageHistory], published: list[DomainEvent]) -> None:
+    """Every stage change in ``histories`` (of every tenant) was published as one
+    `StageChanged` event, and no other was."""
+    stored = Counter(
+        (h.subject_kind, h.subject_id, h.model, c.from_stage, c.to_stage, c.at, c.actor, c.rule)
+        for h in histories
+        for c in h.changes
+    )
+    announced = Counter(
+        (e.subject_kind, e.subject_id, e.model, e.from_stage, e.to_stage, e.at, e.actor, e.rule)
+        for e in published
+        if isinstance(e, StageChanged)
+    )
+    if stored != announced:
+        raise AssertionError(
+            "the stage changes stored and the StageChanged events published differ\n"
+            f"  stored, never announced: {sorted(map(repr, stored - announced))}\n"
+            f"  announced, never stored: {sorted(map(repr, announced - stored))}"
+        )
 
 
 class _Side:
@@ -276,7 +418,7 @@ class _Side:
         ids = SequentialIds("id")
         self.crms: dict[TenantId, CRM] = {}
         for tenant in TENANTS:
-            crm = CRM(self._open, tenant=tenant, clock=clock, ids=ids)
+            crm = CRM(self._open, tenant=tenant, clock=clock, ids=ids, lifecycles=LIFECYCLES)
             crm.subscribe(DomainEvent, self.published.append)
             self.crms[tenant] = crm
 
@@ -292,10 +434,16 @@ class _Side:
         """A unit of work for reading only: it does not count as work on ``tenant``."""
         return self.open_unit_of_work(tenant, self.published.extend)
 
-    def contents(self, tenant: TenantId) -> tuple[list[Customer], list[Interaction]]:
+    def contents(
+        self, tenant: TenantId
+    ) -> tuple[list[Customer], list[Interaction], list[StageHistory]]:
         """Everything ``tenant`` has stored, in one unit of work."""
         with self.reader(tenant) as uow:
-            return list(uow.customers.stream()), list(uow.interactions.stream())
+            return (
+                list(uow.customers.stream()),
+                list(uow.interactions.stream()),
+                [h for m in LIFECYCLES for h in uow.stage_histories.stream(m.name)],
+            )
 
 
 class AdapterStateMachine(RuleBasedStateMachine):
@@ -306,7 +454,8 @@ class AdapterStateMachine(RuleBasedStateMachine):
     Run it through its ``TestCase`` (with your Hypothesis ``settings``) or with
     `hypothesis.stateful.run_state_machine_as_test`. The machine works in the tenants
     `TENANTS`, starts the shared clock ``clock`` at 2024-01-01 UTC and moves it forward
-    itself.
+    itself; its CRMs track the lifecycle models `LIFECYCLES`, so the adapter must implement
+    ``UnitOfWork.stage_histories`` too.
     """
 
     customer_keys: Bundle[_Key] = Bundle("customer_keys")
@@ -407,7 +556,7 @@ class AdapterStateMachine(RuleBasedStateMachine):
         template=_customer_templates(),
         email=st.none() | emails,
         external=st.lists(external_keys, max_size=2),
-        link=_sometimes(_account_links(account_ids)),
+        link=st.none() | _account_links(account_ids),
         front_door=st.booleans(),
     )
     def register_customer(
@@ -544,7 +693,8 @@ class AdapterStateMachine(RuleBasedStateMachine):
         key=customer_keys,
         elsewhere=_rarely(),
         template=strategies.interactions(),
-        minutes=st.none() | st.integers(-5, 5),
+        kind=st.none() | st.sampled_from(LIFECYCLE_KINDS),
+        minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
         ref=_mostly(refs),
     )
     def record_interaction(
@@ -552,18 +702,21 @@ class AdapterStateMachine(RuleBasedStateMachine):
         key: _Key,
         elsewhere: bool,
         template: Interaction,
+        kind: str | None,
         minutes: int | None,
         ref: str | None,
     ) -> MultipleResults[_Recorded]:
-        """Append an interaction to the log; a taken id or reference must be refused alike."""
-        return self._record(key, elsewhere, template, minutes, ref, front_door=False)
+        """Append an interaction to the log; a taken id or reference must be refused alike.
+        (Stages do not move: the log is written to directly.)"""
+        return self._record(key, elsewhere, template, kind, minutes, ref, front_door=False)
 
     @rule(
         target=recorded,
         key=customer_keys,
         elsewhere=_rarely(),
         template=strategies.interactions(),
-        minutes=st.none() | st.integers(-5, 5),
+        kind=st.none() | st.sampled_from(LIFECYCLE_KINDS),
+        minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
         ref=_mostly(refs),
     )
     def record_interaction_through_the_front_door(
@@ -571,29 +724,37 @@ class AdapterStateMachine(RuleBasedStateMachine):
         key: _Key,
         elsewhere: bool,
         template: Interaction,
+        kind: str | None,
         minutes: int | None,
         ref: str | None,
     ) -> MultipleResults[_Recorded]:
-        """Record an interaction with `CRM.record_interaction` (idempotent by reference)."""
-        return self._record(key, elsewhere, template, minutes, ref, front_door=True)
+        """Record an interaction with `CRM.record_interaction` (idempotent by reference); the
+        progression rules then run for the customer and the customer's account."""
+        return self._record(key, elsewhere, template, kind, minutes, ref, front_door=True)
 
     def _record(
         self,
         key: _Key,
         elsewhere: bool,
         template: Interaction,
+        kind: str | None,
         minutes: int | None,
         ref: str | None,
         *,
         front_door: bool,
     ) -> MultipleResults[_Recorded]:
-        # Often at the same instant as another interaction, so that the id breaks the tie.
+        # Often at the same instant as another interaction, so that the id breaks the tie;
+        # often in the last year, so that the lifecycle rules' windows count it.
         tenant, customer_id = self._where(key, elsewhere)
         occurred_at = template.occurred_at
         if minutes is not None:
             occurred_at = self.clock.now() + timedelta(minutes=minutes)
         interaction = attrs.evolve(
-            template, customer_id=customer_id, occurred_at=occurred_at, external_ref=ref
+            template,
+            customer_id=customer_id,
+            occurred_at=occurred_at,
+            external_ref=ref,
+            kind=template.kind if kind is None else kind,
         )
         self._interaction_ids.add(interaction.id)
 
@@ -700,8 +861,9 @@ class AdapterStateMachine(RuleBasedStateMachine):
         interaction: Interaction,
         ending: str,
     ) -> None:
-        """Register, update and record in one unit of work, then leave it without a commit,
-        raise inside it, or roll back and commit something else: only that is stored."""
+        """Register, update, enter a lifecycle and record in one unit of work, then leave it
+        without a commit, raise inside it, or roll back and commit something else: only that
+        is stored."""
         at = self.clock.now()
         later = attrs.evolve(
             interaction, id=InteractionId(f"{interaction.id}-2"), external_ref=None
@@ -720,6 +882,10 @@ class AdapterStateMachine(RuleBasedStateMachine):
                         existing.update_profile(at=at, **changes)
                         uow.customers.update(existing)
                     uow.interactions.add(interaction)
+                    model = CUSTOMER_LIFECYCLE
+                    if uow.stage_histories.find(model.name, customer_id) is None:
+                        entered = StageHistory.enter(model, customer_id, at=at, reason="abandoned")
+                        uow.stage_histories.add(entered)
                     seen["before the end"] = _own_writes(uow, customer, interaction)
                     if ending == "raise":
                         raise _Abandon
@@ -737,11 +903,13 @@ class AdapterStateMachine(RuleBasedStateMachine):
         outcome = self._on_both(
             f"abandon ({ending})", f"abandoning a unit of work ({ending}) in {tenant!r}", work
         )
-        for side, (customers, interactions) in zip(sides, befores, strict=True):
+        for side, (customers, interactions, histories) in zip(sides, befores, strict=True):
             if ending == "rollback_then_commit" and not isinstance(outcome, _Raised):
                 interactions = sorted([*interactions, later], key=lambda i: (i.occurred_at, i.id))
             _agree(
-                f"what is stored after {ending}", (customers, interactions), side.contents(tenant)
+                f"what is stored after {ending}",
+                (customers, interactions, histories),
+                side.contents(tenant),
             )
 
     # Accounts.
@@ -753,6 +921,7 @@ class AdapterStateMachine(RuleBasedStateMachine):
         name=st.sampled_from(["Acme", "Initech", "Globex"]),
         domain=st.none() | domains,
         size=st.none() | st.sampled_from(CompanySize),
+        front_door=st.booleans(),
     )
     def register_account(
         self,
@@ -761,11 +930,17 @@ class AdapterStateMachine(RuleBasedStateMachine):
         name: str,
         domain: str | None,
         size: CompanySize | None,
+        front_door: bool,
     ) -> MultipleResults[_AccountKey]:
-        """Register an account; a taken id or web domain must be refused alike."""
+        """Register an account, directly or through the `CRM` (which enters it into the deal
+        pipeline); a taken id or web domain must be refused alike."""
         at = self.clock.now()
 
         def register(side: _Side) -> Account:
+            if front_door:
+                return side.crms[tenant].register_account(
+                    account_id=account_id, name=name, domain=domain, size=size
+                )
             account = Account.register(
                 account_id,
                 name=name,
@@ -811,6 +986,292 @@ class AdapterStateMachine(RuleBasedStateMachine):
 
         self._on_both("update account", f"updating account {account_id!r} in {tenant!r}", update)
 
+    # Lifecycle stages.
+
+    @rule(
+        key=customer_keys,
+        elsewhere=_rarely(),
+        stranger=_sometimes(strategies.customer_ids()),
+        model=st.sampled_from(CUSTOMER_MODELS),
+        legal=_usually(),
+        pick=st.integers(0, 9),
+        minutes=_sometimes(st.integers(-5, 5)),
+        expected_version=_sometimes(st.integers(0, 3)),
+        reason=_names(),
+        actor=st.none() | st.sampled_from(["alice", "bob"]),
+    )
+    def move_stage(
+        self,
+        key: _Key,
+        elsewhere: bool,
+        stranger: CustomerId | None,
+        model: LifecycleModel,
+        legal: bool,
+        pick: int,
+        minutes: int | None,
+        expected_version: int | None,
+        reason: str | None,
+        actor: str | None,
+    ) -> None:
+        """Move a customer by hand with `CRM.move_stage`: mostly to a stage the model allows
+        next (whose guard may fail), else to any stage or one of no model; sometimes a
+        customer of the other tenant or none at all, sometimes at an earlier instant than
+        the last change or with a stale expected version."""
+        tenant, customer_id = self._where(key, elsewhere)
+        if stranger is not None:
+            customer_id = stranger
+        self._move(
+            model, tenant, customer_id, legal, pick, minutes, expected_version, reason, actor
+        )
+
+    @rule(
+        key=account_keys,
+        elsewhere=_rarely(),
+        action=st.sampled_from(["move", "enter", "evaluate", "move"]),
+        legal=_usually(),
+        pick=st.integers(0, 9),
+        minutes=_sometimes(st.integers(-5, 5)),
+        expected_version=_sometimes(st.integers(0, 3)),
+    )
+    def move_account_through_the_pipeline(
+        self,
+        key: _AccountKey,
+        elsewhere: bool,
+        action: str,
+        legal: bool,
+        pick: int,
+        minutes: int | None,
+        expected_version: int | None,
+    ) -> None:
+        """Move an account in the deal pipeline (its guards look at the account's domain and
+        its contacts' meetings; ``won`` is final), put it in the pipeline at some stage, or
+        apply the pipeline's rules to it."""
+        home, account_id = key
+        tenant = self._other(home) if elsewhere else home
+        if action == "move":
+            self._move(
+                DEAL_PIPELINE,
+                tenant,
+                account_id,
+                legal,
+                pick,
+                minutes,
+                expected_version,
+                None,
+                None,
+            )
+        elif action == "enter":
+            self._enter(DEAL_PIPELINE, tenant, account_id, pick, minutes)
+        else:
+            self._evaluate(SubjectKind.ACCOUNT, tenant, account_id)
+
+    @rule(
+        key=customer_keys,
+        elsewhere=_rarely(),
+        model=st.sampled_from(CUSTOMER_MODELS),
+        pick=st.integers(0, 11),
+        minutes=_sometimes(st.integers(-5, 5)),
+    )
+    def enter_lifecycle(
+        self,
+        key: _Key,
+        elsewhere: bool,
+        model: LifecycleModel,
+        pick: int,
+        minutes: int | None,
+    ) -> None:
+        """Put a customer into a model with `CRM.enter_lifecycle`, at its initial stage or
+        another (sometimes one of no model); a customer already in it is refused alike."""
+        tenant, customer_id = self._where(key, elsewhere)
+        self._enter(model, tenant, customer_id, pick, minutes)
+
+    @rule(key=customer_keys, elsewhere=_rarely())
+    def evaluate_progression(self, key: _Key, elsewhere: bool) -> None:
+        """Apply every customer model's rules to one customer as of now with
+        `CRM.evaluate_progression`; evaluating again at the same instant must move nothing."""
+        tenant, customer_id = self._where(key, elsewhere)
+        self._evaluate(SubjectKind.CUSTOMER, tenant, customer_id)
+
+    @rule(
+        tenant=st.sampled_from(TENANTS),
+        subject=st.sampled_from(SubjectKind),
+        days=st.sampled_from([0, 0, 0, -1, 200]),
+        batch_size=st.sampled_from([1, 2, 500]),
+        twice=st.booleans(),
+    )
+    def reevaluate_all(
+        self, tenant: TenantId, subject: SubjectKind, days: int, batch_size: int, twice: bool
+    ) -> None:
+        """Re-evaluate every customer (or account) of a tenant with `CRM.reevaluate_all`, as
+        of now (or a day ago, or 200 days ahead), page by page; those with no history enter
+        the models first. Run twice at the same ``as_of``, the second run must report no
+        move and no entry, publish nothing and leave what is stored as it was."""
+        as_of = self.clock.now() + timedelta(days=days)
+
+        def reevaluate(side: _Side) -> tuple[ProgressionReport, ProgressionReport | None, bool]:
+            crm = side.crms[tenant]
+            first = crm.reevaluate_all(as_of=as_of, subject=subject, batch_size=batch_size)
+            if not twice:
+                return first, None, True
+            stored, published = side.contents(tenant), len(side.published)
+            second = crm.reevaluate_all(as_of=as_of, subject=subject, batch_size=batch_size)
+            unchanged = side.contents(tenant) == stored and len(side.published) == published
+            return first, second, unchanged
+
+        outcome = self._on_both(
+            "reevaluate all" + (" twice" if twice else ""),
+            f"re-evaluating every {subject} of {tenant!r} as of {as_of}",
+            reevaluate,
+        )
+        if isinstance(outcome, _Raised) or outcome[1] is None:
+            return
+        first, second, unchanged = outcome
+        _check(
+            "a second re-evaluation at the same as_of",
+            attrs.evolve(first, entered=0, moved=0, changes=()),
+            second,
+        )
+        _check("what is stored after a second re-evaluation at the same as_of", True, unchanged)
+
+    @rule(
+        key=customer_keys,
+        model=st.sampled_from(CUSTOMER_MODELS),
+        theirs=st.integers(0, 9),
+        mine=st.integers(0, 9),
+    )
+    def move_a_stale_history(
+        self, key: _Key, model: LifecycleModel, theirs: int, mine: int
+    ) -> None:
+        """Load a customer's history, let `CRM.move_stage` move it meanwhile, then move and
+        save the stale copy: it must raise `ConcurrencyConflict` on both sides and change
+        nothing."""
+        tenant, customer_id = key
+        at = self.clock.now()
+        their_stage = self._target(model, tenant, customer_id, legal=True, pick=theirs)
+        my_stage = self._target(model, tenant, customer_id, legal=True, pick=mine)
+
+        def race(side: _Side) -> tuple[int, object, object, object, object] | None:
+            with side.uow(tenant) as first:
+                stale = first.stage_histories.find(model.name, customer_id)
+                if stale is None:
+                    return None
+                base = stale.version
+                facts = facts_of(first, model.subject, customer_id, at)
+                newer = _attempt(
+                    functools.partial(
+                        side.crms[tenant].move_stage, customer_id, their_stage, model=model.name
+                    )
+                )
+                move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
+                moved = _attempt(move)
+                late: object = moved
+                if not isinstance(moved, _Raised):
+                    late = _attempt(functools.partial(_save_history, first, stale))
+            with side.reader(tenant) as uow:
+                return base, newer, moved, late, uow.stage_histories.find(model.name, customer_id)
+
+        outcome = self._on_both(
+            "stale stage move", f"racing a stale move of {customer_id!r} in {model.name}", race
+        )
+        if isinstance(outcome, _Raised) or outcome is None:
+            return
+        base, newer, moved, late, stored = outcome
+        if isinstance(newer, StageHistory) and newer.version > base:
+            # The stale copy's own move may be refused first (illegal, guarded, too early).
+            refused = late if isinstance(moved, _Raised) else _Raised(ConcurrencyConflict, "")
+            _check("saving a stale stage history", refused, late)
+            _check("the history after a refused stale move", newer, stored)
+
+    def _target(
+        self, model: LifecycleModel, tenant: TenantId, subject_id: str, *, legal: bool, pick: int
+    ) -> str:
+        """A stage to move a subject to: with ``legal``, one the model allows next from the
+        subject's stage (as the model side holds it), if any; else any stage, or none."""
+        with self.model.reader(tenant) as uow:
+            found = uow.stage_histories.find(model.name, subject_id, subject_kind=model.subject)
+        current = model.initial if found is None else found.current
+        options = model.allowed_from(current) if legal else ()
+        if not options:
+            options = (*model.stage_names, NOWHERE)
+        return options[pick % len(options)]
+
+    def _at(self, minutes: int | None) -> datetime | None:
+        return None if minutes is None else self.clock.now() + timedelta(minutes=minutes)
+
+    def _move(
+        self,
+        model: LifecycleModel,
+        tenant: TenantId,
+        subject_id: str,
+        legal: bool,
+        pick: int,
+        minutes: int | None,
+        expected_version: int | None,
+        reason: str | None,
+        actor: str | None,
+    ) -> None:
+        to = self._target(model, tenant, subject_id, legal=legal, pick=pick)
+        at = self._at(minutes)
+
+        def move(side: _Side) -> StageHistory:
+            return side.crms[tenant].move_stage(
+                subject_id,
+                to,
+                model=model.name,
+                reason=reason,
+                actor=actor,
+                at=at,
+                expected_version=expected_version,
+            )
+
+        outcome = self._on_both(
+            f"move stage ({model.subject})",
+            f"moving {subject_id!r} of {tenant!r} to {to!r} in {model.name}",
+            move,
+        )
+        if not isinstance(outcome, _Raised):
+            _check(f"the stage of {subject_id!r} after moving it to {to!r}", to, outcome.current)
+
+    def _enter(
+        self,
+        model: LifecycleModel,
+        tenant: TenantId,
+        subject_id: str,
+        pick: int,
+        minutes: int | None,
+    ) -> None:
+        stages = (None, *model.stage_names, NOWHERE)  # None: the initial stage
+        stage = stages[pick % len(stages)]
+        at = self._at(minutes)
+
+        def enter(side: _Side) -> StageHistory:
+            return side.crms[tenant].enter_lifecycle(
+                subject_id, model=model.name, stage=stage, at=at, reason="imported"
+            )
+
+        self._on_both(
+            f"enter lifecycle ({model.subject})",
+            f"putting {subject_id!r} of {tenant!r} into {model.name} at {stage!r}",
+            enter,
+        )
+
+    def _evaluate(self, subject: SubjectKind, tenant: TenantId, subject_id: str) -> None:
+        as_of = self.clock.now()
+
+        def evaluate(side: _Side) -> tuple[object, object]:
+            crm = side.crms[tenant]
+            first = crm.evaluate_progression(subject_id, subject=subject)
+            second = crm.evaluate_progression(subject_id, subject=subject, as_of=as_of)
+            return first, second
+
+        outcome = self._on_both(
+            f"evaluate progression ({subject})",
+            f"evaluating the rules for {subject} {subject_id!r} of {tenant!r}",
+            evaluate,
+        )
+        if not isinstance(outcome, _Raised):
+            _check(f"evaluating {subject_id!r} again at the same as_of", [], outcome[1])
+
     # Time.
 
     @rule(seconds=st.integers(1, 90 * 24 * 3600))
@@ -825,15 +1286,25 @@ class AdapterStateMachine(RuleBasedStateMachine):
         """Everything either side can be asked returns the same answer on both.
 
         Every read is compared in the tenants the last step worked on; in the others, what
-        is stored (so that a write that leaks into another tenant is caught at once).
+        is stored (so that a write that leaks into another tenant is caught at once). Then
+        every stage history the adapter holds must be one that can be (see
+        `_check_histories`), and every stage change stored must have been announced by
+        exactly one `StageChanged` event: were the model to agree with the adapter on
+        something that cannot be, the domain or the use cases are at fault.
         """
         touched = self.model.touched | self.adapter.touched
+        stored: list[StageHistory] = []
         for tenant in TENANTS:
             model = self._reads(self.model, tenant, every=tenant in touched)
             adapter = self._reads(self.adapter, tenant, every=tenant in touched)
             for what, answer in model.items():
                 _agree(f"{what} in tenant {tenant!r}", answer, adapter.get(what))
+            self._check_histories(tenant, adapter)
+            for lifecycle in LIFECYCLES:
+                key = f"stage_histories.stream({lifecycle.name!r})"
+                stored.extend(cast("list[StageHistory]", adapter[key]))
         _agree("the events published", self.model.published, self.adapter.published)
+        _check_announced(stored, self.adapter.published)
         self.model.touched.clear()
         self.adapter.touched.clear()
 
@@ -847,8 +1318,17 @@ class AdapterStateMachine(RuleBasedStateMachine):
                 "interactions.stream()": list(interactions.stream(batch_size=2)),
                 "accounts.stream()": list(accounts.stream(batch_size=2)),
             }
+            histories = uow.stage_histories
+            occupied: dict[str, list[str]] = {}
+            for model in LIFECYCLES:
+                streamed = list(histories.stream(model.name))
+                counts = histories.count_by_stage(model.name)
+                reads[f"stage_histories.stream({model.name!r})"] = streamed
+                reads[f"stage_histories.count_by_stage({model.name!r})"] = counts
+                occupied[model.name] = [s for s in model.stage_names if counts.get(s)]
             if not every:
                 return reads
+            reads.update(self._history_reads(uow, occupied))
             reads["customers.list()"] = _pages(customers.list, limit=3)
             reads["accounts.list()"] = _pages(accounts.list, limit=2)
             for tag in TAGS:
@@ -878,6 +1358,69 @@ class AdapterStateMachine(RuleBasedStateMachine):
                 reads[f"customers.get({customer_id!r})"] = _got(customers.get, customer_id)
                 reads.update(self._timelines(uow, customer_id))
         return reads
+
+    def _history_reads(
+        self, uow: UnitOfWork, occupied: Mapping[str, list[str]]
+    ) -> Iterator[tuple[str, object]]:
+        """The stage histories read every way: in small batches, by stage (each stage the
+        side counts someone in, and the initial one), and by subject.
+
+        (Were the sides to count different stages, the counts disagree first.)"""
+        histories = uow.stage_histories
+        for model in LIFECYCLES:
+            name = model.name
+            yield (
+                f"stage_histories.stream({name!r}, batch_size=2)",
+                list(histories.stream(name, batch_size=2)),
+            )
+            stages = dict.fromkeys([model.initial, *occupied[name]])
+            for stage in stages:
+                yield (
+                    f"stage_histories.stream({name!r}, stage={stage!r}, batch_size=1)",
+                    list(histories.stream(name, stage=stage, batch_size=1)),
+                )
+        subjects: list[tuple[SubjectKind, str, list[str]]] = [
+            (SubjectKind.CUSTOMER, CUSTOMER_LIFECYCLE.name, sorted(self._customer_ids)),
+            (SubjectKind.ACCOUNT, DEAL_PIPELINE.name, sorted(self._account_ids)),
+        ]
+        for kind, model_name, subject_ids in subjects:
+            for subject_id in subject_ids:
+                yield (
+                    f"stage_histories.for_subject({subject_id!r}, subject_kind={kind})",
+                    histories.for_subject(subject_id, subject_kind=kind),
+                )
+                get = functools.partial(histories.get, model_name, subject_kind=kind)
+                yield f"stage_histories.get({model_name!r}, {subject_id!r})", _got(get, subject_id)
+
+    @staticmethod
+    def _check_histories(tenant: TenantId, reads: Mapping[str, object]) -> None:
+        """Every history in ``reads`` (of the adapter) is a path through its model, ends in
+        its current stage, and is of a subject the tenant holds; its stages are counted as
+        streamed."""
+        stored: dict[SubjectKind, list[Customer] | list[Account]] = {
+            SubjectKind.CUSTOMER: cast("list[Customer]", reads["customers.stream()"]),
+            SubjectKind.ACCOUNT: cast("list[Account]", reads["accounts.stream()"]),
+        }
+        for model in LIFECYCLES:
+            streamed = cast("list[StageHistory]", reads[f"stage_histories.stream({model.name!r})"])
+            subjects = {str(subject.id) for subject in stored[model.subject]}
+            for history in streamed:
+                problem = _bad_path(model, history)
+                if problem is None and history.subject_id not in subjects:
+                    problem = f"there is no {model.subject} {history.subject_id!r} in the tenant"
+                if problem is not None:
+                    raise AssertionError(
+                        f"the adapter holds a stage history that cannot be, in tenant "
+                        f"{tenant!r}: {problem}\n  {history!r}"
+                    )
+            tally: dict[str, int] = {}
+            for history in streamed:
+                tally[history.current] = tally.get(history.current, 0) + 1
+            _check(
+                f"the adapter's count_by_stage({model.name!r}) in tenant {tenant!r}",
+                tally,
+                reads[f"stage_histories.count_by_stage({model.name!r})"],
+            )
 
     def _timelines(self, uow: UnitOfWork, customer_id: CustomerId) -> Iterator[tuple[str, object]]:
         now = self.clock.now()
