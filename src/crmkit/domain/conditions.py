@@ -22,7 +22,7 @@ import attrs
 from crmkit.domain._checks import SLUG, to_utc, utc
 from crmkit.domain.account import Account
 from crmkit.domain.channels import Channel, channel_of
-from crmkit.domain.customer import Customer
+from crmkit.domain.customer import PROFILE_FIELDS, Customer
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.traits import TraitValue
 from crmkit.errors import ValidationError
@@ -43,17 +43,9 @@ __all__ = [
     "TimeInStage",
 ]
 
-#: The customer fields `HasField` may name.
-CUSTOMER_FIELDS = (
-    "given_name",
-    "family_name",
-    "email",
-    "phone",
-    "other_contacts",
-    "address",
-    "locale",
-    "account",
-)
+#: The customer fields `HasField` may name: the profile fields, less tags and external ids
+#: (`HasTag` looks at tags; external ids belong to the host's systems, not to rules).
+CUSTOMER_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in ("tags", "external_ids"))
 #: The account fields `HasField` may name.
 ACCOUNT_FIELDS = ("name", "domain", "industry", "size")
 #: How deeply `AllOf`, `AnyOf` and `Not` may nest: deeper trees are refused when built.
@@ -350,10 +342,9 @@ def _check_depth(depth: int, path: str = "conditions") -> None:
 
 
 @attrs.frozen
-class AllOf(Condition):
-    """Every one of ``conditions`` holds."""
+class _Combination(Condition):
+    """The shared half of `AllOf` and `AnyOf`: a non-empty, depth-limited list."""
 
-    kind: ClassVar[str] = "all_of"
     conditions: tuple[Condition, ...] = attrs.field(converter=_conditions)
 
     def __attrs_post_init__(self) -> None:
@@ -366,37 +357,35 @@ class AllOf(Condition):
     def leaves(self) -> Iterator[Condition]:
         for condition in self.conditions:
             yield from condition.leaves()
+
+    def _joined(self, word: str) -> str:
+        return f" {word} ".join(f"({c.describe()})" for c in self.conditions)
+
+
+@attrs.frozen
+class AllOf(_Combination):
+    """Every one of ``conditions`` holds."""
+
+    kind: ClassVar[str] = "all_of"
 
     def holds(self, facts: Facts) -> bool:
         return all(c.holds(facts) for c in self.conditions)
 
     def describe(self) -> str:
-        return " and ".join(f"({c.describe()})" for c in self.conditions)
+        return self._joined("and")
 
 
 @attrs.frozen
-class AnyOf(Condition):
+class AnyOf(_Combination):
     """At least one of ``conditions`` holds."""
 
     kind: ClassVar[str] = "any_of"
-    conditions: tuple[Condition, ...] = attrs.field(converter=_conditions)
-
-    def __attrs_post_init__(self) -> None:
-        _check_depth(self.depth)
-
-    @property
-    def depth(self) -> int:
-        return 1 + max(c.depth for c in self.conditions)
-
-    def leaves(self) -> Iterator[Condition]:
-        for condition in self.conditions:
-            yield from condition.leaves()
 
     def holds(self, facts: Facts) -> bool:
         return any(c.holds(facts) for c in self.conditions)
 
     def describe(self) -> str:
-        return " or ".join(f"({c.describe()})" for c in self.conditions)
+        return self._joined("or")
 
 
 def _condition(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
