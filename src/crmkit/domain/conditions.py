@@ -77,6 +77,9 @@ class Facts:
     traits: Mapping[str, TraitValue] = attrs.field(factory=dict)
     interactions: tuple[Interaction, ...] = attrs.field(default=(), converter=_tuple)
     stage_entered_at: datetime | None = attrs.field(default=None)
+    subject: Customer | Account | None = attrs.field(default=None, kw_only=True)
+    account: Account | None = attrs.field(default=None, kw_only=True)
+    stages: Mapping[str, str] = attrs.field(factory=dict, kw_only=True)
 
     def in_stage_since(self, entered_at: datetime) -> Facts:
         """The same facts, for a subject that entered its current stage at ``entered_at``."""
@@ -86,15 +89,26 @@ class Facts:
 
     @classmethod
     def of_customer(
-        cls, customer: Customer, interactions: Iterable[Interaction], as_of: datetime
+        cls,
+        customer: Customer,
+        interactions: Iterable[Interaction],
+        as_of: datetime,
+        *,
+        account: Account | None = None,
+        stages: Mapping[str, str] | None = None,
     ) -> Facts:
-        """The facts of a customer and (some of) their interactions, as of ``as_of``."""
+        """The facts of a customer and (some of) their interactions, as of ``as_of``; with
+        the account they are linked to and their current stage per lifecycle model, for the
+        conditions that look at those."""
         return cls(
             as_of=as_of,
             fields={name: getattr(customer, name) for name in CUSTOMER_FIELDS},
             tags=customer.tags,
             traits=customer.traits,
             interactions=tuple(interactions),
+            subject=customer,
+            account=account,
+            stages=stages or {},
         )
 
     @classmethod
@@ -106,6 +120,8 @@ class Facts:
             as_of=as_of,
             fields={name: getattr(account, name) for name in ACCOUNT_FIELDS},
             interactions=tuple(interactions),
+            subject=account,
+            account=account,
         )
 
 

@@ -1,0 +1,641 @@
+"""Segments: who is in a group, as a rule tree over customers and their interactions.
+
+A segment's rule is a `Condition` tree: the leaves here (fields, traits, consent, stages,
+interaction aggregates, explicit members) and those of `crmkit.domain.conditions` (tags),
+combined with `AllOf`, `AnyOf` and `Not` (or ``&``, ``|``, ``~``). Every leaf is two-valued:
+a comparison with a missing value (no address, an absent trait, no interactions for
+``min_at``) is false, whatever the operator, except `Op.IS_NULL`; `Not` is plain negation.
+Text compares by code point and case-sensitively, as the SQL adapter's collations do, so the
+in-memory answer and the database's are the same.
+
+Field and trait names are checked against fixed catalogues when a node is built, and reach a
+database only through those catalogues, never as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Final
+
+import attrs
+
+from crmkit.domain._checks import SLUG, refuse_nul
+from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
+from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
+from crmkit.domain.consent import may_contact
+from crmkit.domain.ids import check_id
+from crmkit.domain.interaction import Interaction
+from crmkit.domain.money import Money
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.traits import TraitSchema, TraitType, trait_type_of
+from crmkit.errors import ValidationError
+
+__all__ = [
+    "MAX_LIST_VALUES",
+    "SEGMENT_FIELDS",
+    "AggregateCondition",
+    "ConsentCondition",
+    "FieldCondition",
+    "FieldType",
+    "Measure",
+    "Members",
+    "Op",
+    "StageCondition",
+    "TraitCondition",
+    "Window",
+]
+
+#: The most values an ``in`` list, or explicit members, may hold.
+MAX_LIST_VALUES: Final = 1000
+MAX_MEMBERS: Final = 10_000
+
+
+class Op(StrEnum):
+    """Comparison operators. Each leaf's negation is ``Not(leaf)``: true exactly where the
+    leaf is false, a missing value included."""
+
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    IN = "in"
+    NOT_IN = "not_in"
+    BETWEEN = "between"
+    CONTAINS = "contains"
+    STARTS_WITH = "starts_with"
+    IS_NULL = "is_null"
+    IS_NOT_NULL = "is_not_null"
+
+
+class FieldType(StrEnum):
+    """The type of a value a segment compares."""
+
+    TEXT = "text"
+    DATETIME = "datetime"
+
+
+ORDERED = frozenset({Op.LT, Op.LE, Op.GT, Op.GE, Op.BETWEEN})
+EQUALITY = frozenset({Op.EQ, Op.NE, Op.IN, Op.NOT_IN})
+NULLS = frozenset({Op.IS_NULL, Op.IS_NOT_NULL})
+TEXTUAL = frozenset({Op.CONTAINS, Op.STARTS_WITH})
+
+#: Every customer field a `FieldCondition` may name, with its type. ``account.*`` fields are
+#: those of the account the customer is linked to.
+SEGMENT_FIELDS: Final[Mapping[str, FieldType]] = {
+    "id": FieldType.TEXT,
+    "given_name": FieldType.TEXT,
+    "family_name": FieldType.TEXT,
+    "email": FieldType.TEXT,
+    "phone": FieldType.TEXT,
+    "locale": FieldType.TEXT,
+    "created_at": FieldType.DATETIME,
+    "updated_at": FieldType.DATETIME,
+    "country": FieldType.TEXT,
+    "region": FieldType.TEXT,
+    "city": FieldType.TEXT,
+    "postal_code": FieldType.TEXT,
+    "account_id": FieldType.TEXT,
+    "account_role": FieldType.TEXT,
+    "account.name": FieldType.TEXT,
+    "account.domain": FieldType.TEXT,
+    "account.industry": FieldType.TEXT,
+    "account.size": FieldType.TEXT,
+}
+
+# Which operators each kind of value supports.
+_OPS_BY_TYPE: Mapping[TraitType | FieldType, frozenset[Op]] = {
+    FieldType.TEXT: EQUALITY | ORDERED | TEXTUAL | NULLS,
+    FieldType.DATETIME: EQUALITY | ORDERED | NULLS,
+    TraitType.STRING: EQUALITY | ORDERED | TEXTUAL | NULLS,
+    TraitType.INTEGER: EQUALITY | ORDERED | NULLS,
+    TraitType.DECIMAL: EQUALITY | NULLS,  # exact ordering of decimals is not portable to SQL
+    TraitType.BOOLEAN: frozenset({Op.EQ, Op.NE}) | NULLS,
+    TraitType.DATE: EQUALITY | ORDERED | NULLS,
+    TraitType.DATETIME: EQUALITY | ORDERED | NULLS,
+    TraitType.STRING_LIST: frozenset({Op.CONTAINS}) | NULLS,
+}
+
+
+def _op(value: Any) -> Op:
+    return enum_of(Op, value, "op")
+
+
+def _python_type(kind: TraitType | FieldType) -> tuple[type, ...]:
+    return {
+        FieldType.TEXT: (str,),
+        FieldType.DATETIME: (datetime,),
+        TraitType.STRING: (str,),
+        TraitType.INTEGER: (int,),
+        TraitType.DECIMAL: (Decimal,),
+        TraitType.BOOLEAN: (bool,),
+        TraitType.DATE: (date,),
+        TraitType.DATETIME: (datetime,),
+        TraitType.STRING_LIST: (str,),  # the element looked for
+    }[kind]
+
+
+def check_operand(kind: TraitType | FieldType, op: Op, value: Any, path: str = "value") -> Any:
+    """Return ``value`` normalised for comparing a ``kind`` with ``op`` (a tuple for ``in``,
+    ``not_in`` and ``between``), or raise `ValidationError` at ``path``."""
+    if op not in _OPS_BY_TYPE[kind]:
+        allowed = ", ".join(sorted(_OPS_BY_TYPE[kind]))
+        raise ValidationError.single("op", op.value, f"does not apply to {kind}: use {allowed}")
+    if op in NULLS:
+        if value is not None:
+            raise ValidationError.single(path, value, f"{op} takes no value")
+        return None
+    if op in (Op.IN, Op.NOT_IN):
+        items = _items(value, path)
+        return tuple(_scalar(kind, item, f"{path}[{i}]") for i, item in enumerate(items))
+    if op is Op.BETWEEN:
+        items = _items(value, path)
+        if len(items) != 2:
+            raise ValidationError.single(path, value, "between takes [low, high]")
+        low, high = (_scalar(kind, item, f"{path}[{i}]") for i, item in enumerate(items))
+        if high < low:
+            raise ValidationError.single(f"{path}[1]", high, "must not be below the low bound")
+        return (low, high)
+    return _scalar(kind, value, path)
+
+
+def _items(value: Any, path: str) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError.single(path, value, "must be a list of values")
+    items = tuple(value)
+    if not 0 < len(items) <= MAX_LIST_VALUES:
+        raise ValidationError.single(path, len(items), f"must hold 1-{MAX_LIST_VALUES} values")
+    return items
+
+
+def _scalar(kind: TraitType | FieldType, value: Any, path: str) -> Any:
+    wanted = _python_type(kind)
+    if isinstance(value, bool) and bool not in wanted:
+        raise ValidationError.single(path, value, f"must be a {kind} value")
+    if kind in (TraitType.DATE,) and isinstance(value, datetime):
+        raise ValidationError.single(path, value, "must be a date, not a datetime")
+    if not isinstance(value, wanted):
+        raise ValidationError.single(path, value, f"must be a {kind} value")
+    if isinstance(value, datetime):
+        return ensure_utc(value, path)
+    if isinstance(value, str):
+        return refuse_nul(path, value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValidationError.single(path, value, "must be finite")
+    return value
+
+
+def compare(op: Op, actual: Any, operand: Any) -> bool:
+    """Apply ``op`` to a present value; a missing value (``None``) only satisfies IS_NULL."""
+    if op is Op.IS_NULL:
+        return actual is None
+    if op is Op.IS_NOT_NULL or actual is None:
+        return op is Op.IS_NOT_NULL and actual is not None
+    if isinstance(actual, tuple):  # a list of text: CONTAINS looks for an element
+        return op is Op.CONTAINS and operand in actual
+    result: bool
+    match op:
+        case Op.EQ:
+            result = actual == operand
+        case Op.NE:
+            result = actual != operand
+        case Op.LT:
+            result = actual < operand
+        case Op.LE:
+            result = actual <= operand
+        case Op.GT:
+            result = actual > operand
+        case Op.GE:
+            result = actual >= operand
+        case Op.IN:
+            result = actual in operand
+        case Op.NOT_IN:
+            result = actual not in operand
+        case Op.BETWEEN:
+            result = operand[0] <= actual <= operand[1]
+        case Op.CONTAINS:
+            result = operand in actual
+        case Op.STARTS_WITH:
+            result = actual.startswith(operand)
+    return result
+
+
+def _field(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in SEGMENT_FIELDS:
+        raise ValidationError.single("field", value, f"must be one of {', '.join(SEGMENT_FIELDS)}")
+
+
+def field_value(name: str, facts: Facts) -> Any:
+    """The value of catalogue field ``name`` in ``facts`` (``None`` when missing)."""
+    customer = facts.subject
+    if name.startswith("account."):
+        account = facts.account
+        value = None if account is None else getattr(account, name.partition(".")[2])
+        return None if value is None else str(value)
+    if customer is None:
+        return None
+    if name in ("country", "region", "city", "postal_code"):
+        address = getattr(customer, "address", None)
+        return None if address is None else getattr(address, name)
+    if name in ("account_id", "account_role"):
+        link = getattr(customer, "account", None)
+        if link is None:
+            return None
+        return link.account_id if name == "account_id" else link.role
+    value = getattr(customer, name, None)
+    if value is None or isinstance(value, str | datetime):
+        return value
+    return str(value)  # an EmailAddress or PhoneNumber, compared in its normalised form
+
+
+@attrs.frozen
+class FieldCondition(Condition):
+    """A customer field (see `SEGMENT_FIELDS`) compared with a value: ``country eq "DE"``."""
+
+    kind: ClassVar[str] = "field"
+    field: str = attrs.field(validator=_field)
+    op: Op = attrs.field(converter=_op)
+    value: Any = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        operand = check_operand(SEGMENT_FIELDS[self.field], self.op, self.value)
+        object.__setattr__(self, "value", operand)
+
+    def holds(self, facts: Facts) -> bool:
+        return compare(self.op, field_value(self.field, facts), self.value)
+
+    def describe(self) -> str:
+        return f"{self.field} {self.op.value} {self.value!r}"
+
+
+def _trait_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single("name", value, "must be a trait name (a lower-case slug)")
+
+
+def _trait_type(value: Any) -> TraitType:
+    return enum_of(TraitType, value, "type")
+
+
+@attrs.frozen
+class TraitCondition(Condition):
+    """A custom trait compared with a value of its declared ``type``: ``plan eq "pro"``.
+
+    A trait of another type than ``type`` on a customer counts as missing, so a text "5"
+    never equals an integer 5 (as in SQL, where each type has its own column).
+    """
+
+    kind: ClassVar[str] = "trait"
+    name: str = attrs.field(validator=_trait_name)
+    type: TraitType = attrs.field(converter=_trait_type)
+    op: Op = attrs.field(converter=_op)
+    value: Any = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "value", check_operand(self.type, self.op, self.value))
+
+    def check_schema(self, schema: TraitSchema) -> None:
+        """Refuse a trait the schema does not declare (unless it allows others) or
+        declares with another type."""
+        definition = schema.traits.get(self.name)
+        if definition is None:
+            if not schema.allow_undeclared:
+                raise ValidationError.single("name", self.name, "is not in the trait schema")
+            return
+        if definition.type is not self.type:
+            raise ValidationError.single(
+                "type", self.type.value, f"the schema declares {self.name} as {definition.type}"
+            )
+
+    def holds(self, facts: Facts) -> bool:
+        actual = facts.traits.get(self.name)
+        if actual is not None and trait_type_of(actual) is not self.type:
+            actual = None
+        return compare(self.op, actual, self.value)
+
+    def describe(self) -> str:
+        return f"trait {self.name} {self.op.value} {self.value!r}"
+
+
+def _purpose(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single("purpose", value, "must be a purpose (a lower-case slug)")
+
+
+@attrs.frozen
+class ConsentCondition(Condition):
+    """The consent history allows contact on ``channel`` for ``purpose`` at ``as_of``."""
+
+    kind: ClassVar[str] = "consent"
+    channel: Channel = attrs.field(converter=channel_of)
+    purpose: str = attrs.field(validator=_purpose)
+
+    def holds(self, facts: Facts) -> bool:
+        consents = getattr(facts.subject, "consents", ())
+        return may_contact(consents, self.channel, self.purpose, facts.as_of)
+
+    def describe(self) -> str:
+        return f"may contact on {self.channel.value} for {self.purpose}"
+
+
+def _stage_names(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("stages", value, "must be a list of stage names")
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str) or not SLUG.fullmatch(name):
+            raise ValidationError.single("stages", name, "must be a stage name (a slug)")
+    if not 0 < len(names) <= MAX_LIST_VALUES:
+        raise ValidationError.single("stages", len(names), "must name 1-1000 stages")
+    return frozenset(names)
+
+
+@attrs.frozen
+class StageCondition(Condition):
+    """The customer's current stage in lifecycle model ``model`` is one of ``stages``
+    (a customer who never entered the model is in none)."""
+
+    kind: ClassVar[str] = "stage"
+    model: str = attrs.field(validator=_trait_name)
+    stages: frozenset[str] = attrs.field(converter=_stage_names)
+
+    def holds(self, facts: Facts) -> bool:
+        return facts.stages.get(self.model) in self.stages
+
+    def describe(self) -> str:
+        return f"{self.model} stage in {sorted(self.stages)}"
+
+
+def _member_ids(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("ids", value, "must be a list of customer ids")
+    members = tuple(value)
+    for member in members:
+        check_id("ids", member)
+    ids = frozenset(members)
+    if len(ids) > MAX_MEMBERS:
+        raise ValidationError.single("ids", len(ids), f"at most {MAX_MEMBERS} members")
+    return ids
+
+
+@attrs.frozen
+class Members(Condition):
+    """A static segment: the customer is one of ``ids``."""
+
+    kind: ClassVar[str] = "members"
+    ids: frozenset[str] = attrs.field(converter=_member_ids)
+
+    def holds(self, facts: Facts) -> bool:
+        return getattr(facts.subject, "id", None) in self.ids
+
+    def describe(self) -> str:
+        return f"one of {len(self.ids)} listed customers"
+
+
+class Measure(StrEnum):
+    """What an `AggregateCondition` computes over the matching interactions."""
+
+    COUNT = "count"  # how many (0 when none)
+    SUM = "sum"  # the total amount in one currency (0 when none)
+    MIN_AT = "min_at"  # the first occurred_at (missing when none)
+    MAX_AT = "max_at"  # the last occurred_at (missing when none)
+    DISTINCT_DAYS = "distinct_days"  # on how many UTC dates (0 when none)
+
+
+def _since(value: Any) -> datetime | None:
+    return None if value is None else ensure_utc(value, "since")
+
+
+def _until(value: Any) -> datetime | None:
+    return None if value is None else ensure_utc(value, "until")
+
+
+@attrs.frozen
+class Window:
+    """Which interactions an aggregate looks at, relative to ``as_of``.
+
+    ``last_days=N``: ``(as_of - N days, as_of]``. ``since``/``until``: ``since <= t < until``
+    (either may be open). Neither: every interaction. Never anything after ``as_of``.
+    """
+
+    last_days: int | None = attrs.field(default=None, kw_only=True)
+    since: datetime | None = attrs.field(default=None, converter=_since)
+    until: datetime | None = attrs.field(default=None, converter=_until)
+
+    def __attrs_post_init__(self) -> None:
+        days = self.last_days
+        if days is not None:
+            if type(days) is not int or not 1 <= days <= MAX_WINDOW_DAYS:
+                raise ValidationError.single(
+                    "last_days", days, f"must be an integer from 1 to {MAX_WINDOW_DAYS}"
+                )
+            if self.since is not None or self.until is not None:
+                raise ValidationError.single("last_days", days, "give last_days or since/until")
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise ValidationError.single("until", self.until, "must be after since")
+
+    def bounds(self, as_of: datetime) -> tuple[datetime | None, bool, datetime, bool]:
+        """``(start, start_inclusive, end, end_inclusive)`` of the window at ``as_of``."""
+        if self.last_days is not None:
+            return as_of - timedelta(days=self.last_days), False, as_of, True
+        if self.until is not None and self.until <= as_of:
+            return self.since, True, self.until, False
+        return self.since, True, as_of, True
+
+    def contains(self, at: datetime, as_of: datetime) -> bool:
+        """True when an interaction at ``at`` falls in the window at ``as_of``."""
+        start, start_in, end, end_in = self.bounds(as_of)
+        if at > end or (at == end and not end_in):
+            return False
+        return start is None or at > start or (at == start and start_in)
+
+
+def _text_set(path: str, value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single(path, value, "must be a list")
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str) or not item or len(item) > 500:
+            raise ValidationError.single(path, item, "must be text of 1-500 characters")
+        refuse_nul(path, item)
+    if len(items) > MAX_LIST_VALUES:
+        raise ValidationError.single(path, len(items), f"at most {MAX_LIST_VALUES} values")
+    return frozenset(items)
+
+
+def _campaigns(value: Any) -> frozenset[str]:
+    return _text_set("campaigns", value)
+
+
+def _kinds(value: Any) -> frozenset[str]:
+    items = _text_set("kinds", value)
+    for item in items:
+        if not SLUG.fullmatch(item):
+            raise ValidationError.single("kinds", item, "must be an interaction kind (a slug)")
+    return items
+
+
+def _channels(value: Any) -> frozenset[Channel]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("channels", value, "must be a list of channels")
+    return frozenset(channel_of(c, "channels") for c in value)
+
+
+def _directions(value: Any) -> frozenset[Direction]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("directions", value, "must be a list of directions")
+    return frozenset(enum_of(Direction, d, "directions") for d in value)
+
+
+def _metadata(value: Any) -> Mapping[str, str | int | bool]:
+    if not isinstance(value, Mapping):
+        raise ValidationError.single("metadata", value, "must map keys to values")
+    for key, item in value.items():
+        if not isinstance(key, str) or not 0 < len(key) <= 64:
+            raise ValidationError.single("metadata", key, "a key must be 1-64 characters")
+        if not isinstance(item, str | int | bool):
+            raise ValidationError.single(f"metadata.{key}", item, "must be text, int or bool")
+    return dict(value)
+
+
+def _window(value: Any) -> Window:
+    if not isinstance(value, Window):
+        raise ValidationError.single("window", value, "must be a Window")
+    return value
+
+
+def _measure(value: Any) -> Measure:
+    return enum_of(Measure, value, "measure")
+
+
+_MEASURE_OPS = EQUALITY - {Op.IN, Op.NOT_IN} | ORDERED
+
+
+@attrs.frozen
+class AggregateCondition(Condition):
+    """A measure of the customer's matching interactions in a window, compared with a value:
+    "3+ purchases in the last 90 days", "spent over 500 EUR this year".
+
+    Filters (empty: any): ``kinds``, ``channels``, ``directions``, ``campaigns``, and
+    ``metadata`` (every key equal). ``SUM`` needs ``currency`` and a `Money` value in it;
+    interactions with no amount or another currency add nothing.
+    """
+
+    kind: ClassVar[str] = "aggregate"
+    measure: Measure = attrs.field(converter=_measure)
+    op: Op = attrs.field(converter=_op)
+    value: Any = attrs.field(default=None)
+    window: Window = attrs.field(factory=Window, converter=_window, kw_only=True)
+    kinds: frozenset[str] = attrs.field(default=frozenset(), converter=_kinds, kw_only=True)
+    channels: frozenset[Channel] = attrs.field(
+        default=frozenset(), converter=_channels, kw_only=True
+    )
+    directions: frozenset[Direction] = attrs.field(
+        default=frozenset(), converter=_directions, kw_only=True
+    )
+    campaigns: frozenset[str] = attrs.field(default=frozenset(), converter=_campaigns, kw_only=True)
+    metadata: Mapping[str, str | int | bool] = attrs.field(
+        factory=dict, converter=_metadata, kw_only=True
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        measure, op = self.measure, self.op
+        timed = measure in (Measure.MIN_AT, Measure.MAX_AT)
+        allowed = _MEASURE_OPS | NULLS if timed else _MEASURE_OPS
+        if op not in allowed:
+            raise ValidationError.single("op", op.value, f"does not apply to {measure.value}")
+        if measure is Measure.SUM:
+            self._check_sum()
+            return
+        if self.currency is not None:
+            raise ValidationError.single("currency", self.currency, "only sum takes a currency")
+        if op in NULLS:
+            check_operand(FieldType.DATETIME, op, self.value)
+            return
+        if timed:
+            operand = check_operand(FieldType.DATETIME, op, self.value)
+        else:
+            operand = _counts(op, self.value)
+        object.__setattr__(self, "value", operand)
+
+    def _check_sum(self) -> None:
+        currency = self.currency
+        values = self.value if self.op is Op.BETWEEN else (self.value,)
+        if not isinstance(values, tuple | list) or not values:
+            raise ValidationError.single("value", self.value, "between takes [low, high]")
+        for item in values:
+            if not isinstance(item, Money):
+                raise ValidationError.single("value", item, "a sum compares with Money")
+            if currency is None or item.currency != currency:
+                raise ValidationError.single(
+                    "currency", currency, f"must be given and match the value's ({item.currency})"
+                )
+        if self.op is Op.BETWEEN:
+            if len(values) != 2 or values[1] < values[0]:
+                raise ValidationError.single("value", self.value, "between takes [low, high]")
+            object.__setattr__(self, "value", tuple(values))
+
+    def matches(self, interaction: Interaction, as_of: datetime) -> bool:
+        """True when ``interaction`` passes the filters and falls in the window."""
+        return (
+            self.window.contains(interaction.occurred_at, as_of)
+            and (not self.kinds or interaction.kind in self.kinds)
+            and (not self.channels or interaction.channel in self.channels)
+            and (not self.directions or interaction.direction in self.directions)
+            and (not self.campaigns or interaction.campaign in self.campaigns)
+            and all(interaction.metadata.get(k, _ABSENT) == v for k, v in self.metadata.items())
+        )
+
+    def measure_of(self, facts: Facts) -> Any:
+        """The measure over the facts' matching interactions: a count, a sum in minor units of
+        ``currency``, or an instant (``None``: no interaction to take it from)."""
+        chosen = [i for i in facts.interactions if self.matches(i, facts.as_of)]
+        match self.measure:
+            case Measure.COUNT:
+                return len(chosen)
+            case Measure.DISTINCT_DAYS:
+                return len({i.occurred_at.date() for i in chosen})
+            case Measure.MIN_AT:
+                return min((i.occurred_at for i in chosen), default=None)
+            case Measure.MAX_AT:
+                return max((i.occurred_at for i in chosen), default=None)
+        return sum(
+            i.amount.minor
+            for i in chosen
+            if i.amount is not None and i.amount.currency == self.currency
+        )
+
+    def holds(self, facts: Facts) -> bool:
+        operand = self.value
+        if self.measure is Measure.SUM:  # compared in minor units: a sum may exceed Money's range
+            operand = (
+                tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
+            )
+        return compare(self.op, self.measure_of(facts), operand)
+
+    def describe(self) -> str:
+        what = " or ".join(sorted(self.kinds)) or "any"
+        return f"{self.measure.value} of {what} interactions {self.op.value} {self.value!r}"
+
+
+_ABSENT = object()
+
+
+def _counts(op: Op, value: Any) -> Any:
+    if op is Op.BETWEEN:
+        items = _items(value, "value")
+        if len(items) != 2 or not all(_is_count(i) for i in items) or items[1] < items[0]:
+            raise ValidationError.single("value", value, "between takes [low, high] counts")
+        return (items[0], items[1])
+    if not _is_count(value):
+        raise ValidationError.single("value", value, "must be a whole number >= 0")
+    return value
+
+
+def _is_count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= 2**62
