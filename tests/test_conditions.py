@@ -13,23 +13,29 @@ from hypothesis import strategies as st
 from crmkit import (
     Account,
     AccountId,
+    AggregateCondition,
     AllOf,
     AnyOf,
     Channel,
     Condition,
+    ConsentCondition,
     Customer,
     CustomerId,
     EmailAddress,
     Facts,
+    FieldCondition,
     HasField,
     HasTag,
     HasTrait,
     Interaction,
     InteractionCount,
     InteractionId,
+    Members,
     Not,
+    StageCondition,
     SubjectKind,
     TimeInStage,
+    TraitCondition,
 )
 from crmkit.domain.conditions import ACCOUNT_FIELDS, CUSTOMER_FIELDS, MAX_CONDITION_DEPTH
 from crmkit.errors import ValidationError
@@ -367,6 +373,12 @@ class TestConditionJson:
             InteractionCount,
             Not,
             TimeInStage,
+            AggregateCondition,
+            ConsentCondition,
+            FieldCondition,
+            Members,
+            StageCondition,
+            TraitCondition,
         }
 
     def test_an_unknown_tag_names_the_allowed_ones(self) -> None:
@@ -374,9 +386,10 @@ class TestConditionJson:
         with pytest.raises(ValidationError) as caught:
             structure({"type": "has_shoe", "size": 42}, Condition)
         assert caught.value.paths == ("type",)
-        assert "all_of, any_of, has_field, has_tag, has_trait, interaction_count, not" in str(
-            caught.value
-        )
+        assert (
+            "aggregate, all_of, any_of, consent, field, has_field, has_tag, has_trait, "
+            "interaction_count, members, not, stage, time_in_stage, trait"
+        ) in str(caught.value)
 
     @pytest.mark.parametrize("document", [{"tag": "vip"}, {"type": ["has_tag"], "tag": "vip"}])
     def test_a_missing_or_unhashable_tag_is_refused(self, document: Any) -> None:

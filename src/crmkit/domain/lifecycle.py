@@ -31,6 +31,13 @@ from crmkit.domain.conditions import (
     HasTag,
     HasTrait,
 )
+from crmkit.domain.segments import (
+    ConsentCondition,
+    FieldCondition,
+    Members,
+    StageCondition,
+    TraitCondition,
+)
 from crmkit.errors import FieldError, GuardFailed, IllegalTransition, ValidationError
 
 __all__ = ["LifecycleModel", "Outcome", "ProgressionRule", "Stage", "Transition"]
@@ -329,7 +336,17 @@ def _subject_problems(model: LifecycleModel) -> list[FieldError]:
                 problems.append(
                     FieldError(path, leaf.describe(), "accounts have no tags or traits")
                 )
+            if model.subject is SubjectKind.ACCOUNT and _customer_only(leaf):
+                problems.append(FieldError(path, leaf.describe(), "only customers meet it"))
     return problems
+
+
+def _customer_only(leaf: Condition) -> bool:
+    """A segment leaf that looks at what only a customer has: profile fields (an account
+    model may still compare ``account.*`` fields), traits, consent, stages, membership."""
+    if isinstance(leaf, FieldCondition):
+        return not leaf.field.startswith("account.")
+    return isinstance(leaf, TraitCondition | ConsentCondition | StageCondition | Members)
 
 
 def _transition_problems(model: LifecycleModel, stages: set[str]) -> list[FieldError]:

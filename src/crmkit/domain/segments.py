@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from crmkit.domain._checks import SLUG, refuse_nul
+from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
@@ -51,6 +52,7 @@ __all__ = [
 #: The most values an ``in`` list, or explicit members, may hold.
 MAX_LIST_VALUES: Final = 1000
 MAX_MEMBERS: Final = 10_000
+_INT64: Final = (-(2**63), 2**63 - 1)
 
 
 class Op(StrEnum):
@@ -186,6 +188,8 @@ def _scalar(kind: TraitType | FieldType, value: Any, path: str) -> Any:
         return refuse_nul(path, value)
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValidationError.single(path, value, "must be finite")
+    if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+        raise ValidationError.single(path, value, "must fit in a signed 64-bit integer")
     return value
 
 
@@ -354,13 +358,18 @@ def _stage_names(value: Any) -> frozenset[str]:
     return frozenset(names)
 
 
+def _model_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single("model", value, "must be a lifecycle model name (a slug)")
+
+
 @attrs.frozen
 class StageCondition(Condition):
     """The customer's current stage in lifecycle model ``model`` is one of ``stages``
     (a customer who never entered the model is in none)."""
 
     kind: ClassVar[str] = "stage"
-    model: str = attrs.field(validator=_trait_name)
+    model: str = attrs.field(validator=_model_name)
     stages: frozenset[str] = attrs.field(converter=_stage_names)
 
     def holds(self, facts: Facts) -> bool:
@@ -497,9 +506,20 @@ def _metadata(value: Any) -> Mapping[str, str | int | bool]:
     for key, item in value.items():
         if not isinstance(key, str) or not 0 < len(key) <= 64:
             raise ValidationError.single("metadata", key, "a key must be 1-64 characters")
-        if not isinstance(item, str | int | bool):
-            raise ValidationError.single(f"metadata.{key}", item, "must be text, int or bool")
-    return dict(value)
+        if isinstance(item, str):
+            refuse_nul(f"metadata.{key}", item)
+        elif isinstance(item, bool):
+            continue
+        elif not isinstance(item, int) or not _INT64[0] <= item <= _INT64[1]:
+            raise ValidationError.single(
+                f"metadata.{key}", item, "must be text, a 64-bit int or a bool"
+            )
+    return FrozenMap(value)
+
+
+def same_metadata(actual: object, wanted: object) -> bool:
+    # True is not 1 here: metadata keeps its JSON type, and so does the SQL comparison.
+    return type(actual) is type(wanted) and actual == wanted
 
 
 def _window(value: Any) -> Window:
@@ -588,7 +608,10 @@ class AggregateCondition(Condition):
             and (not self.channels or interaction.channel in self.channels)
             and (not self.directions or interaction.direction in self.directions)
             and (not self.campaigns or interaction.campaign in self.campaigns)
-            and all(interaction.metadata.get(k, _ABSENT) == v for k, v in self.metadata.items())
+            and all(
+                same_metadata(interaction.metadata.get(k, _ABSENT), v)
+                for k, v in self.metadata.items()
+            )
         )
 
     def measure_of(self, facts: Facts) -> Any:

@@ -49,6 +49,14 @@ _STRATEGIES = {
     "InteractionCount": "conditions",
     "Not": "conditions",
     "TimeInStage": "conditions",
+    "AggregateCondition": "conditions",
+    "ConsentCondition": "conditions",
+    "FieldCondition": "conditions",
+    "Members": "conditions",
+    "StageCondition": "conditions",
+    "TraitCondition": "conditions",
+    "Segment": "segments",
+    "Window": "windows",
 }
 
 

@@ -19,17 +19,20 @@ from hypothesis import strategies as st
 from crmkit.domain import (
     ACCOUNT_FIELDS,
     CUSTOMER_FIELDS,
+    SEGMENT_FIELDS,
     Account,
     AccountChanged,
     AccountId,
     AccountLink,
     AccountRegistered,
+    AggregateCondition,
     AllOf,
     AnyOf,
     Channel,
     CompanySize,
     Condition,
     ConsentChanged,
+    ConsentCondition,
     ConsentRecord,
     ConsentStatus,
     ContactPoint,
@@ -42,6 +45,8 @@ from crmkit.domain import (
     DoubleOptIn,
     EmailAddress,
     Facts,
+    FieldCondition,
+    FieldType,
     HasField,
     HasTag,
     HasTrait,
@@ -51,23 +56,30 @@ from crmkit.domain import (
     InteractionKind,
     InteractionRecorded,
     LifecycleModel,
+    Measure,
+    Members,
     Money,
     Not,
+    Op,
     Outcome,
     PhoneNumber,
     PostalAddress,
     ProgressionRule,
+    Segment,
     Stage,
     StageChange,
     StageChanged,
+    StageCondition,
     StageHistory,
     SubjectKind,
     TimeInStage,
+    TraitCondition,
     TraitDefinition,
     TraitSchema,
     TraitType,
     TraitValue,
     Transition,
+    Window,
 )
 from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
 from crmkit.domain.conditions import MAX_CONDITION_DEPTH
@@ -94,6 +106,9 @@ __all__ = [
     "postal_addresses",
     "progression_rules",
     "purposes",
+    "segment_facts",
+    "segment_rules",
+    "segments",
     "slugs",
     "stage_changes",
     "stage_histories",
@@ -106,6 +121,7 @@ __all__ = [
     "transitions",
     "utc_datetimes",
     "web_domains",
+    "windows",
 ]
 
 EARLIEST = datetime(1990, 1, 1)
@@ -544,8 +560,12 @@ def _leaves(subject: SubjectKind | None) -> dict[type[Condition], st.SearchStrat
         ),
         TimeInStage: st.builds(TimeInStage, st.integers(0, 400)),
     }
-    if subject is SubjectKind.ACCOUNT:  # accounts have no tags or traits
+    if subject is SubjectKind.ACCOUNT:  # accounts have no tags, traits, consent or stages
         del leaves[HasTag], leaves[HasTrait]
+        leaves[AggregateCondition] = _aggregate_condition()
+        leaves[FieldCondition] = _field_condition(account_only=True)
+    else:
+        leaves.update(_segment_leaves())
     return leaves
 
 
@@ -555,11 +575,11 @@ def conditions(
 ) -> st.SearchStrategy[Condition]:
     """Valid condition trees nesting at most ``max_depth`` levels (1: leaves only).
 
-    Leaves test profile fields, tags, traits, counts of interactions in a window and time
-    in the current stage; `AllOf`, `AnyOf` and `Not` combine them. ``of`` narrows to one
-    class (e.g. ``Not``) or, with ``Condition``, allows any. With ``subject``, only
-    conditions a customer (or an account) can meet, as a lifecycle model for them
-    requires. Trees shrink towards a single leaf.
+    Leaves test profile fields, tags, traits, counts of interactions in a window, time in
+    the current stage, and every segment leaf (see `segment_rules`); `AllOf`, `AnyOf` and
+    `Not` combine them. ``of`` narrows to one class (e.g. ``Not``) or, with
+    ``Condition``, allows any. With ``subject``, only conditions a customer (or an account)
+    can meet, as a lifecycle model for them requires. Trees shrink towards a single leaf.
     """
     if not 1 <= max_depth <= MAX_CONDITION_DEPTH:
         raise ValueError(f"max_depth must be from 1 to {MAX_CONDITION_DEPTH}")
@@ -813,3 +833,257 @@ def stage_histories(
     made with the facts of their day would.
     """
     return _stage_history(model, max_moves)
+
+
+# --- Segments ------------------------------------------------------------------------------
+
+#: The instant segment facts are evaluated at by default; generated windows and datetime
+#: values cluster around it, so that boundaries (exactly N days before, exactly ``as_of``)
+#: are hit often.
+SEGMENT_AS_OF = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+_EDGE_DAYS = (0, 1, 7, 30, 90, 365)
+_TRAIT_NAMES = ("plan", "seats", "score", "vip", "birthday", "last_seen", "interests")
+_TEXTS = ("DE", "de", "Berlin", "berlin", "Köln", "KÖLN", "straße", "STRASSE", "ß", "ada", "Ada")
+_OPS_BY_KIND: dict[FieldType | TraitType, tuple[Op, ...]] = {
+    FieldType.TEXT: tuple(Op),
+    FieldType.DATETIME: tuple(o for o in Op if o not in (Op.CONTAINS, Op.STARTS_WITH)),
+    TraitType.STRING: tuple(Op),
+    TraitType.INTEGER: tuple(o for o in Op if o not in (Op.CONTAINS, Op.STARTS_WITH)),
+    TraitType.DECIMAL: (Op.EQ, Op.NE, Op.IN, Op.NOT_IN, Op.IS_NULL, Op.IS_NOT_NULL),
+    TraitType.BOOLEAN: (Op.EQ, Op.NE, Op.IS_NULL, Op.IS_NOT_NULL),
+    TraitType.DATE: tuple(o for o in Op if o not in (Op.CONTAINS, Op.STARTS_WITH)),
+    TraitType.DATETIME: tuple(o for o in Op if o not in (Op.CONTAINS, Op.STARTS_WITH)),
+    TraitType.STRING_LIST: (Op.CONTAINS, Op.IS_NULL, Op.IS_NOT_NULL),
+}
+
+
+@cache
+def _instants() -> st.SearchStrategy[datetime]:
+    """Instants near `SEGMENT_AS_OF`, often exactly whole days before it."""
+    edges = st.sampled_from(_EDGE_DAYS).map(lambda d: SEGMENT_AS_OF - timedelta(days=d))
+    near = st.integers(-400 * 86_400, 86_400).map(lambda s: SEGMENT_AS_OF + timedelta(seconds=s))
+    return edges | near | utc_datetimes()
+
+
+@cache
+def _segment_texts() -> st.SearchStrategy[str]:
+    return st.sampled_from(_TEXTS) | st.text(_STORABLE, max_size=12)
+
+
+@cache
+def _scalars(kind: FieldType | TraitType) -> st.SearchStrategy[Any]:
+    if kind in (FieldType.TEXT, TraitType.STRING, TraitType.STRING_LIST):
+        return _segment_texts()
+    if kind in (FieldType.DATETIME, TraitType.DATETIME):
+        return _instants()
+    if kind is TraitType.INTEGER:
+        return st.sampled_from([0, 1, -1, 10]) | trait_values(TraitType.INTEGER)
+    return trait_values(kind)
+
+
+def _operand(draw: st.DrawFn, op: Op, scalars: st.SearchStrategy[Any]) -> Any:
+    if op in (Op.IS_NULL, Op.IS_NOT_NULL):
+        return None
+    if op in (Op.IN, Op.NOT_IN):
+        return tuple(draw(st.lists(scalars, min_size=1, max_size=4)))
+    if op is Op.BETWEEN:
+        low, high = sorted(draw(st.lists(scalars, min_size=2, max_size=2)))
+        return (low, high)
+    return draw(scalars)
+
+
+@st.composite
+def _field_condition(draw: st.DrawFn, *, account_only: bool = False) -> FieldCondition:
+    names = [n for n in sorted(SEGMENT_FIELDS) if n.startswith("account.") or not account_only]
+    name = draw(st.sampled_from(names))
+    kind = SEGMENT_FIELDS[name]
+    op = draw(st.sampled_from(_OPS_BY_KIND[kind]))
+    return FieldCondition(name, op, _operand(draw, op, _scalars(kind)))
+
+
+@st.composite
+def _trait_condition(draw: st.DrawFn) -> TraitCondition:
+    name = draw(st.sampled_from(_TRAIT_NAMES) | slugs(12))
+    kind = draw(st.sampled_from(TraitType))
+    op = draw(st.sampled_from(_OPS_BY_KIND[kind]))
+    return TraitCondition(name, kind, op, _operand(draw, op, _scalars(kind)))
+
+
+@cache
+def windows() -> st.SearchStrategy[Window]:
+    """Windows: ever, the last N days (often a round number), or since and/or until."""
+    last = st.sampled_from(_EDGE_DAYS[1:]) | st.integers(1, 400)
+
+    def since_until(pair: tuple[datetime | None, datetime | None]) -> Window:
+        since, until = pair
+        if since is not None and until is not None and until <= since:
+            since, until = until, since + timedelta(seconds=1) if until == since else since
+        return Window(since, until)
+
+    open_or = st.none() | _instants()
+    return st.one_of(
+        st.just(Window()),
+        last.map(lambda n: Window(last_days=n)),
+        st.tuples(open_or, open_or).map(since_until),
+    )
+
+
+@st.composite
+def _aggregate_condition(draw: st.DrawFn) -> AggregateCondition:
+    measure = draw(st.sampled_from(Measure))
+    timed = measure in (Measure.MIN_AT, Measure.MAX_AT)
+    ops = [Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE, Op.BETWEEN]
+    op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL] if timed else ops))
+    currency = None
+    scalars: st.SearchStrategy[Any]
+    if measure is Measure.SUM:
+        currency = draw(st.sampled_from(["EUR", "USD", "JPY"]))
+        edge = st.sampled_from([0, 1, -1, 10_000, -10_000]).map(lambda m: Money(m, currency))
+        scalars = edge | money(currency)
+    elif timed:
+        scalars = _instants()
+    else:
+        scalars = st.integers(0, 6)
+    filters = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "kinds": st.frozensets(st.sampled_from(_KINDS), min_size=1, max_size=2),
+                "channels": st.frozensets(st.sampled_from(Channel), min_size=1, max_size=2),
+                "directions": st.frozensets(st.sampled_from(Direction), min_size=1, max_size=1),
+                "campaigns": st.frozensets(
+                    st.sampled_from(["spring_sale", "welcome"]), min_size=1, max_size=2
+                ),
+                "metadata": st.dictionaries(
+                    st.sampled_from(["source", "n"]),
+                    st.sampled_from(["app", "web", 1, True]),
+                    min_size=1,
+                    max_size=1,
+                ),
+            },
+        )
+    )
+    return AggregateCondition(
+        measure,
+        op,
+        _operand(draw, op, scalars),
+        window=draw(windows()),
+        currency=currency,
+        **filters,
+    )
+
+
+@cache
+def _segment_leaves() -> dict[type[Condition], st.SearchStrategy[Condition]]:
+    return {
+        FieldCondition: _field_condition(),
+        TraitCondition: _trait_condition(),
+        ConsentCondition: st.builds(
+            ConsentCondition,
+            st.sampled_from([Channel.EMAIL, Channel.SMS, Channel.PHONE]),
+            st.sampled_from(["marketing", "newsletter"]) | purposes(),
+        ),
+        StageCondition: st.builds(
+            StageCondition,
+            st.sampled_from(["customer_lifecycle", "pipeline"]) | slugs(12),
+            st.frozensets(_stage_names(), min_size=1, max_size=3),
+        ),
+        Members: st.builds(
+            Members, st.frozensets(st.sampled_from(["c1", "c2"]) | ids(), min_size=1, max_size=4)
+        ),
+        AggregateCondition: _aggregate_condition(),
+    }
+
+
+@cache
+def segment_rules(
+    max_depth: int = 3, *, of: type[Condition] = Condition
+) -> st.SearchStrategy[Condition]:
+    """Valid segment rules nesting at most ``max_depth`` levels (1: leaves only).
+
+    Leaves are every kind a segment may hold: fields (Unicode and case in text, datetimes
+    near `SEGMENT_AS_OF`), typed traits, consent, stages, members, interaction aggregates
+    (sums in several currencies, large and negative, windows on whole-day edges), tags,
+    profile fields, traits present and interaction counts. ``of`` narrows to one class.
+    """
+    if not 1 <= max_depth <= MAX_CONDITION_DEPTH:
+        raise ValueError(f"max_depth must be from 1 to {MAX_CONDITION_DEPTH}")
+    found = {k: v for k, v in _leaves(SubjectKind.CUSTOMER).items() if k is not TimeInStage}
+    leaves = [strategy for cls, strategy in found.items() if issubclass(cls, of)]
+    if max_depth == 1 or of in found:
+        if not leaves:
+            raise ValueError(f"no {of.__name__} nests only {max_depth} level deep")
+        return st.one_of(*leaves)
+    inner = segment_rules(max_depth - 1)
+    children = st.lists(inner, min_size=1, max_size=3).map(tuple)
+    branches: dict[type[Condition], st.SearchStrategy[Condition]] = {
+        AllOf: st.builds(AllOf, children),
+        AnyOf: st.builds(AnyOf, children),
+        Not: st.builds(Not, inner),
+    }
+    chosen = [strategy for cls, strategy in branches.items() if issubclass(cls, of)]
+    return st.one_of(*leaves, *chosen)
+
+
+def segments(max_depth: int = 3) -> st.SearchStrategy[Segment]:
+    """Valid segments: a slug name, a rule of `segment_rules`, sometimes a description."""
+    return st.builds(
+        Segment,
+        st.sampled_from(["vip_de", "lapsed"]) | slugs(20),
+        segment_rules(max_depth),
+        st.none() | _text(40),
+    )
+
+
+@st.composite
+def _segment_facts(draw: st.DrawFn, as_of: datetime) -> Facts:
+    customer = draw(customers(customer_id=draw(st.sampled_from(["c1", "c2"]) | ids())))
+    address = draw(
+        st.none()
+        | st.builds(
+            PostalAddress,
+            country=st.sampled_from(["DE", "FR", "US"]),
+            city=st.none() | st.sampled_from(_TEXTS),
+            region=st.none() | st.sampled_from(_TEXTS),
+            postal_code=st.none() | st.sampled_from(["10115", "50667", "75001"]),
+        )
+    )
+    trait_map = draw(
+        st.dictionaries(st.sampled_from(_TRAIT_NAMES), trait_values(), max_size=4) | traits()
+    )
+    consents = draw(
+        st.lists(
+            consent_records(purpose=draw(st.sampled_from(["marketing", "newsletter"]))),
+            max_size=3,
+        ).map(lambda records: tuple(sorted(records, key=lambda r: r.at)))
+    )
+    customer = attrs.evolve(customer, address=address, traits=trait_map, consents=consents)
+    offsets = st.sampled_from(_EDGE_DAYS).map(lambda d: -timedelta(days=d)) | st.integers(
+        -400 * 86_400, 86_400
+    ).map(lambda s: timedelta(seconds=s))
+    made = draw(
+        st.lists(
+            st.tuples(interactions(customer_id=customer.id, kinds=list(_KINDS)), offsets),
+            max_size=6,
+        )
+    )
+    account = draw(st.none() | accounts())
+    stages = draw(
+        st.dictionaries(
+            st.sampled_from(["customer_lifecycle", "pipeline"]), _stage_names(), max_size=2
+        )
+    )
+    return Facts.of_customer(
+        customer,
+        [attrs.evolve(i, occurred_at=as_of + d) for i, d in made],
+        as_of,
+        account=account,
+        stages=stages,
+    )
+
+
+def segment_facts(as_of: datetime = SEGMENT_AS_OF) -> st.SearchStrategy[Facts]:
+    """Facts of one customer as `segment_rules` look at them: an address, traits of the
+    names the rules use, consents, interactions at and around whole-day window edges
+    before ``as_of`` (and some after it), sometimes an account and stages."""
+    return _segment_facts(as_of)

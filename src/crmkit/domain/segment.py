@@ -1,0 +1,145 @@
+"""A segment: a named rule saying who is in a group of customers.
+
+The rule is a `Condition` tree (see `crmkit.domain.segments` for the leaves). A segment
+is checked when it is built: its name is a slug, and its leaves are ones a customer can
+meet. `Segment.check` also checks the traits it compares against a host's `TraitSchema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from crmkit.domain._checks import SLUG, optional_text
+from crmkit.domain.conditions import (
+    ACCOUNT_FIELDS,
+    CUSTOMER_FIELDS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Facts,
+    HasField,
+    HasTag,
+    HasTrait,
+    InteractionCount,
+    Not,
+)
+from crmkit.domain.segment_eval import Matcher, compile_condition
+from crmkit.domain.segments import (
+    AggregateCondition,
+    ConsentCondition,
+    FieldCondition,
+    Members,
+    StageCondition,
+    TraitCondition,
+)
+from crmkit.domain.traits import TraitSchema
+from crmkit.errors import FieldError, ValidationError
+
+__all__ = ["SEGMENT_CONDITION_TYPES", "Segment", "condition_paths"]
+
+#: The conditions a segment's rule may hold. `TimeInStage` is missing: it looks at the stage
+#: a lifecycle model is checking, and a segment checks none.
+SEGMENT_CONDITION_TYPES: tuple[type[Condition], ...] = (
+    AllOf,
+    AnyOf,
+    Not,
+    FieldCondition,
+    TraitCondition,
+    ConsentCondition,
+    StageCondition,
+    Members,
+    AggregateCondition,
+    HasTag,
+    HasField,
+    HasTrait,
+    InteractionCount,
+)
+
+
+def condition_paths(condition: Condition, path: str = "") -> Iterator[tuple[str, Condition]]:
+    """Every node of a condition tree with its path from the root, depth first: ``("",
+    root)``, then e.g. ``("conditions[1]", ...)`` and ``("conditions[1].condition", ...)``."""
+    yield path, condition
+    prefix = f"{path}." if path else ""
+    if isinstance(condition, AllOf | AnyOf):
+        for index, child in enumerate(condition.conditions):
+            yield from condition_paths(child, f"{prefix}conditions[{index}]")
+    elif isinstance(condition, Not):
+        yield from condition_paths(condition.condition, f"{prefix}condition")
+
+
+def _name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single("name", value, "must be a lower-case slug like 'vip_de'")
+
+
+def _rule(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Condition):
+        raise ValidationError.single("rule", value, "must be a Condition")
+    problems = [
+        FieldError(_under("rule", path), node.describe(), problem)
+        for path, node in condition_paths(value)
+        if (problem := _segment_problem(node))
+    ]
+    if problems:
+        raise ValidationError(problems)
+
+
+def _segment_problem(node: Condition) -> str | None:
+    if not isinstance(node, SEGMENT_CONDITION_TYPES):
+        return f"{node.kind or type(node).__name__} cannot be used in a segment"
+    if isinstance(node, HasField) and node.field not in CUSTOMER_FIELDS:
+        assert node.field in ACCOUNT_FIELDS
+        return f"customers have no field {node.field!r}: use FieldCondition('account.{node.field}')"
+    return None
+
+
+def _under(prefix: str, path: str) -> str:
+    return prefix if not path else f"{prefix}.{path}"
+
+
+@attrs.frozen
+class Segment:
+    """A named group of customers: those for whom ``rule`` holds.
+
+    Args:
+        name: a lower-case slug (``"vip_de"``) that names the segment in its tenant.
+        rule: a `Condition` tree of the conditions listed in `SEGMENT_CONDITION_TYPES`.
+        description: what the group is for, for people.
+    """
+
+    name: str = attrs.field(validator=_name)
+    rule: Condition = attrs.field(validator=_rule)
+    description: str | None = attrs.field(default=None, validator=optional_text)
+
+    def check(self, schema: TraitSchema | None) -> None:
+        """Refuse trait conditions that ``schema`` does not declare, or declares with another
+        type, with a `ValidationError` naming the path of every such node
+        (``rule.conditions[1].name``). Without a schema, any trait may be compared."""
+        if schema is None:
+            return
+        problems: list[FieldError] = []
+        for path, node in condition_paths(self.rule):
+            if isinstance(node, TraitCondition):
+                try:
+                    node.check_schema(schema)
+                except ValidationError as error:
+                    problems.extend(error.prefixed(_under("rule", path)).errors)
+        if problems:
+            raise ValidationError(problems)
+
+    def holds(self, facts: Facts) -> bool:
+        """True when the customer of ``facts`` is in the segment (by the reference walk of
+        the tree; `matcher` is faster for many customers)."""
+        return self.rule.holds(facts)
+
+    def matcher(self) -> Matcher:
+        """The rule compiled once into a function of `Facts`: use it to test many customers."""
+        return compile_condition(self.rule)
+
+    def describe(self) -> str:
+        """The segment in words."""
+        return f"{self.name}: {self.rule.describe()}"

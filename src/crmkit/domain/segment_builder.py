@@ -1,0 +1,380 @@
+"""A small builder that writes segment rules as Python expressions.
+
+```
+(field("country") == "DE") & (purchases(last=days(90)).count() >= 3)
+```
+
+Each expression returns the plain condition classes of `crmkit.domain.segments`, so what
+the builder makes is what the JSON form and the SQL compiler read. Compare with the Python
+operators (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) or the named methods (`is_in`,
+`not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`); combine with
+``&``, ``|`` and ``~``. Python's chained comparisons (``1 <= x <= 3``) do not combine
+conditions: write ``x.between(1, 3)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from crmkit.domain.channels import Channel, Direction
+from crmkit.domain.conditions import Condition, HasTag, Not
+from crmkit.domain.money import Money
+from crmkit.domain.segments import (
+    AggregateCondition,
+    ConsentCondition,
+    FieldCondition,
+    Measure,
+    Members,
+    Op,
+    StageCondition,
+    TraitCondition,
+    Window,
+)
+from crmkit.domain.traits import TraitType
+from crmkit.errors import ValidationError
+
+C = TypeVar("C", bound=Condition)
+
+__all__ = [
+    "Aggregate",
+    "Field",
+    "Interactions",
+    "Stage",
+    "Trait",
+    "consent",
+    "days",
+    "field",
+    "interactions",
+    "members",
+    "purchases",
+    "stage",
+    "tagged",
+    "trait",
+]
+
+
+class _Comparable(Generic[C]):
+    """The comparison operators and methods, each making a condition through `_make`."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]  # == builds a condition, so no hashing
+
+    def _make(self, op: Op, value: Any = None) -> C:
+        raise NotImplementedError
+
+    def __eq__(self, value: object) -> C:  # type: ignore[override]
+        return self._make(Op.EQ, value)
+
+    def __ne__(self, value: object) -> C:  # type: ignore[override]
+        return self._make(Op.NE, value)
+
+    def __lt__(self, value: Any) -> C:
+        return self._make(Op.LT, value)
+
+    def __le__(self, value: Any) -> C:
+        return self._make(Op.LE, value)
+
+    def __gt__(self, value: Any) -> C:
+        return self._make(Op.GT, value)
+
+    def __ge__(self, value: Any) -> C:
+        return self._make(Op.GE, value)
+
+    def is_in(self, values: Iterable[Any]) -> C:
+        """The value is one of ``values``."""
+        return self._make(Op.IN, _listed(values))
+
+    def not_in(self, values: Iterable[Any]) -> C:
+        """The value is present and none of ``values``."""
+        return self._make(Op.NOT_IN, _listed(values))
+
+    def between(self, low: Any, high: Any) -> C:
+        """``low <= value <= high`` (both ends included)."""
+        return self._make(Op.BETWEEN, (low, high))
+
+    def is_null(self) -> C:
+        """The value is missing."""
+        return self._make(Op.IS_NULL)
+
+    def is_not_null(self) -> C:
+        """The value is present."""
+        return self._make(Op.IS_NOT_NULL)
+
+
+def _listed(values: Iterable[Any]) -> Any:
+    if isinstance(values, str | bytes):
+        return values  # refused by the condition: a text is not a list of values
+    return tuple(values)
+
+
+class Field(_Comparable[FieldCondition]):
+    """A customer field of `SEGMENT_FIELDS`, to compare: ``field("country") == "DE"``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _make(self, op: Op, value: Any = None) -> FieldCondition:
+        return FieldCondition(self.name, op, value)
+
+    def contains(self, text: str) -> FieldCondition:
+        """The text field contains ``text`` (case-sensitive)."""
+        return self._make(Op.CONTAINS, text)
+
+    def starts_with(self, text: str) -> FieldCondition:
+        """The text field starts with ``text`` (case-sensitive)."""
+        return self._make(Op.STARTS_WITH, text)
+
+    def __repr__(self) -> str:
+        return f"field({self.name!r})"
+
+
+def field(name: str) -> Field:
+    """A customer field (see `SEGMENT_FIELDS`): ``field("city").is_in(["Berlin", "Köln"])``."""
+    return Field(name)
+
+
+def _inferred_type(value: Any) -> TraitType | None:
+    sample = value[0] if isinstance(value, tuple) and value else value
+    # Order matters: a bool is an int, a datetime is a date.
+    for kind, python in (
+        (TraitType.BOOLEAN, bool),
+        (TraitType.INTEGER, int),
+        (TraitType.DECIMAL, Decimal),
+        (TraitType.STRING, str),
+        (TraitType.DATETIME, datetime),
+        (TraitType.DATE, date),
+    ):
+        if isinstance(sample, python):
+            return kind
+    return None
+
+
+class Trait(_Comparable[TraitCondition]):
+    """A custom trait, to compare: ``trait("plan") == "pro"``, ``trait("seats") >= 10``."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name: str, type: TraitType | str | None = None) -> None:
+        self.name = name
+        self.type = type
+
+    def _make(self, op: Op, value: Any = None) -> TraitCondition:
+        kind = self.type if self.type is not None else _inferred_type(value)
+        if kind is None:
+            raise ValidationError.single(
+                "type", None, f"give the type of trait {self.name!r}: trait(name, 'string')"
+            )
+        return TraitCondition(self.name, kind, op, value)
+
+    def contains(self, text: str) -> TraitCondition:
+        """A text trait contains ``text``, or a list-of-text trait holds it as an element.
+        The trait's type must be given: the value alone cannot tell which."""
+        if self.type is None:
+            raise ValidationError.single(
+                "type", None, f"give the type of trait {self.name!r}: 'string' or 'string_list'"
+            )
+        return self._make(Op.CONTAINS, text)
+
+    def starts_with(self, text: str) -> TraitCondition:
+        """A text trait starts with ``text`` (case-sensitive)."""
+        return self._make(Op.STARTS_WITH, text)
+
+    def __repr__(self) -> str:
+        return f"trait({self.name!r}, {self.type!r})"
+
+
+def trait(name: str, type: TraitType | str | None = None) -> Trait:
+    """A custom trait. Without ``type``, it is inferred from the value compared with (a
+    ``str`` is a string trait, a ``date`` a date trait …); `is_null`, `is_not_null` and
+    `contains` need it given."""
+    return Trait(name, type)
+
+
+def tagged(tag: str) -> HasTag:
+    """The customer carries ``tag``."""
+    return HasTag(tag)
+
+
+def consent(channel: Channel | str, purpose: str) -> ConsentCondition:
+    """The customer may be contacted on ``channel`` for ``purpose`` (as of the evaluation)."""
+    return ConsentCondition(channel, purpose)
+
+
+def members(ids: Iterable[str]) -> Members:
+    """A static segment: the customers with these ids."""
+    return Members(ids)
+
+
+class Stage:
+    """A customer's current stage in one lifecycle model: ``stage("customer_lifecycle")``."""
+
+    __slots__ = ("model",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __eq__(self, name: object) -> StageCondition:  # type: ignore[override]
+        return StageCondition(self.model, [name])
+
+    def __ne__(self, name: object) -> Condition:  # type: ignore[override]
+        return Not(StageCondition(self.model, [name]))
+
+    def is_in(self, names: Iterable[str]) -> StageCondition:
+        """The current stage is one of ``names``."""
+        return StageCondition(self.model, _listed(names))
+
+    def not_in(self, names: Iterable[str]) -> Condition:
+        """The current stage is none of ``names`` (also true outside the model)."""
+        return Not(StageCondition(self.model, _listed(names)))
+
+    def __repr__(self) -> str:
+        return f"stage({self.model!r})"
+
+
+def stage(model: str) -> Stage:
+    """The customer's current stage in lifecycle model ``model``."""
+    return Stage(model)
+
+
+def days(n: int) -> timedelta:
+    """``n`` whole days, for windows: ``purchases(last=days(90))``."""
+    return timedelta(days=n)
+
+
+class Interactions:
+    """A selection of a customer's interactions (filters and a window), to measure."""
+
+    __slots__ = ("filters", "window")
+
+    def __init__(self, window: Window, filters: Mapping[str, Any]) -> None:
+        self.window = window
+        self.filters = dict(filters)
+
+    def _measure(self, measure: Measure, currency: str | None = None) -> Aggregate:
+        return Aggregate(self, measure, currency)
+
+    def count(self) -> Aggregate:
+        """How many (0 when none)."""
+        return self._measure(Measure.COUNT)
+
+    def sum(self, currency: str) -> Aggregate:
+        """The total amount in ``currency``; amounts in other currencies add nothing."""
+        return self._measure(Measure.SUM, currency)
+
+    def first_at(self) -> Aggregate:
+        """When the first one happened (missing when none)."""
+        return self._measure(Measure.MIN_AT)
+
+    def last_at(self) -> Aggregate:
+        """When the last one happened (missing when none)."""
+        return self._measure(Measure.MAX_AT)
+
+    def distinct_days(self) -> Aggregate:
+        """On how many UTC dates they happened (0 when none)."""
+        return self._measure(Measure.DISTINCT_DAYS)
+
+    def exist(self) -> AggregateCondition:
+        """At least one of them happened."""
+        return self.count() >= 1
+
+    def __repr__(self) -> str:
+        return f"interactions({self.window!r}, {self.filters!r})"
+
+
+class Aggregate(_Comparable[AggregateCondition]):
+    """A measure of a selection of interactions, to compare: ``... .count() >= 3``."""
+
+    __slots__ = ("currency", "measure", "selection")
+
+    def __init__(self, selection: Interactions, measure: Measure, currency: str | None) -> None:
+        self.selection = selection
+        self.measure = measure
+        self.currency = currency
+
+    def _make(self, op: Op, value: Any = None) -> AggregateCondition:
+        if self.measure is Measure.SUM and self.currency is not None:
+            value = _money(value, self.currency)
+        return AggregateCondition(
+            self.measure,
+            op,
+            value,
+            window=self.selection.window,
+            currency=self.currency,
+            **self.selection.filters,
+        )
+
+    def __repr__(self) -> str:
+        return f"{self.selection!r}.{self.measure.value}()"
+
+
+def _money(value: Any, currency: str) -> Any:
+    """Plain amounts (``500``, ``"12.50"``, a ``Decimal``) as `Money` in ``currency``."""
+    if isinstance(value, tuple):
+        return tuple(_money(item, currency) for item in value)
+    if isinstance(value, int | Decimal | str) and not isinstance(value, bool):
+        return Money.of(value, currency)
+    return value
+
+
+def _window(last: timedelta | int | None, since: Any, until: Any) -> Window:
+    if last is None:
+        return Window(since, until)
+    if since is not None or until is not None:
+        raise ValidationError.single("last", last, "give last or since/until, not both")
+    if isinstance(last, timedelta):
+        if last % timedelta(days=1):
+            raise ValidationError.single("last", last, "must be whole days: use days(n)")
+        return Window(last_days=last.days)
+    return Window(last_days=last)
+
+
+def interactions(
+    *,
+    kinds: Iterable[str] = (),
+    channels: Iterable[Channel | str] = (),
+    directions: Iterable[Direction | str] = (),
+    campaigns: Iterable[str] = (),
+    metadata: Mapping[str, str | int | bool] | None = None,
+    last: timedelta | int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Interactions:
+    """The customer's interactions of some kinds, channels, directions, campaigns and
+    metadata (each empty: any), in a window: the ``last`` days up to the evaluation's
+    ``as_of`` (``days(90)``), or ``since <= t < until`` (either may be left open), or
+    ever. Measure them with `count`, `sum`, `first_at`, `last_at` or `distinct_days`."""
+    filters = {
+        "kinds": kinds,
+        "channels": channels,
+        "directions": directions,
+        "campaigns": campaigns,
+        "metadata": metadata or {},
+    }
+    return Interactions(_window(last, since, until), filters)
+
+
+def purchases(
+    *,
+    channels: Iterable[Channel | str] = (),
+    campaigns: Iterable[str] = (),
+    metadata: Mapping[str, str | int | bool] | None = None,
+    last: timedelta | int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Interactions:
+    """The customer's purchases: `interactions` of kind ``"purchase"``."""
+    return interactions(
+        kinds=["purchase"],
+        channels=channels,
+        campaigns=campaigns,
+        metadata=metadata,
+        last=last,
+        since=since,
+        until=until,
+    )

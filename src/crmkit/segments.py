@@ -1,0 +1,85 @@
+"""Everything to write segments, in one import: the builder and the classes it builds.
+
+```python
+from crmkit.segments import days, field, purchases, tagged
+
+rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3) | tagged("vip")
+```
+
+The segment language reference (``docs/segments.md``) lists every field and operator.
+"""
+
+from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
+from crmkit.domain.segment import SEGMENT_CONDITION_TYPES, Segment
+from crmkit.domain.segment_builder import (
+    Aggregate,
+    Field,
+    Interactions,
+    Stage,
+    Trait,
+    consent,
+    days,
+    field,
+    interactions,
+    members,
+    purchases,
+    stage,
+    tagged,
+    trait,
+)
+from crmkit.domain.segment_eval import Matcher, compile_condition, evaluate, matching
+from crmkit.domain.segments import (
+    MAX_LIST_VALUES,
+    SEGMENT_FIELDS,
+    AggregateCondition,
+    ConsentCondition,
+    FieldCondition,
+    FieldType,
+    Measure,
+    Members,
+    Op,
+    StageCondition,
+    TraitCondition,
+    Window,
+)
+
+__all__ = [
+    "MAX_LIST_VALUES",
+    "SEGMENT_CONDITION_TYPES",
+    "SEGMENT_FIELDS",
+    "Aggregate",
+    "AggregateCondition",
+    "AllOf",
+    "AnyOf",
+    "Condition",
+    "ConsentCondition",
+    "Facts",
+    "Field",
+    "FieldCondition",
+    "FieldType",
+    "HasTag",
+    "Interactions",
+    "Matcher",
+    "Measure",
+    "Members",
+    "Not",
+    "Op",
+    "Segment",
+    "Stage",
+    "StageCondition",
+    "Trait",
+    "TraitCondition",
+    "Window",
+    "compile_condition",
+    "consent",
+    "days",
+    "evaluate",
+    "field",
+    "interactions",
+    "matching",
+    "members",
+    "purchases",
+    "stage",
+    "tagged",
+    "trait",
+]
