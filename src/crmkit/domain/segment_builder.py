@@ -42,7 +42,7 @@ __all__ = [
     "Aggregate",
     "Field",
     "Interactions",
-    "Stage",
+    "StageRef",
     "Trait",
     "consent",
     "days",
@@ -210,7 +210,7 @@ def members(ids: Iterable[str]) -> Members:
     return Members(ids)
 
 
-class Stage:
+class StageRef:
     """A customer's current stage in one lifecycle model: ``stage("customer_lifecycle")``."""
 
     __slots__ = ("model",)
@@ -237,9 +237,9 @@ class Stage:
         return f"stage({self.model!r})"
 
 
-def stage(model: str) -> Stage:
+def stage(model: str) -> StageRef:
     """The customer's current stage in lifecycle model ``model``."""
-    return Stage(model)
+    return StageRef(model)
 
 
 def days(n: int) -> timedelta:
