@@ -18,6 +18,7 @@ from crmkit.domain import (
     Account,
     AccountId,
     Channel,
+    Condition,
     Customer,
     CustomerId,
     DomainEvent,
@@ -164,6 +165,35 @@ class CustomerRepository(Protocol):
 
     def count(self) -> int:
         """How many customers the tenant has."""
+        ...
+
+    def count_matching(self, condition: Condition, *, as_of: datetime) -> int:
+        """How many customers match segment rule ``condition`` at ``as_of``."""
+        ...
+
+    def matching_ids(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[CustomerId]:
+        """The ids of the customers matching ``condition`` at ``as_of``, in id order, a
+        keyset page at a time. Raises `ValidationError` for a rule a segment cannot hold
+        (`TimeInStage`, `HasField` on an account field)."""
+        ...
+
+    def stream_matching(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        batch_size: int = 1000,
+        after: str | None = None,
+    ) -> Iterator[Customer]:
+        """The customers matching ``condition`` at ``as_of``, in id order (those with an id
+        above ``after`` when given), fetched in batches so memory stays bounded."""
         ...
 
 

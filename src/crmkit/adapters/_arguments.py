@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from crmkit.domain.conditions import (
+    CUSTOMER_FIELDS,
+    AllOf,
+    AnyOf,
+    Condition,
+    HasField,
+    Not,
+    TimeInStage,
+)
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
@@ -33,3 +42,30 @@ def check_window(
     if limit is not None and (type(limit) is not int or limit < 0):
         raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
     return ensure_utc_or_none(since, "since"), ensure_utc_or_none(until, "until")
+
+
+def check_rule(rule: object, as_of: datetime) -> datetime:
+    """Refuse what a segment query cannot mean: something not a `Condition`, `TimeInStage`
+    (only a lifecycle evaluation knows when a stage was entered), or `HasField` on an
+    account field (a segment's subject is a customer). Returns ``as_of`` in UTC."""
+    if not isinstance(rule, Condition):
+        raise ValidationError.single("rule", rule, "must be a Condition")
+    pending: list[Condition] = [rule]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, AllOf | AnyOf):
+            pending.extend(node.conditions)
+        elif isinstance(node, Not):
+            pending.append(node.condition)
+        elif isinstance(node, TimeInStage):
+            raise ValidationError.single(
+                "kind", node.kind, "time_in_stage only has a meaning in a lifecycle model"
+            )
+        elif isinstance(node, HasField) and node.field not in CUSTOMER_FIELDS:
+            raise ValidationError.single(
+                "field", node.field, "a segment's has_field names a customer field"
+            )
+    moment = ensure_utc_or_none(as_of, "as_of")
+    if moment is None:
+        raise ValidationError.single("as_of", as_of, "must be a UTC datetime")
+    return moment

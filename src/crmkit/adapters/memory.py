@@ -9,6 +9,7 @@ one in place never changes what is stored.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import itertools
 import threading
@@ -18,17 +19,19 @@ from typing import Any, TypeVar
 
 import attrs
 
-from crmkit.adapters._arguments import check_batch, check_page, check_window
+from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
 from crmkit.app.outbox import OutboxReader
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
     Account,
     AccountId,
     Channel,
+    Condition,
     Customer,
     CustomerId,
     DomainEvent,
     EmailAddress,
+    Facts,
     Interaction,
     InteractionId,
     StageHistory,
@@ -418,6 +421,64 @@ class _Customers:
         check_batch(batch_size)
         for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):
             yield self._uow._handing_out(customer)
+
+    def _matching(self, condition: Condition, as_of: datetime) -> builtins.list[Customer]:
+        """The customers for whom ``condition`` holds at ``as_of``, in id order."""
+        moment = check_rule(condition, as_of)
+        uow = self._uow
+        stages: dict[str, dict[str, str]] = {}
+        for history in uow._all_histories():
+            if history.subject_kind is SubjectKind.CUSTOMER:
+                stages.setdefault(history.subject_id, {})[history.model] = history.current
+        interactions: dict[str, list[Interaction]] = {}
+        for interaction in uow._all_interactions():
+            interactions.setdefault(interaction.customer_id, []).append(interaction)
+        found = []
+        for customer in sorted(uow._all_customers(), key=lambda c: c.id):
+            link = customer.account
+            facts = Facts.of_customer(
+                customer,
+                interactions.get(customer.id, ()),
+                moment,
+                account=None if link is None else uow._account(link.account_id),
+                stages=stages.get(customer.id),
+            )
+            if condition.holds(facts):
+                found.append(customer)
+        return found
+
+    def count_matching(self, condition: Condition, *, as_of: datetime) -> int:
+        return len(self._matching(condition, as_of))
+
+    def matching_ids(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[CustomerId]:
+        check_page(limit, cursor)
+        page = _page(
+            [c for c in self._matching(condition, as_of) if cursor is None or c.id > cursor],
+            limit,
+            None,
+        )
+        return Page(tuple(c.id for c in page.items), page.next_cursor)
+
+    def stream_matching(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        batch_size: int = 1000,
+        after: str | None = None,
+    ) -> Iterator[Customer]:
+        check_batch(batch_size)
+        check_page(1, after)
+        for customer in self._matching(condition, as_of):
+            if after is None or customer.id > after:
+                yield self._uow._handing_out(customer)
 
     def count(self) -> int:
         return len(self._uow._all_customers())

@@ -10,14 +10,16 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table, and_, delete, exc, func, insert, select, update
 
-from crmkit.adapters._arguments import check_batch, check_page, check_window
+from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
 from crmkit.adapters.sqlalchemy import mapping as m
+from crmkit.adapters.sqlalchemy import segments as sg
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.app.unit_of_work import EventSource
 from crmkit.domain import (
     Account,
     AccountId,
     Channel,
+    Condition,
     Customer,
     CustomerId,
     EmailAddress,
@@ -369,6 +371,67 @@ class SqlCustomers:
                 .where(t.customers.c.tenant_id == self._tenant)
             ).scalar_one()
         )
+
+    # Segments: the rule is compiled into one query and evaluated in the database.
+
+    def count_matching(self, condition: Condition, *, as_of: datetime) -> int:
+        moment = check_rule(condition, as_of)
+        conn = self._s.connection
+        query = sg.count_query(
+            condition, dialect=conn.dialect.name, tenant=self._tenant, as_of=moment
+        )
+        return int(conn.execute(query).scalar_one())
+
+    def _matching_ids(
+        self, condition: Condition, as_of: datetime, after: str | None, limit: int
+    ) -> builtins.list[str]:
+        conn = self._s.connection
+        query = sg.compile_segment(
+            condition,
+            dialect=conn.dialect.name,
+            tenant=self._tenant,
+            as_of=as_of,
+            after=after,
+            limit=limit,
+        )
+        return list(conn.execute(query).scalars())
+
+    def matching_ids(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[CustomerId]:
+        check_page(limit, cursor)
+        moment = check_rule(condition, as_of)
+        found = self._matching_ids(condition, moment, cursor, limit + 1)
+        more = len(found) > limit
+        ids = tuple(CustomerId(i) for i in found[:limit])
+        return Page(ids, ids[-1] if more else None)
+
+    def stream_matching(
+        self,
+        condition: Condition,
+        *,
+        as_of: datetime,
+        batch_size: int = 1000,
+        after: str | None = None,
+    ) -> Iterator[Customer]:
+        check_batch(batch_size)
+        check_page(1, after)
+        moment = check_rule(condition, as_of)
+        c = t.customers.c
+        last = after
+        while True:
+            ids = self._matching_ids(condition, moment, last, batch_size)
+            if ids:
+                rows = self._rows(and_(c.tenant_id == self._tenant, c.id.in_(ids)), None)
+                yield from self._assemble(rows, contiguous=False)
+            if len(ids) < batch_size:
+                return
+            last = ids[-1]
 
 
 class SqlAccounts:
