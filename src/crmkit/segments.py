@@ -6,7 +6,7 @@ from crmkit.segments import days, field, purchases, tagged
 rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3) | tagged("vip")
 ```
 
-The segment language reference (``docs/segments.md``) lists every field and operator.
+The segment language reference (``docs/concepts/segments.md``) lists every field and operator.
 """
 
 from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not

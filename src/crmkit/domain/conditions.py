@@ -149,13 +149,20 @@ class Condition(ABC):
         yield self
 
     def __and__(self, other: Condition) -> AllOf:
-        return AllOf((self, other))
+        # a & b & c is one AllOf of three, not nested pairs: flat trees read (and nest) better.
+        return AllOf((*_parts(self, AllOf), *_parts(other, AllOf)))
 
     def __or__(self, other: Condition) -> AnyOf:
-        return AnyOf((self, other))
+        return AnyOf((*_parts(self, AnyOf), *_parts(other, AnyOf)))
 
     def __invert__(self) -> Not:
         return Not(self)
+
+
+def _parts(condition: object, kind: type[_Combination]) -> tuple[object, ...]:
+    if isinstance(condition, kind) and type(condition) is kind:
+        return condition.conditions
+    return (condition,)
 
 
 def _field_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
