@@ -31,7 +31,13 @@ from crmkit import (
     InteractionId,
     Money,
 )
-from crmkit.domain import CUSTOMER_LIFECYCLE, ConsentRecord, StageHistory
+from crmkit.domain import (
+    CUSTOMER_LIFECYCLE,
+    ConsentRecord,
+    MembershipChange,
+    SegmentSnapshot,
+    StageHistory,
+)
 from crmkit.errors import CrmError
 
 T = TypeVar("T")
@@ -331,8 +337,9 @@ def concurrency_worker(
 
 def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     """Write to every data table inside ``uow`` without committing: a new account and
-    customer (with tags, traits, external ids, consents, an account link and a lifecycle
-    stage history), a changed existing customer and account, and interactions."""
+    customer (with tags, traits, external ids, consents, an account link, a lifecycle stage
+    history and a segment snapshot), a changed existing customer and account, and
+    interactions."""
     now = crm.clock.now()
     account = Account.register(
         AccountId(f"acct-{tag}"), name=f"Acme {tag}", at=now, domain=f"{tag}.example.com"
@@ -356,6 +363,9 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     history = StageHistory.enter(CUSTOMER_LIFECYCLE, customer.id, at=now, actor=tag)
     history.move(CUSTOMER_LIFECYCLE, "customer", at=now, reason="first purchase")
     uow.stage_histories.add(history)
+    snapshot = SegmentSnapshot.empty(f"partial_{tag}".lower().replace("-", "_"), now)
+    snapshot.refresh(MembershipChange(snapshot.segment, now, [customer.id], members=1))
+    uow.segment_memberships.add(snapshot)
     uow.customers.add_many(
         [Customer.register(CustomerId(f"cust-{tag}-{i}"), at=now, tags=["bulk"]) for i in range(3)]
     )

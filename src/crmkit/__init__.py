@@ -42,6 +42,7 @@ from crmkit.domain import (
     DoubleOptIn,
     DurationStats,
     EmailAddress,
+    EnteredSegment,
     Facts,
     FieldCondition,
     Funnel,
@@ -54,8 +55,10 @@ from crmkit.domain import (
     InteractionId,
     InteractionKind,
     InteractionRecorded,
+    LeftSegment,
     LifecycleModel,
     Members,
+    MembershipChange,
     Money,
     Not,
     Outcome,
@@ -63,6 +66,7 @@ from crmkit.domain import (
     PostalAddress,
     ProgressionRule,
     Segment,
+    SegmentSnapshot,
     Stage,
     StageChange,
     StageChanged,
@@ -86,6 +90,10 @@ from crmkit.ports import Page
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "EnteredSegment",
+    "LeftSegment",
+    "MembershipChange",
+    "SegmentSnapshot",
     "CRM",
     "CUSTOMER_LIFECYCLE",
     "DEAL_PIPELINE",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
-from crmkit.domain import DEFAULT_TENANT, LifecycleModel, TraitSchema
+from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Segment, TraitSchema
 from crmkit.errors import UsageError
 from crmkit.ports import Clock, IdSource, Outbox
 
@@ -28,7 +28,9 @@ class CRM(CrmService):
     Create one per tenant with a constructor for your storage, e.g. `CRM.in_memory`. Time
     and ids come from the ``clock`` and ``ids`` you pass (the system clock and random UUIDs
     by default), so tests can make every run identical. ``lifecycles`` are the lifecycle
-    models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks.
+    models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks; ``segments`` are
+    the saved segments whose stored membership `record_interaction` keeps up to date for the
+    customer it records for (see `refresh_segment`).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class CRM(CrmService):
         default_region: str | None = None,
         store: SqlStore | InMemoryStore | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> None:
         #: The storage this CRM runs on, when built from one (e.g. for ``store.outbox()``).
         self.store = store
@@ -53,6 +56,7 @@ class CRM(CrmService):
             trait_schema=trait_schema,
             default_region=default_region,
             lifecycles=lifecycles,
+            segments=segments,
         )
 
     @classmethod
@@ -66,6 +70,7 @@ class CRM(CrmService):
         default_region: str | None = None,
         store: InMemoryStore | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> CRM:
         """A CRM kept in process memory: for tests, prototypes and short-lived tools.
 
@@ -81,6 +86,7 @@ class CRM(CrmService):
             trait_schema=trait_schema,
             default_region=default_region,
             lifecycles=lifecycles,
+            segments=segments,
         )
 
     @classmethod
@@ -95,6 +101,7 @@ class CRM(CrmService):
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> CRM:
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
@@ -110,6 +117,7 @@ class CRM(CrmService):
             trait_schema=trait_schema,
             default_region=default_region,
             lifecycles=lifecycles,
+            segments=segments,
         )
 
     @classmethod
@@ -124,6 +132,7 @@ class CRM(CrmService):
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> CRM:
         """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
@@ -148,6 +157,7 @@ class CRM(CrmService):
             trait_schema=trait_schema,
             default_region=default_region,
             lifecycles=lifecycles,
+            segments=segments,
         )
 
     @classmethod
@@ -161,6 +171,7 @@ class CRM(CrmService):
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> CRM:
         """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
         return cls(
@@ -172,6 +183,7 @@ class CRM(CrmService):
             default_region=default_region,
             store=store,
             lifecycles=lifecycles,
+            segments=segments,
         )
 
     def outbox(self, *, all_tenants: bool = False) -> Outbox:
@@ -194,4 +206,5 @@ class CRM(CrmService):
             default_region=self.default_region,
             store=self.store,
             lifecycles=self.lifecycles,
+            segments=self.segments,
         )

@@ -25,6 +25,7 @@ from crmkit.domain import (
     EmailAddress,
     Interaction,
     InteractionId,
+    SegmentSnapshot,
     StageHistory,
     SubjectKind,
     TenantId,
@@ -39,6 +40,7 @@ __all__ = [
     "IdSource",
     "InteractionRepository",
     "Page",
+    "SegmentMembershipRepository",
     "StageHistoryRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -323,6 +325,38 @@ class StageHistoryRepository(Protocol):
         ...
 
 
+class SegmentMembershipRepository(Protocol):
+    """The stored membership of the tenant's tracked segments: per segment, a snapshot (its
+    version, member count and the ``as_of`` of its last full evaluation) and its members."""
+
+    def find(self, segment: str) -> SegmentSnapshot | None:
+        """The snapshot of ``segment``, or ``None`` if it was never stored."""
+        ...
+
+    def add(self, snapshot: SegmentSnapshot) -> None:
+        """Store a new snapshot (version 0) and its pending members; it becomes version 1.
+        Raises `ConcurrencyConflict` if the segment already has one."""
+        ...
+
+    def update(self, snapshot: SegmentSnapshot) -> None:
+        """Store the members a snapshot's pending changes add and remove (removals first)
+        and its new ``as_of`` and count, if its stored version is still
+        ``snapshot.version``, then bump it; raises `ConcurrencyConflict` if another writer
+        got there first, `NotFound` if it was never added."""
+        ...
+
+    def members(
+        self, segment: str, *, batch_size: int = 1000, after: str | None = None
+    ) -> Iterator[CustomerId]:
+        """The stored members of ``segment`` in id order (those above ``after`` when given),
+        fetched in batches so memory stays bounded; nothing for an unknown segment."""
+        ...
+
+    def contains(self, segment: str, customer_id: CustomerId) -> bool:
+        """True when ``customer_id`` is a stored member of ``segment``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One atomic change to one tenant's data.
 
@@ -353,6 +387,11 @@ class UnitOfWork(Protocol):
     @property
     def stage_histories(self) -> StageHistoryRepository:
         """The tenant's lifecycle stage histories."""
+        ...
+
+    @property
+    def segment_memberships(self) -> SegmentMembershipRepository:
+        """The stored membership of the tenant's tracked segments."""
         ...
 
     def __enter__(self) -> Self: ...

@@ -62,6 +62,7 @@ from crmkit.domain import (
     DomainEvent,
     DoubleOptIn,
     EmailAddress,
+    EnteredSegment,
     FieldCondition,
     FieldType,
     HasField,
@@ -70,6 +71,7 @@ from crmkit.domain import (
     InteractionCount,
     InteractionKind,
     InteractionRecorded,
+    LeftSegment,
     Measure,
     Members,
     Money,
@@ -120,6 +122,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         AccountRegistered,
         AccountChanged,
         StageChanged,
+        EnteredSegment,
+        LeftSegment,
     )
 }
 

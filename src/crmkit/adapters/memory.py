@@ -34,11 +34,13 @@ from crmkit.domain import (
     Facts,
     Interaction,
     InteractionId,
+    SegmentSnapshot,
     StageHistory,
     SubjectKind,
     TenantId,
 )
 from crmkit.domain.ids import check_tenant
+from crmkit.domain.segment_eval import compile_condition
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateAccount,
@@ -67,6 +69,8 @@ class _Tables:
     domains: dict[str, AccountId] = attrs.Factory(dict)
     refs: dict[str, InteractionId] = attrs.Factory(dict)
     histories: dict[_HistoryKey, StageHistory] = attrs.Factory(dict)
+    snapshots: dict[str, SegmentSnapshot] = attrs.Factory(dict)
+    members: dict[str, dict[CustomerId, datetime]] = attrs.Factory(dict)  # id -> since
 
 
 class InMemoryStore:
@@ -131,6 +135,10 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self.accounts = _Accounts(self)
         self.interactions = _Interactions(self)
         self.stage_histories = _StageHistories(self)
+        self._snapshots: dict[str, tuple[int, SegmentSnapshot]] = {}
+        # Per segment: members added (with since) and removed; an added one wins.
+        self._members: dict[str, tuple[dict[CustomerId, datetime], set[CustomerId]]] = {}
+        self.segment_memberships = _SegmentMemberships(self)
 
     def _begin(self) -> None:
         self._forget()
@@ -141,6 +149,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     def _forget(self) -> None:
         self._customers, self._accounts, self._interactions = {}, {}, {}
         self._histories = {}
+        self._snapshots, self._members = {}, {}
 
     def _commit(self, events: list[DomainEvent]) -> None:
         t = self._tables
@@ -148,6 +157,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             self._check_versions(t.customers, self._customers, "customer")
             self._check_versions(t.accounts, self._accounts, "account")
             self._check_versions(t.histories, self._histories, "stage history")
+            self._check_versions(t.snapshots, self._snapshots, "segment snapshot")
             self._check_customer_keys()
             self._check_account_keys()
             for interaction in self._interactions.values():
@@ -157,8 +167,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     @staticmethod
     def _check_versions(
-        stored: Mapping[Any, Customer | Account | StageHistory],
-        staged: Mapping[Any, tuple[int, Customer | Account | StageHistory]],
+        stored: Mapping[Any, Customer | Account | StageHistory | SegmentSnapshot],
+        staged: Mapping[Any, tuple[int, Customer | Account | StageHistory | SegmentSnapshot]],
         kind: str,
     ) -> None:
         for key, (base, _) in staged.items():
@@ -219,6 +229,13 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
                 t.domains[account.domain] = account.id
         for _, history in self._histories.values():
             t.histories[_key(history)] = history
+        for segment, (_, snapshot) in self._snapshots.items():
+            t.snapshots[segment] = snapshot
+        for segment, (added, removed) in self._members.items():
+            members = t.members.setdefault(segment, {})
+            for customer_id in removed:
+                members.pop(customer_id, None)
+            members.update(added)
         for interaction in self._interactions.values():
             t.interactions[interaction.id] = interaction
             t.by_customer.setdefault(interaction.customer_id, []).append(interaction.id)
@@ -296,6 +313,33 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _stage_history(self, history: StageHistory, base: int) -> None:
         self._histories[_key(history)] = (base, _clone(history))
+
+    def _snapshot(self, segment: str) -> SegmentSnapshot | None:
+        self._require_open()
+        staged = self._snapshots.get(segment)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.snapshots.get(segment)
+
+    def _stage_snapshot(self, snapshot: SegmentSnapshot, base: int) -> None:
+        entered, left = snapshot.pending
+        added, removed = self._members.setdefault(snapshot.segment, ({}, set()))
+        for customer_id in left:
+            added.pop(customer_id, None)
+            removed.add(customer_id)
+        added.update(entered)
+        self._snapshots[snapshot.segment] = (base, _snapshot_copy(snapshot))
+
+    def _segment_members(self, segment: str) -> builtins.list[CustomerId]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.members.get(segment, {}))
+        added, removed = self._members.get(segment, ({}, set()))
+        for customer_id in removed:
+            merged.pop(customer_id, None)
+        merged.update(added)
+        return sorted(merged)
 
     def _handing_out(self, aggregate: H) -> H:
         return _clone(aggregate)
@@ -433,6 +477,7 @@ class _Customers:
         interactions: dict[str, list[Interaction]] = {}
         for interaction in uow._all_interactions():
             interactions.setdefault(interaction.customer_id, []).append(interaction)
+        matcher = compile_condition(condition)  # once per query, not a re-walk per customer
         found = []
         for customer in sorted(uow._all_customers(), key=lambda c: c.id):
             link = customer.account
@@ -443,7 +488,7 @@ class _Customers:
                 account=None if link is None else uow._account(link.account_id),
                 stages=stages.get(customer.id),
             )
-            if condition.holds(facts):
+            if matcher(facts):
                 found.append(customer)
         return found
 
@@ -698,6 +743,67 @@ class _StageHistories:
             if history.model == model:
                 counts[history.current] = counts.get(history.current, 0) + 1
         return counts
+
+
+def _snapshot_copy(snapshot: SegmentSnapshot) -> SegmentSnapshot:
+    # A fresh object: no pending changes or events of the original.
+    return SegmentSnapshot(snapshot.segment, snapshot.as_of, snapshot.members, snapshot.version)
+
+
+class _SegmentMemberships:
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def find(self, segment: str) -> SegmentSnapshot | None:
+        found = self._uow._snapshot(segment)
+        return None if found is None else _snapshot_copy(found)
+
+    def add(self, snapshot: SegmentSnapshot) -> None:
+        uow = self._uow
+        if snapshot.version != 0:
+            raise ValidationError.single(
+                "version", snapshot.version, "a new snapshot has version 0"
+            )
+        if uow._snapshot(snapshot.segment) is not None:
+            raise ConcurrencyConflict("segment snapshot", snapshot.segment, 0, "it already exists")
+        snapshot.version = 1
+        uow._stage_snapshot(snapshot, 0)
+        snapshot.saved()
+        uow._track(snapshot)
+
+    def update(self, snapshot: SegmentSnapshot) -> None:
+        uow = self._uow
+        current = uow._snapshot(snapshot.segment)
+        if current is None:
+            raise NotFound("segment snapshot", snapshot.segment)
+        if current.version != snapshot.version:
+            raise ConcurrencyConflict("segment snapshot", snapshot.segment, snapshot.version)
+        entry = uow._snapshots.get(snapshot.segment)
+        base = entry[0] if entry is not None else current.version
+        snapshot.version += 1
+        uow._stage_snapshot(snapshot, base)
+        snapshot.saved()
+        uow._track(snapshot)
+
+    def members(
+        self, segment: str, *, batch_size: int = 1000, after: str | None = None
+    ) -> Iterator[CustomerId]:
+        check_batch(batch_size)
+        check_page(1, after)
+        for customer_id in self._uow._segment_members(segment):
+            if after is None or customer_id > after:
+                yield customer_id
+
+    def contains(self, segment: str, customer_id: CustomerId) -> bool:
+        uow = self._uow
+        uow._require_open()
+        added, removed = uow._members.get(segment, ({}, set()))
+        if customer_id in added:
+            return True
+        if customer_id in removed:
+            return False
+        with uow._store.lock:
+            return customer_id in uow._tables.members.get(segment, {})
 
 
 class InMemoryOutbox(OutboxReader):

@@ -13,6 +13,7 @@ from crmkit.domain import (
     EmailAddress,
     LifecycleModel,
     PhoneNumber,
+    Segment,
     SubjectKind,
     TenantId,
     TraitSchema,
@@ -43,6 +44,7 @@ class ServiceContext:
         trait_schema: TraitSchema | None = None,
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
+        segments: Iterable[Segment] = (),
     ) -> None:
         if trait_schema is not None and not isinstance(trait_schema, TraitSchema):
             raise ValidationError.single("trait_schema", trait_schema, "must be a TraitSchema")
@@ -53,6 +55,8 @@ class ServiceContext:
         self.default_region = default_region
         #: The lifecycle models this CRM tracks, in the order given.
         self.lifecycles: tuple[LifecycleModel, ...] = _check_models(lifecycles)
+        #: The segments whose membership this CRM keeps up to date customer by customer.
+        self.segments: tuple[Segment, ...] = _check_segments(segments)
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
 
@@ -134,6 +138,20 @@ def _check_models(models: Iterable[LifecycleModel]) -> tuple[LifecycleModel, ...
         if model.name in names:
             raise ValidationError.single(f"lifecycles[{index}]", model.name, "is a duplicate name")
         names.add(model.name)
+    return found
+
+
+def _check_segments(segments: Iterable[Segment]) -> tuple[Segment, ...]:
+    if isinstance(segments, Segment) or not isinstance(segments, Iterable):
+        raise ValidationError.single("segments", segments, "must be a sequence of segments")
+    found = tuple(segments)
+    names: set[str] = set()
+    for index, segment in enumerate(found):
+        if not isinstance(segment, Segment):
+            raise ValidationError.single(f"segments[{index}]", segment, "must be a Segment")
+        if segment.name in names:
+            raise ValidationError.single(f"segments[{index}]", segment.name, "is a duplicate name")
+        names.add(segment.name)
     return found
 
 

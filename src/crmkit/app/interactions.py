@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
+from crmkit.app.membership import refresh_customer
 from crmkit.app.progression import progress_subject
 from crmkit.domain import (
     Channel,
@@ -56,7 +57,9 @@ class InteractionUseCases(ServiceContext):
         (or, on a replay, to the stored instant).
 
         The lifecycle progression rules then run for the customer (and, in account models,
-        for the customer's account) as of now, in the same unit of work.
+        for the customer's account) as of now, in the same unit of work; then the customer's
+        membership of each tracked segment (the CRM's ``segments``) is refreshed as of now,
+        emitting `EnteredSegment` / `LeftSegment`.
         """
         fields = {
             "customer_id": CustomerId(check_id("customer_id", customer_id)),
@@ -82,9 +85,9 @@ class InteractionUseCases(ServiceContext):
                 if attempt or external_ref is None:
                     raise
             except ConcurrencyConflict:
-                # Progression rules moved the customer's stage concurrently: nothing of ours
-                # was stored, so one more try re-reads the history and moves on from there.
-                if attempt or not any(m.rules for m in self.lifecycles):
+                # Progression rules moved the customer's stage, or a segment's snapshot moved,
+                # concurrently: nothing of ours was stored, so one more try re-reads them.
+                if attempt or not (self.segments or any(m.rules for m in self.lifecycles)):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -101,6 +104,9 @@ class InteractionUseCases(ServiceContext):
             )
             uow.interactions.add(interaction)
             self._progress(uow, customer)
+            if self.segments:
+                # The entries and exits the interaction causes commit with it, or not at all.
+                refresh_customer(uow, self.segments, customer, as_of=self._now())
             uow.commit()
         return interaction
 

@@ -1,4 +1,5 @@
-"""Use cases on segments: who matches a rule, counted, paged or streamed, in the store.
+"""Use cases on segments: who matches a rule, counted, paged or streamed, in the store; and
+membership tracking: a saved segment's members stored as a snapshot, refreshed against it.
 
 A rule is a `Condition` tree, or anything carrying one in a ``rule`` attribute (a saved
 segment). The store evaluates it: a SQL adapter compiles it into one query.
@@ -11,10 +12,22 @@ from datetime import datetime
 from itertools import islice
 
 from crmkit.app.context import ServiceContext
-from crmkit.domain import Condition, Customer
+from crmkit.app.membership import refresh_customer
+from crmkit.domain import (
+    Condition,
+    Customer,
+    CustomerId,
+    EnteredSegment,
+    LeftSegment,
+    MembershipChange,
+    Segment,
+    SegmentSnapshot,
+    membership_changes,
+)
+from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ValidationError
-from crmkit.ports import Page
+from crmkit.ports import Page, UnitOfWork
 
 __all__ = ["SegmentUseCases"]
 
@@ -72,3 +85,106 @@ class SegmentUseCases(ServiceContext):
         condition, moment = rule_of(rule), self._as_of(as_of)
         with self.unit_of_work() as uow:
             yield from uow.customers.stream_matching(condition, as_of=moment, batch_size=batch_size)
+
+    # Membership tracking.
+
+    def refresh_segment(
+        self, segment: Segment, *, as_of: datetime | None = None, batch_size: int = 1000
+    ) -> MembershipChange:
+        """Evaluate ``segment`` at ``as_of`` (default: now) in the store, compare the members
+        with its stored snapshot, and store the new snapshot: one `EnteredSegment` per
+        customer who entered and one `LeftSegment` per customer who left, committed with it
+        (and written to the outbox) atomically. The first refresh enters every member.
+
+        The stored and the current members are both read in id order, ``batch_size`` at a
+        time, and merged in one pass: memory holds the customers who moved, not the members.
+        Raises `ValidationError` for an ``as_of`` before the stored snapshot's, and
+        `ConcurrencyConflict` (retryable) when another refresh of the segment committed first.
+        """
+        if not isinstance(segment, Segment):
+            raise ValidationError.single("segment", segment, "must be a Segment")
+        moment = self._as_of(as_of)
+        if type(batch_size) is not int or batch_size < 1:
+            raise ValidationError.single("batch_size", batch_size, "must be an int of 1 or more")
+        with self.unit_of_work() as uow:
+            stored = uow.segment_memberships.find(segment.name)
+            if stored is not None and moment < stored.as_of:
+                raise ValidationError.single(
+                    "as_of",
+                    moment,
+                    f"is before the last snapshot of {segment.name} ({stored.as_of.isoformat()})",
+                )
+            previous = (
+                uow.segment_memberships.members(segment.name, batch_size=batch_size)
+                if stored is not None
+                else iter(())
+            )
+            current = _matching_ids(uow, segment.rule, moment, batch_size)
+            change = membership_changes(previous, current, segment=segment.name, at=moment)
+            if stored is None:
+                snapshot = SegmentSnapshot.empty(segment.name, moment)
+                snapshot.refresh(change)
+                uow.segment_memberships.add(snapshot)
+            elif change.changed or moment != stored.as_of:
+                stored.refresh(change)
+                uow.segment_memberships.update(stored)
+            uow.commit()
+        return change
+
+    def segment_snapshot(self, segment_name: str) -> SegmentSnapshot | None:
+        """The stored snapshot of the segment called ``segment_name`` (when it was last
+        refreshed, how many members it has), or ``None`` if it was never refreshed."""
+        with self.unit_of_work() as uow:
+            return uow.segment_memberships.find(_segment_name(segment_name))
+
+    def segment_snapshot_members(
+        self, segment_name: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[CustomerId]:
+        """One page of the stored members of the segment called ``segment_name``, in id
+        order, as of its last refresh (and the single-customer refreshes since); pass
+        ``next_cursor`` back for the next page. Empty for a segment never refreshed."""
+        name = _segment_name(segment_name)
+        if type(limit) is not int or limit < 1:
+            raise ValidationError.single("limit", limit, "must be an int of 1 or more")
+        with self.unit_of_work() as uow:
+            found = list(
+                islice(
+                    uow.segment_memberships.members(name, batch_size=limit + 1, after=cursor),
+                    limit + 1,
+                )
+            )
+        more = len(found) > limit
+        return Page(tuple(found[:limit]), found[limit - 1] if more else None)
+
+    def refresh_memberships(
+        self, customer_id: str, as_of: datetime | None = None
+    ) -> list[EnteredSegment | LeftSegment]:
+        """Bring one customer's stored membership of each of this CRM's tracked ``segments``
+        up to date at ``as_of`` (default: now) and return the events recorded (committed
+        with the change). Segments never refreshed as a whole are skipped. Raises
+        `NotFound` for an unknown customer."""
+        moment = self._as_of(as_of)
+        wanted = CustomerId(check_id("customer_id", customer_id))
+        with self.unit_of_work() as uow:
+            customer = uow.customers.get(wanted)
+            events = refresh_customer(uow, self.segments, customer, as_of=moment)
+            uow.commit()
+        return events
+
+
+def _segment_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise ValidationError.single("segment_name", name, "must be a segment name")
+    return name
+
+
+def _matching_ids(
+    uow: UnitOfWork, condition: Condition, as_of: datetime, batch_size: int
+) -> Iterator[CustomerId]:
+    cursor: str | None = None
+    while True:
+        page = uow.customers.matching_ids(condition, as_of=as_of, limit=batch_size, cursor=cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

@@ -43,7 +43,9 @@ from crmkit.domain.events import (
     CustomerProfileChanged,
     CustomerRegistered,
     DomainEvent,
+    EnteredSegment,
     InteractionRecorded,
+    LeftSegment,
     StageChanged,
 )
 from crmkit.domain.ids import (
@@ -62,6 +64,7 @@ from crmkit.domain.lifecycle_presets import (
     HUBSPOT_LIFECYCLE,
     PRESETS,
 )
+from crmkit.domain.membership import MembershipChange, SegmentSnapshot, membership_changes
 from crmkit.domain.money import Money, currency_exponent
 from crmkit.domain.segment import SEGMENT_CONDITION_TYPES, Segment
 from crmkit.domain.segment_eval import Matcher, compile_condition, evaluate, matching
@@ -100,6 +103,11 @@ from crmkit.domain.traits import (
 )
 
 __all__ = [
+    "membership_changes",
+    "SegmentSnapshot",
+    "MembershipChange",
+    "LeftSegment",
+    "EnteredSegment",
     "ACCOUNT_FIELDS",
     "CUSTOMER_FIELDS",
     "CUSTOMER_LIFECYCLE",

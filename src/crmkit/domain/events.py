@@ -24,7 +24,9 @@ __all__ = [
     "CustomerProfileChanged",
     "CustomerRegistered",
     "DomainEvent",
+    "EnteredSegment",
     "InteractionRecorded",
+    "LeftSegment",
     "StageChanged",
 ]
 
@@ -140,3 +142,29 @@ class StageChanged(DomainEvent):
     @property
     def aggregate_id(self) -> str:
         return self.subject_id
+
+
+@attrs.frozen
+class EnteredSegment(DomainEvent):
+    """A customer became a member of a tracked segment: ``at`` is the ``as_of`` of the
+    evaluation that found them in it."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+    segment: str = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+@attrs.frozen
+class LeftSegment(DomainEvent):
+    """A customer stopped being a member of a tracked segment: ``at`` is the ``as_of`` of the
+    evaluation that no longer found them in it."""
+
+    customer_id: CustomerId = attrs.field(kw_only=True)
+    segment: str = attrs.field(kw_only=True)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id

@@ -37,14 +37,19 @@ from crmkit.domain import (
     CustomerRegistered,
     DomainEvent,
     EmailAddress,
+    EnteredSegment,
     Facts,
     HasTag,
     Interaction,
     InteractionId,
     InteractionKind,
+    LeftSegment,
     LifecycleModel,
+    MembershipChange,
     Money,
+    PostalAddress,
     ProgressionRule,
+    SegmentSnapshot,
     StageChange,
     StageChanged,
     StageHistory,
@@ -62,6 +67,7 @@ from crmkit.errors import (
 )
 from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
+from crmkit.segments import Condition, field, purchases, tagged
 
 __all__ = ["AdapterContract"]
 
@@ -122,6 +128,75 @@ def _history(subject: str, *moves: str, model: LifecycleModel = FUNNEL) -> Stage
     for day, stage in enumerate(moves, 1):
         history.move(model, stage, at=T0 + timedelta(days=day), reason=f"day {day}", actor="ada")
     return history
+
+
+#: The moment the segment-query tests evaluate at; their window is the last 10 days before it.
+AS_OF = T0 + timedelta(days=100)
+_MINUTES_TO_AS_OF = 100 * 24 * 60
+_WINDOW_START = 90 * 24 * 60  # minutes: an interaction exactly here is outside the window
+_RECENT = purchases(last=10).count()  # purchases in (AS_OF - 10 days, AS_OF]
+
+
+def _segment_customers(tx: UnitOfWork) -> None:
+    """Seven customers of varied country, tags and purchases (see the segment-query tests).
+
+    ======  =======  =====  =========================================================
+    id      country  tags   interactions (minutes after T0)
+    ======  =======  =====  =========================================================
+    c001    DE       vip    purchases at AS_OF (the window's end, inside) and 95 days
+    c002    DE              a purchase exactly at the window's start (outside)
+    c003    FR       vip    a purchase at 91 days
+    c004    (none)          a support case at 95 days (not a purchase)
+    c005    DE       vip    a purchase 1 minute into the window, one 1 minute after AS_OF
+    c006    (none)   vip    none
+    c007    FR              a purchase at T0 (long before the window)
+    ======  =======  =====  =========================================================
+    """
+    profiles: dict[int, tuple[str | None, set[str]]] = {
+        1: ("DE", {"vip"}),
+        2: ("DE", set()),
+        3: ("FR", {"vip"}),
+        4: (None, set()),
+        5: ("DE", {"vip"}),
+        6: (None, {"vip"}),
+        7: ("FR", set()),
+    }
+    for n, (country, tags) in profiles.items():
+        address = None if country is None else PostalAddress(country, city="Somewhere")
+        tx.customers.add(_customer(n, address=address, tags=tags))
+    day = 24 * 60
+    for interaction in (
+        _interaction(1, "c001", _MINUTES_TO_AS_OF),
+        _interaction(2, "c001", 95 * day),
+        _interaction(3, "c002", _WINDOW_START),
+        _interaction(4, "c003", 91 * day),
+        _interaction(5, "c005", _WINDOW_START + 1),
+        _interaction(6, "c005", _MINUTES_TO_AS_OF + 1),
+        _interaction(7, "c007", 0),
+        _interaction(8, "c004", 95 * day, kind=InteractionKind.SUPPORT_CASE, amount=None),
+    ):
+        tx.interactions.add(interaction)
+
+
+def _all_matching_ids(tx: UnitOfWork, rule: Condition, limit: int) -> list[str]:
+    """Every id ``matching_ids`` pages through at ``limit`` per page, checking each page."""
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = tx.customers.matching_ids(rule, as_of=AS_OF, limit=limit, cursor=cursor)
+        assert len(page.items) <= limit
+        seen.extend(page.items)
+        if page.next_cursor is None:
+            return seen
+        assert page.items, "a page with a next cursor has items"
+        cursor = page.next_cursor
+
+
+def _snapshot(segment: str, members: list[str], *, version: int = 0) -> SegmentSnapshot:
+    snapshot = SegmentSnapshot.empty(segment, T0)
+    snapshot.refresh(MembershipChange(segment, T0, members, members=len(members)))
+    snapshot.version = version
+    return snapshot
 
 
 class AdapterContract:
@@ -727,6 +802,109 @@ class AdapterContract:
             with pytest.raises(NotFound):
                 tx.stage_histories.update(stolen)
 
+    # Segment memberships.
+
+    def test_an_added_snapshot_reads_back_with_its_members_in_id_order(self, uow: OpenFor) -> None:
+        snapshot = _snapshot("vip", ["c003", "c001", "c002"])
+        with uow() as tx:
+            assert tx.segment_memberships.find("vip") is None
+            tx.segment_memberships.add(snapshot)
+            assert snapshot.version == 1
+            assert list(tx.segment_memberships.members("vip")) == ["c001", "c002", "c003"]
+            tx.commit()
+        with uow() as tx:
+            assert tx.segment_memberships.find("vip") == SegmentSnapshot("vip", T0, 3, 1)
+            assert list(tx.segment_memberships.members("vip", batch_size=2)) == [
+                "c001",
+                "c002",
+                "c003",
+            ]
+            assert list(tx.segment_memberships.members("vip", after="c001")) == ["c002", "c003"]
+            assert tx.segment_memberships.contains("vip", CustomerId("c002"))
+            assert not tx.segment_memberships.contains("vip", CustomerId("c004"))
+            assert not tx.segment_memberships.contains("other", CustomerId("c002"))
+            assert list(tx.segment_memberships.members("other")) == []
+
+    def test_an_update_removes_the_left_and_adds_the_entered_and_bumps_the_version(
+        self, uow: OpenFor
+    ) -> None:
+        with uow() as tx:
+            tx.segment_memberships.add(_snapshot("vip", ["c001", "c002"]))
+            tx.commit()
+        later = T0 + timedelta(days=1)
+        with uow() as tx:
+            stored = tx.segment_memberships.find("vip")
+            assert stored is not None
+            stored.refresh(MembershipChange("vip", later, ["c003"], ["c001"], members=2))
+            tx.segment_memberships.update(stored)
+            stored.leave(CustomerId("c003"), at=later)  # twice in one unit of work
+            stored.enter(CustomerId("c001"), at=later)
+            tx.segment_memberships.update(stored)
+            assert list(tx.segment_memberships.members("vip")) == ["c001", "c002"]
+            tx.commit()
+        with uow() as tx:
+            assert tx.segment_memberships.find("vip") == SegmentSnapshot("vip", later, 2, 3)
+            assert list(tx.segment_memberships.members("vip")) == ["c001", "c002"]
+
+    def test_a_stale_snapshot_update_conflicts_and_changes_nothing(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.segment_memberships.add(_snapshot("vip", ["c001"]))
+            tx.commit()
+        later = T0 + timedelta(hours=1)
+        with uow() as first, uow() as second:
+            mine = first.segment_memberships.find("vip")
+            theirs = second.segment_memberships.find("vip")
+            assert mine is not None
+            assert theirs is not None
+            mine.enter(CustomerId("c002"), at=later)
+            first.segment_memberships.update(mine)
+            first.commit()
+            theirs.enter(CustomerId("c003"), at=later)
+            with pytest.raises(ConcurrencyConflict) as raised:
+                second.segment_memberships.update(theirs)
+                second.commit()
+            assert raised.value.retryable
+        with uow() as tx:
+            assert list(tx.segment_memberships.members("vip")) == ["c001", "c002"]
+            assert tx.segment_memberships.find("vip") == SegmentSnapshot("vip", T0, 2, 2)
+            with pytest.raises(NotFound):
+                tx.segment_memberships.update(_snapshot("unknown", [], version=1))
+            with pytest.raises(ConcurrencyConflict):
+                tx.segment_memberships.add(_snapshot("vip", []))
+
+    def test_membership_events_are_published_after_commit_only(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.segment_memberships.add(_snapshot("vip", ["c001"]))
+        assert published == []
+        with uow() as tx:
+            assert tx.segment_memberships.find("vip") is None  # rolled back
+            tx.segment_memberships.add(_snapshot("vip", ["c002", "c001"]))
+            tx.commit()
+        assert published == [
+            EnteredSegment(T0, customer_id=CustomerId("c001"), segment="vip"),
+            EnteredSegment(T0, customer_id=CustomerId("c002"), segment="vip"),
+        ]
+        with uow() as tx:
+            stored = tx.segment_memberships.find("vip")
+            assert stored is not None
+            stored.leave(CustomerId("c001"), at=T0)
+            tx.segment_memberships.update(stored)
+            tx.commit()
+        assert published[-1] == LeftSegment(T0, customer_id=CustomerId("c001"), segment="vip")
+
+    def test_no_membership_of_one_tenant_is_visible_to_another(self, uow: OpenFor) -> None:
+        with uow(TENANT) as tx:
+            tx.segment_memberships.add(_snapshot("vip", ["c001"]))
+            tx.commit()
+        with uow(OTHER) as tx:
+            assert tx.segment_memberships.find("vip") is None
+            assert list(tx.segment_memberships.members("vip")) == []
+            assert not tx.segment_memberships.contains("vip", CustomerId("c001"))
+            with pytest.raises(NotFound):
+                tx.segment_memberships.update(_snapshot("vip", [], version=1))
+
     def test_tenants_may_reuse_stage_history_keys(self, uow: OpenFor) -> None:
         for tenant, moves in ((TENANT, ("customer",)), (OTHER, ())):
             with uow(tenant) as tx:
@@ -745,6 +923,114 @@ class AdapterContract:
         with uow(OTHER) as tx:
             assert tx.stage_histories.get("funnel", "c001") == history
             assert tx.stage_histories.count_by_stage("funnel") == {"lapsed": 1}
+
+    # Segment queries
+
+    def test_segment_queries_count_fields_and_tags(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            _segment_customers(tx)
+            tx.commit()
+        german = field("country") == "DE"
+        with uow() as tx:
+            count = tx.customers.count_matching
+            assert count(german, as_of=AS_OF) == 3
+            assert count(tagged("vip"), as_of=AS_OF) == 4
+            assert count(german & tagged("vip"), as_of=AS_OF) == 2
+            assert count(german | tagged("vip"), as_of=AS_OF) == 5
+            assert count(field("country").is_in(["DE", "FR"]), as_of=AS_OF) == 5
+            assert count(field("country") == "PL", as_of=AS_OF) == 0
+
+    def test_not_over_a_missing_value_holds(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            _segment_customers(tx)
+            tx.commit()
+        with uow() as tx:
+            page = tx.customers.matching_ids(~(field("country") == "DE"), as_of=AS_OF)
+            nulls = tx.customers.matching_ids(field("country").is_null(), as_of=AS_OF)
+            not_fr = tx.customers.count_matching(~(field("country") == "FR"), as_of=AS_OF)
+        # No address: "country = DE" is false, so its negation holds (c004, c006).
+        assert page.items == ("c003", "c004", "c006", "c007")
+        assert nulls.items == ("c004", "c006")
+        assert not_fr == 5
+
+    def test_an_aggregate_window_excludes_its_start_and_includes_as_of(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            _segment_customers(tx)
+            tx.commit()
+        with uow() as tx:
+            bought = tx.customers.matching_ids(_RECENT >= 1, as_of=AS_OF)
+            twice = tx.customers.matching_ids(_RECENT >= 2, as_of=AS_OF)
+            none = tx.customers.matching_ids(_RECENT == 0, as_of=AS_OF)
+            big = tx.customers.matching_ids(
+                purchases(last=10).sum("EUR") > Money(400, "EUR"), as_of=AS_OF
+            )
+            german_buyers = tx.customers.count_matching(
+                (field("country") == "DE") & (_RECENT >= 1), as_of=AS_OF
+            )
+        # c001: both inside; c002: exactly at the start, outside; c005: one inside, one
+        # after as_of; c004 has no purchase; c006 none at all; c007 one long ago.
+        assert bought.items == ("c001", "c003", "c005")
+        assert twice.items == ("c001",)
+        assert none.items == ("c002", "c004", "c006", "c007")
+        assert big.items == ("c005",)  # 500 in the window; c001 has 100 + 200, c003 400
+        assert german_buyers == 2
+
+    def test_matching_ids_pages_cover_every_member_once_in_id_order(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            _segment_customers(tx)
+            tx.commit()
+        rule = (field("country") == "DE") | tagged("vip")
+        with uow() as tx:
+            for limit in (1, 2, 3, 5, 6):
+                assert _all_matching_ids(tx, rule, limit) == [
+                    "c001",
+                    "c002",
+                    "c003",
+                    "c005",
+                    "c006",
+                ], limit
+            assert _all_matching_ids(tx, field("country") == "PL", 2) == []
+
+    def test_stream_matching_yields_members_in_id_order_after_a_cursor(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            _segment_customers(tx)
+            tx.commit()
+        rule = (field("country") == "DE") | tagged("vip")
+        with uow() as tx:
+            streamed = list(tx.customers.stream_matching(rule, as_of=AS_OF, batch_size=2))
+            after = tx.customers.stream_matching(rule, as_of=AS_OF, batch_size=2, after="c002")
+            later = [c.id for c in after]
+            last = list(tx.customers.stream_matching(rule, as_of=AS_OF, after="c006"))
+            stored = [tx.customers.get(c.id) for c in streamed]
+        assert [c.id for c in streamed] == ["c001", "c002", "c003", "c005", "c006"]
+        assert streamed == stored
+        assert later == ["c003", "c005", "c006"]
+        assert last == []
+
+    def test_segment_queries_never_see_another_tenant(self, uow: OpenFor) -> None:
+        with uow(TENANT) as tx:
+            _segment_customers(tx)
+            tx.commit()
+        with uow(OTHER) as tx:  # the same ids, all German VIPs with a purchase at AS_OF
+            for n in (1, 2, 8):
+                tx.customers.add(_customer(n, address=PostalAddress("DE"), tags={"vip"}))
+                tx.interactions.add(_interaction(n, f"c{n:03d}", _MINUTES_TO_AS_OF))
+            tx.commit()
+        rule = (field("country") == "DE") & tagged("vip") & (_RECENT >= 1)
+        with uow(TENANT) as tx:
+            assert tx.customers.count_matching(rule, as_of=AS_OF) == 2
+            assert tx.customers.matching_ids(rule, as_of=AS_OF).items == ("c001", "c005")
+            assert [c.id for c in tx.customers.stream_matching(rule, as_of=AS_OF)] == [
+                "c001",
+                "c005",
+            ]
+            assert tx.customers.count_matching(_RECENT == 0, as_of=AS_OF) == 4
+        with uow(OTHER) as tx:
+            assert tx.customers.count_matching(rule, as_of=AS_OF) == 3
+            assert _all_matching_ids(tx, rule, 1) == ["c001", "c002", "c008"]
+            streamed = tx.customers.stream_matching(rule, as_of=AS_OF, after="c001")
+            assert [c.id for c in streamed] == ["c002", "c008"]
+            assert tx.customers.count_matching(tagged("vip"), as_of=AS_OF) == 3
 
     # Tenancy
 

@@ -44,6 +44,7 @@ from crmkit.domain import (
     DomainEvent,
     DoubleOptIn,
     EmailAddress,
+    EnteredSegment,
     Facts,
     FieldCondition,
     FieldType,
@@ -55,9 +56,11 @@ from crmkit.domain import (
     InteractionId,
     InteractionKind,
     InteractionRecorded,
+    LeftSegment,
     LifecycleModel,
     Measure,
     Members,
+    MembershipChange,
     Money,
     Not,
     Op,
@@ -66,6 +69,7 @@ from crmkit.domain import (
     PostalAddress,
     ProgressionRule,
     Segment,
+    SegmentSnapshot,
     Stage,
     StageChange,
     StageChanged,
@@ -96,6 +100,8 @@ __all__ = [
     "customer_ids",
     "customers",
     "domain_events",
+    "membership_changes",
+    "segment_snapshots",
     "emails",
     "facts",
     "ids",
@@ -476,6 +482,8 @@ def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[Doma
             actor=_actors(),
             rule=st.none() | slugs(12),
         ),
+        EnteredSegment: st.builds(EnteredSegment, at, customer_id=cid, segment=slugs(12)),
+        LeftSegment: st.builds(LeftSegment, at, customer_id=cid, segment=slugs(12)),
     }
     chosen = [strategy for cls, strategy in by_class.items() if issubclass(cls, of)]
     return st.one_of(*chosen)
@@ -1087,3 +1095,29 @@ def segment_facts(as_of: datetime = SEGMENT_AS_OF) -> st.SearchStrategy[Facts]:
     names the rules use, consents, interactions at and around whole-day window edges
     before ``as_of`` (and some after it), sometimes an account and stages."""
     return _segment_facts(as_of)
+
+
+# --- Segment membership ------------------------------------------------------------------
+
+
+@st.composite
+def membership_changes(draw: st.DrawFn) -> MembershipChange:
+    """What a refresh of a segment changed: disjoint entered and left customers."""
+    moved = draw(st.lists(customer_ids(), unique=True, max_size=8))
+    split = draw(st.integers(0, len(moved)))
+    entered, left = moved[:split], moved[split:]
+    stayed = draw(st.integers(0, 50))
+    return MembershipChange(
+        draw(slugs(12)), draw(utc_datetimes()), entered, left, members=len(entered) + stayed
+    )
+
+
+def segment_snapshots() -> st.SearchStrategy[SegmentSnapshot]:
+    """Stored snapshots of segments, as a repository hands them out."""
+    return st.builds(
+        SegmentSnapshot,
+        slugs(12),
+        utc_datetimes(),
+        members=st.integers(0, 10_000),
+        version=st.integers(1, 50),
+    )

@@ -16,9 +16,17 @@ from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
+from crmkit.adapters.sqlalchemy.segment_memberships import SqlSegmentMemberships
 from crmkit.adapters.sqlalchemy.stage_histories import SqlStageHistories
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
-from crmkit.domain import DomainEvent, StageChanged, SubjectKind, TenantId
+from crmkit.domain import (
+    DomainEvent,
+    EnteredSegment,
+    LeftSegment,
+    StageChanged,
+    SubjectKind,
+    TenantId,
+)
 from crmkit.errors import ConfigurationError, UsageError
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
@@ -97,6 +105,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self._stage_histories: SqlStageHistories = _guarded(
             SqlStageHistories(self), "reading or writing stage histories"
         )
+        self._segment_memberships: SqlSegmentMemberships = _guarded(
+            SqlSegmentMemberships(self), "reading or writing segment memberships"
+        )
 
     @property
     def customers(self) -> SqlCustomers:
@@ -113,6 +124,10 @@ class SqlUnitOfWork(BaseUnitOfWork):
     @property
     def stage_histories(self) -> SqlStageHistories:
         return self._stage_histories
+
+    @property
+    def segment_memberships(self) -> SqlSegmentMemberships:
+        return self._segment_memberships
 
     @property
     def connection(self) -> Connection:
@@ -144,6 +159,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
         # transactions lock in the same order. SQLite needs none: it has one writer at a time.
         if self._engine.dialect.name == "sqlite":
             return
+        # Membership events are ordered by their snapshot's row, which the versioned UPDATE
+        # already holds: locking every member's row of a large refresh would cost a lot.
+        events = [e for e in events if not isinstance(e, EnteredSegment | LeftSegment)]
         customer_ids = {getattr(e, "customer_id", None) for e in events}
         account_ids = {getattr(e, "account_id", None) for e in events}
         for event in events:  # a stage history is locked through its subject's row

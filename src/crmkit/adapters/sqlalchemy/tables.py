@@ -39,6 +39,8 @@ __all__ = [
     "interactions",
     "metadata",
     "outbox",
+    "segment_members",
+    "segment_snapshots",
     "stage_changes",
     "stage_histories",
     "tags",
@@ -256,6 +258,32 @@ stage_changes = Table(
     Column("actor", _str(200)),
     Column("rule", _str(SLUG)),  # NULL: a move made by hand
     PrimaryKeyConstraint("tenant_id", "model", "subject_kind", "subject_id", "seq"),
+    **_MYSQL,
+)
+
+# The stored membership of each tracked segment: one row per segment (the ``as_of`` of its last
+# full evaluation, a version for optimistic concurrency, the member count) ...
+segment_snapshots = Table(
+    f"{PREFIX}segment_snapshots",
+    metadata,
+    _tenant(),
+    Column("segment", _str(SLUG), nullable=False),
+    Column("as_of_us", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("members", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "segment"),
+    **_MYSQL,
+)
+
+# ... and one row per member, since when it is one. The key streams members in id order.
+segment_members = Table(
+    f"{PREFIX}segment_members",
+    metadata,
+    _tenant(),
+    Column("segment", _str(SLUG), nullable=False),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "segment", "customer_id"),
     **_MYSQL,
 )
 

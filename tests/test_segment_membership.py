@@ -1,0 +1,296 @@
+"""Segment membership tracking: snapshots, EnteredSegment / LeftSegment, on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crmkit import (
+    CRM,
+    CustomerId,
+    DomainEvent,
+    EnteredSegment,
+    InteractionRecorded,
+    LeftSegment,
+    MembershipChange,
+    Segment,
+)
+from crmkit.app.clocks import FixedClock, SequentialIds
+from crmkit.domain import SegmentSnapshot, membership_changes
+from crmkit.errors import ValidationError
+from crmkit.segments import days, purchases, tagged
+from crmkit.testing.databases import scratch_store
+from tests.conftest import backend_url
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+BUYERS = Segment("buyers", purchases(last=days(30)).count() >= 1, "bought in the last 30 days")
+NEVER_BOUGHT = Segment("never_bought", ~(purchases().count() >= 1))
+VIP = Segment("vip", tagged("vip"))
+
+MakeCrm = Callable[..., CRM]
+
+
+@pytest.fixture(params=["memory", "sqlite_file", "postgresql", "mariadb"])
+def make_crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeCrm]:
+    """Builds CRMs (one shared store per test) with a fixed clock and sequential ids."""
+    if request.param == "memory":
+        from crmkit.adapters.memory import InMemoryStore
+
+        store: object = InMemoryStore()
+    else:
+        store = scratch_store(backend_url(request.param, tmp_path))
+
+    def make(tenant: str = "alpha", clock: FixedClock | None = None, **options: object) -> CRM:
+        options.setdefault("segments", (BUYERS, NEVER_BOUGHT))
+        options.setdefault("ids", SequentialIds(tenant))
+        return CRM.from_store(
+            store,  # type: ignore[arg-type]
+            tenant=tenant,
+            clock=clock or FixedClock(T0),
+            **options,  # type: ignore[arg-type]
+        )
+
+    yield make
+    dispose = getattr(store, "dispose", None)
+    if dispose is not None:
+        dispose()
+
+
+@pytest.fixture
+def crm(make_crm: MakeCrm) -> CRM:
+    return make_crm()
+
+
+def _clock(crm: CRM) -> FixedClock:
+    assert isinstance(crm.clock, FixedClock)
+    return crm.clock
+
+
+def _buy(crm: CRM, customer_id: str, *, after_days: float = 0) -> None:
+    _clock(crm).advance(timedelta(days=after_days))
+    crm.record_interaction(customer_id, kind="purchase", channel="web")
+
+
+def _stored(crm: CRM, segment: str) -> list[str]:
+    found: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = crm.segment_snapshot_members(segment, limit=2, cursor=cursor)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def _recorded(crm: CRM) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    crm.subscribe(EnteredSegment, events.append)
+    crm.subscribe(LeftSegment, events.append)
+    return events
+
+
+class TestDiff:
+    def test_the_diff_merges_two_ascending_lists(self) -> None:
+        """Who entered, who left, and how many members remain."""
+        change = membership_changes(["a", "b", "d"], ["b", "c", "d", "e"], segment="s", at=T0)
+        assert change == MembershipChange("s", T0, ["c", "e"], ["a"], members=4)
+        assert [type(e).__name__ for e in change.events()] == ["LeftSegment"] + [
+            "EnteredSegment"
+        ] * 2
+
+    def test_ids_out_of_order_are_refused(self) -> None:
+        with pytest.raises(ValidationError, match="ascending"):
+            membership_changes(["b", "a"], [], segment="s", at=T0)
+
+    def test_a_snapshot_refuses_an_older_refresh(self) -> None:
+        snapshot = SegmentSnapshot.empty("s", T0)
+        with pytest.raises(ValidationError, match="before the last snapshot"):
+            snapshot.refresh(MembershipChange("s", T0 - timedelta(seconds=1)))
+
+
+class TestRefresh:
+    def test_the_first_refresh_enters_everyone_matching(self, crm: CRM) -> None:
+        """Every member enters, with one event each, committed to the outbox."""
+        ada, bob, cy = (crm.register_customer(given_name=n) for n in ("Ada", "Bob", "Cy"))
+        _buy(crm, ada.id)
+        _buy(crm, cy.id)
+        events = _recorded(crm)
+        change = crm.refresh_segment(BUYERS)
+        now = _clock(crm).now()
+        assert change == MembershipChange("buyers", now, [ada.id, cy.id], [], members=2)
+        assert events == [
+            EnteredSegment(now, customer_id=ada.id, segment="buyers"),
+            EnteredSegment(now, customer_id=cy.id, segment="buyers"),
+        ]
+        assert _stored(crm, "buyers") == [ada.id, cy.id]
+        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", now, 2, 1)
+        outbox = [m.event for m in crm.outbox().fetch(limit=1000)]
+        assert outbox[-2:] == events
+        assert bob.id not in _stored(crm, "buyers")
+
+    def test_a_later_refresh_emits_entries_and_exits_against_the_last_snapshot(
+        self, make_crm: MakeCrm
+    ) -> None:
+        crm = make_crm(segments=())  # nothing refreshed customer by customer meanwhile
+        ada, bob = (crm.register_customer(given_name=n) for n in ("Ada", "Bob"))
+        _buy(crm, ada.id)
+        crm.refresh_segment(BUYERS)
+        _buy(crm, bob.id, after_days=40)  # ada's purchase is now outside the window
+        events = _recorded(crm)
+        change = crm.refresh_segment(BUYERS)
+        now = _clock(crm).now()
+        assert (change.entered, change.left, change.members) == ((bob.id,), (ada.id,), 1)
+        assert events == [
+            LeftSegment(now, customer_id=ada.id, segment="buyers"),
+            EnteredSegment(now, customer_id=bob.id, segment="buyers"),
+        ]
+        assert _stored(crm, "buyers") == [bob.id]
+
+    def test_refreshing_twice_at_the_same_as_of_emits_nothing(self, crm: CRM) -> None:
+        ada = crm.register_customer(given_name="Ada")
+        _buy(crm, ada.id)
+        first = crm.refresh_segment(BUYERS)
+        events = _recorded(crm)
+        again = crm.refresh_segment(BUYERS, as_of=first.as_of)
+        assert not again.changed
+        assert again.members == 1
+        assert events == []
+        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", first.as_of, 1, 1)
+
+    def test_an_as_of_before_the_last_snapshot_is_refused(self, crm: CRM) -> None:
+        crm.refresh_segment(BUYERS)
+        with pytest.raises(ValidationError, match="before the last snapshot"):
+            crm.refresh_segment(BUYERS, as_of=T0 - timedelta(days=1))
+
+    def test_a_never_refreshed_segment_has_no_snapshot(self, crm: CRM) -> None:
+        assert crm.segment_snapshot("buyers") is None
+        assert _stored(crm, "buyers") == []
+
+    def test_a_refresh_pages_through_many_members(self, crm: CRM) -> None:
+        """Stored and current members are merged in batches."""
+        people = [crm.register_customer(given_name=f"P{n}", tags={"vip"}) for n in range(7)]
+        assert crm.refresh_segment(VIP, batch_size=2).members == 7
+        crm.update_profile(people[3].id, tags=set())
+        change = crm.refresh_segment(VIP, batch_size=2)
+        assert (change.entered, change.left, change.members) == ((), (people[3].id,), 6)
+        assert _stored(crm, "vip") == sorted(p.id for p in people if p is not people[3])
+
+
+class TestSingleCustomer:
+    def test_recording_an_interaction_moves_the_customer_in_the_same_commit(self, crm: CRM) -> None:
+        """A purchase enters the buyer and leaves 'never bought', with the interaction."""
+        ada, bob = (crm.register_customer(given_name=n) for n in ("Ada", "Bob"))
+        crm.refresh_segment(BUYERS)
+        crm.refresh_segment(NEVER_BOUGHT)
+        assert _stored(crm, "never_bought") == [ada.id, bob.id]
+        outbox = crm.outbox()
+        outbox.acknowledge(outbox.fetch(limit=1000))
+        _buy(crm, ada.id, after_days=1)
+        now = _clock(crm).now()
+        events = [m.event for m in outbox.fetch(limit=1000)]
+        assert isinstance(events[0], InteractionRecorded)
+        assert events[1:] == [
+            EnteredSegment(now, customer_id=ada.id, segment="buyers"),
+            LeftSegment(now, customer_id=ada.id, segment="never_bought"),
+        ]
+        assert _stored(crm, "buyers") == [ada.id]
+        assert _stored(crm, "never_bought") == [bob.id]
+        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", T0, 1, 2)
+
+    def test_a_customer_can_leave_by_refreshing_their_memberships(self, crm: CRM) -> None:
+        ada = crm.register_customer(given_name="Ada")
+        crm.refresh_segment(BUYERS)
+        _buy(crm, ada.id)
+        assert _stored(crm, "buyers") == [ada.id]
+        later = _clock(crm).advance(timedelta(days=31))
+        assert crm.refresh_memberships(ada.id) == [
+            LeftSegment(later, customer_id=ada.id, segment="buyers")
+        ]
+        assert crm.refresh_memberships(ada.id) == []
+        assert _stored(crm, "buyers") == []
+
+    def test_segments_never_refreshed_are_left_alone(self, crm: CRM) -> None:
+        ada = crm.register_customer(given_name="Ada")
+        _buy(crm, ada.id)
+        assert crm.segment_snapshot("buyers") is None
+        assert crm.refresh_memberships(ada.id) == []
+
+    def test_segments_must_be_segments_with_distinct_names(self, make_crm: MakeCrm) -> None:
+        with pytest.raises(ValidationError, match="duplicate"):
+            make_crm(segments=(BUYERS, BUYERS))
+        with pytest.raises(ValidationError, match="must be a Segment"):
+            make_crm(segments=("buyers",))
+        crm = make_crm()
+        assert crm.for_tenant("beta").segments == (BUYERS, NEVER_BOUGHT)
+
+
+class TestTenancy:
+    def test_no_tenant_sees_another_tenants_snapshot(self, make_crm: MakeCrm) -> None:
+        alpha, beta = make_crm("alpha"), make_crm("beta")
+        ada = alpha.register_customer(given_name="Ada")
+        _buy(alpha, ada.id)
+        alpha.refresh_segment(BUYERS)
+        assert beta.segment_snapshot("buyers") is None
+        assert _stored(beta, "buyers") == []
+        assert beta.refresh_segment(BUYERS).entered == ()
+        assert _stored(alpha, "buyers") == [ada.id]
+
+
+class TestProperty:
+    @settings(
+        max_examples=10,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(["buy", "refresh", "refresh_one"]),
+                st.integers(0, 3),
+                st.integers(0, 40),
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
+    def test_the_snapshot_is_the_replay_of_its_events_and_the_last_refresh(
+        self, make_crm: MakeCrm, steps: list[tuple[str, int, int]]
+    ) -> None:
+        """After any refreshes and interactions, replaying the entered/left events from empty
+        gives the stored snapshot; right after a refresh it is the segment's members."""
+        tenant = f"t{abs(hash(tuple(steps))) % 10**9}"
+        crm = make_crm(tenant)
+        events = _recorded(crm)
+        people = [crm.register_customer(given_name=f"P{n}").id for n in range(4)]
+        steps = [*steps, ("refresh", 0, 0)]
+        for action, who, gap in steps:
+            if action == "buy":
+                _buy(crm, people[who], after_days=gap)
+            elif action == "refresh_one":
+                _clock(crm).advance(timedelta(days=gap))
+                crm.refresh_memberships(people[who])
+            else:
+                _clock(crm).advance(timedelta(days=gap))
+                crm.refresh_segment(BUYERS)
+                members = [c.id for c in crm.stream_segment(BUYERS)]
+                assert _stored(crm, "buyers") == members
+            assert _stored(crm, "buyers") == _replayed(events, "buyers")
+        snapshot = crm.segment_snapshot("buyers")
+        assert snapshot is not None
+        assert snapshot.members == crm.count_segment(BUYERS, snapshot.as_of)
+
+
+def _replayed(events: list[DomainEvent], segment: str) -> list[CustomerId]:
+    members: set[CustomerId] = set()
+    for event in events:
+        if isinstance(event, EnteredSegment) and event.segment == segment:
+            assert event.customer_id not in members
+            members.add(event.customer_id)
+        elif isinstance(event, LeftSegment) and event.segment == segment:
+            members.remove(event.customer_id)
+    return sorted(members)
