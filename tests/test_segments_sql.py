@@ -772,3 +772,20 @@ def test_crm_segment_use_cases(filled: Any) -> None:
             self.rule = rule
 
     assert crm.count_segment(Saved(rule), as_of=AS_OF) == len(want)
+
+
+def test_the_front_door_checks_traits_against_the_crms_schema() -> None:
+    """A trait the schema does not declare, or declares with another type, is refused
+    before anything is queried, with the path of the bad node."""
+    from crmkit import CRM, TraitDefinition, TraitSchema
+    from crmkit.domain.segment import Segment
+    from crmkit.segments import tagged, trait
+
+    schema = TraitSchema({"plan": TraitDefinition("string")})
+    crm = CRM.in_memory(trait_schema=schema)
+    assert crm.count_segment(trait("plan") == "pro") == 0
+    with pytest.raises(ValidationError) as raised:
+        crm.count_segment(tagged("vip") & (trait("seats") == 5))
+    assert raised.value.paths == ("rule.conditions[1].name",)
+    with pytest.raises(ValidationError):
+        crm.refresh_segment(Segment("pro", trait("plan", "integer") == 1))

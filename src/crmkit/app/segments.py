@@ -45,12 +45,21 @@ def rule_of(rule: object) -> Condition:
 class SegmentUseCases(ServiceContext):
     """The segment use cases of the `CRM` front door."""
 
+    def _rule(self, rule: object) -> Condition:
+        # Traits are checked against the CRM's schema, so a misspelt or mistyped trait is an
+        # error rather than a segment that silently matches nobody.
+        condition = rule_of(rule)
+        if self.trait_schema is not None:
+            Segment("rule", condition).check(self.trait_schema)
+        return condition
+
     def _as_of(self, as_of: datetime | None) -> datetime:
         return self._now() if as_of is None else ensure_utc(as_of, "as_of")
 
     def count_segment(self, rule: object, as_of: datetime | None = None) -> int:
-        """How many customers match ``rule`` at ``as_of`` (default: now)."""
-        condition, moment = rule_of(rule), self._as_of(as_of)
+        """How many customers match ``rule`` at ``as_of`` (default: now). Trait conditions
+        are checked against the CRM's trait schema, if it has one (`ValidationError`)."""
+        condition, moment = self._rule(rule), self._as_of(as_of)
         with self.unit_of_work() as uow:
             return uow.customers.count_matching(condition, as_of=moment)
 
@@ -63,7 +72,7 @@ class SegmentUseCases(ServiceContext):
     ) -> Page[Customer]:
         """One page of the customers matching ``rule`` at ``as_of``, in id order; pass
         ``next_cursor`` back for the next page."""
-        condition, moment = rule_of(rule), self._as_of(as_of)
+        condition, moment = self._rule(rule), self._as_of(as_of)
         if type(limit) is not int or limit < 1:
             raise ValidationError.single("limit", limit, "must be an int of 1 or more")
         with self.unit_of_work() as uow:
@@ -82,7 +91,7 @@ class SegmentUseCases(ServiceContext):
         self, rule: object, as_of: datetime | None = None, batch_size: int = 1000
     ) -> Iterator[Customer]:
         """Every customer matching ``rule`` at ``as_of``, in id order, with bounded memory."""
-        condition, moment = rule_of(rule), self._as_of(as_of)
+        condition, moment = self._rule(rule), self._as_of(as_of)
         with self.unit_of_work() as uow:
             yield from uow.customers.stream_matching(condition, as_of=moment, batch_size=batch_size)
 
@@ -103,6 +112,7 @@ class SegmentUseCases(ServiceContext):
         """
         if not isinstance(segment, Segment):
             raise ValidationError.single("segment", segment, "must be a Segment")
+        segment.check(self.trait_schema)
         moment = self._as_of(as_of)
         if type(batch_size) is not int or batch_size < 1:
             raise ValidationError.single("batch_size", batch_size, "must be an int of 1 or more")
