@@ -15,7 +15,8 @@ CrmError
 │   ├── IdempotencyConflict an external reference replayed with different content
 │   ├── ConcurrencyConflict another writer changed the aggregate first (retryable)
 │   ├── IllegalTransition  a lifecycle move the model does not allow (names the allowed ones)
-│   └── GuardFailed        a lifecycle move whose guard condition does not hold
+│   ├── GuardFailed        a lifecycle move whose guard condition does not hold
+│   └── InsufficientPoints a redemption beyond the member's available points (writes nothing)
 ├── ConfigurationError     the CRM was opened with settings that cannot work
 ├── StorageError           the database failed for a reason unrelated to the data
 └── UsageError             an API used in a way that cannot work
@@ -39,6 +40,7 @@ __all__ = [
     "GuardFailed",
     "IdempotencyConflict",
     "IllegalTransition",
+    "InsufficientPoints",
     "NotFound",
     "StorageError",
     "UsageError",
@@ -251,6 +253,24 @@ class GuardFailed(Conflict):
         self.target = target
         self.requirement = requirement
         super().__init__(f"{model}: moving from {source!r} to {target!r} requires: {requirement}")
+
+
+class InsufficientPoints(Conflict):
+    """A redemption (or a negative adjustment) asked for more points than are available.
+
+    Nothing is written. Attributes:
+        customer_id: whose points.
+        requested: the points asked for.
+        available: the points available at that moment.
+    """
+
+    def __init__(self, customer_id: str, requested: int, available: int) -> None:
+        self.customer_id = customer_id
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"customer {customer_id!r}: cannot take {requested} points, only {available} available"
+        )
 
 
 class ConfigurationError(CrmError):

@@ -1,0 +1,53 @@
+"""Loyalty programmes: earning rules, tiers, expiry and redemption over a lot-tracked ledger.
+
+A `Programme` is the configuration, checked when built; a `PointsLedger` is the append-only
+record of one member's points under it, from which balance, pending points, lots, tier and a
+statement are derived at any ``as_of``.
+"""
+
+from __future__ import annotations
+
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState, fold
+from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
+from crmkit.domain.loyalty.ledger import PointsLedger, StatementLine
+from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
+from crmkit.domain.loyalty.refunds import Reversal, plan_reversal
+from crmkit.domain.loyalty.rules import (
+    ROUNDING_MODES,
+    EventRule,
+    Multiplier,
+    Period,
+    PeriodCap,
+    SpendRule,
+)
+from crmkit.domain.loyalty.tiers import Tier, TierBasis, TierPolicy
+
+__all__ = [
+    "ROUNDING_MODES",
+    "Award",
+    "EarningRule",
+    "EntryKind",
+    "EventRule",
+    "LedgerEntry",
+    "LedgerState",
+    "LotState",
+    "Multiplier",
+    "Period",
+    "PeriodCap",
+    "PointsEarned",
+    "PointsExpired",
+    "PointsLedger",
+    "PointsRedeemed",
+    "Programme",
+    "Redemption",
+    "Reversal",
+    "Reward",
+    "SpendRule",
+    "StatementLine",
+    "Tier",
+    "TierBasis",
+    "TierChanged",
+    "TierPolicy",
+    "fold",
+    "plan_reversal",
+]

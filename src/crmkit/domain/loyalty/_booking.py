@@ -1,0 +1,104 @@
+"""Pure helpers of the ledger: taking points oldest lot first, period caps, the batch job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from crmkit.domain.interaction import Interaction
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
+from crmkit.domain.loyalty.programme import Award, Programme
+from crmkit.domain.loyalty.rules import PeriodCap
+
+__all__ = ["cap_awards", "earn_entries", "job_entries", "take_oldest_first"]
+
+
+def take_oldest_first(lots: Iterable[LotState], points: int) -> tuple[list[tuple[str, int]], int]:
+    """Take ``points`` from ``lots`` in the given (FIFO) order: the takes, and what was left."""
+    takes, left = [], points
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot.remaining)
+        if take:
+            takes.append((lot.lot, take))
+            left -= take
+    return takes, left
+
+
+def cap_awards(
+    awards: Iterable[Award],
+    caps: Sequence[PeriodCap],
+    entries: Sequence[LedgerEntry],
+    occurred_at: datetime,
+) -> list[Award]:
+    """Cut ``awards`` so that no period cap is passed by the member's gross earnings in the
+    period ``occurred_at`` falls in; earlier awards are served first."""
+    room = []
+    for cap in caps:
+        period = cap.period.key(occurred_at)
+        used = sum(
+            e.points
+            for e in entries
+            if e.kind is EntryKind.EARN
+            and e.occurred_at is not None
+            and cap.period.key(e.occurred_at) == period
+        )
+        room.append(max(cap.points - used, 0))
+    capped = []
+    for award in awards:
+        points = min([award.points, *room])
+        room = [r - points for r in room]
+        if points > 0:
+            capped.append(Award(award.rule, points))
+    return capped
+
+
+def job_entries(state: LedgerState, as_of: datetime) -> list[LedgerEntry]:
+    """The entries the batch job books at ``as_of`` (numbered from 0): maturing the pending
+    lots due by then, then expiring what remains of lots past their expiry, oldest first."""
+    entries: list[LedgerEntry] = []
+    matured = set()
+    for lot in state.open_lots(available_only=False):
+        start = lot.opened_by.available_from
+        if not lot.available and start is not None and start <= as_of:
+            key = f"mature:{lot.lot}"
+            entries.append(
+                LedgerEntry(
+                    len(entries), EntryKind.MATURE, lot.remaining, as_of, key,
+                    rule="pending_period", lot=lot.lot,
+                )
+            )  # fmt: skip
+            matured.add(lot.lot)
+    for lot in state.open_lots(available_only=False):
+        due = lot.expires_at is not None and lot.expires_at <= as_of
+        if due and (lot.available or lot.lot in matured):
+            takes = ((lot.lot, lot.remaining),)
+            entries.append(
+                LedgerEntry(
+                    len(entries), EntryKind.EXPIRE, lot.remaining, as_of, f"expire:{lot.lot}",
+                    rule="expiry", takes=takes,
+                )
+            )  # fmt: skip
+    return entries
+
+
+def earn_entries(
+    programme: Programme, interaction: Interaction, awards: Iterable[Award], at: datetime
+) -> list[LedgerEntry]:
+    """One earning entry (one lot) per award, booked at ``at`` (numbered from 0). The lot is
+    pending until the programme's pending period after the interaction (never before ``at``)."""
+    available_from = max(at, programme.available_from(interaction.occurred_at))
+    entries: list[LedgerEntry] = []
+    for award in awards:
+        key = f"earn:{interaction.id}:{award.rule}"
+        entries.append(
+            LedgerEntry(
+                len(entries), EntryKind.EARN, award.points, at, key,
+                rule=award.rule, interaction_id=interaction.id, lot=key,
+                spend=interaction.amount.minor if interaction.amount is not None else 0,
+                occurred_at=interaction.occurred_at, available_from=available_from,
+                expires_at=programme.expires_at(available_from),
+            )
+        )  # fmt: skip
+    return entries

@@ -1,0 +1,219 @@
+"""Ledger entries and lots: the append-only record of a member's points, and what it adds up to.
+
+Every change to a member's points is one `LedgerEntry`. Earnings (and positive adjustments)
+open a *lot*; redemptions, expiries, reversals and negative adjustments record which lots
+they took points from (``takes``), so the state at any instant is a plain fold of the entries
+booked up to it (`fold`): no clock, no hidden state, the past included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from crmkit.domain._checks import non_negative_int, to_utc, utc
+from crmkit.domain.channels import enum_of
+from crmkit.errors import ValidationError
+
+__all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState", "fold", "running"]
+
+
+class EntryKind(StrEnum):
+    """What a ledger entry did to the member's points."""
+
+    EARN = "earn"  # opened a lot (pending, or available at once)
+    MATURE = "mature"  # a pending lot became available
+    REDEEM = "redeem"  # spent available points on a reward
+    EXPIRE = "expire"  # available points ran out of time
+    REVERSE = "reverse"  # a refund took back what its purchase earned
+    ADJUST = "adjust"  # a correction by hand: opens a lot (> 0) or takes points (< 0)
+
+
+def _kind(value: Any) -> EntryKind:
+    return enum_of(EntryKind, value, "kind")
+
+
+_TAKING = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE, EntryKind.REVERSE})
+
+
+def _takes(value: Any) -> tuple[tuple[str, int], ...]:
+    return tuple((str(lot), int(points)) for lot, points in value)
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One booked change to a member's points.
+
+    Attributes:
+        seq: the entry's position in the ledger (0, 1, 2 …).
+        kind: what it did.
+        points: how many points it moved (> 0; signed only for adjustments).
+        at: when it was booked; entries are booked in time order.
+        key: its idempotency key, unique within the ledger.
+        rule: the rule that caused it (an earning rule, ``pending_period``, ``expiry``,
+            ``refund``, a reward's name or an adjustment's reason).
+        interaction_id: the interaction that caused it, if any.
+        reference: what it refers to: the refunded purchase of a reversal.
+        lot: the lot it opened (earn, positive adjust) or matured.
+        takes: the ``(lot, points)`` it took, oldest lot first.
+        spend: the money (minor units) behind it: spent (earn) or refunded (reverse).
+        occurred_at: when the interaction behind it happened.
+        available_from: when the lot it opened becomes available.
+        expires_at: when the lot it opened expires (``None``: never).
+        shortfall: reversal points that could not be taken back (already spent), forgiven.
+    """
+
+    seq: int = attrs.field(validator=non_negative_int)
+    kind: EntryKind = attrs.field(converter=_kind)
+    points: int = attrs.field()
+    at: datetime = attrs.field(converter=to_utc, validator=utc)
+    key: str = attrs.field()
+    rule: str | None = attrs.field(default=None, kw_only=True)
+    interaction_id: str | None = attrs.field(default=None, kw_only=True)
+    reference: str | None = attrs.field(default=None, kw_only=True)
+    lot: str | None = attrs.field(default=None, kw_only=True)
+    takes: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_takes, kw_only=True)
+    spend: int = attrs.field(default=0, kw_only=True)
+    occurred_at: datetime | None = attrs.field(default=None, kw_only=True)
+    available_from: datetime | None = attrs.field(default=None, kw_only=True)
+    expires_at: datetime | None = attrs.field(default=None, kw_only=True)
+    shortfall: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
+
+    @points.validator
+    def _check_points(self, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if type(value) is not int or (value < 0 and self.kind is not EntryKind.ADJUST):
+            raise ValidationError.single("points", value, "must be an integer >= 0")
+
+    @property
+    def change(self) -> int:
+        """The signed change to the member's points (available + pending)."""
+        if self.kind in _TAKING:
+            return -self.points
+        if self.kind is EntryKind.MATURE:
+            return 0
+        return self.points
+
+    @property
+    def opens_lot(self) -> bool:
+        """True for an earning or a positive adjustment: the entry opens a lot."""
+        return self.kind is EntryKind.EARN or (self.kind is EntryKind.ADJUST and self.points > 0)
+
+
+@attrs.frozen
+class LotState:
+    """A lot as of some instant: points earned together, and how many remain."""
+
+    lot: str
+    opened_by: LedgerEntry
+    remaining: int
+    available: bool
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When what remains of the lot expires (``None``: never)."""
+        return self.opened_by.expires_at
+
+    @property
+    def fifo_key(self) -> tuple[datetime, int]:
+        """The order lots are consumed in: oldest available first, then by ledger order."""
+        return (self.opened_by.available_from or self.opened_by.at, self.opened_by.seq)
+
+
+@attrs.frozen
+class LedgerState:
+    """What a ledger adds up to at ``as_of``.
+
+    The totals always balance: ``earned + adjusted_in == redeemed + expired + reversed +
+    adjusted_out + available + pending``.
+    """
+
+    as_of: datetime | None
+    lots: tuple[LotState, ...]
+    earned: int
+    adjusted_in: int
+    adjusted_out: int
+    redeemed: int
+    expired: int
+    reversed: int
+
+    @property
+    def available(self) -> int:
+        """The points the member may redeem: the balance."""
+        return sum(lot.remaining for lot in self.lots if lot.available)
+
+    @property
+    def pending(self) -> int:
+        """The points earned but not yet available (e.g. inside a return window)."""
+        return sum(lot.remaining for lot in self.lots if not lot.available)
+
+    def open_lots(self, *, available_only: bool = True) -> list[LotState]:
+        """The lots with points left, oldest first (FIFO order)."""
+        lots = [lot for lot in self.lots if lot.remaining and (lot.available or not available_only)]
+        return sorted(lots, key=lambda lot: lot.fifo_key)
+
+
+class _Tally:
+    """The running sums of a fold: lots by key (opening entry, remaining, available) and totals."""
+
+    def __init__(self) -> None:
+        self.lots: dict[str, list[Any]] = {}
+        self.totals = dict.fromkeys(("earned", "in", "out", "redeem", "expire", "reverse"), 0)
+        self.available = 0
+        self.pending = 0
+
+    def apply(self, entry: LedgerEntry) -> None:
+        if entry.opens_lot:
+            ready = entry.available_from is None or entry.available_from <= entry.at
+            self.lots[entry.key] = [entry, entry.points, ready]
+            self.totals["earned" if entry.kind is EntryKind.EARN else "in"] += entry.points
+            self._move(entry.points, ready)
+        elif entry.kind is EntryKind.MATURE:
+            lot = self.lots[str(entry.lot)]
+            self._move(-lot[1], False)
+            self._move(lot[1], True)
+            lot[2] = True
+        else:
+            for key, points in entry.takes:
+                lot = self.lots[key]
+                lot[1] -= points
+                self._move(-points, lot[2])
+            taken = sum(points for _, points in entry.takes)
+            self.totals["out" if entry.kind is EntryKind.ADJUST else entry.kind.value] += taken
+
+    def _move(self, points: int, available: bool) -> None:
+        if available:
+            self.available += points
+        else:
+            self.pending += points
+
+
+def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
+    """Add up the entries booked at or before ``as_of`` (all of them when ``None``)."""
+    tally = _Tally()
+    for entry in entries:
+        if as_of is not None and entry.at > as_of:
+            break
+        tally.apply(entry)
+    totals = tally.totals
+    return LedgerState(
+        as_of=as_of,
+        lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in tally.lots.items()),
+        earned=totals["earned"],
+        adjusted_in=totals["in"],
+        adjusted_out=totals["out"],
+        redeemed=totals["redeem"],
+        expired=totals["expire"],
+        reversed=totals["reverse"],
+    )
+
+
+def running(entries: Iterable[LedgerEntry]) -> Iterator[tuple[LedgerEntry, int, int]]:
+    """Each entry with the member's available and pending points just after it."""
+    tally = _Tally()
+    for entry in entries:
+        tally.apply(entry)
+        yield entry, tally.available, tally.pending

@@ -1,0 +1,255 @@
+"""A member's points ledger: the append-only aggregate every earning and spending goes through.
+
+Entries are booked in time order (``at`` never goes back) and never changed; balance, pending
+points, lots and tier at any ``as_of`` are folds of the entries booked by then. Every write is
+idempotent on its key: replaying an interaction, a refund, a redemption or the batch job at the
+same ``as_of`` books nothing more. Redemptions spend the *booked* available points: run
+`PointsLedger.mature_and_expire` at the same instant first, as the application layer does.
+The ledger collects `PointsEarned`, `PointsRedeemed`, `PointsExpired` and `TierChanged`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from crmkit.domain.conditions import Facts
+from crmkit.domain.events import DomainEvent
+from crmkit.domain.ids import CustomerId, check_id
+from crmkit.domain.interaction import Interaction
+from crmkit.domain.loyalty._booking import (
+    cap_awards,
+    earn_entries,
+    job_entries,
+    take_oldest_first,
+)
+from crmkit.domain.loyalty.entries import (
+    EntryKind,
+    LedgerEntry,
+    LedgerState,
+    LotState,
+    fold,
+    running,
+)
+from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
+from crmkit.domain.loyalty.programme import Programme
+from crmkit.domain.loyalty.refunds import plan_reversal
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
+
+__all__ = ["PointsLedger", "StatementLine"]
+
+
+@attrs.frozen
+class StatementLine:
+    """One line of a statement: an entry, and the member's points just after it."""
+
+    entry: LedgerEntry
+    available: int
+    pending: int
+
+
+@attrs.define
+class PointsLedger:
+    """The points of one member (``customer_id``) under one ``programme``.
+
+    Rebuild a stored ledger by passing its ``entries``, in order.
+    """
+
+    customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
+    programme: Programme
+    entries: list[LedgerEntry] = attrs.field(factory=list, converter=list)
+    _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
+
+    def state(self, as_of: datetime | None = None) -> LedgerState:
+        """Everything the ledger adds up to at ``as_of`` (now, when ``None``: every entry)."""
+        return fold(self.entries, as_of)
+
+    def balance(self, as_of: datetime | None = None) -> int:
+        """The available points at ``as_of``: what the member may redeem."""
+        return self.state(as_of).available
+
+    def pending(self, as_of: datetime | None = None) -> int:
+        """The points earned by ``as_of`` but not yet available."""
+        return self.state(as_of).pending
+
+    def lots(self, as_of: datetime | None = None) -> list[LotState]:
+        """The lots with points left at ``as_of``, pending or available, oldest first."""
+        return self.state(as_of).open_lots(available_only=False)
+
+    def tier(self, as_of: datetime) -> str | None:
+        """The member's tier at ``as_of`` (``None``: no tier), from entries booked by then."""
+        policy, tiers = self.programme.tier_policy, self.programme.tiers
+        return policy.tier_at(tiers, self.entries, as_of) if tiers else None
+
+    def statement(self, as_of: datetime | None = None) -> list[StatementLine]:
+        """Every entry booked by ``as_of`` with the points after it: where each point went."""
+        lines = []
+        for entry, available, pending in running(self.entries):
+            if as_of is not None and entry.at > as_of:
+                break
+            lines.append(StatementLine(entry, available, pending))
+        return lines
+
+    def pull_events(self) -> list[DomainEvent]:
+        """Hand over the events collected since the last call, and forget them."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    def earn(
+        self, interaction: Interaction, at: datetime, facts: Facts | None = None
+    ) -> list[LedgerEntry]:
+        """Book what ``interaction`` earns under the programme (one lot per rule), at ``at``.
+
+        Idempotent on the interaction: once it has earned, replaying it books nothing. The
+        member's tier at ``at`` picks the tier benefit and multipliers; ``facts`` (the member's,
+        for segment multipliers) are optional. Period caps cut the awards that would pass them.
+        """
+        if interaction.customer_id != self.customer_id:
+            raise ValidationError.single(
+                "customer_id", interaction.customer_id, f"is not this ledger's {self.customer_id!r}"
+            )
+        if any(
+            e.kind is EntryKind.EARN and e.interaction_id == interaction.id for e in self.entries
+        ):
+            return []
+        self._check_time(at)
+        awards = cap_awards(
+            self.programme.awards(interaction, self.tier(at), facts),
+            self.programme.period_caps,
+            self.entries,
+            interaction.occurred_at,
+        )
+        entries = earn_entries(self.programme, interaction, awards, at)
+        entries = self._book(at, entries)
+        for entry in entries:
+            self._events.append(
+                PointsEarned(
+                    at,
+                    customer_id=self.customer_id,
+                    points=entry.points,
+                    rule=str(entry.rule),
+                    interaction_id=entry.interaction_id,
+                )
+            )
+        return entries
+
+    def refund(self, refund: Interaction, *, purchase_id: str, at: datetime) -> LedgerEntry | None:
+        """Book the reversal of what purchase ``purchase_id`` earned, for ``refund`` (its amount,
+        or the whole purchase when it has none); see `crmkit.domain.loyalty.refunds` for the
+        policy. Idempotent on the refund; ``None`` when there is nothing to reverse."""
+        if any(e.kind is EntryKind.REVERSE and e.interaction_id == refund.id for e in self.entries):
+            return None
+        self._check_time(at)
+        refunded = refund.amount.minor if refund.amount is not None else None
+        plan = plan_reversal(self.entries, self.state(), purchase_id, refunded)
+        if plan is None:
+            return None
+        entry = self._entry(
+            EntryKind.REVERSE,
+            plan.points,
+            at,
+            f"reverse:{refund.id}",
+            rule="refund",
+            interaction_id=refund.id,
+            reference=purchase_id,
+            takes=plan.takes,
+            spend=plan.spend,
+            shortfall=plan.shortfall,
+        )
+        return self._book(at, [entry])[0]
+
+    def redeem(
+        self, at: datetime, key: str, *, points: int | None = None, reward: str | None = None
+    ) -> LedgerEntry:
+        """Spend available points, oldest lot first: ``points``, or a catalogue ``reward``'s
+        price. Raise `InsufficientPoints` (writing nothing) beyond the balance. Replaying
+        ``key`` with the same request returns the first entry; with another, it conflicts."""
+        points = self.programme.redemption_points(points, reward)
+        key, rule = f"redeem:{key}", reward or "redemption"
+        if (existing := self._replayed(key, points, rule)) is not None:
+            return existing
+        self._check_time(at)
+        entry = self._taking(EntryKind.REDEEM, points, at, key, rule=rule)
+        entry = self._book(at, [entry])[0]
+        self._events.append(
+            PointsRedeemed(at, customer_id=self.customer_id, points=points, reward=reward)
+        )
+        return entry
+
+    def adjust(self, points: int, at: datetime, key: str, reason: str) -> LedgerEntry:
+        """Correct the member's points by hand: ``points > 0`` opens an available lot, ``< 0``
+        takes available points oldest first (never below zero). ``reason`` names the cause."""
+        if type(points) is not int or points == 0:
+            raise ValidationError.single("points", points, "must be a non-zero int")
+        key = f"adjust:{key}"
+        if (existing := self._replayed(key, points, reason)) is not None:
+            return existing
+        self._check_time(at)
+        if points > 0:
+            entry = self._entry(EntryKind.ADJUST, points, at, key, rule=reason, lot=key)
+        else:
+            entry = self._taking(EntryKind.ADJUST, -points, at, key, rule=reason)
+            entry = attrs.evolve(entry, points=points)
+        return self._book(at, [entry])[0]
+
+    def mature_and_expire(self, as_of: datetime) -> list[LedgerEntry]:
+        """The batch job: make pending lots due by ``as_of`` available, then expire what is
+        left of available lots past their expiry, oldest first. Running it again at the same
+        ``as_of`` books nothing (each lot matures once and expires once)."""
+        ensure_utc(as_of, "as_of")
+        entries = job_entries(self.state(), as_of)
+        if entries:
+            self._check_time(as_of)
+            entries = self._book(as_of, entries)
+            expired = sum(e.points for e in entries if e.kind is EntryKind.EXPIRE)
+            if expired:
+                self._events.append(
+                    PointsExpired(as_of, customer_id=self.customer_id, points=expired)
+                )
+        return entries
+
+    def _entry(
+        self, kind: EntryKind, points: int, at: datetime, key: str, **more: Any
+    ) -> LedgerEntry:
+        return LedgerEntry(len(self.entries), kind, points, at, key, **more)
+
+    def _taking(
+        self, kind: EntryKind, points: int, at: datetime, key: str, rule: str
+    ) -> LedgerEntry:
+        lots = self.state().open_lots()
+        available = sum(lot.remaining for lot in lots)
+        if points > available:
+            raise InsufficientPoints(self.customer_id, points, available)
+        takes, _ = take_oldest_first(lots, points)
+        return self._entry(kind, points, at, key, rule=rule, takes=takes)
+
+    def _replayed(self, key: str, points: int, rule: str) -> LedgerEntry | None:
+        for entry in self.entries:
+            if entry.key == key:
+                if (entry.points, entry.rule) == (points, rule):
+                    return entry
+                raise IdempotencyConflict("key", key, entry.key)
+        return None
+
+    def _check_time(self, at: datetime) -> None:
+        ensure_utc(at, "at")
+        if self.entries and at < self.entries[-1].at:
+            raise ValidationError.single(
+                "at", at, f"is before the last entry ({self.entries[-1].at.isoformat()})"
+            )
+
+    def _book(self, at: datetime, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        before = self.tier(self.entries[-1].at) if self.entries else None
+        start = len(self.entries)
+        entries = [attrs.evolve(e, seq=start + i) for i, e in enumerate(entries)]
+        self.entries.extend(entries)
+        after = self.tier(at)
+        if entries and after != before:
+            self._events.append(
+                TierChanged(at, customer_id=self.customer_id, from_tier=before, to_tier=after)
+            )
+        return entries
