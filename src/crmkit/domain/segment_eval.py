@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
@@ -31,6 +31,7 @@ from crmkit.domain.segments import (
     Op,
     StageCondition,
     TraitCondition,
+    Window,
     same_metadata,
 )
 from crmkit.domain.traits import TraitType, trait_type_of
@@ -46,6 +47,8 @@ _Node: TypeAlias = Callable[[Facts, dict[Any, Any]], bool]
 # How many aggregates of the tree make each selection.
 _Groups: TypeAlias = Mapping[Hashable, int]
 _Test: TypeAlias = Callable[[Any], bool]
+# A field condition compiled to a test of the facts' subject, read once per evaluation.
+_SubjectTest: TypeAlias = Callable[[Any], bool]
 
 
 def compile_condition(condition: Condition) -> Matcher:
@@ -54,21 +57,40 @@ def compile_condition(condition: Condition) -> Matcher:
         _selection_key(leaf) for leaf in condition.leaves() if type(leaf) is AggregateCondition
     )
     shares = any(n > 1 for n in groups.values())
-    if type(condition) is AllOf:  # the usual root (a & b & c): loop here, one call less
-        children = tuple(_compile(c, groups) for c in _flattened(condition))
+    if type(condition) is FieldCondition and (alone := _subject_test(condition)) is not None:
+        return lambda facts: alone(facts.subject)
+    if type(condition) is not AllOf:
+        root = _compile(condition, groups)
+        if shares:
+            return lambda facts: root(facts, {})
+        return lambda facts: root(facts, _UNUSED)
+    # The usual root (a & b & c): loop here, one call less, and the scratch space is made
+    # only for a customer who passes the leading field tests.
+    assert isinstance(condition, AllOf)
+    tests, rest = _split(condition, groups)
+    if not rest:
 
-        def all_of(facts: Facts) -> bool:
-            scratch: dict[Any, Any] = {} if shares else _UNUSED
-            for child in children:  # noqa: SIM110
-                if not child(facts, scratch):
+        def all_fields(facts: Facts) -> bool:
+            subject = facts.subject
+            for test in tests:  # noqa: SIM110
+                if not test(subject):
                     return False
             return True
 
-        return all_of
-    root = _compile(condition, groups)
-    if shares:
-        return lambda facts: root(facts, {})
-    return lambda facts: root(facts, _UNUSED)
+        return all_fields
+
+    def all_of(facts: Facts) -> bool:
+        subject = facts.subject
+        for test in tests:
+            if not test(subject):
+                return False
+        scratch: dict[Any, Any] = {} if shares else _UNUSED
+        for child in rest:  # noqa: SIM110
+            if not child(facts, scratch):
+                return False
+        return True
+
+    return all_of
 
 
 def matching(condition: Condition, facts: Iterable[Facts]) -> Iterator[Facts]:
@@ -101,13 +123,10 @@ def _compile(condition: Condition, groups: _Groups) -> _Node:
         return _aggregate(condition, groups)
     if kind is FieldCondition:
         assert isinstance(condition, FieldCondition)
-        read = _field_reader(condition.field)
-        compare = _OPERATORS.get(condition.op)
-        if compare is not None:  # the test inlined: one call less per customer
-            operand = condition.value
-            return lambda facts, scratch: (v := read(facts)) is not None and compare(v, operand)
-        test = _test(condition.op, condition.value)
-        return lambda facts, scratch: test(read(facts))
+        test = _subject_test(condition)
+        if test is not None:
+            return lambda facts, scratch: test(facts.subject)
+        return _account_field(condition)
     if kind is TraitCondition:
         assert isinstance(condition, TraitCondition)
         return _trait(condition)
@@ -125,12 +144,33 @@ def _flattened(condition: AllOf | AnyOf) -> Iterator[Condition]:
             yield child
 
 
+def _split(
+    condition: AllOf | AnyOf, groups: _Groups
+) -> tuple[tuple[_SubjectTest, ...], tuple[_Node, ...]]:
+    """The children of ``condition`` in order: the leading ones that test only the subject's
+    fields, as tests of the subject (read once per evaluation), then the others as nodes."""
+    tests: list[_SubjectTest] = []
+    rest: list[_Node] = []
+    for child in _flattened(condition):
+        test = _subject_test(child) if not rest and type(child) is FieldCondition else None
+        if test is not None:
+            tests.append(test)
+        else:
+            rest.append(_compile(child, groups))
+    return tuple(tests), tuple(rest)
+
+
 def _combination(condition: AllOf | AnyOf, groups: _Groups) -> _Node:
-    children = tuple(_compile(c, groups) for c in _flattened(condition))
+    tests, children = _split(condition, groups)
     # Plain loops, not all()/any() over a generator: this runs once per customer and node.
     if isinstance(condition, AllOf):
 
         def all_of(facts: Facts, scratch: dict[Any, Any]) -> bool:
+            if tests:
+                subject = facts.subject
+                for test in tests:
+                    if not test(subject):
+                        return False
             for child in children:  # noqa: SIM110
                 if not child(facts, scratch):
                     return False
@@ -139,6 +179,11 @@ def _combination(condition: AllOf | AnyOf, groups: _Groups) -> _Node:
         return all_of
 
     def any_of(facts: Facts, scratch: dict[Any, Any]) -> bool:
+        if tests:
+            subject = facts.subject
+            for test in tests:
+                if test(subject):
+                    return True
         for child in children:  # noqa: SIM110
             if child(facts, scratch):
                 return True
@@ -208,43 +253,109 @@ _SCALAR_TESTS: dict[Op, Callable[[Any], _Test]] = {
 # --- Fields and traits ------------------------------------------------------------------
 
 _ADDRESS_FIELDS = frozenset({"country", "region", "city", "postal_code"})
+_LINK_FIELDS = {"account_id": "account_id", "account_role": "role"}
+# The values a plain field keeps as they are; others (an EmailAddress) compare as text.
+_KEPT = (str, datetime)
 
 
-def _field_reader(name: str) -> Callable[[Facts], Any]:
-    """A reader of catalogue field ``name``, as `crmkit.domain.segments.field_value` reads it."""
+def _subject_test(condition: Condition) -> _SubjectTest | None:
+    """A field condition as one function of the subject (the customer) that reads the field
+    and compares it, as `crmkit.domain.segments.field_value` and ``compare`` do; ``None`` for
+    another condition, or a field of the linked account (read from the facts)."""
+    if type(condition) is not FieldCondition:
+        return None
+    assert isinstance(condition, FieldCondition)
+    name, op, operand = condition.field, condition.op, condition.value
     assert name in SEGMENT_FIELDS
     if name.startswith("account."):
-        part = name.partition(".")[2]
-
-        def account_field(facts: Facts) -> Any:
-            account = facts.account
-            value = None if account is None else getattr(account, part)
-            return None if value is None else str(value)
-
-        return account_field
+        return None
+    # The plain comparisons run inline, one call less; a missing value fails them all.
+    compare = _OPERATORS.get(op)
+    test = _test(op, operand)
     if name in _ADDRESS_FIELDS:
+        if op is Op.EQ:  # the usual geographic test: no call at all
 
-        def address_field(facts: Facts) -> Any:
-            address = getattr(facts.subject, "address", None)
-            return None if address is None else getattr(address, name)
+            def address_equals(subject: Any) -> bool:
+                try:  # getattr(subject, "address", None), without the call
+                    address = subject.address
+                except AttributeError:
+                    return False
+                if address is None:
+                    return False
+                value = getattr(address, name)
+                return value is not None and value == operand
 
-        return address_field
-    if name in ("account_id", "account_role"):
-        part = "account_id" if name == "account_id" else "role"
+            return address_equals
+        if compare is not None:
 
-        def link_field(facts: Facts) -> Any:
-            link = getattr(facts.subject, "account", None)
-            return None if link is None else getattr(link, part)
+            def address_compare(subject: Any) -> bool:
+                try:
+                    address = subject.address
+                except AttributeError:
+                    return False
+                if address is None:
+                    return False
+                value = getattr(address, name)
+                return value is not None and compare(value, operand)
 
-        return link_field
+            return address_compare
 
-    def plain_field(facts: Facts) -> Any:
-        value = getattr(facts.subject, name, None)
-        if value is None or isinstance(value, str | datetime):
-            return value
-        return str(value)
+        def address_test(subject: Any) -> bool:
+            address = getattr(subject, "address", None)
+            return test(None if address is None else getattr(address, name))
 
-    return plain_field
+        return address_test
+    if name in _LINK_FIELDS:
+        part = _LINK_FIELDS[name]
+
+        def link_test(subject: Any) -> bool:
+            link = getattr(subject, "account", None)
+            return test(None if link is None else getattr(link, part))
+
+        return link_test
+    if op is Op.EQ:
+
+        def plain_equals(subject: Any) -> bool:
+            value = getattr(subject, name, None)
+            if value is None:
+                return False
+            if not isinstance(value, _KEPT):
+                value = str(value)
+            return value == operand
+
+        return plain_equals
+    if compare is not None:
+
+        def plain_compare(subject: Any) -> bool:
+            value = getattr(subject, name, None)
+            if value is None:
+                return False
+            if not isinstance(value, _KEPT):
+                value = str(value)
+            return compare(value, operand)
+
+        return plain_compare
+
+    def plain_test(subject: Any) -> bool:
+        value = getattr(subject, name, None)
+        if value is not None and not isinstance(value, _KEPT):
+            value = str(value)
+        return test(value)
+
+    return plain_test
+
+
+def _account_field(condition: FieldCondition) -> _Node:
+    """An ``account.*`` field condition: a field of the account the facts carry, as text."""
+    part = condition.field.partition(".")[2]
+    test = _test(condition.op, condition.value)
+
+    def account_field(facts: Facts, scratch: dict[Any, Any]) -> bool:
+        account = facts.account
+        value = None if account is None else getattr(account, part)
+        return test(None if value is None else str(value))
+
+    return account_field
 
 
 # Whether a trait value has each type, as `trait_type_of` decides (bool is an int, a
@@ -282,16 +393,24 @@ def _aggregate(condition: AggregateCondition, groups: _Groups) -> _Node:
     measure = _measure(condition)
     select = _selector(condition)
     key = _selection_key(condition)
-    if groups.get(key, 0) < 2:
-        return lambda facts, scratch: test(measure(select(facts)))
+    if groups.get(key, 0) > 1:
 
-    def shared(facts: Facts, scratch: dict[Any, Any]) -> bool:
-        chosen = scratch.get(key)
-        if chosen is None:
-            chosen = scratch[key] = tuple(select(facts))
-        return test(measure(chosen))
+        def shared(facts: Facts, scratch: dict[Any, Any]) -> bool:
+            chosen = scratch.get(key)
+            if chosen is None:
+                chosen = scratch[key] = select(facts)
+            return test(measure(chosen))
 
-    return shared
+        return shared
+    compare = _OPERATORS.get(condition.op)
+    if compare is not None:  # inline, one call less (a missing min_at/max_at fails)
+
+        def aggregate_compare(facts: Facts, scratch: dict[Any, Any]) -> bool:
+            value = measure(select(facts))
+            return value is not None and compare(value, operand)
+
+        return aggregate_compare
+    return lambda facts, scratch: test(measure(select(facts)))
 
 
 def _selection_key(condition: AggregateCondition) -> Hashable:
@@ -307,35 +426,62 @@ def _selection_key(condition: AggregateCondition) -> Hashable:
     )
 
 
-def _selector(condition: AggregateCondition) -> Callable[[Facts], Iterable[Interaction]]:
-    """The facts' interactions in the aggregate's window that pass its filters, lazily."""
-    window, accept = condition.window, _filter(condition)
+_TICK = timedelta(microseconds=1)  # the resolution of a datetime
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
-    def select(facts: Facts) -> Iterable[Interaction]:
-        low, low_in, high, high_in = window.bounds(facts.as_of)
-        items = facts.interactions
+
+def _bounds(window: Window) -> Callable[[datetime], tuple[datetime, datetime] | None]:
+    """The window at an ``as_of`` as inclusive bounds ``(first, last)`` (an exclusive bound
+    moves by one microsecond, the resolution of a datetime, so the answer is the same), or
+    ``None`` when nothing can fall in it."""
+    if window.last_days is not None:  # (as_of - N days, as_of]
+        span = timedelta(days=window.last_days)
+        return lambda as_of: (as_of - span + _TICK, as_of)
+
+    def bounds(as_of: datetime) -> tuple[datetime, datetime] | None:
+        low, low_in, high, high_in = window.bounds(as_of)
+        if not high_in:
+            if high <= _EARLIEST:
+                return None
+            high -= _TICK
         if low is None:
-            if high_in:
-                chosen = (i for i in items if i.occurred_at <= high)
-            else:
-                chosen = (i for i in items if i.occurred_at < high)
-        elif low_in and high_in:
-            chosen = (i for i in items if low <= i.occurred_at <= high)
-        elif low_in:
-            chosen = (i for i in items if low <= i.occurred_at < high)
-        elif high_in:
-            chosen = (i for i in items if low < i.occurred_at <= high)
-        else:
-            chosen = (i for i in items if low < i.occurred_at < high)
-        return chosen if accept is None else filter(accept, chosen)
+            low = _EARLIEST
+        elif not low_in:
+            if low >= _LATEST:
+                return None
+            low += _TICK
+        return low, high
+
+    return bounds
+
+
+def _selector(condition: AggregateCondition) -> Callable[[Facts], list[Interaction]]:
+    """The facts' interactions in the aggregate's window that pass its filters, in one pass."""
+    bounds, extra = _bounds(condition.window), _filter(condition)
+    kinds, channels = condition.kinds, condition.channels  # the usual filters, inline
+
+    def select(facts: Facts) -> list[Interaction]:
+        span = bounds(facts.as_of)
+        if span is None:
+            return []
+        low, high = span
+        return [
+            i
+            for i in facts.interactions
+            if low <= i.occurred_at <= high
+            and (not kinds or i.kind in kinds)
+            and (not channels or i.channel in channels)
+            and (extra is None or extra(i))
+        ]
 
     return select
 
 
-def _measure(condition: AggregateCondition) -> Callable[[Iterable[Interaction]], Any]:
+def _measure(condition: AggregateCondition) -> Callable[[list[Interaction]], Any]:
     match condition.measure:
         case Measure.COUNT:
-            return lambda chosen: sum(1 for _ in chosen)
+            return len
         case Measure.DISTINCT_DAYS:
             return lambda chosen: len({i.occurred_at.date() for i in chosen})
         case Measure.MIN_AT:
@@ -344,21 +490,21 @@ def _measure(condition: AggregateCondition) -> Callable[[Iterable[Interaction]],
             return lambda chosen: max((i.occurred_at for i in chosen), default=None)
     currency = condition.currency
 
-    def total(chosen: Iterable[Interaction]) -> int:
-        return sum(
-            i.amount.minor for i in chosen if i.amount is not None and i.amount.currency == currency
-        )
+    def total(chosen: list[Interaction]) -> int:
+        spent = 0
+        for i in chosen:
+            amount = i.amount
+            if amount is not None and amount.currency == currency:
+                spent += amount.minor
+        return spent
 
     return total
 
 
 def _filter(condition: AggregateCondition) -> Callable[[Interaction], bool] | None:
-    """The aggregate's filters (all but the window) as one predicate; None when there are none."""
+    """The aggregate's rarer filters (directions, campaigns, metadata) as one predicate;
+    None when there are none."""
     checks: list[Callable[[Interaction], bool]] = []
-    if kinds := condition.kinds:
-        checks.append(lambda i: i.kind in kinds)
-    if channels := condition.channels:
-        checks.append(lambda i: i.channel in channels)
     if directions := condition.directions:
         checks.append(lambda i: i.direction in directions)
     if campaigns := condition.campaigns:
