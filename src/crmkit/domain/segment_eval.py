@@ -2,7 +2,9 @@
 
 `Condition.holds` is the reference meaning of a tree: it re-reads each node (its operator,
 its window, its filters) for every customer. `compile_condition` reads them once. Operators
-become plain functions, windows and filters one generator per aggregate, and aggregates
+become plain functions, a field condition one function that reads and compares (the
+subject is read once per evaluation), a window inclusive bounds and an aggregate's
+filters one pass over the interactions; aggregates
 that look at the same interactions (a count and a sum of the same purchases) select them
 in a single pass, the first time one of them is needed: a customer who fails an earlier
 condition costs no pass at all.
@@ -272,6 +274,7 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
     # The plain comparisons run inline, one call less; a missing value fails them all.
     compare = _OPERATORS.get(op)
     test = _test(op, operand)
+    expected: object = operand  # typed: == on objects gives a bool
     if name in _ADDRESS_FIELDS:
         if op is Op.EQ:  # the usual geographic test: no call at all
 
@@ -282,8 +285,8 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
                     return False
                 if address is None:
                     return False
-                value = getattr(address, name)
-                return value is not None and value == operand
+                value: object = getattr(address, name)
+                return value is not None and value == expected
 
             return address_equals
         if compare is not None:
@@ -321,7 +324,7 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
                 return False
             if not isinstance(value, _KEPT):
                 value = str(value)
-            return value == operand
+            return value == expected
 
         return plain_equals
     if compare is not None:
