@@ -92,6 +92,7 @@ from crmkit.domain import (
     Window,
 )
 from crmkit.domain.channels import enum_of
+from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import CrmError, FieldError, ValidationError
@@ -124,6 +125,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         StageChanged,
         EnteredSegment,
         LeftSegment,
+        PointsEarned,
+        PointsRedeemed,
+        PointsExpired,
+        TierChanged,
     )
 }
 
