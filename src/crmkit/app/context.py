@@ -26,6 +26,7 @@ from crmkit.ports import Clock, IdSource, UnitOfWork
 __all__ = ["OpenUnitOfWork", "ServiceContext"]
 
 E = TypeVar("E", bound=DomainEvent)
+N = TypeVar("N", LifecycleModel, Segment)
 
 #: How the application opens a unit of work for a tenant, publishing to a bus.
 OpenUnitOfWork = Callable[[TenantId, Publisher], UnitOfWork]
@@ -54,9 +55,11 @@ class ServiceContext:
         self.trait_schema = trait_schema
         self.default_region = default_region
         #: The lifecycle models this CRM tracks, in the order given.
-        self.lifecycles: tuple[LifecycleModel, ...] = _check_models(lifecycles)
+        self.lifecycles: tuple[LifecycleModel, ...] = _named(
+            lifecycles, LifecycleModel, "lifecycles"
+        )
         #: The segments whose membership this CRM keeps up to date customer by customer.
-        self.segments: tuple[Segment, ...] = _check_segments(segments)
+        self.segments = _named(segments, Segment, "segments")
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
 
@@ -127,31 +130,18 @@ class ServiceContext:
         raise _bad(path, value, "a phone number")
 
 
-def _check_models(models: Iterable[LifecycleModel]) -> tuple[LifecycleModel, ...]:
-    if isinstance(models, LifecycleModel) or not isinstance(models, Iterable):
-        raise ValidationError.single("lifecycles", models, "must be a sequence of models")
-    found = tuple(models)
+def _named(items: Iterable[N], kind: type[N], path: str) -> tuple[N, ...]:
+    """``items`` as a tuple of ``kind`` with unique names, or a `ValidationError` at ``path``."""
+    if isinstance(items, kind) or not isinstance(items, Iterable):
+        raise ValidationError.single(path, items, f"must be a sequence of {kind.__name__}s")
+    found = tuple(items)
     names: set[str] = set()
-    for index, model in enumerate(found):
-        if not isinstance(model, LifecycleModel):
-            raise ValidationError.single(f"lifecycles[{index}]", model, "must be a LifecycleModel")
-        if model.name in names:
-            raise ValidationError.single(f"lifecycles[{index}]", model.name, "is a duplicate name")
-        names.add(model.name)
-    return found
-
-
-def _check_segments(segments: Iterable[Segment]) -> tuple[Segment, ...]:
-    if isinstance(segments, Segment) or not isinstance(segments, Iterable):
-        raise ValidationError.single("segments", segments, "must be a sequence of segments")
-    found = tuple(segments)
-    names: set[str] = set()
-    for index, segment in enumerate(found):
-        if not isinstance(segment, Segment):
-            raise ValidationError.single(f"segments[{index}]", segment, "must be a Segment")
-        if segment.name in names:
-            raise ValidationError.single(f"segments[{index}]", segment.name, "is a duplicate name")
-        names.add(segment.name)
+    for index, item in enumerate(found):
+        if not isinstance(item, kind):
+            raise ValidationError.single(f"{path}[{index}]", item, f"must be a {kind.__name__}")
+        if item.name in names:
+            raise ValidationError.single(f"{path}[{index}]", item.name, "is a duplicate name")
+        names.add(item.name)
     return found
 
 
