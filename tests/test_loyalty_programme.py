@@ -222,3 +222,18 @@ class TestRedemptionAndRewards:
         assert Period.WEEK.key(sunday) != Period.WEEK.key(monday)
         assert Period.MONTH.key(sunday) == Period.MONTH.key(monday)
         assert Period.DAY.key(monday) != Period.DAY.key(sunday)
+
+
+class TestWholeNumberFactors:
+    def test_a_whole_number_multiplier_is_an_exact_decimal(self) -> None:
+        """Tier benefits and multipliers may be written as ints; floats and bools are refused."""
+        from decimal import Decimal
+
+        from crmkit.domain.loyalty import Multiplier, Tier
+        from crmkit.errors import ValidationError
+
+        assert Tier("gold", 500, multiplier=2).multiplier == Decimal(2)
+        assert Multiplier("double", 2).factor == Decimal(2)
+        for bad in (2.5, True, 0):
+            with pytest.raises(ValidationError):
+                Tier("gold", 500, multiplier=bad)

@@ -64,6 +64,11 @@ def _valid(instance: Any, when: datetime) -> bool:
     return (start is None or start <= when) and (end is None or when < end)
 
 
+def _exact(value: Any) -> Any:
+    # A whole number is an exact factor too; anything else is left for the validator.
+    return Decimal(value) if type(value) is int else value
+
+
 @attrs.frozen
 class SpendRule:
     """Earn ``points`` for every ``per`` of money spent on interactions of ``kinds``.
@@ -160,7 +165,7 @@ class Multiplier:
     """
 
     name: str = attrs.field(validator=check_slug)
-    factor: Decimal = attrs.field()
+    factor: Decimal = attrs.field(converter=_exact)
     tier: str | None = attrs.field(default=None, kw_only=True)
     channels: frozenset[Channel] = attrs.field(
         default=frozenset(), converter=_channels, kw_only=True
@@ -176,7 +181,9 @@ class Multiplier:
     @factor.validator
     def _check_factor(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-            raise ValidationError.single("factor", value, "must be a finite Decimal > 0")
+            raise ValidationError.single(
+                "factor", value, "must be a whole number or a finite Decimal, above 0"
+            )
 
     @segment.validator
     def _check_segment(self, attribute: attrs.Attribute[Any], value: Any) -> None:

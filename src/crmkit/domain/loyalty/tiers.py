@@ -32,6 +32,11 @@ class TierBasis(StrEnum):
     MONEY_SPENT = "money_spent"
 
 
+def _exact(value: Any) -> Any:
+    # A whole number is an exact factor too; anything else is left for the validator.
+    return Decimal(value) if type(value) is int else value
+
+
 @attrs.frozen
 class Tier:
     """A level reached at ``threshold`` (points earned, or minor units spent) in the window.
@@ -41,12 +46,14 @@ class Tier:
 
     name: str = attrs.field(validator=check_slug)
     threshold: int = attrs.field(validator=non_negative_int)
-    multiplier: Decimal = attrs.field(default=Decimal(1), kw_only=True)
+    multiplier: Decimal = attrs.field(converter=_exact, default=Decimal(1), kw_only=True)
 
     @multiplier.validator
     def _check_multiplier(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-            raise ValidationError.single("multiplier", value, "must be a finite Decimal > 0")
+            raise ValidationError.single(
+                "multiplier", value, "must be a whole number or a finite Decimal, above 0"
+            )
 
 
 def _basis(value: Any) -> TierBasis:
