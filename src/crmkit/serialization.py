@@ -19,6 +19,13 @@ Sets (tags, interaction kinds, channels, rule sources) are sorted lists.
 Conditions (lifecycle guards and progression triggers) are a tagged union: each is an object
 whose ``"type"`` is the class's ``kind`` (``{"type": "has_field", "field": "email"}``), and
 `structure` with ``Condition`` picks the class from that tag (see `CONDITION_TYPES`).
+
+A loyalty `Programme` is plain data in the same way: its earning rules are a tagged union too
+(``{"type": "spend", "name": "base", "points": 1, "per": {...}, ...}``, see `RULE_TYPES`),
+a multiplier's ``segment`` is a condition, enums are their values and sets sorted lists.
+Structuring builds the programme, so its checks run: a bad document is reported with paths
+such as ``rules[0].points`` or ``tiers[1].threshold``. A `LedgerEntry` is written field by
+field, its ``takes`` as ``[lot, points]`` pairs, so that a ledger can be stored or exported.
 """
 
 from __future__ import annotations
@@ -92,7 +99,11 @@ from crmkit.domain import (
     Window,
 )
 from crmkit.domain.channels import enum_of
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
+from crmkit.domain.loyalty.programme import EarningRule, Programme, Reward
+from crmkit.domain.loyalty.rules import EventRule, Multiplier, Period, PeriodCap, SpendRule
+from crmkit.domain.loyalty.tiers import Tier, TierBasis
 from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import CrmError, FieldError, ValidationError
@@ -100,6 +111,7 @@ from crmkit.errors import CrmError, FieldError, ValidationError
 __all__ = [
     "CONDITION_TYPES",
     "EVENT_TYPES",
+    "RULE_TYPES",
     "SEGMENT_VERSION",
     "converter",
     "event_from_dict",
@@ -153,6 +165,11 @@ CONDITION_TYPES: Mapping[str, type[Condition]] = MappingProxyType(
             AggregateCondition,
         )
     }
+)
+
+#: Every loyalty earning rule class by the tag under ``"type"`` in its JSON form.
+RULE_TYPES: Mapping[str, type[SpendRule | EventRule]] = MappingProxyType(
+    {"spend": SpendRule, "event": EventRule}
 )
 
 #: The version of the JSON form of a `Segment` this crmkit writes and reads (its
@@ -324,11 +341,14 @@ _ENUMS = (
     ConsentStatus,
     Direction,
     DoubleOptIn,
+    EntryKind,
     InteractionKind,
     Measure,
     Op,
     Outcome,
+    Period,
     SubjectKind,
+    TierBasis,
     TraitType,
 )
 
@@ -348,6 +368,19 @@ def _strict_set(conv: cattrs.Converter, item: type, what: str) -> Any:
         if not isinstance(value, list | tuple | Set):
             raise _Bad(f"must be a list of {what}")
         return frozenset(handler(list(value), as_tuple))
+
+    return structure
+
+
+def _strict_tuple(conv: cattrs.Converter, item: Any, what: str) -> Any:
+    """A hook reading a tuple of ``item`` from a list only (not from a string or an object)."""
+    as_tuple: Any = tuple[item, ...]
+    handler = conv.get_structure_hook(as_tuple)
+
+    def structure(value: Any, _: type) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise _Bad(f"must be a list of {what}")
+        return handler(value, as_tuple)  # type: ignore[no-any-return]
 
     return structure
 
@@ -657,6 +690,111 @@ def _register_lifecycle(conv: cattrs.Converter) -> None:
     )
 
 
+def _is_rule(kind: Any) -> bool:
+    return kind == EarningRule or kind in (SpendRule, EventRule)
+
+
+def _register_loyalty(conv: cattrs.Converter) -> None:
+    """Programmes and their parts, earning rules as a tagged union, and ledger entries."""
+    tags = {cls: tag for tag, cls in RULE_TYPES.items()}
+    structurers: dict[type, Callable[[Any, Any], Any]] = {}
+    unstructurers: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+    def structure_rule(value: Any, wanted: Any) -> SpendRule | EventRule:
+        allowed = sorted(t for t, c in RULE_TYPES.items() if wanted == EarningRule or c is wanted)
+        if not isinstance(value, Mapping):
+            raise _Bad(f"must be an object whose 'type' is one of {', '.join(allowed)}")
+        tag = value.get("type")
+        cls = RULE_TYPES.get(tag) if isinstance(tag, str) else None
+        if cls is None or tag not in allowed:
+            message = "is required: one of" if "type" not in value else "must be one of"
+            raise ValidationError.single("type", tag, f"{message} {', '.join(allowed)}")
+        made: SpendRule | EventRule = structurers[cls](
+            {k: v for k, v in value.items() if k != "type"}, cls
+        )
+        return made
+
+    def unstructure_rule(rule: SpendRule | EventRule) -> dict[str, Any]:
+        cls = type(rule)
+        if cls not in unstructurers:
+            raise ValidationError.single("type", cls.__name__, "is not an earning rule class")
+        return {"type": tags[cls], **unstructurers[cls](rule)}
+
+    conv.register_structure_hook_func(_is_rule, structure_rule)
+    conv.register_unstructure_hook_func(_is_rule, unstructure_rule)
+    kinds = override(struct_hook=_strict_set(conv, str, "interaction kinds"))
+    structurers[SpendRule] = make_dict_structure_fn(
+        SpendRule, conv, kinds=kinds, _cattrs_forbid_extra_keys=True
+    )
+    structurers[EventRule] = make_dict_structure_fn(EventRule, conv, _cattrs_forbid_extra_keys=True)
+    for cls in (SpendRule, EventRule):
+        unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
+    conv.register_structure_hook(
+        Multiplier,
+        make_dict_structure_fn(
+            Multiplier,
+            conv,
+            channels=override(struct_hook=_strict_set(conv, Channel, "channels")),
+            _cattrs_forbid_extra_keys=True,
+        ),
+    )
+    lists: dict[str, Any] = {
+        name: override(struct_hook=_strict_tuple(conv, item, what))
+        for name, item, what in (
+            ("rules", EarningRule, "earning rules"),
+            ("multipliers", Multiplier, "multipliers"),
+            ("tiers", Tier, "tiers"),
+            ("period_caps", PeriodCap, "period caps"),
+            ("rewards", Reward, "rewards"),
+        )
+    }
+    conv.register_structure_hook(
+        Programme,
+        make_dict_structure_fn(
+            Programme,
+            conv,
+            custom_kinds=override(struct_hook=_strict_set(conv, str, "interaction kinds")),
+            _cattrs_forbid_extra_keys=True,
+            **lists,
+        ),
+    )
+    pair: Any = tuple[str, int]
+
+    def structure_takes(value: Any, _: type) -> tuple[tuple[str, int], ...]:
+        if not isinstance(value, list | tuple):
+            raise _Bad("must be a list of [lot, points] pairs")
+        problems: list[FieldError] = []
+        taken: list[tuple[str, int]] = []
+        for index, item in enumerate(value):
+            try:
+                if not isinstance(item, list | tuple) or len(item) != 2:
+                    raise _Bad("must be a [lot, points] pair")
+                taken.append(conv.structure(item, pair))
+            except Exception as exc:
+                problems.extend(_field_errors(exc, [index], value))
+        if problems:
+            raise ValidationError(problems)
+        return tuple(taken)
+
+    conv.register_structure_hook(
+        LedgerEntry,
+        make_dict_structure_fn(
+            LedgerEntry,
+            conv,
+            takes=override(struct_hook=structure_takes),
+            _cattrs_forbid_extra_keys=True,
+        ),
+    )
+    conv.register_unstructure_hook(
+        LedgerEntry,
+        make_dict_unstructure_fn(
+            LedgerEntry,
+            conv,
+            takes=override(unstruct_hook=lambda takes: [[lot, n] for lot, n in takes]),
+        ),
+    )
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(
         detailed_validation=True,
@@ -703,6 +841,7 @@ def _make_converter() -> cattrs.Converter:
     _register_conditions(conv)
     _register_lifecycle(conv)
     _register_segments(conv)
+    _register_loyalty(conv)
     return conv
 
 

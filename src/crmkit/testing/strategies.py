@@ -87,6 +87,22 @@ from crmkit.domain import (
 )
 from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
 from crmkit.domain.conditions import MAX_CONDITION_DEPTH
+from crmkit.domain.loyalty import (
+    ROUNDING_MODES,
+    EntryKind,
+    EventRule,
+    LedgerEntry,
+    Multiplier,
+    Period,
+    PeriodCap,
+    Programme,
+    Redemption,
+    Reward,
+    SpendRule,
+    Tier,
+    TierBasis,
+    TierPolicy,
+)
 from crmkit.domain.money import MAX_MINOR
 
 __all__ = [
@@ -106,7 +122,9 @@ __all__ = [
     "facts",
     "ids",
     "interactions",
+    "ledger_entries",
     "lifecycle_models",
+    "loyalty_programmes",
     "money",
     "phone_numbers",
     "postal_addresses",
@@ -1121,3 +1139,129 @@ def segment_snapshots() -> st.SearchStrategy[SegmentSnapshot]:
         members=st.integers(0, 10_000),
         version=st.integers(1, 50),
     )
+
+
+# --- Loyalty -----------------------------------------------------------------------------
+
+
+@cache
+def _validity() -> st.SearchStrategy[dict[str, datetime]]:
+    def window(start: datetime | None, days: int | None) -> dict[str, datetime]:
+        found = {} if start is None else {"valid_from": start}
+        if days is not None:
+            found["valid_until"] = (start or SEGMENT_AS_OF) + timedelta(days=days)
+        return found
+
+    return st.builds(window, st.none() | utc_datetimes(), st.none() | st.integers(1, 400))
+
+
+@cache
+def _factors() -> st.SearchStrategy[Decimal]:
+    return st.decimals(Decimal("0.01"), Decimal(10), places=2) | st.integers(1, 5).map(Decimal)
+
+
+@st.composite
+def _earning_rule(draw: st.DrawFn, name: str, kinds: tuple[str, ...]) -> SpendRule | EventRule:
+    window = draw(_validity())
+    if draw(st.booleans()):
+        return SpendRule(
+            name,
+            draw(st.integers(1, 100)),
+            draw(st.builds(Money, st.integers(1, 10_000), currencies())),
+            rounding=draw(st.sampled_from(sorted(ROUNDING_MODES))),
+            kinds=draw(st.frozensets(st.sampled_from(kinds), min_size=1, max_size=3)),
+            **window,
+        )
+    return EventRule(name, draw(st.sampled_from(kinds)), draw(st.integers(1, 500)), **window)
+
+
+@st.composite
+def _loyalty_programme(draw: st.DrawFn) -> Programme:
+    custom = draw(st.frozensets(_short_slugs(), max_size=2))
+    kinds = (*_KINDS, *sorted(custom))
+    names = draw(st.lists(_short_slugs(), min_size=1, max_size=4, unique=True))
+    rules = [draw(_earning_rule(name, kinds)) for name in names]
+    tier_names = draw(st.lists(_short_slugs(), max_size=3, unique=True))
+    thresholds = draw(
+        st.lists(
+            st.integers(0, 100_000),
+            min_size=len(tier_names),
+            max_size=len(tier_names),
+            unique=True,
+        )
+    )
+    tiers = [
+        Tier(name, threshold, multiplier=draw(_factors()))
+        for name, threshold in zip(tier_names, thresholds, strict=True)
+    ]
+    multipliers = [
+        Multiplier(
+            name,
+            draw(_factors()),
+            tier=draw(st.none() | st.sampled_from(tier_names)) if tier_names else None,
+            channels=draw(st.frozensets(st.sampled_from(Channel), max_size=2)),
+            segment=draw(st.none() | conditions(2)),
+            **draw(_validity()),
+        )
+        for name in draw(st.lists(_short_slugs(), max_size=2, unique=True))
+    ]
+    periods = draw(st.lists(st.sampled_from(Period), max_size=3, unique=True))
+    rewards = draw(st.lists(_short_slugs(), max_size=3, unique=True))
+    return Programme(
+        draw(_short_slugs()),
+        rules,
+        multipliers=multipliers,
+        tiers=tiers,
+        tier_policy=draw(
+            st.builds(
+                TierPolicy, st.sampled_from(TierBasis), st.integers(1, 730), st.integers(0, 365)
+            )
+        ),
+        custom_kinds=custom,  # type: ignore[arg-type]  # mypy cannot solve converter=frozenset
+        event_cap=draw(st.none() | st.integers(0, 10_000)),
+        period_caps=[PeriodCap(period, draw(st.integers(1, 10_000))) for period in periods],
+        pending_days=draw(st.integers(0, 30)),
+        expiry_days=draw(st.none() | st.integers(0, 730)),
+        redemption=draw(st.builds(Redemption, st.integers(1, 1_000), st.integers(1, 100))),
+        rewards=[Reward(name, draw(st.integers(1, 10_000))) for name in rewards],
+    )
+
+
+def loyalty_programmes() -> st.SearchStrategy[Programme]:
+    """Valid loyalty programmes: one to four spend and event rules (on interaction kinds or
+    the programme's custom kinds, sometimes with validity dates), and optionally multipliers
+    (by tier, channel, segment condition, dates), tiers with distinct thresholds and a tier
+    policy, an event cap, period caps, pending and expiry days, a redemption minimum and
+    step, and rewards. Programmes shrink towards a single rule and nothing else."""
+    return _loyalty_programme()
+
+
+@st.composite
+def _ledger_entry(draw: st.DrawFn) -> LedgerEntry:
+    kind = draw(st.sampled_from(EntryKind))
+    low = -10_000 if kind is EntryKind.ADJUST else 0
+    maybe_at = st.none() | utc_datetimes()
+    return LedgerEntry(
+        draw(st.integers(0, 10_000)),
+        kind,
+        draw(st.integers(low, 10_000)),
+        draw(utc_datetimes()),
+        draw(ids()),
+        rule=draw(st.none() | _short_slugs()),
+        interaction_id=draw(st.none() | ids()),
+        reference=draw(st.none() | ids()),
+        lot=draw(st.none() | ids()),
+        takes=draw(st.lists(st.tuples(ids(), st.integers(1, 10_000)), max_size=3)),
+        spend=draw(st.integers(0, 10**9)),
+        occurred_at=draw(maybe_at),
+        available_from=draw(maybe_at),
+        expires_at=draw(maybe_at),
+        shortfall=draw(st.integers(0, 1_000)),
+    )
+
+
+def ledger_entries() -> st.SearchStrategy[LedgerEntry]:
+    """Ledger entries, each valid on its own (any kind, points > 0 or, for adjustments,
+    signed, optional references and datetimes, some ``takes``); they do not add up to a
+    consistent ledger: book points through a `PointsLedger` for that."""
+    return _ledger_entry()
