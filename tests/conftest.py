@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from crmkit import CRM, FixedClock, SequentialIds
 from crmkit.testing.databases import MYSQL_URL_ENV, POSTGRES_URL_ENV, scratch_store, server_url
 
 #: Backend name -> how to get its URL (None: skip, with the reason).
@@ -45,3 +47,36 @@ def sql_store(sql_url: str) -> Iterator[object]:
     store = scratch_store(sql_url)
     yield store
     store.dispose()
+
+
+#: Builds a CRM on the test's store: ``make(tenant="alpha", clock=None, **options)``.
+MakeCrm = Callable[..., CRM]
+
+
+@pytest.fixture(params=("memory", "sqlite_file", "postgresql", "mariadb"))
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """An empty store of each adapter in turn: in memory, then each SQL backend."""
+    if request.param == "memory":
+        from crmkit.adapters.memory import InMemoryStore
+
+        yield InMemoryStore()
+        return
+    store = scratch_store(backend_url(str(request.param), tmp_path))
+    yield store
+    store.dispose()
+
+
+def crm_maker(store: object, start: datetime, **defaults: object) -> MakeCrm:
+    """A factory of CRMs sharing ``store``, each with its own fixed clock (at ``start``) and
+    sequential ids named after its tenant; ``defaults`` are further CRM options."""
+
+    def make(tenant: str = "alpha", clock: FixedClock | None = None, **options: object) -> CRM:
+        settings = {**defaults, "ids": SequentialIds(tenant), **options}
+        return CRM.from_store(
+            store,  # type: ignore[arg-type]
+            tenant=tenant,
+            clock=clock or FixedClock(start),
+            **settings,  # type: ignore[arg-type]
+        )
+
+    return make

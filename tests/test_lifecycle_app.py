@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +21,6 @@ from crmkit import (
     InteractionCount,
     LifecycleModel,
     ProgressionRule,
-    SequentialIds,
     StageChanged,
     TimeInStage,
     UuidIds,
@@ -37,40 +34,17 @@ from crmkit.errors import (
     UsageError,
     ValidationError,
 )
-from crmkit.testing.databases import scratch_store
-from tests.conftest import backend_url
+from tests.conftest import MakeCrm, crm_maker
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MODELS = (CUSTOMER_LIFECYCLE, DEAL_PIPELINE)
 LIFECYCLE = CUSTOMER_LIFECYCLE.name
 
-MakeCrm = Callable[..., CRM]
 
-
-@pytest.fixture(params=["memory", "sqlite_file", "postgresql", "mariadb"])
-def make_crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeCrm]:
+@pytest.fixture
+def make_crm(any_store: object) -> MakeCrm:
     """Builds CRMs (one shared store per test) with a fixed clock and sequential ids."""
-    if request.param == "memory":
-        from crmkit.adapters.memory import InMemoryStore
-
-        store: object = InMemoryStore()
-    else:
-        store = scratch_store(backend_url(request.param, tmp_path))
-
-    def make(tenant: str = "alpha", clock: FixedClock | None = None, **options: object) -> CRM:
-        options.setdefault("lifecycles", MODELS)
-        options.setdefault("ids", SequentialIds(tenant))
-        return CRM.from_store(
-            store,  # type: ignore[arg-type]
-            tenant=tenant,
-            clock=clock or FixedClock(T0),
-            **options,  # type: ignore[arg-type]
-        )
-
-    yield make
-    dispose = getattr(store, "dispose", None)
-    if dispose is not None:
-        dispose()
+    return crm_maker(any_store, T0, lifecycles=MODELS)
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,45 +18,22 @@ from crmkit import (
     MembershipChange,
     Segment,
 )
-from crmkit.app.clocks import FixedClock, SequentialIds
+from crmkit.app.clocks import FixedClock
 from crmkit.domain import SegmentSnapshot, membership_changes
 from crmkit.errors import ValidationError
 from crmkit.segments import days, purchases, tagged
-from crmkit.testing.databases import scratch_store
-from tests.conftest import backend_url
+from tests.conftest import MakeCrm, crm_maker
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BUYERS = Segment("buyers", purchases(last=days(30)).count() >= 1, "bought in the last 30 days")
 NEVER_BOUGHT = Segment("never_bought", ~(purchases().count() >= 1))
 VIP = Segment("vip", tagged("vip"))
 
-MakeCrm = Callable[..., CRM]
 
-
-@pytest.fixture(params=["memory", "sqlite_file", "postgresql", "mariadb"])
-def make_crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeCrm]:
+@pytest.fixture
+def make_crm(any_store: object) -> MakeCrm:
     """Builds CRMs (one shared store per test) with a fixed clock and sequential ids."""
-    if request.param == "memory":
-        from crmkit.adapters.memory import InMemoryStore
-
-        store: object = InMemoryStore()
-    else:
-        store = scratch_store(backend_url(request.param, tmp_path))
-
-    def make(tenant: str = "alpha", clock: FixedClock | None = None, **options: object) -> CRM:
-        options.setdefault("segments", (BUYERS, NEVER_BOUGHT))
-        options.setdefault("ids", SequentialIds(tenant))
-        return CRM.from_store(
-            store,  # type: ignore[arg-type]
-            tenant=tenant,
-            clock=clock or FixedClock(T0),
-            **options,  # type: ignore[arg-type]
-        )
-
-    yield make
-    dispose = getattr(store, "dispose", None)
-    if dispose is not None:
-        dispose()
+    return crm_maker(any_store, T0, segments=(BUYERS, NEVER_BOUGHT))
 
 
 @pytest.fixture
