@@ -16,7 +16,8 @@ CrmError
 │   ├── ConcurrencyConflict another writer changed the aggregate first (retryable)
 │   ├── IllegalTransition  a lifecycle move the model does not allow (names the allowed ones)
 │   ├── GuardFailed        a lifecycle move whose guard condition does not hold
-│   └── InsufficientPoints a redemption beyond the member's available points (writes nothing)
+│   ├── InsufficientPoints a redemption beyond the member's available points (writes nothing)
+│   └── ReferralRefused    a self-referral, or a referee who was already referred
 ├── ConfigurationError     the CRM was opened with settings that cannot work
 ├── StorageError           the database failed for a reason unrelated to the data
 └── UsageError             an API used in a way that cannot work
@@ -42,6 +43,7 @@ __all__ = [
     "IllegalTransition",
     "InsufficientPoints",
     "NotFound",
+    "ReferralRefused",
     "StorageError",
     "UsageError",
     "ValidationError",
@@ -271,6 +273,21 @@ class InsufficientPoints(Conflict):
         super().__init__(
             f"customer {customer_id!r}: cannot take {requested} points, only {available} available"
         )
+
+
+class ReferralRefused(Conflict):
+    """A referral that cannot be recorded: a customer referring themselves, or a referee who
+    was already referred in the programme.
+
+    Attributes:
+        referee_id: the customer who would have been referred.
+        reason: why it was refused, in words.
+    """
+
+    def __init__(self, referee_id: str, reason: str) -> None:
+        self.referee_id = referee_id
+        self.reason = reason
+        super().__init__(f"referral of customer {referee_id!r} refused: {reason}")
 
 
 class ConfigurationError(CrmError):

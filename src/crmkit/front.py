@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
-from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Segment, TraitSchema
+from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
 from crmkit.errors import UsageError
 from crmkit.ports import Clock, IdSource, Outbox
 
@@ -30,7 +30,8 @@ class CRM(CrmService):
     by default), so tests can make every run identical. ``lifecycles`` are the lifecycle
     models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks; ``segments`` are
     the saved segments whose stored membership `record_interaction` keeps up to date for the
-    customer it records for (see `refresh_segment`).
+    customer it records for (see `refresh_segment`); ``loyalty`` is the loyalty `Programme`
+    whose points recording an interaction earns (see `points_balance`).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class CRM(CrmService):
         store: SqlStore | InMemoryStore | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> None:
         #: The storage this CRM runs on, when built from one (e.g. for ``store.outbox()``).
         self.store = store
@@ -57,6 +59,7 @@ class CRM(CrmService):
             default_region=default_region,
             lifecycles=lifecycles,
             segments=segments,
+            loyalty=loyalty,
         )
 
     @classmethod
@@ -71,6 +74,7 @@ class CRM(CrmService):
         store: InMemoryStore | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM kept in process memory: for tests, prototypes and short-lived tools.
 
@@ -87,6 +91,7 @@ class CRM(CrmService):
             default_region=default_region,
             lifecycles=lifecycles,
             segments=segments,
+            loyalty=loyalty,
         )
 
     @classmethod
@@ -102,6 +107,7 @@ class CRM(CrmService):
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
@@ -118,6 +124,7 @@ class CRM(CrmService):
             default_region=default_region,
             lifecycles=lifecycles,
             segments=segments,
+            loyalty=loyalty,
         )
 
     @classmethod
@@ -133,6 +140,7 @@ class CRM(CrmService):
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
@@ -158,6 +166,7 @@ class CRM(CrmService):
             default_region=default_region,
             lifecycles=lifecycles,
             segments=segments,
+            loyalty=loyalty,
         )
 
     @classmethod
@@ -172,6 +181,7 @@ class CRM(CrmService):
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
         return cls(
@@ -184,6 +194,7 @@ class CRM(CrmService):
             store=store,
             lifecycles=lifecycles,
             segments=segments,
+            loyalty=loyalty,
         )
 
     def outbox(self, *, all_tenants: bool = False) -> Outbox:
@@ -207,4 +218,5 @@ class CRM(CrmService):
             store=self.store,
             lifecycles=self.lifecycles,
             segments=self.segments,
+            loyalty=self.loyalty,
         )

@@ -20,6 +20,14 @@ from typing import Any, TypeVar
 import attrs
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
+from crmkit.adapters._memory_loyalty import (
+    LedgerKey,
+    PointsLedgers,
+    Referrals,
+    StoredLedger,
+    already_referred,
+    referral_copy,
+)
 from crmkit.app.outbox import OutboxReader
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
@@ -34,6 +42,9 @@ from crmkit.domain import (
     Facts,
     Interaction,
     InteractionId,
+    PointsBalance,
+    PointsLedger,
+    Referral,
     SegmentSnapshot,
     StageHistory,
     SubjectKind,
@@ -71,6 +82,8 @@ class _Tables:
     histories: dict[_HistoryKey, StageHistory] = attrs.Factory(dict)
     snapshots: dict[str, SegmentSnapshot] = attrs.Factory(dict)
     members: dict[str, dict[CustomerId, datetime]] = attrs.Factory(dict)  # id -> since
+    ledgers: dict[LedgerKey, StoredLedger] = attrs.Factory(dict)
+    referrals: dict[str, Referral] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -139,6 +152,10 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         # Per segment: members added (with since) and removed; an added one wins.
         self._members: dict[str, tuple[dict[CustomerId, datetime], set[CustomerId]]] = {}
         self.segment_memberships = _SegmentMemberships(self)
+        self._ledgers: dict[LedgerKey, tuple[int, StoredLedger]] = {}
+        self._referrals: dict[str, tuple[int, Referral]] = {}
+        self.points_ledgers = PointsLedgers(self)
+        self.referrals = Referrals(self)
 
     def _begin(self) -> None:
         self._forget()
@@ -150,6 +167,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self._customers, self._accounts, self._interactions = {}, {}, {}
         self._histories = {}
         self._snapshots, self._members = {}, {}
+        self._ledgers, self._referrals = {}, {}
 
     def _commit(self, events: list[DomainEvent]) -> None:
         t = self._tables
@@ -158,6 +176,9 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             self._check_versions(t.accounts, self._accounts, "account")
             self._check_versions(t.histories, self._histories, "stage history")
             self._check_versions(t.snapshots, self._snapshots, "segment snapshot")
+            self._check_versions(t.referrals, self._referrals, "referral")
+            self._check_ledgers()
+            self._check_referees()
             self._check_customer_keys()
             self._check_account_keys()
             for interaction in self._interactions.values():
@@ -167,14 +188,29 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     @staticmethod
     def _check_versions(
-        stored: Mapping[Any, Customer | Account | StageHistory | SegmentSnapshot],
-        staged: Mapping[Any, tuple[int, Customer | Account | StageHistory | SegmentSnapshot]],
+        stored: Mapping[Any, Customer | Account | StageHistory | SegmentSnapshot | Referral],
+        staged: Mapping[
+            Any, tuple[int, Customer | Account | StageHistory | SegmentSnapshot | Referral]
+        ],
         kind: str,
     ) -> None:
         for key, (base, _) in staged.items():
             current = stored.get(key)
             if (current.version if current is not None else 0) != base:
                 raise ConcurrencyConflict(kind, key, base)
+
+    def _check_ledgers(self) -> None:
+        for key, (base, _) in self._ledgers.items():
+            current = self._tables.ledgers.get(key)
+            if (current[1].version if current is not None else 0) != base:
+                raise ConcurrencyConflict("points ledger", key, base)
+
+    def _check_referees(self) -> None:
+        stored = {(r.programme, r.referee_id): r.id for r in self._tables.referrals.values()}
+        for _, referral in self._referrals.values():
+            owner = stored.get((referral.programme, referral.referee_id))
+            if owner not in (None, referral.id):
+                raise already_referred(referral.referee_id)
 
     def _check_customer_keys(self) -> None:
         t = self._tables
@@ -231,6 +267,10 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             t.histories[_key(history)] = history
         for segment, (_, snapshot) in self._snapshots.items():
             t.snapshots[segment] = snapshot
+        for key, (_, stored) in self._ledgers.items():
+            t.ledgers[key] = stored
+        for referral_id, (_, referral) in self._referrals.items():
+            t.referrals[referral_id] = referral
         for segment, (added, removed) in self._members.items():
             members = t.members.setdefault(segment, {})
             for customer_id in removed:
@@ -340,6 +380,43 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             merged.pop(customer_id, None)
         merged.update(added)
         return sorted(merged)
+
+    def _ledger(self, key: LedgerKey) -> StoredLedger | None:
+        self._require_open()
+        staged = self._ledgers.get(key)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.ledgers.get(key)
+
+    def _all_balances(self, programme: str) -> builtins.list[PointsBalance]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.ledgers)
+        merged.update({k: stored for k, (_, stored) in self._ledgers.items()})
+        return [summary for (name, _), (_, summary) in merged.items() if name == programme]
+
+    def _stage_ledger(self, ledger: PointsLedger, base: int) -> None:
+        key = (ledger.programme.name, ledger.customer_id)
+        self._ledgers[key] = (base, (tuple(ledger.entries), ledger.summary()))
+
+    def _referral(self, referral_id: str) -> Referral | None:
+        self._require_open()
+        staged = self._referrals.get(referral_id)
+        if staged is not None:
+            return staged[1]
+        with self._store.lock:
+            return self._tables.referrals.get(referral_id)
+
+    def _all_referrals(self) -> builtins.list[Referral]:
+        self._require_open()
+        with self._store.lock:
+            merged = dict(self._tables.referrals)
+        merged.update({k: r for k, (_, r) in self._referrals.items()})
+        return list(merged.values())
+
+    def _stage_referral(self, referral: Referral, base: int) -> None:
+        self._referrals[referral.id] = (base, referral_copy(referral))
 
     def _handing_out(self, aggregate: H) -> H:
         return _clone(aggregate)

@@ -5,6 +5,7 @@ from crmkit.app.bus import EventBus
 from crmkit.app.clocks import FixedClock, SequentialIds, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork, ServiceContext
 from crmkit.app.lifecycle import ProgressionReport
+from crmkit.app.loyalty import PointsJobReport
 from crmkit.app.service import CrmService
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 
@@ -14,6 +15,7 @@ __all__ = [
     "EventBus",
     "FixedClock",
     "OpenUnitOfWork",
+    "PointsJobReport",
     "ProgressionReport",
     "Publisher",
     "SequentialIds",

@@ -13,6 +13,7 @@ from crmkit.domain import (
     EmailAddress,
     LifecycleModel,
     PhoneNumber,
+    Programme,
     Segment,
     SubjectKind,
     TenantId,
@@ -46,7 +47,10 @@ class ServiceContext:
         default_region: str | None = None,
         lifecycles: Iterable[LifecycleModel] = (),
         segments: Iterable[Segment] = (),
+        loyalty: Programme | None = None,
     ) -> None:
+        if loyalty is not None and not isinstance(loyalty, Programme):
+            raise ValidationError.single("loyalty", loyalty, "must be a Programme or None")
         if trait_schema is not None and not isinstance(trait_schema, TraitSchema):
             raise ValidationError.single("trait_schema", trait_schema, "must be a TraitSchema")
         self.tenant: TenantId = check_tenant(tenant)
@@ -60,6 +64,8 @@ class ServiceContext:
         )
         #: The segments whose membership this CRM keeps up to date customer by customer.
         self.segments = _named(segments, Segment, "segments")
+        #: The loyalty programme whose points recording an interaction earns, if any.
+        self.loyalty = loyalty
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
 

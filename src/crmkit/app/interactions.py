@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
+from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction
 from crmkit.app.membership import refresh_customer
 from crmkit.app.progression import progress_subject
 from crmkit.domain import (
@@ -48,6 +49,7 @@ class InteractionUseCases(ServiceContext):
         campaign: str | None = None,
         metadata: Mapping[str, MetadataValue] | None = None,
         external_ref: str | None = None,
+        refund_of: str | None = None,
     ) -> Interaction:
         """Append an interaction to a customer's log and return it.
 
@@ -60,7 +62,15 @@ class InteractionUseCases(ServiceContext):
         for the customer's account) as of now, in the same unit of work; then the customer's
         membership of each tracked segment (the CRM's ``segments``) is refreshed as of now,
         emitting `EnteredSegment` / `LeftSegment`.
+
+        With a loyalty programme (``CRM(loyalty=...)``) the interaction earns its points in
+        the same unit of work (a replay earns nothing more); a refund naming its purchase
+        with ``refund_of`` (the purchase's id or external reference, kept in the metadata
+        under ``"refund_of"``) reverses what the purchase earned; a referred customer's
+        first purchase qualifies and rewards the referral.
         """
+        if refund_of is not None:
+            metadata = {**(metadata or {}), REFUND_OF: refund_of}
         fields = {
             "customer_id": CustomerId(check_id("customer_id", customer_id)),
             "occurred_at": occurred_at if occurred_at is not None else self._now(),
@@ -76,7 +86,8 @@ class InteractionUseCases(ServiceContext):
         }
         # Validate before touching storage; the real id is drawn only for a new interaction.
         candidate = Interaction(id=_UNSAVED, **fields)  # type: ignore[arg-type]
-        for attempt in range(2):
+        attempts = 5 if self.loyalty is not None else 2
+        for attempt in range(attempts):
             try:
                 return self._record(candidate, keep_stored_time=occurred_at is None)
             except IdempotencyConflict:
@@ -85,9 +96,11 @@ class InteractionUseCases(ServiceContext):
                 if attempt or external_ref is None:
                     raise
             except ConcurrencyConflict:
-                # Progression rules moved the customer's stage, or a segment's snapshot moved,
-                # concurrently: nothing of ours was stored, so one more try re-reads them.
-                if attempt or not (self.segments or any(m.rules for m in self.lifecycles)):
+                # Progression rules moved the customer's stage, a segment's snapshot or the
+                # customer's points ledger moved, concurrently: nothing of ours was stored,
+                # so another try re-reads them.
+                retry = self.segments or self.loyalty or any(m.rules for m in self.lifecycles)
+                if attempt == attempts - 1 or not retry:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -103,6 +116,10 @@ class InteractionUseCases(ServiceContext):
                 **{**_fields_of(candidate), "id": InteractionId(self._new_id())},
             )
             uow.interactions.add(interaction)
+            if self.loyalty is not None:
+                book = LedgerBook(uow, self.loyalty)
+                book_interaction(book, interaction, customer, self._now(), self.ids)
+                book.save()
             self._progress(uow, customer)
             if self.segments:
                 # The entries and exits the interaction causes commit with it, or not at all.

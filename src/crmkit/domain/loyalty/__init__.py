@@ -2,15 +2,22 @@
 
 A `Programme` is the configuration, checked when built; a `PointsLedger` is the append-only
 record of one member's points under it, from which balance, pending points, lots, tier and a
-statement are derived at any ``as_of``.
+statement are derived at any ``as_of``. A `Referral` tracks one customer bringing in another,
+rewarded through the programme's `ReferralPolicy`.
 """
 
 from __future__ import annotations
 
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState, fold
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
-from crmkit.domain.loyalty.ledger import PointsLedger, StatementLine
+from crmkit.domain.loyalty.ledger import PointsBalance, PointsLedger, StatementLine
 from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
+from crmkit.domain.loyalty.referrals import (
+    Referral,
+    ReferralChanged,
+    ReferralPolicy,
+    ReferralStatus,
+)
 from crmkit.domain.loyalty.refunds import Reversal, plan_reversal
 from crmkit.domain.loyalty.rules import (
     ROUNDING_MODES,
@@ -34,12 +41,17 @@ __all__ = [
     "Multiplier",
     "Period",
     "PeriodCap",
+    "PointsBalance",
     "PointsEarned",
     "PointsExpired",
     "PointsLedger",
     "PointsRedeemed",
     "Programme",
     "Redemption",
+    "Referral",
+    "ReferralChanged",
+    "ReferralPolicy",
+    "ReferralStatus",
     "Reversal",
     "Reward",
     "SpendRule",

@@ -10,11 +10,13 @@ The ledger collects `PointsEarned`, `PointsRedeemed`, `PointsExpired` and `TierC
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import attrs
 
+from crmkit.domain._checks import non_negative_int
 from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
@@ -39,7 +41,7 @@ from crmkit.domain.loyalty.refunds import plan_reversal
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
-__all__ = ["PointsLedger", "StatementLine"]
+__all__ = ["PointsBalance", "PointsLedger", "StatementLine"]
 
 
 @attrs.frozen
@@ -51,21 +53,97 @@ class StatementLine:
     pending: int
 
 
+def _entry_list(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    return list(entries)
+
+
+@attrs.frozen
+class PointsBalance:
+    """What a member's booked ledger adds up to, kept beside the ledger so that reading a
+    balance never scans it (the SQL adapter stores it as one row per member).
+
+    Attributes:
+        customer_id: the member.
+        programme: the programme's name.
+        available: the booked available points (the balance).
+        pending: the booked pending points.
+        tier: the tier at the last entry (``None``: no tier).
+        entries: how many entries the ledger holds.
+        last_at: when the last entry was booked (``None``: no entry yet).
+        next_due_at: the earliest instant a pending lot matures or a lot with points left
+            expires (``None``: nothing is due). Until then the booked figures are exact.
+        version: the ledger's stored version.
+    """
+
+    customer_id: CustomerId
+    programme: str
+    available: int
+    pending: int
+    tier: str | None
+    entries: int
+    last_at: datetime | None
+    next_due_at: datetime | None
+    version: int
+
+    def settled_at(self, as_of: datetime) -> bool:
+        """True when nothing matures or expires by ``as_of``: the booked figures hold then."""
+        return self.next_due_at is None or as_of < self.next_due_at
+
+
 @attrs.define
 class PointsLedger:
     """The points of one member (``customer_id``) under one ``programme``.
 
-    Rebuild a stored ledger by passing its ``entries``, in order.
+    Rebuild a stored ledger by passing its ``entries``, in order, and its stored
+    ``version`` (for optimistic concurrency; 0 for a ledger never stored).
     """
 
     customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
     programme: Programme
-    entries: list[LedgerEntry] = attrs.field(factory=list, converter=list)
+    entries: list[LedgerEntry] = attrs.field(factory=list, converter=_entry_list)
+    version: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     def state(self, as_of: datetime | None = None) -> LedgerState:
         """Everything the ledger adds up to at ``as_of`` (now, when ``None``: every entry)."""
         return fold(self.entries, as_of)
+
+    def settled(self, as_of: datetime) -> LedgerState:
+        """The state at ``as_of`` as if the batch job had run then: pending lots due by
+        ``as_of`` count as available and lots past their expiry as expired, whether or not
+        the job has booked it yet. This is what a member sees at ``as_of``."""
+        ensure_utc(as_of, "as_of")
+        booked = [e for e in self.entries if e.at <= as_of]
+        due = job_entries(fold(booked), as_of)
+        start = len(booked)
+        return fold([*booked, *(attrs.evolve(e, seq=start + i) for i, e in enumerate(due))])
+
+    def summary(self) -> PointsBalance:
+        """The booked balance, pending points, tier and what falls due next (see
+        `PointsBalance`): what storage keeps beside the entries."""
+        state = self.state()
+        last = self.entries[-1].at if self.entries else None
+        due = [
+            moment
+            for lot in state.lots
+            if lot.remaining
+            for moment in (
+                None if lot.available else lot.opened_by.available_from,
+                lot.expires_at,
+            )
+            if moment is not None
+        ]
+        return PointsBalance(
+            customer_id=self.customer_id,
+            programme=self.programme.name,
+            available=state.available,
+            pending=state.pending,
+            tier=self.tier(last) if last is not None else None,
+            entries=len(self.entries),
+            last_at=last,
+            next_due_at=min(due) if due else None,
+            version=self.version,
+        )
 
     def balance(self, as_of: datetime | None = None) -> int:
         """The available points at ``as_of``: what the member may redeem."""

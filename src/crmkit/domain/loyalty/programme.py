@@ -20,6 +20,7 @@ from crmkit.domain._checks import SLUG, check_slug, non_negative_int
 from crmkit.domain.channels import InteractionKind
 from crmkit.domain.conditions import Facts
 from crmkit.domain.interaction import Interaction
+from crmkit.domain.loyalty.referrals import ReferralPolicy
 from crmkit.domain.loyalty.rules import EventRule, Multiplier, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierPolicy
 from crmkit.errors import FieldError, ValidationError
@@ -101,6 +102,7 @@ class Programme:
         expiry_days: points expire this many days after becoming available (``None``: never).
         redemption: the minimum and step of a redemption.
         rewards: the rewards catalogue.
+        referrals: how qualified referrals are rewarded (``None``: referrals earn nothing).
     """
 
     name: str = attrs.field(validator=check_slug)
@@ -117,6 +119,7 @@ class Programme:
     expiry_days: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
     redemption: Redemption = attrs.field(factory=Redemption, kw_only=True)
     rewards: tuple[Reward, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
+    referrals: ReferralPolicy | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         errors = [
@@ -126,6 +129,8 @@ class Programme:
             *_each(self.period_caps, PeriodCap, "period_caps"),
             *_each(self.rewards, Reward, "rewards"),
         ]
+        if self.referrals is not None and not isinstance(self.referrals, ReferralPolicy):
+            errors.append(FieldError("referrals", self.referrals, "must be a ReferralPolicy"))
         if not errors:
             errors = self._problems()
         if errors:
@@ -157,6 +162,23 @@ class Programme:
             for i, m in enumerate(self.multipliers)
             if m.tier is not None and m.tier not in names
         ]
+        errors += self._referral_problems(known)
+        return errors
+
+    def _referral_problems(self, known: set[str] | frozenset[str]) -> list[FieldError]:
+        if self.referrals is None:
+            return []
+        rewarded = {rule.kind for rule in self.rules if isinstance(rule, EventRule)}
+        errors = []
+        for side in ("referrer_kind", "referee_kind"):
+            kind = getattr(self.referrals, side)
+            if kind is None:
+                continue
+            if kind not in known:
+                errors.append(FieldError(f"referrals.{side}", kind, "is not a known kind"))
+            elif kind not in rewarded:
+                message = "has no event rule, so the referral would earn nothing"
+                errors.append(FieldError(f"referrals.{side}", kind, message))
         return errors
 
     def tier(self, name: str | None) -> Tier | None:

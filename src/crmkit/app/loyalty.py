@@ -1,0 +1,310 @@
+"""Use cases of a loyalty programme: balances and statements, redemption, adjustments, the
+batch job that matures and expires points, and referrals.
+
+Earning is not a use case of its own: recording an interaction through the CRM books what it
+earns in the same unit of work (see `crmkit.app.earning`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import attrs
+
+from crmkit.app.context import ServiceContext
+from crmkit.app.earning import LedgerBook
+from crmkit.domain import (
+    CustomerId,
+    EntryKind,
+    LedgerEntry,
+    LedgerState,
+    PointsBalance,
+    PointsLedger,
+    Programme,
+    Referral,
+    StatementLine,
+)
+from crmkit.domain.ids import check_id
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import ConcurrencyConflict, InsufficientPoints, UsageError, ValidationError
+from crmkit.ports import UnitOfWork
+
+__all__ = ["LoyaltyUseCases", "PointsJobReport"]
+
+_Work = Callable[[UnitOfWork, LedgerBook], LedgerEntry]
+
+#: How often a redemption, an adjustment or a page of the job is tried on a conflict.
+MAX_ATTEMPTS = 5
+
+
+@attrs.frozen
+class PointsJobReport:
+    """What one run of `run_points_job` did.
+
+    Attributes:
+        as_of: the instant it matured and expired points at.
+        members: the members whose ledger it changed.
+        matured: the points that became available.
+        expired: the points that expired.
+        skipped: members it left alone because their ledger has entries after ``as_of``.
+    """
+
+    as_of: datetime
+    members: int
+    matured: int
+    expired: int
+    skipped: tuple[CustomerId, ...] = ()
+
+
+class LoyaltyUseCases(ServiceContext):
+    """The loyalty use cases of the `CRM` front door (built with ``loyalty=programme``)."""
+
+    def loyalty_programme(self) -> Programme:
+        """The CRM's loyalty programme; raises `UsageError` when it was built without one."""
+        if self.loyalty is None:
+            raise UsageError(
+                "this CRM runs no loyalty programme: pass loyalty=Programme(...) when building it"
+            )
+        return self.loyalty
+
+    def points_balance(self, customer_id: str, *, as_of: datetime | None = None) -> PointsBalance:
+        """The member's points at ``as_of`` (now by default): available, pending, tier.
+
+        Points due to mature or expire by then count as such even before the batch job has
+        booked it. Read at now, this is one row of storage (the ledger is read only when
+        something fell due since the job last ran); at a past ``as_of`` it is derived from
+        the ledger. Raises `NotFound` for an unknown customer (a customer who never earned
+        has zero points)."""
+        programme = self.loyalty_programme()
+        member = CustomerId(check_id("customer_id", customer_id))
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        with self.unit_of_work() as uow:
+            if as_of is None:
+                stored = uow.points_ledgers.balance(programme.name, member)
+                if stored is not None and stored.settled_at(when):
+                    return stored
+            ledger = self._ledger(uow, programme, member)
+        return _settled_balance(ledger, when)
+
+    def points_ledger(self, customer_id: str) -> PointsLedger:
+        """The member's whole ledger (empty when they never earned); raises `NotFound` for an
+        unknown customer."""
+        programme = self.loyalty_programme()
+        with self.unit_of_work() as uow:
+            return self._ledger(uow, programme, CustomerId(check_id("customer_id", customer_id)))
+
+    def points_state(self, customer_id: str, *, as_of: datetime | None = None) -> LedgerState:
+        """Everything the member's ledger adds up to at ``as_of`` (now by default), as if the
+        batch job had run then: lots, available, pending and every total."""
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        return self.points_ledger(customer_id).settled(when)
+
+    def points_statement(
+        self, customer_id: str, *, as_of: datetime | None = None
+    ) -> list[StatementLine]:
+        """Every entry booked by ``as_of`` (all, by default) with the points after it, each
+        naming its rule: where every point came from and went."""
+        when = None if as_of is None else ensure_utc(as_of, "as_of")
+        return self.points_ledger(customer_id).statement(when)
+
+    def loyalty_tier(self, customer_id: str, *, as_of: datetime | None = None) -> str | None:
+        """The member's tier at ``as_of`` (now by default); ``None`` below every threshold."""
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        return self.points_ledger(customer_id).tier(when)
+
+    def stream_points_balances(self, *, batch_size: int = 1000) -> Iterator[PointsBalance]:
+        """Every member's stored balance (as the job last left it), in customer id order,
+        with bounded memory."""
+        programme = self.loyalty_programme()
+        with self.unit_of_work() as uow:
+            yield from uow.points_ledgers.stream_balances(programme.name, batch_size=batch_size)
+
+    def redeem_points(
+        self,
+        customer_id: str,
+        *,
+        points: int | None = None,
+        reward: str | None = None,
+        key: str | None = None,
+    ) -> LedgerEntry:
+        """Spend the member's available points now, oldest lot first: ``points``, or the price
+        of the catalogue ``reward``. Returns the redemption entry.
+
+        Points that fell due are matured and expired first. Beyond the balance it raises
+        `InsufficientPoints` and writes nothing. With a ``key`` (e.g. the host's order id) a
+        replay returns the first redemption instead of spending twice. Safe under
+        concurrency: a racing writer makes it re-read and try again, so the total redeemed
+        never exceeds what was available."""
+        programme = self.loyalty_programme()
+        member = CustomerId(check_id("customer_id", customer_id))
+        wanted = programme.redemption_points(points, reward)
+        token = check_id("key", key) if key is not None else self._new_id()
+
+        def redeem(uow: UnitOfWork, book: LedgerBook) -> LedgerEntry:
+            ledger = self._ledger(uow, programme, member)
+            book.adopt(ledger)
+            if not ledger.entries:
+                raise InsufficientPoints(member, wanted, 0)
+            ledger.mature_and_expire(self._now())
+            return ledger.redeem(self._now(), token, points=points, reward=reward)
+
+        return self._retrying(programme, redeem)
+
+    def adjust_points(
+        self, customer_id: str, points: int, *, reason: str, key: str | None = None
+    ) -> LedgerEntry:
+        """Correct the member's points by hand, now: ``points > 0`` opens an available lot,
+        ``points < 0`` takes available points oldest first (raising `InsufficientPoints`
+        beyond the balance). ``reason`` (text) is kept on the entry; ``key`` makes it
+        idempotent."""
+        programme = self.loyalty_programme()
+        member = CustomerId(check_id("customer_id", customer_id))
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError.single("reason", reason, "must be non-empty text")
+        token = check_id("key", key) if key is not None else self._new_id()
+
+        def adjust(uow: UnitOfWork, book: LedgerBook) -> LedgerEntry:
+            ledger = self._ledger(uow, programme, member)
+            book.adopt(ledger)
+            ledger.mature_and_expire(self._now())
+            return ledger.adjust(points, self._now(), token, reason)
+
+        return self._retrying(programme, adjust)
+
+    def run_points_job(
+        self, *, as_of: datetime | None = None, batch_size: int = 500
+    ) -> PointsJobReport:
+        """Mature pending points and expire points as of ``as_of`` (now by default) for every
+        member with something due, a page of ``batch_size`` members per unit of work, so any
+        number of members streams through bounded memory. Running it again at the same
+        ``as_of`` changes nothing. Members whose ledger already has entries after ``as_of``
+        are skipped (their past cannot be rewritten) and listed in the report."""
+        programme = self.loyalty_programme()
+        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        if type(batch_size) is not int or not 0 < batch_size <= 10_000:
+            raise ValidationError.single("batch_size", batch_size, "must be from 1 to 10000")
+        members = matured = expired = 0
+        skipped: list[CustomerId] = []
+        after: CustomerId | None = None
+        while True:
+            with self.unit_of_work() as uow:
+                page = uow.points_ledgers.due(programme.name, when, after=after, limit=batch_size)
+            if not page:
+                break
+            done = self._job_page(programme, page, when)
+            members += done[0]
+            matured += done[1]
+            expired += done[2]
+            skipped.extend(done[3])
+            after = page[-1]
+        return PointsJobReport(when, members, matured, expired, tuple(skipped))
+
+    def _job_page(
+        self, programme: Programme, page: list[CustomerId], when: datetime
+    ) -> tuple[int, int, int, list[CustomerId]]:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.unit_of_work() as uow:
+                    book = LedgerBook(uow, programme)
+                    members = matured = expired = 0
+                    skipped = []
+                    for ledger in uow.points_ledgers.find_many(programme, page).values():
+                        book.adopt(ledger)
+                        if ledger.entries and ledger.entries[-1].at > when:
+                            skipped.append(ledger.customer_id)
+                            continue
+                        booked = ledger.mature_and_expire(when)
+                        members += bool(booked)
+                        matured += _sum(booked, EntryKind.MATURE)
+                        expired += _sum(booked, EntryKind.EXPIRE)
+                    book.save()
+                    uow.commit()
+                return members, matured, expired, skipped
+            except ConcurrencyConflict:
+                # A member earned or redeemed meanwhile: re-read the page and book again.
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def refer_customer(
+        self, referrer_id: str, referee_id: str, *, code: str | None = None
+    ) -> Referral:
+        """Record that ``referrer_id`` referred ``referee_id`` (with the referral ``code``
+        used, if any). The referral qualifies on the referee's first purchase recorded
+        afterwards and is rewarded then, through the programme's `ReferralPolicy`. Raises
+        `ReferralRefused` for a self-referral or a referee already referred, and `NotFound`
+        for an unknown customer."""
+        programme = self.loyalty_programme()
+        referrer = CustomerId(check_id("referrer_id", referrer_id))
+        referee = CustomerId(check_id("referee_id", referee_id))
+        with self.unit_of_work() as uow:
+            uow.customers.get(referrer)
+            uow.customers.get(referee)
+            referral = Referral.record(
+                self._new_id(), programme.name, referrer, referee, self._now(), code=code
+            )
+            uow.referrals.add(referral)
+            uow.commit()
+        return referral
+
+    def get_referral(self, referral_id: str) -> Referral:
+        """The referral with that id; raises `NotFound`."""
+        with self.unit_of_work() as uow:
+            return uow.referrals.get(check_id("referral_id", referral_id))
+
+    def referral_of(self, referee_id: str) -> Referral | None:
+        """The referral that brought ``referee_id`` into the programme, or ``None``."""
+        programme = self.loyalty_programme()
+        with self.unit_of_work() as uow:
+            return uow.referrals.for_referee(
+                programme.name, CustomerId(check_id("referee_id", referee_id))
+            )
+
+    def referrals_made(self, referrer_id: str) -> list[Referral]:
+        """The referrals ``referrer_id`` made, oldest first."""
+        programme = self.loyalty_programme()
+        with self.unit_of_work() as uow:
+            return uow.referrals.by_referrer(
+                programme.name, CustomerId(check_id("referrer_id", referrer_id))
+            )
+
+    def _ledger(self, uow: UnitOfWork, programme: Programme, member: CustomerId) -> PointsLedger:
+        found = uow.points_ledgers.find(programme, member)
+        if found is not None:
+            return found
+        uow.customers.get(member)  # NotFound for a customer the tenant does not hold
+        return PointsLedger(member, programme)
+
+    def _retrying(self, programme: Programme, work: _Work) -> LedgerEntry:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.unit_of_work() as uow:
+                    book = LedgerBook(uow, programme)
+                    entry = work(uow, book)
+                    book.save()
+                    uow.commit()
+                return entry
+            except ConcurrencyConflict:
+                # Another writer changed the ledger first: re-read it and decide again.
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sum(entries: list[LedgerEntry], kind: EntryKind) -> int:
+    return sum(e.points for e in entries if e.kind is kind)
+
+
+def _settled_balance(ledger: PointsLedger, when: datetime) -> PointsBalance:
+    state = ledger.settled(when)
+    summary = ledger.summary()
+    booked = [e for e in ledger.entries if e.at <= when]
+    return attrs.evolve(
+        summary,
+        last_at=booked[-1].at if booked else None,
+        available=state.available,
+        pending=state.pending,
+        tier=ledger.tier(when) if ledger.programme.tiers else None,
+        entries=len(booked),
+    )
