@@ -1,0 +1,325 @@
+"""Loyalty through the front door: earning when interactions are recorded, refunds, the
+batch job, redemption, adjustments and referrals, on every adapter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crmkit import (
+    CRM,
+    EventRule,
+    FixedClock,
+    Money,
+    PointsEarned,
+    PointsExpired,
+    PointsRedeemed,
+    Programme,
+    Redemption,
+    ReferralChanged,
+    ReferralPolicy,
+    ReferralStatus,
+    Reward,
+    SpendRule,
+    Tier,
+    TierChanged,
+)
+from crmkit.domain import DomainEvent
+from crmkit.errors import (
+    InsufficientPoints,
+    NotFound,
+    ReferralRefused,
+    UsageError,
+    ValidationError,
+)
+from tests.conftest import MakeCrm, crm_maker
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+EUR = "EUR"
+
+PROGRAMME = Programme(
+    "club",
+    [
+        SpendRule("spend", 1, Money.of("1.00", EUR)),
+        EventRule("review", "review", 20),
+        EventRule("referral", "referral", 100),
+        EventRule("welcome", "sign_up", 50),
+    ],
+    tiers=[Tier("silver", 200, multiplier=2)],
+    pending_days=14,
+    expiry_days=365,
+    redemption=Redemption(minimum=10, step=5),
+    rewards=[Reward("coffee", 90)],
+    referrals=ReferralPolicy("referral", referee_kind="sign_up"),
+)
+
+
+@pytest.fixture
+def make(any_store: object) -> MakeCrm:
+    return crm_maker(any_store, START, loyalty=PROGRAMME)
+
+
+def _buy(crm: CRM, customer: str, euros: str, **more: object) -> str:
+    made = crm.record_interaction(
+        customer, kind="purchase", channel="web", amount=Money.of(euros, EUR), **more
+    )
+    return made.id
+
+
+def _settle(crm: CRM, clock: FixedClock, days: int = 15) -> None:
+    clock.advance(timedelta(days=days))
+    crm.run_points_job()
+
+
+def test_a_purchase_earns_pending_points_that_mature_after_the_return_window(
+    make: MakeCrm,
+) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "42.90")
+    balance = crm.points_balance(ada)
+    assert (balance.available, balance.pending) == (0, 42)
+    clock.advance(timedelta(days=14))
+    # Due points count as available before the job books them...
+    assert crm.points_balance(ada).available == 42
+    report = crm.run_points_job()
+    assert (report.members, report.matured, report.expired) == (1, 42, 0)
+    # ...and the stored balance says so once it has.
+    assert crm.points_balance(ada).available == 42
+    assert crm.points_balance(ada).version == 2
+
+
+def test_replaying_a_purchase_awards_nothing_more(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    for _ in range(3):
+        _buy(crm, ada, "10.00", external_ref="order-1")
+    assert crm.points_balance(ada).pending == 10
+    assert len(crm.points_statement(ada)) == 1
+
+
+def test_an_interaction_kind_with_an_event_rule_earns_its_points(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    crm.record_interaction(ada, kind="review", channel="web")
+    crm.record_interaction(ada, kind="note", channel="web")  # no rule: nothing
+    [line] = crm.points_statement(ada)
+    assert (line.entry.rule, line.entry.points, line.pending) == ("review", 20, 20)
+
+
+def test_a_partial_refund_reverses_its_share_of_the_purchase_rounded_against_it(
+    make: MakeCrm,
+) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    order = _buy(crm, ada, "100.00", external_ref="order-7")
+    crm.record_interaction(
+        ada, kind="refund", channel="web", amount=Money.of("33.50", EUR), refund_of="order-7"
+    )
+    # ceil(100 * 33.50 / 100) = 34 points go back; 66 remain, still pending.
+    assert crm.points_balance(ada).pending == 66
+    crm.record_interaction(ada, kind="refund", channel="web", refund_of=order)  # the rest
+    state = crm.points_state(ada)
+    assert (state.available, state.pending, state.reversed) == (0, 0, 100)
+
+
+def test_a_refund_naming_no_purchase_of_the_customer_is_refused_and_nothing_is_stored(
+    make: MakeCrm,
+) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    bobs = _buy(crm, bob, "10.00")
+    for named in ("no-such-order", bobs):
+        with pytest.raises(ValidationError, match="refund_of"):
+            crm.record_interaction(ada, kind="refund", channel="web", refund_of=named)
+    assert crm.timeline(ada) == []
+
+
+def test_spent_points_are_forgiven_when_their_purchase_is_refunded(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    order = _buy(crm, ada, "50.00")
+    _settle(crm, clock)
+    crm.redeem_points(ada, points=40)
+    crm.record_interaction(ada, kind="refund", channel="web", refund_of=order)
+    state = crm.points_state(ada)
+    [*_, reversal] = crm.points_statement(ada)
+    assert (reversal.entry.points, reversal.entry.shortfall) == (10, 40)
+    assert state.available == 0  # never negative
+
+
+def test_redeeming_beyond_the_balance_raises_and_writes_nothing(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "30.00")
+    _settle(crm, clock)
+    before = crm.points_ledger(ada)
+    with pytest.raises(InsufficientPoints) as raised:
+        crm.redeem_points(ada, points=35)
+    assert (raised.value.requested, raised.value.available) == (35, 30)
+    assert crm.points_ledger(ada) == before
+
+
+def test_redemption_checks_the_minimum_step_and_catalogue(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "95.00")
+    _settle(crm, clock)
+    for bad in ({"points": 5}, {"points": 12}, {"reward": "tea"}, {}):
+        with pytest.raises(ValidationError):
+            crm.redeem_points(ada, **bad)  # type: ignore[arg-type]
+    entry = crm.redeem_points(ada, reward="coffee", key="order-9")
+    assert (entry.points, entry.rule) == (90, "coffee")
+    assert crm.redeem_points(ada, reward="coffee", key="order-9") == entry  # a replay
+    assert crm.points_balance(ada).available == 5
+
+
+def test_a_customer_without_points_has_a_zero_balance_and_an_unknown_one_is_not_found(
+    make: MakeCrm,
+) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    assert (crm.points_balance(ada).available, crm.points_balance(ada).pending) == (0, 0)
+    assert crm.points_statement(ada) == []
+    with pytest.raises(InsufficientPoints):
+        crm.redeem_points(ada, points=10)
+    with pytest.raises(NotFound):
+        crm.points_balance("nobody")
+    with pytest.raises(NotFound):
+        crm.redeem_points("nobody", points=10)
+
+
+def test_the_job_expires_points_oldest_first_and_a_second_run_changes_nothing(
+    make: MakeCrm,
+) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "10.00")
+    clock.advance(timedelta(days=100))
+    _buy(crm, ada, "20.00")
+    as_of = START + timedelta(days=14 + 365)  # the first lot's expiry; the second is younger
+    clock.set(as_of)
+    report = crm.run_points_job(as_of=as_of)
+    assert (report.expired, crm.points_balance(ada).available) == (10, 20)
+    statement = crm.points_statement(ada)
+    again = crm.run_points_job(as_of=as_of)
+    assert (again.members, again.matured, again.expired) == (0, 0, 0)
+    assert crm.points_statement(ada) == statement
+
+
+def test_the_balance_at_a_past_date_is_derived_from_the_ledger(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "10.00")
+    _settle(crm, clock, days=30)
+    crm.redeem_points(ada, points=10)
+    assert crm.points_balance(ada, as_of=START + timedelta(days=20)).available == 10
+    assert crm.points_balance(ada, as_of=START + timedelta(days=1)).pending == 10
+    assert crm.points_balance(ada).available == 0
+
+
+def test_tier_benefits_multiply_what_a_member_earns(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "200.00")
+    assert crm.loyalty_tier(ada) == "silver"
+    _buy(crm, ada, "10.00")
+    assert crm.points_statement(ada)[-1].entry.points == 20
+
+
+def test_adjustments_add_or_take_points_with_a_reason(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    crm.adjust_points(ada, 25, reason="goodwill", key="ticket-1")
+    crm.adjust_points(ada, 25, reason="goodwill", key="ticket-1")  # a replay
+    crm.adjust_points(ada, -5, reason="correction")
+    assert crm.points_balance(ada).available == 20
+    with pytest.raises(InsufficientPoints):
+        crm.adjust_points(ada, -50, reason="correction")
+    with pytest.raises(ValidationError):
+        crm.adjust_points(ada, 5, reason="")
+
+
+def test_a_referral_qualifies_on_the_first_purchase_and_rewards_both_sides_once(
+    make: MakeCrm,
+) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    referral = crm.refer_customer(ada, bob, code="ADA-2026")
+    assert referral.status is ReferralStatus.PENDING
+    first = _buy(crm, bob, "10.00")
+    _buy(crm, bob, "10.00")
+    done = crm.get_referral(referral.id)
+    assert (done.status, done.qualifying_interaction_id) == (ReferralStatus.REWARDED, first)
+    assert crm.points_balance(ada).pending == 100
+    assert crm.points_balance(bob).pending == 10 + 10 + 50  # two purchases and the welcome
+    assert crm.referrals_made(ada) == [done]
+    assert crm.referral_of(bob) == done
+    kinds = [i.kind for i in crm.timeline(ada)]
+    assert kinds == ["referral"]
+
+
+def test_self_referrals_and_second_referrals_are_refused(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    cy = crm.register_customer(email="cy@example.com").id
+    with pytest.raises(ReferralRefused, match="themselves"):
+        crm.refer_customer(ada, ada)
+    crm.refer_customer(ada, bob)
+    with pytest.raises(ReferralRefused, match="already referred"):
+        crm.refer_customer(cy, bob)
+    with pytest.raises(NotFound):
+        crm.refer_customer(ada, "nobody")
+    assert crm.referrals_made(cy) == []
+
+
+def test_loyalty_events_are_published_after_commit(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    seen: list[DomainEvent] = []
+    for kind in (PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged):
+        crm.subscribe(kind, seen.append)
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    crm.refer_customer(ada, bob)
+    _buy(crm, bob, "250.00")
+    _settle(crm, clock)
+    crm.redeem_points(bob, points=100)
+    clock.advance(timedelta(days=400))
+    crm.run_points_job()
+    names = [type(e).__name__ for e in seen]
+    assert names.count("ReferralChanged") == 3  # pending, qualified, rewarded
+    assert {"PointsEarned", "PointsRedeemed", "PointsExpired", "TierChanged"} <= set(names)
+
+
+def test_tenants_keep_their_own_points(make: MakeCrm) -> None:
+    alpha, beta = make("alpha"), make("beta")
+    ada = alpha.register_customer(email="ada@example.com").id
+    _buy(alpha, ada, "10.00")
+    with pytest.raises(NotFound):
+        beta.points_balance(ada)
+    assert list(beta.stream_points_balances()) == []
+    assert [b.customer_id for b in alpha.stream_points_balances()] == [ada]
+
+
+def test_a_crm_without_a_programme_records_interactions_but_has_no_points(
+    any_store: object,
+) -> None:
+    crm = crm_maker(any_store, START)()
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "10.00")
+    with pytest.raises(UsageError, match="loyalty"):
+        crm.points_balance(ada)
+    with pytest.raises(ValidationError):
+        crm_maker(any_store, START)(loyalty="club")
