@@ -11,6 +11,8 @@ from crmkit import (
     CRM,
     EventRule,
     FixedClock,
+    Interaction,
+    InteractionId,
     Money,
     PointsEarned,
     PointsExpired,
@@ -323,3 +325,52 @@ def test_a_crm_without_a_programme_records_interactions_but_has_no_points(
         crm.points_balance(ada)
     with pytest.raises(ValidationError):
         crm_maker(any_store, START)(loyalty="club")
+
+
+def test_a_bulk_import_can_earn_points_as_recording_one_by_one_does(make: MakeCrm) -> None:
+    one_by_one, bulk = make("alpha"), make("beta")
+    members = []
+    for crm in (one_by_one, bulk):
+        ada = crm.register_customer(email="ada@example.com").id
+        bob = crm.register_customer(email="bob@example.com").id
+        members.append((ada, bob))
+    (ada, bob), (ada_b, bob_b) = members
+    for amount, who in (("12.50", ada), ("230.00", bob), ("9.99", ada)):
+        _buy(one_by_one, who, amount)
+    batch = [
+        Interaction(
+            id=InteractionId(f"i{n}"),
+            customer_id=who,
+            occurred_at=START,
+            kind="purchase",
+            channel="web",
+            amount=Money.of(amount, EUR),
+        )
+        for n, (amount, who) in enumerate((("12.50", ada_b), ("230.00", bob_b), ("9.99", ada_b)))
+    ]
+    assert bulk.import_interactions(batch, batch_size=2, earn_points=True) == 3
+    for mine, theirs in ((ada, ada_b), (bob, bob_b)):
+        expected = [(e.kind, e.points, e.rule) for e in one_by_one.points_ledger(mine).entries]
+        got = [(e.kind, e.points, e.rule) for e in bulk.points_ledger(theirs).entries]
+        assert got == expected
+        assert bulk.points_balance(theirs).pending == one_by_one.points_balance(mine).pending
+
+
+def test_a_bulk_import_earns_only_when_asked_and_only_with_a_programme(
+    any_store: object,
+) -> None:
+    crm = crm_maker(any_store, START, loyalty=PROGRAMME)()
+    ada = crm.register_customer(email="ada@example.com").id
+    purchase = Interaction(
+        id=InteractionId("p1"),
+        customer_id=ada,
+        occurred_at=START,
+        kind="purchase",
+        channel="web",
+        amount=Money.of("10", EUR),
+    )
+    crm.import_interactions([purchase])
+    assert crm.points_statement(ada) == []
+    plain = crm_maker(any_store, START)("other")
+    with pytest.raises(UsageError):
+        plain.import_interactions([], earn_points=True)

@@ -380,6 +380,12 @@ class PointsLedgerRepository(Protocol):
         added. Entries already stored are never changed."""
         ...
 
+    def save_many(self, ledgers: Collection[PointsLedger]) -> None:
+        """`add` the ledgers at version 0 and `update` the others, all at once: the same
+        outcome as one call each (a `ConcurrencyConflict` fails the unit of work), in as few
+        statements as the storage allows. The bulk earning path uses it."""
+        ...
+
     def find(self, programme: Programme, customer_id: CustomerId) -> PointsLedger | None:
         """The member's ledger under ``programme`` with every entry, or ``None``."""
         ...

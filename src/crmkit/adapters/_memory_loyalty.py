@@ -75,6 +75,13 @@ class PointsLedgers:
         uow._stage_ledger(ledger, base)
         uow._track(ledger)
 
+    def save_many(self, ledgers: Collection[PointsLedger]) -> None:
+        for ledger in ledgers:
+            if ledger.version == 0:
+                self.add(ledger)
+            else:
+                self.update(ledger)
+
     def find(self, programme: Programme, customer_id: CustomerId) -> PointsLedger | None:
         current = self._uow._ledger((programme.name, customer_id))
         if current is None:

@@ -87,6 +87,14 @@ class ServiceContext:
         unsubscribe function."""
         return self.bus.subscribe(event_type, handler)
 
+    def loyalty_programme(self) -> Programme:
+        """The CRM's loyalty programme; raises `UsageError` when it was built without one."""
+        if self.loyalty is None:
+            raise UsageError(
+                "this CRM runs no loyalty programme: pass loyalty=Programme(...) when building it"
+            )
+        return self.loyalty
+
     def lifecycle_model(
         self, name: str | None = None, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
     ) -> LifecycleModel:

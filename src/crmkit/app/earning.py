@@ -7,6 +7,7 @@ referral a first purchase qualifies) commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from crmkit.app.membership import customer_facts
@@ -39,6 +40,15 @@ class LedgerBook:
         self.uow = uow
         self.programme = programme
         self._ledgers: dict[CustomerId, tuple[PointsLedger, int]] = {}
+        self._referees_checked: set[CustomerId] = set()
+
+    def load(self, customer_ids: Collection[CustomerId]) -> None:
+        """Read the ledgers of many members at once (those not loaded yet)."""
+        wanted = {c for c in customer_ids if c not in self._ledgers}
+        found = self.uow.points_ledgers.find_many(self.programme, wanted) if wanted else {}
+        for customer_id in wanted:
+            ledger = found.get(customer_id) or PointsLedger(customer_id, self.programme)
+            self.adopt(ledger)
 
     def of(self, customer_id: CustomerId) -> PointsLedger:
         """The member's ledger (a new, empty one when they have none yet)."""
@@ -54,14 +64,28 @@ class LedgerBook:
 
     def save(self) -> None:
         """Add or update every ledger that booked something; empty new ledgers are not kept."""
-        for ledger, loaded in self._ledgers.values():
-            if len(ledger.entries) == loaded:
-                continue
+        changed = [
+            ledger for ledger, loaded in self._ledgers.values() if len(ledger.entries) > loaded
+        ]
+        if len(changed) == 1:
+            ledger = changed[0]
             if ledger.version == 0:
                 self.uow.points_ledgers.add(ledger)
             else:
                 self.uow.points_ledgers.update(ledger)
+        elif changed:
+            self.uow.points_ledgers.save_many(changed)
         self._ledgers.clear()
+
+    def pending_referral(self, referee_id: CustomerId) -> Referral | None:
+        """The referee's pending referral, looked up once per member and unit of work."""
+        if referee_id in self._referees_checked:
+            return None
+        self._referees_checked.add(referee_id)
+        referral = self.uow.referrals.for_referee(self.programme.name, referee_id)
+        return (
+            referral if referral is not None and referral.status is ReferralStatus.PENDING else None
+        )
 
 
 def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | None:
@@ -89,11 +113,16 @@ def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | N
 
 
 def book_interaction(
-    book: LedgerBook, interaction: Interaction, customer: Customer, now: datetime, ids: IdSource
+    book: LedgerBook,
+    interaction: Interaction,
+    now: datetime,
+    ids: IdSource,
+    customer: Customer | None = None,
 ) -> None:
     """Book what ``interaction`` earns (or, for a refund naming its purchase, reverses) on its
     customer's ledger at ``now``, after maturing and expiring what is due; a customer's first
-    purchase while referred qualifies and rewards the referral."""
+    purchase while referred qualifies and rewards the referral. ``customer`` is read only
+    when needed (segment multipliers) if not given."""
     programme = book.programme
     ledger = book.of(interaction.customer_id)
     ledger.mature_and_expire(now)
@@ -102,17 +131,20 @@ def book_interaction(
         if purchase is not None:
             ledger.refund(interaction, purchase_id=purchase, at=now)
     else:
-        ledger.earn(interaction, now, _facts(book, customer, now))
+        ledger.earn(interaction, now, _facts(book, interaction.customer_id, customer, now))
     if interaction.kind == InteractionKind.PURCHASE and programme.referrals is not None:
-        referral = book.uow.referrals.for_referee(programme.name, customer.id)
-        if referral is not None and referral.status is ReferralStatus.PENDING:
+        referral = book.pending_referral(interaction.customer_id)
+        if referral is not None:
             _reward(book, referral, interaction, now, ids)
 
 
-def _facts(book: LedgerBook, customer: Customer, now: datetime) -> Facts | None:
-    if any(m.segment is not None for m in book.programme.multipliers):
-        return customer_facts(book.uow, customer, now)
-    return None
+def _facts(
+    book: LedgerBook, customer_id: CustomerId, customer: Customer | None, now: datetime
+) -> Facts | None:
+    if not any(m.segment is not None for m in book.programme.multipliers):
+        return None
+    member = customer if customer is not None else book.uow.customers.get(customer_id)
+    return customer_facts(book.uow, member, now)
 
 
 def _reward(
@@ -142,7 +174,6 @@ def _reward(
         book.uow.interactions.add(reward)
         ledger = book.of(customer_id)
         ledger.mature_and_expire(now)
-        member = book.uow.customers.get(customer_id)
-        ledger.earn(reward, now, _facts(book, member, now))
+        ledger.earn(reward, now, _facts(book, customer_id, None, now))
     referral.reward(now)
     book.uow.referrals.update(referral)

@@ -118,7 +118,7 @@ class InteractionUseCases(ServiceContext):
             uow.interactions.add(interaction)
             if self.loyalty is not None:
                 book = LedgerBook(uow, self.loyalty)
-                book_interaction(book, interaction, customer, self._now(), self.ids)
+                book_interaction(book, interaction, self._now(), self.ids, customer)
                 book.save()
             self._progress(uow, customer)
             if self.segments:
@@ -143,13 +143,36 @@ class InteractionUseCases(ServiceContext):
             progress_subject(uow, account_models, link.account_id, as_of=now)
 
     def import_interactions(
-        self, interactions: Iterable[Interaction], *, batch_size: int = 5000
+        self,
+        interactions: Iterable[Interaction],
+        *,
+        batch_size: int = 5000,
+        earn_points: bool = False,
     ) -> int:
-        """Bulk-import interactions in one transaction and return how many. Records no events;
-        a taken id or external_ref raises `IdempotencyConflict` with nothing stored. The
-        customers are not looked up one by one: import them first."""
+        """Bulk-import interactions in one transaction and return how many. Records no events
+        of the interactions; a taken id or external_ref raises `IdempotencyConflict` with
+        nothing stored. The customers are not looked up one by one: import them first.
+
+        With ``earn_points=True`` (a CRM with a loyalty programme), the interactions also earn
+        their points (refunds naming their purchase reverse, referees' first purchases reward
+        their referrals), as `record_interaction` would, in the order given and in the same
+        transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
+        other loyalty events published on commit. Lifecycle rules and tracked segments are
+        not run (see `reevaluate_all` and `refresh_segment`)."""
+        programme = self.loyalty_programme() if earn_points else None
         with self.unit_of_work() as uow:
-            count = uow.interactions.add_many(interactions, batch_size=batch_size)
+            if programme is None:
+                count = uow.interactions.add_many(interactions, batch_size=batch_size)
+            else:
+                count = 0
+                for batch in _batches(interactions, batch_size):
+                    count += uow.interactions.add_many(batch, batch_size=batch_size)
+                    book = LedgerBook(uow, programme)
+                    book.load([interaction.customer_id for interaction in batch])
+                    now = self._now()
+                    for interaction in batch:
+                        book_interaction(book, interaction, now, self.ids)
+                    book.save()
             uow.commit()
         return count
 
@@ -191,6 +214,23 @@ class InteractionUseCases(ServiceContext):
         """Every interaction of the tenant in time order, with bounded memory."""
         with self.unit_of_work() as uow:
             yield from uow.interactions.stream(batch_size=batch_size)
+
+
+def _batches(items: Iterable[Interaction], size: int) -> Iterator[list[Interaction]]:
+    if type(size) is not int or size <= 0:
+        raise ValidationError.single("batch_size", size, "must be an integer > 0")
+    if isinstance(items, Interaction) or not isinstance(items, Iterable):
+        raise ValidationError.single("interactions", items, "must be an iterable of Interactions")
+    batch: list[Interaction] = []
+    for item in items:
+        if not isinstance(item, Interaction):
+            raise ValidationError.single("interactions", item, "must hold Interactions")
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _channels(channels: object) -> frozenset[Channel]:

@@ -27,7 +27,7 @@ from crmkit.domain import (
 )
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import ConcurrencyConflict, InsufficientPoints, UsageError, ValidationError
+from crmkit.errors import ConcurrencyConflict, InsufficientPoints, ValidationError
 from crmkit.ports import UnitOfWork
 
 __all__ = ["LoyaltyUseCases", "PointsJobReport"]
@@ -59,14 +59,6 @@ class PointsJobReport:
 
 class LoyaltyUseCases(ServiceContext):
     """The loyalty use cases of the `CRM` front door (built with ``loyalty=programme``)."""
-
-    def loyalty_programme(self) -> Programme:
-        """The CRM's loyalty programme; raises `UsageError` when it was built without one."""
-        if self.loyalty is None:
-            raise UsageError(
-                "this CRM runs no loyalty programme: pass loyalty=Programme(...) when building it"
-            )
-        return self.loyalty
 
     def points_balance(self, customer_id: str, *, as_of: datetime | None = None) -> PointsBalance:
         """The member's points at ``as_of`` (now by default): available, pending, tier.

@@ -19,9 +19,11 @@ exactly the standard of the built-in ones.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from crmkit.app.clocks import FixedClock, SequentialIds
@@ -47,14 +49,26 @@ from crmkit.domain import (
     LifecycleModel,
     MembershipChange,
     Money,
+    PointsBalance,
+    PointsEarned,
+    PointsExpired,
+    PointsLedger,
+    PointsRedeemed,
     PostalAddress,
+    Programme,
     ProgressionRule,
+    Referral,
+    ReferralChanged,
+    ReferralStatus,
     SegmentSnapshot,
+    SpendRule,
     StageChange,
     StageChanged,
     StageHistory,
     SubjectKind,
     TenantId,
+    Tier,
+    TierChanged,
 )
 from crmkit.errors import (
     ConcurrencyConflict,
@@ -62,6 +76,7 @@ from crmkit.errors import (
     DuplicateCustomer,
     IdempotencyConflict,
     NotFound,
+    ReferralRefused,
     UsageError,
     ValidationError,
 )
@@ -197,6 +212,90 @@ def _snapshot(segment: str, members: list[str], *, version: int = 0) -> SegmentS
     snapshot.refresh(MembershipChange(segment, T0, members, members=len(members)))
     snapshot.version = version
     return snapshot
+
+
+#: The loyalty programmes of the ledger tests. In both a purchase of n EUR earns n points.
+#: In ``shop`` they are available at once and never expire; in ``club`` they stay pending
+#: for 14 days, expire 30 days after that, and 10 points earned make a member ``gold``.
+_EUR = Money.of("1.00", "EUR")
+SHOP = Programme("shop", [SpendRule("base", 1, _EUR)])
+CLUB = Programme(
+    "club",
+    [SpendRule("base", 1, _EUR)],
+    tiers=[Tier("gold", 10)],
+    pending_days=14,
+    expiry_days=30,
+)
+_DAY = timedelta(days=1)
+_PENDING = 14 * _DAY  # CLUB's pending period
+
+
+def _hour(n: int) -> datetime:
+    return T0 + timedelta(hours=n)
+
+
+def _ledger(customer: str, *purchases: int, programme: Programme = SHOP) -> PointsLedger:
+    """``customer``'s new ledger in ``programme`` after purchases ``n`` (interaction ``i{n}``
+    of n EUR, made and booked ``n`` hours after T0), given in increasing ``n``."""
+    ledger = PointsLedger(CustomerId(customer), programme)
+    for n in purchases:
+        ledger.earn(_interaction(n, customer, 60 * n), at=_hour(n))
+    return ledger
+
+
+def _every_entry_kind(customer: str) -> PointsLedger:
+    """``customer``'s new ``club`` ledger with an entry of every kind, every field used:
+
+    earns 10 and 2 (T0, T0+1h; ``gold``), both mature (day 15), redeems 3 (day 15), a refund
+    reverses 1 of the 2 (day 16), adjusts +5 and -1 (day 16), and what is left of both
+    earnings expires (day 50). It ends with 5 points available and nothing due."""
+    ledger = PointsLedger(CustomerId(customer), CLUB)
+    ledger.earn(_interaction(10, customer, 0), at=T0)
+    ledger.earn(_interaction(2, customer, 60), at=_hour(1))
+    ledger.mature_and_expire(T0 + 15 * _DAY)
+    ledger.redeem(T0 + 15 * _DAY, "r1", points=3)
+    refund = _interaction(
+        3, customer, 16 * 24 * 60, kind=InteractionKind.REFUND, amount=Money(100, "EUR")
+    )
+    ledger.refund(refund, purchase_id="i002", at=T0 + 16 * _DAY)
+    ledger.adjust(5, T0 + 16 * _DAY, "a1", "goodwill")
+    ledger.adjust(-1, T0 + 16 * _DAY, "a2", "correction")
+    ledger.mature_and_expire(T0 + 50 * _DAY)
+    return ledger
+
+
+def _stored(ledger: PointsLedger) -> PointsLedger:
+    """``ledger`` as a first `add` leaves it: at version 1."""
+    ledger.version = 1
+    return ledger
+
+
+def _balances(*ledgers: PointsLedger) -> list[PointsBalance]:
+    return [ledger.summary() for ledger in ledgers]
+
+
+def _referral(
+    n: int,
+    referrer: str,
+    referee: str,
+    *,
+    programme: str = "shop",
+    day: int = 0,
+    code: str | None = None,
+    version: int = 0,
+) -> Referral:
+    """Referral ``r{n}`` of ``referee`` by ``referrer``, recorded ``day`` days after T0 (as
+    stored at ``version``, if given)."""
+    referral = Referral.record(
+        f"r{n:03d}",
+        programme,
+        CustomerId(referrer),
+        CustomerId(referee),
+        T0 + day * _DAY,
+        code=code,
+    )
+    referral.version = version
+    return referral
 
 
 class AdapterContract:
@@ -923,6 +1022,615 @@ class AdapterContract:
         with uow(OTHER) as tx:
             assert tx.stage_histories.get("funnel", "c001") == history
             assert tx.stage_histories.count_by_stage("funnel") == {"lapsed": 1}
+
+    # Points ledgers
+
+    def test_an_added_ledger_reads_back_equal_at_version_1_with_its_balance(
+        self, uow: OpenFor
+    ) -> None:
+        full = _every_entry_kind("c001")
+        pending = _ledger("c002", 3, programme=CLUB)
+        empty = PointsLedger(CustomerId("c003"), CLUB)
+        with uow() as tx:
+            for ledger in (full, pending, empty):
+                tx.points_ledgers.add(ledger)
+                assert ledger.version == 1
+            tx.commit()
+        with uow() as tx:
+            for ledger in (full, pending, empty):
+                stored = tx.points_ledgers.find(CLUB, ledger.customer_id)
+                balance = tx.points_ledgers.balance("club", ledger.customer_id)
+                assert stored == ledger
+                assert balance == ledger.summary()
+                assert stored is not None
+                assert balance is not None
+                assert (stored.version, balance.version) == (1, 1)
+        assert (full.summary().available, full.summary().tier) == (5, "gold")
+        assert pending.summary().next_due_at == _hour(3) + _PENDING
+        assert empty.summary().last_at is None
+
+    def test_a_second_ledger_for_a_member_in_a_programme_conflicts(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            with pytest.raises(ConcurrencyConflict):
+                tx.points_ledgers.add(_ledger("c001", 2))
+            tx.points_ledgers.add(_ledger("c002", 3))
+            with pytest.raises(ConcurrencyConflict):
+                tx.points_ledgers.add(_ledger("c002", 4))  # the first is only staged
+            tx.points_ledgers.add(_ledger("c001", 5, programme=CLUB))  # another programme
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == _stored(_ledger("c001", 1))
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) == _stored(_ledger("c002", 3))
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) == _stored(
+                _ledger("c001", 5, programme=CLUB)
+            )
+
+    def test_racing_adds_of_one_ledger_let_only_the_first_in(self, uow: OpenFor) -> None:
+        with uow() as first, uow() as second:
+            assert second.points_ledgers.find(SHOP, CustomerId("c001")) is None
+            first.points_ledgers.add(_ledger("c001", 1))
+            first.commit()
+            with pytest.raises(ConcurrencyConflict) as caught:
+                second.points_ledgers.add(_ledger("c001", 2))
+                second.commit()
+            assert caught.value.retryable
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == _stored(_ledger("c001", 1))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert balance == _stored(_ledger("c001", 1)).summary()
+
+    def test_adding_a_ledger_that_is_not_new_is_refused(self, uow: OpenFor) -> None:
+        ledger = _ledger("c001", 1)
+        ledger.version = 1
+        with uow() as tx:
+            with pytest.raises(ValidationError):
+                tx.points_ledgers.add(ledger)
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) is None
+
+    def test_a_ledger_update_appends_entries_bumps_the_version_and_moves_the_balance(
+        self, uow: OpenFor
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert ledger is not None
+            ledger.earn(_interaction(2, "c001", 120), at=_hour(2))
+            tx.points_ledgers.update(ledger)
+            ledger.earn(_interaction(3, "c001", 180), at=_hour(3))
+            ledger.redeem(_hour(4), "r1", points=4)
+            tx.points_ledgers.update(ledger)  # twice in one unit of work
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == ledger.summary()
+            tx.commit()
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert stored == ledger
+            assert stored is not None
+            assert stored.version == 3
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == ledger.summary()
+            stored.earn(_interaction(5, "c001", 300), at=_hour(5))
+            tx.points_ledgers.update(stored)
+            tx.commit()
+        with uow() as tx:
+            again = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert again == stored
+        assert again is not None
+        assert [e.points for e in again.entries] == [1, 2, 3, 4, 5]
+        assert again.entries[:4] == ledger.entries
+        assert balance == stored.summary()
+        assert balance is not None
+        assert (balance.available, balance.entries, balance.version) == (7, 5, 4)
+
+    def test_a_stale_ledger_update_conflicts_and_stores_and_publishes_nothing(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        published.clear()
+        with uow() as first, uow() as second:
+            mine = first.points_ledgers.find(SHOP, CustomerId("c001"))
+            theirs = second.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert mine is not None
+            assert theirs is not None
+            mine.earn(_interaction(2, "c001", 120), at=_hour(2))
+            first.points_ledgers.update(mine)
+            first.commit()
+            theirs.earn(_interaction(3, "c001", 180), at=_hour(3))
+            with pytest.raises(ConcurrencyConflict) as caught:
+                second.points_ledgers.update(theirs)
+                second.commit()
+            assert caught.value.retryable
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert stored == mine
+        assert balance == mine.summary()
+        assert balance is not None
+        assert (balance.available, balance.entries, balance.version) == (3, 2, 2)
+        assert published == [
+            PointsEarned(
+                _hour(2),
+                customer_id=CustomerId("c001"),
+                points=2,
+                rule="base",
+                interaction_id="i002",
+            )
+        ]
+
+    def test_an_update_never_changes_the_entries_already_stored(self, uow: OpenFor) -> None:
+        original = _ledger("c001", 1, 2)
+        with uow() as tx:
+            tx.points_ledgers.add(original)
+            tx.commit()
+        with uow() as tx:
+            rewritten = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert rewritten is not None
+            rewritten.entries[0] = attrs.evolve(rewritten.entries[0], points=100, rule="forged")
+            rewritten.earn(_interaction(3, "c001", 180), at=_hour(3))
+            # An adapter may refuse the update (the in-memory one does) or store only the new
+            # entry; never the forgery, nor a balance that counts it.
+            with contextlib.suppress(ValidationError):
+                tx.points_ledgers.update(rewritten)
+                tx.commit()
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert stored is not None
+        assert stored.entries[:2] == original.entries
+        assert balance == stored.summary()
+
+    def test_updating_a_ledger_never_added_is_not_found(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            stranger = _ledger("c002", 1)
+            stranger.version = 1
+            with pytest.raises(NotFound):
+                tx.points_ledgers.update(stranger)
+            elsewhere = _ledger("c001", 1, programme=CLUB)
+            elsewhere.version = 1
+            with pytest.raises(NotFound):
+                tx.points_ledgers.update(elsewhere)
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) is None
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) is None
+
+    def test_two_programmes_keep_separate_ledgers_for_one_customer(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1, 2))
+            tx.points_ledgers.add(_ledger("c001", 5, programme=CLUB))
+            tx.commit()
+        with uow() as tx:
+            club = tx.points_ledgers.find(CLUB, CustomerId("c001"))
+            assert club is not None
+            club.mature_and_expire(_hour(5) + _PENDING)
+            tx.points_ledgers.update(club)
+            tx.commit()
+        with uow() as tx:
+            shop = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert shop == _stored(_ledger("c001", 1, 2))
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) == club
+            shop_balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+            club_balance = tx.points_ledgers.balance("club", CustomerId("c001"))
+        assert shop_balance is not None
+        assert club_balance is not None
+        assert (shop_balance.available, shop_balance.pending, shop_balance.version) == (3, 0, 1)
+        assert (club_balance.available, club_balance.pending, club_balance.version) == (5, 0, 2)
+        assert club_balance.next_due_at == _hour(5) + _PENDING + 30 * _DAY
+
+    def test_an_unknown_ledger_and_its_balance_are_none(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) is None
+            assert tx.points_ledgers.balance("shop", CustomerId("c002")) is None
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("club", CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("unknown", CustomerId("c001")) is None
+
+    def test_find_many_returns_only_the_ledgers_that_exist(self, uow: OpenFor) -> None:
+        made = {n: _ledger(f"c00{n}", n) for n in (1, 2, 4)}
+        with uow() as tx:
+            for ledger in made.values():
+                tx.points_ledgers.add(ledger)
+            tx.points_ledgers.add(_ledger("c003", 3, programme=CLUB))
+            tx.commit()
+        wanted = [CustomerId(f"c00{n}") for n in (4, 3, 2, 5)]
+        with uow() as tx:
+            found = tx.points_ledgers.find_many(SHOP, wanted)
+            assert tx.points_ledgers.find_many(SHOP, []) == {}
+            assert tx.points_ledgers.find_many(CLUB, [CustomerId("c001")]) == {}
+        assert found == {CustomerId("c004"): made[4], CustomerId("c002"): made[2]}
+
+    def test_due_pages_through_the_members_with_something_due_in_id_order(
+        self, uow: OpenFor
+    ) -> None:
+        # club: pending until 14 days after each purchase (c003 first, c004 last); c002 has no
+        # points; c006 matured on day 15, so its points are due to expire on day 45.
+        matured = _ledger("c006", 1, programme=CLUB)
+        matured.mature_and_expire(T0 + 15 * _DAY)
+        with uow() as tx:
+            for customer, purchase in (("c003", 1), ("c001", 2), ("c005", 3), ("c004", 9)):
+                tx.points_ledgers.add(_ledger(customer, purchase, programme=CLUB))
+            tx.points_ledgers.add(PointsLedger(CustomerId("c002"), CLUB))
+            tx.points_ledgers.add(matured)
+            tx.points_ledgers.add(_ledger("c000", 1))  # shop: nothing ever falls due
+            tx.commit()
+        as_of = _hour(3) + _PENDING  # exactly when c005's points mature
+        with uow() as tx:
+            due = tx.points_ledgers.due
+            assert due("club", as_of) == ["c001", "c003", "c005"]
+            assert due("club", as_of, limit=2) == ["c001", "c003"]
+            assert due("club", as_of, after=CustomerId("c003"), limit=2) == ["c005"]
+            assert due("club", as_of, after=CustomerId("c005")) == []
+            assert due("club", as_of - timedelta(seconds=1)) == ["c001", "c003"]
+            assert due("club", T0 + 14 * _DAY) == []
+            assert due("club", T0 + 45 * _DAY) == ["c001", "c003", "c004", "c005", "c006"]
+            assert due("shop", T0 + 1000 * _DAY) == []
+            assert due("unknown", T0 + 1000 * _DAY) == []
+
+    def test_streaming_balances_yields_every_member_of_the_programme_in_id_order(
+        self, uow: OpenFor
+    ) -> None:
+        made = {n: _ledger(f"c00{n}", n) for n in (3, 1, 5, 2, 4)}
+        with uow() as tx:
+            for ledger in made.values():
+                tx.points_ledgers.add(ledger)
+            tx.points_ledgers.add(_ledger("c000", 7, programme=CLUB))
+            tx.commit()
+        ordered = _balances(*(made[n] for n in sorted(made)))
+        with uow() as tx:
+            assert list(tx.points_ledgers.stream_balances("shop")) == ordered
+            for batch_size in (1, 2, 5):
+                streamed = tx.points_ledgers.stream_balances("shop", batch_size=batch_size)
+                assert list(streamed) == ordered, batch_size
+            club = list(tx.points_ledgers.stream_balances("club", batch_size=1))
+            assert [b.customer_id for b in club] == ["c000"]
+            assert list(tx.points_ledgers.stream_balances("unknown")) == []
+
+    def test_a_rolled_back_unit_of_work_leaves_no_ledger(self, uow: OpenFor) -> None:
+        original = _ledger("c001", 1)
+        with uow() as tx:
+            tx.points_ledgers.add(original)
+            tx.commit()
+        with pytest.raises(RuntimeError), uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert ledger is not None
+            ledger.earn(_interaction(2, "c001", 120), at=_hour(2))
+            tx.points_ledgers.update(ledger)
+            tx.points_ledgers.add(_ledger("c002", 2, programme=CLUB))
+            raise RuntimeError("boom")
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c003", 3, programme=CLUB))
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == original
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == original.summary()
+            for customer in ("c002", "c003"):
+                assert tx.points_ledgers.find(CLUB, CustomerId(customer)) is None
+                assert tx.points_ledgers.balance("club", CustomerId(customer)) is None
+            assert list(tx.points_ledgers.stream_balances("club")) == []
+            assert tx.points_ledgers.due("club", T0 + 1000 * _DAY) == []
+
+    def test_ledger_events_are_published_after_commit_only(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+        assert published == []
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 2))
+            tx.commit()
+        c001 = CustomerId("c001")
+        assert published == [
+            PointsEarned(_hour(2), customer_id=c001, points=2, rule="base", interaction_id="i002")
+        ]
+        with uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, c001)
+            assert ledger is not None
+            ledger.redeem(_hour(3), "r1", points=2)
+            tx.points_ledgers.update(ledger)
+            assert len(published) == 1
+            tx.commit()
+        assert published[1:] == [PointsRedeemed(_hour(3), customer_id=c001, points=2)]
+        published.clear()
+        c002 = CustomerId("c002")
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c002", 12, programme=CLUB))
+            tx.commit()
+        assert published == [
+            TierChanged(_hour(12), customer_id=c002, from_tier=None, to_tier="gold"),
+            PointsEarned(
+                _hour(12), customer_id=c002, points=12, rule="base", interaction_id="i012"
+            ),
+        ]
+        published.clear()
+        with uow() as tx:
+            club = tx.points_ledgers.find(CLUB, c002)
+            assert club is not None
+            club.mature_and_expire(T0 + 60 * _DAY)
+            tx.points_ledgers.update(club)
+            tx.commit()
+        assert published == [PointsExpired(T0 + 60 * _DAY, customer_id=c002, points=12)]
+
+    # Referrals
+
+    def test_an_added_referral_reads_back_equal_at_version_1(self, uow: OpenFor) -> None:
+        pending = _referral(1, "c001", "c002", code="SPRING-24")
+        rewarded = _referral(2, "c001", "c003", programme="club", day=1)
+        rewarded.qualify("i042", at=T0 + 2 * _DAY)
+        rewarded.reward(T0 + 3 * _DAY)
+        with uow() as tx:
+            tx.referrals.add(pending)
+            tx.referrals.add(rewarded)
+            assert (pending.version, rewarded.version) == (1, 1)
+            tx.commit()
+        with uow() as tx:
+            assert tx.referrals.get("r001") == pending
+            assert tx.referrals.get("r002") == rewarded
+            assert tx.referrals.get("r002").qualifying_interaction_id == "i042"
+            assert tx.referrals.get("r001").version == 1
+
+    def test_an_unknown_referral_is_not_found(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with uow() as tx:
+            with pytest.raises(NotFound):
+                tx.referrals.get("r404")
+            stranger = _referral(2, "c001", "c003")
+            stranger.version = 1
+            with pytest.raises(NotFound):
+                tx.referrals.update(stranger)
+
+    def test_a_second_referral_of_a_referee_in_a_programme_is_refused(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with uow() as tx:
+            with pytest.raises(ReferralRefused) as caught:
+                tx.referrals.add(_referral(2, "c003", "c002", day=1))
+                tx.commit()
+            assert caught.value.referee_id == "c002"
+        with uow() as tx:
+            with pytest.raises(NotFound):
+                tx.referrals.get("r002")
+            assert tx.referrals.by_referrer("shop", CustomerId("c003")) == []
+
+    def test_a_referee_is_referred_once_per_programme_within_one_unit_of_work(
+        self, uow: OpenFor
+    ) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            with pytest.raises(ReferralRefused):
+                tx.referrals.add(_referral(2, "c003", "c002"))
+                tx.commit()
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.referrals.add(_referral(2, "c003", "c002", programme="club"))
+            tx.commit()
+        with uow() as tx:
+            in_shop = tx.referrals.for_referee("shop", CustomerId("c002"))
+            in_club = tx.referrals.for_referee("club", CustomerId("c002"))
+        assert in_shop is not None
+        assert in_club is not None
+        assert (in_shop.id, in_club.id) == ("r001", "r002")
+
+    def test_racing_referrals_of_one_referee_let_only_the_first_in(self, uow: OpenFor) -> None:
+        with uow() as first, uow() as second:
+            assert second.referrals.for_referee("shop", CustomerId("c002")) is None
+            first.referrals.add(_referral(1, "c001", "c002"))
+            first.commit()
+            # The loser is refused, or told to retry (a database that lets one writer at a
+            # time may not see the winner from the loser's transaction)...
+            with pytest.raises((ReferralRefused, ConcurrencyConflict)) as caught:
+                second.referrals.add(_referral(2, "c003", "c002"))
+                second.commit()
+            if isinstance(caught.value, ConcurrencyConflict):
+                assert caught.value.retryable
+        with uow() as tx:
+            found = tx.referrals.for_referee("shop", CustomerId("c002"))
+            assert found == _referral(1, "c001", "c002", version=1)
+            with pytest.raises(NotFound):
+                tx.referrals.get("r002")
+            with pytest.raises(ReferralRefused):  # ...and the retry is refused.
+                tx.referrals.add(_referral(2, "c003", "c002"))
+                tx.commit()
+
+    def test_a_referral_id_is_taken_once(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with uow() as tx, pytest.raises(ConcurrencyConflict):
+            tx.referrals.add(_referral(1, "c003", "c004"))
+            tx.commit()
+        with uow() as tx:
+            assert tx.referrals.get("r001").referee_id == "c002"
+            assert tx.referrals.for_referee("shop", CustomerId("c004")) is None
+
+    def test_a_referral_update_bumps_the_version_and_is_read_back(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with uow() as tx:
+            referral = tx.referrals.get("r001")
+            referral.qualify("i007", at=T0 + _DAY)
+            tx.referrals.update(referral)
+            assert tx.referrals.get("r001") == referral
+            tx.commit()
+        with uow() as tx:
+            stored = tx.referrals.get("r001")
+            assert stored == referral
+            assert (stored.status, stored.version) == (ReferralStatus.QUALIFIED, 2)
+            stored.reward(T0 + 2 * _DAY)
+            tx.referrals.update(stored)
+            tx.commit()
+        with uow() as tx:
+            again = tx.referrals.get("r001")
+            by_referee = tx.referrals.for_referee("shop", CustomerId("c002"))
+        assert again == stored
+        assert by_referee == stored
+        assert (again.status, again.version) == (ReferralStatus.REWARDED, 3)
+        assert (again.qualified_at, again.rewarded_at) == (T0 + _DAY, T0 + 2 * _DAY)
+        assert again.qualifying_interaction_id == "i007"
+
+    def test_a_stale_referral_update_conflicts_and_changes_nothing(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with uow() as first, uow() as second:
+            mine = first.referrals.get("r001")
+            theirs = second.referrals.get("r001")
+            mine.qualify("i001", at=T0 + _DAY)
+            first.referrals.update(mine)
+            first.commit()
+            theirs.qualify("i002", at=T0 + 2 * _DAY)
+            with pytest.raises(ConcurrencyConflict) as caught:
+                second.referrals.update(theirs)
+                second.commit()
+            assert caught.value.retryable
+        with uow() as tx:
+            stored = tx.referrals.get("r001")
+        assert stored == mine
+        assert (stored.qualifying_interaction_id, stored.version) == ("i001", 2)
+
+    def test_referrals_are_found_by_referee_and_listed_by_referrer(self, uow: OpenFor) -> None:
+        made = [
+            _referral(1, "c001", "c011", day=2),
+            _referral(10, "c001", "c012", day=1),
+            _referral(5, "c001", "c013", day=1),
+            _referral(2, "c009", "c014"),
+            _referral(3, "c001", "c015", programme="club"),
+        ]
+        with uow() as tx:
+            for referral in made:
+                tx.referrals.add(referral)
+            tx.commit()
+        with uow() as tx:
+            listed = tx.referrals.by_referrer("shop", CustomerId("c001"))
+            assert [r.id for r in listed] == ["r005", "r010", "r001"]  # created_at, then id
+            assert listed == [made[2], made[1], made[0]]
+            assert tx.referrals.by_referrer("club", CustomerId("c001")) == [made[4]]
+            assert tx.referrals.by_referrer("shop", CustomerId("c011")) == []
+            assert tx.referrals.by_referrer("loyal", CustomerId("c001")) == []
+            assert tx.referrals.for_referee("shop", CustomerId("c014")) == made[3]
+            assert tx.referrals.for_referee("club", CustomerId("c015")) == made[4]
+            assert tx.referrals.for_referee("shop", CustomerId("c015")) is None
+            assert tx.referrals.for_referee("shop", CustomerId("c001")) is None  # a referrer
+
+    def test_a_rolled_back_unit_of_work_leaves_no_referral(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+        with pytest.raises(RuntimeError), uow() as tx:
+            referral = tx.referrals.get("r001")
+            referral.qualify("i001", at=T0 + _DAY)
+            tx.referrals.update(referral)
+            tx.referrals.add(_referral(2, "c001", "c003"))
+            raise RuntimeError("boom")
+        with uow() as tx:
+            tx.referrals.add(_referral(3, "c001", "c004"))
+        with uow() as tx:
+            assert tx.referrals.get("r001") == _referral(1, "c001", "c002", version=1)
+            assert [r.id for r in tx.referrals.by_referrer("shop", CustomerId("c001"))] == ["r001"]
+            for referral_id in ("r002", "r003"):
+                with pytest.raises(NotFound):
+                    tx.referrals.get(referral_id)
+            tx.referrals.add(_referral(4, "c005", "c003"))  # c003 was never referred
+            tx.commit()
+
+    def test_referral_changes_are_published_after_commit_only(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+        assert published == []
+        with uow() as tx:
+            tx.referrals.add(_referral(1, "c001", "c002"))
+            tx.commit()
+
+        def changed(at: datetime, status: ReferralStatus) -> ReferralChanged:
+            return ReferralChanged(
+                at,
+                referral_id="r001",
+                referrer_id=CustomerId("c001"),
+                referee_id=CustomerId("c002"),
+                status=status,
+            )
+
+        assert published == [changed(T0, ReferralStatus.PENDING)]
+        with uow() as tx:
+            referral = tx.referrals.get("r001")
+            referral.qualify("i001", at=T0 + _DAY)
+            tx.referrals.update(referral)
+            referral.reward(T0 + 2 * _DAY)
+            tx.referrals.update(referral)
+            assert len(published) == 1
+            tx.commit()
+        assert published[1:] == [
+            changed(T0 + _DAY, ReferralStatus.QUALIFIED),
+            changed(T0 + 2 * _DAY, ReferralStatus.REWARDED),
+        ]
+
+    # Loyalty and tenants
+
+    def test_no_ledger_or_referral_of_one_tenant_is_visible_to_another(self, uow: OpenFor) -> None:
+        with uow(TENANT) as tx:
+            tx.points_ledgers.add(_ledger("c001", 1, programme=CLUB))
+            tx.referrals.add(_referral(1, "c002", "c001", programme="club"))
+            tx.commit()
+        c001 = CustomerId("c001")
+        with uow(OTHER) as tx:
+            assert tx.points_ledgers.find(CLUB, c001) is None
+            assert tx.points_ledgers.find_many(CLUB, [c001]) == {}
+            assert tx.points_ledgers.balance("club", c001) is None
+            assert tx.points_ledgers.due("club", T0 + 1000 * _DAY) == []
+            assert list(tx.points_ledgers.stream_balances("club")) == []
+            stolen = _ledger("c001", 1, programme=CLUB)
+            stolen.version = 1
+            with pytest.raises(NotFound):
+                tx.points_ledgers.update(stolen)
+            with pytest.raises(NotFound):
+                tx.referrals.get("r001")
+            assert tx.referrals.for_referee("club", c001) is None
+            assert tx.referrals.by_referrer("club", CustomerId("c002")) == []
+            with pytest.raises(NotFound):
+                tx.referrals.update(_referral(1, "c002", "c001", programme="club", version=1))
+
+    def test_tenants_may_reuse_ledger_and_referral_keys(self, uow: OpenFor) -> None:
+        for tenant, purchase in ((TENANT, 1), (OTHER, 2)):
+            with uow(tenant) as tx:
+                tx.points_ledgers.add(_ledger("c001", purchase))
+                tx.referrals.add(_referral(1, "c002", "c001", code=tenant))
+                tx.commit()
+        with uow(OTHER) as tx:
+            ledger = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert ledger is not None
+            ledger.redeem(_hour(3), "r1", points=2)
+            tx.points_ledgers.update(ledger)
+            referral = tx.referrals.get("r001")
+            referral.qualify("i001", at=T0 + _DAY)
+            tx.referrals.update(referral)
+            tx.commit()
+        with uow(TENANT) as tx:
+            mine = tx.points_ledgers.balance("shop", CustomerId("c001"))
+            assert mine is not None
+            assert (mine.available, mine.version) == (1, 1)
+            assert tx.referrals.get("r001") == _referral(1, "c002", "c001", code=TENANT, version=1)
+        with uow(OTHER) as tx:
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == ledger.summary()
+            assert tx.referrals.get("r001") == referral
 
     # Segment queries
 
