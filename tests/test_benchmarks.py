@@ -22,6 +22,12 @@ FIGURE = re.compile(
 
 #: Figures a benchmark must print, beyond the shape every one of them has.
 REQUIRED = {
+    "bench_loyalty.py": {
+        "earn_events_per_s": "events/s",
+        "earn_vs_sqlite3": "x",
+        "balance_read_10000_vs_10": "x",
+        "balance_read_vs_sqlite3": "x",
+    },
     "bench_storage.py": {
         "write_vs_core": "x",
         "read_vs_core": "x",

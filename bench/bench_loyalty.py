@@ -1,0 +1,274 @@
+"""Loyalty: the bulk earning path into a SQLite file, and balance reads that never scan.
+
+Run ``python bench/bench_loyalty.py`` (100,000 purchase events over 10,000 members),
+``--events N`` (or ``--rows N``) for another size, ``--quick`` for a 2,000-event smoke run.
+See ``bench/README.md`` for what is measured.
+
+- *earn*: purchases are recorded through ``CRM.import_interactions(batch,
+  earn_points=True)``, one committed (durable: WAL, ``synchronous=FULL``) transaction per
+  batch: each interaction is stored and earns its points (its member's ledger read, the
+  programme applied, the entries appended, the materialised balance updated). The baseline
+  does the same durable writes by hand on a raw ``sqlite3`` connection to another file: the
+  interaction row, one entry row and an upsert of the balance per event, with the points
+  computed inline, ``executemany`` per batch, one transaction per batch.
+- *balance*: ``CRM.points_balance`` of a member with 10 ledger entries against one with
+  10,000 (stored untimed): the read is one row of the balances table, so the two should
+  take the same time; and against the same ``SELECT`` on a raw ``sqlite3`` cursor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from crmkit import (
+    CRM,
+    Customer,
+    CustomerId,
+    EntryKind,
+    FixedClock,
+    Interaction,
+    InteractionId,
+    LedgerEntry,
+    Money,
+    PointsLedger,
+    Programme,
+    SpendRule,
+)
+from crmkit.adapters.sqlalchemy import SqlStore
+
+TENANT = "default"
+QUICK_EVENTS = 2_000
+DEFAULT_EVENTS = 100_000
+EVENTS_PER_MEMBER = 10
+DEFAULT_BATCH = 5_000
+BIG_LEDGER = 10_000
+SMALL_LEDGER = 10
+READS = 500
+REPEATS = 9
+START = datetime(2026, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+PROGRAMME = Programme("club", [SpendRule("spend", 1, Money.of("1.00", "EUR"))])
+
+
+def member_id(i: int) -> CustomerId:
+    return CustomerId(f"{(i * 2654435761) % 4294967296:08x}-{i:06d}")  # scrambled, like UUIDs
+
+
+def purchases(events: int, members: int) -> Iterator[Interaction]:
+    for n in range(events):
+        yield Interaction(
+            id=InteractionId(f"i{n:09d}"),
+            customer_id=member_id(n % members),
+            occurred_at=START + timedelta(seconds=n),
+            kind="purchase",
+            channel="web",
+            amount=Money(500 + (n * 7_919) % 20_000, "EUR"),
+        )
+
+
+def batches(items: Iterator[Interaction], size: int) -> Iterator[list[Interaction]]:
+    batch: list[Interaction] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def us(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+# The baseline: the same durable writes by hand.
+
+BASELINE_SCHEMA = """
+CREATE TABLE bench_interactions (
+    tenant_id TEXT NOT NULL, id TEXT NOT NULL, customer_id TEXT NOT NULL,
+    occurred_at_us INTEGER NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL,
+    direction TEXT NOT NULL, amount_minor INTEGER, currency TEXT, recorded_at_us INTEGER,
+    PRIMARY KEY (tenant_id, id));
+CREATE INDEX bench_interactions_customer ON bench_interactions (tenant_id, customer_id);
+CREATE TABLE bench_entries (
+    tenant_id TEXT NOT NULL, programme TEXT NOT NULL, customer_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, kind TEXT NOT NULL, points INTEGER NOT NULL, at_us INTEGER NOT NULL,
+    key TEXT NOT NULL, rule TEXT, interaction_id TEXT, spend INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, programme, customer_id, seq),
+    UNIQUE (tenant_id, programme, customer_id, key));
+CREATE TABLE bench_balances (
+    tenant_id TEXT NOT NULL, programme TEXT NOT NULL, customer_id TEXT NOT NULL,
+    available INTEGER NOT NULL, entries INTEGER NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, programme, customer_id));
+"""
+
+
+def sqlite3_connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"):
+        conn.execute(pragma)  # crmkit's settings
+    return conn
+
+
+def baseline_earn(conn: sqlite3.Connection, batch: list[Interaction], seqs: dict[str, int]) -> None:
+    now = us(START)
+    interactions, entries, balances = [], [], []
+    for i in batch:
+        assert i.amount is not None
+        points = i.amount.minor // 100
+        seq = seqs.get(i.customer_id, 0)
+        seqs[i.customer_id] = seq + 1
+        interactions.append(
+            (TENANT, i.id, i.customer_id, us(i.occurred_at), i.kind, i.channel.value,
+             i.direction.value, i.amount.minor, i.amount.currency, now)
+        )  # fmt: skip
+        entries.append(
+            (TENANT, "club", i.customer_id, seq, "earn", points, now,
+             f"earn:{i.id}:spend", "spend", i.id, i.amount.minor)
+        )  # fmt: skip
+        balances.append((TENANT, "club", i.customer_id, points))
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO bench_interactions VALUES ({', '.join('?' * 10)})", interactions)
+    conn.executemany(f"INSERT INTO bench_entries VALUES ({', '.join('?' * 11)})", entries)
+    conn.executemany(
+        "INSERT INTO bench_balances VALUES (?, ?, ?, ?, 1, 1) "
+        "ON CONFLICT (tenant_id, programme, customer_id) DO UPDATE SET "
+        "available = available + excluded.available, entries = entries + 1, "
+        "version = version + 1",
+        balances,
+    )
+    conn.execute("COMMIT")
+
+
+# The run
+
+
+def timed(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The median seconds of ``repeats`` runs of each contender, alternating (after one
+    warm-up run each), so that a busy moment of the machine hits them alike."""
+    for run in contenders.values():
+        run()
+    spent: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            gc.collect()
+            started = time.perf_counter()
+            run()
+            spent[name].append(time.perf_counter() - started)
+    return {name: statistics.median(times) for name, times in spent.items()}
+
+
+def stored_ledger(customer: CustomerId, entries: int) -> PointsLedger:
+    """A member's ledger of ``entries`` earnings (built directly: booking 10,000 entries one
+    by one through the domain is not what is measured here)."""
+    booked = [
+        LedgerEntry(
+            seq, EntryKind.EARN, 5, START, f"earn:x{seq}:spend",
+            rule="spend", interaction_id=f"x{seq}", lot=f"earn:x{seq}:spend",
+            spend=500, occurred_at=START, available_from=START,
+        )
+        for seq in range(entries)
+    ]  # fmt: skip
+    return PointsLedger(customer, PROGRAMME, booked)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", "--rows", type=int, default=DEFAULT_EVENTS)
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="events per batch")
+    args = parser.parse_args(argv)
+    events = QUICK_EVENTS if args.quick else args.events
+    if events < 1 or args.batch_size < 1:
+        parser.error("--events and --batch-size must be positive")
+    members = max(1, events // EVENTS_PER_MEMBER)
+    reads = READS // 5 if args.quick else READS
+    print(f"{events:,} purchases over {members:,} members, SQLite {sqlite3.sqlite_version}")
+
+    with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as scratch:
+        store = SqlStore.sqlite(Path(scratch) / "crmkit.db")
+        crm = CRM.from_store(store, clock=FixedClock(START), loyalty=PROGRAMME)
+        raw = sqlite3_connect(Path(scratch) / "baseline.db")
+        try:
+            people = [Customer.register(member_id(i), at=START) for i in range(members)]
+            crm.import_customers(people)
+            raw.executescript(BASELINE_SCHEMA)
+
+            print("earn (durable, one transaction per batch)", flush=True)
+            started = time.perf_counter()
+            for batch in batches(purchases(events, members), args.batch_size):
+                crm.import_interactions(batch, batch_size=args.batch_size, earn_points=True)
+            crmkit_earn = time.perf_counter() - started
+            seqs: dict[str, int] = {}
+            started = time.perf_counter()
+            for batch in batches(purchases(events, members), args.batch_size):
+                baseline_earn(raw, batch, seqs)
+            baseline = time.perf_counter() - started
+            expected = sum(i.amount.minor // 100 for i in purchases(events, members) if i.amount)
+            earned = sum(b.pending + b.available for b in crm.stream_points_balances())
+            if earned != expected:
+                raise SystemExit(f"crmkit booked {earned} points, the baseline {expected}")
+            print(f"  crmkit   {crmkit_earn:8.2f} s   baseline {baseline:8.2f} s", flush=True)
+
+            print("balance reads (10 and 10,000 entries)", flush=True)
+            small, big = CustomerId("small-member"), CustomerId("big-member")
+            crm.import_customers([Customer.register(c, at=START) for c in (small, big)])
+            with crm.unit_of_work() as uow:
+                uow.points_ledgers.add(stored_ledger(small, SMALL_LEDGER))
+                uow.points_ledgers.add(stored_ledger(big, BIG_LEDGER))
+                uow.commit()
+            assert crm.points_balance(big).available == 5 * BIG_LEDGER
+
+            def reads_of(customer: str) -> Callable[[], object]:
+                return lambda: [crm.points_balance(customer) for _ in range(reads)]
+
+            crmkit_db = sqlite3_connect(Path(scratch) / "crmkit.db")
+            query = (
+                "SELECT available, pending FROM crmkit_points_balances "
+                "WHERE tenant_id = ? AND programme = ? AND customer_id = ?"
+            )
+            medians = timed(
+                {
+                    "small": reads_of(small),
+                    "big": reads_of(big),
+                    "raw": lambda: [
+                        crmkit_db.execute(query, (TENANT, "club", big)).fetchone()
+                        for _ in range(reads)
+                    ],
+                },
+                REPEATS,
+            )
+            read_small, read_big, read_raw = (medians[k] / reads for k in ("small", "big", "raw"))
+            crmkit_db.close()
+            print(f"  10: {read_small * 1e6:.0f} us   10,000: {read_big * 1e6:.0f} us", flush=True)
+        finally:
+            store.dispose()
+            raw.close()
+
+    figures: list[tuple[str, float, str]] = [
+        ("earn_events_per_s", events / crmkit_earn, "events/s"),
+        ("baseline_events_per_s", events / baseline, "events/s"),
+        ("earn_vs_sqlite3", crmkit_earn / baseline, "x"),
+        ("balance_read_10_us", read_small * 1e6, "us"),
+        ("balance_read_10000_us", read_big * 1e6, "us"),
+        ("balance_read_10000_vs_10", read_big / read_small, "x"),
+        ("balance_read_vs_sqlite3", read_big / read_raw, "x"),
+    ]
+    decimals = {"events/s": 0, "us": 1, "x": 2}
+    for name, value, unit in figures:
+        print(f"BENCH {name} {value:.{decimals[unit]}f} {unit}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
