@@ -14,6 +14,7 @@ EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 LAST_SECTION = {
     "quickstart.py": "Events received after commit",
     "lifecycle.py": "StageChanged events received after commit",
+    "loyalty.py": "Loyalty events received after commit",
 }
 
 
@@ -37,9 +38,10 @@ def test_the_example_runs_and_reports(script: Path, tmp_path: Path) -> None:
     assert LAST_SECTION[script.name] in done.stdout
 
 
-def test_the_lifecycle_example_reports_the_same_on_sqlite_and_in_memory(tmp_path: Path) -> None:
-    """Both adapters move the same subjects at the same instants, so the reports agree."""
-    script = next(s for s in EXAMPLES if s.name == "lifecycle.py")
+@pytest.mark.parametrize("name", ["lifecycle.py", "loyalty.py"])
+def test_the_example_reports_the_same_on_sqlite_and_in_memory(name: str, tmp_path: Path) -> None:
+    """Both adapters book the same changes at the same instants, so the reports agree."""
+    script = next(s for s in EXAMPLES if s.name == name)
     on_file = run(script, tmp_path, "--db", str(tmp_path / "crm.db"))
     in_memory = run(script, tmp_path, "--memory")
     assert on_file.returncode == 0, on_file.stderr

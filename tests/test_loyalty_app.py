@@ -14,6 +14,7 @@ from crmkit import (
     Interaction,
     InteractionId,
     Money,
+    Multiplier,
     PointsEarned,
     PointsExpired,
     PointsRedeemed,
@@ -286,6 +287,37 @@ def test_self_referrals_and_second_referrals_are_refused(make: MakeCrm) -> None:
     assert crm.referrals_made(cy) == []
 
 
+def test_customers_who_bought_already_or_referred_the_referrer_cannot_be_referred(
+    make: MakeCrm,
+) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    cy = crm.register_customer(email="cy@example.com").id
+    _buy(crm, cy, "5.00")
+    with pytest.raises(ReferralRefused, match="already made a purchase"):
+        crm.refer_customer(ada, cy)
+    crm.refer_customer(ada, bob)
+    with pytest.raises(ReferralRefused, match="mutual"):
+        crm.refer_customer(bob, ada)
+
+
+def test_a_referral_bonus_is_not_multiplied_by_the_referees_channel(any_store: object) -> None:
+    app_bonus = Programme(
+        "club",
+        [SpendRule("spend", 1, Money.of("1.00", EUR)), EventRule("referral", "referral", 100)],
+        multipliers=[Multiplier("app", 2, channels={"app"})],
+        referrals=ReferralPolicy("referral"),
+    )
+    crm = crm_maker(any_store, START, loyalty=app_bonus)()
+    ada = crm.register_customer(email="ada@example.com").id
+    bob = crm.register_customer(email="bob@example.com").id
+    crm.refer_customer(ada, bob)
+    crm.record_interaction(bob, kind="purchase", channel="app", amount=Money.of("10", EUR))
+    assert crm.points_balance(ada).available == 100
+    assert crm.points_balance(bob).available == 20
+
+
 def test_loyalty_events_are_published_after_commit(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
@@ -374,3 +406,35 @@ def test_a_bulk_import_earns_only_when_asked_and_only_with_a_programme(
     plain = crm_maker(any_store, START)("other")
     with pytest.raises(UsageError):
         plain.import_interactions([], earn_points=True)
+
+
+def test_a_tier_lapsing_with_time_is_read_at_once_and_announced_by_the_job(
+    make: MakeCrm,
+) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    changes: list[TierChanged] = []
+    crm.subscribe(TierChanged, changes.append)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "250.00")
+    _settle(crm, clock)
+    assert crm.points_balance(ada).tier == "silver"
+    clock.advance(timedelta(days=366))  # the purchase left the 365-day window
+    assert crm.points_balance(ada).tier is None  # before any job ran
+    crm.run_points_job()
+    assert [(c.from_tier, c.to_tier) for c in changes] == [(None, "silver"), ("silver", None)]
+    assert crm.points_balance(ada).tier is None
+    assert crm.run_points_job().members == 0
+    assert len(changes) == 2
+
+
+def test_a_job_run_ahead_of_the_clock_does_not_block_recording(make: MakeCrm) -> None:
+    clock = FixedClock(START)
+    crm = make(clock=clock)
+    ada = crm.register_customer(email="ada@example.com").id
+    _buy(crm, ada, "10.00")
+    crm.run_points_job(as_of=START + timedelta(days=30))
+    _buy(crm, ada, "5.00")  # booked at the job's instant, not before it
+    assert [line.entry.at for line in crm.points_statement(ada)][-1] == START + timedelta(days=30)
+    # Its return window (from when it occurred) has passed by then: available at once.
+    assert crm.points_balance(ada).available == 15

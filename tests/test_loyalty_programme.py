@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -237,3 +238,35 @@ class TestWholeNumberFactors:
         for bad in (2.5, True, 0):
             with pytest.raises(ValidationError):
                 Tier("gold", 500, multiplier=bad)
+
+
+class TestCategoryMultipliers:
+    def test_a_category_multiplier_applies_to_purchases_naming_that_category(self) -> None:
+        from crmkit.domain.loyalty import CATEGORY
+
+        programme = Programme(
+            "shop",
+            [SpendRule("per_euro", 1, Money.of("1", "EUR"))],
+            multipliers=[Multiplier("coffee_week", 3, categories={"coffee"})],
+        )
+        beans = attrs.evolve(purchase("10"), metadata={CATEGORY: "coffee"})
+        mugs = attrs.evolve(purchase("10"), metadata={CATEGORY: "mugs"})
+        assert [a.points for a in programme.awards(beans, None)] == [30]
+        assert [a.points for a in programme.awards(mugs, None)] == [10]
+        assert [a.points for a in programme.awards(purchase("10"), None)] == [10]
+
+    def test_categories_must_be_text(self) -> None:
+        with pytest.raises(ValidationError):
+            Multiplier("m", 2, categories="coffee")
+        with pytest.raises(ValidationError):
+            Multiplier("m", 2, categories={""})
+
+
+def test_a_reward_priced_against_the_redemption_rule_is_refused_when_built() -> None:
+    with pytest.raises(ValidationError, match=r"rewards\[0\]\.price"):
+        Programme(
+            "shop",
+            [SpendRule("per_euro", 1, Money.of("1", "EUR"))],
+            redemption=Redemption(minimum=9, step=9),
+            rewards=[Reward("coffee", 10)],
+        )

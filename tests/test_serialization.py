@@ -99,6 +99,17 @@ class TestRoundTrip:
         assert event_from_dict(json.loads(json.dumps(document))) == event
         assert event_from_dict(json.loads(to_json(event))) == event
 
+    @pytest.mark.parametrize("cls", sorted(EVENT_TYPES.values(), key=lambda c: c.__name__))
+    @given(data=st.data())
+    def test_events_of_every_registered_class_are_drawn_and_round_trip(
+        self, cls: type[DomainEvent], data: st.DataObject
+    ) -> None:
+        """`domain_events` draws each class of `EVENT_TYPES` (loyalty and referral events
+        included), and each comes back equal through JSON."""
+        event = data.draw(domain_events(cls))
+        assert type(event) is cls
+        assert from_json(to_json(event), DomainEvent) == event
+
     def test_a_customer_with_every_field_round_trips(self) -> None:
         """A fully populated customer survives JSON, traits keeping their exact types."""
         customer = ada()

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 
 import attrs
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 import crmkit
@@ -28,7 +28,23 @@ from crmkit import (
     TraitSchema,
 )
 from crmkit.domain import validate_traits
+from crmkit.domain._checks import SLUG
 from crmkit.domain.ids import check_id
+from crmkit.domain.loyalty import (
+    EventRule,
+    LedgerEntry,
+    PointsBalance,
+    PointsEarned,
+    PointsExpired,
+    PointsLedger,
+    PointsRedeemed,
+    Programme,
+    Referral,
+    ReferralChanged,
+    ReferralPolicy,
+    ReferralStatus,
+    TierChanged,
+)
 from crmkit.testing import strategies as cs
 
 #: Drawing a whole customer with the public strategy is costly (it rebuilds its parts on every
@@ -48,7 +64,14 @@ REGISTERED = [
     PhoneNumber,
     PostalAddress,
     TraitSchema,
+    Programme,
+    LedgerEntry,
+    ReferralPolicy,
+    Referral,
+    PointsBalance,
 ]
+
+LOYALTY_EVENTS = [PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged]
 
 PUBLIC_ATTRS_CLASSES = sorted(
     name
@@ -165,3 +188,139 @@ class TestStrategyOptions:
         """Every drawn event is a concrete event with an aggregate id."""
         assert event.aggregate_id
         assert revalidated(event) == event
+
+
+def check_referral(referral: Referral) -> None:
+    """What every stored referral satisfies: two customers, and the timestamps its status
+    reached (each at or after the one before), none it has not."""
+    assert referral.referrer_id != referral.referee_id
+    assert SLUG.fullmatch(referral.programme)
+    reached = list(ReferralStatus).index(referral.status)
+    assert (referral.qualified_at is not None) == (reached >= 1)
+    assert (referral.qualifying_interaction_id is not None) == (reached >= 1)
+    assert (referral.rewarded_at is not None) == (reached >= 2)
+    if referral.qualified_at is not None:
+        assert referral.created_at <= referral.qualified_at
+    if referral.rewarded_at is not None:
+        assert referral.qualified_at is not None
+        assert referral.qualified_at <= referral.rewarded_at
+
+
+def check_balance(value: PointsBalance) -> None:
+    """What a ledger's summary satisfies."""
+    assert min(value.available, value.pending, value.entries, value.version) >= 0
+    if value.entries == 0:
+        assert (value.available, value.pending, value.tier) == (0, 0, None)
+        assert value.last_at is None
+    else:
+        assert value.last_at is not None
+    if value.pending:
+        assert value.next_due_at is not None  # pending points mature some day
+    if not value.available and not value.pending:
+        assert value.next_due_at is None  # nothing left to mature or expire
+
+
+class TestLoyaltyStrategies:
+    """Programmes with referral policies, referrals, balances and the loyalty events."""
+
+    @given(cs.referrals())
+    def test_every_drawn_referral_is_valid(self, referral: Referral) -> None:
+        """Valid for the class, consistent with its status, and with no pending events."""
+        assert revalidated(referral) == referral
+        check_referral(referral)
+        assert referral.pull_events() == []
+
+    @given(cs.referrals())
+    def test_a_drawn_referral_is_what_its_moves_make(self, referral: Referral) -> None:
+        """Recording, qualifying and rewarding at its instants rebuilds it exactly."""
+        made = Referral.record(
+            referral.id,
+            referral.programme,
+            referral.referrer_id,
+            referral.referee_id,
+            referral.created_at,
+            code=referral.code,
+        )
+        if referral.qualified_at is not None:
+            made.qualify(str(referral.qualifying_interaction_id), referral.qualified_at)
+        if referral.rewarded_at is not None:
+            made.reward(referral.rewarded_at)
+        made.version = referral.version
+        assert made == referral
+
+    @pytest.mark.parametrize("status", list(ReferralStatus))
+    @given(data=st.data())
+    def test_referrals_of_one_programme_and_status(
+        self, status: ReferralStatus, data: st.DataObject
+    ) -> None:
+        """Both options narrow what is drawn; the status may be given as its value."""
+        referral = data.draw(cs.referrals(programme="coffee", status=status.value))
+        assert (referral.programme, referral.status) == ("coffee", status)
+        check_referral(referral)
+
+    @given(cs.points_balances())
+    def test_every_drawn_balance_holds_together(self, value: PointsBalance) -> None:
+        """Counts never negative, instants only where there are entries and points."""
+        check_balance(value)
+
+    @given(cs.points_balances(programme="coffee"))
+    def test_balances_of_one_programme(self, value: PointsBalance) -> None:
+        """The programme can be fixed."""
+        assert value.programme == "coffee"
+
+    @few
+    @given(st.from_type(PointsLedger))
+    def test_a_ledgers_summary_holds_together_like_a_drawn_balance(
+        self, ledger: PointsLedger
+    ) -> None:
+        """The rules `points_balances` follows are those of real summaries."""
+        check_balance(ledger.summary())
+        assert ledger.pull_events() == []
+
+    @given(cs.loyalty_programmes())
+    def test_a_drawn_referral_policy_is_rewarded_by_event_rules(self, programme: Programme) -> None:
+        """Each kind the policy names has an event rule, so the programme is valid."""
+        assert revalidated(programme) == programme
+        if programme.referrals is not None:
+            events = {rule.kind for rule in programme.rules if isinstance(rule, EventRule)}
+            named = {programme.referrals.referrer_kind, programme.referrals.referee_kind}
+            assert named - {None} <= events
+
+    def test_programmes_sometimes_reward_referrals(self) -> None:
+        """Policies for the referrer, the referee and both are all drawn."""
+        quick = settings(database=None, max_examples=500, phases=[Phase.generate])
+
+        def sides(programme: Programme) -> tuple[bool, bool] | None:
+            policy = programme.referrals
+            if policy is None:
+                return None
+            return (policy.referrer_kind is not None, policy.referee_kind is not None)
+
+        for wanted in [(True, False), (False, True), (True, True)]:
+            find(cs.loyalty_programmes(), lambda p, w=wanted: sides(p) == w, settings=quick)
+
+    @pytest.mark.parametrize("cls", LOYALTY_EVENTS, ids=lambda cls: cls.__name__)
+    def test_domain_events_draw_the_loyalty_events(self, cls: type[DomainEvent]) -> None:
+        """`domain_events()` draws every loyalty event, not only the customer ones."""
+        quick = settings(database=None, max_examples=1_000, phases=[Phase.generate])
+        find(cs.domain_events(), lambda event: isinstance(event, cls), settings=quick)
+
+    @pytest.mark.parametrize("cls", LOYALTY_EVENTS, ids=lambda cls: cls.__name__)
+    @given(data=st.data())
+    def test_loyalty_events_through_from_type(
+        self, cls: type[DomainEvent], data: st.DataObject
+    ) -> None:
+        """Each loyalty event class resolves, and its events are valid."""
+        event = data.draw(st.from_type(cls))
+        assert isinstance(event, cls)
+        assert revalidated(event) == event
+        if isinstance(event, TierChanged):
+            assert event.from_tier != event.to_tier
+        if isinstance(event, ReferralChanged):
+            assert event.referrer_id != event.referee_id
+
+    def test_the_new_strategies_are_public(self) -> None:
+        """Exported and documented."""
+        for name in ("referrals", "points_balances", "loyalty_programmes", "domain_events"):
+            assert name in cs.__all__
+            assert getattr(cs, name).__doc__

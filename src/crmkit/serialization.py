@@ -24,8 +24,16 @@ A loyalty `Programme` is plain data in the same way: its earning rules are a tag
 (``{"type": "spend", "name": "base", "points": 1, "per": {...}, ...}``, see `RULE_TYPES`),
 a multiplier's ``segment`` is a condition, enums are their values and sets sorted lists.
 Structuring builds the programme, so its checks run: a bad document is reported with paths
-such as ``rules[0].points`` or ``tiers[1].threshold``. A `LedgerEntry` is written field by
-field, its ``takes`` as ``[lot, points]`` pairs, so that a ledger can be stored or exported.
+such as ``rules[0].points`` or ``tiers[1].threshold``. Its ``referrals`` is a
+`ReferralPolicy` object (``{"referrer_kind": "referral", "referee_kind": null}``) or ``null``;
+a kind it names needs an event rule, or the document is refused at
+``referrals.referrer_kind`` (or ``referrals.referee_kind``). A `LedgerEntry` is written field
+by field, its ``takes`` as ``[lot, points]`` pairs, so that a ledger can be stored or exported.
+
+A `Referral` is its fields (status as its value, ``qualified_at`` and ``rewarded_at`` as
+datetimes or ``null``, and its ``version``), never its pending events; a `PointsBalance` is
+its fields too. Loyalty events (`PointsEarned`, `PointsRedeemed`, `PointsExpired`,
+`TierChanged`, `ReferralChanged`) are tagged like every other event (see `EVENT_TYPES`).
 """
 
 from __future__ import annotations
@@ -98,10 +106,19 @@ from crmkit.domain import (
     TraitValue,
     Window,
 )
+from crmkit.domain._checks import SLUG
 from crmkit.domain.channels import enum_of
+from crmkit.domain.ids import check_id
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
+from crmkit.domain.loyalty.ledger import PointsBalance
 from crmkit.domain.loyalty.programme import EarningRule, Programme, Reward
+from crmkit.domain.loyalty.referrals import (
+    Referral,
+    ReferralChanged,
+    ReferralPolicy,
+    ReferralStatus,
+)
 from crmkit.domain.loyalty.rules import EventRule, Multiplier, Period, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierBasis
 from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
@@ -141,6 +158,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PointsRedeemed,
         PointsExpired,
         TierChanged,
+        ReferralChanged,
     )
 }
 
@@ -347,6 +365,7 @@ _ENUMS = (
     Op,
     Outcome,
     Period,
+    ReferralStatus,
     SubjectKind,
     TierBasis,
     TraitType,
@@ -695,7 +714,8 @@ def _is_rule(kind: Any) -> bool:
 
 
 def _register_loyalty(conv: cattrs.Converter) -> None:
-    """Programmes and their parts, earning rules as a tagged union, and ledger entries."""
+    """Programmes and their parts, earning rules as a tagged union, ledger entries, referrals
+    and balances."""
     tags = {cls: tag for tag, cls in RULE_TYPES.items()}
     structurers: dict[type, Callable[[Any, Any], Any]] = {}
     unstructurers: dict[type, Callable[[Any], dict[str, Any]]] = {}
@@ -722,6 +742,7 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
 
     conv.register_structure_hook_func(_is_rule, structure_rule)
     conv.register_unstructure_hook_func(_is_rule, unstructure_rule)
+    _register_referrals_and_balances(conv)  # before the programme, whose policy uses it
     kinds = override(struct_hook=_strict_set(conv, str, "interaction kinds"))
     structurers[SpendRule] = make_dict_structure_fn(
         SpendRule, conv, kinds=kinds, _cattrs_forbid_extra_keys=True
@@ -735,6 +756,7 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
             Multiplier,
             conv,
             channels=override(struct_hook=_strict_set(conv, Channel, "channels")),
+            categories=override(struct_hook=_strict_set(conv, str, "product categories")),
             _cattrs_forbid_extra_keys=True,
         ),
     )
@@ -793,6 +815,42 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
             takes=override(unstruct_hook=lambda takes: [[lot, n] for lot, n in takes]),
         ),
     )
+
+
+def _register_referrals_and_balances(conv: cattrs.Converter) -> None:
+    """Referral policies, referrals and points balances: their fields, strictly.
+
+    A referral's pending events are not data (``_events`` is not an ``__init__`` argument,
+    so cattrs neither writes nor reads it). A balance has no checks of its own; the counts,
+    the member's id and the programme's slug of a document are checked here, so that a bad
+    stored row is refused rather than shown.
+    """
+    for cls in (ReferralPolicy, Referral):
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+        )
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv))
+    load_balance = make_dict_structure_fn(PointsBalance, conv, _cattrs_forbid_extra_keys=True)
+
+    def structure_balance(value: Any, _: type) -> PointsBalance:
+        balance: PointsBalance = load_balance(value, PointsBalance)
+        problems = [
+            FieldError(name, count, "must be an integer >= 0")
+            for name in ("available", "pending", "entries", "version")
+            if (count := getattr(balance, name)) < 0
+        ]
+        if not SLUG.fullmatch(balance.programme):
+            problems.append(FieldError("programme", balance.programme, "must be a lower-case slug"))
+        try:
+            check_id("customer_id", balance.customer_id)
+        except ValidationError as error:
+            problems.extend(error.errors)
+        if problems:
+            raise ValidationError(problems)
+        return balance
+
+    conv.register_structure_hook(PointsBalance, structure_balance)
+    conv.register_unstructure_hook(PointsBalance, make_dict_unstructure_fn(PointsBalance, conv))
 
 
 def _make_converter() -> cattrs.Converter:

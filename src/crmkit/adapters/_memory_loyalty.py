@@ -87,7 +87,9 @@ class PointsLedgers:
         if current is None:
             return None
         entries, summary = current
-        return PointsLedger(customer_id, programme, [*entries], version=summary.version)
+        return PointsLedger.restore(
+            customer_id, programme, entries, version=summary.version, last_at=summary.last_at
+        )
 
     def find_many(
         self, programme: Programme, customer_ids: Collection[CustomerId]

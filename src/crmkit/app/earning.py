@@ -12,6 +12,7 @@ from datetime import datetime
 
 from crmkit.app.membership import customer_facts
 from crmkit.domain import (
+    Channel,
     Customer,
     CustomerId,
     Direction,
@@ -19,6 +20,7 @@ from crmkit.domain import (
     Interaction,
     InteractionId,
     InteractionKind,
+    PointsBalance,
     PointsLedger,
     Programme,
     Referral,
@@ -27,7 +29,7 @@ from crmkit.domain import (
 from crmkit.errors import NotFound, ValidationError
 from crmkit.ports import IdSource, UnitOfWork
 
-__all__ = ["REFUND_OF", "LedgerBook", "book_interaction", "refunded_purchase"]
+__all__ = ["REFUND_OF", "LedgerBook", "book_interaction", "booking_time", "refunded_purchase"]
 
 #: The metadata key of a refund that names the purchase it refunds (its id or external ref).
 REFUND_OF = "refund_of"
@@ -39,7 +41,9 @@ class LedgerBook:
     def __init__(self, uow: UnitOfWork, programme: Programme) -> None:
         self.uow = uow
         self.programme = programme
-        self._ledgers: dict[CustomerId, tuple[PointsLedger, int]] = {}
+        # Per member: the ledger, and what it looked like when read (entries, summary).
+        self._ledgers: dict[CustomerId, tuple[PointsLedger, int, PointsBalance | None]] = {}
+        self._touched: set[CustomerId] = set()
         self._referees_checked: set[CustomerId] = set()
 
     def load(self, customer_ids: Collection[CustomerId]) -> None:
@@ -55,17 +59,26 @@ class LedgerBook:
         if customer_id not in self._ledgers:
             found = self.uow.points_ledgers.find(self.programme, customer_id)
             ledger = found if found is not None else PointsLedger(customer_id, self.programme)
-            self._ledgers[customer_id] = (ledger, len(ledger.entries))
+            self.adopt(ledger)
         return self._ledgers[customer_id][0]
 
     def adopt(self, ledger: PointsLedger) -> None:
         """Take charge of a ledger loaded elsewhere (e.g. in a batch)."""
-        self._ledgers[ledger.customer_id] = (ledger, len(ledger.entries))
+        summary = ledger.summary() if ledger.version else None
+        self._ledgers[ledger.customer_id] = (ledger, len(ledger.entries), summary)
+
+    def touch(self, ledger: PointsLedger) -> None:
+        """Save ``ledger`` even if it booked nothing (the job reviewed it)."""
+        self._touched.add(ledger.customer_id)
 
     def save(self) -> None:
         """Add or update every ledger that booked something; empty new ledgers are not kept."""
         changed = [
-            ledger for ledger, loaded in self._ledgers.values() if len(ledger.entries) > loaded
+            ledger
+            for ledger, loaded, summary in self._ledgers.values()
+            if len(ledger.entries) > loaded
+            or (ledger.version and ledger.customer_id in self._touched)
+            or (summary is not None and _moved(summary, ledger.summary()))
         ]
         if len(changed) == 1:
             ledger = changed[0]
@@ -76,6 +89,7 @@ class LedgerBook:
         elif changed:
             self.uow.points_ledgers.save_many(changed)
         self._ledgers.clear()
+        self._touched.clear()
 
     def pending_referral(self, referee_id: CustomerId) -> Referral | None:
         """The referee's pending referral, looked up once per member and unit of work."""
@@ -86,6 +100,18 @@ class LedgerBook:
         return (
             referral if referral is not None and referral.status is ReferralStatus.PENDING else None
         )
+
+
+def _moved(before: PointsBalance, after: PointsBalance) -> bool:
+    """True when a ledger's stored figures would change (a tier lapsed, something fell due)."""
+    return (before.tier, before.next_due_at) != (after.tier, after.next_due_at)
+
+
+def booking_time(ledger: PointsLedger, now: datetime) -> datetime:
+    """When to book on ``ledger`` at ``now``: never before its last entry or review (a job
+    run for a later ``as_of``, another process's clock), so entries stay in time order."""
+    last = ledger.last_at
+    return now if last is None or now >= last else last
 
 
 def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | None:
@@ -125,6 +151,7 @@ def book_interaction(
     when needed (segment multipliers) if not given."""
     programme = book.programme
     ledger = book.of(interaction.customer_id)
+    now = booking_time(ledger, now)
     ledger.mature_and_expire(now)
     if interaction.kind == InteractionKind.REFUND:
         purchase = refunded_purchase(book.uow, interaction)
@@ -153,6 +180,8 @@ def _reward(
     policy = book.programme.referrals
     assert policy is not None  # checked by the caller
     referral.qualify(purchase.id, now)
+    # The bonus is booked now, on no channel of the referee's: only the policy's own event
+    # rules (and date or tier multipliers) decide what it is worth.
     sides = (
         (referral.referrer_id, policy.referrer_kind, "referrer"),
         (referral.referee_id, policy.referee_kind, "referee"),
@@ -164,16 +193,17 @@ def _reward(
             now,
             id=InteractionId(ids.new_id()),
             customer_id=customer_id,
-            occurred_at=purchase.occurred_at,
+            occurred_at=now,
             kind=kind,
-            channel=purchase.channel,
+            channel=Channel.OTHER,
             direction=Direction.INTERNAL,
             metadata={"referral": referral.id, "role": role},
             external_ref=f"referral:{referral.id}:{role}",
         )
         book.uow.interactions.add(reward)
         ledger = book.of(customer_id)
-        ledger.mature_and_expire(now)
-        ledger.earn(reward, now, _facts(book, customer_id, None, now))
+        at = booking_time(ledger, now)
+        ledger.mature_and_expire(at)
+        ledger.earn(reward, at, _facts(book, customer_id, None, at))
     referral.reward(now)
     book.uow.referrals.update(referral)

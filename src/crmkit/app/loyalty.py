@@ -13,10 +13,11 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
-from crmkit.app.earning import LedgerBook
+from crmkit.app.earning import LedgerBook, booking_time
 from crmkit.domain import (
     CustomerId,
     EntryKind,
+    InteractionKind,
     LedgerEntry,
     LedgerState,
     PointsBalance,
@@ -27,10 +28,18 @@ from crmkit.domain import (
 )
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import ConcurrencyConflict, InsufficientPoints, ValidationError
+from crmkit.errors import (
+    ConcurrencyConflict,
+    InsufficientPoints,
+    ReferralRefused,
+    ValidationError,
+)
 from crmkit.ports import UnitOfWork
 
 __all__ = ["LoyaltyUseCases", "PointsJobReport"]
+
+#: Why a second referral of one referee is refused (the storage says the same).
+ALREADY_REFERRED = "the customer was already referred in this programme"
 
 _Work = Callable[[UnitOfWork, LedgerBook], LedgerEntry]
 
@@ -44,7 +53,7 @@ class PointsJobReport:
 
     Attributes:
         as_of: the instant it matured and expired points at.
-        members: the members whose ledger it changed.
+        members: the members whose points or tier it changed.
         matured: the points that became available.
         expired: the points that expired.
         skipped: members it left alone because their ledger has entries after ``as_of``.
@@ -138,8 +147,9 @@ class LoyaltyUseCases(ServiceContext):
             book.adopt(ledger)
             if not ledger.entries:
                 raise InsufficientPoints(member, wanted, 0)
-            ledger.mature_and_expire(self._now())
-            return ledger.redeem(self._now(), token, points=points, reward=reward)
+            at = booking_time(ledger, self._now())
+            ledger.mature_and_expire(at)
+            return ledger.redeem(at, token, points=points, reward=reward)
 
         return self._retrying(programme, redeem)
 
@@ -159,19 +169,21 @@ class LoyaltyUseCases(ServiceContext):
         def adjust(uow: UnitOfWork, book: LedgerBook) -> LedgerEntry:
             ledger = self._ledger(uow, programme, member)
             book.adopt(ledger)
-            ledger.mature_and_expire(self._now())
-            return ledger.adjust(points, self._now(), token, reason)
+            at = booking_time(ledger, self._now())
+            ledger.mature_and_expire(at)
+            return ledger.adjust(points, at, token, reason)
 
         return self._retrying(programme, adjust)
 
     def run_points_job(
         self, *, as_of: datetime | None = None, batch_size: int = 500
     ) -> PointsJobReport:
-        """Mature pending points and expire points as of ``as_of`` (now by default) for every
-        member with something due, a page of ``batch_size`` members per unit of work, so any
-        number of members streams through bounded memory. Running it again at the same
-        ``as_of`` changes nothing. Members whose ledger already has entries after ``as_of``
-        are skipped (their past cannot be rewritten) and listed in the report."""
+        """Mature pending points, expire points and announce lapsed tiers as of ``as_of`` (now
+        by default) for every member with something due, a page of ``batch_size`` members
+        per unit of work, so any number of members streams through bounded memory. Running
+        it again at the same ``as_of`` changes nothing. Members whose ledger already has
+        entries after ``as_of`` are skipped (their past cannot be rewritten) and listed in
+        the report."""
         programme = self.loyalty_programme()
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
         if type(batch_size) is not int or not 0 < batch_size <= 10_000:
@@ -203,11 +215,14 @@ class LoyaltyUseCases(ServiceContext):
                     skipped = []
                     for ledger in uow.points_ledgers.find_many(programme, page).values():
                         book.adopt(ledger)
-                        if ledger.entries and ledger.entries[-1].at > when:
+                        last = ledger.last_at
+                        if last is not None and last > when:
                             skipped.append(ledger.customer_id)
                             continue
+                        tier = ledger.tier(last) if last is not None else None
                         booked = ledger.mature_and_expire(when)
-                        members += bool(booked)
+                        book.touch(ledger)
+                        members += bool(booked) or ledger.tier(when) != tier
                         matured += _sum(booked, EntryKind.MATURE)
                         expired += _sum(booked, EntryKind.EXPIRE)
                     book.save()
@@ -225,14 +240,17 @@ class LoyaltyUseCases(ServiceContext):
         """Record that ``referrer_id`` referred ``referee_id`` (with the referral ``code``
         used, if any). The referral qualifies on the referee's first purchase recorded
         afterwards and is rewarded then, through the programme's `ReferralPolicy`. Raises
-        `ReferralRefused` for a self-referral or a referee already referred, and `NotFound`
-        for an unknown customer."""
+        `ReferralRefused` for a self-referral, a referee already referred, a referee who has
+        already made a purchase (no longer a new customer) or one who referred the referrer
+        (no mutual referrals), and `NotFound` for an unknown customer."""
         programme = self.loyalty_programme()
         referrer = CustomerId(check_id("referrer_id", referrer_id))
         referee = CustomerId(check_id("referee_id", referee_id))
         with self.unit_of_work() as uow:
             uow.customers.get(referrer)
             uow.customers.get(referee)
+            if referrer != referee:
+                _check_referee(uow, programme, referrer, referee)
             referral = Referral.record(
                 self._new_id(), programme.name, referrer, referee, self._now(), code=code
             )
@@ -282,6 +300,18 @@ class LoyaltyUseCases(ServiceContext):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_referee(
+    uow: UnitOfWork, programme: Programme, referrer: CustomerId, referee: CustomerId
+) -> None:
+    if uow.referrals.for_referee(programme.name, referee) is not None:
+        raise ReferralRefused(referee, ALREADY_REFERRED)
+    if uow.interactions.timeline(referee, kinds=frozenset({InteractionKind.PURCHASE}), limit=1):
+        raise ReferralRefused(referee, "the customer has already made a purchase")
+    back = uow.referrals.for_referee(programme.name, referrer)
+    if back is not None and back.referrer_id == referee:
+        raise ReferralRefused(referee, "the customer referred the referrer: no mutual referrals")
 
 
 def _sum(entries: list[LedgerEntry], kind: EntryKind) -> int:

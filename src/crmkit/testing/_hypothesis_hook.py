@@ -61,6 +61,15 @@ _STRATEGIES = {
     "TraitCondition": "conditions",
     "Segment": "segments",
     "Window": "windows",
+    "Programme": "loyalty_programmes",
+    "LedgerEntry": "ledger_entries",
+    "Referral": "referrals",
+    "PointsBalance": "points_balances",
+    "PointsEarned": "domain_events",
+    "PointsRedeemed": "domain_events",
+    "PointsExpired": "domain_events",
+    "TierChanged": "domain_events",
+    "ReferralChanged": "domain_events",
 }
 
 

@@ -247,8 +247,8 @@ def _every_entry_kind(customer: str) -> PointsLedger:
     """``customer``'s new ``club`` ledger with an entry of every kind, every field used:
 
     earns 10 and 2 (T0, T0+1h; ``gold``), both mature (day 15), redeems 3 (day 15), a refund
-    reverses 1 of the 2 (day 16), adjusts +5 and -1 (day 16), and what is left of both
-    earnings expires (day 50). It ends with 5 points available and nothing due."""
+    reverses 1 of the 2 (day 16), adjusts +5 and -1 (day 21), and what is left of both
+    earnings expires (day 50). It ends with 5 points available, due to expire on day 51."""
     ledger = PointsLedger(CustomerId(customer), CLUB)
     ledger.earn(_interaction(10, customer, 0), at=T0)
     ledger.earn(_interaction(2, customer, 60), at=_hour(1))
@@ -258,8 +258,8 @@ def _every_entry_kind(customer: str) -> PointsLedger:
         3, customer, 16 * 24 * 60, kind=InteractionKind.REFUND, amount=Money(100, "EUR")
     )
     ledger.refund(refund, purchase_id="i002", at=T0 + 16 * _DAY)
-    ledger.adjust(5, T0 + 16 * _DAY, "a1", "goodwill")
-    ledger.adjust(-1, T0 + 16 * _DAY, "a2", "correction")
+    ledger.adjust(5, T0 + 21 * _DAY, "a1", "goodwill")
+    ledger.adjust(-1, T0 + 21 * _DAY, "a2", "correction")
     ledger.mature_and_expire(T0 + 50 * _DAY)
     return ledger
 

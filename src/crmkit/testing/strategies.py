@@ -2,7 +2,9 @@
 
 Use them directly (``customers()``, ``money(currency="EUR")``) or through
 ``st.from_type(Customer)``: installing crmkit registers them with Hypothesis through its
-``hypothesis`` entry point. Every strategy shrinks towards small, plain values.
+``hypothesis`` entry point (the loyalty types, such as `Programme`, `Referral` and
+`PointsBalance`, when this module is imported). Every strategy shrinks towards small, plain
+values.
 """
 
 from __future__ import annotations
@@ -89,18 +91,32 @@ from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
 from crmkit.domain.conditions import MAX_CONDITION_DEPTH
 from crmkit.domain.loyalty import (
     ROUNDING_MODES,
+    Award,
     EntryKind,
     EventRule,
     LedgerEntry,
+    LedgerState,
+    LotState,
     Multiplier,
     Period,
     PeriodCap,
+    PointsBalance,
+    PointsEarned,
+    PointsExpired,
+    PointsLedger,
+    PointsRedeemed,
     Programme,
     Redemption,
+    Referral,
+    ReferralChanged,
+    ReferralPolicy,
+    ReferralStatus,
     Reward,
     SpendRule,
+    StatementLine,
     Tier,
     TierBasis,
+    TierChanged,
     TierPolicy,
 )
 from crmkit.domain.money import MAX_MINOR
@@ -127,9 +143,11 @@ __all__ = [
     "loyalty_programmes",
     "money",
     "phone_numbers",
+    "points_balances",
     "postal_addresses",
     "progression_rules",
     "purposes",
+    "referrals",
     "segment_facts",
     "segment_rules",
     "segments",
@@ -456,9 +474,15 @@ def interactions(
 
 
 def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[DomainEvent]:
-    """Domain events: any kind, or only those of class ``of`` (e.g. `CustomerRegistered`)."""
+    """Domain events: any kind, or only those of class ``of`` (e.g. `CustomerRegistered`).
+
+    Every event class crmkit raises is drawn, the loyalty ones included (`PointsEarned`,
+    `PointsRedeemed`, `PointsExpired`, `TierChanged` between two different tiers, and
+    `ReferralChanged` between two different customers).
+    """
     at = utc_datetimes()
     cid = customer_ids()
+    points = st.integers(1, 100_000)
     fields = st.lists(
         st.sampled_from(["email", "tags", "traits", "address"]), min_size=1, unique=True
     )
@@ -502,6 +526,35 @@ def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[Doma
         ),
         EnteredSegment: st.builds(EnteredSegment, at, customer_id=cid, segment=slugs(12)),
         LeftSegment: st.builds(LeftSegment, at, customer_id=cid, segment=slugs(12)),
+        PointsEarned: st.builds(
+            PointsEarned,
+            at,
+            customer_id=cid,
+            points=points,
+            rule=_short_slugs(),
+            interaction_id=st.none() | ids(),
+        ),
+        PointsRedeemed: st.builds(
+            PointsRedeemed, at, customer_id=cid, points=points, reward=st.none() | _short_slugs()
+        ),
+        PointsExpired: st.builds(PointsExpired, at, customer_id=cid, points=points),
+        TierChanged: st.builds(
+            lambda when, customer, tiers: TierChanged(
+                when, customer_id=customer, from_tier=tiers[0], to_tier=tiers[1]
+            ),
+            at,
+            cid,
+            st.lists(st.none() | _short_slugs(), min_size=2, max_size=2, unique=True),
+        ),
+        ReferralChanged: st.builds(
+            lambda when, referral, pair, status: ReferralChanged(
+                when, referral_id=referral, referrer_id=pair[0], referee_id=pair[1], status=status
+            ),
+            at,
+            ids(),
+            _customer_pairs(),
+            st.sampled_from(ReferralStatus),
+        ),
     }
     chosen = [strategy for cls, strategy in by_class.items() if issubclass(cls, of)]
     return st.one_of(*chosen)
@@ -1161,9 +1214,11 @@ def _factors() -> st.SearchStrategy[Decimal]:
 
 
 @st.composite
-def _earning_rule(draw: st.DrawFn, name: str, kinds: tuple[str, ...]) -> SpendRule | EventRule:
+def _earning_rule(
+    draw: st.DrawFn, name: str, kinds: tuple[str, ...], spend: bool | None = None
+) -> SpendRule | EventRule:
     window = draw(_validity())
-    if draw(st.booleans()):
+    if draw(st.booleans()) if spend is None else spend:
         return SpendRule(
             name,
             draw(st.integers(1, 100)),
@@ -1176,11 +1231,42 @@ def _earning_rule(draw: st.DrawFn, name: str, kinds: tuple[str, ...]) -> SpendRu
 
 
 @st.composite
+def _referral_policy(draw: st.DrawFn, kinds: tuple[str, ...]) -> ReferralPolicy:
+    """A policy naming kinds of ``kinds``; it shrinks towards the default (``referral`` for
+    the referrer, nothing for the referee)."""
+    referrer = draw(st.sampled_from(("referral", *kinds)) | st.none())
+    sides = st.sampled_from(kinds)
+    referee = draw(sides if referrer is None else st.none() | sides)
+    return ReferralPolicy(referrer, referee_kind=referee)
+
+
+def _rewarding(
+    draw: st.DrawFn, policy: ReferralPolicy, rules: list[SpendRule | EventRule]
+) -> list[SpendRule | EventRule]:
+    """``rules`` with an event rule added for each kind ``policy`` names that has none, as
+    the `Programme` requires."""
+    rules = list(rules)
+    names = {rule.name for rule in rules}
+    for kind in (policy.referrer_kind, policy.referee_kind):
+        if kind is None or any(isinstance(r, EventRule) and r.kind == kind for r in rules):
+            continue
+        name = f"{kind}_bonus"
+        while name in names:
+            name += "_"
+        names.add(name)
+        rules.append(EventRule(name, kind, draw(st.integers(1, 500))))
+    return rules
+
+
+@st.composite
 def _loyalty_programme(draw: st.DrawFn) -> Programme:
     custom = draw(st.frozensets(_short_slugs(), max_size=2))
     kinds = (*_KINDS, *sorted(custom))
     names = draw(st.lists(_short_slugs(), min_size=1, max_size=4, unique=True))
     rules = [draw(_earning_rule(name, kinds)) for name in names]
+    policy = draw(st.none() | _referral_policy(kinds))
+    if policy is not None:
+        rules = _rewarding(draw, policy, rules)
     tier_names = draw(st.lists(_short_slugs(), max_size=3, unique=True))
     thresholds = draw(
         st.lists(
@@ -1195,36 +1281,63 @@ def _loyalty_programme(draw: st.DrawFn) -> Programme:
         for name, threshold in zip(tier_names, thresholds, strict=True)
     ]
     multipliers = [
-        Multiplier(
-            name,
-            draw(_factors()),
-            tier=draw(st.none() | st.sampled_from(tier_names)) if tier_names else None,
-            channels=draw(st.frozensets(st.sampled_from(Channel), max_size=2)),
-            segment=draw(st.none() | conditions(2)),
-            **draw(_validity()),
-        )
+        draw(_multiplier(name, tuple(tier_names)))
         for name in draw(st.lists(_short_slugs(), max_size=2, unique=True))
     ]
     periods = draw(st.lists(st.sampled_from(Period), max_size=3, unique=True))
     rewards = draw(st.lists(_short_slugs(), max_size=3, unique=True))
+    redemption = draw(_redemptions())
     return Programme(
         draw(_short_slugs()),
         rules,
         multipliers=multipliers,
         tiers=tiers,
-        tier_policy=draw(
-            st.builds(
-                TierPolicy, st.sampled_from(TierBasis), st.integers(1, 730), st.integers(0, 365)
-            )
-        ),
-        custom_kinds=custom,  # type: ignore[arg-type]  # mypy cannot solve converter=frozenset
+        tier_policy=draw(_tier_policies()),
+        custom_kinds=custom,
         event_cap=draw(st.none() | st.integers(0, 10_000)),
         period_caps=[PeriodCap(period, draw(st.integers(1, 10_000))) for period in periods],
         pending_days=draw(st.integers(0, 30)),
         expiry_days=draw(st.none() | st.integers(0, 730)),
-        redemption=draw(st.builds(Redemption, st.integers(1, 1_000), st.integers(1, 100))),
-        rewards=[Reward(name, draw(st.integers(1, 10_000))) for name in rewards],
+        redemption=redemption,
+        # A reward's price is a redemption the rule allows: at least the minimum, in steps.
+        rewards=[
+            Reward(
+                name,
+                redemption.step
+                * draw(
+                    st.integers(
+                        -(-redemption.minimum // redemption.step), 10_000 // redemption.step + 1
+                    )
+                ),
+            )
+            for name in rewards
+        ],
+        referrals=policy,
     )
+
+
+@st.composite
+def _multiplier(draw: st.DrawFn, name: str, tier_names: tuple[str, ...]) -> Multiplier:
+    return Multiplier(
+        name,
+        draw(_factors()),
+        tier=draw(st.none() | st.sampled_from(tier_names)) if tier_names else None,
+        channels=draw(st.frozensets(st.sampled_from(Channel), max_size=2)),
+        segment=draw(st.none() | conditions(2)),
+        **draw(_validity()),
+    )
+
+
+@cache
+def _tier_policies() -> st.SearchStrategy[TierPolicy]:
+    return st.builds(
+        TierPolicy, st.sampled_from(TierBasis), st.integers(1, 730), st.integers(0, 365)
+    )
+
+
+@cache
+def _redemptions() -> st.SearchStrategy[Redemption]:
+    return st.builds(Redemption, st.integers(1, 1_000), st.integers(1, 100))
 
 
 def loyalty_programmes() -> st.SearchStrategy[Programme]:
@@ -1232,7 +1345,9 @@ def loyalty_programmes() -> st.SearchStrategy[Programme]:
     the programme's custom kinds, sometimes with validity dates), and optionally multipliers
     (by tier, channel, segment condition, dates), tiers with distinct thresholds and a tier
     policy, an event cap, period caps, pending and expiry days, a redemption minimum and
-    step, and rewards. Programmes shrink towards a single rule and nothing else."""
+    step, rewards, and a `ReferralPolicy` (for the referrer, the referee or both); an event
+    rule is added for each kind the policy names that no event rule rewards, so the policy
+    is always valid. Programmes shrink towards a single rule and nothing else."""
     return _loyalty_programme()
 
 
@@ -1265,3 +1380,168 @@ def ledger_entries() -> st.SearchStrategy[LedgerEntry]:
     signed, optional references and datetimes, some ``takes``); they do not add up to a
     consistent ledger: book points through a `PointsLedger` for that."""
     return _ledger_entry()
+
+
+@cache
+def _customer_pairs() -> st.SearchStrategy[tuple[CustomerId, CustomerId]]:
+    """Two different customers (a referrer and a referee)."""
+    return st.lists(customer_ids(), min_size=2, max_size=2, unique=True).map(
+        lambda pair: (pair[0], pair[1])
+    )
+
+
+@cache
+def _referral_codes() -> st.SearchStrategy[str | None]:
+    return st.none() | st.sampled_from(["FRIEND10", "spring-2024"]) | _text(20)
+
+
+@st.composite
+def _referral(draw: st.DrawFn, programme: str | None, status: ReferralStatus | None) -> Referral:
+    referrer, referee = draw(_customer_pairs())
+    created_at = draw(_history_starts())
+    reached = draw(st.sampled_from(ReferralStatus)) if status is None else status
+    qualified_at = rewarded_at = interaction = None
+    if reached is not ReferralStatus.PENDING:
+        qualified_at = created_at + draw(_gaps())
+        interaction = draw(ids())
+        if reached is ReferralStatus.REWARDED:
+            rewarded_at = qualified_at + draw(_gaps())
+    return Referral(
+        draw(ids()),
+        draw(_short_slugs()) if programme is None else programme,
+        referrer,
+        referee,
+        created_at,
+        code=draw(_referral_codes()),
+        status=reached,
+        qualified_at=qualified_at,
+        qualifying_interaction_id=interaction,
+        rewarded_at=rewarded_at,
+        version=draw(st.integers(0, 10)),
+    )
+
+
+def referrals(
+    *, programme: str | None = None, status: ReferralStatus | str | None = None
+) -> st.SearchStrategy[Referral]:
+    """Referrals as stored (no pending events), of two different customers, in any status
+    (or ``status``) under a random programme slug (or ``programme``).
+
+    The timestamps are those the referral's moves would have set: ``qualified_at`` (and the
+    qualifying interaction) exactly when it is qualified or rewarded, ``rewarded_at`` exactly
+    when it is rewarded, each at or after the one before (ties included), from
+    ``created_at`` on. Versions run from 0 to 10; the code is sometimes set.
+    """
+    wanted = None if status is None else ReferralStatus(status)
+    return _referral(programme, wanted)
+
+
+@st.composite
+def _points_balance(draw: st.DrawFn, programme: str | None) -> PointsBalance:
+    customer = draw(customer_ids())
+    name = draw(_short_slugs()) if programme is None else programme
+    entries = draw(st.integers(0, 500))
+    if entries == 0:
+        return PointsBalance(customer, name, 0, 0, None, 0, None, None, draw(st.integers(0, 10)))
+    available, pending = draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6))
+    last_at = draw(utc_datetimes())
+    due = st.integers(-30 * 86_400, 730 * 86_400).map(lambda s: last_at + timedelta(seconds=s))
+    # A pending lot matures some day; available points may expire, or not; none left: nothing.
+    next_due_at: datetime | None = None
+    if pending or available:
+        next_due_at = draw(due if pending else st.none() | due)
+    return PointsBalance(
+        customer,
+        name,
+        available,
+        pending,
+        draw(st.none() | _short_slugs()),
+        entries,
+        last_at,
+        next_due_at,
+        draw(st.integers(0, 50)),
+    )
+
+
+def points_balances(*, programme: str | None = None) -> st.SearchStrategy[PointsBalance]:
+    """Points balances as storage keeps them beside a ledger, under a random programme slug
+    (or ``programme``). They hold together as a ledger's summary would: a balance with no
+    entries has no points, no tier and no instants; one with pending points has a
+    ``next_due_at`` (when they mature), one with only available points may have one (when
+    they expire), and one with no points left has none."""
+    return _points_balance(programme)
+
+
+# --- Loyalty: more parts, for ``st.from_type`` --------------------------------------------
+
+
+def _rule_kinds(rule: SpendRule | EventRule) -> frozenset[str]:
+    return rule.kinds if isinstance(rule, SpendRule) else frozenset({rule.kind})
+
+
+@st.composite
+def _points_ledger(draw: st.DrawFn, opened: bool) -> PointsLedger:
+    """A ledger booked through its own methods (earnings, adjustments, the batch job) in time
+    order, as stored (no pending events); ``opened``: it starts with an adjustment, so that
+    it holds a lot and a statement line."""
+    programme = draw(loyalty_programmes())
+    ledger = PointsLedger(draw(customer_ids()), programme)
+    kinds = sorted(frozenset().union(*map(_rule_kinds, programme.rules)))
+    spent = sorted({r.per.currency for r in programme.rules if isinstance(r, SpendRule)})
+    at = draw(_history_starts())
+    if opened:
+        ledger.adjust(draw(st.integers(1, 1_000)), at, "opening", "welcome")
+    for number in range(draw(st.integers(0, 4))):
+        at += draw(_gaps())
+        step = draw(st.sampled_from(["earn", "adjust", "job"]))
+        if step == "earn":
+            amount = draw(st.none() | money(draw(st.sampled_from(spent or ["EUR"])), 1, 10**6))
+            kind = draw(st.sampled_from(kinds))
+            interaction = Interaction(
+                InteractionId(f"i{number}"), ledger.customer_id, at, kind, "web", amount=amount
+            )
+            ledger.earn(interaction, at)
+        elif step == "adjust":
+            ledger.adjust(draw(st.integers(1, 1_000)), at, f"a{number}", "goodwill")
+        else:
+            ledger.mature_and_expire(at)
+    ledger.pull_events()
+    ledger.version = draw(st.integers(0, 10))
+    return ledger
+
+
+def _register_loyalty_types() -> None:
+    """Register the loyalty types for ``st.from_type``.
+
+    The ``hypothesis`` entry point registers the older types lazily (see
+    ``crmkit.testing._hypothesis_hook``); these are registered when this module is imported.
+    """
+    ledgers = _points_ledger(False)
+    opened = _points_ledger(True)
+    strategies: dict[type, st.SearchStrategy[Any]] = {
+        Programme: loyalty_programmes(),
+        SpendRule: _earning_rule("base", _KINDS, spend=True),
+        EventRule: _earning_rule("bonus", _KINDS, spend=False),
+        Multiplier: _short_slugs().flatmap(lambda name: _multiplier(name, ("gold",))),
+        Tier: st.builds(Tier, _short_slugs(), st.integers(0, 100_000), multiplier=_factors()),
+        TierPolicy: _tier_policies(),
+        PeriodCap: st.builds(PeriodCap, st.sampled_from(Period), st.integers(1, 10_000)),
+        Redemption: _redemptions(),
+        Reward: st.builds(Reward, _short_slugs(), st.integers(1, 10_000)),
+        Award: st.builds(Award, _short_slugs(), st.integers(1, 10_000)),
+        ReferralPolicy: _referral_policy(_KINDS),
+        Referral: referrals(),
+        PointsBalance: points_balances(),
+        LedgerEntry: ledger_entries(),
+        PointsLedger: ledgers,
+        LedgerState: ledgers.map(lambda ledger: ledger.state()),
+        LotState: opened.flatmap(lambda ledger: st.sampled_from(ledger.state().lots)),
+        StatementLine: opened.flatmap(lambda ledger: st.sampled_from(ledger.statement())),
+    }
+    for event in (PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged):
+        strategies[event] = domain_events(event)
+    for kind, strategy in strategies.items():
+        st.register_type_strategy(kind, strategy)
+
+
+_register_loyalty_types()

@@ -20,6 +20,7 @@ from crmkit.domain.loyalty.referrals import (
 )
 from crmkit.domain.loyalty.refunds import Reversal, plan_reversal
 from crmkit.domain.loyalty.rules import (
+    CATEGORY,
     ROUNDING_MODES,
     EventRule,
     Multiplier,
@@ -30,6 +31,7 @@ from crmkit.domain.loyalty.rules import (
 from crmkit.domain.loyalty.tiers import Tier, TierBasis, TierPolicy
 
 __all__ = [
+    "CATEGORY",
     "ROUNDING_MODES",
     "Award",
     "EarningRule",

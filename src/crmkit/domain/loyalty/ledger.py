@@ -67,11 +67,13 @@ class PointsBalance:
         programme: the programme's name.
         available: the booked available points (the balance).
         pending: the booked pending points.
-        tier: the tier at the last entry (``None``: no tier).
+        tier: the tier at ``last_at`` (``None``: no tier).
         entries: how many entries the ledger holds.
-        last_at: when the last entry was booked (``None``: no entry yet).
-        next_due_at: the earliest instant a pending lot matures or a lot with points left
-            expires (``None``: nothing is due). Until then the booked figures are exact.
+        last_at: the instant the figures are as of: the last entry, or the last run of the
+            batch job for the member if later (``None``: never).
+        next_due_at: the earliest instant after ``last_at`` when a pending lot matures, a lot
+            with points left expires or the tier lapses as entries leave its window
+            (``None``: nothing will). Until then the stored figures are exact.
         version: the ledger's stored version.
     """
 
@@ -94,14 +96,44 @@ class PointsBalance:
 class PointsLedger:
     """The points of one member (``customer_id``) under one ``programme``.
 
-    Rebuild a stored ledger by passing its ``entries``, in order, and its stored
-    ``version`` (for optimistic concurrency; 0 for a ledger never stored).
+    Rebuild a stored ledger by passing its ``entries``, in order, its stored ``version``
+    (for optimistic concurrency; 0 for a ledger never stored) and ``reviewed_at``, the last
+    instant the batch job brought it up to date (its `PointsBalance.last_at`).
     """
 
     customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
     programme: Programme
     entries: list[LedgerEntry] = attrs.field(factory=list, converter=_entry_list)
     version: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
+    reviewed_at: datetime | None = attrs.field(default=None, kw_only=True)
+
+    @classmethod
+    def restore(
+        cls,
+        customer_id: CustomerId,
+        programme: Programme,
+        entries: Iterable[LedgerEntry],
+        *,
+        version: int,
+        last_at: datetime | None,
+    ) -> PointsLedger:
+        """A stored ledger: its entries, version and the ``last_at`` of its stored
+        `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``)."""
+        booked = list(entries)
+        reviewed = (
+            last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
+        )
+        return cls(customer_id, programme, booked, version=version, reviewed_at=reviewed)
+
+    @property
+    def last_at(self) -> datetime | None:
+        """The instant the ledger is up to date at: its last entry, or the batch job's last
+        review of it if later."""
+        last = self.entries[-1].at if self.entries else None
+        if last is None or (self.reviewed_at is not None and self.reviewed_at > last):
+            return self.reviewed_at
+        return last
+
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     def state(self, as_of: datetime | None = None) -> LedgerState:
@@ -122,7 +154,7 @@ class PointsLedger:
         """The booked balance, pending points, tier and what falls due next (see
         `PointsBalance`): what storage keeps beside the entries."""
         state = self.state()
-        last = self.entries[-1].at if self.entries else None
+        last = self.last_at
         due = [
             moment
             for lot in state.lots
@@ -133,17 +165,38 @@ class PointsLedger:
             )
             if moment is not None
         ]
+        tier = self.tier(last) if last is not None else None
+        if tier is not None and last is not None:
+            lapse = self._tier_lapse(last, tier)
+            if lapse is not None:
+                due.append(lapse)
         return PointsBalance(
             customer_id=self.customer_id,
             programme=self.programme.name,
             available=state.available,
             pending=state.pending,
-            tier=self.tier(last) if last is not None else None,
+            tier=tier,
             entries=len(self.entries),
             last_at=last,
             next_due_at=min(due) if due else None,
             version=self.version,
         )
+
+    def _tier_lapse(self, after: datetime, tier: str) -> datetime | None:
+        # With no new entry, what qualifies only shrinks as entries leave the window; the
+        # tier can first change when one has left it for the whole retention period.
+        policy = self.programme.tier_policy
+        candidates = sorted(
+            {
+                e.at + policy.lookback
+                for e in self.entries
+                if e.kind in (EntryKind.EARN, EntryKind.REVERSE) and e.at + policy.lookback > after
+            }
+        )
+        for moment in candidates:
+            if self.tier(moment) != tier:
+                return moment
+        return None
 
     def balance(self, as_of: datetime | None = None) -> int:
         """The available points at ``as_of``: what the member may redeem."""
@@ -259,8 +312,9 @@ class PointsLedger:
         return entry
 
     def adjust(self, points: int, at: datetime, key: str, reason: str) -> LedgerEntry:
-        """Correct the member's points by hand: ``points > 0`` opens an available lot, ``< 0``
-        takes available points oldest first (never below zero). ``reason`` names the cause."""
+        """Correct the member's points by hand: ``points > 0`` opens an available lot (which
+        expires like earned points), ``< 0`` takes available points oldest first (never below
+        zero). ``reason`` names the cause."""
         if type(points) is not int or points == 0:
             raise ValidationError.single("points", points, "must be a non-zero int")
         key = f"adjust:{key}"
@@ -268,7 +322,10 @@ class PointsLedger:
             return existing
         self._check_time(at)
         if points > 0:
-            entry = self._entry(EntryKind.ADJUST, points, at, key, rule=reason, lot=key)
+            entry = self._entry(
+                EntryKind.ADJUST, points, at, key, rule=reason, lot=key,
+                available_from=at, expires_at=self.programme.expires_at(at),
+            )  # fmt: skip
         else:
             entry = self._taking(EntryKind.ADJUST, -points, at, key, rule=reason)
             entry = attrs.evolve(entry, points=points)
@@ -276,8 +333,10 @@ class PointsLedger:
 
     def mature_and_expire(self, as_of: datetime) -> list[LedgerEntry]:
         """The batch job: make pending lots due by ``as_of`` available, then expire what is
-        left of available lots past their expiry, oldest first. Running it again at the same
-        ``as_of`` books nothing (each lot matures once and expires once)."""
+        left of available lots past their expiry, oldest first, and review the tier: a tier
+        lapsed with time is announced (`TierChanged`) and the ledger is marked reviewed at
+        ``as_of``. Running it again at the same ``as_of`` books and announces nothing (each
+        lot matures once and expires once)."""
         ensure_utc(as_of, "as_of")
         entries = job_entries(self.state(), as_of)
         if entries:
@@ -288,6 +347,16 @@ class PointsLedger:
                 self._events.append(
                     PointsExpired(as_of, customer_id=self.customer_id, points=expired)
                 )
+        last = self.last_at
+        if last is not None and as_of > last:
+            before, after = self.tier(last), self.tier(as_of)
+            if before != after:
+                self._events.append(
+                    TierChanged(
+                        as_of, customer_id=self.customer_id, from_tier=before, to_tier=after
+                    )
+                )
+            self.reviewed_at = as_of
         return entries
 
     def _entry(
@@ -315,13 +384,14 @@ class PointsLedger:
 
     def _check_time(self, at: datetime) -> None:
         ensure_utc(at, "at")
-        if self.entries and at < self.entries[-1].at:
+        last = self.last_at
+        if last is not None and at < last:
             raise ValidationError.single(
-                "at", at, f"is before the last entry ({self.entries[-1].at.isoformat()})"
+                "at", at, f"is before the ledger's last entry or review ({last.isoformat()})"
             )
 
     def _book(self, at: datetime, entries: list[LedgerEntry]) -> list[LedgerEntry]:
-        before = self.tier(self.entries[-1].at) if self.entries else None
+        before = self.tier(self.last_at) if self.last_at is not None else None
         start = len(self.entries)
         entries = [attrs.evolve(e, seq=start + i) for i, e in enumerate(entries)]
         self.entries.extend(entries)

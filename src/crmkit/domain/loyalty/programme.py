@@ -21,7 +21,7 @@ from crmkit.domain.channels import InteractionKind
 from crmkit.domain.conditions import Facts
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.loyalty.referrals import ReferralPolicy
-from crmkit.domain.loyalty.rules import EventRule, Multiplier, PeriodCap, SpendRule
+from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierPolicy
 from crmkit.errors import FieldError, ValidationError
 
@@ -65,6 +65,10 @@ class Award:
 
     rule: str
     points: int
+
+
+def _kind_set(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:
@@ -111,7 +115,7 @@ class Programme:
     tiers: tuple[Tier, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
     tier_policy: TierPolicy = attrs.field(factory=TierPolicy, kw_only=True)
     custom_kinds: frozenset[str] = attrs.field(
-        default=frozenset(), converter=frozenset, kw_only=True
+        default=frozenset(), converter=_kind_set, kw_only=True
     )
     event_cap: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
     period_caps: tuple[PeriodCap, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
@@ -163,6 +167,11 @@ class Programme:
             if m.tier is not None and m.tier not in names
         ]
         errors += self._referral_problems(known)
+        errors += [
+            FieldError(f"rewards[{i}].price", reward.price, f"{problem} (the redemption rule)")
+            for i, reward in enumerate(self.rewards)
+            if (problem := self.redemption.problem(reward.price))
+        ]
         return errors
 
     def _referral_problems(self, known: set[str] | frozenset[str]) -> list[FieldError]:
@@ -248,7 +257,9 @@ class Programme:
             in_segment = None
             if multiplier.segment is not None and facts is not None:
                 in_segment = multiplier.segment.holds(facts)
-            if multiplier.applies(tier, interaction.channel, interaction.occurred_at, in_segment):
+            category = interaction.metadata.get(CATEGORY)
+            when = interaction.occurred_at
+            if multiplier.applies(tier, interaction.channel, when, in_segment, category):
                 factor *= multiplier.factor
         return factor
 

@@ -10,6 +10,7 @@ how they fit together.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import (
     ROUND_CEILING,
@@ -32,7 +33,18 @@ from crmkit.domain.money import Money
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
-__all__ = ["ROUNDING_MODES", "EventRule", "Multiplier", "Period", "PeriodCap", "SpendRule"]
+__all__ = [
+    "CATEGORY",
+    "ROUNDING_MODES",
+    "EventRule",
+    "Multiplier",
+    "Period",
+    "PeriodCap",
+    "SpendRule",
+]
+
+#: The interaction metadata key holding a purchase's product category (for multipliers).
+CATEGORY = "category"
 
 #: The rounding modes a spend rule may state (those of `decimal`).
 ROUNDING_MODES = frozenset(
@@ -64,6 +76,10 @@ def _valid(instance: Any, when: datetime) -> bool:
     return (start is None or start <= when) and (end is None or when < end)
 
 
+def _kind_set(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _exact(value: Any) -> Any:
     # A whole number is an exact factor too; anything else is left for the validator.
     return Decimal(value) if type(value) is int else value
@@ -85,7 +101,7 @@ class SpendRule:
     per: Money = attrs.field()
     rounding: str = attrs.field(default=ROUND_DOWN, kw_only=True)
     kinds: frozenset[str] = attrs.field(
-        default=frozenset({"purchase"}), converter=frozenset, kw_only=True
+        default=frozenset({"purchase"}), converter=_kind_set, kw_only=True
     )
     valid_from: datetime | None = attrs.field(
         default=None, converter=_optional_utc, validator=_check_when, kw_only=True
@@ -154,14 +170,25 @@ def _channels(value: Any) -> frozenset[Channel]:
     return frozenset(channel_of(v, "channels") for v in value)
 
 
+def _categories(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise ValidationError.single("categories", value, "must be a collection of text")
+    found = frozenset(value)
+    if not all(isinstance(v, str) and v.strip() for v in found):
+        raise ValidationError.single("categories", value, "must hold non-empty text")
+    return found
+
+
 @attrs.frozen
 class Multiplier:
     """Scale what the earning rules award by ``factor`` when every stated condition holds.
 
     Conditions left ``None`` (or empty) do not restrict: ``tier`` (the member's tier),
-    ``channels`` (the interaction's channel), ``valid_from``/``valid_until`` (when it
-    occurred) and ``segment`` (a `Condition` on the member's `Facts`; it holds only when
-    facts are given). Multipliers that apply multiply together.
+    ``channels`` (the interaction's channel), ``categories`` (the product category an
+    interaction names in its metadata under `CATEGORY`, ``"category"``),
+    ``valid_from``/``valid_until`` (when it occurred) and ``segment`` (a `Condition` on the
+    member's `Facts`; it holds only when facts are given). Multipliers that apply multiply
+    together.
     """
 
     name: str = attrs.field(validator=check_slug)
@@ -176,6 +203,9 @@ class Multiplier:
     )
     valid_until: datetime | None = attrs.field(
         default=None, converter=_optional_utc, validator=_check_when, kw_only=True
+    )
+    categories: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_categories, kw_only=True
     )
 
     @factor.validator
@@ -194,12 +224,19 @@ class Multiplier:
         _check_window(self)
 
     def applies(
-        self, tier: str | None, channel: Channel, when: datetime, in_segment: bool | None
+        self,
+        tier: str | None,
+        channel: Channel,
+        when: datetime,
+        in_segment: bool | None,
+        category: object = None,
     ) -> bool:
         """True when every condition of the multiplier holds."""
         if self.tier is not None and tier != self.tier:
             return False
         if self.channels and channel not in self.channels:
+            return False
+        if self.categories and category not in self.categories:
             return False
         if self.segment is not None and not in_segment:
             return False
