@@ -105,7 +105,7 @@ def _under(prefix: str, path: str) -> str:
 class Segment:
     """A named group of customers: those for whom ``rule`` holds.
 
-    Args:
+    Attributes:
         name: a lower-case slug (``"vip_de"``) that names the segment in its tenant.
         rule: a `Condition` tree of the conditions listed in `SEGMENT_CONDITION_TYPES`.
         description: what the group is for, for people.
