@@ -1,14 +1,26 @@
-"""The SQL adapter beyond the contract: opening URLs, migrations, the outbox, the CLI."""
+"""The SQL adapter beyond the contract: opening URLs, migrations, the outbox, the CLI, and
+the loyalty tables (points ledgers with their balance rows, referrals)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    inspect,
+    select,
+)
 
 from crmkit import CRM, Channel, FixedClock, Money, SequentialIds
 from crmkit.adapters.sqlalchemy import (
@@ -21,9 +33,30 @@ from crmkit.adapters.sqlalchemy import (
     upgrade,
 )
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.referrals import SqlReferrals
 from crmkit.cli import main as cli
-from crmkit.domain import ConsentChanged, CustomerRegistered, InteractionRecorded
-from crmkit.errors import ConfigurationError, ValidationError
+from crmkit.domain import (
+    ConsentChanged,
+    CustomerId,
+    CustomerRegistered,
+    EntryKind,
+    Interaction,
+    InteractionId,
+    InteractionRecorded,
+    PointsLedger,
+    Programme,
+    Referral,
+    SpendRule,
+    TenantId,
+    Tier,
+)
+from crmkit.errors import (
+    ConcurrencyConflict,
+    ConfigurationError,
+    NotFound,
+    ReferralRefused,
+    ValidationError,
+)
 from crmkit.testing.databases import drop_crmkit_tables
 from tests.conftest import backend_url
 
@@ -93,7 +126,7 @@ class TestMigrations:
             drop_crmkit_tables(engine)
             assert current_revision(engine) is None
             upgrade(engine)
-            assert current_revision(engine) == "0003"
+            assert current_revision(engine) == "0004"
             with engine.connect() as connection:
                 context = MigrationContext.configure(
                     connection,
@@ -243,7 +276,7 @@ class TestCommandLine:
         """`crmkit db upgrade --url …` brings an empty database to head."""
         url = f"sqlite:///{tmp_path / 'cli.db'}"
         assert cli(["db", "upgrade", "--url", url]) == 0
-        assert "revision 0003" in capsys.readouterr().out
+        assert "revision 0004" in capsys.readouterr().out
         assert cli(["db", "current", "--url", url]) == 0
         engine = create_engine(url)
         assert t.customers.name in inspect(engine).get_table_names()
@@ -330,3 +363,418 @@ class TestSchemaChecks:
         crm.record_interaction(ada.id, kind="note", channel="web", external_ref="ORDER-1")
         crm.record_interaction(ada.id, kind="note", channel="web", external_ref="order-1")
         assert len(crm.timeline(ada.id)) == 2
+
+
+# Loyalty: points ledgers and referrals
+
+SHOP = Programme(
+    "shop",
+    [SpendRule("per_euro", 1, Money.of("1", "EUR"))],
+    tiers=[Tier("silver", 100)],
+    pending_days=14,
+    expiry_days=60,
+)
+DAY = timedelta(days=1)
+
+
+def _purchase(ident: str, customer_id: str, euros: str, when: datetime = T0) -> Interaction:
+    return Interaction(
+        id=InteractionId(ident),
+        customer_id=CustomerId(customer_id),
+        occurred_at=when,
+        kind="purchase",
+        channel=Channel.WEB,
+        amount=Money.of(euros, "EUR"),
+    )
+
+
+def _ledger(customer_id: str, *euros: str) -> PointsLedger:
+    """A ledger that earned one lot per purchase at T0 (pending until T0 + 14 days)."""
+    ledger = PointsLedger(CustomerId(customer_id), SHOP)
+    for n, amount in enumerate(euros):
+        ledger.earn(_purchase(f"{customer_id}-p{n}", customer_id, amount), T0)
+    return ledger
+
+
+def _stored(store: SqlStore, ledger: PointsLedger) -> PointsLedger:
+    with store.unit_of_work(TenantId("default")) as uow:
+        uow.points_ledgers.add(ledger)
+        uow.commit()
+    return ledger
+
+
+def _entry_count(store: SqlStore) -> int:
+    with store.engine.connect() as connection:
+        return int(
+            connection.execute(select(func.count()).select_from(t.points_entries)).scalar_one()
+        )
+
+
+class TestPointsLedgerStorage:
+    def test_a_ledger_round_trips_with_its_balance_row(self, sql_store: SqlStore) -> None:
+        """add stores the entries and the summary at version 1; find and balance read them."""
+        ledger = _stored(sql_store, _ledger("ada", "120", "30"))
+        assert ledger.version == 1
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            found = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            balance = uow.points_ledgers.balance("shop", CustomerId("ada"))
+            assert uow.points_ledgers.find(SHOP, CustomerId("nobody")) is None
+            assert uow.points_ledgers.balance("shop", CustomerId("nobody")) is None
+            assert uow.points_ledgers.balance("other", CustomerId("ada")) is None
+        assert found is not None
+        assert found.entries == ledger.entries
+        assert found.version == 1
+        assert balance == attrs.evolve(ledger.summary(), version=1)
+        assert balance.pending == 150
+        assert balance.next_due_at == T0 + 14 * DAY
+
+    def test_an_update_appends_only_the_new_entries(self, sql_store: SqlStore) -> None:
+        """The balance row follows the ledger; stored entries stay as they were."""
+        _stored(sql_store, _ledger("ada", "120"))
+        for as_of in (T0 + 14 * DAY, T0 + 20 * DAY):
+            with sql_store.unit_of_work(TenantId("default")) as uow:
+                ledger = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+                assert ledger is not None
+                ledger.mature_and_expire(as_of)
+                if as_of == T0 + 20 * DAY:
+                    ledger.redeem(as_of, "r1", points=20)
+                uow.points_ledgers.update(ledger)
+                uow.points_ledgers.update(ledger)  # twice in one transaction: nothing new
+                uow.commit()
+        assert ledger.version == 5  # added, then updated twice in each of two transactions
+        assert _entry_count(sql_store) == 3
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            found = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            balance = uow.points_ledgers.balance("shop", CustomerId("ada"))
+        assert found is not None
+        assert found.entries == ledger.entries
+        assert balance is not None
+        assert (balance.available, balance.pending, balance.entries, balance.version) == (
+            100,
+            0,
+            3,
+            5,
+        )
+        assert balance.tier == "silver"
+        assert balance.next_due_at == T0 + 74 * DAY  # the lot's expiry
+
+    def test_an_update_of_a_ledger_read_elsewhere_counts_the_stored_entries(
+        self, sql_store: SqlStore
+    ) -> None:
+        """A ledger read in another unit of work is appended to from the stored count."""
+        _stored(sql_store, _ledger("ada", "120"))
+        with sql_store.unit_of_work(TenantId("default")) as reader:
+            ledger = reader.points_ledgers.find(SHOP, CustomerId("ada"))
+        assert ledger is not None
+        ledger.mature_and_expire(T0 + 14 * DAY)
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.points_ledgers.update(ledger)
+            uow.commit()
+        assert _entry_count(sql_store) == 2
+
+    def test_a_stale_copy_conflicts_and_a_missing_ledger_is_not_found(
+        self, sql_store: SqlStore
+    ) -> None:
+        """Optimistic concurrency on the balance row; nothing of the loser is written."""
+        _stored(sql_store, _ledger("ada", "120"))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            first = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            second = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+        assert first is not None
+        assert second is not None
+        first.mature_and_expire(T0 + 14 * DAY)
+        second.adjust(5, T0 + 15 * DAY, "k", "goodwill")
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.points_ledgers.update(first)
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            with pytest.raises(ConcurrencyConflict):
+                uow.points_ledgers.update(second)
+            with pytest.raises(NotFound):
+                uow.points_ledgers.update(_ledger("nobody", "10"))
+            with pytest.raises(ConcurrencyConflict):
+                uow.points_ledgers.add(_ledger("ada"))
+            with pytest.raises(ValidationError):
+                uow.points_ledgers.add(first)  # not version 0
+        assert _entry_count(sql_store) == 2
+
+    def test_changed_stored_entries_are_refused_before_anything_is_written(
+        self, sql_store: SqlStore
+    ) -> None:
+        """Whether the ledger was read in this unit of work or elsewhere, a forged stored
+        entry is a ValidationError and the balance row keeps its version."""
+        original = _stored(sql_store, _ledger("ada", "120", "30"))
+        with sql_store.unit_of_work(TenantId("default")) as elsewhere:
+            outside = elsewhere.points_ledgers.find(SHOP, CustomerId("ada"))
+        assert outside is not None
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            inside = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert inside is not None
+            for ledger in (inside, outside):
+                ledger.entries[0] = attrs.evolve(ledger.entries[0], points=1000)
+                ledger.mature_and_expire(T0 + 14 * DAY)
+                with pytest.raises(ValidationError, match="append-only"):
+                    uow.points_ledgers.update(ledger)
+            shortened = _ledger("ada", "120")
+            shortened.version = 1
+            with pytest.raises(ValidationError, match="append-only"):
+                uow.points_ledgers.update(shortened)
+            balance = uow.points_ledgers.balance("shop", CustomerId("ada"))
+            uow.commit()
+        assert balance == attrs.evolve(original.summary(), version=1)
+        assert _entry_count(sql_store) == 2
+
+    def test_save_many_adds_and_updates_in_one_go(self, sql_store: SqlStore) -> None:
+        """New ledgers are added and stored ones updated (read here or elsewhere), as one
+        call each would."""
+        _stored(sql_store, _ledger("ada", "120"))
+        _stored(sql_store, _ledger("bob", "50"))
+        with sql_store.unit_of_work(TenantId("default")) as elsewhere:
+            bob = elsewhere.points_ledgers.find(SHOP, CustomerId("bob"))
+        assert bob is not None
+        bob.mature_and_expire(T0 + 14 * DAY)
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            ada = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert ada is not None
+            ada.mature_and_expire(T0 + 14 * DAY)
+            ada.redeem(T0 + 14 * DAY, "r1", points=20)
+            new = [_ledger(f"new{n}", "10") for n in range(3)]
+            uow.points_ledgers.save_many([ada, *new, bob])
+            events = uow.commit()
+        assert [ledger.version for ledger in (ada, *new, bob)] == [2, 1, 1, 1, 2]
+        assert len(events) == 4  # a redemption and three earnings (no tier reached)
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            found = uow.points_ledgers.find_many(SHOP, [CustomerId(i) for i in ("ada", "bob")])
+            balances = list(uow.points_ledgers.stream_balances("shop"))
+        assert found == {CustomerId("ada"): ada, CustomerId("bob"): bob}
+        ordered = sorted((ada, *new, bob), key=lambda ledger: ledger.customer_id)
+        assert balances == [ledger.summary() for ledger in ordered]
+        assert _entry_count(sql_store) == 3 + 2 + 3  # ada, bob, the new ones
+
+    def test_save_many_checks_everything_before_writing(self, sql_store: SqlStore) -> None:
+        """A stale, unknown or taken ledger anywhere in the batch: nothing is written."""
+        _stored(sql_store, _ledger("ada", "120"))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            stale = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+        assert stale is not None
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            fresh = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert fresh is not None
+            fresh.mature_and_expire(T0 + 14 * DAY)
+            uow.points_ledgers.update(fresh)
+            uow.commit()
+        stale.mature_and_expire(T0 + 14 * DAY)
+        stranger = _ledger("nobody", "10")
+        stranger.version = 1
+        cases: list[tuple[list[PointsLedger], type[Exception]]] = [
+            ([_ledger("new", "10"), stale], ConcurrencyConflict),
+            ([_ledger("new", "10"), stranger], NotFound),
+            ([_ledger("new", "10"), _ledger("ada", "10")], ConcurrencyConflict),
+        ]
+        for batch, error in cases:
+            with sql_store.unit_of_work(TenantId("default")) as uow:
+                with pytest.raises(error):
+                    uow.points_ledgers.save_many(batch)
+                uow.commit()
+        assert _entry_count(sql_store) == 2
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            assert uow.points_ledgers.balance("shop", CustomerId("new")) is None
+            twice = _ledger("twice", "10")
+            uow.points_ledgers.save_many([twice, twice])  # as add, then update
+            uow.commit()
+        assert twice.version == 2
+
+    def test_a_rolled_back_update_is_forgotten(self, sql_store: SqlStore) -> None:
+        """After a rollback the stored count is asked again: no entry is skipped."""
+        _stored(sql_store, _ledger("ada", "120"))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            ledger = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert ledger is not None
+            ledger.mature_and_expire(T0 + 14 * DAY)
+            uow.points_ledgers.update(ledger)
+            uow.rollback()
+            fresh = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert fresh is not None
+            fresh.mature_and_expire(T0 + 14 * DAY)
+            fresh.adjust(5, T0 + 15 * DAY, "k", "goodwill")
+            uow.points_ledgers.update(fresh)
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            found = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+        assert found is not None
+        assert found.entries == fresh.entries
+        assert [e.kind for e in found.entries] == [EntryKind.EARN, EntryKind.MATURE, "adjust"]
+
+    def test_events_go_to_the_outbox_under_the_members_id(self, sql_store: SqlStore) -> None:
+        """A ledger's events are written with its customer id as the aggregate id."""
+        ledger = _ledger("ada", "120")
+        _stored(sql_store, ledger)
+        with sql_store.engine.connect() as connection:
+            rows = connection.execute(
+                select(t.outbox.c.event_type, t.outbox.c.aggregate_id).order_by(t.outbox.c.position)
+            ).all()
+        assert sorted(tuple(r) for r in rows) == [("PointsEarned", "ada"), ("TierChanged", "ada")]
+
+    def test_find_many_due_and_stream_balances_read_in_batches(self, sql_store: SqlStore) -> None:
+        """Several ledgers: found at once, listed when due, streamed in id order."""
+        ids = [f"m{n:02d}" for n in range(7)]
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            for n, customer_id in enumerate(ids):
+                uow.points_ledgers.add(_ledger(customer_id, *(["10"] if n % 2 else [])))
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            ledgers = uow.points_ledgers.find_many(SHOP, [*ids, CustomerId("nobody"), ids[0]])
+            repo = uow.points_ledgers
+            due = repo.due("shop", T0 + 14 * DAY, limit=2)
+            rest = repo.due("shop", T0 + 14 * DAY, after=due[-1])
+            early = repo.due("shop", T0 + 14 * DAY - timedelta(microseconds=1))
+            streamed = list(repo.stream_balances("shop", batch_size=3))
+            with pytest.raises(ValidationError):
+                repo.due("shop", datetime(2024, 3, 1))  # naive
+        assert sorted(ledgers) == ids
+        assert all(ledgers[i].version == 1 for i in ids)
+        assert [len(ledgers[i].entries) for i in ids] == [0, 1, 0, 1, 0, 1, 0]
+        assert due == ["m01", "m03"]
+        assert rest == ["m05"]
+        assert early == []
+        assert [b.customer_id for b in streamed] == ids
+        assert [b.pending for b in streamed] == [0, 10, 0, 10, 0, 10, 0]
+
+    def test_ledgers_are_kept_apart_by_tenant_and_programme(self, sql_store: SqlStore) -> None:
+        """One member may have a ledger in each programme and tenant."""
+        other = attrs.evolve(SHOP, name="club")
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.points_ledgers.add(_ledger("ada", "10"))
+            uow.points_ledgers.add(PointsLedger(CustomerId("ada"), other))
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("beta")) as uow:
+            assert uow.points_ledgers.find(SHOP, CustomerId("ada")) is None
+            assert list(uow.points_ledgers.stream_balances("shop")) == []
+            assert uow.points_ledgers.due("shop", T0 + 100 * DAY) == []
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            club = uow.points_ledgers.balance("club", CustomerId("ada"))
+        assert club is not None
+        assert club.entries == 0
+
+
+class TestReferralStorage:
+    def test_referrals_round_trip_and_move_on_with_versions(self, sql_store: SqlStore) -> None:
+        """add, get, update, for_referee and by_referrer (oldest first, then by id)."""
+        first = Referral.record("r2", "shop", CustomerId("ada"), CustomerId("bob"), T0, code="X")
+        second = Referral.record("r1", "shop", CustomerId("ada"), CustomerId("cy"), T0)
+        third = Referral.record("r0", "shop", CustomerId("ada"), CustomerId("di"), T0 + DAY)
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            for referral in (first, second, third):
+                uow.referrals.add(referral)
+            uow.commit()
+        assert first.version == 1
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            stored = uow.referrals.get("r2")
+            stored.qualify("p1", T0 + DAY)
+            uow.referrals.update(stored)
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            assert uow.referrals.get("r2") == stored
+            assert stored.version == 2
+            assert uow.referrals.for_referee("shop", CustomerId("bob")) == stored
+            assert uow.referrals.for_referee("shop", CustomerId("ada")) is None
+            assert uow.referrals.for_referee("club", CustomerId("bob")) is None
+            assert [r.id for r in uow.referrals.by_referrer("shop", CustomerId("ada"))] == [
+                "r1",
+                "r2",
+                "r0",
+            ]
+            with pytest.raises(NotFound):
+                uow.referrals.get("nope")
+        with sql_store.engine.connect() as connection:
+            types = connection.execute(select(t.outbox.c.event_type, t.outbox.c.aggregate_id))
+            assert sorted(tuple(r) for r in types) == [
+                ("ReferralChanged", "r0"),
+                ("ReferralChanged", "r1"),
+                ("ReferralChanged", "r2"),
+                ("ReferralChanged", "r2"),
+            ]
+
+    def test_a_referee_is_referred_once_per_programme(self, sql_store: SqlStore) -> None:
+        """The second referral of a referee is refused; a taken id conflicts."""
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.referrals.add(
+                Referral.record("r1", "shop", CustomerId("ada"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            again = Referral.record("r2", "shop", CustomerId("cy"), CustomerId("bob"), T0)
+            with pytest.raises(ReferralRefused) as refused:
+                uow.referrals.add(again)
+            assert refused.value.referee_id == "bob"
+            with pytest.raises(ConcurrencyConflict):
+                uow.referrals.add(
+                    Referral.record("r1", "shop", CustomerId("cy"), CustomerId("di"), T0)
+                )
+            uow.referrals.add(
+                Referral.record("r3", "club", CustomerId("cy"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("beta")) as uow:  # another tenant
+            uow.referrals.add(
+                Referral.record("r1", "shop", CustomerId("ada"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+
+    def test_the_unique_key_refuses_a_referral_the_check_missed(self, sql_store: SqlStore) -> None:
+        """A referral committed after the check (simulated: the check is skipped) is still
+        refused by the (programme, referee) key, as ReferralRefused."""
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.referrals.add(
+                Referral.record("r1", "shop", CustomerId("ada"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            raw = SqlReferrals(uow)
+            raw.for_referee = lambda programme, referee_id: None  # type: ignore[method-assign]
+            with pytest.raises(ReferralRefused):
+                raw.add(Referral.record("r2", "shop", CustomerId("cy"), CustomerId("bob"), T0))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            raw = SqlReferrals(uow)
+            raw._version = lambda referral_id: None  # type: ignore[method-assign]
+            with pytest.raises(ConcurrencyConflict):
+                raw.add(Referral.record("r1", "shop", CustomerId("cy"), CustomerId("di"), T0))
+
+    def test_an_update_may_not_change_who_a_referral_links(self, sql_store: SqlStore) -> None:
+        """Programme, referrer and referee stay as added; changing one writes nothing."""
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.referrals.add(
+                Referral.record("r1", "shop", CustomerId("ada"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            moved = uow.referrals.get("r1")
+            moved.referee_id = CustomerId("cy")
+            with pytest.raises(ValidationError):
+                uow.referrals.update(moved)
+            stored = uow.referrals.get("r1")
+        assert (stored.referee_id, stored.version) == ("bob", 1)
+
+    def test_a_stale_referral_conflicts_and_an_unknown_one_is_not_found(
+        self, sql_store: SqlStore
+    ) -> None:
+        """Optimistic concurrency on the referral row."""
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            uow.referrals.add(
+                Referral.record("r1", "shop", CustomerId("ada"), CustomerId("bob"), T0)
+            )
+            uow.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            first, second = uow.referrals.get("r1"), uow.referrals.get("r1")
+            first.qualify("p1", T0)
+            uow.referrals.update(first)
+            second.qualify("p2", T0)
+            with pytest.raises(ConcurrencyConflict):
+                uow.referrals.update(second)
+            with pytest.raises(NotFound):
+                uow.referrals.update(
+                    Referral("zz", "shop", CustomerId("a"), CustomerId("b"), T0, version=1)
+                )
+            with pytest.raises(ValidationError):
+                uow.referrals.add(first)  # not version 0

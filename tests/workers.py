@@ -35,7 +35,11 @@ from crmkit.domain import (
     CUSTOMER_LIFECYCLE,
     ConsentRecord,
     MembershipChange,
+    PointsLedger,
+    Programme,
+    Referral,
     SegmentSnapshot,
+    SpendRule,
     StageHistory,
 )
 from crmkit.errors import CrmError
@@ -43,6 +47,8 @@ from crmkit.errors import CrmError
 T = TypeVar("T")
 
 SHARED_CUSTOMER = "cust-shared"
+#: The loyalty programme of `partial_work`'s points ledgers: a point per euro, at once.
+PARTIAL_PROGRAMME = Programme("partial", [SpendRule("per_euro", 1, Money(100, "EUR"))])
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 #: How long a worker keeps retrying one operation before it gives up (seconds).
 RETRY_DEADLINE_S = 45.0
@@ -338,8 +344,8 @@ def concurrency_worker(
 def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     """Write to every data table inside ``uow`` without committing: a new account and
     customer (with tags, traits, external ids, consents, an account link, a lifecycle stage
-    history and a segment snapshot), a changed existing customer and account, and
-    interactions."""
+    history, a segment snapshot, a points ledger and a referral by the shared customer), a
+    changed existing customer and account, and interactions."""
     now = crm.clock.now()
     account = Account.register(
         AccountId(f"acct-{tag}"), name=f"Acme {tag}", at=now, domain=f"{tag}.example.com"
@@ -366,6 +372,21 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     snapshot = SegmentSnapshot.empty(f"partial_{tag}".lower().replace("-", "_"), now)
     snapshot.refresh(MembershipChange(snapshot.segment, now, [customer.id], members=1))
     uow.segment_memberships.add(snapshot)
+    ledger = PointsLedger(customer.id, PARTIAL_PROGRAMME)
+    purchase = Interaction(
+        id=InteractionId(f"int-{tag}-loyalty"),
+        customer_id=customer.id,
+        occurred_at=now,
+        kind="purchase",
+        channel="web",
+        amount=Money(2500, "EUR"),
+    )
+    ledger.earn(purchase, now)
+    ledger.adjust(5, now, f"welcome-{tag}", "welcome")
+    uow.points_ledgers.add(ledger)
+    uow.referrals.add(
+        Referral.record(f"refer-{tag}", "partial", CustomerId(SHARED_CUSTOMER), customer.id, now)
+    )
     uow.customers.add_many(
         [Customer.register(CustomerId(f"cust-{tag}-{i}"), at=now, tags=["bulk"]) for i in range(3)]
     )

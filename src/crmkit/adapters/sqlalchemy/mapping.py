@@ -30,12 +30,19 @@ from crmkit.domain import (
     Direction,
     DoubleOptIn,
     EmailAddress,
+    EntryKind,
     Interaction,
     InteractionId,
     InteractionKind,
+    LedgerEntry,
     Money,
     PhoneNumber,
+    PointsBalance,
+    PointsLedger,
     PostalAddress,
+    Programme,
+    Referral,
+    ReferralStatus,
     StageChange,
     StageHistory,
     SubjectKind,
@@ -57,6 +64,13 @@ __all__ = [
     "from_us",
     "interaction_from_row",
     "interaction_row",
+    "points_balance_from_row",
+    "points_balance_row",
+    "points_entry_from_row",
+    "points_entry_rows",
+    "points_ledger_from_rows",
+    "referral_from_row",
+    "referral_row",
     "stage_change_from_row",
     "stage_change_rows",
     "stage_history_from_rows",
@@ -548,5 +562,167 @@ def stage_history_from_rows(
         model=row["model"],
         changes=tuple(stage_change_from_row(c) for c in changes),
         version=row["version"],
+        _events=[],
+    )
+
+
+# Points ledgers
+
+
+def _us_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
+
+
+def _at_or_none(micros: int | None) -> datetime | None:
+    return None if micros is None else from_us(micros)
+
+
+def points_entry_rows(
+    tenant: str, ledger: PointsLedger, first_seq: int = 0
+) -> list[dict[str, Any]]:
+    """The ``crmkit_points_entries`` rows of a ledger's entries from position ``first_seq``."""
+    programme, customer_id = ledger.programme.name, ledger.customer_id
+    return [
+        {
+            "tenant_id": tenant,
+            "programme": programme,
+            "customer_id": customer_id,
+            "seq": seq,
+            "kind": entry.kind.value,
+            "points": entry.points,
+            "at_us": to_us(entry.at),
+            "key": entry.key,
+            "rule": entry.rule,
+            "interaction_id": entry.interaction_id,
+            "reference": entry.reference,
+            "lot": entry.lot,
+            "takes": json.dumps([[lot, points] for lot, points in entry.takes])
+            if entry.takes
+            else None,
+            "spend": entry.spend,
+            "occurred_at_us": _us_or_none(entry.occurred_at),
+            "available_from_us": _us_or_none(entry.available_from),
+            "expires_at_us": _us_or_none(entry.expires_at),
+            "shortfall": entry.shortfall,
+        }
+        for seq, entry in enumerate(ledger.entries[first_seq:], first_seq)
+    ]
+
+
+_ENTRY_KINDS = EntryKind._value2member_map_
+
+
+def points_entry_from_row(row: Mapping[Any, Any]) -> LedgerEntry:
+    """A ledger entry from its ``crmkit_points_entries`` row."""
+    takes = row["takes"]
+    return _hydrate(
+        LedgerEntry,
+        seq=row["seq"],
+        kind=_ENTRY_KINDS[row["kind"]],
+        points=int(row["points"]),
+        at=from_us(row["at_us"]),
+        key=row["key"],
+        rule=row["rule"],
+        interaction_id=row["interaction_id"],
+        reference=row["reference"],
+        lot=row["lot"],
+        takes=() if takes is None else tuple((lot, int(n)) for lot, n in json.loads(takes)),
+        spend=int(row["spend"]),
+        occurred_at=_at_or_none(row["occurred_at_us"]),
+        available_from=_at_or_none(row["available_from_us"]),
+        expires_at=_at_or_none(row["expires_at_us"]),
+        shortfall=int(row["shortfall"]),
+    )
+
+
+def points_ledger_from_rows(
+    programme: Programme, row: Mapping[Any, Any], entries: Iterable[Mapping[Any, Any]]
+) -> PointsLedger:
+    """A ledger from its ``crmkit_points_balances`` row and its entry rows in ``seq`` order."""
+    booked = [points_entry_from_row(e) for e in entries]
+    last_at = _at_or_none(row["last_at_us"])
+    reviewed = last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
+    return _hydrate(
+        PointsLedger,
+        customer_id=row["customer_id"],
+        programme=programme,
+        entries=booked,
+        version=int(row["version"]),
+        reviewed_at=reviewed,
+        _events=[],
+    )
+
+
+def points_balance_row(tenant: str, balance: PointsBalance, version: int) -> dict[str, Any]:
+    """The ``crmkit_points_balances`` row of a ledger's summary, stored at ``version``."""
+    return {
+        "tenant_id": tenant,
+        "programme": balance.programme,
+        "customer_id": balance.customer_id,
+        "available": balance.available,
+        "pending": balance.pending,
+        "tier": balance.tier,
+        "entries": balance.entries,
+        "last_at_us": _us_or_none(balance.last_at),
+        "next_due_at_us": _us_or_none(balance.next_due_at),
+        "version": version,
+    }
+
+
+def points_balance_from_row(row: Mapping[Any, Any]) -> PointsBalance:
+    """A ledger's stored summary from its ``crmkit_points_balances`` row."""
+    return _hydrate(
+        PointsBalance,
+        customer_id=row["customer_id"],
+        programme=row["programme"],
+        available=int(row["available"]),
+        pending=int(row["pending"]),
+        tier=row["tier"],
+        entries=int(row["entries"]),
+        last_at=_at_or_none(row["last_at_us"]),
+        next_due_at=_at_or_none(row["next_due_at_us"]),
+        version=int(row["version"]),
+    )
+
+
+# Referrals
+
+
+def referral_row(tenant: str, referral: Referral, version: int) -> dict[str, Any]:
+    """The ``crmkit_referrals`` row of a referral, stored at ``version``."""
+    return {
+        "tenant_id": tenant,
+        "id": referral.id,
+        "programme": referral.programme,
+        "referrer_id": referral.referrer_id,
+        "referee_id": referral.referee_id,
+        "code": referral.code,
+        "created_at_us": to_us(referral.created_at),
+        "status": referral.status.value,
+        "qualified_at_us": _us_or_none(referral.qualified_at),
+        "qualifying_interaction_id": referral.qualifying_interaction_id,
+        "rewarded_at_us": _us_or_none(referral.rewarded_at),
+        "version": version,
+    }
+
+
+_REFERRAL_STATUSES = ReferralStatus._value2member_map_
+
+
+def referral_from_row(row: Mapping[Any, Any]) -> Referral:
+    """A referral from its ``crmkit_referrals`` row."""
+    return _hydrate(
+        Referral,
+        id=row["id"],
+        programme=row["programme"],
+        referrer_id=row["referrer_id"],
+        referee_id=row["referee_id"],
+        created_at=from_us(row["created_at_us"]),
+        code=row["code"],
+        status=_REFERRAL_STATUSES[row["status"]],
+        qualified_at=_at_or_none(row["qualified_at_us"]),
+        qualifying_interaction_id=row["qualifying_interaction_id"],
+        rewarded_at=_at_or_none(row["rewarded_at_us"]),
+        version=int(row["version"]),
         _events=[],
     )

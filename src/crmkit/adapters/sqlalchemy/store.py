@@ -15,6 +15,8 @@ from crmkit.adapters.sqlalchemy.engine import configure_sqlite, masked, open_eng
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
+from crmkit.adapters.sqlalchemy.points_ledgers import SqlPointsLedgers
+from crmkit.adapters.sqlalchemy.referrals import SqlReferrals
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
 from crmkit.adapters.sqlalchemy.segment_memberships import SqlSegmentMemberships
 from crmkit.adapters.sqlalchemy.stage_histories import SqlStageHistories
@@ -23,6 +25,7 @@ from crmkit.domain import (
     DomainEvent,
     EnteredSegment,
     LeftSegment,
+    ReferralChanged,
     StageChanged,
     SubjectKind,
     TenantId,
@@ -108,6 +111,12 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self._segment_memberships: SqlSegmentMemberships = _guarded(
             SqlSegmentMemberships(self), "reading or writing segment memberships"
         )
+        # Kept unguarded too: the unit of work tells it when a transaction ends.
+        self._ledgers = SqlPointsLedgers(self)
+        self._points_ledgers: SqlPointsLedgers = _guarded(
+            self._ledgers, "reading or writing points ledgers"
+        )
+        self._referrals: SqlReferrals = _guarded(SqlReferrals(self), "reading or writing referrals")
 
     @property
     def customers(self) -> SqlCustomers:
@@ -130,6 +139,16 @@ class SqlUnitOfWork(BaseUnitOfWork):
         return self._segment_memberships
 
     @property
+    def points_ledgers(self) -> SqlPointsLedgers:
+        """The tenant's loyalty points ledgers and their balances."""
+        return self._points_ledgers
+
+    @property
+    def referrals(self) -> SqlReferrals:
+        """The tenant's referrals."""
+        return self._referrals
+
+    @property
     def connection(self) -> Connection:
         """The connection of this unit of work's transaction."""
         if self._connection is None:
@@ -137,6 +156,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
         return self._connection
 
     def _begin(self) -> None:
+        self._ledgers.forget()
         with storage_errors("opening a transaction"):
             connection = self._engine.connect()
             if connection.dialect.name != "sqlite":
@@ -147,6 +167,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
             self._connection = connection
 
     def _commit(self, events: list[DomainEvent]) -> None:
+        self._ledgers.forget()  # a failed commit rolls back: what was stored is gone
         with storage_errors("committing"):
             if events:
                 self._lock_aggregates(events)
@@ -161,7 +182,13 @@ class SqlUnitOfWork(BaseUnitOfWork):
             return
         # Membership events are ordered by their snapshot's row, which the versioned UPDATE
         # already holds: locking every member's row of a large refresh would cost a lot.
-        events = [e for e in events if not isinstance(e, EnteredSegment | LeftSegment)]
+        # So are referral events, by their referral's row (the INSERT or versioned UPDATE
+        # holds it; their aggregate id is the referral's). Points ledger events share their
+        # aggregate id, the member's, with the customer's own events: they lock the
+        # customer's row (their ``customer_id``), as customer events do.
+        events = [
+            e for e in events if not isinstance(e, EnteredSegment | LeftSegment | ReferralChanged)
+        ]
         customer_ids = {getattr(e, "customer_id", None) for e in events}
         account_ids = {getattr(e, "account_id", None) for e in events}
         for event in events:  # a stage history is locked through its subject's row
@@ -181,6 +208,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
                 ).all()
 
     def _rollback(self) -> None:
+        self._ledgers.forget()
         if self._connection is not None:
             with storage_errors("rolling back"):
                 self._connection.rollback()

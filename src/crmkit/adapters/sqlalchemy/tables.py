@@ -39,6 +39,9 @@ __all__ = [
     "interactions",
     "metadata",
     "outbox",
+    "points_balances",
+    "points_entries",
+    "referrals",
     "segment_members",
     "segment_snapshots",
     "stage_changes",
@@ -284,6 +287,77 @@ segment_members = Table(
     Column("customer_id", _str(ID), nullable=False),
     Column("since_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "segment", "customer_id"),
+    **_MYSQL,
+)
+
+# A member's points ledger under one programme: append-only entries, numbered from 0. The
+# ``takes`` of an entry (the ``(lot, points)`` it took) are a JSON list of pairs, never queried.
+points_entries = Table(
+    f"{PREFIX}points_entries",
+    metadata,
+    _tenant(),
+    Column("programme", _str(SLUG), nullable=False),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", _str(16), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("key", _str(TEXT), nullable=False),
+    Column("rule", _str(TEXT)),
+    Column("interaction_id", _str(ID)),
+    Column("reference", _str(TEXT)),
+    Column("lot", _str(TEXT)),
+    Column("takes", _text()),  # JSON list of [lot, points]; NULL: took nothing
+    Column("spend", BigInteger, nullable=False),
+    Column("occurred_at_us", BigInteger),
+    Column("available_from_us", BigInteger),
+    Column("expires_at_us", BigInteger),
+    Column("shortfall", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "programme", "customer_id", "seq"),
+    UniqueConstraint("tenant_id", "programme", "customer_id", "key"),
+    **_MYSQL,
+)
+
+# Beside each ledger, what it adds up to (`PointsBalance`), one row per member, kept in the
+# same transaction as the entries: reading a balance never scans them. The row's version is
+# the ledger's; ``next_due_at_us`` lists the members the batch job has work for.
+points_balances = Table(
+    f"{PREFIX}points_balances",
+    metadata,
+    _tenant(),
+    Column("programme", _str(SLUG), nullable=False),
+    Column("customer_id", _str(ID), nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("tier", _str(SLUG)),  # NULL: no tier
+    Column("entries", Integer, nullable=False),
+    Column("last_at_us", BigInteger),  # the last entry or job review; NULL: neither yet
+    Column("next_due_at_us", BigInteger),  # NULL: nothing matures or expires
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "programme", "customer_id"),
+    Index(None, "tenant_id", "programme", "next_due_at_us"),  # due
+    **_MYSQL,
+)
+
+# Referrals: a referee is referred at most once per programme (the unique key enforces it).
+referrals = Table(
+    f"{PREFIX}referrals",
+    metadata,
+    _tenant(),
+    Column("id", _str(ID), nullable=False),
+    Column("programme", _str(SLUG), nullable=False),
+    Column("referrer_id", _str(ID), nullable=False),
+    Column("referee_id", _str(ID), nullable=False),
+    Column("code", _str(TEXT)),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("status", _str(16), nullable=False),
+    Column("qualified_at_us", BigInteger),
+    Column("qualifying_interaction_id", _str(ID)),
+    Column("rewarded_at_us", BigInteger),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "programme", "referee_id"),
+    Index(None, "tenant_id", "programme", "referrer_id"),  # by_referrer
     **_MYSQL,
 )
 

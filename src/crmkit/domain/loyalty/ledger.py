@@ -41,7 +41,10 @@ from crmkit.domain.loyalty.refunds import plan_reversal
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
-__all__ = ["PointsBalance", "PointsLedger", "StatementLine"]
+__all__ = ["MAX_REASON", "PointsBalance", "PointsLedger", "StatementLine"]
+
+#: The longest reason an adjustment may give (it is kept on the entry as its rule).
+MAX_REASON = 200
 
 
 @attrs.frozen
@@ -300,7 +303,7 @@ class PointsLedger:
         price. Raise `InsufficientPoints` (writing nothing) beyond the balance. Replaying
         ``key`` with the same request returns the first entry; with another, it conflicts."""
         points = self.programme.redemption_points(points, reward)
-        key, rule = f"redeem:{key}", reward or "redemption"
+        key, rule = f"redeem:{check_id('key', key)}", reward or "redemption"
         if (existing := self._replayed(key, points, rule)) is not None:
             return existing
         self._check_time(at)
@@ -317,7 +320,11 @@ class PointsLedger:
         zero). ``reason`` names the cause."""
         if type(points) is not int or points == 0:
             raise ValidationError.single("points", points, "must be a non-zero int")
-        key = f"adjust:{key}"
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+            raise ValidationError.single(
+                "reason", reason, f"must be non-empty text of at most {MAX_REASON} characters"
+            )
+        key = f"adjust:{check_id('key', key)}"
         if (existing := self._replayed(key, points, reason)) is not None:
             return existing
         self._check_time(at)

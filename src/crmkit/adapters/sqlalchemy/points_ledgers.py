@@ -1,0 +1,500 @@
+"""The SQL points-ledger repository: ``crmkit_points_balances`` and ``crmkit_points_entries``.
+
+A ledger is one balance row (its `PointsBalance`: available and pending points, tier, entry
+count, when something next falls due, and the ledger's version) plus one row per entry,
+numbered from 0. Entries are append-only: an update inserts only the entries after the stored
+ones, in the same transaction as the versioned UPDATE of the balance row. Reading a balance,
+the members due for the batch job or every balance of a programme reads only balance rows.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exc, insert, select, update
+
+from crmkit.adapters._arguments import check_batch, check_page
+from crmkit.adapters.sqlalchemy import mapping as m
+from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.repositories import _Session
+from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
+from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
+
+__all__ = ["SqlPointsLedgers"]
+
+_B = t.points_balances.c
+_E = t.points_entries.c
+
+#: How many customer ids one ``IN`` list of `SqlPointsLedgers.find_many` names.
+_IN_BATCH = 500
+
+_Row = Mapping[Any, Any]
+_Remembered = tuple["weakref.ref[PointsLedger]", int, tuple[LedgerEntry, ...]]
+_KIND = "points ledger"
+
+
+class SqlPointsLedgers:
+    """Points ledgers in ``crmkit_points_balances`` and ``crmkit_points_entries``.
+
+    It remembers, for each ledger it read or stored in the current transaction, the entries
+    stored at that ledger's version, so an update appends (and checks that the stored ones
+    were left alone) without reading them again; the unit of work calls `forget` whenever a
+    transaction begins or ends.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._s = session
+        #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
+        self._stored: dict[int, _Remembered] = {}
+
+    @property
+    def _tenant(self) -> str:
+        return self._s.tenant
+
+    def forget(self) -> None:
+        """Drop what was remembered of the ledgers read or stored (the transaction ended)."""
+        self._stored.clear()
+
+    def _remember(self, ledger: PointsLedger) -> None:
+        entries = tuple(ledger.entries)
+        self._stored[id(ledger)] = (weakref.ref(ledger), ledger.version, entries)
+
+    def _remembered(self, ledger: PointsLedger) -> tuple[LedgerEntry, ...] | None:
+        known = self._stored.get(id(ledger))
+        if known is None or known[0]() is not ledger or known[1] != ledger.version:
+            return None
+        return known[2]
+
+    def _where(self, table: Any, programme: str, customer_id: str) -> Any:
+        return and_(
+            table.c.tenant_id == self._tenant,
+            table.c.programme == programme,
+            table.c.customer_id == customer_id,
+        )
+
+    def add(self, ledger: PointsLedger) -> None:
+        """Store a new ledger (version 0) with its entries; it becomes version 1. Raises
+        `ConcurrencyConflict` if the member already has a ledger in that programme."""
+        if ledger.version != 0:
+            raise ValidationError.single("version", ledger.version, "a new ledger has version 0")
+        problem = _problem(ledger, ())
+        if problem is not None:
+            raise problem
+        programme, customer_id = ledger.programme.name, ledger.customer_id
+        key = (programme, customer_id)
+        # Asked first, so the usual refusal leaves the transaction usable on PostgreSQL too;
+        # the primary key still catches a writer that committed the same key meanwhile.
+        if self._version(programme, customer_id) is not None:
+            raise ConcurrencyConflict(_KIND, key, 0, "it already exists")
+        connection = self._s.connection
+        try:
+            connection.execute(
+                insert(t.points_balances),
+                [m.points_balance_row(self._tenant, ledger.summary(), 1)],
+            )
+        except exc.IntegrityError:
+            raise ConcurrencyConflict(_KIND, key, 0, "it already exists") from None
+        rows = m.points_entry_rows(self._tenant, ledger)
+        if rows:
+            try:
+                connection.execute(insert(t.points_entries), rows)
+            except exc.IntegrityError:
+                # Only entries left behind by a hand-deleted balance row: nothing crmkit does.
+                raise ConcurrencyConflict(_KIND, key, 0, "it already exists") from None
+        ledger.version = 1
+        self._remember(ledger)
+        self._s._track(ledger)
+
+    def update(self, ledger: PointsLedger) -> None:
+        """Append the entries booked since the ledger was read and store its new balance, if
+        its stored version is still ``ledger.version``, then bump it; raises
+        `ConcurrencyConflict` if another writer got there first, `NotFound` if it was never
+        added, `ValidationError` (writing nothing) if the stored entries were changed."""
+        programme, customer_id = ledger.programme.name, ledger.customer_id
+        key, version = (programme, customer_id), ledger.version
+        connection = self._s.connection
+        stored = self._remembered(ledger)
+        if stored is None:  # read in another transaction: ask what its version holds
+            stored = self._stored_entries(programme, customer_id, version)
+            problem = _problem(ledger, stored)
+        else:
+            problem = _problem(ledger, stored)
+            if problem is not None:  # a stale copy is reported as stale first, as in memory
+                self._locked_version(programme, customer_id, version)
+        if problem is not None:
+            raise problem
+        summary = m.points_balance_row(self._tenant, ledger.summary(), version + 1)
+        result = connection.execute(
+            update(t.points_balances)
+            .where(self._where(t.points_balances, programme, customer_id), _B.version == version)
+            .values(
+                available=summary["available"],
+                pending=summary["pending"],
+                tier=summary["tier"],
+                entries=summary["entries"],
+                last_at_us=summary["last_at_us"],
+                next_due_at_us=summary["next_due_at_us"],
+                version=_B.version + 1,
+            )
+        )
+        if result.rowcount != 1:
+            if self._version(programme, customer_id) is None:
+                raise NotFound(_KIND, key)
+            raise ConcurrencyConflict(_KIND, key, version)
+        appended = m.points_entry_rows(self._tenant, ledger, len(stored))
+        if appended:
+            try:
+                connection.execute(insert(t.points_entries), appended)
+            except exc.IntegrityError:
+                # Only when the stored entries do not match their balance row (edited by
+                # hand): retrying from a fresh read tells.
+                raise ConcurrencyConflict(_KIND, key, version) from None
+        ledger.version += 1
+        self._remember(ledger)
+        self._s._track(ledger)
+
+    def save_many(self, ledgers: Collection[PointsLedger]) -> None:
+        """`add` the ledgers at version 0 and `update` the others, all at once: a few reads
+        (the stored balance rows of the updated ledgers under a lock, 500 at a time, and
+        whether the new ones are taken) and then one executemany per table. Every check is
+        made before anything is written."""
+        batch = list(ledgers)
+        keys = {(ledger.programme.name, ledger.customer_id) for ledger in batch}
+        if len(keys) != len(batch):  # a ledger twice: exactly as one call each
+            for ledger in batch:
+                if ledger.version == 0:
+                    self.add(ledger)
+                else:
+                    self.update(ledger)
+            return
+        new = [ledger for ledger in batch if ledger.version == 0]
+        old = [ledger for ledger in batch if ledger.version != 0]
+        stored = self._stored_many(old)
+        for ledger in batch:
+            problem = _problem(ledger, stored.get(id(ledger), ()))
+            if problem is not None:
+                raise problem
+        self._refuse_taken(new)
+        tenant, connection = self._tenant, self._s.connection
+        entries = [row for ledger in new for row in m.points_entry_rows(tenant, ledger)]
+        entries += [
+            row
+            for ledger in old
+            for row in m.points_entry_rows(tenant, ledger, len(stored[id(ledger)]))
+        ]
+        if new:
+            balances = [m.points_balance_row(tenant, ledger.summary(), 1) for ledger in new]
+            try:
+                connection.execute(insert(t.points_balances), balances)
+            except exc.IntegrityError:
+                raise ConcurrencyConflict(_KIND, _offender(new), 0, "it already exists") from None
+        if old:
+            # Every row was read under a lock at its version: each UPDATE changes one row.
+            connection.execute(
+                _UPDATE_BALANCE,
+                [_balance_parameters(tenant, ledger) for ledger in old],
+            )
+        if entries:
+            try:
+                connection.execute(insert(t.points_entries), entries)
+            except exc.IntegrityError:
+                raise ConcurrencyConflict(_KIND, _offender(batch), None) from None
+        for ledger in batch:
+            ledger.version += 1
+            self._remember(ledger)
+            self._s._track(ledger)
+
+    def _stored_many(self, ledgers: list[PointsLedger]) -> dict[int, tuple[LedgerEntry, ...]]:
+        """The entries stored at each ledger's version, by ``id(ledger)``, their balance rows
+        read under a lock (see `_locked_version`) in key order; raises `NotFound` or
+        `ConcurrencyConflict` for the first ledger not stored at its version."""
+        stored: dict[int, tuple[LedgerEntry, ...]] = {}
+        by_programme: dict[str, list[PointsLedger]] = defaultdict(list)
+        for ledger in ledgers:
+            by_programme[ledger.programme.name].append(ledger)
+        connection = self._s.connection
+        for programme in sorted(by_programme):
+            group = sorted(by_programme[programme], key=lambda ledger: ledger.customer_id)
+            for start in range(0, len(group), _IN_BATCH):
+                chunk = group[start : start + _IN_BATCH]
+                rows = {
+                    row.customer_id: (int(row.version), int(row.entries))
+                    for row in connection.execute(
+                        select(_B.customer_id, _B.version, _B.entries)
+                        .where(
+                            _B.tenant_id == self._tenant,
+                            _B.programme == programme,
+                            _B.customer_id.in_([ledger.customer_id for ledger in chunk]),
+                        )
+                        .order_by(_B.customer_id)
+                        .with_for_update()
+                    )
+                }
+                unknown: dict[str, int] = {}
+                for ledger in chunk:
+                    key = (programme, ledger.customer_id)
+                    if ledger.customer_id not in rows:
+                        raise NotFound(_KIND, key)
+                    version, count = rows[ledger.customer_id]
+                    if version != ledger.version:
+                        raise ConcurrencyConflict(_KIND, key, ledger.version)
+                    remembered = self._remembered(ledger)
+                    if remembered is not None:
+                        stored[id(ledger)] = remembered
+                    elif count == 0:
+                        stored[id(ledger)] = ()
+                    else:
+                        unknown[ledger.customer_id] = count
+                if unknown:
+                    read = self._entries_of(programme, list(unknown))
+                    for ledger in chunk:
+                        if ledger.customer_id in unknown:
+                            entries = read.get(ledger.customer_id, ())
+                            if len(entries) != unknown[ledger.customer_id]:
+                                key = (programme, ledger.customer_id)
+                                raise ConcurrencyConflict(_KIND, key, ledger.version)
+                            stored[id(ledger)] = entries
+        return stored
+
+    def _entries_of(
+        self, programme: str, customer_ids: list[str]
+    ) -> dict[str, tuple[LedgerEntry, ...]]:
+        """The stored entries of those members, under a shared lock (see `_stored_entries`)."""
+        query = (
+            select(t.points_entries)
+            .where(
+                _E.tenant_id == self._tenant,
+                _E.programme == programme,
+                _E.customer_id.in_(customer_ids),
+            )
+            .order_by(_E.customer_id, _E.seq)
+            .with_for_update(read=True)
+        )
+        found: dict[str, list[LedgerEntry]] = defaultdict(list)
+        for row in self._s.connection.execute(query).mappings():
+            found[row["customer_id"]].append(m.points_entry_from_row(row))
+        return {customer_id: tuple(entries) for customer_id, entries in found.items()}
+
+    def _refuse_taken(self, ledgers: list[PointsLedger]) -> None:
+        """Raise `ConcurrencyConflict` if one of these new ledgers is stored already."""
+        by_programme: dict[str, list[str]] = defaultdict(list)
+        for ledger in ledgers:
+            by_programme[ledger.programme.name].append(ledger.customer_id)
+        for programme, customer_ids in sorted(by_programme.items()):
+            for start in range(0, len(customer_ids), _IN_BATCH):
+                taken = self._s.connection.execute(
+                    select(_B.customer_id)
+                    .where(
+                        _B.tenant_id == self._tenant,
+                        _B.programme == programme,
+                        _B.customer_id.in_(customer_ids[start : start + _IN_BATCH]),
+                    )
+                    .order_by(_B.customer_id)
+                    .limit(1)
+                ).scalar()
+                if taken is not None:
+                    raise ConcurrencyConflict(_KIND, (programme, taken), 0, "it already exists")
+
+    def _locked_version(self, programme: str, customer_id: str, version: int) -> int:
+        """The stored entry count, if the ledger is stored at ``version``; raises `NotFound`
+        or `ConcurrencyConflict` otherwise. A locking read: MariaDB answers from the latest
+        committed row (not the transaction's snapshot), PostgreSQL refuses a row changed
+        since the snapshot, and SQLite has one writer: the row the versioned UPDATE changes."""
+        row = self._s.connection.execute(
+            select(_B.entries, _B.version)
+            .where(self._where(t.points_balances, programme, customer_id))
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(_KIND, (programme, customer_id))
+        if int(row.version) != version:
+            raise ConcurrencyConflict(_KIND, (programme, customer_id), version)
+        return int(row.entries)
+
+    def _stored_entries(
+        self, programme: str, customer_id: str, version: int
+    ) -> tuple[LedgerEntry, ...]:
+        """The entries stored at ``version`` (see `_locked_version`), read under a shared lock
+        so MariaDB, too, returns those of the latest commit."""
+        count = self._locked_version(programme, customer_id, version)
+        if count == 0:
+            return ()
+        query = (
+            select(t.points_entries)
+            .where(self._where(t.points_entries, programme, customer_id))
+            .order_by(_E.seq)
+            .with_for_update(read=True)
+        )
+        rows = self._s.connection.execute(query).mappings().all()
+        if len(rows) != count:  # entries deleted or added by hand
+            raise ConcurrencyConflict(_KIND, (programme, customer_id), version)
+        return tuple(m.points_entry_from_row(row) for row in rows)
+
+    def _version(self, programme: str, customer_id: str) -> int | None:
+        found = self._s.connection.execute(
+            select(_B.version).where(self._where(t.points_balances, programme, customer_id))
+        ).scalar()
+        return None if found is None else int(found)
+
+    def find(self, programme: Programme, customer_id: CustomerId) -> PointsLedger | None:
+        """The member's ledger under ``programme`` with every entry, or ``None``."""
+        found = self.find_many(programme, [customer_id])
+        return found.get(customer_id)
+
+    def find_many(
+        self, programme: Programme, customer_ids: Collection[CustomerId]
+    ) -> dict[CustomerId, PointsLedger]:
+        """The ledgers of the members that have one, by customer id: two queries per 500
+        members (their balance rows, then their entries in order)."""
+        wanted = sorted(set(customer_ids))
+        name, connection = programme.name, self._s.connection
+        ledgers: dict[CustomerId, PointsLedger] = {}
+        for start in range(0, len(wanted), _IN_BATCH):
+            chunk = wanted[start : start + _IN_BATCH]
+            rows = (
+                connection.execute(
+                    select(t.points_balances).where(
+                        _B.tenant_id == self._tenant,
+                        _B.programme == name,
+                        _B.customer_id.in_(chunk),
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                continue
+            entries: dict[str, list[_Row]] = defaultdict(list)
+            query = (
+                select(t.points_entries)
+                .where(
+                    _E.tenant_id == self._tenant,
+                    _E.programme == name,
+                    _E.customer_id.in_([row["customer_id"] for row in rows]),
+                )
+                .order_by(_E.customer_id, _E.seq)
+            )
+            for entry in connection.execute(query).mappings():
+                entries[entry["customer_id"]].append(entry)
+            for row in rows:
+                ledger = m.points_ledger_from_rows(programme, row, entries[row["customer_id"]])
+                self._remember(ledger)
+                ledgers[CustomerId(row["customer_id"])] = ledger
+        return ledgers
+
+    def balance(self, programme: str, customer_id: CustomerId) -> PointsBalance | None:
+        """The stored summary of the member's ledger, read without its entries, or ``None``."""
+        row = (
+            self._s.connection.execute(
+                select(t.points_balances).where(
+                    self._where(t.points_balances, programme, customer_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else m.points_balance_from_row(row)
+
+    def due(
+        self,
+        programme: str,
+        as_of: datetime,
+        *,
+        after: CustomerId | None = None,
+        limit: int = 1000,
+    ) -> list[CustomerId]:
+        """Up to ``limit`` members (above ``after``, in id order) whose ledger has something
+        maturing or expiring by ``as_of``: one query on the balance rows."""
+        as_of = ensure_utc(as_of, "as_of")
+        check_page(limit, after)
+        query = select(_B.customer_id).where(
+            _B.tenant_id == self._tenant,
+            _B.programme == programme,
+            _B.next_due_at_us <= m.to_us(as_of),
+        )
+        if after is not None:
+            query = query.where(_B.customer_id > after)
+        query = query.order_by(_B.customer_id).limit(limit)
+        return [CustomerId(i) for i in self._s.connection.execute(query).scalars()]
+
+    def stream_balances(self, programme: str, *, batch_size: int = 1000) -> Iterator[PointsBalance]:
+        """Every member's stored summary in the programme, in customer id order, one query
+        per ``batch_size`` members (keyset pagination on the customer id)."""
+        check_batch(batch_size)
+        last: str | None = None
+        while True:
+            query = select(t.points_balances).where(
+                _B.tenant_id == self._tenant, _B.programme == programme
+            )
+            if last is not None:
+                query = query.where(_B.customer_id > last)
+            query = query.order_by(_B.customer_id).limit(batch_size)
+            rows: Sequence[_Row] = self._s.connection.execute(query).mappings().all()
+            yield from (m.points_balance_from_row(row) for row in rows)
+            if len(rows) < batch_size:
+                return
+            last = rows[-1]["customer_id"]
+
+
+#: The versioned UPDATE of `SqlPointsLedgers.save_many`, run once per ledger (executemany).
+_UPDATE_BALANCE = (
+    update(t.points_balances)
+    .where(
+        _B.tenant_id == bindparam("b_tenant"),
+        _B.programme == bindparam("b_programme"),
+        _B.customer_id == bindparam("b_customer"),
+        _B.version == bindparam("b_version"),
+    )
+    .values(
+        available=bindparam("b_available"),
+        pending=bindparam("b_pending"),
+        tier=bindparam("b_tier"),
+        entries=bindparam("b_entries"),
+        last_at_us=bindparam("b_last_at_us"),
+        next_due_at_us=bindparam("b_next_due_at_us"),
+        version=_B.version + 1,
+    )
+)
+
+
+def _balance_parameters(tenant: str, ledger: PointsLedger) -> dict[str, Any]:
+    row = m.points_balance_row(tenant, ledger.summary(), ledger.version + 1)
+    return {
+        "b_tenant": tenant,
+        "b_programme": row["programme"],
+        "b_customer": row["customer_id"],
+        "b_version": ledger.version,
+        **{
+            f"b_{name}": row[name]
+            for name in ("available", "pending", "tier", "entries", "last_at_us", "next_due_at_us")
+        },
+    }
+
+
+def _offender(ledgers: list[PointsLedger]) -> Any:
+    """The key named by a conflict found only by the database, in a batch of ``ledgers``."""
+    if len(ledgers) == 1:
+        return (ledgers[0].programme.name, ledgers[0].customer_id)
+    return f"one of {len(ledgers)} ledgers"
+
+
+def _problem(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> ValidationError | None:
+    """Why ``ledger`` cannot be stored over the ``stored`` entries, or ``None``: they were
+    changed (entries are append-only), or a new entry the tables cannot hold faithfully (out
+    of position, its ``seq`` being its place in the ledger, or with a key already taken)."""
+    entries = ledger.entries
+    if tuple(entries[: len(stored)]) != stored:  # the same objects, unless read elsewhere
+        return ValidationError.single("entries", len(entries), "are append-only")
+    for seq in range(len(stored), len(entries)):
+        if entries[seq].seq != seq:
+            return ValidationError.single(
+                f"entries[{seq}].seq", entries[seq].seq, f"must be its position ({seq})"
+            )
+    if len(stored) < len(entries) and len({e.key for e in entries}) != len(entries):
+        return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
+    return None

@@ -1,0 +1,150 @@
+"""The SQL referral repository: ``crmkit_referrals``, one row per referral.
+
+Its unique key (tenant, programme, referee) is what keeps a referee referred at most once
+per programme, even when two transactions record a referral of the same customer at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exc, insert, select, update
+
+from crmkit.adapters.sqlalchemy import mapping as m
+from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.repositories import _Session
+from crmkit.domain import CustomerId, Referral
+from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
+
+__all__ = ["SqlReferrals"]
+
+_R = t.referrals.c
+_KIND = "referral"
+_ALREADY_REFERRED = "the customer was already referred in this programme"
+
+
+def _about_referee(error: exc.IntegrityError) -> bool:
+    """True when ``error`` is the (programme, referee) key's, not the primary key's."""
+    text = str(error.orig).strip().splitlines()[0].lower() if str(error.orig).strip() else ""
+    # MariaDB quotes the duplicate values before the key's name: read only the name.
+    if "for key" in text:
+        text = text.rsplit("for key", 1)[1]
+    return "referee" in text
+
+
+class SqlReferrals:
+    """Referrals in ``crmkit_referrals``."""
+
+    def __init__(self, session: _Session) -> None:
+        self._s = session
+
+    @property
+    def _tenant(self) -> str:
+        return self._s.tenant
+
+    def add(self, referral: Referral) -> None:
+        """Store a new referral (version 0); it becomes version 1. Raises `ReferralRefused`
+        if its referee already has a referral in the programme, `ConcurrencyConflict` if
+        its id is taken."""
+        if referral.version != 0:
+            raise ValidationError.single(
+                "version", referral.version, "a new referral has version 0"
+            )
+        # Asked first, so the usual refusals leave the transaction usable on PostgreSQL too;
+        # the keys still catch a writer that committed the same referral meanwhile.
+        if self._version(referral.id) is not None:
+            raise ConcurrencyConflict(_KIND, referral.id, 0, "it already exists")
+        if self.for_referee(referral.programme, referral.referee_id) is not None:
+            raise ReferralRefused(referral.referee_id, _ALREADY_REFERRED)
+        try:
+            self._s.connection.execute(
+                insert(t.referrals), [m.referral_row(self._tenant, referral, 1)]
+            )
+        except exc.IntegrityError as error:
+            if _about_referee(error):
+                raise ReferralRefused(referral.referee_id, _ALREADY_REFERRED) from None
+            raise ConcurrencyConflict(_KIND, referral.id, 0, "it already exists") from None
+        referral.version = 1
+        self._s._track(referral)
+
+    def update(self, referral: Referral) -> None:
+        """Store a referral's new status if its stored version is still
+        ``referral.version``, then bump it; raises `ConcurrencyConflict` if another writer
+        got there first, `NotFound` if it was never added, `ValidationError` (writing
+        nothing) if it changed who it links (programme, referrer or referee)."""
+        version = referral.version
+        row = m.referral_row(self._tenant, referral, version + 1)
+        links = ("programme", "referrer_id", "referee_id")
+        result = self._s.connection.execute(
+            update(t.referrals)
+            .where(
+                _R.tenant_id == self._tenant,
+                _R.id == referral.id,
+                _R.version == version,
+                *(t.referrals.c[name] == row[name] for name in links),
+            )
+            .values({k: v for k, v in row.items() if k not in ("tenant_id", "id", *links)})
+        )
+        if result.rowcount == 1:
+            referral.version += 1
+            self._s._track(referral)
+            return
+        # A locking read, so MariaDB compares with the latest commit, not the snapshot.
+        stored = (
+            self._s.connection.execute(
+                select(_R.version, *(t.referrals.c[name] for name in links))
+                .where(_R.tenant_id == self._tenant, _R.id == referral.id)
+                .with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+        if stored is None:
+            raise NotFound(_KIND, referral.id)
+        if int(stored["version"]) != version:
+            raise ConcurrencyConflict(_KIND, referral.id, version)
+        raise ValidationError.single("referral", referral.id, "changed who it links")
+
+    def _version(self, referral_id: str) -> int | None:
+        found = self._s.connection.execute(
+            select(_R.version).where(_R.tenant_id == self._tenant, _R.id == referral_id)
+        ).scalar()
+        return None if found is None else int(found)
+
+    def _one(self, *conditions: Any) -> Referral | None:
+        row = (
+            self._s.connection.execute(
+                select(t.referrals).where(_R.tenant_id == self._tenant, *conditions)
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else m.referral_from_row(row)
+
+    def get(self, referral_id: str) -> Referral:
+        """The referral with that id; raises `NotFound`."""
+        found = self._one(_R.id == referral_id)
+        if found is None:
+            raise NotFound(_KIND, referral_id)
+        return found
+
+    def for_referee(self, programme: str, referee_id: CustomerId) -> Referral | None:
+        """The referral that brought ``referee_id`` into ``programme``, or ``None``."""
+        return self._one(_R.programme == programme, _R.referee_id == referee_id)
+
+    def by_referrer(self, programme: str, referrer_id: CustomerId) -> list[Referral]:
+        """The referrals ``referrer_id`` made in ``programme``, oldest first (then by id)."""
+        rows = (
+            self._s.connection.execute(
+                select(t.referrals)
+                .where(
+                    _R.tenant_id == self._tenant,
+                    _R.programme == programme,
+                    _R.referrer_id == referrer_id,
+                )
+                .order_by(_R.created_at_us, _R.id)
+            )
+            .mappings()
+            .all()
+        )
+        return [m.referral_from_row(row) for row in rows]
