@@ -585,6 +585,34 @@ class TestPointsLedgerStorage:
             uow.commit()
         assert twice.version == 2
 
+    def test_save_many_of_ledgers_read_here_still_refuses_a_stale_version(
+        self, sql_store: SqlStore
+    ) -> None:
+        """Ledgers read in the unit of work are not read again before the bulk UPDATE: a
+        writer that got in between is still caught, and nothing of the batch is stored."""
+        for name in ("ada", "bob"):
+            _stored(sql_store, _ledger(name, "120"))
+        with sql_store.unit_of_work(TenantId("default")) as late:
+            mine = late.points_ledgers.find_many(SHOP, [CustomerId("ada"), CustomerId("bob")])
+            with sql_store.unit_of_work(TenantId("default")) as early:
+                theirs = early.points_ledgers.find(SHOP, CustomerId("bob"))
+                assert theirs is not None
+                theirs.mature_and_expire(T0 + 14 * DAY)
+                early.points_ledgers.update(theirs)
+                early.commit()
+            for ledger in mine.values():
+                ledger.mature_and_expire(T0 + 14 * DAY)
+            with pytest.raises(ConcurrencyConflict):
+                late.points_ledgers.save_many(list(mine.values()))
+                late.commit()
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            ada = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            bob = uow.points_ledgers.find(SHOP, CustomerId("bob"))
+        assert ada is not None
+        assert bob is not None
+        assert (ada.version, len(ada.entries)) == (1, 1)  # untouched
+        assert bob == theirs
+
     def test_a_rolled_back_update_is_forgotten(self, sql_store: SqlStore) -> None:
         """After a rollback the stored count is asked again: no entry is skipped."""
         _stored(sql_store, _ledger("ada", "120"))

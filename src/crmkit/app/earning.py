@@ -20,7 +20,6 @@ from crmkit.domain import (
     Interaction,
     InteractionId,
     InteractionKind,
-    PointsBalance,
     PointsLedger,
     Programme,
     Referral,
@@ -41,8 +40,8 @@ class LedgerBook:
     def __init__(self, uow: UnitOfWork, programme: Programme) -> None:
         self.uow = uow
         self.programme = programme
-        # Per member: the ledger, and what it looked like when read (entries, summary).
-        self._ledgers: dict[CustomerId, tuple[PointsLedger, int, PointsBalance | None]] = {}
+        # Per member: the ledger, and how many entries it had when read.
+        self._ledgers: dict[CustomerId, tuple[PointsLedger, int]] = {}
         self._touched: set[CustomerId] = set()
         self._referees_checked: set[CustomerId] = set()
 
@@ -64,8 +63,7 @@ class LedgerBook:
 
     def adopt(self, ledger: PointsLedger) -> None:
         """Take charge of a ledger loaded elsewhere (e.g. in a batch)."""
-        summary = ledger.summary() if ledger.version else None
-        self._ledgers[ledger.customer_id] = (ledger, len(ledger.entries), summary)
+        self._ledgers[ledger.customer_id] = (ledger, len(ledger.entries))
 
     def touch(self, ledger: PointsLedger) -> None:
         """Save ``ledger`` even if it booked nothing (the job reviewed it)."""
@@ -73,12 +71,12 @@ class LedgerBook:
 
     def save(self) -> None:
         """Add or update every ledger that booked something; empty new ledgers are not kept."""
+        # A ledger that booked nothing changed only if its tier lapsed (it announced it).
         changed = [
             ledger
-            for ledger, loaded, summary in self._ledgers.values()
+            for ledger, loaded in self._ledgers.values()
             if len(ledger.entries) > loaded
-            or (ledger.version and ledger.customer_id in self._touched)
-            or (summary is not None and _moved(summary, ledger.summary()))
+            or (ledger.version and (ledger.customer_id in self._touched or ledger.has_events))
         ]
         if len(changed) == 1:
             ledger = changed[0]
@@ -100,11 +98,6 @@ class LedgerBook:
         return (
             referral if referral is not None and referral.status is ReferralStatus.PENDING else None
         )
-
-
-def _moved(before: PointsBalance, after: PointsBalance) -> bool:
-    """True when a ledger's stored figures would change (a tier lapsed, something fell due)."""
-    return (before.tier, before.next_due_at) != (after.tier, after.next_due_at)
 
 
 def booking_time(ledger: PointsLedger, now: datetime) -> datetime:

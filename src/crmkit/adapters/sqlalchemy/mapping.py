@@ -66,6 +66,7 @@ __all__ = [
     "interaction_row",
     "points_balance_from_row",
     "points_balance_row",
+    "at_or_none",
     "points_entry_from_row",
     "points_entry_rows",
     "points_ledger_from_rows",
@@ -573,6 +574,11 @@ def _us_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_us(moment)
 
 
+def at_or_none(micros: int | None) -> datetime | None:
+    """The UTC datetime of a nullable microsecond column."""
+    return None if micros is None else from_us(micros)
+
+
 def _at_or_none(micros: int | None) -> datetime | None:
     return None if micros is None else from_us(micros)
 
@@ -614,42 +620,44 @@ _ENTRY_KINDS = EntryKind._value2member_map_
 
 def points_entry_from_row(row: Mapping[Any, Any]) -> LedgerEntry:
     """A ledger entry from its ``crmkit_points_entries`` row."""
+    # Ledgers are read whole on every booking: build entries without re-validating them.
     takes = row["takes"]
-    return _hydrate(
-        LedgerEntry,
-        seq=row["seq"],
-        kind=_ENTRY_KINDS[row["kind"]],
-        points=int(row["points"]),
-        at=from_us(row["at_us"]),
-        key=row["key"],
-        rule=row["rule"],
-        interaction_id=row["interaction_id"],
-        reference=row["reference"],
-        lot=row["lot"],
-        takes=() if takes is None else tuple((lot, int(n)) for lot, n in json.loads(takes)),
-        spend=int(row["spend"]),
-        occurred_at=_at_or_none(row["occurred_at_us"]),
-        available_from=_at_or_none(row["available_from_us"]),
-        expires_at=_at_or_none(row["expires_at_us"]),
-        shortfall=int(row["shortfall"]),
+    entry = _NEW_ENTRY(LedgerEntry)
+    _SET(entry, "seq", row["seq"])
+    _SET(entry, "kind", _ENTRY_KINDS[row["kind"]])
+    _SET(entry, "points", int(row["points"]))
+    _SET(entry, "at", from_us(row["at_us"]))
+    _SET(entry, "key", row["key"])
+    _SET(entry, "rule", row["rule"])
+    _SET(entry, "interaction_id", row["interaction_id"])
+    _SET(entry, "reference", row["reference"])
+    _SET(entry, "lot", row["lot"])
+    _SET(
+        entry,
+        "takes",
+        () if takes is None else tuple((lot, int(n)) for lot, n in json.loads(takes)),
     )
+    _SET(entry, "spend", int(row["spend"]))
+    _SET(entry, "occurred_at", _at_or_none(row["occurred_at_us"]))
+    _SET(entry, "available_from", _at_or_none(row["available_from_us"]))
+    _SET(entry, "expires_at", _at_or_none(row["expires_at_us"]))
+    _SET(entry, "shortfall", int(row["shortfall"]))
+    return entry
+
+
+_NEW_ENTRY = object.__new__
 
 
 def points_ledger_from_rows(
     programme: Programme, row: Mapping[Any, Any], entries: Iterable[Mapping[Any, Any]]
 ) -> PointsLedger:
     """A ledger from its ``crmkit_points_balances`` row and its entry rows in ``seq`` order."""
-    booked = [points_entry_from_row(e) for e in entries]
-    last_at = _at_or_none(row["last_at_us"])
-    reviewed = last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
-    return _hydrate(
-        PointsLedger,
-        customer_id=row["customer_id"],
-        programme=programme,
-        entries=booked,
+    return PointsLedger.restore(
+        CustomerId(row["customer_id"]),
+        programme,
+        [points_entry_from_row(e) for e in entries],
         version=int(row["version"]),
-        reviewed_at=reviewed,
-        _events=[],
+        last_at=_at_or_none(row["last_at_us"]),
     )
 
 

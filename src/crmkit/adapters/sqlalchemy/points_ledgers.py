@@ -13,13 +13,14 @@ import weakref
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, exc, insert, select, update
 
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache, LedgerKey
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
 from crmkit.domain.timestamps import ensure_utc
@@ -38,6 +39,11 @@ _Remembered = tuple["weakref.ref[PointsLedger]", int, tuple[LedgerEntry, ...]]
 _KIND = "points ledger"
 
 
+class _LedgerSession(_Session, Protocol):
+    @property
+    def ledger_cache(self) -> LedgerCache: ...
+
+
 class SqlPointsLedgers:
     """Points ledgers in ``crmkit_points_balances`` and ``crmkit_points_entries``.
 
@@ -47,10 +53,12 @@ class SqlPointsLedgers:
     transaction begins or ends.
     """
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: _LedgerSession) -> None:
         self._s = session
         #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
         self._stored: dict[int, _Remembered] = {}
+        #: The ledgers written in this transaction: their state to cache once committed.
+        self._written: dict[LedgerKey, tuple[int, tuple[LedgerEntry, ...]]] = {}
 
     @property
     def _tenant(self) -> str:
@@ -59,10 +67,23 @@ class SqlPointsLedgers:
     def forget(self) -> None:
         """Drop what was remembered of the ledgers read or stored (the transaction ended)."""
         self._stored.clear()
+        self._written.clear()
 
-    def _remember(self, ledger: PointsLedger) -> None:
+    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...]]]:
+        """The ledgers this transaction wrote, as the `LedgerCache` keeps them."""
+        return [(key, version, entries) for key, (version, entries) in self._written.items()]
+
+    def _cache_key(self, programme: str, customer_id: str) -> LedgerKey:
+        return (self._tenant, programme, customer_id)
+
+    def _remember(self, ledger: PointsLedger, *, wrote: bool = False) -> None:
         entries = tuple(ledger.entries)
         self._stored[id(ledger)] = (weakref.ref(ledger), ledger.version, entries)
+        key = self._cache_key(ledger.programme.name, ledger.customer_id)
+        if wrote:
+            self._written[key] = (ledger.version, entries)
+        elif key not in self._written:  # what was read is committed (unless we wrote it)
+            self._s.ledger_cache.put(key, ledger.version, entries)
 
     def _remembered(self, ledger: PointsLedger) -> tuple[LedgerEntry, ...] | None:
         known = self._stored.get(id(ledger))
@@ -107,7 +128,7 @@ class SqlPointsLedgers:
                 # Only entries left behind by a hand-deleted balance row: nothing crmkit does.
                 raise ConcurrencyConflict(_KIND, key, 0, "it already exists") from None
         ledger.version = 1
-        self._remember(ledger)
+        self._remember(ledger, wrote=True)
         self._s._track(ledger)
 
     def update(self, ledger: PointsLedger) -> None:
@@ -155,7 +176,7 @@ class SqlPointsLedgers:
                 # hand): retrying from a fresh read tells.
                 raise ConcurrencyConflict(_KIND, key, version) from None
         ledger.version += 1
-        self._remember(ledger)
+        self._remember(ledger, wrote=True)
         self._s._track(ledger)
 
     def save_many(self, ledgers: Collection[PointsLedger]) -> None:
@@ -174,13 +195,23 @@ class SqlPointsLedgers:
             return
         new = [ledger for ledger in batch if ledger.version == 0]
         old = [ledger for ledger in batch if ledger.version != 0]
-        stored = self._stored_many(old)
+        connection = self._s.connection
+        remembered = {id(ledger): self._remembered(ledger) for ledger in old}
+        # Ledgers read in this transaction need no second read: the versioned UPDATE's row
+        # count tells whether another writer got there first (where the driver reports it).
+        trusted = connection.dialect.supports_sane_multi_rowcount and all(
+            entries is not None for entries in remembered.values()
+        )
+        if trusted:
+            stored = {key: entries for key, entries in remembered.items() if entries is not None}
+        else:
+            stored = self._stored_many(old)
         for ledger in batch:
             problem = _problem(ledger, stored.get(id(ledger), ()))
             if problem is not None:
                 raise problem
         self._refuse_taken(new)
-        tenant, connection = self._tenant, self._s.connection
+        tenant = self._tenant
         entries = [row for ledger in new for row in m.points_entry_rows(tenant, ledger)]
         entries += [
             row
@@ -194,11 +225,14 @@ class SqlPointsLedgers:
             except exc.IntegrityError:
                 raise ConcurrencyConflict(_KIND, _offender(new), 0, "it already exists") from None
         if old:
-            # Every row was read under a lock at its version: each UPDATE changes one row.
-            connection.execute(
+            # Each UPDATE changes one row, if its ledger is still at the version read.
+            result = connection.execute(
                 _UPDATE_BALANCE,
                 [_balance_parameters(tenant, ledger) for ledger in old],
             )
+            if trusted and result.rowcount != len(old):
+                # The unit of work rolls back: nothing of this batch is stored.
+                raise ConcurrencyConflict(_KIND, _offender(old), None)
         if entries:
             try:
                 connection.execute(insert(t.points_entries), entries)
@@ -206,7 +240,7 @@ class SqlPointsLedgers:
                 raise ConcurrencyConflict(_KIND, _offender(batch), None) from None
         for ledger in batch:
             ledger.version += 1
-            self._remember(ledger)
+            self._remember(ledger, wrote=True)
             self._s._track(ledger)
 
     def _stored_many(self, ledgers: list[PointsLedger]) -> dict[int, tuple[LedgerEntry, ...]]:
@@ -369,20 +403,36 @@ class SqlPointsLedgers:
             )
             if not rows:
                 continue
-            entries: dict[str, list[_Row]] = defaultdict(list)
-            query = (
-                select(t.points_entries)
-                .where(
-                    _E.tenant_id == self._tenant,
-                    _E.programme == name,
-                    _E.customer_id.in_([row["customer_id"] for row in rows]),
-                )
-                .order_by(_E.customer_id, _E.seq)
-            )
-            for entry in connection.execute(query).mappings():
-                entries[entry["customer_id"]].append(entry)
+            cache = self._s.ledger_cache
+            known: dict[str, tuple[LedgerEntry, ...]] = {}
             for row in rows:
-                ledger = m.points_ledger_from_rows(programme, row, entries[row["customer_id"]])
+                key = self._cache_key(name, row["customer_id"])
+                cached = None if key in self._written else cache.get(key, int(row["version"]))
+                if cached is not None:
+                    known[row["customer_id"]] = cached
+            missing = [row["customer_id"] for row in rows if row["customer_id"] not in known]
+            if missing:
+                entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+                query = (
+                    select(t.points_entries)
+                    .where(
+                        _E.tenant_id == self._tenant,
+                        _E.programme == name,
+                        _E.customer_id.in_(missing),
+                    )
+                    .order_by(_E.customer_id, _E.seq)
+                )
+                for entry in connection.execute(query).mappings().all():
+                    entries[entry["customer_id"]].append(m.points_entry_from_row(entry))
+                known.update((customer_id, tuple(entries[customer_id])) for customer_id in missing)
+            for row in rows:
+                ledger = PointsLedger.restore(
+                    CustomerId(row["customer_id"]),
+                    programme,
+                    known[row["customer_id"]],
+                    version=int(row["version"]),
+                    last_at=m.at_or_none(row["last_at_us"]),
+                )
                 self._remember(ledger)
                 ledgers[CustomerId(row["customer_id"])] = ledger
         return ledgers

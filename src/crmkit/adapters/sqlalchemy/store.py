@@ -13,6 +13,7 @@ from sqlalchemy import URL, Connection, Engine, insert, select
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.engine import configure_sqlite, masked, open_engine, sqlite_url
 from crmkit.adapters.sqlalchemy.failures import storage_errors
+from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.adapters.sqlalchemy.points_ledgers import SqlPointsLedgers
@@ -46,6 +47,10 @@ class SqlStore:
     def __init__(self, engine: Engine, *, migrate: bool = False) -> None:
         #: The SQLAlchemy engine of the database.
         self.engine = engine
+        #: Committed points-ledger entries, shared by this store's units of work: a ledger
+        #: read again at an unchanged version is not read from the database. Call its
+        #: ``clear()`` if crmkit's tables are ever changed by hand.
+        self.ledger_cache = LedgerCache()
         configure_sqlite(engine)
         if migrate:
             self.upgrade()
@@ -66,6 +71,7 @@ class SqlStore:
         from crmkit.adapters.sqlalchemy.migrate import upgrade
 
         upgrade(self.engine)
+        self.ledger_cache.clear()
 
     def require_schema(self) -> None:
         """Raise `ConfigurationError` unless crmkit's schema is installed in the database."""
@@ -81,7 +87,7 @@ class SqlStore:
 
     def unit_of_work(self, tenant: TenantId, publish: Publisher | None = None) -> SqlUnitOfWork:
         """A unit of work on ``tenant``'s data: one database transaction."""
-        return SqlUnitOfWork(self.engine, tenant, publish)
+        return SqlUnitOfWork(self.engine, tenant, publish, ledger_cache=self.ledger_cache)
 
     def outbox(self, *, tenant: str | None = None) -> SqlOutbox:
         """The outbox reader, for every tenant or just ``tenant``."""
@@ -96,8 +102,17 @@ class SqlUnitOfWork(BaseUnitOfWork):
     """One database transaction, bound to one tenant. Events go to the outbox table in the
     same transaction, then to the subscribers after the commit."""
 
-    def __init__(self, engine: Engine, tenant: TenantId, publish: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tenant: TenantId,
+        publish: Publisher | None = None,
+        *,
+        ledger_cache: LedgerCache | None = None,
+    ) -> None:
         super().__init__(tenant, publish)
+        #: Committed ledger entries shared by the store's units of work (see `LedgerCache`).
+        self.ledger_cache = ledger_cache if ledger_cache is not None else LedgerCache()
         self._engine = engine
         self._connection: Connection | None = None
         self._customers: SqlCustomers = _guarded(SqlCustomers(self), "reading or writing customers")
@@ -167,12 +182,14 @@ class SqlUnitOfWork(BaseUnitOfWork):
             self._connection = connection
 
     def _commit(self, events: list[DomainEvent]) -> None:
+        written = self._ledgers.written()
         self._ledgers.forget()  # a failed commit rolls back: what was stored is gone
         with storage_errors("committing"):
             if events:
                 self._lock_aggregates(events)
                 self.connection.execute(insert(t.outbox), _outbox_rows(self.tenant, events))
             self.connection.commit()
+        self.ledger_cache.put_all(written)  # only now are they committed
 
     def _lock_aggregates(self, events: list[DomainEvent]) -> None:
         # Hold the rows of the aggregates until commit, so two transactions that both emit

@@ -54,18 +54,19 @@ def cap_awards(
     return capped
 
 
-def job_entries(state: LedgerState, as_of: datetime) -> list[LedgerEntry]:
-    """The entries the batch job books at ``as_of`` (numbered from 0): maturing the pending
-    lots due by then, then expiring what remains of lots past their expiry, oldest first."""
+def job_entries(state: LedgerState, as_of: datetime, start: int = 0) -> list[LedgerEntry]:
+    """The entries the batch job books at ``as_of`` (numbered from ``start``): maturing the
+    pending lots due by then, then expiring what remains of lots past their expiry, oldest
+    first."""
     entries: list[LedgerEntry] = []
     matured = set()
     for lot in state.open_lots(available_only=False):
-        start = lot.opened_by.available_from
-        if not lot.available and start is not None and start <= as_of:
+        ready = lot.opened_by.available_from
+        if not lot.available and ready is not None and ready <= as_of:
             key = f"mature:{lot.lot}"
             entries.append(
                 LedgerEntry(
-                    len(entries), EntryKind.MATURE, lot.remaining, as_of, key,
+                    start + len(entries), EntryKind.MATURE, lot.remaining, as_of, key,
                     rule="pending_period", lot=lot.lot,
                 )
             )  # fmt: skip
@@ -76,25 +77,30 @@ def job_entries(state: LedgerState, as_of: datetime) -> list[LedgerEntry]:
             takes = ((lot.lot, lot.remaining),)
             entries.append(
                 LedgerEntry(
-                    len(entries), EntryKind.EXPIRE, lot.remaining, as_of, f"expire:{lot.lot}",
-                    rule="expiry", takes=takes,
+                    start + len(entries), EntryKind.EXPIRE, lot.remaining, as_of,
+                    f"expire:{lot.lot}", rule="expiry", takes=takes,
                 )
             )  # fmt: skip
     return entries
 
 
 def earn_entries(
-    programme: Programme, interaction: Interaction, awards: Iterable[Award], at: datetime
+    programme: Programme,
+    interaction: Interaction,
+    awards: Iterable[Award],
+    at: datetime,
+    start: int = 0,
 ) -> list[LedgerEntry]:
-    """One earning entry (one lot) per award, booked at ``at`` (numbered from 0). The lot is
-    pending until the programme's pending period after the interaction (never before ``at``)."""
+    """One earning entry (one lot) per award, booked at ``at`` (numbered from ``start``). The
+    lot is pending until the programme's pending period after the interaction (never before
+    ``at``)."""
     available_from = max(at, programme.available_from(interaction.occurred_at))
     entries: list[LedgerEntry] = []
     for award in awards:
         key = f"earn:{interaction.id}:{award.rule}"
         entries.append(
             LedgerEntry(
-                len(entries), EntryKind.EARN, award.points, at, key,
+                start + len(entries), EntryKind.EARN, award.points, at, key,
                 rule=award.rule, interaction_id=interaction.id, lot=key,
                 spend=interaction.amount.minor if interaction.amount is not None else 0,
                 occurred_at=interaction.occurred_at, available_from=available_from,

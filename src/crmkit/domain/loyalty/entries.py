@@ -19,7 +19,7 @@ from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.channels import enum_of
 from crmkit.errors import ValidationError
 
-__all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState", "fold", "running"]
+__all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState", "Tally", "fold", "running"]
 
 
 class EntryKind(StrEnum):
@@ -41,6 +41,8 @@ _TAKING = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE, EntryKind.REVERSE})
 
 
 def _takes(value: Any) -> tuple[tuple[str, int], ...]:
+    if value == ():
+        return ()
     return tuple((str(lot), int(points)) for lot, points in value)
 
 
@@ -190,6 +192,61 @@ class _Tally:
         else:
             self.pending += points
 
+    def state(self, as_of: datetime | None) -> LedgerState:
+        totals = self.totals
+        return LedgerState(
+            as_of=as_of,
+            lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in self.lots.items()),
+            earned=totals["earned"],
+            adjusted_in=totals["in"],
+            adjusted_out=totals["out"],
+            redeemed=totals["redeem"],
+            expired=totals["expire"],
+            reversed=totals["reverse"],
+        )
+
+
+class Tally:
+    """A fold kept up to date as entries are appended, so a ledger's current state costs
+    only the entries booked since it was last asked for."""
+
+    def __init__(self) -> None:
+        self._tally = _Tally()
+        self._count = 0
+        self._last: LedgerEntry | None = None
+        self._state: LedgerState | None = None
+
+    def _catch_up(self, entries: list[LedgerEntry]) -> None:
+        known = self._count
+        if known > len(entries) or (known and entries[known - 1] is not self._last):
+            self._tally, known = _Tally(), 0  # the list was replaced or changed: start over
+        if known < len(entries):
+            for entry in entries[known:]:
+                self._tally.apply(entry)
+            self._count = len(entries)
+            self._last = entries[-1]
+            self._state = None
+
+    def state(self, entries: list[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
+        """The state after every entry of ``entries`` (which must only ever grow)."""
+        self._catch_up(entries)
+        if self._state is None or self._state.as_of != as_of:
+            self._state = self._tally.state(as_of)
+        return self._state
+
+    def figures(self, entries: list[LedgerEntry]) -> tuple[int, int, datetime | None]:
+        """The available and pending points after ``entries`` and the earliest instant a lot
+        with points left matures or expires (``None``: never), without building a state."""
+        self._catch_up(entries)
+        tally, due = self._tally, None
+        for entry, left, ready in tally.lots.values():
+            if not left:
+                continue
+            moment = entry.available_from if not ready else entry.expires_at
+            if moment is not None and (due is None or moment < due):
+                due = moment
+        return tally.available, tally.pending, due
+
 
 def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
     """Add up the entries booked at or before ``as_of`` (all of them when ``None``)."""
@@ -198,17 +255,7 @@ def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> Ledge
         if as_of is not None and entry.at > as_of:
             break
         tally.apply(entry)
-    totals = tally.totals
-    return LedgerState(
-        as_of=as_of,
-        lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in tally.lots.items()),
-        earned=totals["earned"],
-        adjusted_in=totals["in"],
-        adjusted_out=totals["out"],
-        redeemed=totals["redeem"],
-        expired=totals["expire"],
-        reversed=totals["reverse"],
-    )
+    return tally.state(as_of)
 
 
 def running(entries: Iterable[LedgerEntry]) -> Iterator[tuple[LedgerEntry, int, int]]:

@@ -32,6 +32,7 @@ from crmkit.domain.loyalty.entries import (
     LedgerEntry,
     LedgerState,
     LotState,
+    Tally,
     fold,
     running,
 )
@@ -109,6 +110,7 @@ class PointsLedger:
     entries: list[LedgerEntry] = attrs.field(factory=list, converter=_entry_list)
     version: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
     reviewed_at: datetime | None = attrs.field(default=None, kw_only=True)
+    _tally: Tally = attrs.field(factory=Tally, init=False, repr=False, eq=False)
 
     @classmethod
     def restore(
@@ -141,7 +143,14 @@ class PointsLedger:
 
     def state(self, as_of: datetime | None = None) -> LedgerState:
         """Everything the ledger adds up to at ``as_of`` (now, when ``None``: every entry)."""
+        if as_of is None or not self.entries or as_of >= self.entries[-1].at:
+            return self._tally.state(self.entries, as_of)
         return fold(self.entries, as_of)
+
+    @property
+    def has_events(self) -> bool:
+        """True when the ledger collected events not yet handed over (`pull_events`)."""
+        return bool(self._events)
 
     def settled(self, as_of: datetime) -> LedgerState:
         """The state at ``as_of`` as if the batch job had run then: pending lots due by
@@ -156,18 +165,9 @@ class PointsLedger:
     def summary(self) -> PointsBalance:
         """The booked balance, pending points, tier and what falls due next (see
         `PointsBalance`): what storage keeps beside the entries."""
-        state = self.state()
+        available, pending, next_lot = self._tally.figures(self.entries)
         last = self.last_at
-        due = [
-            moment
-            for lot in state.lots
-            if lot.remaining
-            for moment in (
-                None if lot.available else lot.opened_by.available_from,
-                lot.expires_at,
-            )
-            if moment is not None
-        ]
+        due = [] if next_lot is None else [next_lot]
         tier = self.tier(last) if last is not None else None
         if tier is not None and last is not None:
             lapse = self._tier_lapse(last, tier)
@@ -176,8 +176,8 @@ class PointsLedger:
         return PointsBalance(
             customer_id=self.customer_id,
             programme=self.programme.name,
-            available=state.available,
-            pending=state.pending,
+            available=available,
+            pending=pending,
             tier=tier,
             entries=len(self.entries),
             last_at=last,
@@ -257,7 +257,7 @@ class PointsLedger:
             self.entries,
             interaction.occurred_at,
         )
-        entries = earn_entries(self.programme, interaction, awards, at)
+        entries = earn_entries(self.programme, interaction, awards, at, len(self.entries))
         entries = self._book(at, entries)
         for entry in entries:
             self._events.append(
@@ -345,7 +345,9 @@ class PointsLedger:
         ``as_of``. Running it again at the same ``as_of`` books and announces nothing (each
         lot matures once and expires once)."""
         ensure_utc(as_of, "as_of")
-        entries = job_entries(self.state(), as_of)
+        _, _, next_lot = self._tally.figures(self.entries)
+        due = next_lot is not None and next_lot <= as_of
+        entries = job_entries(self.state(), as_of, len(self.entries)) if due else []
         if entries:
             self._check_time(as_of)
             entries = self._book(as_of, entries)
@@ -400,7 +402,10 @@ class PointsLedger:
     def _book(self, at: datetime, entries: list[LedgerEntry]) -> list[LedgerEntry]:
         before = self.tier(self.last_at) if self.last_at is not None else None
         start = len(self.entries)
-        entries = [attrs.evolve(e, seq=start + i) for i, e in enumerate(entries)]
+        entries = [
+            e if e.seq == start + i else attrs.evolve(e, seq=start + i)
+            for i, e in enumerate(entries)
+        ]
         self.entries.extend(entries)
         after = self.tier(at)
         if entries and after != before:
