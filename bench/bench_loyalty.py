@@ -6,8 +6,9 @@ See ``bench/README.md`` for what is measured.
 
 - *earn*: purchases (built before the timing, as a host builds them either way) are
   recorded through ``CRM.import_interactions(batch, earn_points=True)``, one committed
-  (durable: WAL, ``synchronous=FULL``) transaction per batch: each interaction is stored and earns its points (its member's ledger read, the
-  programme applied, the entries appended, the materialised balance updated). The baseline
+  (durable: WAL, ``synchronous=FULL``) transaction per batch: each interaction is stored
+  and earns its points (its member's ledger read, the programme applied, the entries
+  appended, the materialised balance updated). The baseline
   does the same durable writes by hand on a raw ``sqlite3`` connection to another file: the
   interaction row, one entry row and an upsert of the balance per event, with the points
   computed inline, ``executemany`` per batch, one transaction per batch.
