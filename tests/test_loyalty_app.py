@@ -30,6 +30,7 @@ from crmkit import (
 )
 from crmkit.domain import DomainEvent
 from crmkit.errors import (
+    CurrencyMismatch,
     InsufficientPoints,
     NotFound,
     ReferralRefused,
@@ -438,3 +439,15 @@ def test_a_job_run_ahead_of_the_clock_does_not_block_recording(make: MakeCrm) ->
     assert [line.entry.at for line in crm.points_statement(ada)][-1] == START + timedelta(days=30)
     # Its return window (from when it occurred) has passed by then: available at once.
     assert crm.points_balance(ada).available == 15
+
+
+def test_a_refund_in_another_currency_than_its_purchase_is_refused(make: MakeCrm) -> None:
+    crm = make()
+    ada = crm.register_customer(email="ada@example.com").id
+    order = _buy(crm, ada, "10.00")
+    with pytest.raises(CurrencyMismatch):
+        crm.record_interaction(
+            ada, kind="refund", channel="web", amount=Money.of("10.00", "USD"), refund_of=order
+        )
+    assert crm.points_balance(ada).pending == 10
+    assert [i.kind for i in crm.timeline(ada)] == ["purchase"]

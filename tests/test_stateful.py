@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -33,12 +34,14 @@ from crmkit.domain import (
     InteractionId,
     InteractionKind,
     Money,
+    PointsLedger,
     TenantId,
 )
 from crmkit.errors import CrmError
 from crmkit.testing.databases import scratch_store
 from crmkit.testing.stateful import TENANTS, AdapterStateMachine
 from tests.conftest import BACKENDS, backend_url
+from tests.workers import private_database
 
 
 def budget(share: float, steps: int) -> settings:
@@ -91,11 +94,13 @@ def sql_store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SqlStore]:
     """A migrated database of each SQL backend, shared by this module's tests (servers skip,
-    saying why, when their URL is not set)."""
+    saying why, when their URL is not set). On a server it is a private database: other
+    suites may drop the crmkit tables of the shared test database at any time."""
     backend = str(request.param)
-    store = scratch_store(backend_url(backend, tmp_path_factory.mktemp(backend)))
-    yield store
-    store.dispose()
+    with private_database(backend_url(backend, tmp_path_factory.mktemp(backend))) as url:
+        store = scratch_store(url)
+        yield store
+        store.dispose()
 
 
 def test_the_sql_adapter_agrees_with_the_model(sql_store: SqlStore) -> None:
@@ -305,9 +310,36 @@ class _Leaky(_Customers):
         return found
 
 
-@pytest.mark.parametrize("broken", [CommitsWhatItAbandons, LastWriterWins, LeaksAcrossTenants])
+class KeepsAStaleBalance(InMemoryUnitOfWork):
+    """Appends a points ledger's new entries, but leaves the balance stored beside it as it
+    was (only its version moves on)."""
+
+    def __init__(self, store: InMemoryStore, tenant: TenantId, publish: Publisher) -> None:
+        super().__init__(store, tenant, publish)
+        self.points_ledgers = _StaleBalances(self.points_ledgers, self)  # type: ignore[assignment]
+
+
+class _StaleBalances(_Customers):
+    def __init__(self, inner: Any, uow: InMemoryUnitOfWork) -> None:
+        super().__init__(inner)
+        self._uow = uow
+
+    def update(self, ledger: PointsLedger) -> None:
+        key = (ledger.programme.name, ledger.customer_id)
+        stored = self._uow._ledger(key)
+        self._inner.update(ledger)
+        base, (entries, summary) = self._uow._ledgers[key]
+        if stored is not None:
+            stale = attrs.evolve(stored[1], version=summary.version)
+            self._uow._ledgers[key] = (base, (entries, stale))
+
+
+@pytest.mark.parametrize(
+    "broken", [CommitsWhatItAbandons, LastWriterWins, LeaksAcrossTenants, KeepsAStaleBalance]
+)
 def test_the_machine_catches_a_broken_adapter(broken: type[InMemoryUnitOfWork]) -> None:
-    """An adapter that breaks atomicity, optimistic concurrency or tenancy is caught."""
+    """An adapter that breaks atomicity, optimistic concurrency, tenancy or the stored points
+    balances is caught."""
 
     class BrokenMachine(AdapterStateMachine):
         def open_storage(self) -> OpenUnitOfWork:

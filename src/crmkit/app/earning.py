@@ -25,7 +25,7 @@ from crmkit.domain import (
     Referral,
     ReferralStatus,
 )
-from crmkit.errors import NotFound, ValidationError
+from crmkit.errors import CurrencyMismatch, NotFound, ValidationError
 from crmkit.ports import IdSource, UnitOfWork
 
 __all__ = ["REFUND_OF", "LedgerBook", "book_interaction", "booking_time", "refunded_purchase"]
@@ -110,7 +110,7 @@ def booking_time(ledger: PointsLedger, now: datetime) -> datetime:
 def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | None:
     """The purchase a refund names under `REFUND_OF` (by id, then by external reference), or
     ``None`` when it names none; raise `ValidationError` when it names no purchase of the
-    refund's customer."""
+    refund's customer, `CurrencyMismatch` when the refund is in another currency."""
     named = refund.metadata.get(REFUND_OF)
     if named is None:
         return None
@@ -128,6 +128,9 @@ def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | N
         raise ValidationError.single(
             f"metadata.{REFUND_OF}", named, "must name a purchase of the same customer"
         )
+    paid, back = purchase.amount, refund.amount
+    if paid is not None and back is not None and paid.currency != back.currency:
+        raise CurrencyMismatch(paid.currency, back.currency)
     return purchase.id
 
 

@@ -19,17 +19,38 @@ stage, applies the rules to one subject, re-evaluates a whole tenant (twice at t
 ``as_of``, now and then: the second run must change nothing), and races a stale copy of a
 history against a newer move.
 
+Both sides' CRMs also run the loyalty programme `LOYALTY` (spend and event rules, a tier with
+a multiplier, a daily cap, a pending period and an expiry shorter than the time the machine
+lets pass, a redemption minimum and step, a reward, a referral policy), so recording an
+interaction through the `CRM` earns points (purchases are mostly in EUR, so that they do).
+The machine earns points for registered customers and for members of its own (`MEMBERS`),
+refunds recorded purchases (in part, in full or for the rest, naming the purchase by id or
+external reference; sometimes naming another customer's purchase, an interaction that is no
+purchase or nothing stored, which both sides must refuse alike), redeems points (a share of
+the balance, all of it, more than it, a reward, an amount off the step, sometimes with a key
+already used), adjusts balances up and down, runs the points job (now or days ago, page by
+page, and twice at the same ``as_of``: the second run must report and change nothing; also
+after time passes, as a scheduler would), and records referrals (of newcomers, of other
+customers, of the referrer themselves or of someone already referred: the last two must be
+refused with `crmkit.errors.ReferralRefused` on both sides).
+
 Every operation must have the same outcome on both sides (the same value, or the same crmkit
 error type), and after every step every read must agree: customers and interactions streamed,
 counted, listed page by page, looked up by id, email, external id and external reference, the
 timelines, the accounts, the stage histories (streamed per model in small and large batches
-and by stage, counted by stage, and read per customer and account), and the events published
-(`crmkit.StageChanged` included). Every history the adapter holds must be a path through its
-model, of a subject the tenant holds, and every stage change stored must have been announced
-by one `crmkit.StageChanged` event. Where the contract suite (`crmkit.testing.contract`)
-checks one behaviour at a time from a known state, the machine searches for the sequences
-nobody thought to write down, and Hypothesis shrinks any disagreement to the shortest program
-that shows it.
+and by stage, counted by stage, and read per customer and account), the stored points
+balances, each customer's balance now, each member's statement (entry by entry, field by
+field: ids come from `SequentialIds` on both sides) and tier, the referrals, and the events
+published (`crmkit.StageChanged` and the loyalty events included). Every history the adapter
+holds must be a path through its model, of a subject the tenant holds, and every stage change
+stored must have been announced by one `crmkit.StageChanged` event. For every member, the
+adapter's points must add up (nothing negative; earned and adjusted in equal redeemed,
+expired, reversed, adjusted out, available and pending, now and in the past), the balance it
+reads now must be what `CRM.points_state` adds up to now, and relaunching the points job at
+the last run's ``as_of`` must change nothing. Where the contract suite
+(`crmkit.testing.contract`) checks one behaviour at a time from a known state, the machine
+searches for the sequences nobody thought to write down, and Hypothesis shrinks any
+disagreement to the shortest program that shows it.
 
 To check an adapter, subclass the machine, override `AdapterStateMachine.open_storage` to
 return ``(tenant, publish) -> UnitOfWork`` over fresh, empty storage (the same function the
@@ -65,6 +86,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, TypeVar, cast
 
 import attrs
@@ -77,6 +99,7 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     multiple,
+    precondition,
     rule,
 )
 
@@ -84,6 +107,7 @@ from crmkit.adapters.memory import InMemoryStore
 from crmkit.app.clocks import FixedClock, SequentialIds
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.lifecycle import ProgressionReport
+from crmkit.app.loyalty import PointsJobReport
 from crmkit.app.progression import facts_of
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
@@ -100,29 +124,53 @@ from crmkit.domain import (
     CustomerId,
     DomainEvent,
     EmailAddress,
+    EntryKind,
+    EventRule,
     HasField,
     HasTag,
     Interaction,
     InteractionCount,
     InteractionId,
     InteractionKind,
+    LedgerState,
     LifecycleModel,
+    Money,
+    Multiplier,
     Outcome,
+    Period,
+    PeriodCap,
+    PointsBalance,
+    Programme,
     ProgressionRule,
+    Redemption,
+    Referral,
+    ReferralPolicy,
+    Reward,
+    SpendRule,
     Stage,
     StageChanged,
     StageHistory,
     SubjectKind,
     TenantId,
+    Tier,
+    TierPolicy,
     TimeInStage,
     Transition,
 )
-from crmkit.errors import ConcurrencyConflict, CrmError, IdempotencyConflict, NotFound
+from crmkit.errors import (
+    ConcurrencyConflict,
+    CrmError,
+    DuplicateCustomer,
+    IdempotencyConflict,
+    InsufficientPoints,
+    NotFound,
+    ReferralRefused,
+)
 from crmkit.front import CRM
 from crmkit.ports import Page, UnitOfWork
 from crmkit.testing import strategies
 
-__all__ = ["LIFECYCLES", "TENANTS", "AdapterStateMachine"]
+__all__ = ["LIFECYCLES", "LOYALTY", "TENANTS", "AdapterStateMachine"]
 
 T = TypeVar("T")
 
@@ -189,6 +237,61 @@ LIFECYCLE_KINDS: Final = (
     InteractionKind.MEETING.value,
 )
 
+#: The loyalty programme both sides' CRMs run, so that recording an interaction through the
+#: CRM earns points (and a refund naming its purchase reverses them):
+#:
+#: - ``spend``: 1 point per EUR spent on a purchase (``per=Money(100, "EUR")``), the exact
+#:   figure times the multipliers rounded once, half up: 12.50 EUR earns 13 points, 19 in
+#:   silver. Other currencies earn nothing.
+#: - ``review``, ``referral`` and ``welcome``: 15 points per ``review``, 40 per ``referral``
+#:   and 10 per ``sign_up`` (rounded down after the multipliers). A qualified referral earns
+#:   through them (`ReferralPolicy`: a ``referral`` for the referrer, a ``sign_up`` for the
+#:   referee).
+#: - ``app_bonus``: an interaction in the app earns twice as much.
+#: - ``silver``: reached with 150 points earned (net of reversals) in a 60-day window, kept 14
+#:   days more; its members earn 1.5 times as much.
+#: - At most 600 points per member for the interactions of one (UTC) day.
+#: - Points are pending for 3 days, then available for 30 before they expire: less than the
+#:   time `AdapterStateMachine.let_time_pass` lets pass, so the job matures and expires them.
+#: - Redemptions take at least 10 points, in steps of 5; the ``coffee`` reward costs 25.
+LOYALTY: Final = Programme(
+    "stateful",
+    rules=[
+        SpendRule("spend", 1, Money(100, "EUR"), rounding=ROUND_HALF_UP),
+        EventRule("review", InteractionKind.REVIEW.value, 15),
+        EventRule("referral", InteractionKind.REFERRAL.value, 40),
+        EventRule("welcome", InteractionKind.SIGN_UP.value, 10),
+    ],
+    multipliers=[Multiplier("app_bonus", 2, channels={Channel.APP})],
+    tiers=[Tier("silver", 150, multiplier=Decimal("1.5"))],
+    tier_policy=TierPolicy(window_days=60, retention_days=14),
+    period_caps=[PeriodCap(Period.DAY, 600)],
+    pending_days=3,
+    expiry_days=30,
+    redemption=Redemption(minimum=10, step=5),
+    rewards=[Reward("coffee", 25)],
+    referrals=ReferralPolicy(
+        InteractionKind.REFERRAL.value, referee_kind=InteractionKind.SIGN_UP.value
+    ),
+)
+#: The kinds the programme rewards (besides those of `LIFECYCLE_KINDS`): drawn often too.
+LOYALTY_KINDS: Final = (
+    InteractionKind.PURCHASE.value,
+    InteractionKind.REVIEW.value,
+    InteractionKind.SIGN_UP.value,
+)
+#: Customers the loyalty rules earn, redeem and adjust points for besides those registered by
+#: `AdapterStateMachine.register_customer`: each joins (is registered) when it first earns.
+MEMBERS: Final = (CustomerId("member-1"), CustomerId("member-2"))
+#: Keys redemptions and adjustments are made with, from a small pool: replays are frequent.
+POINTS_KEYS: Final = ("order-1", "order-2")
+#: What a refund names as its purchase (``refund_of``): the purchase by id or by external
+#: reference, a purchase of another customer, an interaction of the customer that is no
+#: purchase, nothing stored, or no purchase at all (a refund that reverses nothing).
+REFUND_TARGETS: Final = ("id", "id", "ref", "other", "not_a_purchase", "unknown", "none")
+#: An id no interaction has.
+NO_SUCH_PURCHASE: Final = "no-such-purchase"
+
 _Key = tuple[TenantId, CustomerId]
 _AccountKey = tuple[TenantId, AccountId]
 _Recorded = tuple[TenantId, Interaction]
@@ -218,8 +321,35 @@ def _agree(what: str, model: object, adapter: object) -> None:
         raise AssertionError(
             f"{what}: the adapter disagrees with the model\n"
             f"  model:   {model!r}\n"
-            f"  adapter: {adapter!r}"
+            f"  adapter: {adapter!r}\n"
+            f"  first difference: {_difference(model, adapter)}"
         )
+
+
+def _difference(model: object, adapter: object, path: str = "") -> str:
+    """Where two unequal answers first differ: lists item by item, dicts key by key, and
+    attrs classes (ledger entries, statement lines, balances …) field by field."""
+    here = path or "the answer"
+    if isinstance(model, list) and isinstance(adapter, list):
+        for index, (mine, theirs) in enumerate(zip(model, adapter, strict=False)):
+            if mine != theirs:
+                return _difference(mine, theirs, f"{path}[{index}]")
+        return f"{here}: the model has {len(model)} items, the adapter {len(adapter)}"
+    if isinstance(model, dict) and isinstance(adapter, dict):
+        for key in sorted({*model, *adapter}, key=repr):
+            if key not in model or key not in adapter:
+                return f"{path}[{key!r}]: held on one side only"
+            if model[key] != adapter[key]:
+                return _difference(model[key], adapter[key], f"{path}[{key!r}]")
+    kind = type(model)
+    if kind is type(adapter) and attrs.has(kind):
+        for field in attrs.fields(kind):
+            if not field.eq:
+                continue
+            mine, theirs = getattr(model, field.name), getattr(adapter, field.name)
+            if mine != theirs:
+                return _difference(mine, theirs, f"{path}.{field.name}")
+    return f"{here}: model {model!r}, adapter {adapter!r}"
 
 
 def _check(what: str, expected: object, actual: object) -> None:
@@ -324,6 +454,23 @@ def _plain_interactions() -> st.SearchStrategy[Interaction]:
     )
 
 
+def _kinds() -> st.SearchStrategy[str | None]:
+    """``None`` (the template's kind, any), or a kind the lifecycle rules or the loyalty
+    programme count."""
+    return st.none() | st.sampled_from(LIFECYCLE_KINDS) | st.sampled_from(LOYALTY_KINDS)
+
+
+def _euros() -> st.SearchStrategy[Money | None]:
+    """What a purchase spends, four times in five: up to 300 EUR (so that it earns up to
+    300 points, more with the multipliers); else ``None``, the template's amount."""
+    return _mostly(st.builds(Money, st.integers(0, 30_000), st.just("EUR")))
+
+
+def _members(customer_keys: Bundle[_Key]) -> st.SearchStrategy[_Key]:
+    """A customer registered, or one of `MEMBERS` (registered or not) in either tenant."""
+    return customer_keys | st.tuples(st.sampled_from(TENANTS), st.sampled_from(MEMBERS))
+
+
 def _record_through(crm: CRM, interaction: Interaction) -> Interaction:
     """Record ``interaction``'s content through the front door (a new id, idempotent by ref)."""
     return crm.record_interaction(
@@ -386,6 +533,28 @@ def _bad_path(model: LifecycleModel, history: StageHistory) -> str | None:
     return None
 
 
+def _check_totals(what: str, state: LedgerState) -> None:
+    """Nothing in ``state`` is negative, and every point is accounted for: ``earned +
+    adjusted_in == redeemed + expired + reversed + adjusted_out + available + pending``."""
+    negative = [lot for lot in state.lots if lot.remaining < 0]
+    if state.available < 0 or state.pending < 0 or negative:
+        raise AssertionError(
+            f"{what}: negative points\n  available {state.available}, pending "
+            f"{state.pending}, lots {negative!r}"
+        )
+    _check(
+        f"{what}: earned + adjusted in, against redeemed + expired + reversed + adjusted out "
+        f"+ available + pending ({state!r})",
+        state.earned + state.adjusted_in,
+        state.redeemed
+        + state.expired
+        + state.reversed
+        + state.adjusted_out
+        + state.available
+        + state.pending,
+    )
+
+
 def _check_announced(histories: list[StageHistory], published: list[DomainEvent]) -> None:
     """Every stage change in ``histories`` (of every tenant) was published as one
     `StageChanged` event, and no other was."""
@@ -409,7 +578,8 @@ def _check_announced(histories: list[StageHistory], published: list[DomainEvent]
 
 class _Side:
     """One side of the comparison: an adapter, the events it published, a CRM per tenant,
-    and the tenants worked on since the last comparison."""
+    a CRM per tenant for reading (whose work does not count as work on the tenant), and the
+    tenants worked on since the last comparison."""
 
     def __init__(self, open_unit_of_work: OpenUnitOfWork, clock: FixedClock) -> None:
         self.open_unit_of_work = open_unit_of_work
@@ -417,10 +587,19 @@ class _Side:
         self.touched: set[TenantId] = set()
         ids = SequentialIds("id")
         self.crms: dict[TenantId, CRM] = {}
+        self.readers: dict[TenantId, CRM] = {}
         for tenant in TENANTS:
-            crm = CRM(self._open, tenant=tenant, clock=clock, ids=ids, lifecycles=LIFECYCLES)
-            crm.subscribe(DomainEvent, self.published.append)
-            self.crms[tenant] = crm
+            for crms, opener in ((self.crms, self._open), (self.readers, open_unit_of_work)):
+                crm = CRM(
+                    opener,
+                    tenant=tenant,
+                    clock=clock,
+                    ids=ids,
+                    lifecycles=LIFECYCLES,
+                    loyalty=LOYALTY,
+                )
+                crm.subscribe(DomainEvent, self.published.append)
+                crms[tenant] = crm
 
     def _open(self, tenant: TenantId, publish: Publisher) -> UnitOfWork:
         self.touched.add(tenant)
@@ -445,6 +624,12 @@ class _Side:
                 [h for m in LIFECYCLES for h in uow.stage_histories.stream(m.name)],
             )
 
+    def points(self, tenant: TenantId) -> tuple[list[PointsBalance], int]:
+        """The balances ``tenant`` stores (one per ledger: any entry booked changes its
+        version) and how many events were published so far: what a write would change."""
+        balances = list(self.readers[tenant].stream_points_balances(batch_size=2))
+        return balances, len(self.published)
+
 
 class AdapterStateMachine(RuleBasedStateMachine):
     """Drives an adapter and crmkit's in-memory model with the same random operations, and
@@ -454,8 +639,9 @@ class AdapterStateMachine(RuleBasedStateMachine):
     Run it through its ``TestCase`` (with your Hypothesis ``settings``) or with
     `hypothesis.stateful.run_state_machine_as_test`. The machine works in the tenants
     `TENANTS`, starts the shared clock ``clock`` at 2024-01-01 UTC and moves it forward
-    itself; its CRMs track the lifecycle models `LIFECYCLES`, so the adapter must implement
-    ``UnitOfWork.stage_histories`` too.
+    itself; its CRMs track the lifecycle models `LIFECYCLES` and run the loyalty programme
+    `LOYALTY`, so the adapter must implement ``UnitOfWork.stage_histories``,
+    ``UnitOfWork.points_ledgers`` and ``UnitOfWork.referrals`` too.
     """
 
     customer_keys: Bundle[_Key] = Bundle("customer_keys")
@@ -479,6 +665,17 @@ class AdapterStateMachine(RuleBasedStateMachine):
         self._domains: list[str] = []
         self._customer_ids: set[CustomerId] = set()
         self._interaction_ids: set[InteractionId] = set()
+        # What the loyalty rules pick from and the reads cover: the interactions stored
+        # (purchases among them, to refund), the referrals made, their referees and everyone
+        # a referral was asked for, when each tenant's points job last ran, when the points
+        # invariants were last checked in each tenant, and the `MEMBERS` who joined.
+        self._logged: list[_Recorded] = []
+        self._referral_ids: set[str] = set()
+        self._parties: set[CustomerId] = set()
+        self._referees: dict[TenantId, list[CustomerId]] = {}
+        self._last_job: dict[TenantId, datetime] = {}
+        self._points_checked: dict[TenantId, datetime] = {}
+        self._joined: set[_Key] = set()
 
     # The hooks an adapter's test overrides.
 
@@ -693,9 +890,10 @@ class AdapterStateMachine(RuleBasedStateMachine):
         key=customer_keys,
         elsewhere=_rarely(),
         template=strategies.interactions(),
-        kind=st.none() | st.sampled_from(LIFECYCLE_KINDS),
+        kind=_kinds(),
         minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
         ref=_mostly(refs),
+        euros=_euros(),
     )
     def record_interaction(
         self,
@@ -705,19 +903,21 @@ class AdapterStateMachine(RuleBasedStateMachine):
         kind: str | None,
         minutes: int | None,
         ref: str | None,
+        euros: Money | None,
     ) -> MultipleResults[_Recorded]:
         """Append an interaction to the log; a taken id or reference must be refused alike.
-        (Stages do not move: the log is written to directly.)"""
-        return self._record(key, elsewhere, template, kind, minutes, ref, front_door=False)
+        (Stages do not move and nothing is earned: the log is written to directly.)"""
+        return self._record(key, elsewhere, template, kind, minutes, ref, euros, front_door=False)
 
     @rule(
         target=recorded,
         key=customer_keys,
         elsewhere=_rarely(),
         template=strategies.interactions(),
-        kind=st.none() | st.sampled_from(LIFECYCLE_KINDS),
+        kind=_kinds(),
         minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
         ref=_mostly(refs),
+        euros=_euros(),
     )
     def record_interaction_through_the_front_door(
         self,
@@ -727,10 +927,13 @@ class AdapterStateMachine(RuleBasedStateMachine):
         kind: str | None,
         minutes: int | None,
         ref: str | None,
+        euros: Money | None,
     ) -> MultipleResults[_Recorded]:
         """Record an interaction with `CRM.record_interaction` (idempotent by reference); the
-        progression rules then run for the customer and the customer's account."""
-        return self._record(key, elsewhere, template, kind, minutes, ref, front_door=True)
+        progression rules then run for the customer and the customer's account, and the
+        interaction earns its points (a purchase, mostly in EUR, by the money spent; a
+        referred customer's first purchase rewards the referral)."""
+        return self._record(key, elsewhere, template, kind, minutes, ref, euros, front_door=True)
 
     def _record(
         self,
@@ -740,21 +943,28 @@ class AdapterStateMachine(RuleBasedStateMachine):
         kind: str | None,
         minutes: int | None,
         ref: str | None,
+        euros: Money | None,
         *,
         front_door: bool,
     ) -> MultipleResults[_Recorded]:
         # Often at the same instant as another interaction, so that the id breaks the tie;
-        # often in the last year, so that the lifecycle rules' windows count it.
+        # often in the last year, so that the lifecycle rules' windows count it. A purchase
+        # mostly spends EUR, so that it earns.
         tenant, customer_id = self._where(key, elsewhere)
         occurred_at = template.occurred_at
         if minutes is not None:
             occurred_at = self.clock.now() + timedelta(minutes=minutes)
+        kind = template.kind if kind is None else kind
+        amount = template.amount
+        if kind == InteractionKind.PURCHASE and euros is not None:
+            amount = euros
         interaction = attrs.evolve(
             template,
             customer_id=customer_id,
             occurred_at=occurred_at,
             external_ref=ref,
-            kind=template.kind if kind is None else kind,
+            kind=kind,
+            amount=amount,
         )
         self._interaction_ids.add(interaction.id)
 
@@ -773,7 +983,7 @@ class AdapterStateMachine(RuleBasedStateMachine):
         )
         if isinstance(outcome, _Raised):
             return multiple()
-        self._interaction_ids.add(outcome.id)
+        self._log(tenant, outcome)
         return multiple((tenant, outcome))
 
     @rule(entry=recorded, new_id=_mostly(strategies.ids().map(InteractionId)))
@@ -824,7 +1034,7 @@ class AdapterStateMachine(RuleBasedStateMachine):
             replay_it,
         )
         if not isinstance(outcome, _Raised):
-            self._interaction_ids.add(outcome.id)
+            self._log(tenant, outcome)
         ref = original.external_ref
         if ref is None or tenant != home:
             return
@@ -1272,12 +1482,393 @@ class AdapterStateMachine(RuleBasedStateMachine):
         if not isinstance(outcome, _Raised):
             _check(f"evaluating {subject_id!r} again at the same as_of", [], outcome[1])
 
+    # Loyalty.
+
+    @rule(
+        target=recorded,
+        key=_members(customer_keys),
+        kind=st.sampled_from(
+            [
+                *([InteractionKind.PURCHASE.value] * 3),
+                *LOYALTY_KINDS[1:],
+                InteractionKind.REFERRAL.value,
+            ]
+        ),
+        cents=st.integers(0, 30_000),
+        channel=st.sampled_from([Channel.WEB, Channel.APP, Channel.IN_PERSON]),
+        days=st.none() | st.integers(-10, 0),
+        ref=_sometimes(refs),
+    )
+    def earn_points(
+        self,
+        key: _Key,
+        kind: str,
+        cents: int,
+        channel: Channel,
+        days: int | None,
+        ref: str | None,
+    ) -> MultipleResults[_Recorded]:
+        """Record, through the front door, an interaction that earns: mostly a purchase in
+        EUR, else a review, a sign-up or a referral; now or up to 10 days ago (so that its
+        points may be available at once), on the web, in the app (which doubles them) or in
+        person; for a customer, or for one of `MEMBERS` (who joins first, if need be).
+        Drawn often, so that members have points to redeem, refund and expire."""
+        tenant, customer_id = key
+        if customer_id in MEMBERS and key not in self._joined:
+            self._join(tenant, customer_id)
+        now = self.clock.now()
+        occurred_at = now if days is None else now + timedelta(days=days)
+        amount = Money(cents, "EUR") if kind == InteractionKind.PURCHASE else None
+
+        def earn(side: _Side) -> Interaction:
+            return side.crms[tenant].record_interaction(
+                customer_id,
+                kind=kind,
+                channel=channel,
+                occurred_at=occurred_at,
+                amount=amount,
+                external_ref=ref,
+            )
+
+        outcome = self._on_both(
+            f"earn points ({kind})",
+            f"recording a {kind} of {customer_id!r} in {tenant!r} for {amount}",
+            earn,
+        )
+        if isinstance(outcome, _Raised):
+            return multiple()
+        self._log(tenant, outcome)
+        return multiple((tenant, outcome))
+
+    @precondition(lambda self: any(i.kind == InteractionKind.PURCHASE for _, i in self._logged))
+    @rule(
+        target=recorded,
+        pick=st.integers(0, 63),
+        named=st.sampled_from(REFUND_TARGETS),
+        quarters=st.none() | st.integers(1, 4),
+        elsewhere=_rarely(),
+        ref=_sometimes(refs),
+    )
+    def refund_a_purchase(
+        self, pick: int, named: str, quarters: int | None, elsewhere: bool, ref: str | None
+    ) -> MultipleResults[_Recorded]:
+        """Record a refund of a stored purchase with `CRM.record_interaction`, naming it with
+        ``refund_of`` by id or external reference: for a quarter to all of its amount, or
+        (without an amount) for the rest; it reverses what the purchase earned. Sometimes it
+        names a purchase of another customer, an interaction that is no purchase or nothing
+        stored (refused alike), names no purchase, or is recorded in the other tenant.
+        Refunded in full, the purchase has taken back exactly what it earned."""
+        purchases = [(t, i) for t, i in self._logged if i.kind == InteractionKind.PURCHASE]
+        home, purchase = purchases[pick % len(purchases)]
+        customer_id = purchase.customer_id
+        refund_of: str | None = None
+        if named == "id":
+            refund_of = purchase.id
+        elif named == "ref":
+            refund_of = purchase.external_ref or purchase.id
+        elif named in ("other", "not_a_purchase", "unknown"):
+            refund_of = self._refund_target(home, purchase, named, pick)
+        amount = None
+        if quarters is not None and purchase.amount is not None:
+            amount = Money(purchase.amount.minor * quarters // 4, purchase.amount.currency)
+        tenant = self._other(home) if elsewhere else home
+
+        def refund(side: _Side) -> Interaction:
+            return side.crms[tenant].record_interaction(
+                customer_id,
+                kind=InteractionKind.REFUND,
+                channel=purchase.channel,
+                amount=amount,
+                external_ref=ref,
+                refund_of=refund_of,
+            )
+
+        outcome = self._on_both(
+            f"refund a purchase (by {named})",
+            f"refunding {amount} of {purchase!r} in {tenant!r}, naming {refund_of!r}",
+            refund,
+        )
+        if isinstance(outcome, _Raised):
+            return multiple()
+        self._log(tenant, outcome)
+        if named in ("id", "ref") and quarters in (None, 4) and ref is None and not elsewhere:
+            self._check_refunded_in_full(tenant, outcome, purchase)
+        return multiple((tenant, outcome))
+
+    def _refund_target(self, tenant: TenantId, purchase: Interaction, named: str, pick: int) -> str:
+        """What a refund of ``purchase`` that must be refused names: another customer's
+        purchase, an interaction of the customer that is no purchase, or nothing stored."""
+        if named == "other":
+            found = [
+                i
+                for t, i in self._logged
+                if t == tenant
+                and i.kind == InteractionKind.PURCHASE
+                and i.customer_id != purchase.customer_id
+            ]
+        elif named == "not_a_purchase":
+            found = [
+                i
+                for t, i in self._logged
+                if t == tenant
+                and i.kind != InteractionKind.PURCHASE
+                and i.customer_id == purchase.customer_id
+            ]
+        else:
+            found = []
+        return found[pick % len(found)].id if found else NO_SUCH_PURCHASE
+
+    def _check_refunded_in_full(
+        self, tenant: TenantId, refund: Interaction, purchase: Interaction
+    ) -> None:
+        """After a refund of the whole (or the rest of the) purchase, every refund of it took
+        back, or forgave as already spent, exactly what it earned (read on the adapter)."""
+        ledger = self.adapter.readers[tenant].points_ledger(refund.customer_id)
+        reversed_ = [e for e in ledger.entries if e.interaction_id == refund.id]
+        purchase_id = reversed_[0].reference if reversed_ else purchase.id
+        earned = sum(
+            e.points
+            for e in ledger.entries
+            if e.kind is EntryKind.EARN and e.interaction_id == purchase_id
+        )
+        taken = sum(
+            e.points + e.shortfall
+            for e in ledger.entries
+            if e.kind is EntryKind.REVERSE and e.reference == purchase_id
+        )
+        _check(
+            f"the points refunds of {purchase_id!r} took back or forgave, after refunding all of "
+            f"it (with {refund!r})",
+            earned,
+            taken,
+        )
+
+    @rule(
+        key=_members(customer_keys),
+        elsewhere=_rarely(),
+        how=st.sampled_from(["part", "part", "all", "beyond", "reward", "invalid"]),
+        share=st.integers(1, 4),
+        token=_sometimes(st.sampled_from(POINTS_KEYS)),
+    )
+    def redeem_points(
+        self, key: _Key, elsewhere: bool, how: str, share: int, token: str | None
+    ) -> None:
+        """Redeem points with `CRM.redeem_points`: a share of the balance (the model's, now)
+        or all of it, rounded to the programme's step; more than the balance (which raises
+        `InsufficientPoints` and writes nothing); the ``coffee`` reward; or an amount off the
+        step, or a reward the catalogue lacks. Sometimes with a key from a small pool: a
+        replay returns the first redemption, or conflicts if it asked for something else."""
+        tenant, customer_id = self._where(self._member(key), elsewhere)
+        available = self._available(tenant, customer_id)
+        step, minimum = LOYALTY.redemption.step, LOYALTY.redemption.minimum
+        points: int | None = None
+        reward: str | None = None
+        if how == "part":
+            points = max(minimum, available * share // 4 // step * step)
+        elif how == "all":
+            points = max(minimum, available // step * step)
+        elif how == "beyond":
+            points = max(minimum, (available // step + 1) * step)
+        elif how == "reward":
+            reward = "coffee"
+        elif share % 2:
+            points = minimum + step * share + 1
+        else:
+            reward = "caviar"
+        before = self.adapter.points(tenant)
+
+        def redeem(side: _Side) -> object:
+            return side.crms[tenant].redeem_points(
+                customer_id, points=points, reward=reward, key=token
+            )
+
+        outcome = self._on_both(
+            f"redeem points ({how})",
+            f"redeeming {points} points (reward {reward!r}, key {token!r}) of {customer_id!r} "
+            f"in {tenant!r}, whose balance is {available}",
+            redeem,
+        )
+        if how == "beyond" and token is None and outcome != _Raised(NotFound, ""):
+            _check("redeeming more than the balance", _Raised(InsufficientPoints, ""), outcome)
+        if outcome == _Raised(InsufficientPoints, ""):
+            _check("what is stored after a refused redemption", before, self.adapter.points(tenant))
+
+    @rule(
+        key=_members(customer_keys),
+        elsewhere=_rarely(),
+        points=st.integers(-40, 60),
+        reason=st.sampled_from(["goodwill", "correction", "goodwill", "correction", " "]),
+        token=_sometimes(st.sampled_from(POINTS_KEYS)),
+    )
+    def adjust_points(
+        self, key: _Key, elsewhere: bool, points: int, reason: str, token: str | None
+    ) -> None:
+        """Correct a balance by hand with `CRM.adjust_points`: up (a lot available at once,
+        that never expires) or down (beyond the balance: `InsufficientPoints`); zero points
+        or a blank reason are refused alike. Sometimes with a key from a small pool."""
+        tenant, customer_id = self._where(self._member(key), elsewhere)
+
+        def adjust(side: _Side) -> object:
+            return side.crms[tenant].adjust_points(customer_id, points, reason=reason, key=token)
+
+        self._on_both(
+            "adjust points",
+            f"adjusting the points of {customer_id!r} in {tenant!r} by {points} ({reason!r}, "
+            f"key {token!r})",
+            adjust,
+        )
+
+    @rule(
+        tenant=st.sampled_from(TENANTS),
+        days=st.sampled_from([0, 0, 0, -1, -4]),
+        batch_size=st.sampled_from([1, 2, 500]),
+        twice=st.booleans(),
+    )
+    def run_points_job(self, tenant: TenantId, days: int, batch_size: int, twice: bool) -> None:
+        """Mature and expire points with `CRM.run_points_job`, as of now or some days ago
+        (members with later entries are skipped), page by page. Run twice at the same
+        ``as_of``, the second run must report nothing matured, expired or changed, publish
+        nothing and leave what is stored as it was."""
+        self._run_job(tenant, self.clock.now() + timedelta(days=days), batch_size, twice=twice)
+
+    def _run_job(self, tenant: TenantId, as_of: datetime, batch_size: int, *, twice: bool) -> None:
+        def run(side: _Side) -> tuple[PointsJobReport, PointsJobReport | None, bool]:
+            crm = side.crms[tenant]
+            first = crm.run_points_job(as_of=as_of, batch_size=batch_size)
+            if not twice:
+                return first, None, True
+            stored = side.points(tenant)
+            second = crm.run_points_job(as_of=as_of, batch_size=batch_size)
+            return first, second, side.points(tenant) == stored
+
+        outcome = self._on_both(
+            "run the points job" + (" twice" if twice else ""),
+            f"running the points job of {tenant!r} as of {as_of}",
+            run,
+        )
+        self._last_job[tenant] = as_of
+        if isinstance(outcome, _Raised) or outcome[1] is None:
+            return
+        first, second, unchanged = outcome
+        _check(
+            "a second run of the points job at the same as_of",
+            attrs.evolve(first, members=0, matured=0, expired=0),
+            second,
+        )
+        _check("what is stored after a second run of the points job", True, unchanged)
+
+    @rule(
+        target=customer_keys,
+        referrer=_members(customer_keys),
+        referee=customer_keys,
+        which=st.sampled_from(["newcomer", "newcomer", "another", "themselves", "again"]),
+        pick=st.integers(0, 15),
+        code=st.none() | st.sampled_from(["FRIEND10", "spring-24"]),
+    )
+    def refer_customer(
+        self, referrer: _Key, referee: _Key, which: str, pick: int, code: str | None
+    ) -> MultipleResults[_Key]:
+        """Record a referral with `CRM.refer_customer`: of a newcomer the referrer brought
+        (registered first through the front door, from a pool of three ids, so sometimes
+        already there), of another customer (of the tenant, mostly: the pool of ids is
+        shared), of the referrer themselves, or of a customer already referred; the last two
+        raise `ReferralRefused` alike. The referee's next purchase through the front door
+        qualifies the referral and rewards both."""
+        referrer = self._member(referrer)
+        tenant, referrer_id = referrer
+        referee_id = referee[1]
+        referred = self._referees.get(tenant, [])
+        newcomer: MultipleResults[_Key] = multiple()
+        if which == "newcomer":
+            referee_id = CustomerId(f"friend-{pick % 3}")
+            newcomer = self._register_newcomer(tenant, referee_id)
+        elif which == "themselves":
+            referee_id = referrer_id
+        elif which == "again" and referred:
+            referee_id = referred[pick % len(referred)]
+
+        self._parties.update((referrer_id, referee_id))
+
+        def refer(side: _Side) -> Referral:
+            return side.crms[tenant].refer_customer(referrer_id, referee_id, code=code)
+
+        outcome = self._on_both(
+            f"refer a customer ({which})",
+            f"recording that {referrer_id!r} referred {referee_id!r} in {tenant!r}",
+            refer,
+        )
+        if not isinstance(outcome, _Raised):
+            self._referral_ids.add(outcome.id)
+            self._referees.setdefault(tenant, []).append(referee_id)
+        joined = referrer_id not in MEMBERS or referrer in self._joined
+        if joined and (which == "themselves" or (which == "again" and referred)):
+            # Both are customers of the tenant: only the referral itself can be refused.
+            _check(f"referring {referee_id!r} ({which})", _Raised(ReferralRefused, ""), outcome)
+        return newcomer
+
+    def _register_newcomer(
+        self, tenant: TenantId, customer_id: CustomerId
+    ) -> MultipleResults[_Key]:
+        """Register a referred newcomer through the front door (it may be there already)."""
+        self._customer_ids.add(customer_id)
+
+        def register(side: _Side) -> Customer:
+            return side.crms[tenant].register_customer(customer_id=customer_id, given_name="Friend")
+
+        outcome = self._on_both(
+            "register a referred customer",
+            f"registering the newcomer {customer_id!r} in {tenant!r}",
+            register,
+        )
+        return multiple() if isinstance(outcome, _Raised) else multiple((tenant, customer_id))
+
+    def _member(self, key: _Key) -> _Key:
+        """``key``, unless it is one of `MEMBERS` that has not joined while another of the
+        tenant has: then that one (so that points are mostly redeemed, adjusted and referred
+        by someone there)."""
+        tenant, customer_id = key
+        joined = sorted(k for k in self._joined if k[0] == tenant)
+        if customer_id in MEMBERS and key not in self._joined and joined:
+            return joined[0]
+        return key
+
+    def _join(self, tenant: TenantId, customer_id: CustomerId) -> None:
+        """Register one of `MEMBERS` through the front door."""
+        self._customer_ids.add(customer_id)
+
+        def join(side: _Side) -> Customer:
+            return side.crms[tenant].register_customer(customer_id=customer_id, given_name="Max")
+
+        outcome = self._on_both(
+            "a member joins", f"registering the member {customer_id!r} in {tenant!r}", join
+        )
+        if not isinstance(outcome, _Raised) or outcome.error is DuplicateCustomer:
+            self._joined.add((tenant, customer_id))
+
+    def _available(self, tenant: TenantId, customer_id: CustomerId) -> int:
+        """The customer's points available now, as the model holds them (0 if it has none)."""
+        balance = _attempt(
+            functools.partial(self.model.readers[tenant].points_balance, customer_id)
+        )
+        return 0 if isinstance(balance, _Raised) else balance.available
+
     # Time.
 
-    @rule(seconds=st.integers(1, 90 * 24 * 3600))
-    def let_time_pass(self, seconds: int) -> None:
-        """Move the shared clock forward."""
-        self.clock.advance(timedelta(seconds=seconds))
+    @rule(
+        days=st.integers(0, 90) | st.integers(0, 6),
+        seconds=st.integers(1, 24 * 3600),
+        nightly=st.booleans(),
+    )
+    def let_time_pass(self, days: int, seconds: int, nightly: bool) -> None:
+        """Move the shared clock forward: up to 90 days, or up to a week (so that pending
+        points mature, some to expire later); then, as a scheduler would, sometimes run the
+        points job of each tenant as of the new instant. (Days are drawn apart from seconds,
+        as Hypothesis favours small integers: seconds up to 90 days would mostly stay under
+        one day.)"""
+        self.clock.advance(timedelta(days=days, seconds=seconds))
+        if nightly:
+            for tenant in TENANTS:
+                self._run_job(tenant, self.clock.now(), 500, twice=False)
 
     # The comparison.
 
@@ -1289,20 +1880,26 @@ class AdapterStateMachine(RuleBasedStateMachine):
         is stored (so that a write that leaks into another tenant is caught at once). Then
         every stage history the adapter holds must be one that can be (see
         `_check_histories`), and every stage change stored must have been announced by
-        exactly one `StageChanged` event: were the model to agree with the adapter on
-        something that cannot be, the domain or the use cases are at fault.
+        exactly one `StageChanged` event, and every member's points must add up (see
+        `_check_points`): were the model to agree with the adapter on something that
+        cannot be, the domain or the use cases are at fault.
         """
         touched = self.model.touched | self.adapter.touched
         stored: list[StageHistory] = []
         for tenant in TENANTS:
-            model = self._reads(self.model, tenant, every=tenant in touched)
-            adapter = self._reads(self.adapter, tenant, every=tenant in touched)
+            every = tenant in touched
+            model = self._reads(self.model, tenant, every=every)
+            model.update(self._points_reads(self.model, tenant, every=every))
+            adapter = self._reads(self.adapter, tenant, every=every)
+            adapter.update(self._points_reads(self.adapter, tenant, every=every))
             for what, answer in model.items():
                 _agree(f"{what} in tenant {tenant!r}", answer, adapter.get(what))
             self._check_histories(tenant, adapter)
             for lifecycle in LIFECYCLES:
                 key = f"stage_histories.stream({lifecycle.name!r})"
                 stored.extend(cast("list[StageHistory]", adapter[key]))
+            balances = cast("dict[CustomerId, PointsBalance]", adapter["stream_points_balances()"])
+            self._check_points(tenant, list(balances.values()), every=every)
         _agree("the events published", self.model.published, self.adapter.published)
         _check_announced(stored, self.adapter.published)
         self.model.touched.clear()
@@ -1358,6 +1955,85 @@ class AdapterStateMachine(RuleBasedStateMachine):
                 reads[f"customers.get({customer_id!r})"] = _got(customers.get, customer_id)
                 reads.update(self._timelines(uow, customer_id))
         return reads
+
+    def _points_reads(self, side: _Side, tenant: TenantId, *, every: bool) -> dict[str, object]:
+        """The loyalty reads, through the side's reading `CRM`: every stored balance (keyed
+        by member; each side must stream them in customer id order); with ``every``, each
+        customer's balance now, each member's ledger (its statement compared line by line,
+        entry field by field, and its tier now: what `CRM.points_statement` and
+        `CRM.loyalty_tier` derive from it), the referrals of each customer a referral was
+        asked for, and every referral by id. (The ledger is read once per member, and
+        referrals only for those concerned, to keep every step cheap on SQL backends.)"""
+        crm = side.readers[tenant]
+        balances = list(crm.stream_points_balances(batch_size=2))
+        members = [balance.customer_id for balance in balances]
+        _check(
+            f"the order of stream_points_balances() in tenant {tenant!r}", sorted(members), members
+        )
+        reads: dict[str, object] = {
+            "stream_points_balances()": {balance.customer_id: balance for balance in balances}
+        }
+        if not every:
+            return reads
+        now = self.clock.now()
+        for customer_id in sorted(self._customer_ids):
+            reads[f"points_balance({customer_id!r})"] = _got(crm.points_balance, customer_id)
+        for member in members:
+            ledger = crm.points_ledger(member)
+            reads[f"points_statement({member!r})"] = ledger.statement()
+            reads[f"loyalty_tier({member!r})"] = ledger.tier(now)
+        for customer_id in sorted(self._parties):
+            reads[f"referral_of({customer_id!r})"] = _got(crm.referral_of, customer_id)
+            reads[f"referrals_made({customer_id!r})"] = _got(crm.referrals_made, customer_id)
+        for referral_id in sorted(self._referral_ids):
+            reads[f"get_referral({referral_id!r})"] = _got(crm.get_referral, referral_id)
+        return reads
+
+    def _check_points(
+        self, tenant: TenantId, balances: list[PointsBalance], *, every: bool
+    ) -> None:
+        """The points invariants, on the adapter, for every member of ``tenant`` (checked
+        again once the tenant is worked on or the clock moved): nothing is negative; every
+        point is accounted for (`LedgerState`'s totals balance) now and at an instant in the
+        past; the balance read now, and the stored one while nothing fell due, are what
+        `CRM.points_state` adds up to now. Then, once the tenant is worked on, relaunching
+        the points job at the last run's ``as_of`` matures, expires and stores nothing."""
+        now = self.clock.now()
+        if not every and self._points_checked.get(tenant) == now:
+            return
+        self._points_checked[tenant] = now
+        crm = self.adapter.readers[tenant]
+        for stored in balances:
+            member = stored.customer_id
+            what = f"the points of {member!r} in tenant {tenant!r}"
+            state = crm.points_state(member)
+            _check_totals(f"{what} now", state)
+            read = crm.points_balance(member)
+            figures = (state.available, state.pending)
+            read_now = (read.available, read.pending)
+            _check(f"{what}: points_balance() now, against points_state()", figures, read_now)
+            if stored.settled_at(now):
+                kept = (stored.available, stored.pending)
+                _check(f"{what}: the stored balance, nothing having fallen due", figures, kept)
+            if stored.last_at is not None:
+                past = START + (stored.last_at - START) / 2
+                _check_totals(f"{what} at {past}", crm.points_state(member, as_of=past))
+        as_of = self._last_job.get(tenant)
+        if as_of is None or not every:
+            return
+        before = self.adapter.points(tenant)
+        report = crm.run_points_job(as_of=as_of)
+        _check(
+            f"relaunching the points job of {tenant!r} at the last run's as_of {as_of}: members "
+            "changed, points matured, points expired",
+            (0, 0, 0),
+            (report.members, report.matured, report.expired),
+        )
+        _check(
+            f"what is stored after relaunching the points job of {tenant!r} at {as_of}",
+            before,
+            self.adapter.points(tenant),
+        )
 
     def _history_reads(
         self, uow: UnitOfWork, occupied: Mapping[str, list[str]]
@@ -1443,6 +2119,12 @@ class AdapterStateMachine(RuleBasedStateMachine):
             )
 
     # Helpers.
+
+    def _log(self, tenant: TenantId, interaction: Interaction) -> None:
+        """Note an interaction stored in ``tenant`` (refunds name purchases among them)."""
+        self._interaction_ids.add(interaction.id)
+        if (tenant, interaction) not in self._logged:
+            self._logged.append((tenant, interaction))
 
     def _on_both(self, operation: str, what: str, action: Callable[[_Side], T]) -> T | _Raised:
         """Run ``action`` on the model, then on the adapter; the outcomes must agree.
