@@ -54,6 +54,17 @@ def test_steps_cannot_be_skipped_or_repeated() -> None:
         referral.qualify("p2", T0)
 
 
+def test_a_step_cannot_be_dated_before_the_one_it_follows() -> None:
+    referral = pending()
+    with pytest.raises(ValidationError, match="at"):
+        referral.qualify("p1", T0 - timedelta(days=1))
+    assert referral.status is ReferralStatus.PENDING
+    referral.qualify("p1", T0 + timedelta(days=3))
+    with pytest.raises(ValidationError):
+        referral.reward(T0 + timedelta(days=2))
+    assert referral.status is ReferralStatus.QUALIFIED
+
+
 def test_a_policy_must_reward_someone_with_an_event_rule() -> None:
     with pytest.raises(ValidationError):
         ReferralPolicy(None, referee_kind=None)

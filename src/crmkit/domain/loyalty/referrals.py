@@ -19,6 +19,7 @@ from crmkit.domain._checks import SLUG, non_negative_int, optional_text, to_utc,
 from crmkit.domain.channels import enum_of
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
+from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import IllegalTransition, ReferralRefused, ValidationError
 
 __all__ = ["Referral", "ReferralChanged", "ReferralPolicy", "ReferralStatus"]
@@ -176,6 +177,10 @@ class Referral:
         if _NEXT.get(self.status) is not target:
             allowed = [_NEXT[self.status].value] if self.status in _NEXT else []
             raise IllegalTransition("referral", self.status.value, target.value, allowed)
+        ensure_utc(at, "at")
+        since = self.qualified_at or self.created_at
+        if at < since:
+            raise ValidationError.single("at", at, f"is before the referral's last step ({since})")
         self.status = target
         self._changed(at)
 
