@@ -10,7 +10,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit.domain.loyalty import PointsLedger
+from crmkit.domain.loyalty import PointsLedger, fold
 from tests.test_loyalty_ledger import DAY, SCRIPTS, T0, Step, buy, funded, ledger, replay_script
 
 
@@ -78,3 +78,14 @@ def test_before_next_due_the_stored_summary_is_what_the_member_sees(
         state.pending,
         len(book.entries),
     )
+
+
+@given(SCRIPTS)
+def test_the_ledgers_running_tally_is_the_fold_of_its_entries(steps: list[Step]) -> None:
+    """The state a ledger keeps up to date as it books is exactly the fold of its entries,
+    after every booking and after its entries were replaced."""
+    book = replay_script(steps)
+    assert book.state() == fold(book.entries)
+    assert book.summary().available == fold(book.entries).available
+    book.entries = book.entries[: len(book.entries) // 2]
+    assert book.state() == fold(book.entries)

@@ -219,7 +219,8 @@ class Tally:
     def _catch_up(self, entries: list[LedgerEntry]) -> None:
         known = self._count
         if known > len(entries) or (known and entries[known - 1] is not self._last):
-            self._tally, known = _Tally(), 0  # the list was replaced or changed: start over
+            # The list was replaced or changed: start over.
+            self._tally, known, self._count, self._last, self._state = _Tally(), 0, 0, None, None
         if known < len(entries):
             for entry in entries[known:]:
                 self._tally.apply(entry)
