@@ -324,6 +324,13 @@ class _StaleBalances(_Customers):
         super().__init__(inner)
         self._uow = uow
 
+    def save_many(self, ledgers: list[PointsLedger]) -> None:
+        for ledger in ledgers:
+            if ledger.version == 0:
+                self._inner.add(ledger)
+            else:
+                self.update(ledger)
+
     def update(self, ledger: PointsLedger) -> None:
         key = (ledger.programme.name, ledger.customer_id)
         stored = self._uow._ledger(key)

@@ -289,6 +289,11 @@ class ReferralRefused(Conflict):
         self.reason = reason
         super().__init__(f"referral of customer {referee_id!r} refused: {reason}")
 
+    @classmethod
+    def already_referred(cls, referee_id: str) -> ReferralRefused:
+        """The refusal of a second referral of one referee in a programme."""
+        return cls(referee_id, "the customer was already referred in this programme")
+
 
 class ConfigurationError(CrmError):
     """The CRM was opened or configured with settings that cannot work."""

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from crmkit.adapters._arguments import check_batch
+from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme, Referral
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
@@ -16,17 +16,10 @@ from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, Valida
 if TYPE_CHECKING:
     from crmkit.adapters.memory import InMemoryUnitOfWork
 
-__all__ = ["LedgerKey", "StoredLedger", "already_referred", "referral_copy"]
+__all__ = ["LedgerKey", "StoredLedger", "referral_copy"]
 
 LedgerKey = tuple[str, CustomerId]  # (programme, customer)
 StoredLedger = tuple[tuple[LedgerEntry, ...], PointsBalance]  # (entries, summary)
-
-ALREADY_REFERRED = "the customer was already referred in this programme"
-
-
-def already_referred(referee_id: str) -> ReferralRefused:
-    """The error for a second referral of one referee."""
-    return ReferralRefused(referee_id, ALREADY_REFERRED)
 
 
 def referral_copy(referral: Referral) -> Referral:
@@ -34,11 +27,6 @@ def referral_copy(referral: Referral) -> Referral:
     twin = copy.copy(referral)
     twin._events = []
     return twin
-
-
-def _check_limit(limit: int) -> None:
-    if type(limit) is not int or not 0 < limit <= 10_000:
-        raise ValidationError.single("limit", limit, "must be an integer from 1 to 10000")
 
 
 class PointsLedgers:
@@ -114,7 +102,7 @@ class PointsLedgers:
         limit: int = 1000,
     ) -> list[CustomerId]:
         ensure_utc(as_of, "as_of")
-        _check_limit(limit)
+        check_page(limit, after)
         chosen = sorted(
             summary.customer_id
             for summary in self._uow._all_balances(programme)
@@ -144,7 +132,7 @@ class Referrals:
         if uow._referral(referral.id) is not None:
             raise ConcurrencyConflict("referral", referral.id, 0, "it already exists")
         if self.for_referee(referral.programme, referral.referee_id) is not None:
-            raise already_referred(referral.referee_id)
+            raise ReferralRefused.already_referred(referral.referee_id)
         referral.version = 1
         uow._stage_referral(referral, 0)
         uow._track(referral)

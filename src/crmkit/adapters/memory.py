@@ -25,7 +25,6 @@ from crmkit.adapters._memory_loyalty import (
     PointsLedgers,
     Referrals,
     StoredLedger,
-    already_referred,
     referral_copy,
 )
 from crmkit.app.outbox import OutboxReader
@@ -58,6 +57,7 @@ from crmkit.errors import (
     DuplicateCustomer,
     IdempotencyConflict,
     NotFound,
+    ReferralRefused,
     ValidationError,
 )
 from crmkit.ports import OutboxMessage, Page
@@ -210,7 +210,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         for _, referral in self._referrals.values():
             owner = stored.get((referral.programme, referral.referee_id))
             if owner not in (None, referral.id):
-                raise already_referred(referral.referee_id)
+                raise ReferralRefused.already_referred(referral.referee_id)
 
     def _check_customer_keys(self) -> None:
         t = self._tables

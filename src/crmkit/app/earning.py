@@ -78,13 +78,7 @@ class LedgerBook:
             if len(ledger.entries) > loaded
             or (ledger.version and (ledger.customer_id in self._touched or ledger.has_events))
         ]
-        if len(changed) == 1:
-            ledger = changed[0]
-            if ledger.version == 0:
-                self.uow.points_ledgers.add(ledger)
-            else:
-                self.uow.points_ledgers.update(ledger)
-        elif changed:
+        if changed:
             self.uow.points_ledgers.save_many(changed)
         self._ledgers.clear()
         self._touched.clear()

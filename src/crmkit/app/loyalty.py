@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TypeVar
 
 import attrs
 
@@ -38,10 +39,7 @@ from crmkit.ports import UnitOfWork
 
 __all__ = ["LoyaltyUseCases", "PointsJobReport"]
 
-#: Why a second referral of one referee is refused (the storage says the same).
-ALREADY_REFERRED = "the customer was already referred in this programme"
-
-_Work = Callable[[UnitOfWork, LedgerBook], LedgerEntry]
+T = TypeVar("T")
 
 #: How often a redemption, an adjustment or a page of the job is tried on a conflict.
 MAX_ATTEMPTS = 5
@@ -207,32 +205,25 @@ class LoyaltyUseCases(ServiceContext):
     def _job_page(
         self, programme: Programme, page: list[CustomerId], when: datetime
     ) -> tuple[int, int, int, list[CustomerId]]:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.unit_of_work() as uow:
-                    book = LedgerBook(uow, programme)
-                    members = matured = expired = 0
-                    skipped = []
-                    for ledger in uow.points_ledgers.find_many(programme, page).values():
-                        book.adopt(ledger)
-                        last = ledger.last_at
-                        if last is not None and last > when:
-                            skipped.append(ledger.customer_id)
-                            continue
-                        tier = ledger.tier(last) if last is not None else None
-                        booked = ledger.mature_and_expire(when)
-                        book.touch(ledger)
-                        members += bool(booked) or ledger.tier(when) != tier
-                        matured += _sum(booked, EntryKind.MATURE)
-                        expired += _sum(booked, EntryKind.EXPIRE)
-                    book.save()
-                    uow.commit()
-                return members, matured, expired, skipped
-            except ConcurrencyConflict:
-                # A member earned or redeemed meanwhile: re-read the page and book again.
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        def review(uow: UnitOfWork, book: LedgerBook) -> tuple[int, int, int, list[CustomerId]]:
+            members = matured = expired = 0
+            skipped = []
+            for ledger in uow.points_ledgers.find_many(programme, page).values():
+                book.adopt(ledger)
+                last = ledger.last_at
+                if last is not None and last > when:
+                    skipped.append(ledger.customer_id)
+                    continue
+                tier = ledger.tier(last) if last is not None else None
+                booked = ledger.mature_and_expire(when)
+                book.touch(ledger)
+                members += bool(booked) or ledger.tier(when) != tier
+                matured += _sum(booked, EntryKind.MATURE)
+                expired += _sum(booked, EntryKind.EXPIRE)
+            return members, matured, expired, skipped
+
+        # A member who earned or redeemed meanwhile makes the page be read and booked again.
+        return self._retrying(programme, review)
 
     def refer_customer(
         self, referrer_id: str, referee_id: str, *, code: str | None = None
@@ -286,15 +277,17 @@ class LoyaltyUseCases(ServiceContext):
         uow.customers.get(member)  # NotFound for a customer the tenant does not hold
         return PointsLedger(member, programme)
 
-    def _retrying(self, programme: Programme, work: _Work) -> LedgerEntry:
+    def _retrying(self, programme: Programme, work: Callable[[UnitOfWork, LedgerBook], T]) -> T:
+        """Run ``work`` in a unit of work, save the ledgers it booked on and commit, again
+        from a fresh read (up to `MAX_ATTEMPTS` in all) when another writer got there first."""
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.unit_of_work() as uow:
                     book = LedgerBook(uow, programme)
-                    entry = work(uow, book)
+                    done = work(uow, book)
                     book.save()
                     uow.commit()
-                return entry
+                return done
             except ConcurrencyConflict:
                 # Another writer changed the ledger first: re-read it and decide again.
                 if attempt == MAX_ATTEMPTS - 1:
@@ -306,7 +299,7 @@ def _check_referee(
     uow: UnitOfWork, programme: Programme, referrer: CustomerId, referee: CustomerId
 ) -> None:
     if uow.referrals.for_referee(programme.name, referee) is not None:
-        raise ReferralRefused(referee, ALREADY_REFERRED)
+        raise ReferralRefused.already_referred(referee)
     if uow.interactions.timeline(referee, kinds=frozenset({InteractionKind.PURCHASE}), limit=1):
         raise ReferralRefused(referee, "the customer has already made a purchase")
     back = uow.referrals.for_referee(programme.name, referrer)

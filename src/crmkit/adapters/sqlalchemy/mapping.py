@@ -40,7 +40,6 @@ from crmkit.domain import (
     PointsBalance,
     PointsLedger,
     PostalAddress,
-    Programme,
     Referral,
     ReferralStatus,
     StageChange,
@@ -69,7 +68,6 @@ __all__ = [
     "at_or_none",
     "points_entry_from_row",
     "points_entry_rows",
-    "points_ledger_from_rows",
     "referral_from_row",
     "referral_row",
     "stage_change_from_row",
@@ -579,10 +577,6 @@ def at_or_none(micros: int | None) -> datetime | None:
     return None if micros is None else from_us(micros)
 
 
-def _at_or_none(micros: int | None) -> datetime | None:
-    return None if micros is None else from_us(micros)
-
-
 def points_entry_rows(
     tenant: str, ledger: PointsLedger, first_seq: int = 0
 ) -> list[dict[str, Any]]:
@@ -638,27 +632,14 @@ def points_entry_from_row(row: Mapping[Any, Any]) -> LedgerEntry:
         () if takes is None else tuple((lot, int(n)) for lot, n in json.loads(takes)),
     )
     _SET(entry, "spend", int(row["spend"]))
-    _SET(entry, "occurred_at", _at_or_none(row["occurred_at_us"]))
-    _SET(entry, "available_from", _at_or_none(row["available_from_us"]))
-    _SET(entry, "expires_at", _at_or_none(row["expires_at_us"]))
+    _SET(entry, "occurred_at", at_or_none(row["occurred_at_us"]))
+    _SET(entry, "available_from", at_or_none(row["available_from_us"]))
+    _SET(entry, "expires_at", at_or_none(row["expires_at_us"]))
     _SET(entry, "shortfall", int(row["shortfall"]))
     return entry
 
 
 _NEW_ENTRY = object.__new__
-
-
-def points_ledger_from_rows(
-    programme: Programme, row: Mapping[Any, Any], entries: Iterable[Mapping[Any, Any]]
-) -> PointsLedger:
-    """A ledger from its ``crmkit_points_balances`` row and its entry rows in ``seq`` order."""
-    return PointsLedger.restore(
-        CustomerId(row["customer_id"]),
-        programme,
-        [points_entry_from_row(e) for e in entries],
-        version=int(row["version"]),
-        last_at=_at_or_none(row["last_at_us"]),
-    )
 
 
 def points_balance_row(tenant: str, balance: PointsBalance, version: int) -> dict[str, Any]:
@@ -687,8 +668,8 @@ def points_balance_from_row(row: Mapping[Any, Any]) -> PointsBalance:
         pending=int(row["pending"]),
         tier=row["tier"],
         entries=int(row["entries"]),
-        last_at=_at_or_none(row["last_at_us"]),
-        next_due_at=_at_or_none(row["next_due_at_us"]),
+        last_at=at_or_none(row["last_at_us"]),
+        next_due_at=at_or_none(row["next_due_at_us"]),
         version=int(row["version"]),
     )
 
@@ -728,9 +709,9 @@ def referral_from_row(row: Mapping[Any, Any]) -> Referral:
         created_at=from_us(row["created_at_us"]),
         code=row["code"],
         status=_REFERRAL_STATUSES[row["status"]],
-        qualified_at=_at_or_none(row["qualified_at_us"]),
+        qualified_at=at_or_none(row["qualified_at_us"]),
         qualifying_interaction_id=row["qualifying_interaction_id"],
-        rewarded_at=_at_or_none(row["rewarded_at_us"]),
+        rewarded_at=at_or_none(row["rewarded_at_us"]),
         version=int(row["version"]),
         _events=[],
     )

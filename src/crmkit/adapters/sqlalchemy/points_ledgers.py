@@ -296,9 +296,10 @@ class SqlPointsLedgers:
         return stored
 
     def _entries_of(
-        self, programme: str, customer_ids: list[str]
+        self, programme: str, customer_ids: list[str], *, lock: bool = True
     ) -> dict[str, tuple[LedgerEntry, ...]]:
-        """The stored entries of those members, under a shared lock (see `_stored_entries`)."""
+        """The stored entries of those members, by default under a shared lock (see
+        `_stored_entries`)."""
         query = (
             select(t.points_entries)
             .where(
@@ -307,10 +308,11 @@ class SqlPointsLedgers:
                 _E.customer_id.in_(customer_ids),
             )
             .order_by(_E.customer_id, _E.seq)
-            .with_for_update(read=True)
         )
+        if lock:
+            query = query.with_for_update(read=True)
         found: dict[str, list[LedgerEntry]] = defaultdict(list)
-        for row in self._s.connection.execute(query).mappings():
+        for row in self._s.connection.execute(query).mappings().all():
             found[row["customer_id"]].append(m.points_entry_from_row(row))
         return {customer_id: tuple(entries) for customer_id, entries in found.items()}
 
@@ -412,19 +414,8 @@ class SqlPointsLedgers:
                     known[row["customer_id"]] = cached
             missing = [row["customer_id"] for row in rows if row["customer_id"] not in known]
             if missing:
-                entries: dict[str, list[LedgerEntry]] = defaultdict(list)
-                query = (
-                    select(t.points_entries)
-                    .where(
-                        _E.tenant_id == self._tenant,
-                        _E.programme == name,
-                        _E.customer_id.in_(missing),
-                    )
-                    .order_by(_E.customer_id, _E.seq)
-                )
-                for entry in connection.execute(query).mappings().all():
-                    entries[entry["customer_id"]].append(m.points_entry_from_row(entry))
-                known.update((customer_id, tuple(entries[customer_id])) for customer_id in missing)
+                read = self._entries_of(name, missing, lock=False)
+                known.update((customer_id, read.get(customer_id, ())) for customer_id in missing)
             for row in rows:
                 ledger = PointsLedger.restore(
                     CustomerId(row["customer_id"]),

@@ -20,7 +20,6 @@ __all__ = ["SqlReferrals"]
 
 _R = t.referrals.c
 _KIND = "referral"
-_ALREADY_REFERRED = "the customer was already referred in this programme"
 
 
 def _about_referee(error: exc.IntegrityError) -> bool:
@@ -55,14 +54,14 @@ class SqlReferrals:
         if self._version(referral.id) is not None:
             raise ConcurrencyConflict(_KIND, referral.id, 0, "it already exists")
         if self.for_referee(referral.programme, referral.referee_id) is not None:
-            raise ReferralRefused(referral.referee_id, _ALREADY_REFERRED)
+            raise ReferralRefused.already_referred(referral.referee_id)
         try:
             self._s.connection.execute(
                 insert(t.referrals), [m.referral_row(self._tenant, referral, 1)]
             )
         except exc.IntegrityError as error:
             if _about_referee(error):
-                raise ReferralRefused(referral.referee_id, _ALREADY_REFERRED) from None
+                raise ReferralRefused.already_referred(referral.referee_id) from None
             raise ConcurrencyConflict(_KIND, referral.id, 0, "it already exists") from None
         referral.version = 1
         self._s._track(referral)

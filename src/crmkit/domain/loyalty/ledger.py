@@ -39,7 +39,7 @@ from crmkit.domain.loyalty.entries import (
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 __all__ = ["MAX_REASON", "PointsBalance", "PointsLedger", "StatementLine"]
@@ -109,8 +109,11 @@ class PointsLedger:
     programme: Programme
     entries: list[LedgerEntry] = attrs.field(factory=list, converter=_entry_list)
     version: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
-    reviewed_at: datetime | None = attrs.field(default=None, kw_only=True)
+    reviewed_at: datetime | None = attrs.field(
+        default=None, kw_only=True, validator=lambda i, a, v: ensure_utc_or_none(v, "reviewed_at")
+    )
     _tally: Tally = attrs.field(factory=Tally, init=False, repr=False, eq=False)
+    _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod
     def restore(
@@ -139,8 +142,6 @@ class PointsLedger:
             return self.reviewed_at
         return last
 
-    _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
-
     def state(self, as_of: datetime | None = None) -> LedgerState:
         """Everything the ledger adds up to at ``as_of`` (now, when ``None``: every entry)."""
         if as_of is None or not self.entries or as_of >= self.entries[-1].at:
@@ -158,9 +159,7 @@ class PointsLedger:
         the job has booked it yet. This is what a member sees at ``as_of``."""
         ensure_utc(as_of, "as_of")
         booked = [e for e in self.entries if e.at <= as_of]
-        due = job_entries(fold(booked), as_of)
-        start = len(booked)
-        return fold([*booked, *(attrs.evolve(e, seq=start + i) for i, e in enumerate(due))])
+        return fold([*booked, *job_entries(fold(booked), as_of, len(booked))])
 
     def summary(self) -> PointsBalance:
         """The booked balance, pending points, tier and what falls due next (see
