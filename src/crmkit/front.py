@@ -144,14 +144,16 @@ class CRM(CrmService):
     ) -> CRM:
         """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
-        ``Engine``. Raises `ConfigurationError` naming the URL (password masked) when it
-        cannot be used."""
+        ``Engine``. Raises `ConfigurationError` naming the URL (its secrets masked) when it
+        cannot be used: malformed, unsupported, a driver or an option missing or refused, a
+        server that cannot be reached."""
         from sqlalchemy import Engine
 
         from crmkit.adapters.sqlalchemy import SqlStore
+        from crmkit.adapters.sqlalchemy.engine import check_engine
 
         store = (
-            SqlStore(url, migrate=migrate)
+            SqlStore(check_engine(url), migrate=migrate)
             if isinstance(url, Engine)
             else SqlStore.open(url, migrate=migrate)
         )

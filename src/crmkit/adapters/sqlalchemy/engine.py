@@ -2,7 +2,9 @@
 
 ``sqlite:///crm.db`` needs nothing installed; ``postgresql+psycopg://…`` needs
 ``crmkit[postgres]``; ``mysql+pymysql://…`` or ``mariadb+pymysql://…`` need ``crmkit[mysql]``.
-Every failure to open names the URL with its password masked.
+Every failure to open is a `ConfigurationError` that names the URL with its secrets masked
+and chains no driver error (a driver's error may quote a password). Engines crmkit creates
+hide SQL parameters from their errors and logs, so no row's data rides along.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
+from crmkit.adapters.sqlalchemy.urls import masked, redact
 from crmkit.errors import ConfigurationError
 
-__all__ = ["SUPPORTED_BACKENDS", "configure_sqlite", "masked", "open_engine", "sqlite_url"]
+__all__ = [
+    "SUPPORTED_BACKENDS",
+    "check_engine",
+    "configure_sqlite",
+    "masked",
+    "open_engine",
+    "sqlite_url",
+]
 
 #: Backend name -> the extra that installs its driver.
 SUPPORTED_BACKENDS = {
@@ -35,18 +45,6 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_CACHE_KIB = 32_768
 
 
-def masked(url: str | URL) -> str:
-    """The URL as text with any password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # a malformed URL: hide whatever looks like user:password@
-        text = str(url)
-        if "@" in text and "://" in text:
-            scheme, rest = text.split("://", 1)
-            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-        return text
-
-
 def sqlite_url(path: str | Path) -> URL:
     """The URL of a SQLite file (``":memory:"`` for a private in-memory database)."""
     return URL.create("sqlite+pysqlite", database=str(path))
@@ -55,38 +53,113 @@ def sqlite_url(path: str | Path) -> URL:
 def open_engine(url: str | URL, **engine_options: Any) -> Engine:
     """Create an engine for ``url`` with crmkit's settings, and check it can connect.
 
-    Raises `ConfigurationError` for a malformed or unsupported URL, a missing driver (naming
-    the extra to install) or an unreachable server.
+    The engine hides SQL parameters (``hide_parameters=True``) unless ``engine_options`` say
+    otherwise, so a failed statement's error carries no row's values.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///crm.db``, ``postgresql+psycopg://…``,
+            ``mariadb+pymysql://…``); a bare backend name gets crmkit's driver.
+        **engine_options: passed on to SQLAlchemy's ``create_engine``.
+
+    Returns:
+        An engine that has connected once.
+
+    Raises:
+        ConfigurationError: for a malformed or unsupported URL, a missing driver (naming the
+            extra to install), options the driver refuses or a server it cannot reach. The
+            message shows the URL masked (see `masked`) and no driver error is chained.
     """
     try:
         parsed = make_url(url)
     except Exception:
-        raise ConfigurationError(
+        problem = (
             f"malformed database URL {masked(url)!r}: expected e.g. 'sqlite:///crm.db' or "
             "'postgresql+psycopg://user@host/db'"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend not in SUPPORTED_BACKENDS:
-        raise ConfigurationError(
-            f"unsupported database {backend!r} in {masked(parsed)!r}: crmkit supports "
-            "sqlite, postgresql, mysql and mariadb"
         )
-    if parsed.drivername == backend and backend in _DEFAULT_DRIVERS:
-        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DRIVERS[backend]}")
+    else:
+        problem = _unsupported(parsed)
+        if problem is None:
+            return _open(_with_driver(parsed), engine_options)
+    raise ConfigurationError(problem)
+
+
+def _unsupported(url: URL) -> str | None:
+    backend = url.get_backend_name()
+    if backend in SUPPORTED_BACKENDS:
+        return None
+    return (
+        f"unsupported database {backend!r} in {masked(url)!r}: crmkit supports "
+        "sqlite, postgresql, mysql and mariadb"
+    )
+
+
+def _with_driver(url: URL) -> URL:
+    backend = url.get_backend_name()
+    if url.drivername == backend and backend in _DEFAULT_DRIVERS:
+        return url.set(drivername=f"{backend}+{_DEFAULT_DRIVERS[backend]}")
+    return url
+
+
+def _open(url: URL, options: dict[str, Any]) -> Engine:
+    options.setdefault("hide_parameters", True)
     try:
-        engine = _create(parsed, engine_options)
-    except ImportError as error:
-        extra = SUPPORTED_BACKENDS[backend]
+        engine = _create(url, options)
+    except Exception as error:  # e.g. a driver option SQLAlchemy converts (timeout=abc)
+        problem = _why(error, url)
+    else:
+        return check_engine(engine)
+    raise ConfigurationError(problem)
+
+
+def check_engine(engine: Engine) -> Engine:
+    """Connect to ``engine`` once, so a URL that cannot work fails now with a clear error.
+
+    Args:
+        engine: a SQLAlchemy engine, crmkit's or the host's.
+
+    Returns:
+        The same engine.
+
+    Raises:
+        ConfigurationError: anything failed while connecting (an option the driver refuses
+            raises its own ``ValueError``, ``AttributeError`` ...; a server that cannot be
+            reached). It names the URL masked and chains no driver error: raised outside the
+            handler, it has no context that could quote a secret.
+    """
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:
+        engine.dispose()
+        problem = _why(error, engine.url)
+    else:
+        return engine
+    raise ConfigurationError(problem)
+
+
+def _why(error: Exception, url: URL) -> str:
+    shown = masked(url)
+    backend = url.get_backend_name()
+    if isinstance(error, ImportError) and backend in SUPPORTED_BACKENDS:
         driver = _DEFAULT_DRIVERS.get(backend, "pysqlite")
-        raise ConfigurationError(
-            f"the driver for {masked(parsed)!r} is not installed ({error.name or error}): "
-            f"install crmkit's with pip install 'crmkit[{extra}]' and use a "
+        return (
+            f"the driver for {shown!r} is not installed ({error.name or error}): install "
+            f"crmkit's with pip install 'crmkit[{SUPPORTED_BACKENDS[backend]}]' and use a "
             f"'{backend}+{driver}://' URL"
-        ) from None
-    except exc.ArgumentError as error:
-        raise ConfigurationError(f"cannot use {masked(parsed)!r}: {error}") from None
-    _check_connection(engine)
-    return engine
+        )
+    if isinstance(error, exc.DBAPIError):
+        return f"cannot connect to {shown!r}: {_first_line(error.orig or error, url)}"
+    if isinstance(error, exc.ArgumentError):
+        return f"cannot use {shown!r}: {_first_line(error, url)}"
+    return (
+        f"cannot use {shown!r}: the driver refused its options "
+        f"({type(error).__name__}: {_first_line(error, url)})"
+    )
+
+
+def _first_line(error: BaseException, url: URL) -> str:
+    text = str(error).strip()
+    return redact(text.splitlines()[0], url) if text else type(error).__name__
 
 
 def _create(url: URL, options: dict[str, Any]) -> Engine:
@@ -144,13 +217,3 @@ def _listen(engine: Engine) -> None:
     def on_begin(connection: Any) -> None:
         # A real BEGIN, so reads and writes of a unit of work share one snapshot.
         connection.exec_driver_sql("BEGIN")
-
-
-def _check_connection(engine: Engine) -> None:
-    try:
-        with engine.connect():
-            pass
-    except exc.DBAPIError as error:
-        engine.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise ConfigurationError(f"cannot connect to {masked(engine.url)!r}: {reason}") from None
