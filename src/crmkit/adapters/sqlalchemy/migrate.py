@@ -51,6 +51,6 @@ def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or ``None`` if crmkit's schema is not installed."""
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
+    with storage_errors("reading the schema version"), engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision()

@@ -72,6 +72,17 @@ def _is_about(error: exc.IntegrityError, *markers: str) -> bool:
     return any(marker in text for marker in markers)
 
 
+def _duplicate_external_id(customer: Customer, reason: str) -> DuplicateCustomer:
+    # Name the one external id the database refused, not every id the customer has.
+    items = sorted(customer.external_ids.items())
+    named = items if len(items) == 1 else [(s, ref) for s, ref in items if ref in reason]
+    if len(named) == 1:
+        source, ref = named[0]
+        return DuplicateCustomer(f"external_ids.{source}", ref, "another customer")
+    sources = ", ".join(source for source, _ in items)
+    return DuplicateCustomer("external_ids", f"one of {sources}", "another customer")
+
+
 class SqlCustomers:
     """Customers in ``crmkit_customers`` and its child tables."""
 
@@ -236,9 +247,7 @@ class SqlCustomers:
         if _is_about(error, "email"):
             return DuplicateCustomer("email", str(customer.email), "another customer")
         if _is_about(error, "external_id"):
-            return DuplicateCustomer(
-                "external_ids", dict(customer.external_ids), "another customer"
-            )
+            return _duplicate_external_id(customer, str(error.orig))
         return DuplicateCustomer("id", customer.id, customer.id)
 
     def get(self, customer_id: CustomerId) -> Customer:
