@@ -124,7 +124,8 @@ class TestConfigurationErrorsQuoteNoSecret:
         with pytest.raises(ConfigurationError, match="cannot connect to") as caught:
             CRM.from_url(url)
         assert SECRET not in _formatted(caught.value)
-        assert caught.value.__cause__ is None and caught.value.__context__ is None
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None
 
     def test_the_cli_prints_the_url_masked(self, capsys: pytest.CaptureFixture[str]) -> None:
         """``crmkit db current`` shows no secret, on failure or on success."""
@@ -133,7 +134,8 @@ class TestConfigurationErrorsQuoteNoSecret:
         assert cli(["db", "current", "--url", f"{url}?password={SECRET}"]) == 0
         printed = capsys.readouterr()
         assert SECRET not in printed.out + printed.err
-        assert "password=***" in printed.out and "password=***" in printed.err
+        assert "password=***" in printed.out
+        assert "password=***" in printed.err
 
 
 #: Driver options each backend refuses, and the untyped error each raised before.
@@ -164,11 +166,16 @@ class TestBadDriverOptions:
             open_engine(url)
         assert masked(url) in str(caught.value)
         assert SECRET not in _formatted(caught.value)
-        assert caught.value.__cause__ is None and caught.value.__context__ is None
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None
 
     @pytest.mark.parametrize(
         ("backend", "option"),
-        [("sqlite", "mode=ro&uri=true"), ("postgresql", "sslmode=nosuch"), ("mariadb", "charset=nosuch")],
+        [
+            ("sqlite", "mode=ro&uri=true"),
+            ("postgresql", "sslmode=nosuch"),
+            ("mariadb", "charset=nosuch"),
+        ],
     )
     def test_a_hosts_engine_that_cannot_connect_is_a_configuration_error(
         self, backend: str, option: str, tmp_path: Path

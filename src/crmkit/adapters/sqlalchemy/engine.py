@@ -72,7 +72,7 @@ def open_engine(url: str | URL, **engine_options: Any) -> Engine:
     try:
         parsed = make_url(url)
     except Exception:
-        problem = (
+        problem: str | None = (
             f"malformed database URL {masked(url)!r}: expected e.g. 'sqlite:///crm.db' or "
             "'postgresql+psycopg://user@host/db'"
         )

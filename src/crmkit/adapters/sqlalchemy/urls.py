@@ -174,6 +174,9 @@ def _parsed_secrets(url: str | URL) -> set[str]:
 def _quoted(secrets: set[str]) -> set[str]:
     # The forms a secret takes in a URL or a driver's message: as written, unquoted, quoted.
     found = {s for s in secrets if s and s != MASK}
-    return found | {unquote_plus(s) for s in found} | {unquote(s) for s in found} | {
-        quote(s, safe="") for s in found
-    }
+    return (
+        found
+        | {unquote_plus(s) for s in found}
+        | {unquote(s) for s in found}
+        | {quote(s, safe="") for s in found}
+    )
