@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import URL, create_engine
 
 from crmkit import CRM
-from crmkit.adapters.sqlalchemy import masked, open_engine
+from crmkit.adapters.sqlalchemy import SqlStore, current_revision, masked, open_engine
 from crmkit.adapters.sqlalchemy.urls import redact
 from crmkit.cli import main as cli
 from crmkit.errors import ConfigurationError
@@ -186,3 +186,20 @@ class TestBadDriverOptions:
             CRM.from_url(engine)
         assert masked(engine.url) in str(caught.value)
         assert SECRET not in _formatted(caught.value)
+
+    def test_every_use_of_a_hosts_engine_refused_by_its_driver_is_a_configuration_error(
+        self,
+    ) -> None:
+        """SqlStore(engine) connects later: each first use says the same, never ValueError."""
+        engine = create_engine(f"{_server(MYSQL_URL_ENV)}?charset=nosuch&password={SECRET}")
+        store = SqlStore(engine)
+        uses = [
+            lambda: CRM.from_store(store).get_customer("c1"),
+            lambda: store.outbox().pending(),
+            lambda: current_revision(engine),
+            store.upgrade,
+        ]
+        for use in uses:
+            with pytest.raises(ConfigurationError, match="refused its options") as caught:
+                use()
+            assert SECRET not in _formatted(caught.value)

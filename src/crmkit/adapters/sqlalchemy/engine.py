@@ -15,7 +15,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 from crmkit.adapters.sqlalchemy.urls import masked, redact
@@ -25,6 +25,7 @@ __all__ = [
     "SUPPORTED_BACKENDS",
     "check_engine",
     "configure_sqlite",
+    "connect",
     "masked",
     "open_engine",
     "sqlite_url",
@@ -129,11 +130,29 @@ def check_engine(engine: Engine) -> Engine:
     try:
         with engine.connect():
             pass
-    except Exception as error:
+    except Exception as error:  # a DBAPI error or the driver's own (see `connect`)
         engine.dispose()
         problem = _why(error, engine.url)
     else:
         return engine
+    raise ConfigurationError(problem)
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection of ``engine``, for crmkit's own use of a host's engine.
+
+    Raises:
+        ConfigurationError: the driver refused the URL's options with an error of its own
+            (``ValueError``, ``AttributeError`` ...); named with the URL masked, unchained.
+        sqlalchemy.exc.SQLAlchemyError: the database failed (crmkit's callers turn it into
+            `StorageError`).
+    """
+    try:
+        return engine.connect()
+    except exc.SQLAlchemyError:
+        raise
+    except Exception as error:
+        problem = _why(error, engine.url)
     raise ConfigurationError(problem)
 
 

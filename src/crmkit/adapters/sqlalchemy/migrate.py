@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from crmkit.adapters.sqlalchemy.engine import connect
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.tables import PREFIX
 
@@ -43,14 +44,17 @@ def upgrade(engine: Engine | Connection, revision: str = "head") -> None:
         if isinstance(engine, Connection):
             command.upgrade(alembic_config(engine), revision)
             return
-        with engine.begin() as connection:
+        with connect(engine) as connection, connection.begin():
             command.upgrade(alembic_config(connection), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The migration the database is at, or ``None`` if crmkit's schema is not installed."""
+    """The migration the database is at, or ``None`` if crmkit's schema is not installed.
+
+    Raises `StorageError` when the database cannot be read, `ConfigurationError` when its
+    driver refuses the engine's options."""
     from alembic.runtime.migration import MigrationContext
 
-    with storage_errors("reading the schema version"), engine.connect() as connection:
+    with storage_errors("reading the schema version"), connect(engine) as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.engine import connect
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.mapping import from_us
 from crmkit.app.outbox import OutboxReader
@@ -39,7 +40,7 @@ class SqlOutbox(OutboxReader):
 
         o = t.outbox.c
         query = self._mine(select(t.outbox).where(o.delivered.is_(False)))
-        with storage_errors("reading the outbox"), self._engine.connect() as connection:
+        with storage_errors("reading the outbox"), connect(self._engine) as connection:
             rows = connection.execute(query.order_by(o.position).limit(limit)).mappings().all()
         return [
             OutboxMessage(
@@ -57,18 +58,26 @@ class SqlOutbox(OutboxReader):
         statement = self._mine(
             update(t.outbox).where(o.position.in_(positions), o.delivered.is_(False))
         ).values(delivered=True)
-        with storage_errors("acknowledging outbox messages"), self._engine.begin() as connection:
+        with (
+            storage_errors("acknowledging outbox messages"),
+            connect(self._engine) as connection,
+            connection.begin(),
+        ):
             return int(connection.execute(statement).rowcount)
 
     def pending(self) -> int:
         """How many messages wait for delivery."""
         o = t.outbox.c
         query = self._mine(select(func.count()).select_from(t.outbox).where(o.delivered.is_(False)))
-        with storage_errors("counting the outbox"), self._engine.connect() as connection:
+        with storage_errors("counting the outbox"), connect(self._engine) as connection:
             return int(connection.execute(query).scalar_one())
 
     def purge(self) -> int:
         """Delete delivered messages (positions are never reused); returns how many."""
         statement = self._mine(delete(t.outbox).where(t.outbox.c.delivered.is_(True)))
-        with storage_errors("purging the outbox"), self._engine.begin() as connection:
+        with (
+            storage_errors("purging the outbox"),
+            connect(self._engine) as connection,
+            connection.begin(),
+        ):
             return int(connection.execute(statement).rowcount)

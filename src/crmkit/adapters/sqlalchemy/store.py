@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import URL, Connection, Engine, insert, select
 
 from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.engine import configure_sqlite, masked, open_engine, sqlite_url
+from crmkit.adapters.sqlalchemy.engine import (
+    configure_sqlite,
+    connect,
+    masked,
+    open_engine,
+    sqlite_url,
+)
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
 from crmkit.adapters.sqlalchemy.mapping import to_us
@@ -173,7 +179,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
     def _begin(self) -> None:
         self._ledgers.forget()
         with storage_errors("opening a transaction"):
-            connection = self._engine.connect()
+            connection = connect(self._engine)
             if connection.dialect.name != "sqlite":
                 # One snapshot for every read of the unit of work: under PostgreSQL's default
                 # READ COMMITTED a customer's row and its tags could come from two commits.
