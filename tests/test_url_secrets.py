@@ -110,6 +110,18 @@ class TestNoSecretSurvivesMasking:
 
 
 class TestConfigurationErrorsQuoteNoSecret:
+    @given(secret=_SECRET_TEXT, parameter=st.sampled_from(CREDENTIALS))
+    def test_no_generated_secret_reaches_a_configuration_error(
+        self, secret: str, parameter: str
+    ) -> None:
+        """From the URL to the formatted exception: a refused option's error hides the
+        credential beside it, whatever it holds."""
+        url = f"sqlite:////nowhere/crm.db?{parameter}={quote_plus(secret)}&timeout=abc"
+        with pytest.raises(ConfigurationError, match="refused its options") as caught:
+            open_engine(url)
+        assert secret not in _formatted(caught.value)
+        assert quote_plus(secret) not in _formatted(caught.value)
+
     @pytest.mark.parametrize(
         "url",
         [
