@@ -161,11 +161,12 @@ class TestArithmetic:
         """k * (a + b) == k * a + k * b, from either side."""
         assert k * (a + b) == a * k + b * k
 
-    @pytest.mark.parametrize("factor", [1.5, Decimal("2"), True])
-    def test_multiplying_by_a_non_int_with_star_is_refused(self, factor: object) -> None:
-        """``*`` takes an ``int`` only; use `Money.multiply` for exact fractions."""
-        with pytest.raises(TypeError):
+    @pytest.mark.parametrize("factor", [1.5, True, "2"])
+    def test_multiplying_by_a_float_bool_or_text_with_star_is_refused(self, factor: object) -> None:
+        """``*`` takes an exact factor only (an int or a Decimal): bad input on ``factor``."""
+        with pytest.raises(ValidationError) as caught:
             Money(100, "EUR") * factor  # type: ignore[operator]
+        assert caught.value.paths == ("factor",)
 
     def test_multiply_rounds_half_to_even_by_default(self) -> None:
         """0.05 EUR times 0.5 is 2.5 cents, which rounds to 2 (banker's rounding)."""

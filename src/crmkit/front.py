@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
+from crmkit.app.service import name_methods_after
 from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
 from crmkit.errors import UsageError
 from crmkit.ports import Clock, IdSource, Outbox
@@ -222,3 +223,7 @@ class CRM(CrmService):
             segments=self.segments,
             loyalty=self.loyalty,
         )
+
+
+# Wrong calls name `CRM.method`, not the use-case class that defines it.
+name_methods_after(CRM)

@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 import attrs
 
 from crmkit.domain._checks import SLUG, to_utc, utc
+from crmkit.domain._lists import listed
 from crmkit.domain.account import Account
 from crmkit.domain.channels import Channel, channel_of
 from crmkit.domain.customer import PROFILE_FIELDS, Customer
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.traits import TraitValue
-from crmkit.errors import ValidationError
+from crmkit.errors import UsageError, ValidationError
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -51,10 +52,16 @@ ACCOUNT_FIELDS = ("name", "domain", "industry", "size")
 #: How deeply `AllOf`, `AnyOf` and `Not` may nest: deeper trees are refused when built.
 MAX_CONDITION_DEPTH = 16
 MAX_WINDOW_DAYS = 36_600
+#: What `bool()` of a condition or a rule builder says: neither is true or false by itself.
+NO_TRUTH_VALUE = (
+    "{what} has no truth value: combine conditions with & (and), | (or) and ~ (not), "
+    "never with Python's and, or, not; write a range as x.between(low, high), not as a "
+    "chained comparison, and evaluate a condition with .holds(facts)"
+)
 
 
-def _frozen(value: Iterable[str]) -> frozenset[str]:
-    return value if isinstance(value, frozenset) else frozenset(value)
+def _tags(value: Iterable[str]) -> frozenset[str]:
+    return value if isinstance(value, frozenset) else frozenset(listed("tags", value, "tags"))
 
 
 def _tuple(value: Iterable[Interaction]) -> tuple[Interaction, ...]:
@@ -73,7 +80,7 @@ class Facts:
 
     as_of: datetime = attrs.field(converter=to_utc, validator=utc)
     fields: Mapping[str, object] = attrs.field(factory=dict)
-    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen)
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_tags)
     traits: Mapping[str, TraitValue] = attrs.field(factory=dict)
     interactions: tuple[Interaction, ...] = attrs.field(default=(), converter=_tuple)
     stage_entered_at: datetime | None = attrs.field(default=None)
@@ -158,6 +165,11 @@ class Condition(ABC):
     def __invert__(self) -> Not:
         return Not(self)
 
+    def __bool__(self) -> bool:
+        # A condition is a rule, not an answer: Python's `and`, `or`, `not` and chained
+        # comparisons would ask for its truth and quietly drop half of the rule.
+        raise UsageError(NO_TRUTH_VALUE.format(what=f"a condition ({self.kind or 'custom'})"))
+
 
 def _parts(condition: object, kind: type[_Combination]) -> tuple[object, ...]:
     if isinstance(condition, kind) and type(condition) is kind:
@@ -231,9 +243,7 @@ class HasTag(Condition):
 
 
 def _kinds(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("kinds", value, "must be a collection of interaction kinds")
-    kinds = list(value)
+    kinds = listed("kinds", value, "interaction kinds")
     for kind in kinds:
         if not isinstance(kind, str) or not SLUG.fullmatch(kind):
             raise ValidationError.single("kinds", kind, "must be an interaction kind (a slug)")
@@ -241,9 +251,7 @@ def _kinds(value: Any) -> frozenset[str]:
 
 
 def _channels(value: Any) -> frozenset[Channel]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("channels", value, "must be a collection of channels")
-    return frozenset(channel_of(c, "channels") for c in value)
+    return frozenset(channel_of(c, "channels") for c in listed("channels", value, "channels"))
 
 
 def _bound(path: str, low: int, high: int) -> Any:

@@ -8,8 +8,9 @@ Each expression returns the plain condition classes of `crmkit.domain.segments`,
 the builder makes is what the JSON form and the SQL compiler read. Compare with the Python
 operators (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) or the named methods (`is_in`,
 `not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`); combine with
-``&``, ``|`` and ``~``. Python's chained comparisons (``1 <= x <= 3``) do not combine
-conditions: write ``x.between(1, 3)``.
+``&``, ``|`` and ``~``. Python's ``and``, ``or``, ``not`` and chained comparisons
+(``1 <= x <= 3``) ask a condition for its truth, which it does not have: they raise
+`UsageError` (write ``x.between(1, 3)``). A parameter that takes a list refuses a single text.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, Direction
-from crmkit.domain.conditions import Condition, HasTag, Not
+from crmkit.domain.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
 from crmkit.domain.money import Money
 from crmkit.domain.segments import (
     AggregateCondition,
@@ -34,7 +36,7 @@ from crmkit.domain.segments import (
     Window,
 )
 from crmkit.domain.traits import TraitType
-from crmkit.errors import ValidationError
+from crmkit.errors import UsageError, ValidationError
 
 C = TypeVar("C", bound=Condition)
 
@@ -64,6 +66,9 @@ class _Comparable(Generic[C]):
 
     def _make(self, op: Op, value: Any = None) -> C:
         raise NotImplementedError
+
+    def __bool__(self) -> bool:
+        raise _no_truth_value(repr(self))
 
     def __eq__(self, value: object) -> C:  # type: ignore[override]
         return self._make(Op.EQ, value)
@@ -104,10 +109,14 @@ class _Comparable(Generic[C]):
         return self._make(Op.IS_NOT_NULL)
 
 
-def _listed(values: Iterable[Any]) -> Any:
-    if isinstance(values, str | bytes):
-        return values  # refused by the condition: a text is not a list of values
-    return tuple(values)
+def _no_truth_value(builder: str, hint: str = "compare it to make a condition") -> UsageError:
+    # `field("vip") and tagged("x")`, `if field("email"):`: a builder is not yet a condition,
+    # and a condition is not yet an answer; refuse instead of being silently truthy.
+    return UsageError(NO_TRUTH_VALUE.format(what=f"{builder} ({hint})"))
+
+
+def _listed(values: Iterable[Any], path: str = "values", what: str = "values") -> tuple[Any, ...]:
+    return listed(path, values, what)
 
 
 class Field(_Comparable[FieldCondition]):
@@ -227,11 +236,14 @@ class StageRef:
 
     def is_in(self, names: Iterable[str]) -> StageCondition:
         """The current stage is one of ``names``."""
-        return StageCondition(self.model, _listed(names))
+        return StageCondition(self.model, _listed(names, "names", "stage names"))
 
     def not_in(self, names: Iterable[str]) -> Condition:
         """The current stage is none of ``names`` (also true outside the model)."""
-        return Not(StageCondition(self.model, _listed(names)))
+        return Not(StageCondition(self.model, _listed(names, "names", "stage names")))
+
+    def __bool__(self) -> bool:
+        raise _no_truth_value(repr(self))
 
     def __repr__(self) -> str:
         return f"stage({self.model!r})"
@@ -253,8 +265,11 @@ class Interactions:
     __slots__ = ("filters", "window")
 
     def __init__(self, window: Window, filters: Mapping[str, Any]) -> None:
+        # Check the filters now, as the condition will: `kinds="purchase"` is refused where it
+        # is written, not later where the selection happens to be measured.
+        probe = AggregateCondition(Measure.COUNT, Op.GE, 0, window=window, **filters)
         self.window = window
-        self.filters = dict(filters)
+        self.filters = {name: getattr(probe, name) for name in filters}
 
     def _measure(self, measure: Measure, currency: str | None = None) -> Aggregate:
         return Aggregate(self, measure, currency)
@@ -282,6 +297,9 @@ class Interactions:
     def exist(self) -> AggregateCondition:
         """At least one of them happened."""
         return self.count() >= 1
+
+    def __bool__(self) -> bool:
+        raise _no_truth_value("interactions(...)", "measure it: .count() >= 1, .exist()")
 
     def __repr__(self) -> str:
         return f"interactions({self.window!r}, {self.filters!r})"

@@ -14,7 +14,7 @@ database only through those catalogues, never as text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -24,6 +24,7 @@ import attrs
 
 from crmkit.domain._checks import SLUG, refuse_nul
 from crmkit.domain._frozen import FrozenMap
+from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
@@ -166,9 +167,7 @@ def check_operand(kind: TraitType | FieldType, op: Op, value: Any, path: str = "
 
 
 def _items(value: Any, path: str) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise ValidationError.single(path, value, "must be a list of values")
-    items = tuple(value)
+    items = listed(path, value, "values")
     if not 0 < len(items) <= MAX_LIST_VALUES:
         raise ValidationError.single(path, len(items), f"must hold 1-{MAX_LIST_VALUES} values")
     return items
@@ -347,9 +346,7 @@ class ConsentCondition(Condition):
 
 
 def _stage_names(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("stages", value, "must be a list of stage names")
-    names = tuple(value)
+    names = listed("stages", value, "stage names")
     for name in names:
         if not isinstance(name, str) or not SLUG.fullmatch(name):
             raise ValidationError.single("stages", name, "must be a stage name (a slug)")
@@ -380,9 +377,7 @@ class StageCondition(Condition):
 
 
 def _member_ids(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("ids", value, "must be a list of customer ids")
-    members = tuple(value)
+    members = listed("ids", value, "customer ids")
     for member in members:
         check_id("ids", member)
     ids = frozenset(members)
@@ -463,10 +458,8 @@ class Window:
         return start is None or at > start or (at == start and start_in)
 
 
-def _text_set(path: str, value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single(path, value, "must be a list")
-    items = tuple(value)
+def _text_set(path: str, value: Any, what: str) -> frozenset[str]:
+    items = listed(path, value, what)
     for item in items:
         if not isinstance(item, str) or not item or len(item) > 500:
             raise ValidationError.single(path, item, "must be text of 1-500 characters")
@@ -477,11 +470,11 @@ def _text_set(path: str, value: Any) -> frozenset[str]:
 
 
 def _campaigns(value: Any) -> frozenset[str]:
-    return _text_set("campaigns", value)
+    return _text_set("campaigns", value, "campaigns")
 
 
 def _kinds(value: Any) -> frozenset[str]:
-    items = _text_set("kinds", value)
+    items = _text_set("kinds", value, "interaction kinds")
     for item in items:
         if not SLUG.fullmatch(item):
             raise ValidationError.single("kinds", item, "must be an interaction kind (a slug)")
@@ -489,15 +482,12 @@ def _kinds(value: Any) -> frozenset[str]:
 
 
 def _channels(value: Any) -> frozenset[Channel]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("channels", value, "must be a list of channels")
-    return frozenset(channel_of(c, "channels") for c in value)
+    return frozenset(channel_of(c, "channels") for c in listed("channels", value, "channels"))
 
 
 def _directions(value: Any) -> frozenset[Direction]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("directions", value, "must be a list of directions")
-    return frozenset(enum_of(Direction, d, "directions") for d in value)
+    items = listed("directions", value, "directions")
+    return frozenset(enum_of(Direction, d, "directions") for d in items)
 
 
 def _metadata(value: Any) -> Mapping[str, str | int | bool]:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, check_slug, non_negative_int
+from crmkit.domain._lists import listed
 from crmkit.domain.channels import InteractionKind
 from crmkit.domain.conditions import Facts
 from crmkit.domain.interaction import Interaction
@@ -68,7 +69,7 @@ class Award:
 
 
 def _kind_set(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
+    return frozenset(listed("custom_kinds", value, "interaction kinds"))  # slugs: checked below
 
 
 def _tuple(value: Any) -> tuple[Any, ...]:

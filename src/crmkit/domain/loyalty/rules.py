@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, check_slug, to_utc
+from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.conditions import Condition
 from crmkit.domain.money import Money
@@ -77,7 +78,11 @@ def _valid(instance: Any, when: datetime) -> bool:
 
 
 def _kind_set(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
+    kinds = listed("kinds", value, "interaction kinds")
+    for kind in kinds:
+        if not isinstance(kind, str) or not SLUG.fullmatch(kind):
+            raise ValidationError.single("kinds", kind, "must be an interaction kind (a slug)")
+    return frozenset(kinds)
 
 
 def _exact(value: Any) -> Any:
@@ -165,15 +170,11 @@ class EventRule:
 
 
 def _channels(value: Any) -> frozenset[Channel]:
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise ValidationError.single("channels", value, "must be a collection of channels")
-    return frozenset(channel_of(v, "channels") for v in value)
+    return frozenset(channel_of(v, "channels") for v in listed("channels", value, "channels"))
 
 
 def _categories(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise ValidationError.single("categories", value, "must be a collection of text")
-    found = frozenset(value)
+    found = frozenset(listed("categories", value, "categories"))
     if not all(isinstance(v, str) and v.strip() for v in found):
         raise ValidationError.single("categories", value, "must hold non-empty text")
     return found
