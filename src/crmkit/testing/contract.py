@@ -27,6 +27,7 @@ import attrs
 import pytest
 
 from crmkit.app.clocks import FixedClock, SequentialIds
+from crmkit.testing._contract_text import ExactTextContract
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.domain import (
     Account,
@@ -298,7 +299,7 @@ def _referral(
     return referral
 
 
-class AdapterContract:
+class AdapterContract(ExactTextContract):
     """The repository and unit-of-work contract. Subclass it and override
     ``open_unit_of_work``."""
 
