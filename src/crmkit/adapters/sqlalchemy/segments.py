@@ -326,7 +326,9 @@ class _Compiler:
     def decimal(self, op: Op, operand: Any) -> Any:
         values = operand if op in (Op.IN, Op.NOT_IN) else (operand,)
         texts = tuple(sorted({text for v in values if (text := _decimal_text(v)) is not None}))
-        found = self.compare(Op.IN, t.traits.c.value_text, texts, True) if texts else false()
+        # One IN list of bound texts, flat on every backend however many values; the column's
+        # collation is exact (binary, NO PAD) everywhere.
+        found = t.traits.c.value_text.in_(texts) if texts else false()
         if op in (Op.EQ, Op.IN):
             return found
         if op in (Op.NE, Op.NOT_IN):
