@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Final
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -75,7 +75,9 @@ def ident(n: int, head: str) -> str:
 
 TENANT = TenantId(slug(63, "t"))
 MODEL = LifecycleModel(
-    slug(64, "m"), stages=[slug(64, "a"), slug(64, "b")], transitions=[(slug(64, "a"), slug(64, "b"))]
+    slug(64, "m"),
+    stages=[slug(64, "a"), slug(64, "b")],
+    transitions=[(slug(64, "a"), slug(64, "b"))],
 )
 PROGRAMME = Programme(slug(64, "p"), [SpendRule(slug(64, "r"), 1, Money.of("1.00", "EUR"))])
 MAX_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 58]) + ".de"
@@ -105,7 +107,7 @@ def widest_customer() -> Customer:
         tags={f"{n:03d}" + chars(97) for n in range(100)},
         traits={
             "text": chars(MAX_TRAIT_TEXT),
-            "list": tuple(chars(MAX_TRAIT_TEXT, p) for p in ["😀", "é", "\\\"", "a"] * 25),
+            "list": tuple(chars(MAX_TRAIT_TEXT, p) for p in ["😀", "é", '\\"', "a"] * 25),
             "count": -MAX_MINOR,
             "ratio": Decimal("-9." + "9" * 200 + "E+30"),
             "tiny": Decimal("1E-30"),
@@ -196,9 +198,7 @@ class TestValuesAtTheDomainsLimits:
         )
         assert account.domain is not None
         assert len(account.domain) == 254 - len("x@")
-        history = StageHistory.enter(
-            MODEL, customer.id, at=T0, reason=chars(500), actor=chars(200)
-        )
+        history = StageHistory.enter(MODEL, customer.id, at=T0, reason=chars(500), actor=chars(200))
         history.move(MODEL, slug(64, "b"), at=AS_OF, reason=chars(500), actor=chars(200))
         ledger = PointsLedger(customer.id, PROGRAMME)
         ledger.earn(widest_interaction(customer.id), at=T0)
@@ -241,22 +241,23 @@ def _matching(tx: Any, rule: Condition) -> list[str]:
     return list(tx.customers.matching_ids(rule, as_of=AS_OF, limit=100).items)
 
 
-class TestDecimalTraits:
-    VALUES = {
-        "one_40_zeros": Decimal("1." + "0" * 40),
-        "zero_e_minus_50": Decimal("0E-50"),
-        "minus_zero": Decimal("-0.000"),
-        "two_25_zeros": Decimal("2." + "0" * 25),
-        "hundred": Decimal("1E+2"),
-        "big": Decimal("1E+30"),
-        "tiny": Decimal("-1.000E-30"),
-    }
+DECIMALS: Final = {
+    "one_40_zeros": Decimal("1." + "0" * 40),
+    "zero_e_minus_50": Decimal("0E-50"),
+    "minus_zero": Decimal("-0.000"),
+    "two_25_zeros": Decimal("2." + "0" * 25),
+    "hundred": Decimal("1E+2"),
+    "big": Decimal("1E+30"),
+    "tiny": Decimal("-1.000E-30"),
+}
 
+
+class TestDecimalTraits:
     def test_equal_decimals_are_found_whatever_their_form(self, store: Any) -> None:
         """``==``, ``!=``, ``in`` and ``not in`` agree with Python's decimal equality."""
         with store.unit_of_work(TENANT) as tx:
-            _decimal_customers(tx, self.VALUES)
-        everyone = sorted([*self.VALUES, "none"])
+            _decimal_customers(tx, DECIMALS)
+        everyone = sorted([*DECIMALS, "none"])
         with store.unit_of_work(TENANT) as tx:
             assert _matching(tx, trait("dec") == Decimal(1)) == ["one_40_zeros"]
             assert _matching(tx, trait("dec") == Decimal("1.0")) == ["one_40_zeros"]
@@ -276,7 +277,7 @@ class TestDecimalTraits:
     def test_a_long_in_list_finds_a_value_with_many_trailing_zeros(self, store: Any) -> None:
         """A list of `MAX_LIST_VALUES` decimals finds ``2.000…`` (25 zeros) by its ``2``."""
         with store.unit_of_work(TENANT) as tx:
-            _decimal_customers(tx, self.VALUES)
+            _decimal_customers(tx, DECIMALS)
         many = [Decimal(0), Decimal(2), *(Decimal(n) + Decimal("0.5") for n in range(998))]
         assert len(many) == MAX_LIST_VALUES
         with store.unit_of_work(TENANT) as tx:
@@ -288,9 +289,9 @@ class TestDecimalTraits:
     def test_decimal_traits_read_back_in_their_canonical_form(self, store: Any) -> None:
         """Every backend gives back the same decimal, written the same way."""
         with store.unit_of_work(TENANT) as tx:
-            _decimal_customers(tx, self.VALUES)
+            _decimal_customers(tx, DECIMALS)
         with store.unit_of_work(TENANT) as tx:
-            read = {cid: str(tx.customers.get(CustomerId(cid)).traits["dec"]) for cid in self.VALUES}
+            read = {cid: str(tx.customers.get(CustomerId(cid)).traits["dec"]) for cid in DECIMALS}
         assert read == {
             "one_40_zeros": "1",
             "zero_e_minus_50": "0",
@@ -332,7 +333,14 @@ def _old_decimal_rows(engine: Engine, texts: dict[str, str]) -> None:
 
 
 class TestMigration0005:
-    OLD = {"c1": "1.000", "c2": "0E-50", "c3": "-0", "c4": "1E+2", "c5": "2.50", "c6": "7"}
+    OLD: ClassVar = {
+        "c1": "1.000",
+        "c2": "0E-50",
+        "c3": "-0",
+        "c4": "1E+2",
+        "c5": "2.50",
+        "c6": "7",
+    }
 
     def test_it_rewrites_stored_decimals_in_canonical_form(self, old_engine: Engine) -> None:
         """Decimals written by older crmkit are found by equality after the upgrade."""
@@ -340,7 +348,7 @@ class TestMigration0005:
         upgrade(old_engine)
         with old_engine.connect() as connection:
             query = select(t.traits.c.customer_id, t.traits.c.value_text)
-            stored = {cid: value for cid, value in connection.execute(query)}
+            stored = dict(connection.execute(query).tuples())
         assert stored == {"c1": "1", "c2": "0", "c3": "0", "c4": "100", "c5": "2.5", "c6": "7"}
         store = SqlStore(old_engine)
         with store.unit_of_work(TenantId("alpha")) as tx:
@@ -419,7 +427,7 @@ def test_old_mysql_without_a_no_pad_collation_is_refused() -> None:
         is_mariadb = False
         server_version_info = (5, 7, 44)
 
-    with pytest.raises(ConfigurationError, match="MySQL 8.0"):
+    with pytest.raises(ConfigurationError, match=r"MySQL 8\.0"):
         t.mysql_collation(OldMySQL())
     assert t.mysql_collation(type("M", (), {"is_mariadb": True})()) == "utf8mb4_nopad_bin"
     assert t.mysql_collation(type("M", (), {"server_version_info": (8, 0, 36)})()) == (

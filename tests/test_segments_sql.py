@@ -119,7 +119,11 @@ CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WEB, Channel.PHONE]
 CAMPAIGNS = ["spring", "Spring", "spring ", " spring", "sale_50%"]
 CURRENCIES = ["EUR", "USD", "JPY"]
 AMOUNTS = [0, 1, -1, 999, -250, 10**15, -(10**15), 2**62, 2**63 - 1, -(2**63) + 1]
-META = {"src": ["web", "Web", "web ", " web", "1", "true"], "n": [1, 0, 2, -7, True, False], "a.b": ["x"]}
+META = {
+    "src": ["web", "Web", "web ", " web", "1", "true"],
+    "n": [1, 0, 2, -7, True, False],
+    "a.b": ["x"],
+}
 TRAITS = ["plan", "seats", "ratio", "active", "born", "seen", "langs"]
 TRAIT_KIND = {
     "plan": "string",

@@ -27,7 +27,6 @@ import attrs
 import pytest
 
 from crmkit.app.clocks import FixedClock, SequentialIds
-from crmkit.testing._contract_text import ExactTextContract
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.domain import (
     Account,
@@ -84,6 +83,7 @@ from crmkit.errors import (
 from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
 from crmkit.segments import Condition, field, purchases, tagged
+from crmkit.testing._contract_text import ExactTextContract
 
 __all__ = ["AdapterContract"]
 

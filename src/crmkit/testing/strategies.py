@@ -328,8 +328,10 @@ def _spaced(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 #: Decimals equal to simpler ones, which a database comparing text could tell apart.
 _EDGE_DECIMALS = tuple(
     Decimal(text)
-    for text in ("1." + "0" * 40, "0E-50", "-0", "-0.000", "0E+30", "2." + "0" * 25, "1E+2")
-    + ("1E+30", "-1E-30", "9.99E+30", "1.0000000000000000000000000000001", "-12.50")
+    for text in (
+        *("1." + "0" * 40, "0E-50", "-0", "-0.000", "0E+30", "2." + "0" * 25, "1E+2"),
+        *("1E+30", "-1E-30", "9.99E+30", "1.0000000000000000000000000000001", "-12.50"),
+    )
 )
 
 

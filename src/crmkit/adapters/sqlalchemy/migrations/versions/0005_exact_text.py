@@ -3,7 +3,7 @@
 - MySQL/MariaDB: every crmkit table moves from ``utf8mb4_bin``, a PAD SPACE collation that
   made ``"X1"`` and ``"X1 "`` the same key, to the binary NO PAD collation of the server
   (``utf8mb4_nopad_bin`` on MariaDB, ``utf8mb4_0900_bin`` on MySQL 8); and the JSON/text
-  columns become LONGTEXT, since TEXT holds only 64 KiB (a list trait of 100 × 2,000
+  columns become LONGTEXT, since TEXT holds only 64 KiB (a list trait of 100 x 2,000
   characters, 50 metadata values of 1,000 characters or many contact points do not fit).
 - Every backend: decimal traits are rewritten in their canonical text (``1.000`` → ``1``,
   ``0E-50`` → ``0``, ``1E+2`` → ``100``), so that SQL equality of the stored text is decimal
@@ -139,7 +139,7 @@ def _canonical_decimals(bind: sa.Connection) -> None:
         ]
         if changed:
             bind.execute(update, changed)
-        after = tuple(rows[-1][:3])  # type: ignore[assignment]
+        after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
 
 def _canonical(text: str | None) -> str | None:
