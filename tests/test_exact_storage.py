@@ -348,7 +348,7 @@ class TestMigration0005:
         upgrade(old_engine)
         with old_engine.connect() as connection:
             query = select(t.traits.c.customer_id, t.traits.c.value_text)
-            stored = dict(connection.execute(query).tuples())
+            stored = dict(connection.execute(query).all())
         assert stored == {"c1": "1", "c2": "0", "c3": "0", "c4": "100", "c5": "2.5", "c6": "7"}
         store = SqlStore(old_engine)
         with store.unit_of_work(TenantId("alpha")) as tx:
