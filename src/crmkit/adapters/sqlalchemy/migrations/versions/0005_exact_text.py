@@ -21,7 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.errors import ConfigurationError
+from crmkit.adapters.sqlalchemy.tables import mysql_collation
 
 revision = "0005"
 down_revision = "0004"
@@ -59,7 +59,7 @@ _BATCH = 1000
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name in ("mysql", "mariadb"):
-        _convert_mysql(bind, _nopad_collation(bind.dialect), "LONGTEXT")
+        _convert_mysql(bind, mysql_collation(bind.dialect), "LONGTEXT")
     _canonical_decimals(bind)
 
 
@@ -70,19 +70,6 @@ def downgrade() -> None:
         # rather than being cut (crmkit never drops data). Decimals stay canonical, which
         # revision 0004 reads as well.
         _convert_mysql(bind, "utf8mb4_bin", "TEXT")
-
-
-def _nopad_collation(dialect: sa.Dialect) -> str:
-    # A copy of tables.mysql_collation as of this revision: migrations never change.
-    if getattr(dialect, "is_mariadb", False):
-        return "utf8mb4_nopad_bin"
-    version = tuple(getattr(dialect, "server_version_info", None) or (0,))
-    if version < (8, 0):
-        raise ConfigurationError(
-            f"crmkit needs MariaDB 10.2+ or MySQL 8.0+ (found MySQL {version!r}): older MySQL "
-            "has no binary NO PAD collation, so 'x' and 'x ' would be the same key"
-        )
-    return "utf8mb4_0900_bin"
 
 
 def _convert_mysql(bind: sa.Connection, collation: str, text_type: str) -> None:
