@@ -72,7 +72,8 @@ TENANT, OTHER_TENANT = "seg-main", "seg-other"
 NAMES = ["Ada", "ada", "ADA", "Zoë", "zoe", "Ωmega", "😀 smile", "O'Brien", "50%_off\\", "x"]
 CITIES = ["Berlin", "berlin", "BERLIN", "München", "Köln", "São Paulo", "a_b", "a%b"]
 POSTCODES = ["10115", "1011", "10 115", "80331", "ab%", "a_1"]
-TEXTS = ["pro", "Pro", "PRO", "pro ", "", "ünïcode", "😀", "it's", "50%", "a_b", "back\\slash"]
+TEXTS = ["pro", "Pro", "PRO", "pro ", " pro", "pro\t", "", " ", "ünïcode", "😀", "it's", "50%"]
+TEXTS += ["a_b", "back\\slash", "ünïcode  "]
 INTS = [-(2**63) + 1, -5, -1, 0, 1, 2, 5, 10**12, 2**63 - 1]
 DECIMALS = [
     Decimal("0"),
@@ -86,6 +87,16 @@ DECIMALS = [
     Decimal("1E+2"),
     Decimal("-2.25"),
     Decimal("1E-7"),
+    # Equal to simpler ones, and stored canonically; SQL used to miss some of them.
+    Decimal("1." + "0" * 40),
+    Decimal("0E-50"),
+    Decimal("-0.000"),
+    Decimal("2." + "0" * 25),
+    Decimal("2"),
+    Decimal("1E+30"),
+    Decimal("1" + "0" * 30),
+    Decimal("-1E-30"),
+    Decimal("-0.000000000000000000000000000001"),
 ]
 DATES = [date(2024, 1, 1), date(2024, 6, 1), date(1999, 12, 31), date(2024, 5, 31)]
 INSTANTS = [
@@ -105,10 +116,14 @@ INSTANTS = [
 ]
 KINDS = ["purchase", "refund", "note", "webinar"]
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WEB, Channel.PHONE]
-CAMPAIGNS = ["spring", "Spring", "spring ", "sale_50%"]
+CAMPAIGNS = ["spring", "Spring", "spring ", " spring", "sale_50%"]
 CURRENCIES = ["EUR", "USD", "JPY"]
 AMOUNTS = [0, 1, -1, 999, -250, 10**15, -(10**15), 2**62, 2**63 - 1, -(2**63) + 1]
-META = {"src": ["web", "Web", "1", "true"], "n": [1, 0, 2, -7, True, False], "a.b": ["x"]}
+META = {
+    "src": ["web", "Web", "web ", " web", "1", "true"],
+    "n": [1, 0, 2, -7, True, False],
+    "a.b": ["x"],
+}
 TRAITS = ["plan", "seats", "ratio", "active", "born", "seen", "langs"]
 TRAIT_KIND = {
     "plan": "string",
@@ -120,7 +135,7 @@ TRAIT_KIND = {
     "langs": "string_list",
 }
 PURPOSES = ["marketing", "service"]
-ACCOUNTS = ["acc-1", "acc-2", "acc-missing"]
+ACCOUNTS = ["acc-1", "acc-2", "acc-3", "acc-missing"]
 STAGES = [s.name for s in CUSTOMER_LIFECYCLE.stages]
 AS_OFS = [AS_OF, AS_OF + US, AS_OF - US, AS_OF - 90 * DAY, datetime(2024, 1, 1, tzinfo=UTC)]
 
@@ -151,6 +166,7 @@ def population(
     accounts = [
         Account("acc-1", "Acme", created, created, domain="acme.com", industry="Retail", size="1"),
         Account("acc-2", "acme", created, created, industry="retail"),
+        Account("acc-3", "Acme ", created, created, industry=" retail"),
     ]
     customers, interactions, histories = [], [], []
     for n in range(size):
@@ -326,6 +342,8 @@ def _values(draw: Any, kind: str) -> Any:
                 "acc-1",
                 "Acme",
                 "acme",
+                "Acme ",
+                " retail",
                 "retail",
                 "Retail",
                 "1",

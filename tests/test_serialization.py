@@ -147,10 +147,10 @@ class TestFormat:
         assert unstructure(ada())["created_at"] == "2024-01-01T00:00:00+00:00"
 
     def test_traits_carry_their_type(self) -> None:
-        """A date and a text stay distinct; decimals are strings."""
+        """A date and a text stay distinct; decimals are strings, in canonical form."""
         traits = unstructure(ada())["traits"]
         assert traits["renews"] == {"type": "date", "value": "2024-05-01"}
-        assert traits["score"] == {"type": "decimal", "value": "1.50"}
+        assert traits["score"] == {"type": "decimal", "value": "1.5"}  # given as 1.50
         assert traits["langs"] == {"type": "string_list", "value": ["de", "en"]}
 
     def test_tags_are_a_sorted_list(self) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from crmkit import TraitDefinition, TraitSchema, TraitType
 from crmkit.domain import trait_type_of, validate_traits
+from crmkit.domain.traits import canonical_decimal
 from crmkit.errors import ValidationError
 from crmkit.testing.strategies import trait_schemas, trait_values, traits
 
@@ -53,11 +54,47 @@ class TestValidateTraitsWithoutSchema:
     """Without a schema, any well-named trait of a supported type is accepted."""
 
     def test_values_are_returned_in_stored_form(self) -> None:
-        """Lists of text become tuples; the rest stays as given."""
-        assert validate_traits({"tags": ["a", "b"], "score": Decimal("1.50")}) == {
-            "tags": ("a", "b"),
-            "score": Decimal("1.50"),
-        }
+        """Lists of text become tuples, decimals their canonical form; the rest stays."""
+        stored = validate_traits({"tags": ["a", "b"], "score": Decimal("1.50"), "n": 3})
+        assert stored == {"tags": ("a", "b"), "score": Decimal("1.5"), "n": 3}
+        assert str(stored["score"]) == "1.5"
+
+    @pytest.mark.parametrize(
+        ("given", "canonical"),
+        [
+            ("1." + "0" * 40, "1"),
+            ("0E-50", "0"),
+            ("-0", "0"),
+            ("-0.000", "0"),
+            ("0E+30", "0"),
+            ("1E+2", "100"),
+            ("1E+30", "1" + "0" * 30),
+            ("123.4500E3", "123450"),
+            ("-12.50", "-12.5"),
+            ("1E-30", "1E-30"),
+            ("1.0000000000000000000000000000001", "1.0000000000000000000000000000001"),
+        ],
+    )
+    def test_equal_decimals_get_one_canonical_form(self, given: str, canonical: str) -> None:
+        """Equal decimals are stored alike, never rounded, so their text is equal too."""
+        assert str(canonical_decimal(Decimal(given))) == canonical
+        assert str(validate_traits({"d": Decimal(given)})["d"]) == canonical
+
+    @given(value=trait_values(TraitType.DECIMAL), zeros=st.integers(0, 50), negate=st.booleans())
+    def test_the_canonical_text_of_a_decimal_depends_only_on_its_value(
+        self, value: Decimal, zeros: int, negate: bool
+    ) -> None:
+        """The same value written with more zeros (or as -0) has the same canonical text."""
+        sign, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)
+        twin = Decimal(
+            (sign if value or not negate else 1, (*digits, *(0,) * zeros), exponent - zeros)
+        )
+        assert twin == value
+        canonical = canonical_decimal(value)
+        assert canonical == value
+        assert str(canonical_decimal(twin)) == str(canonical)
+        assert canonical_decimal(canonical).as_tuple() == canonical.as_tuple()
 
     def test_a_float_is_refused(self) -> None:
         """Floats are inexact: give a Decimal."""

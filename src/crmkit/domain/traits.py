@@ -22,10 +22,12 @@ from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = [
+    "MAX_DECIMAL_EXPONENT",
     "TraitDefinition",
     "TraitSchema",
     "TraitType",
     "TraitValue",
+    "canonical_decimal",
     "trait_type_of",
     "validate_traits",
 ]
@@ -34,6 +36,8 @@ TraitValue: TypeAlias = str | int | Decimal | bool | date | datetime | tuple[str
 
 MAX_TRAIT_TEXT = 2000
 MAX_LIST_ITEMS = 100
+#: A decimal trait's magnitude: zero, or ``10**-MAX_DECIMAL_EXPONENT <= abs(d) < 10**(that+1)``.
+MAX_DECIMAL_EXPONENT = 30
 
 
 class TraitType(StrEnum):
@@ -68,6 +72,33 @@ def trait_type_of(value: object) -> TraitType | None:
     return None
 
 
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The one form of a finite decimal that every equal decimal shares.
+
+    Equal decimals may differ in form (``1``, ``1.000``, ``1E+0``, ``-0``, ``0E-50``), and a
+    database can only compare stored text, so traits keep this form: no trailing zero after
+    the point, no positive exponent (``Decimal("1E+2")`` becomes ``Decimal("100")``), and an
+    unsigned zero. ``str()`` of the result is unique to its value. The digits are moved
+    exactly, never rounded to a context's precision (``Decimal.normalize`` would round).
+
+    Args:
+        value: a finite decimal; a positive exponent must be small enough to write out (a
+            trait's is at most `MAX_DECIMAL_EXPONENT`).
+
+    Returns:
+        The canonical decimal equal to ``value``.
+    """
+    if not value:
+        return Decimal(0)
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    if exponent > 0:
+        return Decimal((sign, (*digits, *(0,) * exponent), 0))
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    drop = min(zeros, -exponent)
+    return Decimal((sign, digits[: len(digits) - drop], exponent + drop))
+
+
 def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
     """Check ``value`` is a valid ``kind`` and return its stored form."""
     if kind is TraitType.STRING:
@@ -79,9 +110,9 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
             raise ValidationError.single(path, value, "is outside the signed 64-bit range")
         return int(value)
     if kind is TraitType.DECIMAL:
-        if not value.is_finite() or (value and abs(value.adjusted()) > 30):
+        if not value.is_finite() or (value and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT):
             raise ValidationError.single(path, value, "must be a finite decimal within 1e±30")
-        return Decimal(value)
+        return canonical_decimal(value)
     if kind is TraitType.DATETIME:
         return ensure_utc(value, path)
     if kind is TraitType.STRING_LIST:

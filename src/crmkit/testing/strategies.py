@@ -318,14 +318,51 @@ def contact_points() -> st.SearchStrategy[ContactPoint]:
     )
 
 
+def _spaced(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``text``, often with spaces (or a tab) before or after it: stored keys and compared
+    values must tell ``"X1"`` from ``"X1 "`` on every backend, as Python does."""
+    pads = st.sampled_from(["", " ", "   ", "\t"])
+    return text | st.builds(lambda lead, core, trail: lead + core + trail, pads, text, pads)
+
+
+#: Decimals equal to simpler ones, which a database comparing text could tell apart.
+_EDGE_DECIMALS = tuple(
+    Decimal(text)
+    for text in (
+        *("1." + "0" * 40, "0E-50", "-0", "-0.000", "0E+30", "2." + "0" * 25, "1E+2"),
+        *("1E+30", "-1E-30", "9.99E+30", "1.0000000000000000000000000000001", "-12.50"),
+    )
+)
+
+
+def _with_zeros(value: Decimal, zeros: int) -> Decimal:
+    """``value`` written with ``zeros`` more trailing zeros (an equal decimal)."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    return Decimal((sign, (*digits, *(0,) * zeros), exponent - zeros))
+
+
+def _decimal_traits() -> st.SearchStrategy[Decimal]:
+    """Decimal traits: plain ones, ones of any magnitude a trait allows (``1e±30``), the same
+    with up to 40 trailing zeros, zeros of any exponent and sign, and the edge cases."""
+    plain = st.decimals(
+        allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=4
+    )
+    scaled = st.builds(
+        lambda digits, exponent: Decimal(digits).scaleb(exponent),
+        st.integers(-(10**6), 10**6),
+        st.integers(-30, 24),
+    )
+    padded = st.builds(_with_zeros, plain | scaled, st.integers(0, 40))
+    return plain | scaled | padded | st.sampled_from(_EDGE_DECIMALS)
+
+
 def trait_values(kind: TraitType | None = None) -> st.SearchStrategy[TraitValue]:
     """Trait values of ``kind`` (any kind if ``None``)."""
     by_kind: dict[TraitType, st.SearchStrategy[Any]] = {
-        TraitType.STRING: st.text(_STORABLE, max_size=40),
+        TraitType.STRING: _spaced(st.text(_STORABLE, max_size=40)),
         TraitType.INTEGER: st.integers(-MAX_MINOR, MAX_MINOR),
-        TraitType.DECIMAL: st.decimals(
-            allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12, places=4
-        ).map(lambda d: d if d != 0 else Decimal(0)),
+        TraitType.DECIMAL: _decimal_traits(),
         TraitType.BOOLEAN: st.booleans(),
         TraitType.DATE: st.dates(date(1900, 1, 1), date(2100, 1, 1)),
         TraitType.DATETIME: utc_datetimes(),
@@ -408,7 +445,7 @@ def customers(
         "tags": tags,
         "traits": traits(schema),
         "consents": st.lists(consent_records(), max_size=3).map(tuple),
-        "external_ids": st.dictionaries(slugs(10), ids(), max_size=2),
+        "external_ids": st.dictionaries(slugs(10), _spaced(ids()), max_size=2),
         "account": st.none() | account_links(),
     }
     return st.builds(
@@ -467,9 +504,9 @@ def interactions(
         amount=st.none() | money(currency),
         owner=st.none() | st.sampled_from(["alice", "bob"]),
         team=st.none() | st.sampled_from(["sales", "support"]),
-        campaign=st.none() | st.sampled_from(["spring_sale", "welcome"]),
+        campaign=st.none() | _spaced(st.sampled_from(["spring_sale", "welcome"])),
         metadata=metadata,
-        external_ref=st.none() | ids(),
+        external_ref=st.none() | _spaced(ids()),
     )
 
 
@@ -946,7 +983,7 @@ def _instants() -> st.SearchStrategy[datetime]:
 
 @cache
 def _segment_texts() -> st.SearchStrategy[str]:
-    return st.sampled_from(_TEXTS) | st.text(_STORABLE, max_size=12)
+    return _spaced(st.sampled_from(_TEXTS)) | st.text(_STORABLE, max_size=12)
 
 
 @cache

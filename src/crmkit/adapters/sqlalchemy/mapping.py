@@ -50,6 +50,7 @@ from crmkit.domain import (
     trait_type_of,
 )
 from crmkit.domain._frozen import FrozenMap
+from crmkit.domain.traits import canonical_decimal
 
 __all__ = [
     "account_from_row",
@@ -354,8 +355,8 @@ def _trait_columns(kind: TraitType, value: TraitValue) -> tuple[str | None, int 
         return value, None  # type: ignore[return-value]
     if kind is TraitType.INTEGER or kind is TraitType.BOOLEAN:
         return None, int(value)  # type: ignore[arg-type]
-    if kind is TraitType.DECIMAL:
-        return str(value), None
+    if kind is TraitType.DECIMAL:  # one text per value, so SQL equality is decimal equality
+        return str(canonical_decimal(value)), None  # type: ignore[arg-type]
     if kind is TraitType.DATE:
         return value.isoformat(), None  # type: ignore[union-attr]
     if kind is TraitType.DATETIME:

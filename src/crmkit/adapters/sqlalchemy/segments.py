@@ -8,17 +8,17 @@ MariaDB. The rules that make it exact:
   ``EXISTS``, or a count), so SQL's ``NOT`` is the domain's plain negation;
 - names (fields, traits, tags, metadata keys) only select columns through fixed catalogues or
   travel as bound parameters; every value is a bound parameter, never SQL text;
-- text compares by code point and case-sensitively: the tables' "C" / ``utf8mb4_bin``
-  collations, plus ``CAST(… AS BINARY)`` on MariaDB (whose ``_bin`` collations ignore
-  trailing spaces), and ``instr``/``strpos``/``LOCATE`` rather than ``LIKE`` (SQLite's
-  ``LIKE`` ignores ASCII case);
+- text compares by code point and case-sensitively: the tables' "C" / binary NO PAD
+  collations, plus ``CAST(… AS BINARY)`` on MariaDB for values that carry no column's
+  collation (JSON elements, bound text), and ``instr``/``strpos``/``LOCATE`` rather than
+  ``LIKE`` (SQLite's ``LIKE`` ignores ASCII case);
 - instants are epoch microseconds; a UTC day is ``floor(us / 86_400_000_000)``;
 - sums are exact: PostgreSQL and MariaDB sum BIGINTs into NUMERIC/DECIMAL; SQLite, whose
   ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart.
 
-Decimal traits compare by equality only: the stored text (``str(Decimal)``) is matched against
-every textual form of the operand with up to `DECIMAL_PADDING` trailing zeros (``1``, ``1.0``,
-``1.00`` …), since ``Decimal("1.0") == Decimal("1")``.
+Decimal traits compare by equality only, as text: a decimal is stored in its one canonical form
+(`crmkit.domain.traits.canonical_decimal`: ``1.000``, ``1E+0`` and ``1`` are all ``"1"``), and
+the operand is put in the same form, so equal decimals have equal text.
 """
 
 from __future__ import annotations
@@ -78,14 +78,11 @@ from crmkit.domain.segments import (
     TraitCondition,
 )
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.domain.traits import TraitType
+from crmkit.domain.traits import MAX_DECIMAL_EXPONENT, TraitType, canonical_decimal
 from crmkit.errors import ValidationError
 
-__all__ = ["DECIMAL_PADDING", "compile_segment", "count_query", "segment_predicate"]
+__all__ = ["compile_segment", "count_query", "segment_predicate"]
 
-#: How many trailing zeros a stored decimal may carry beyond its normal form and still be
-#: found equal (``Decimal("1.000")`` has 3).
-DECIMAL_PADDING: Final = 30
 _DAY_US: Final = 86_400_000_000
 _INT64: Final = 2**63 - 1
 _TWO_32: Final = 2**32
@@ -327,11 +324,11 @@ class _Compiler:
         raise ValidationError.single("type", kind, "is not a trait type")  # pragma: no cover
 
     def decimal(self, op: Op, operand: Any) -> Any:
-        column = self.text(t.traits.c.value_text)
         values = operand if op in (Op.IN, Op.NOT_IN) else (operand,)
-        padding = max(2, min(DECIMAL_PADDING, 20_000 // len(values)))
-        forms = sorted({form for value in values for form in _decimal_forms(value, padding)})
-        found = or_(*(column == self.value(form) for form in forms))
+        texts = tuple(sorted({text for v in values if (text := _decimal_text(v)) is not None}))
+        # One IN list of bound texts, flat on every backend however many values; the column's
+        # collation is exact (binary, NO PAD) everywhere.
+        found = t.traits.c.value_text.in_(texts) if texts else false()
         if op in (Op.EQ, Op.IN):
             return found
         if op in (Op.NE, Op.NOT_IN):
@@ -581,17 +578,12 @@ def _minor(money: Money) -> int:
     return money.minor
 
 
-def _decimal_forms(value: Decimal, padding: int) -> list[str]:
-    """``str`` of every Decimal equal to ``value`` with up to ``padding`` extra zeros."""
-    if not value:
-        return [
-            str(Decimal((sign, (0,), exponent)))
-            for sign in (0, 1)
-            for exponent in range(-padding, padding + 1)
-        ]
-    sign, digits, exponent = value.normalize().as_tuple()
-    assert isinstance(exponent, int)
-    return [str(Decimal((sign, (*digits, *(0,) * k), exponent - k))) for k in range(padding + 1)]
+def _decimal_text(value: Decimal) -> str | None:
+    """The stored text of a decimal trait equal to ``value``; ``None`` if no trait can be (its
+    magnitude is beyond what a trait may hold, and writing it out could be huge)."""
+    if value and abs(value.adjusted()) > MAX_DECIMAL_EXPONENT:
+        return None
+    return str(canonical_decimal(value))
 
 
 def segment_predicate(condition: Condition, *, dialect: str, tenant: str, as_of: datetime) -> Any:

@@ -7,6 +7,9 @@ Choices that keep the three backends (SQLite, PostgreSQL, MariaDB) exact and ide
 - timestamps are BIGINT microseconds since the Unix epoch, UTC: exact, ordered the same way
   everywhere, free of session time zones and of SQLite's lack of a datetime type;
 - money is a BIGINT of minor units plus a CHAR(3) currency, never ``Numeric`` or float;
+- JSON and free text live in unbounded text columns (LONGTEXT on MySQL/MariaDB, whose TEXT
+  holds only 64 KiB), and every ``VARCHAR(n)`` holds the domain's longest value of that field
+  (``n`` counts characters on every backend);
 - constraints have explicit names, so errors can be mapped and migrations stay stable.
 """
 
@@ -29,8 +32,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
+
+from crmkit.errors import ConfigurationError
 
 __all__ = [
+    "MARIADB_COLLATION",
+    "MYSQL_COLLATION",
     "PREFIX",
     "accounts",
     "consents",
@@ -38,6 +46,7 @@ __all__ = [
     "external_ids",
     "interactions",
     "metadata",
+    "mysql_collation",
     "outbox",
     "points_balances",
     "points_entries",
@@ -66,15 +75,38 @@ ID = 64
 TEXT = 500
 SLUG = 64  # model, stage and rule names (crmkit.domain._checks.SLUG)
 
-# Text compares by code point on every backend, as in Python: PostgreSQL's "C" collation and
-# MariaDB's utf8mb4_bin, so ordering, keyset pagination and equality agree with the domain
-# (a case-insensitive MariaDB default would make "Ada" and "ada" the same key).
+# Text compares by code point on every backend, as in Python: PostgreSQL's "C" collation and a
+# binary NO PAD collation on MySQL/MariaDB, so ordering, keyset pagination, equality and unique
+# keys agree with the domain. A case-insensitive default would make "Ada" and "ada" the same
+# key, and a PAD SPACE one (``utf8mb4_bin``) "X1" and "X1 ". MariaDB calls it
+# ``utf8mb4_nopad_bin``, MySQL 8 ``utf8mb4_0900_bin``; the migrations choose by the server
+# actually connected (see `mysql_collation`), these options only describe the result.
+MARIADB_COLLATION = "utf8mb4_nopad_bin"
+MYSQL_COLLATION = "utf8mb4_0900_bin"
 _MYSQL: dict[str, Any] = {
     "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_bin",
+    "mysql_collate": MYSQL_COLLATION,
     "mariadb_charset": "utf8mb4",  # the mariadb dialect reads its own prefix
-    "mariadb_collate": "utf8mb4_bin",
+    "mariadb_collate": MARIADB_COLLATION,
 }
+
+
+def mysql_collation(dialect: Any) -> str:
+    """The exact (binary, NO PAD) collation of the MySQL-family server behind ``dialect``.
+
+    A ``mysql://`` URL may reach a MariaDB server, so this asks the dialect what it found
+    (``is_mariadb``) rather than trusting the URL's name. MySQL before 8.0 has no NO PAD
+    collation at all, and is refused.
+    """
+    if getattr(dialect, "is_mariadb", False):
+        return MARIADB_COLLATION
+    version = tuple(getattr(dialect, "server_version_info", None) or (0,))
+    if version < (8, 0):
+        raise ConfigurationError(
+            f"crmkit needs MariaDB 10.2+ or MySQL 8.0+ (found MySQL {version!r}): older MySQL "
+            "has no binary NO PAD collation, so 'x' and 'x ' would be the same key"
+        )
+    return MYSQL_COLLATION
 
 
 def _str(length: int) -> String:
@@ -86,7 +118,11 @@ def _char(length: int) -> CHAR:
 
 
 def _text() -> Text:
-    return Text().with_variant(Text(collation="C"), "postgresql")
+    return (
+        Text()
+        .with_variant(Text(collation="C"), "postgresql")
+        .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+    )
 
 
 def _tenant() -> Column[str]:
