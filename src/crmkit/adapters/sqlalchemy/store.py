@@ -16,6 +16,7 @@ from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
+from crmkit.adapters.sqlalchemy.pipelines import configure_psycopg
 from crmkit.adapters.sqlalchemy.points_ledgers import SqlPointsLedgers
 from crmkit.adapters.sqlalchemy.referrals import SqlReferrals
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
@@ -52,6 +53,7 @@ class SqlStore:
         #: ``clear()`` if crmkit's tables are ever changed by hand.
         self.ledger_cache = LedgerCache()
         configure_sqlite(engine)
+        configure_psycopg(engine)
         if migrate:
             self.upgrade()
 
