@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import exc
 
@@ -30,16 +31,17 @@ def is_contention(error: exc.DBAPIError) -> bool:
 
 
 @contextmanager
-def storage_errors(what: str) -> Iterator[None]:
-    """Re-raise database failures during ``what`` as `ConcurrencyConflict` (contention) or
-    `StorageError`; crmkit's own errors pass through untouched."""
+def storage_errors(what: str, subject: tuple[str, Any, int] | None = None) -> Iterator[None]:
+    """Re-raise database failures during ``what`` as `ConcurrencyConflict` (contention,
+    naming ``subject``: the aggregate being written, if any) or `StorageError`; crmkit's own
+    errors pass through untouched."""
     try:
         yield
     except CrmError:
         raise
     except exc.DBAPIError as error:
         if is_contention(error):
-            raise ConcurrencyConflict.contention(what, _first_line(error)) from error
+            raise ConcurrencyConflict.contention(what, _first_line(error), subject) from error
         raise StorageError(
             f"the database failed during {what}: {_first_line(error)}",
             retryable=bool(error.connection_invalidated),
