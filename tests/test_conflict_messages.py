@@ -10,9 +10,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmkit import CRM, CustomerId
+from crmkit.adapters.sqlalchemy.subjects import subject_of
+from crmkit.domain import PointsLedger
 from crmkit.errors import ConcurrencyConflict
+from crmkit.testing import strategies as cs
 from tests.loyalty_workers import PROGRAMME
 
 A, B = CustomerId("cust-a"), CustomerId("cust-b")
@@ -139,3 +144,32 @@ def _adjusted(ledger: Any) -> Any:
     last = ledger.entries[-1].at
     ledger.adjust(1, last, f"stale-{ledger.customer_id}-{ledger.version}", "a stale correction")
     return ledger
+
+
+AGGREGATES = st.one_of(
+    cs.customers(),
+    cs.accounts(),
+    cs.interactions(),
+    cs.stage_histories(),
+    cs.segment_snapshots(),
+    cs.referrals(),
+    st.from_type(PointsLedger),
+)
+
+
+@given(aggregate=AGGREGATES, batch=st.integers(1, 3))
+def test_contention_names_whatever_aggregate_was_being_written(aggregate: Any, batch: int) -> None:
+    """Any aggregate (or batch of them) handed to a repository is what a conflict reported by
+    the database names: its kind, its key and the version it was read at."""
+    subject = subject_of(([aggregate] * batch,) if batch > 1 else (aggregate,))
+    assert subject is not None
+    kind, key, version = subject
+    assert version == getattr(aggregate, "version", 0)
+    error = ConcurrencyConflict.contention("writing", "database is locked", subject)
+    assert (error.kind, error.key, error.expected_version) == (kind, key, version)
+    assert error.retryable
+    assert str(error).startswith(kind)
+    assert ("(new)" if version == 0 else f"(read at version {version})") in str(error)
+    assert str(error).endswith(
+        "another transaction got in the way while writing: database is locked"
+    )

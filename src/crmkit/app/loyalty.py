@@ -15,6 +15,7 @@ import attrs
 
 from crmkit.app.context import ServiceContext
 from crmkit.app.earning import LedgerBook, booking_time
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     CustomerId,
     EntryKind,
@@ -30,7 +31,6 @@ from crmkit.domain import (
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import (
-    ConcurrencyConflict,
     InsufficientPoints,
     ReferralRefused,
     ValidationError,
@@ -40,9 +40,6 @@ from crmkit.ports import UnitOfWork
 __all__ = ["LoyaltyUseCases", "PointsJobReport"]
 
 T = TypeVar("T")
-
-#: How often a redemption, an adjustment or a page of the job is tried on a conflict.
-MAX_ATTEMPTS = 5
 
 
 @attrs.frozen
@@ -279,20 +276,18 @@ class LoyaltyUseCases(ServiceContext):
 
     def _retrying(self, programme: Programme, work: Callable[[UnitOfWork, LedgerBook], T]) -> T:
         """Run ``work`` in a unit of work, save the ledgers it booked on and commit, again
-        from a fresh read (up to `MAX_ATTEMPTS` in all) when another writer got there first."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.unit_of_work() as uow:
-                    book = LedgerBook(uow, programme)
-                    done = work(uow, book)
-                    book.save()
-                    uow.commit()
-                return done
-            except ConcurrencyConflict:
-                # Another writer changed the ledger first: re-read it and decide again.
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        from a fresh read (see `retry_conflicts`) when another writer got there first."""
+
+        def attempt() -> T:
+            with self.unit_of_work() as uow:
+                book = LedgerBook(uow, programme)
+                done = work(uow, book)
+                book.save()
+                uow.commit()
+            return done
+
+        # Another writer changed the ledger first: re-read it and decide again.
+        return retry_conflicts(attempt)
 
 
 def _check_referee(

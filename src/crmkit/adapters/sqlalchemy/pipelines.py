@@ -31,7 +31,10 @@ def configure_psycopg(engine: Engine) -> None:
     if engine in _CONFIGURED:
         return
     _CONFIGURED.add(engine)
-    event.listen(engine, "do_executemany", _executemany)
+    import psycopg
+
+    if psycopg.Pipeline.is_supported():  # else (libpq < 14) psycopg uses no pipeline either
+        event.listen(engine, "do_executemany", _executemany)
 
 
 def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
