@@ -12,6 +12,8 @@ from tests.loyalty_workers import PROGRAMME
 from tests.workers import SHARED_CUSTOMER, interaction_content
 
 _START: Any = None
+#: The customer who refers the referees of the "refer" race.
+REFERRER = "cust-referrer"
 
 #: (outcome, details): ``("ok", the answer as comparable data)`` or ``("error", type, text)``.
 Outcome = tuple[Any, ...]
@@ -49,6 +51,8 @@ def _call(crm: CRM, operation: str, key: str) -> Any:
     if operation == "adjust":
         entry = crm.adjust_points(SHARED_CUSTOMER, 3, reason="goodwill", key=key)
         return (entry.key, entry.points, entry.at)
+    if operation == "refer":  # one referee per key, referred by every racer at once
+        return crm.refer_customer(REFERRER, key).id
     if operation == "consent":  # each racer its own purpose: every decision must be kept
         record = crm.record_consent(
             SHARED_CUSTOMER, purpose=key, channel="email", status="granted", source="racer"

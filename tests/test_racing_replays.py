@@ -6,7 +6,8 @@ file), PostgreSQL and MariaDB, give the documented answer and never `Concurrency
 - ``register_customer`` with one external id: one customer, every other caller gets
   `DuplicateCustomer`;
 - ``redeem_points`` and ``adjust_points`` with one ``key``: one entry, every caller gets it;
-- ``record_consent`` for the same customer: every decision is kept.
+- ``record_consent`` for the same customer: every decision is kept;
+- ``refer_customer`` of one referee: one referral, every other caller gets `ReferralRefused`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,25 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from crmkit import CRM, EntryKind
-from tests.replay_workers import Outcome, init_racer, open_racer_crm, race, race_in_process
+from tests.replay_workers import (
+    REFERRER,
+    Outcome,
+    init_racer,
+    open_racer_crm,
+    race,
+    race_in_process,
+)
 from tests.workers import SHARED_CUSTOMER, register_shared
 
 THREADS = 6
 PROCESSES = 4
 ROUNDS = 2  # keys each race goes through
 TIMEOUT_S = 120
-OPERATIONS = ("record", "register", "redeem", "adjust", "consent")
+OPERATIONS = ("record", "register", "redeem", "adjust", "consent", "refer")
+
+
+#: The calls only one racer wins, and the error every other racer gets.
+REFUSED = {"register": "DuplicateCustomer", "refer": "ReferralRefused"}
 
 
 def _keys(operation: str, racer: int) -> list[str]:
@@ -42,6 +54,8 @@ def crm(url: str) -> Iterator[CRM]:
     crm = open_racer_crm(url)
     register_shared(crm)
     crm.adjust_points(SHARED_CUSTOMER, 1000, reason="funds to redeem")
+    for customer_id in [REFERRER, *_keys("refer", 0)]:
+        crm.register_customer(customer_id=customer_id)
     yield crm
     if crm.store is not None:
         crm.store.dispose()
@@ -97,12 +111,15 @@ def _check(crm: CRM, operation: str, outcomes: list[list[Outcome]]) -> None:
         purposes = {c.purpose for c in crm.get_customer(SHARED_CUSTOMER).consents}
         assert purposes == {key for r in range(racers) for key in _keys(operation, r)}
         return
-    if operation == "register":
+    if operation in REFUSED:
         for key, answers in by_key.items():
             winners = [a for a in answers if a[0] == "ok"]
             assert len(winners) == 1, answers
-            assert all(a[:2] == ("error", "DuplicateCustomer") for a in answers if a[0] != "ok")
-            stored = crm.find_customer_by_external_id("shop", key)
+            assert all(a[:2] == ("error", REFUSED[operation]) for a in answers if a[0] != "ok")
+            if operation == "register":
+                stored = crm.find_customer_by_external_id("shop", key)
+            else:
+                stored = crm.referral_of(key)
             assert stored is not None
             assert stored.id == winners[0][1]
         return

@@ -234,17 +234,24 @@ class LoyaltyUseCases(ServiceContext):
         programme = self.loyalty_programme()
         referrer = CustomerId(check_id("referrer_id", referrer_id))
         referee = CustomerId(check_id("referee_id", referee_id))
-        with self.unit_of_work() as uow:
-            uow.customers.get(referrer)
-            uow.customers.get(referee)
-            if referrer != referee:
-                _check_referee(uow, programme, referrer, referee)
-            referral = Referral.record(
-                self._new_id(), programme.name, referrer, referee, self._now(), code=code
-            )
-            uow.referrals.add(referral)
-            uow.commit()
-        return referral
+        new_id, now = self._new_id(), self._now()
+
+        def refer() -> Referral:
+            with self.unit_of_work() as uow:
+                uow.customers.get(referrer)
+                uow.customers.get(referee)
+                if referrer != referee:
+                    _check_referee(uow, programme, referrer, referee)
+                referral = Referral.record(
+                    new_id, programme.name, referrer, referee, now, code=code
+                )
+                uow.referrals.add(referral)
+                uow.commit()
+            return referral
+
+        # A racing referral of the same referee is retried: the next attempt finds it and
+        # refuses this one (`ReferralRefused`), as it would have one call later.
+        return retry_conflicts(refer)
 
     def get_referral(self, referral_id: str) -> Referral:
         """The referral with that id; raises `NotFound`."""
