@@ -7,6 +7,7 @@ of work that committed.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -22,8 +23,10 @@ from crmkit import CRM, CustomerId, DomainEvent, Interaction, InteractionId
 from crmkit.adapters.sqlalchemy import SqlStore, metadata
 from crmkit.adapters.sqlalchemy.engine import SQLITE_BUSY_TIMEOUT_MS
 from crmkit.adapters.sqlalchemy.tables import outbox
-from crmkit.errors import IdempotencyConflict, StorageError
+from crmkit.domain import PointsLedger
+from crmkit.errors import CrmError, IdempotencyConflict, StorageError
 from tests.workers import (
+    PARTIAL_PROGRAMME,
     SHARED_CUSTOMER,
     dispose,
     killed_worker,
@@ -273,6 +276,98 @@ def test_a_worker_killed_mid_unit_of_work_leaves_no_partial_rows(
 
         with inspector.connect() as connection:
             assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def _drop_the_connection(uow: Any, inspector: Any, backend: str) -> None:
+    """Have the server end the unit of work's session, as an administrator would, and wait
+    until it has ended."""
+    from sqlalchemy import text
+
+    postgres = backend == "postgresql"
+    session = uow.connection.exec_driver_sql(
+        "SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"
+    ).scalar()
+    with inspector.connect() as admin:
+        admin.execute(
+            text(
+                f"SELECT pg_terminate_backend({session}, {WAIT_S * 1000})"
+                if postgres
+                else f"KILL {session}"
+            )
+        )
+        admin.commit()
+
+
+def _add_interactions_in_one_batch(uow: Any) -> Callable[[], None]:
+    batch = [
+        Interaction(
+            id=InteractionId(f"int-batch-{i}"),
+            customer_id=CustomerId(SHARED_CUSTOMER),
+            occurred_at=AT,
+            kind="note",
+            channel="email",
+        )
+        for i in range(3)
+    ]
+    return lambda: uow.interactions.add_many(batch)
+
+
+def _save_ledgers_in_one_batch(uow: Any) -> Callable[[], None]:
+    ledgers = list(uow.points_ledgers.find_many(PARTIAL_PROGRAMME, _LEDGER_MEMBERS).values())
+    assert len(ledgers) == len(_LEDGER_MEMBERS)
+    for ledger in ledgers:
+        ledger.adjust(5, AT, f"batch-{ledger.customer_id}", "a batch correction")
+    return lambda: uow.points_ledgers.save_many(ledgers)
+
+
+_LEDGER_MEMBERS = [CustomerId(SHARED_CUSTOMER), CustomerId("cust-second")]
+#: Writes that send many rows in one call (psycopg runs them in a pipeline): each reads what
+#: it needs and returns the write.
+BATCH_WRITES = {
+    "insert-many": _add_interactions_in_one_batch,
+    "update-many": _save_ledgers_in_one_batch,
+}
+
+
+@pytest.mark.parametrize("write", sorted(BATCH_WRITES))
+def test_a_batch_write_on_a_dropped_connection_is_one_typed_error_and_prints_nothing(
+    write: str,
+    backend: str,
+    store: SqlStore,
+    inspector: Any,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A connection the server ended under a batch write (psycopg pipelines those) gives the
+    host one typed, retryable `StorageError`; nothing is printed on stderr or logged (psycopg
+    used to log "error ignored terminating Pipeline")."""
+    if backend.startswith("sqlite"):
+        pytest.skip("SQLite has no server to drop the connection")
+    crm, _ = _crm(store)
+    seed(crm)
+    crm.register_customer(customer_id="cust-second")
+    with crm.unit_of_work() as uow:  # a ledger for each member, to be updated in one batch
+        for member in _LEDGER_MEMBERS:
+            ledger = PointsLedger(member, PARTIAL_PROGRAMME)
+            ledger.adjust(10, AT, f"opening-{member}", "opening balance")
+            uow.points_ledgers.add(ledger)
+        uow.commit()
+    before = snapshot(inspector)
+    capfd.readouterr()
+    caplog.clear()
+
+    with pytest.raises(CrmError) as caught, crm.unit_of_work() as uow:
+        batch_write = BATCH_WRITES[write](uow)
+        _drop_the_connection(uow, inspector, backend)
+        batch_write()
+        uow.commit()
+
+    assert type(caught.value) is StorageError
+    assert caught.value.retryable is True
+    assert capfd.readouterr().err == ""
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert snapshot(inspector) == before
+    crm.record_interaction(SHARED_CUSTOMER, kind="note", channel="email", external_ref="after")
 
 
 def test_a_connection_dropped_by_the_server_mid_unit_of_work(

@@ -197,7 +197,15 @@ class IdempotencyConflict(Conflict):
 
 
 class ConcurrencyConflict(Conflict):
-    """Another writer changed the aggregate since it was read. Reload and retry."""
+    """Another writer changed the aggregate since it was read. Reload and retry.
+
+    Attributes:
+        kind: what was changed (``"customer"``, ``"points ledger"`` …), or ``"transaction"``
+            when the database refused a transaction that was not writing an aggregate.
+        key: the aggregate's id or key (for a transaction: what it was doing).
+        expected_version: the version the writer read the aggregate at (0: it was new);
+            ``None`` only for a transaction that was not writing an aggregate.
+    """
 
     retryable = True
 
@@ -205,14 +213,31 @@ class ConcurrencyConflict(Conflict):
         self.kind = kind
         self.key = key
         self.expected_version = expected_version
-        reason = detail or f"it is no longer at version {expected_version}"
+        if detail:
+            reason = detail
+        elif expected_version is None:
+            reason = "it was changed since it was read"
+        else:
+            reason = f"it is no longer at version {expected_version}"
         super().__init__(f"{kind} {_show(key)} was changed by another writer: {reason}")
 
     @classmethod
-    def contention(cls, during: str, detail: str) -> ConcurrencyConflict:
-        """The database refused the transaction because another one held what it needed."""
-        error = cls("transaction", during, None)
-        error.args = (f"another transaction got in the way while {during}: {detail}",)
+    def contention(
+        cls, during: str, detail: str, subject: tuple[str, Any, int] | None = None
+    ) -> ConcurrencyConflict:
+        """The database refused the transaction because another one held what it needed;
+        ``subject`` is the aggregate it was writing then (kind, key, version it was read at)."""
+        if subject is None:
+            error = cls("transaction", during, None)
+            error.args = (f"another transaction got in the way while {during}: {detail}",)
+            return error
+        kind, key, version = subject
+        error = cls(kind, key, version)
+        state = "new" if version == 0 else f"read at version {version}"
+        error.args = (
+            f"{kind} {_show(key)} ({state}): another transaction got in the way while "
+            f"{during}: {detail}",
+        )
         return error
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from crmkit.app.customers import CustomerUseCases
 from crmkit.app.progression import enter_models
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer, SubjectKind
 from crmkit.domain.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
@@ -27,24 +28,25 @@ class AccountUseCases(CustomerUseCases):
     ) -> Account:
         """Register a company; a second account with the same web domain is refused with
         `DuplicateAccount`. The account enters each of the CRM's account lifecycle models."""
-        account = Account.register(
-            AccountId(account_id or self._new_id()),
-            name=name,
-            at=self._now(),
-            domain=domain,
-            industry=industry,
-            size=size,
-        )
-        with self.unit_of_work() as uow:
-            if account.domain is not None:
-                owner = uow.accounts.find_by_domain(account.domain)
-                if owner is not None:
-                    raise DuplicateAccount("domain", account.domain, owner.id)
-            uow.accounts.add(account)
-            models = self._models_for(SubjectKind.ACCOUNT)
-            enter_models(uow, models, account.id, at=account.created_at, reason="registered")
-            uow.commit()
-        return account
+        new_id, at = AccountId(account_id or self._new_id()), self._now()
+
+        def register() -> Account:  # built afresh at each attempt, as `register_customer`
+            account = Account.register(
+                new_id, name=name, at=at, domain=domain, industry=industry, size=size
+            )
+            with self.unit_of_work() as uow:
+                if account.domain is not None:
+                    owner = uow.accounts.find_by_domain(account.domain)
+                    if owner is not None:
+                        raise DuplicateAccount("domain", account.domain, owner.id)
+                uow.accounts.add(account)
+                models = self._models_for(SubjectKind.ACCOUNT)
+                enter_models(uow, models, account.id, at=account.created_at, reason="registered")
+                uow.commit()
+            return account
+
+        # A racing registration of the same domain is retried: the next attempt finds it.
+        return retry_conflicts(register)
 
     def get_account(self, account_id: str) -> Account:
         """The account with that id; raises `NotFound`."""
@@ -54,18 +56,26 @@ class AccountUseCases(CustomerUseCases):
     def update_account(
         self, account_id: str, *, expected_version: int | None = None, **changes: Any
     ) -> Account:
-        """Change ``name``, ``domain``, ``industry`` or ``size``; return the stored account."""
-        with self.unit_of_work() as uow:
-            account = uow.accounts.get(AccountId(check_id("account_id", account_id)))
-            if expected_version is not None and account.version != expected_version:
-                raise ConcurrencyConflict("account", account_id, expected_version)
-            if account.update(at=self._now(), **changes):
-                owner = account.domain and uow.accounts.find_by_domain(account.domain)
-                if owner and owner.id != account.id:
-                    raise DuplicateAccount("domain", account.domain, owner.id)
-                uow.accounts.update(account)
-                uow.commit()
-            return account
+        """Change ``name``, ``domain``, ``industry`` or ``size``; return the stored account.
+
+        With ``expected_version``, a change of the account by anyone else since is refused
+        with `ConcurrencyConflict`; without, the change is applied to what they stored."""
+        at = self._now()
+
+        def attempt() -> Account:
+            with self.unit_of_work() as uow:
+                account = uow.accounts.get(AccountId(check_id("account_id", account_id)))
+                if expected_version is not None and account.version != expected_version:
+                    raise ConcurrencyConflict("account", account_id, expected_version)
+                if account.update(at=at, **changes):
+                    owner = account.domain and uow.accounts.find_by_domain(account.domain)
+                    if owner and owner.id != account.id:
+                        raise DuplicateAccount("domain", account.domain, owner.id)
+                    uow.accounts.update(account)
+                    uow.commit()
+                return account
+
+        return attempt() if expected_version is not None else retry_conflicts(attempt)
 
     def link_to_account(
         self, customer_id: str, account_id: str, *, role: str = "contact"

@@ -8,6 +8,7 @@ from typing import Any
 
 from crmkit.app.context import ServiceContext
 from crmkit.app.progression import enter_models
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     UNCHANGED,
     AccountId,
@@ -53,25 +54,36 @@ class CustomerUseCases(ServiceContext):
         Further keyword arguments are profile fields: ``address``, ``locale``, ``tags``,
         ``external_ids``, ``other_contacts``, ``account``.
         """
-        customer = Customer.register(
-            CustomerId(customer_id or self._new_id()),
-            at=self._now(),
-            schema=self.trait_schema,
-            traits=traits,
-            consents=consents,
-            email=self._email(email),
-            phone=self._phone(phone),
-            given_name=given_name,
-            family_name=family_name,
-            **profile,
-        )
-        with self.unit_of_work() as uow:
-            _check_keys_and_links(uow, customer)
-            uow.customers.add(customer)
-            models = self._models_for(SubjectKind.CUSTOMER)
-            enter_models(uow, models, customer.id, at=customer.created_at, reason="registered")
-            uow.commit()
-        return customer
+        # Built afresh at each attempt (a conflict retried discards the unstored copy and its
+        # events); one-shot iterators are read once, here.
+        new_id, at = CustomerId(customer_id or self._new_id()), self._now()
+        email, phone = self._email(email), self._phone(phone)
+        consents, profile = _reusable(consents), {k: _reusable(v) for k, v in profile.items()}
+
+        def register() -> Customer:
+            customer = Customer.register(
+                new_id,
+                at=at,
+                schema=self.trait_schema,
+                traits=traits,
+                consents=consents,
+                email=email,
+                phone=phone,
+                given_name=given_name,
+                family_name=family_name,
+                **profile,
+            )
+            with self.unit_of_work() as uow:
+                _check_keys_and_links(uow, customer)
+                uow.customers.add(customer)
+                models = self._models_for(SubjectKind.CUSTOMER)
+                enter_models(uow, models, customer.id, at=customer.created_at, reason="registered")
+                uow.commit()
+            return customer
+
+        # A racing registration of the same email or external id (SQLite: "database is
+        # locked") is retried: the next attempt finds the other customer (DuplicateCustomer).
+        return retry_conflicts(register)
 
     def import_customers(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
         """Bulk-import new customers (version 0, e.g. from `Customer.register` or
@@ -117,6 +129,7 @@ class CustomerUseCases(ServiceContext):
         if "phone" in changes and changes["phone"] is not UNCHANGED:
             changes["phone"] = self._phone(changes["phone"])
         at = self._now()
+        changes = {name: _reusable(value) for name, value in changes.items()}
         return self._change(
             customer_id, expected_version, lambda c: c.update_profile(at=at, **changes)
         )
@@ -132,6 +145,7 @@ class CustomerUseCases(ServiceContext):
         """Set (merge) and remove custom traits, checked against the trait schema."""
         at = self._now()
         schema = self.trait_schema
+        remove = _reusable(remove)
         return self._change(
             customer_id,
             expected_version,
@@ -207,15 +221,27 @@ class CustomerUseCases(ServiceContext):
         expected_version: int | None,
         change: Callable[[Customer], tuple[str, ...]],
     ) -> Customer:
-        with self.unit_of_work() as uow:
-            customer = uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
-            if expected_version is not None and customer.version != expected_version:
-                raise ConcurrencyConflict("customer", customer_id, expected_version)
-            if change(customer):
-                _check_keys_and_links(uow, customer)
-                uow.customers.update(customer)
-                uow.commit()
-            return customer
+        def attempt() -> Customer:
+            with self.unit_of_work() as uow:
+                customer = uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
+                if expected_version is not None and customer.version != expected_version:
+                    raise ConcurrencyConflict("customer", customer_id, expected_version)
+                if change(customer):
+                    _check_keys_and_links(uow, customer)
+                    uow.customers.update(customer)
+                    uow.commit()
+                return customer
+
+        if expected_version is not None:
+            return attempt()  # the caller asked to hear of any other writer
+        # Without one, another writer saving the customer meanwhile is no reason to refuse:
+        # the change is applied again to what they stored.
+        return retry_conflicts(attempt)
+
+
+def _reusable(value: Any) -> Any:
+    """``value``, or its items as a tuple if it is a one-shot iterator (a generator)."""
+    return tuple(value) if isinstance(value, Iterator) else value
 
 
 def _check_keys_and_links(uow: UnitOfWork, customer: Customer) -> None:

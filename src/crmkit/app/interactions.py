@@ -11,6 +11,7 @@ from crmkit.app.context import ServiceContext
 from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction
 from crmkit.app.membership import refresh_customer
 from crmkit.app.progression import progress_subject
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     Channel,
     Customer,
@@ -24,7 +25,7 @@ from crmkit.domain import (
 )
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
-from crmkit.errors import ConcurrencyConflict, IdempotencyConflict, ValidationError
+from crmkit.errors import IdempotencyConflict, ValidationError
 from crmkit.ports import UnitOfWork
 
 __all__ = ["InteractionUseCases"]
@@ -86,23 +87,25 @@ class InteractionUseCases(ServiceContext):
         }
         # Validate before touching storage; the real id is drawn only for a new interaction.
         candidate = Interaction(id=_UNSAVED, **fields)  # type: ignore[arg-type]
-        attempts = 5 if self.loyalty is not None else 2
-        for attempt in range(attempts):
+        raced = False
+
+        def attempt() -> Interaction:
+            nonlocal raced
             try:
                 return self._record(candidate, keep_stored_time=occurred_at is None)
             except IdempotencyConflict:
                 # A concurrent writer stored the same reference between our check and commit:
-                # the second attempt finds it and answers as a replay.
-                if attempt or external_ref is None:
+                # the next attempt finds it and answers as a replay (a second one is real).
+                if raced or external_ref is None:
                     raise
-            except ConcurrencyConflict:
-                # Progression rules moved the customer's stage, a segment's snapshot or the
-                # customer's points ledger moved, concurrently: nothing of ours was stored,
-                # so another try re-reads them.
-                retry = self.segments or self.loyalty or any(m.rules for m in self.lifecycles)
-                if attempt == attempts - 1 or not retry:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                raced = True
+                return self._record(candidate, keep_stored_time=occurred_at is None)
+
+        # A conflict stores nothing of ours: another writer got in the way (a concurrent
+        # replay of the same reference; SQLite: "database is locked"), or progression rules,
+        # a segment's snapshot or the customer's points ledger moved concurrently. The next
+        # attempt re-reads them, and finds the reference if the other writer stored it.
+        return retry_conflicts(attempt)
 
     def _record(self, candidate: Interaction, *, keep_stored_time: bool) -> Interaction:
         with self.unit_of_work() as uow:

@@ -10,6 +10,7 @@ import attrs
 
 from crmkit.app.context import ServiceContext
 from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     DurationStats,
     Funnel,
@@ -28,8 +29,6 @@ from crmkit.errors import ConcurrencyConflict, ValidationError
 from crmkit.ports import UnitOfWork
 
 __all__ = ["LifecycleUseCases", "ProgressionReport"]
-
-MAX_ATTEMPTS = 3
 
 
 @attrs.frozen
@@ -79,18 +78,24 @@ class LifecycleUseCases(ServiceContext):
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         when = self._now() if at is None else ensure_utc(at, "at")
-        with self.unit_of_work() as uow:
-            facts = facts_of(uow, chosen.subject, subject, when)  # the subject must exist
-            history, new = history_in(uow, chosen, subject, at=when)
-            if expected_version is not None and history.version != expected_version:
-                raise ConcurrencyConflict("stage history", subject, expected_version)
-            moved = history.move(chosen, to, at=when, facts=facts, reason=reason, actor=actor)
-            if new:
-                uow.stage_histories.add(history)
-            elif moved is not None:
-                uow.stage_histories.update(history)
-            uow.commit()
-        return history
+
+        def attempt() -> StageHistory:
+            with self.unit_of_work() as uow:
+                facts = facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+                history, new = history_in(uow, chosen, subject, at=when)
+                if expected_version is not None and history.version != expected_version:
+                    raise ConcurrencyConflict("stage history", subject, expected_version)
+                moved = history.move(chosen, to, at=when, facts=facts, reason=reason, actor=actor)
+                if new:
+                    uow.stage_histories.add(history)
+                elif moved is not None:
+                    uow.stage_histories.update(history)
+                uow.commit()
+            return history
+
+        # Without ``expected_version`` a concurrent move is no reason to refuse: the move is
+        # decided again from what the other writer stored (done already, illegal, or made).
+        return attempt() if expected_version is not None else retry_conflicts(attempt)
 
     def enter_lifecycle(
         self,
@@ -214,18 +219,15 @@ class LifecycleUseCases(ServiceContext):
         cursor: str | None,
         limit: int,
     ) -> tuple[list[str], str | None, list[Progress]]:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.unit_of_work() as uow:
-                    ids, next_cursor = _subject_page(uow, kind, cursor, limit)
-                    outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
-                    if any(o.moves or o.entered for o in outcomes):
-                        uow.commit()
-                return ids, next_cursor, outcomes
-            except ConcurrencyConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        def attempt() -> tuple[list[str], str | None, list[Progress]]:
+            with self.unit_of_work() as uow:
+                ids, next_cursor = _subject_page(uow, kind, cursor, limit)
+                outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
+                if any(o.moves or o.entered for o in outcomes):
+                    uow.commit()
+            return ids, next_cursor, outcomes
+
+        return retry_conflicts(attempt)
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage

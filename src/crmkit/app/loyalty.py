@@ -15,6 +15,7 @@ import attrs
 
 from crmkit.app.context import ServiceContext
 from crmkit.app.earning import LedgerBook, booking_time
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     CustomerId,
     EntryKind,
@@ -30,7 +31,6 @@ from crmkit.domain import (
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import (
-    ConcurrencyConflict,
     InsufficientPoints,
     ReferralRefused,
     ValidationError,
@@ -40,9 +40,6 @@ from crmkit.ports import UnitOfWork
 __all__ = ["LoyaltyUseCases", "PointsJobReport"]
 
 T = TypeVar("T")
-
-#: How often a redemption, an adjustment or a page of the job is tried on a conflict.
-MAX_ATTEMPTS = 5
 
 
 @attrs.frozen
@@ -237,17 +234,24 @@ class LoyaltyUseCases(ServiceContext):
         programme = self.loyalty_programme()
         referrer = CustomerId(check_id("referrer_id", referrer_id))
         referee = CustomerId(check_id("referee_id", referee_id))
-        with self.unit_of_work() as uow:
-            uow.customers.get(referrer)
-            uow.customers.get(referee)
-            if referrer != referee:
-                _check_referee(uow, programme, referrer, referee)
-            referral = Referral.record(
-                self._new_id(), programme.name, referrer, referee, self._now(), code=code
-            )
-            uow.referrals.add(referral)
-            uow.commit()
-        return referral
+        new_id, now = self._new_id(), self._now()
+
+        def refer() -> Referral:
+            with self.unit_of_work() as uow:
+                uow.customers.get(referrer)
+                uow.customers.get(referee)
+                if referrer != referee:
+                    _check_referee(uow, programme, referrer, referee)
+                referral = Referral.record(
+                    new_id, programme.name, referrer, referee, now, code=code
+                )
+                uow.referrals.add(referral)
+                uow.commit()
+            return referral
+
+        # A racing referral of the same referee is retried: the next attempt finds it and
+        # refuses this one (`ReferralRefused`), as it would have one call later.
+        return retry_conflicts(refer)
 
     def get_referral(self, referral_id: str) -> Referral:
         """The referral with that id; raises `NotFound`."""
@@ -279,20 +283,18 @@ class LoyaltyUseCases(ServiceContext):
 
     def _retrying(self, programme: Programme, work: Callable[[UnitOfWork, LedgerBook], T]) -> T:
         """Run ``work`` in a unit of work, save the ledgers it booked on and commit, again
-        from a fresh read (up to `MAX_ATTEMPTS` in all) when another writer got there first."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.unit_of_work() as uow:
-                    book = LedgerBook(uow, programme)
-                    done = work(uow, book)
-                    book.save()
-                    uow.commit()
-                return done
-            except ConcurrencyConflict:
-                # Another writer changed the ledger first: re-read it and decide again.
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        from a fresh read (see `retry_conflicts`) when another writer got there first."""
+
+        def attempt() -> T:
+            with self.unit_of_work() as uow:
+                book = LedgerBook(uow, programme)
+                done = work(uow, book)
+                book.save()
+                uow.commit()
+            return done
+
+        # Another writer changed the ledger first: re-read it and decide again.
+        return retry_conflicts(attempt)
 
 
 def _check_referee(

@@ -42,10 +42,10 @@ def is_contention(error: exc.DBAPIError) -> bool:
 
 
 @contextmanager
-def storage_errors(what: str) -> Iterator[None]:
-    """Re-raise database failures during ``what`` as `ConcurrencyConflict` (contention) or
-    `StorageError`; crmkit's own errors pass through, their exception chains scrubbed (see
-    `scrub`)."""
+def storage_errors(what: str, subject: tuple[str, Any, int] | None = None) -> Iterator[None]:
+    """Re-raise database failures during ``what`` as `ConcurrencyConflict` (contention,
+    naming ``subject``: the aggregate being written, if any) or `StorageError`; crmkit's own
+    errors pass through, their exception chains scrubbed (see `scrub`)."""
     try:
         yield
     except CrmError as error:
@@ -55,7 +55,7 @@ def storage_errors(what: str) -> Iterator[None]:
         contention, reason = is_contention(error), _first_line(error)
         scrub(error)
         if contention:
-            raise ConcurrencyConflict.contention(what, reason) from error
+            raise ConcurrencyConflict.contention(what, reason, subject) from error
         raise StorageError(
             f"the database failed during {what}: {reason}",
             retryable=bool(error.connection_invalidated),

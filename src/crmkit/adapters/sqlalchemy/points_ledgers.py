@@ -223,7 +223,7 @@ class SqlPointsLedgers:
             try:
                 connection.execute(insert(t.points_balances), balances)
             except exc.IntegrityError:
-                raise ConcurrencyConflict(_KIND, _offender(new), 0, "it already exists") from None
+                raise _conflict(new) from None
         if old:
             # Each UPDATE changes one row, if its ledger is still at the version read.
             result = connection.execute(
@@ -232,16 +232,36 @@ class SqlPointsLedgers:
             )
             if trusted and result.rowcount != len(old):
                 # The unit of work rolls back: nothing of this batch is stored.
-                raise ConcurrencyConflict(_KIND, _offender(old), None)
+                raise self._stale(old)
         if entries:
             try:
                 connection.execute(insert(t.points_entries), entries)
             except exc.IntegrityError:
-                raise ConcurrencyConflict(_KIND, _offender(batch), None) from None
+                # Only entries stored without their balance row (edited by hand): retrying
+                # from a fresh read tells which.
+                appending = [e for e in batch if len(e.entries) > len(stored.get(id(e), ()))]
+                raise _conflict(appending or batch) from None
         for ledger in batch:
             ledger.version += 1
             self._remember(ledger, wrote=True)
             self._s._track(ledger)
+
+    def _stale(self, ledgers: list[PointsLedger]) -> ConcurrencyConflict:
+        """The conflict naming the first of ``ledgers`` (in key order) that the versioned
+        UPDATE of the batch missed: its row, read under a lock (see `_locked_version`), is
+        not the one this transaction just wrote."""
+        columns = ("version", "available", "pending", "tier", "entries", "last_at_us")
+        for ledger in sorted(ledgers, key=lambda e: (e.programme.name, e.customer_id)):
+            programme, customer_id = ledger.programme.name, ledger.customer_id
+            found = self._s.connection.execute(
+                select(*(_B[name] for name in columns))
+                .where(self._where(t.points_balances, programme, customer_id))
+                .with_for_update()
+            ).first()
+            ours = m.points_balance_row(self._tenant, ledger.summary(), ledger.version + 1)
+            if found is None or tuple(found) != tuple(ours[name] for name in columns):
+                return ConcurrencyConflict(_KIND, (programme, customer_id), ledger.version)
+        return _conflict(ledgers)  # another writer wrote exactly what we did: name the batch
 
     def _stored_many(self, ledgers: list[PointsLedger]) -> dict[int, tuple[LedgerEntry, ...]]:
         """The entries stored at each ledger's version, by ``id(ledger)``, their balance rows
@@ -517,11 +537,16 @@ def _balance_parameters(tenant: str, ledger: PointsLedger) -> dict[str, Any]:
     }
 
 
-def _offender(ledgers: list[PointsLedger]) -> Any:
-    """The key named by a conflict found only by the database, in a batch of ``ledgers``."""
+def _conflict(ledgers: list[PointsLedger]) -> ConcurrencyConflict:
+    """A conflict the database found somewhere in ``ledgers`` without saying where: it names
+    the first of them and the version it was read at (0: new), and how many more it may be."""
+    first = ledgers[0]
+    key, version = (first.programme.name, first.customer_id), first.version
+    what = "already exists" if version == 0 else f"is no longer at version {version}"
     if len(ledgers) == 1:
-        return (ledgers[0].programme.name, ledgers[0].customer_id)
-    return f"one of {len(ledgers)} ledgers"
+        return ConcurrencyConflict(_KIND, key, version, f"it {what}")
+    others = f"one of the {len(ledgers) - 1} other ledgers saved with it"
+    return ConcurrencyConflict(_KIND, key, version, f"it (or {others}) {what}")
 
 
 def _problem(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> ValidationError | None:

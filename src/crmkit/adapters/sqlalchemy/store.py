@@ -22,11 +22,13 @@ from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
+from crmkit.adapters.sqlalchemy.pipelines import configure_psycopg
 from crmkit.adapters.sqlalchemy.points_ledgers import SqlPointsLedgers
 from crmkit.adapters.sqlalchemy.referrals import SqlReferrals
 from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, SqlInteractions
 from crmkit.adapters.sqlalchemy.segment_memberships import SqlSegmentMemberships
 from crmkit.adapters.sqlalchemy.stage_histories import SqlStageHistories
+from crmkit.adapters.sqlalchemy.subjects import Subject, subject_of
 from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
     DomainEvent,
@@ -58,6 +60,7 @@ class SqlStore:
         #: ``clear()`` if crmkit's tables are ever changed by hand.
         self.ledger_cache = LedgerCache()
         configure_sqlite(engine)
+        configure_psycopg(engine)
         if migrate:
             self.upgrade()
 
@@ -121,23 +124,31 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self.ledger_cache = ledger_cache if ledger_cache is not None else LedgerCache()
         self._engine = engine
         self._connection: Connection | None = None
-        self._customers: SqlCustomers = _guarded(SqlCustomers(self), "reading or writing customers")
-        self._accounts: SqlAccounts = _guarded(SqlAccounts(self), "reading or writing accounts")
+        #: The first aggregate written in the transaction: a conflict at commit names it.
+        self.first_written: Subject | None = None
+        self._customers: SqlCustomers = _guarded(
+            self, SqlCustomers(self), "reading or writing customers"
+        )
+        self._accounts: SqlAccounts = _guarded(
+            self, SqlAccounts(self), "reading or writing accounts"
+        )
         self._interactions: SqlInteractions = _guarded(
-            SqlInteractions(self), "reading or writing interactions"
+            self, SqlInteractions(self), "reading or writing interactions"
         )
         self._stage_histories: SqlStageHistories = _guarded(
-            SqlStageHistories(self), "reading or writing stage histories"
+            self, SqlStageHistories(self), "reading or writing stage histories"
         )
         self._segment_memberships: SqlSegmentMemberships = _guarded(
-            SqlSegmentMemberships(self), "reading or writing segment memberships"
+            self, SqlSegmentMemberships(self), "reading or writing segment memberships"
         )
         # Kept unguarded too: the unit of work tells it when a transaction ends.
         self._ledgers = SqlPointsLedgers(self)
         self._points_ledgers: SqlPointsLedgers = _guarded(
-            self._ledgers, "reading or writing points ledgers"
+            self, self._ledgers, "reading or writing points ledgers"
         )
-        self._referrals: SqlReferrals = _guarded(SqlReferrals(self), "reading or writing referrals")
+        self._referrals: SqlReferrals = _guarded(
+            self, SqlReferrals(self), "reading or writing referrals"
+        )
 
     @property
     def customers(self) -> SqlCustomers:
@@ -178,6 +189,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
 
     def _begin(self) -> None:
         self._ledgers.forget()
+        self.first_written = None
         with storage_errors("opening a transaction"):
             connection = connect(self._engine)
             if connection.dialect.name != "sqlite":
@@ -190,7 +202,8 @@ class SqlUnitOfWork(BaseUnitOfWork):
     def _commit(self, events: list[DomainEvent]) -> None:
         written = self._ledgers.written()
         self._ledgers.forget()  # a failed commit rolls back: what was stored is gone
-        with storage_errors("committing"):
+        subject, self.first_written = self.first_written, None
+        with storage_errors("committing", subject):
             if events:
                 self._lock_aggregates(events)
                 self.connection.execute(insert(t.outbox), _outbox_rows(self.tenant, events))
@@ -232,6 +245,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
 
     def _rollback(self) -> None:
         self._ledgers.forget()
+        self.first_written = None
         if self._connection is not None:
             with storage_errors("rolling back"):
                 self._connection.rollback()
@@ -260,9 +274,11 @@ def _outbox_rows(tenant: str, events: list[DomainEvent]) -> list[dict[str, Any]]
 
 
 class _Guard:
-    """Runs every method of a repository inside `storage_errors`, generators included."""
+    """Runs every method of a repository inside `storage_errors`, generators included, and
+    notes in the unit of work the first aggregate written (see `subject_of`)."""
 
-    def __init__(self, target: Any, what: str) -> None:
+    def __init__(self, uow: SqlUnitOfWork, target: Any, what: str) -> None:
+        self._uow = uow
         self._target = target
         self._what = what
 
@@ -270,11 +286,16 @@ class _Guard:
         attribute = getattr(self._target, name)
         if not callable(attribute):
             return attribute
-        return functools.partial(_call, attribute, self._what)
+        return functools.partial(_call, self._uow, attribute, self._what)
 
 
-def _call(method: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
-    with storage_errors(what):
+def _call(
+    uow: SqlUnitOfWork, method: Callable[..., Any], what: str, *args: Any, **kwargs: Any
+) -> Any:
+    subject = subject_of(args)  # taken before the call: a save bumps the version
+    if subject is not None and uow.first_written is None:
+        uow.first_written = subject
+    with storage_errors(what, subject):
         result = method(*args, **kwargs)
     if isinstance(result, Iterator) and not isinstance(result, list | tuple):
         return _iterate(result, what)
@@ -295,5 +316,5 @@ def _iterate(items: Iterator[Any], what: str) -> Iterator[Any]:
         yield item
 
 
-def _guarded(target: Any, what: str) -> Any:
-    return _Guard(target, what)
+def _guarded(uow: SqlUnitOfWork, target: Any, what: str) -> Any:
+    return _Guard(uow, target, what)
