@@ -46,16 +46,14 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+import attrs
 import cattrs
-from cattrs.errors import (
-    AttributeValidationNote,
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-    IterableValidationNote,
-)
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from crmkit._serialization.hooks import register_strict_collections, register_timedelta_and_float
+from crmkit._serialization.limits import FIELD_LIMITS, MAX_DEPTH, check_document, check_fields
+from crmkit._serialization.problems import Bad as _Bad
+from crmkit._serialization.problems import field_errors as _field_errors
 from crmkit.domain import (
     SEGMENT_FIELDS,
     AccountChanged,
@@ -106,7 +104,7 @@ from crmkit.domain import (
     TraitValue,
     Window,
 )
-from crmkit.domain._checks import SLUG
+from crmkit.domain._checks import MAX_BIGINT, MAX_VERSION, SLUG
 from crmkit.domain.channels import enum_of
 from crmkit.domain.ids import check_id
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
@@ -123,11 +121,13 @@ from crmkit.domain.loyalty.rules import EventRule, Multiplier, Period, PeriodCap
 from crmkit.domain.loyalty.tiers import Tier, TierBasis
 from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import CrmError, FieldError, ValidationError
+from crmkit.errors import FieldError, ValidationError
 
 __all__ = [
     "CONDITION_TYPES",
     "EVENT_TYPES",
+    "FIELD_LIMITS",
+    "MAX_DEPTH",
     "RULE_TYPES",
     "SEGMENT_VERSION",
     "converter",
@@ -194,13 +194,27 @@ RULE_TYPES: Mapping[str, type[SpendRule | EventRule]] = MappingProxyType(
 #: ``"version"`` field); a document of another version is refused.
 SEGMENT_VERSION = 1
 
-#: How deeply a document may nest. A lifecycle model whose guard nests conditions as deeply as
-#: the domain allows (16 levels) reaches about 35, so valid documents stay well within it.
-MAX_DEPTH = 48
+
+def _limited(cls: type, hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """``hook``, refusing first (before reading any item) each field of ``cls`` over its
+    limit in `FIELD_LIMITS`."""
+    if cls not in FIELD_LIMITS:
+        return hook
+
+    def structure(value: Any, kind: Any) -> T:
+        check_fields(cls, value)
+        return hook(value, kind)
+
+    return structure
 
 
-class _Bad(ValueError):
-    """A structuring failure with a message meant for people."""
+def _dict_fn(conv: cattrs.Converter, cls: type, **overrides: Any) -> Callable[[Any, Any], Any]:
+    """cattrs' structuring function for the attrs class ``cls`` (unknown keys refused), with
+    its field limits checked first."""
+    made: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=True, **overrides
+    )
+    return _limited(cls, made)
 
 
 def _text(value: Any, what: str) -> str:
@@ -451,13 +465,11 @@ def _register_conditions(conv: cattrs.Converter) -> None:
         Members: {"ids": override(struct_hook=_strict_set(conv, str, "customer ids"))},
     }
     for cls in CONDITION_TYPES.values():
-        structurers[cls] = make_dict_structure_fn(
-            cls, conv, _cattrs_forbid_extra_keys=True, **extras.get(cls, {})
-        )
+        structurers[cls] = _dict_fn(conv, cls, **extras.get(cls, {}))
         unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
     # Leaves whose value's type depends on another field are read and written by hand.
     for cls, (load, dump) in _segment_leaf_hooks(conv).items():
-        structurers[cls], unstructurers[cls] = load, dump
+        structurers[cls], unstructurers[cls] = _limited(cls, load), dump
 
 
 # --- Segments -----------------------------------------------------------------------------
@@ -655,7 +667,7 @@ def _segment_leaf_hooks(
 
 def _register_segments(conv: cattrs.Converter) -> None:
     """A segment is ``{"version": 1, "name", "description", "rule"}``."""
-    load = make_dict_structure_fn(Segment, conv, _cattrs_forbid_extra_keys=True)
+    load = _dict_fn(conv, Segment)
     dump = make_dict_unstructure_fn(Segment, conv)
 
     def structure_segment(value: Any, _: type) -> Segment:
@@ -688,11 +700,10 @@ def _register_lifecycle(conv: cattrs.Converter) -> None:
 
     conv.register_structure_hook(
         Stage,
-        make_dict_structure_fn(
-            Stage,
+        _dict_fn(
             conv,
+            Stage,
             label=override(struct_hook=optional_text),
-            _cattrs_forbid_extra_keys=True,
         ),
     )
     conv.register_unstructure_hook(
@@ -700,11 +711,10 @@ def _register_lifecycle(conv: cattrs.Converter) -> None:
     )
     conv.register_structure_hook(
         ProgressionRule,
-        make_dict_structure_fn(
-            ProgressionRule,
+        _dict_fn(
             conv,
+            ProgressionRule,
             sources=override(struct_hook=_strict_set(conv, str, "stage names")),
-            _cattrs_forbid_extra_keys=True,
         ),
     )
 
@@ -744,20 +754,17 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
     conv.register_unstructure_hook_func(_is_rule, unstructure_rule)
     _register_referrals_and_balances(conv)  # before the programme, whose policy uses it
     kinds = override(struct_hook=_strict_set(conv, str, "interaction kinds"))
-    structurers[SpendRule] = make_dict_structure_fn(
-        SpendRule, conv, kinds=kinds, _cattrs_forbid_extra_keys=True
-    )
-    structurers[EventRule] = make_dict_structure_fn(EventRule, conv, _cattrs_forbid_extra_keys=True)
+    structurers[SpendRule] = _dict_fn(conv, SpendRule, kinds=kinds)
+    structurers[EventRule] = _dict_fn(conv, EventRule)
     for cls in (SpendRule, EventRule):
         unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
     conv.register_structure_hook(
         Multiplier,
-        make_dict_structure_fn(
-            Multiplier,
+        _dict_fn(
             conv,
+            Multiplier,
             channels=override(struct_hook=_strict_set(conv, Channel, "channels")),
             categories=override(struct_hook=_strict_set(conv, str, "product categories")),
-            _cattrs_forbid_extra_keys=True,
         ),
     )
     lists: dict[str, Any] = {
@@ -772,11 +779,10 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
     }
     conv.register_structure_hook(
         Programme,
-        make_dict_structure_fn(
-            Programme,
+        _dict_fn(
             conv,
+            Programme,
             custom_kinds=override(struct_hook=_strict_set(conv, str, "interaction kinds")),
-            _cattrs_forbid_extra_keys=True,
             **lists,
         ),
     )
@@ -800,11 +806,10 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
 
     conv.register_structure_hook(
         LedgerEntry,
-        make_dict_structure_fn(
-            LedgerEntry,
+        _dict_fn(
             conv,
+            LedgerEntry,
             takes=override(struct_hook=structure_takes),
-            _cattrs_forbid_extra_keys=True,
         ),
     )
     conv.register_unstructure_hook(
@@ -817,6 +822,15 @@ def _register_loyalty(conv: cattrs.Converter) -> None:
     )
 
 
+#: The counts of a `PointsBalance` and the largest each column holds.
+_BALANCE_COUNTS = {
+    "available": MAX_BIGINT,
+    "pending": MAX_BIGINT,
+    "entries": MAX_VERSION,
+    "version": MAX_VERSION,
+}
+
+
 def _register_referrals_and_balances(conv: cattrs.Converter) -> None:
     """Referral policies, referrals and points balances: their fields, strictly.
 
@@ -826,18 +840,16 @@ def _register_referrals_and_balances(conv: cattrs.Converter) -> None:
     stored row is refused rather than shown.
     """
     for cls in (ReferralPolicy, Referral):
-        conv.register_structure_hook(
-            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
-        )
+        conv.register_structure_hook(cls, _dict_fn(conv, cls))
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv))
-    load_balance = make_dict_structure_fn(PointsBalance, conv, _cattrs_forbid_extra_keys=True)
+    load_balance = _dict_fn(conv, PointsBalance)
 
     def structure_balance(value: Any, _: type) -> PointsBalance:
         balance: PointsBalance = load_balance(value, PointsBalance)
         problems = [
-            FieldError(name, count, "must be an integer >= 0")
-            for name in ("available", "pending", "entries", "version")
-            if (count := getattr(balance, name)) < 0
+            FieldError(name, count, f"must be an integer >= 0 (at most {limit})")
+            for name, limit in _BALANCE_COUNTS.items()
+            if not 0 <= (count := getattr(balance, name)) <= limit
         ]
         if not SLUG.fullmatch(balance.programme):
             problems.append(FieldError("programme", balance.programme, "must be a lower-case slug"))
@@ -859,6 +871,14 @@ def _make_converter() -> cattrs.Converter:
         forbid_extra_keys=True,
         unstruct_collection_overrides={Set: sorted},
     )
+    # First, so that every class hook generated later reads its collections strictly and
+    # checks its field limits before reading a field.
+    register_strict_collections(conv)
+    conv.register_structure_hook_factory(
+        lambda kind: attrs.has(kind) and kind in FIELD_LIMITS,
+        lambda kind: _dict_fn(conv, kind),
+    )
+    register_timedelta_and_float(conv)
     for kind in (str, int, bool):
         conv.register_structure_hook(kind, _structure_exact(kind))
     # Enums are str subclasses: give each its own hook so the strict str hook is not used.
@@ -883,11 +903,10 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(str | int | bool, _structure_metadata_value)
     conv.register_structure_hook(
         Customer,
-        make_dict_structure_fn(
-            Customer,
+        _dict_fn(
             conv,
+            Customer,
             traits=override(struct_hook=_structure_traits),
-            _cattrs_forbid_extra_keys=True,
         ),
     )
     conv.register_unstructure_hook(
@@ -930,8 +949,7 @@ def structure(data: Any, cls: type[T]) -> T:
 
 
 def _structure_plain(data: Any, cls: type[T]) -> T:
-    if _depth(data) > MAX_DEPTH:
-        raise ValidationError.single("", "...", f"is nested deeper than {MAX_DEPTH} levels")
+    check_document(data)  # bounded: refuses an oversized document before reading it
     try:
         return converter.structure(data, cls)
     except Exception as exc:  # every failure becomes one typed, path-carrying error
@@ -959,14 +977,35 @@ def event_to_dict(event: DomainEvent) -> dict[str, Any]:
 
 
 def event_from_dict(data: Any) -> DomainEvent:
-    """The event that `event_to_dict` produced; raises `ValidationError` on bad data."""
-    kind = data.get("type") if isinstance(data, Mapping) else data
-    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+    """The event that `event_to_dict` produced; raises `ValidationError` on bad data.
+
+    Anything but an object (a bare string such as ``"CustomerRegistered"``, a number, a list,
+    ``null``) is refused at ``type``, like an object without a known ``"type"``.
+    """
+    if not isinstance(data, Mapping):
         raise ValidationError.single(
-            "type", kind, f"must be one of {', '.join(sorted(EVENT_TYPES))}"
+            "type", _preview_value(data), f"must be an object whose 'type' is one of {_EVENTS}"
         )
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        raise ValidationError.single("type", _preview_value(kind), f"must be one of {_EVENTS}")
     fields = {k: v for k, v in data.items() if k != "type"}
     return _structure_plain(fields, EVENT_TYPES[kind])
+
+
+_EVENTS = ", ".join(sorted(EVENT_TYPES))
+
+
+def _preview_value(value: Any) -> Any:
+    """``value`` to show in an error: a long text or a huge list is cut, a huge integer (which
+    cannot even be printed) is described."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str) and len(value) > 60:
+        return value[:60]
+    if isinstance(value, list | dict):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return value
 
 
 def _refuse_float(text: str) -> Decimal:
@@ -977,76 +1016,3 @@ def _refuse_float(text: str) -> Decimal:
 def _preview(text: str | bytes) -> str:
     shown = text if isinstance(text, str) else repr(text)
     return shown[:60]
-
-
-def _depth(data: Any, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(data, Mapping):
-        return max((_depth(v, level + 1) for v in data.values()), default=level + 1)
-    if isinstance(data, list | tuple):
-        return max((_depth(v, level + 1) for v in data), default=level + 1)
-    return level
-
-
-def _path(segments: list[str | int]) -> str:
-    text = ""
-    for segment in segments:
-        text += f"[{segment}]" if isinstance(segment, int) else f".{segment}" if text else segment
-    return text
-
-
-def _value_at(data: Any, segments: list[str | int]) -> Any:
-    for segment in segments:
-        try:
-            data = data[segment]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
-def _field_errors(exc: BaseException, segments: list[str | int], data: Any) -> list[FieldError]:
-    if isinstance(exc, ClassValidationError | IterableValidationError):
-        found: list[FieldError] = []
-        for sub in exc.exceptions:
-            note = next(
-                (
-                    n
-                    for n in getattr(sub, "__notes__", ())
-                    if isinstance(n, AttributeValidationNote | IterableValidationNote)
-                ),
-                None,
-            )
-            if isinstance(note, AttributeValidationNote):
-                found.extend(_field_errors(sub, [*segments, note.name], data))
-            elif isinstance(note, IterableValidationNote):
-                found.extend(_field_errors(sub, [*segments, note.index], data))
-            else:
-                found.extend(_field_errors(sub, segments, data))
-        return found
-    where = _path(segments)
-    if isinstance(exc, ValidationError):
-        nested = [e.prefixed(where) for e in exc.errors]
-        if segments:  # the inner path repeats the field name for one-field values
-            nested = [_dedupe(e, segments) for e in nested]
-        return nested
-    value = _value_at(data, segments)
-    if isinstance(exc, KeyError):
-        return [FieldError(where, None, "is required but missing")]
-    if isinstance(exc, ForbiddenExtraKeysError):
-        extra = ", ".join(sorted(map(str, exc.extra_fields)))
-        return [FieldError(where, value, f"has unknown fields: {extra}")]
-    if isinstance(exc, _Bad):
-        return [FieldError(where, value, str(exc))]
-    if isinstance(exc, CrmError):
-        return [FieldError(where, value, str(exc))]
-    if isinstance(exc, AttributeError | TypeError):
-        return [FieldError(where, value, "has the wrong shape (expected an object or list)")]
-    return [FieldError(where, value, f"is invalid ({type(exc).__name__})")]
-
-
-def _dedupe(error: FieldError, segments: list[str | int]) -> FieldError:
-    last = segments[-1]
-    if isinstance(last, str) and error.path.endswith(f"{last}.{last}"):
-        return FieldError(error.path[: -len(last) - 1], error.value, error.message)
-    return error

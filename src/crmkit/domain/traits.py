@@ -22,6 +22,9 @@ from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = [
+    "MAX_LIST_ITEMS",
+    "MAX_TRAITS",
+    "MAX_TRAIT_TEXT",
     "TraitDefinition",
     "TraitSchema",
     "TraitType",
@@ -34,6 +37,8 @@ TraitValue: TypeAlias = str | int | Decimal | bool | date | datetime | tuple[str
 
 MAX_TRAIT_TEXT = 2000
 MAX_LIST_ITEMS = 100
+#: The most traits one customer (or one trait schema) may have.
+MAX_TRAITS = 100
 
 
 class TraitType(StrEnum):
@@ -111,6 +116,8 @@ def _check_definitions(
 def _definitions(value: Any) -> dict[str, TraitDefinition]:
     if not isinstance(value, Mapping):
         raise ValidationError.single("traits", value, "must map trait names to TraitDefinitions")
+    if len(value) > MAX_TRAITS:
+        raise ValidationError.single("traits", len(value), f"at most {MAX_TRAITS} traits")
     return dict(value)
 
 
@@ -157,6 +164,8 @@ def validate_traits(
     """
     if not isinstance(traits, Mapping):
         raise ValidationError.single(path, traits, "must be a mapping of name to value")
+    if len(traits) > MAX_TRAITS:
+        raise ValidationError.single(path, len(traits), f"at most {MAX_TRAITS} traits")
     problems: list[FieldError] = []
     result: dict[str, TraitValue] = {}
     for name, value in traits.items():
