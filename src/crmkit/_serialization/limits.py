@@ -159,20 +159,34 @@ def _refuse(path: tuple[str | int, ...], shown: Any, message: str) -> Validation
     return ValidationError.single(_segment(path), shown, message)
 
 
-def _scalar(value: Any, path: tuple[str | int, ...]) -> None:
+_CONTAINERS = (Mapping, list, tuple, Set)
+
+
+def _scalar(value: Any, path: tuple[str | int, ...], key: str | int | None) -> None:
+    """Refuse a text, integer or number too large to read; the path is only built then."""
     if isinstance(value, str):
         if len(value) > MAX_STRING:
-            raise _refuse(path, f"{len(value)} characters", f"is longer than {MAX_STRING}")
-    elif isinstance(value, int) and not isinstance(value, bool):
+            raise _refuse(
+                _at(path, key), f"{len(value)} characters", f"is longer than {MAX_STRING}"
+            )
+    elif isinstance(value, int):
         # Compared by size, never printed: a huge integer cannot even be shown as text.
         if value.bit_length() > 63 and not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
             raise _refuse(
-                path,
+                _at(path, key),
                 f"an integer of {value.bit_length()} bits",
                 "is beyond a signed 64-bit integer: give larger numbers as decimal text",
             )
     elif isinstance(value, float) and not math.isfinite(value):
-        raise _refuse(path, str(value), "must be a finite number")
+        raise _refuse(_at(path, key), str(value), "must be a finite number")
+
+
+def _at(path: tuple[str | int, ...], key: str | int | None) -> tuple[str | int, ...]:
+    return path if key is None else (*path, key)
+
+
+def _key(key: Any) -> str:
+    return key[:40] if isinstance(key, str) else type(key).__name__
 
 
 def check_document(data: Any) -> None:
@@ -181,25 +195,26 @@ def check_document(data: Any) -> None:
     Raises:
         ValidationError: naming the path of the excess (and its size, never a huge value).
     """
+    if not isinstance(data, _CONTAINERS):
+        _scalar(data, (), None)
+        return
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(data, 0, ())]
     seen = 0
     while stack:
         value, depth, path = stack.pop()
-        seen += 1
-        if seen > MAX_NODES:
-            raise _refuse((), f"over {MAX_NODES} values", f"holds more than {MAX_NODES} values")
-        if depth > MAX_DEPTH:
+        if depth >= MAX_DEPTH:
             raise _refuse((), "...", f"is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, Mapping):
-            if len(value) > MAX_ITEMS:
-                raise _refuse(path, f"{len(value)} keys", f"has more than {MAX_ITEMS} keys")
-            for key, item in value.items():
-                _scalar(key, path)
-                where = (*path, str(key)[:40])
-                stack.append((item, depth + 1, where))
-        elif isinstance(value, list | tuple | Set):
-            if len(value) > MAX_ITEMS:
-                raise _refuse(path, f"{len(value)} items", f"has more than {MAX_ITEMS} items")
-            stack.extend((item, depth + 1, (*path, i)) for i, item in enumerate(value))
-        else:
-            _scalar(value, path)
+        seen += len(value) + 1
+        if len(value) > MAX_ITEMS or seen > MAX_NODES:
+            limit = "items" if len(value) > MAX_ITEMS else "values in all"
+            bound = MAX_ITEMS if len(value) > MAX_ITEMS else MAX_NODES
+            raise _refuse(path, f"{len(value)} items", f"holds more than {bound} {limit}")
+        pairs = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, item in pairs:
+            if isinstance(value, Mapping):
+                _scalar(key, path, None)
+                key = _key(key)
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1, (*path, key)))
+            else:
+                _scalar(item, path, key)
