@@ -80,7 +80,7 @@ MAX_STRING = 10_000
 #: The most items of a list that grows without a bound in the domain (a stage history's
 #: changes, a ledger's entries, the lots of a state, the ids of a report). Storage keeps such
 #: lists row by row; a document holding one is refused beyond this many.
-MAX_HISTORY = 10_000
+MAX_HISTORY = 5_000
 
 _PROGRAMME_PARTS = ("rules", "multipliers", "tiers", "period_caps", "rewards", "custom_kinds")
 _SMALL = 100  # lists bounded by nature (the fields of an event, the steps of a funnel)
@@ -205,10 +205,10 @@ def check_document(data: Any) -> None:
         if depth >= MAX_DEPTH:
             raise _refuse((), "...", f"is nested deeper than {MAX_DEPTH} levels")
         seen += len(value) + 1
-        if len(value) > MAX_ITEMS or seen > MAX_NODES:
-            limit = "items" if len(value) > MAX_ITEMS else "values in all"
-            bound = MAX_ITEMS if len(value) > MAX_ITEMS else MAX_NODES
-            raise _refuse(path, f"{len(value)} items", f"holds more than {bound} {limit}")
+        if len(value) > MAX_ITEMS:
+            raise _refuse(path, len(value), f"must hold at most {MAX_ITEMS} items")
+        if seen > MAX_NODES:
+            raise _refuse(path, f"over {MAX_NODES}", f"the document holds over {MAX_NODES} values")
         pairs = value.items() if isinstance(value, Mapping) else enumerate(value)
         for key, item in pairs:
             if isinstance(value, Mapping):

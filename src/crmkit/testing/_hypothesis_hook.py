@@ -76,6 +76,7 @@ _STRATEGIES = {
     "FunnelStep": "funnel_steps",
     "Funnel": "funnels",
     "StageFlow": "stage_flows",
+    "LedgerState": "ledger_states",
     "app:PointsJobReport": "points_job_reports",
     "app:ProgressionReport": "progression_reports",
 }

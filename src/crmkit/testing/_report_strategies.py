@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 
 from crmkit.app import PointsJobReport, ProgressionReport
 from crmkit.domain import DurationStats, Funnel, FunnelStep, StageChanged, StageFlow, Stay
+from crmkit.domain.loyalty import LedgerState, PointsLedger
 from crmkit.domain.stage_analytics import _share, _stats
 
 __all__ = [
     "duration_stats",
     "funnel_steps",
     "funnels",
+    "ledger_states",
     "points_job_reports",
     "progression_reports",
     "stage_flows",
@@ -92,6 +94,15 @@ def stage_flows(draw: st.DrawFn) -> StageFlow:
     moved = draw(st.dictionaries(_NAMES.filter(lambda n: n != stage), _COUNTS, max_size=4))
     still_there = draw(_COUNTS)
     return StageFlow(stage, sum(moved.values()) + still_there, moved, still_there)
+
+
+def ledger_states() -> st.SearchStrategy[LedgerState]:
+    """What a drawn ledger adds up to, at the end of time or at a UTC instant."""
+    return st.builds(
+        lambda ledger, as_of: ledger.state(as_of),
+        st.from_type(PointsLedger),
+        st.none() | _instants(),
+    )
 
 
 def points_job_reports() -> st.SearchStrategy[PointsJobReport]:

@@ -133,7 +133,7 @@ class LedgerState:
     adjusted_out + available + pending``.
     """
 
-    as_of: datetime | None
+    as_of: datetime | None = attrs.field(converter=to_utc, validator=attrs.validators.optional(utc))
     lots: tuple[LotState, ...]
     earned: int
     adjusted_in: int
