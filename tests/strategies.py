@@ -230,6 +230,17 @@ def _nested(depth: int) -> Any:
     return deep
 
 
+def _printable(node: Any) -> bool:
+    """Whether ``json.dumps`` can write ``node`` (not an integer of thousands of digits)."""
+    if isinstance(node, int):
+        return node.bit_length() < 10_000
+    if isinstance(node, dict):
+        return all(_printable(v) for v in node.values())
+    if isinstance(node, list):
+        return all(_printable(v) for v in node)
+    return True
+
+
 def _replacement(draw: st.DrawFn, how: str, node: Any) -> Any:
     if how == "value":
         return draw(hostile_values())
@@ -240,7 +251,7 @@ def _replacement(draw: st.DrawFn, how: str, node: Any) -> Any:
     if how == "list":
         return [node]
     if how == "repeated":  # past the 10,000 items any list may hold; small, to stay cheap
-        small = not isinstance(node, dict | list) or len(json.dumps(node, default=str)) < 200
+        small = _printable(node) and len(json.dumps(node, default=str)) < 200
         return [node if small else 0] * 12_000
     return _nested(60)
 
