@@ -20,15 +20,18 @@ from hypothesis import strategies as st
 from crmkit import (
     AllOf,
     AnyOf,
+    Condition,
     ConsentRecord,
     ContactPoint,
     Customer,
     CustomerId,
     DomainEvent,
     DurationStats,
+    Funnel,
     FunnelStep,
     HasTag,
     LifecycleModel,
+    Money,
     PhoneNumber,
     PostalAddress,
     Stay,
@@ -198,6 +201,33 @@ class TestLimits:
         for build in built:
             with pytest.raises(ValidationError, match="at most"):
                 build()
+
+
+class TestDocumentCeilings:
+    """Whatever the type, a document is refused by its size before any field is read."""
+
+    def test_a_document_of_more_than_250000_values_is_refused(self) -> None:
+        """Thirty leaves of 10,000 members each: every list within its limit, too much in all."""
+        members = {"type": "members", "ids": [f"c{i}" for i in range(10_000)]}
+        document = {"type": "any_of", "conditions": [members] * 30}
+        with pytest.raises(ValidationError, match="over 250000 values"):
+            structure(document, Condition)
+
+    @pytest.mark.parametrize(
+        "number", [10**5000, -(10**30), 2**64], ids=["5000 digits", "-1e30", "2**64"]
+    )
+    def test_an_integer_beyond_64_bits_is_refused_without_being_printed(self, number: int) -> None:
+        """Python cannot even print an integer of 5,000 digits: its size is shown instead."""
+        with pytest.raises(ValidationError) as caught:
+            structure({"amount": number, "currency": "EUR"}, Money)
+        assert caught.value.paths == ("amount",)
+        assert "bits" in str(caught.value)
+
+    @pytest.mark.parametrize("number", [float("nan"), float("inf")])
+    def test_a_number_that_is_not_finite_is_refused(self, number: float) -> None:
+        """NaN and infinities are not JSON, wherever they are."""
+        with pytest.raises(ValidationError, match="finite"):
+            structure({"cohort": 1, "steps": [{"reached": number}]}, Funnel)
 
 
 def _paths(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
