@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -170,3 +172,109 @@ def consent_histories(purpose: str = "marketing") -> st.SearchStrategy[list[Cons
         double_opt_in=st.sampled_from(DoubleOptIn),
     )
     return st.lists(record, max_size=8)
+
+
+#: Public crmkit types that are not data: `Facts` holds arbitrary field values (even a whole
+#: customer) for evaluating a rule, and `Page` is a generic container of other types.
+NOT_SERIALISABLE = frozenset({"Facts", "Page"})
+
+
+def serialisable_types() -> list[type]:
+    """Every public attrs class of `crmkit` that `structure` builds, plus the two unions
+    (`Condition`, `DomainEvent`), by name."""
+    import attrs
+
+    import crmkit
+
+    found = {
+        name: kind
+        for name in crmkit.__all__
+        if isinstance(kind := getattr(crmkit, name), type)
+        and (attrs.has(kind) or name in ("Condition", "DomainEvent"))
+        and name not in NOT_SERIALISABLE
+    }
+    return [found[name] for name in sorted(found)]
+
+
+#: Values an attacker or a broken client puts where a valid one was (see `hostile_values`).
+EDGE_DATETIMES = (
+    # Finding 13 (helper `values`): the edge of the datetime range overflows when moved to UTC.
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+)
+
+
+@cache
+def hostile_values() -> st.SearchStrategy[Any]:
+    """Hostile leaves: lone surrogates, integers of 5,000 digits, edge datetimes, NaN and
+    infinities, huge exponents, wrong containers, control characters."""
+    return st.one_of(
+        # Finding 11 (helper `values`): lone surrogates, which no database can store.
+        st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "ǅ", "İ", " x "]),
+        # Finding 12 (helper `values`): integers whose repr Python refuses (over 4,300 digits).
+        st.sampled_from([10**5000, -(10**5000), 2**63, -(2**63) - 1, 2**31, 2**70]),
+        st.sampled_from(EDGE_DATETIMES),
+        st.sampled_from(["0001-01-01", "9999-12-31", "2024-02-30", "T", "P1D"]),
+        st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0, 1e308]),
+        st.sampled_from([Decimal("NaN"), Decimal("Infinity"), Decimal("1E+999999999")]),
+        st.sampled_from(["NaN", "-Infinity", "1e999999", "1E-999999", "0E-50", "-0"]),
+        st.sampled_from(["", "[]", "{}", "null", "x" * 5_000, "é" * 2_001]),
+        st.sampled_from([[], {}, [[]], [{}], {"": None}, {"type": None}]),
+    )
+
+
+def _nested(depth: int) -> Any:
+    deep: Any = {"type": "has_tag", "tag": "x"}
+    for _ in range(depth):
+        deep = {"type": "not", "condition": deep}
+    return deep
+
+
+def _printable(node: Any) -> bool:
+    """Whether ``json.dumps`` can write ``node`` (not an integer of thousands of digits)."""
+    if isinstance(node, int):
+        return node.bit_length() < 10_000
+    if isinstance(node, dict):
+        return all(_printable(v) for v in node.values())
+    if isinstance(node, list):
+        return all(_printable(v) for v in node)
+    return True
+
+
+def _replacement(draw: st.DrawFn, how: str, node: Any) -> Any:
+    if how == "value":
+        return draw(hostile_values())
+    if how == "text":
+        return "x" * draw(st.sampled_from([1, 100, 100_000]))
+    if how == "object":
+        return {"0": node}
+    if how == "list":
+        return [node]
+    if how == "repeated":  # past the 10,000 items any list may hold; small, to stay cheap
+        small = _printable(node) and len(json.dumps(node, default=str)) < 200
+        return [node if small else 0] * 12_000
+    return _nested(60)
+
+
+@st.composite
+def hostilely_mutated(draw: st.DrawFn, document: Any) -> Any:
+    """``document`` with one to three random nodes replaced by something hostile: a value of
+    `hostile_values`, the node in the wrong container (a text, an object, a list), a list of
+    12,000 copies of it, or nesting 60 levels deep. (Later edits never go inside a list of
+    copies, so that a document stays a few megabytes at most.)"""
+    document = copy.deepcopy(document)
+    for _ in range(draw(st.integers(1, 3))):
+        parent: Any = None
+        key: Any = None
+        node = document
+        while isinstance(node, dict | list) and 0 < len(node) < 12_000 and draw(st.booleans()):
+            keys = sorted(node) if isinstance(node, dict) else range(len(node))
+            key = draw(st.sampled_from(list(keys)))
+            parent, node = node, node[key]
+        how = draw(st.sampled_from(["value", "text", "object", "list", "repeated", "deep"]))
+        replacement = _replacement(draw, how, node)
+        if parent is None:
+            document = replacement
+        else:
+            parent[key] = replacement
+    return document

@@ -46,6 +46,7 @@ from crmkit.domain import (
     StageHistory,
     TenantId,
 )
+from crmkit.domain.customer import MAX_OTHER_CONTACTS
 from crmkit.domain.money import MAX_MINOR
 from crmkit.domain.segments import MAX_LIST_VALUES, TraitCondition
 from crmkit.domain.traits import MAX_LIST_ITEMS, MAX_TRAIT_TEXT
@@ -81,7 +82,7 @@ MODEL = LifecycleModel(
 )
 PROGRAMME = Programme(slug(64, "p"), [SpendRule(slug(64, "r"), 1, Money.of("1.00", "EUR"))])
 MAX_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 58]) + ".de"
-CONTACTS = 2_000  # the example; the domain sets no lower limit of its own
+CONTACTS = MAX_OTHER_CONTACTS  # all in one JSON column
 
 
 def widest_customer() -> Customer:

@@ -113,11 +113,17 @@ class ValidationError(CrmError, ValueError):
     ``errors`` lists every problem found, each with its path, value and message.
     """
 
+    #: The most problems the message spells out; ``errors`` still holds every one.
+    MAX_REPORTED = 20
+
     def __init__(self, errors: Iterable[FieldError]) -> None:
         self.errors: tuple[FieldError, ...] = tuple(errors)
         if not self.errors:
             self.errors = (FieldError("", None, "invalid input"),)
-        super().__init__("; ".join(str(e) for e in self.errors))
+        shown = [str(e) for e in self.errors[: self.MAX_REPORTED]]
+        if len(self.errors) > self.MAX_REPORTED:
+            shown.append(f"and {len(self.errors) - self.MAX_REPORTED} more problems")
+        super().__init__("; ".join(shown))
 
     @classmethod
     def single(cls, path: str, value: Any, message: str) -> ValidationError:

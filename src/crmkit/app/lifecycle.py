@@ -23,6 +23,7 @@ from crmkit.domain import (
     stage_conversion,
     stage_durations,
 )
+from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, ValidationError
@@ -46,10 +47,10 @@ class ProgressionReport:
             no longer one of the model's stages (the model was changed under it).
     """
 
-    as_of: datetime
-    examined: int
-    entered: int
-    moved: int
+    as_of: datetime = attrs.field(converter=to_utc, validator=utc)
+    examined: int = attrs.field(validator=non_negative_int)
+    entered: int = attrs.field(validator=non_negative_int)
+    moved: int = attrs.field(validator=non_negative_int)
     changes: tuple[StageChanged, ...]
     skipped: tuple[tuple[str, str], ...] = ()
 

@@ -28,6 +28,7 @@ from crmkit.domain import (
     Referral,
     StatementLine,
 )
+from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import (
@@ -54,10 +55,10 @@ class PointsJobReport:
         skipped: members it left alone because their ledger has entries after ``as_of``.
     """
 
-    as_of: datetime
-    members: int
-    matured: int
-    expired: int
+    as_of: datetime = attrs.field(converter=to_utc, validator=utc)
+    members: int = attrs.field(validator=non_negative_int)
+    matured: int = attrs.field(validator=non_negative_int)
+    expired: int = attrs.field(validator=non_negative_int)
     skipped: tuple[CustomerId, ...] = ()
 
 

@@ -16,6 +16,10 @@ from crmkit.errors import ValidationError
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_TEXT = 500
+#: The largest count or amount storage holds (a signed 64-bit BIGINT column).
+MAX_BIGINT = 2**63 - 1
+#: The largest version or sequence number storage holds (a signed 32-bit INTEGER column).
+MAX_VERSION = 2**31 - 1
 
 
 def check_slug(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -55,9 +59,19 @@ def boolean(instance: object, attribute: attrs.Attribute[Any], value: Any) -> No
 
 
 def non_negative_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """An ``int`` (not a bool) of at least zero."""
-    if type(value) is not int or value < 0:
-        raise ValidationError.single(attribute.name, value, "must be an integer >= 0")
+    """An ``int`` (not a bool) of at least zero that a BIGINT column holds."""
+    if type(value) is not int or not 0 <= value <= MAX_BIGINT:
+        raise ValidationError.single(
+            attribute.name, value, f"must be an integer >= 0 (at most {MAX_BIGINT})"
+        )
+
+
+def version_number(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A version or sequence number: an ``int`` that an INTEGER column holds, at least zero."""
+    if type(value) is not int or not 0 <= value <= MAX_VERSION:
+        raise ValidationError.single(
+            attribute.name, value, f"must be an integer >= 0 (at most {MAX_VERSION})"
+        )
 
 
 def to_utc(value: Any) -> Any:

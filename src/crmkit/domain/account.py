@@ -8,7 +8,14 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import check_slug, non_negative_int, optional_text, text, to_utc, utc
+from crmkit.domain._checks import (
+    check_slug,
+    optional_text,
+    text,
+    to_utc,
+    utc,
+    version_number,
+)
 from crmkit.domain.channels import enum_of
 from crmkit.domain.contact import normalize_email
 from crmkit.domain.events import AccountChanged, AccountRegistered, DomainEvent
@@ -81,7 +88,7 @@ class Account:
     domain: str | None = attrs.field(default=None, converter=_optional_domain)
     industry: str | None = attrs.field(default=None, validator=optional_text)
     size: CompanySize | None = attrs.field(default=None, converter=_size)
-    version: int = attrs.field(default=0, validator=non_negative_int)
+    version: int = attrs.field(default=0, validator=version_number)
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod

@@ -31,6 +31,7 @@ from crmkit.errors import UsageError, ValidationError
 __all__ = [
     "ACCOUNT_FIELDS",
     "CUSTOMER_FIELDS",
+    "MAX_CONDITIONS",
     "MAX_CONDITION_DEPTH",
     "AllOf",
     "AnyOf",
@@ -52,6 +53,8 @@ ACCOUNT_FIELDS = ("name", "domain", "industry", "size")
 #: How deeply `AllOf`, `AnyOf` and `Not` may nest: deeper trees are refused when built.
 MAX_CONDITION_DEPTH = 16
 MAX_WINDOW_DAYS = 36_600
+#: The most conditions one `AllOf` or `AnyOf` may combine.
+MAX_CONDITIONS = 100
 #: What `bool()` of a condition or a rule builder says: neither is true or false by itself.
 NO_TRUTH_VALUE = (
     "{what} has no truth value: combine conditions with & (and), | (or) and ~ (not), "
@@ -361,6 +364,10 @@ def _conditions(value: Any) -> tuple[Condition, ...]:
     items = tuple(value)
     if not items:
         raise ValidationError.single("conditions", value, "must hold at least one condition")
+    if len(items) > MAX_CONDITIONS:
+        raise ValidationError.single(
+            "conditions", len(items), f"must hold at most {MAX_CONDITIONS} conditions"
+        )
     for index, item in enumerate(items):
         if not isinstance(item, Condition):
             raise ValidationError.single(f"conditions[{index}]", item, "must be a Condition")

@@ -19,6 +19,7 @@ from crmkit.domain._iso import COUNTRIES
 from crmkit.errors import ValidationError
 
 __all__ = [
+    "MAX_ADDRESS_LINES",
     "ContactPoint",
     "EmailAddress",
     "PhoneNumber",
@@ -186,16 +187,22 @@ def _check_optional_text(instance: object, attribute: attrs.Attribute[Any], valu
         refuse_nul(attribute.name, value)
 
 
+#: The most lines a postal address may have.
+MAX_ADDRESS_LINES = 5
+
+
 def _lines(value: Any) -> Any:
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple) and len(value) <= MAX_ADDRESS_LINES:
         cleaned = tuple(_optional_text(line) for line in value)
         return tuple(line for line in cleaned if line is not None)
     return value
 
 
 def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple) or len(value) > 5:
-        raise ValidationError.single("lines", value, "must be at most 5 lines of text")
+    if not isinstance(value, tuple) or len(value) > MAX_ADDRESS_LINES:
+        raise ValidationError.single(
+            "lines", value, f"must be at most {MAX_ADDRESS_LINES} lines of text"
+        )
     for i, line in enumerate(value):
         if not isinstance(line, str) or len(line) > 200:
             raise ValidationError.single(f"lines[{i}]", line, "must be text (200 chars max)")

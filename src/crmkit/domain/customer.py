@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int, refuse_nul, to_utc, utc
+from crmkit.domain._checks import refuse_nul, to_utc, utc, version_number
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
@@ -37,10 +37,25 @@ from crmkit.domain.ids import CustomerId, check_id
 from crmkit.domain.traits import TraitSchema, TraitValue, validate_traits
 from crmkit.errors import ValidationError
 
-__all__ = ["PROFILE_FIELDS", "UNCHANGED", "Customer", "normalize_tags"]
+__all__ = [
+    "MAX_CONSENTS",
+    "MAX_EXTERNAL_IDS",
+    "MAX_OTHER_CONTACTS",
+    "MAX_TAGS",
+    "PROFILE_FIELDS",
+    "UNCHANGED",
+    "Customer",
+    "normalize_tags",
+]
 
 _EXTERNAL = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_TAGS = 100
+#: The most further contact points (``other_contacts``) a customer may have.
+MAX_OTHER_CONTACTS = 20
+#: The most consent records a customer's history may hold.
+MAX_CONSENTS = 1000
+#: The most host systems (``external_ids``) a customer may be known to.
+MAX_EXTERNAL_IDS = 20
 
 
 class _Unchanged:
@@ -116,6 +131,10 @@ def _contacts(value: Any) -> Any:
 def _check_contacts(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, tuple):
         raise ValidationError.single("other_contacts", value, "must be a sequence")
+    if len(value) > MAX_OTHER_CONTACTS:
+        raise ValidationError.single(
+            "other_contacts", len(value), f"at most {MAX_OTHER_CONTACTS} contact points"
+        )
     for i, item in enumerate(value):
         if not isinstance(item, ContactPoint):
             raise ValidationError.single(f"other_contacts[{i}]", item, "must be a ContactPoint")
@@ -124,6 +143,10 @@ def _check_contacts(instance: object, attribute: attrs.Attribute[Any], value: An
 def _external_ids(value: Any) -> FrozenMap[str, str]:
     if not isinstance(value, Mapping):
         raise ValidationError.single("external_ids", value, "must map a source to an id")
+    if len(value) > MAX_EXTERNAL_IDS:
+        raise ValidationError.single(
+            "external_ids", len(value), f"at most {MAX_EXTERNAL_IDS} external ids"
+        )
     for source, ref in value.items():
         if not isinstance(source, str) or not _EXTERNAL.fullmatch(source):
             raise ValidationError.single(
@@ -148,6 +171,8 @@ def _consents(value: Any) -> Any:
 def _check_consents(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, tuple):
         raise ValidationError.single("consents", value, "must be a sequence")
+    if len(value) > MAX_CONSENTS:
+        raise ValidationError.single("consents", len(value), f"at most {MAX_CONSENTS} records")
     for i, item in enumerate(value):
         if not isinstance(item, ConsentRecord):
             raise ValidationError.single(f"consents[{i}]", item, "must be a ConsentRecord")
@@ -189,7 +214,7 @@ class Customer:
     account: AccountLink | None = attrs.field(
         default=None, validator=_typed(AccountLink, "an AccountLink")
     )
-    version: int = attrs.field(default=0, validator=non_negative_int)
+    version: int = attrs.field(default=0, validator=version_number)
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod

@@ -40,9 +40,30 @@ from crmkit.domain.segments import (
 )
 from crmkit.errors import FieldError, GuardFailed, IllegalTransition, ValidationError
 
-__all__ = ["LifecycleModel", "Outcome", "ProgressionRule", "Stage", "Transition"]
+__all__ = [
+    "MAX_PROGRESSION_RULES",
+    "MAX_STAGES",
+    "MAX_TRANSITIONS",
+    "LifecycleModel",
+    "Outcome",
+    "ProgressionRule",
+    "Stage",
+    "Transition",
+]
 
+#: The most stages a model may have (and so the most ``sources`` a rule may name).
 MAX_STAGES = 100
+#: The most transitions a model may allow.
+MAX_TRANSITIONS = 1000
+#: The most progression rules a model may have.
+MAX_PROGRESSION_RULES = 100
+
+
+def _at_most(path: str, items: tuple[Any, ...], limit: int, what: str) -> tuple[Any, ...]:
+    """``items``, refused before any is looked at when there are more than ``limit``."""
+    if len(items) > limit:
+        raise ValidationError.single(path, len(items), f"must hold at most {limit} {what}")
+    return items
 
 
 class Outcome(StrEnum):
@@ -119,7 +140,7 @@ class Transition:
 def _sources(value: Any) -> frozenset[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("sources", value, "must be a collection of stage names")
-    items = list(value)
+    items = _at_most("sources", tuple(value), MAX_STAGES, "stage names")
     for item in items:
         if not isinstance(item, str) or not SLUG.fullmatch(item):
             raise ValidationError.single("sources", item, "must be a stage name (a slug)")
@@ -149,7 +170,8 @@ class ProgressionRule:
 def _stages(value: Any) -> tuple[Stage, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("stages", value, "must be a sequence of stages")
-    items = tuple(Stage(v) if isinstance(v, str) else v for v in value)
+    given = _at_most("stages", tuple(value), MAX_STAGES, "stages")
+    items = tuple(Stage(v) if isinstance(v, str) else v for v in given)
     for index, item in enumerate(items):
         if not isinstance(item, Stage):
             raise ValidationError.single(f"stages[{index}]", item, "must be a Stage or a name")
@@ -162,7 +184,9 @@ def _transitions(value: Any) -> tuple[Transition, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("transitions", value, "must be a sequence of transitions")
     items = []
-    for index, item in enumerate(value):
+    for index, item in enumerate(
+        _at_most("transitions", tuple(value), MAX_TRANSITIONS, "transitions")
+    ):
         if isinstance(item, tuple) and len(item) == 2:
             try:
                 item = Transition(*item)
@@ -179,7 +203,7 @@ def _transitions(value: Any) -> tuple[Transition, ...]:
 def _rules(value: Any) -> tuple[ProgressionRule, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("rules", value, "must be a sequence of progression rules")
-    items = tuple(value)
+    items = _at_most("rules", tuple(value), MAX_PROGRESSION_RULES, "progression rules")
     for index, item in enumerate(items):
         if not isinstance(item, ProgressionRule):
             raise ValidationError.single(f"rules[{index}]", item, "must be a ProgressionRule")

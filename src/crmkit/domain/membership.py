@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, non_negative_int, to_utc, utc
+from crmkit.domain._checks import SLUG, non_negative_int, to_utc, utc, version_number
 from crmkit.domain.events import DomainEvent, EnteredSegment, LeftSegment
 from crmkit.domain.ids import CustomerId
 from crmkit.errors import ValidationError
@@ -124,7 +124,7 @@ class SegmentSnapshot:
     segment: str = attrs.field(validator=_segment)
     as_of: datetime = attrs.field(converter=to_utc, validator=utc)
     members: int = attrs.field(default=0, validator=non_negative_int)
-    version: int = attrs.field(default=0, validator=non_negative_int)
+    version: int = attrs.field(default=0, validator=version_number)
     _entered: dict[CustomerId, datetime] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )

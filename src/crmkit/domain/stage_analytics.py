@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG
+from crmkit.domain._checks import SLUG, non_negative_int
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.stage_history import StageHistory
 from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
@@ -44,6 +44,29 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+def _duration(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValidationError.single(attribute.name, value, "must be a timedelta >= 0")
+
+
+def _rate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # A share of a count: NaN, infinities and negative rates cannot come out of `_share`.
+    if type(value) is not float or not 0.0 <= value <= 1.0:
+        raise ValidationError.single(attribute.name, value, "must be a float from 0.0 to 1.0")
+
+
+def _steps_of(value: Any) -> tuple[FunnelStep, ...]:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _check_steps(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, tuple):
+        raise ValidationError.single("steps", value, "must be a sequence of FunnelSteps")
+    for i, step in enumerate(value):
+        if not isinstance(step, FunnelStep):
+            raise ValidationError.single(f"steps[{i}]", step, "must be a FunnelStep")
+
+
 @attrs.frozen
 class DurationStats:
     """The distribution of the lengths of the stays in one stage.
@@ -63,13 +86,13 @@ class DurationStats:
         p90: the 90th percentile (nearest rank): 90% of the stays were this long or shorter.
     """
 
-    count: int
-    total: timedelta
-    minimum: timedelta
-    maximum: timedelta
-    mean: timedelta
-    median: timedelta
-    p90: timedelta
+    count: int = attrs.field(validator=non_negative_int)
+    total: timedelta = attrs.field(validator=_duration)
+    minimum: timedelta = attrs.field(validator=_duration)
+    maximum: timedelta = attrs.field(validator=_duration)
+    mean: timedelta = attrs.field(validator=_duration)
+    median: timedelta = attrs.field(validator=_duration)
+    p90: timedelta = attrs.field(validator=_duration)
 
 
 def _stats(micros: list[int]) -> DurationStats:
@@ -149,9 +172,9 @@ class StageFlow:
     """
 
     stage: str
-    entered: int
+    entered: int = attrs.field(validator=non_negative_int)
     moved_to: Mapping[str, int] = attrs.field(converter=_frozen_counts)
-    still_there: int
+    still_there: int = attrs.field(validator=non_negative_int)
 
     @property
     def moved_on(self) -> int:
@@ -230,10 +253,10 @@ class FunnelStep:
     """
 
     stage: str
-    reached: int
-    conversion_from_previous: float
-    conversion_from_start: float
-    dropped: int
+    reached: int = attrs.field(validator=non_negative_int)
+    conversion_from_previous: float = attrs.field(validator=_rate)
+    conversion_from_start: float = attrs.field(validator=_rate)
+    dropped: int = attrs.field(validator=non_negative_int)
 
 
 @attrs.frozen
@@ -245,8 +268,8 @@ class Funnel:
         steps: one `FunnelStep` per step, in funnel order; ``reached`` never increases.
     """
 
-    cohort: int
-    steps: tuple[FunnelStep, ...]
+    cohort: int = attrs.field(validator=non_negative_int)
+    steps: tuple[FunnelStep, ...] = attrs.field(converter=_steps_of, validator=_check_steps)
 
 
 def funnel(

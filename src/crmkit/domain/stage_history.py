@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, non_negative_int, optional_text, to_utc, utc
+from crmkit.domain._checks import SLUG, optional_text, to_utc, utc, version_number
 from crmkit.domain.channels import SubjectKind, enum_of
 from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent, StageChanged
@@ -68,13 +68,16 @@ class StageChange:
     rule: str | None = attrs.field(default=None, validator=_optional_slug, kw_only=True)
 
 
+_optional_utc = attrs.validators.optional(utc)
+
+
 @attrs.frozen
 class Stay:
     """A stretch of time a subject spent in one stage (``left_at`` ``None``: still there)."""
 
     stage: str
-    entered_at: datetime
-    left_at: datetime | None
+    entered_at: datetime = attrs.field(converter=to_utc, validator=utc)
+    left_at: datetime | None = attrs.field(converter=to_utc, validator=_optional_utc)
 
     def duration(self, as_of: datetime) -> timedelta:
         """How long the stay lasted, counting an ongoing one up to ``as_of``."""
@@ -121,7 +124,7 @@ class StageHistory:
     subject_id: str = attrs.field(validator=lambda i, a, v: check_id("subject_id", v))
     model: str = attrs.field(validator=_slug)
     changes: tuple[StageChange, ...] = attrs.field(converter=_changes, validator=_check_changes)
-    version: int = attrs.field(default=0, validator=non_negative_int)
+    version: int = attrs.field(default=0, validator=version_number)
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod

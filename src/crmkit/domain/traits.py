@@ -23,6 +23,9 @@ from crmkit.errors import FieldError, ValidationError
 
 __all__ = [
     "MAX_DECIMAL_EXPONENT",
+    "MAX_LIST_ITEMS",
+    "MAX_TRAITS",
+    "MAX_TRAIT_TEXT",
     "TraitDefinition",
     "TraitSchema",
     "TraitType",
@@ -38,6 +41,8 @@ MAX_TRAIT_TEXT = 2000
 MAX_LIST_ITEMS = 100
 #: A decimal trait's magnitude: zero, or ``10**-MAX_DECIMAL_EXPONENT <= abs(d) < 10**(that+1)``.
 MAX_DECIMAL_EXPONENT = 30
+#: The most traits one customer (or one trait schema) may have.
+MAX_TRAITS = 100
 
 
 class TraitType(StrEnum):
@@ -142,6 +147,8 @@ def _check_definitions(
 def _definitions(value: Any) -> dict[str, TraitDefinition]:
     if not isinstance(value, Mapping):
         raise ValidationError.single("traits", value, "must map trait names to TraitDefinitions")
+    if len(value) > MAX_TRAITS:
+        raise ValidationError.single("traits", len(value), f"at most {MAX_TRAITS} traits")
     return dict(value)
 
 
@@ -188,6 +195,8 @@ def validate_traits(
     """
     if not isinstance(traits, Mapping):
         raise ValidationError.single(path, traits, "must be a mapping of name to value")
+    if len(traits) > MAX_TRAITS:
+        raise ValidationError.single(path, len(traits), f"at most {MAX_TRAITS} traits")
     problems: list[FieldError] = []
     result: dict[str, TraitValue] = {}
     for name, value in traits.items():

@@ -11,7 +11,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-# Public type (in crmkit.domain) -> strategy function (in crmkit.testing.strategies).
+# Public type (in crmkit.domain, or crmkit.app with "app:") -> strategy function (in
+# crmkit.testing.strategies).
 _STRATEGIES = {
     "Account": "accounts",
     "AccountLink": "account_links",
@@ -70,6 +71,14 @@ _STRATEGIES = {
     "PointsExpired": "domain_events",
     "TierChanged": "domain_events",
     "ReferralChanged": "domain_events",
+    "Stay": "stays",
+    "DurationStats": "duration_stats",
+    "FunnelStep": "funnel_steps",
+    "Funnel": "funnels",
+    "StageFlow": "stage_flows",
+    "LedgerState": "ledger_states",
+    "app:PointsJobReport": "points_job_reports",
+    "app:ProgressionReport": "progression_reports",
 }
 
 
@@ -89,6 +98,8 @@ def register_strategies() -> None:
     """Register a strategy for every public crmkit type."""
     from hypothesis import strategies as st
 
-    domain = import_module("crmkit.domain")
-    for type_name, function in _STRATEGIES.items():
-        st.register_type_strategy(getattr(domain, type_name), _lazy(type_name, function))
+    for name, function in _STRATEGIES.items():
+        # "app:" names a result of the application layer; the rest are domain types.
+        where, _, type_name = name.rpartition(":")
+        module = import_module(f"crmkit.{where or 'domain'}")
+        st.register_type_strategy(getattr(module, type_name), _lazy(type_name, function))

@@ -120,8 +120,26 @@ from crmkit.domain.loyalty import (
     TierPolicy,
 )
 from crmkit.domain.money import MAX_MINOR
+from crmkit.testing._report_strategies import (
+    duration_stats,
+    funnel_steps,
+    funnels,
+    ledger_states,
+    points_job_reports,
+    progression_reports,
+    stage_flows,
+    stays,
+)
 
 __all__ = [
+    "duration_stats",
+    "funnel_steps",
+    "funnels",
+    "ledger_states",
+    "points_job_reports",
+    "progression_reports",
+    "stage_flows",
+    "stays",
     "account_ids",
     "account_links",
     "accounts",

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int, to_utc, utc
+from crmkit.domain._checks import non_negative_int, to_utc, utc, version_number
 from crmkit.domain.channels import enum_of
 from crmkit.errors import ValidationError
 
@@ -69,7 +69,7 @@ class LedgerEntry:
         shortfall: reversal points that could not be taken back (already spent), forgiven.
     """
 
-    seq: int = attrs.field(validator=non_negative_int)
+    seq: int = attrs.field(validator=version_number)
     kind: EntryKind = attrs.field(converter=_kind)
     points: int = attrs.field()
     at: datetime = attrs.field(converter=to_utc, validator=utc)
@@ -133,7 +133,7 @@ class LedgerState:
     adjusted_out + available + pending``.
     """
 
-    as_of: datetime | None
+    as_of: datetime | None = attrs.field(converter=to_utc, validator=attrs.validators.optional(utc))
     lots: tuple[LotState, ...]
     earned: int
     adjusted_in: int

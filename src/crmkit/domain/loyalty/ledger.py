@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int
+from crmkit.domain._checks import version_number
 from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
@@ -108,7 +108,7 @@ class PointsLedger:
     customer_id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("customer_id", v))
     programme: Programme
     entries: list[LedgerEntry] = attrs.field(factory=list, converter=_entry_list)
-    version: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
+    version: int = attrs.field(default=0, kw_only=True, validator=version_number)
     reviewed_at: datetime | None = attrs.field(
         default=None, kw_only=True, validator=lambda i, a, v: ensure_utc_or_none(v, "reviewed_at")
     )

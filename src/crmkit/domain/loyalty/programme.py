@@ -26,9 +26,15 @@ from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodC
 from crmkit.domain.loyalty.tiers import Tier, TierPolicy
 from crmkit.errors import FieldError, ValidationError
 
-__all__ = ["Award", "EarningRule", "Programme", "Redemption", "Reward"]
+__all__ = ["MAX_PROGRAMME_PARTS", "Award", "EarningRule", "Programme", "Redemption", "Reward"]
 
 EarningRule = SpendRule | EventRule
+
+#: The most rules, multipliers, tiers, period caps, rewards or custom kinds one programme
+#: may have (each list on its own).
+MAX_PROGRAMME_PARTS = 100
+
+_PARTS = ("rules", "multipliers", "tiers", "period_caps", "rewards", "custom_kinds")
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -127,6 +133,13 @@ class Programme:
     referrals: ReferralPolicy | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
+        too_many = [
+            FieldError(name, len(parts), f"must hold at most {MAX_PROGRAMME_PARTS} items")
+            for name in _PARTS
+            if len(parts := getattr(self, name)) > MAX_PROGRAMME_PARTS
+        ]
+        if too_many:
+            raise ValidationError(too_many)
         errors = [
             *_each(self.rules, (SpendRule, EventRule), "rules"),
             *_each(self.multipliers, Multiplier, "multipliers"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, non_negative_int, optional_text, to_utc, utc
+from crmkit.domain._checks import SLUG, optional_text, to_utc, utc, version_number
 from crmkit.domain.channels import enum_of
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
@@ -126,7 +126,7 @@ class Referral:
     rewarded_at: datetime | None = attrs.field(
         default=None, converter=_optional_utc, validator=_optional_instant, kw_only=True
     )
-    version: int = attrs.field(default=0, validator=non_negative_int, kw_only=True)
+    version: int = attrs.field(default=0, validator=version_number, kw_only=True)
     _events: list[DomainEvent] = attrs.field(
         factory=list, init=False, repr=False, eq=False, hash=False
     )
