@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import refuse_nul
 from crmkit.domain._iso import COUNTRIES
+from crmkit.domain.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = [
@@ -183,7 +183,7 @@ def _check_optional_text(instance: object, attribute: attrs.Attribute[Any], valu
             attribute.name, value, "must be text of at most 200 characters or None"
         )
     if value is not None:
-        refuse_nul(attribute.name, value)
+        ensure_text(value, attribute.name)
 
 
 def _lines(value: Any) -> Any:
@@ -199,7 +199,7 @@ def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) 
     for i, line in enumerate(value):
         if not isinstance(line, str) or len(line) > 200:
             raise ValidationError.single(f"lines[{i}]", line, "must be text (200 chars max)")
-        refuse_nul(f"lines[{i}]", line)
+        ensure_text(line, f"lines[{i}]")
 
 
 def _country(value: Any) -> str:

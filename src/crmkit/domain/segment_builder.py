@@ -243,7 +243,15 @@ def stage(model: str) -> StageRef:
 
 
 def days(n: int) -> timedelta:
-    """``n`` whole days, for windows: ``purchases(last=days(90))``."""
+    """``n`` whole days, for windows: ``purchases(last=days(90))``.
+
+    Raises:
+        ValidationError: ``n`` is not an int, or more days than a ``timedelta`` holds.
+    """
+    if type(n) is not int:
+        raise ValidationError.single("days", n, "must be an int number of days")
+    if abs(n) > timedelta.max.days:  # by magnitude: timedelta would raise OverflowError
+        raise ValidationError.single("days", n, f"must be at most {timedelta.max.days} days")
     return timedelta(days=n)
 
 

@@ -39,6 +39,7 @@ from crmkit.domain.loyalty.entries import (
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
@@ -323,6 +324,7 @@ class PointsLedger:
             raise ValidationError.single(
                 "reason", reason, f"must be non-empty text of at most {MAX_REASON} characters"
             )
+        ensure_text(reason, "reason")
         key = f"adjust:{check_id('key', key)}"
         if (existing := self._replayed(key, points, reason)) is not None:
             return existing

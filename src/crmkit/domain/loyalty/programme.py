@@ -23,6 +23,7 @@ from crmkit.domain.interaction import Interaction
 from crmkit.domain.loyalty.referrals import ReferralPolicy
 from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierPolicy
+from crmkit.domain.timestamps import LATEST, later
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["Award", "EarningRule", "Programme", "Redemption", "Reward"]
@@ -217,14 +218,18 @@ class Programme:
         return points
 
     def available_from(self, occurred_at: datetime) -> datetime:
-        """When points for an interaction that occurred at ``occurred_at`` become available."""
-        return occurred_at + timedelta(days=self.pending_days)
+        """When points for an interaction that occurred at ``occurred_at`` become available.
+
+        A pending period that ends after the last instant a datetime can hold ends at that
+        instant (`LATEST`): the points stay pending at every earlier one."""
+        return later(occurred_at, timedelta(days=self.pending_days)) or LATEST
 
     def expires_at(self, available_from: datetime) -> datetime | None:
-        """When points that became available at ``available_from`` expire."""
+        """When points that became available at ``available_from`` expire (``None``: never,
+        which includes an expiry after the last instant a datetime can hold)."""
         if self.expiry_days is None:
             return None
-        return available_from + timedelta(days=self.expiry_days)
+        return later(available_from, timedelta(days=self.expiry_days))
 
     def awards(
         self, interaction: Interaction, tier: str | None, facts: Facts | None = None

@@ -30,6 +30,7 @@ from crmkit.domain._checks import SLUG, check_slug, to_utc
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.conditions import Condition
 from crmkit.domain.money import Money
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
@@ -176,6 +177,8 @@ def _categories(value: Any) -> frozenset[str]:
     found = frozenset(value)
     if not all(isinstance(v, str) and v.strip() for v in found):
         raise ValidationError.single("categories", value, "must hold non-empty text")
+    for category in found:
+        ensure_text(category, "categories")
     return found
 
 

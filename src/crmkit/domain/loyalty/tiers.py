@@ -20,6 +20,7 @@ import attrs
 from crmkit.domain._checks import check_slug, non_negative_int
 from crmkit.domain.channels import enum_of
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
+from crmkit.domain.timestamps import EARLIEST, earlier, later
 from crmkit.errors import ValidationError
 
 __all__ = ["Tier", "TierBasis", "TierPolicy"]
@@ -80,8 +81,8 @@ class TierPolicy:
 
     def qualifying(self, entries: Sequence[LedgerEntry], at: datetime) -> int:
         """What counts towards a tier at ``at``: entries booked in ``(at - window, at]``."""
-        start = at - timedelta(days=self.window_days)
-        inside = [e for e in entries if start < e.at <= at]
+        start = earlier(at, timedelta(days=self.window_days))  # None: before the year 1
+        inside = [e for e in entries if (start is None or start < e.at) and e.at <= at]
         if self.basis is TierBasis.POINTS_EARNED:
             earned = sum(e.points for e in inside if e.kind is EntryKind.EARN)
             return earned - sum(e.points + e.shortfall for e in inside if _refund(e))
@@ -92,13 +93,17 @@ class TierPolicy:
         self, tiers: Sequence[Tier], entries: Sequence[LedgerEntry], at: datetime
     ) -> str | None:
         """The tier a member holds at ``at`` (``None``: below every threshold)."""
-        since = at - timedelta(days=self.retention_days)
+        # Near the ends of the calendar the bounds clamp to its first instant (nothing is
+        # earlier) and window ends past its last instant are dropped (none is ever reached).
+        since = earlier(at, timedelta(days=self.retention_days)) or EARLIEST
         window = timedelta(days=self.window_days)
-        relevant = [e for e in entries if since - window < e.at <= at]
+        start = earlier(since, window)
+        relevant = [e for e in entries if (start is None or start < e.at) and e.at <= at]
         # What qualifies only changes when an entry enters or leaves the window.
         moments = {since, at}
         moments.update(e.at for e in relevant if since <= e.at)
-        moments.update(e.at + window for e in relevant if since <= e.at + window <= at)
+        leaving = (later(e.at, window) for e in relevant)
+        moments.update(end for end in leaving if end is not None and since <= end <= at)
         best = max(self.qualifying(relevant, moment) for moment in moments)
         reached = [tier for tier in tiers if tier.threshold <= best]
         return max(reached, key=lambda tier: tier.threshold).name if reached else None
