@@ -122,6 +122,7 @@ from crmkit.domain.loyalty.referrals import (
 from crmkit.domain.loyalty.rules import EventRule, Multiplier, Period, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierBasis
 from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import CrmError, FieldError, ValidationError
 
@@ -348,6 +349,8 @@ def _structure_exact(kind: type) -> Any:
     def structure(value: Any, _: type) -> Any:
         if type(value) is not kind:
             raise _Bad(f"must be {'a' if kind is not int else 'an'} {kind.__name__}")
+        if kind is str:
+            ensure_text(value, "")  # no text of a document is a lone surrogate or U+0000
         return value
 
     return structure

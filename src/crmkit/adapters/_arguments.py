@@ -13,6 +13,7 @@ from crmkit.domain.conditions import (
     Not,
     TimeInStage,
 )
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
@@ -25,6 +26,8 @@ def check_page(limit: int, cursor: str | None) -> None:
         raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_PAGE}")
     if cursor is not None and not isinstance(cursor, str):
         raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+    if cursor is not None:
+        ensure_text(cursor, "cursor")  # a driver cannot even send a lone surrogate
 
 
 def check_batch(batch_size: int) -> None:

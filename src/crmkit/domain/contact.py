@@ -99,7 +99,7 @@ def normalize_email(value: Any, path: str = "email") -> str:
             return text
     if not isinstance(value, str):
         raise ValidationError.single(path, value, "must be a string")
-    text = _normal_text(value)
+    text = _normal_text(ensure_text(value, path))
     problem = _email_problem(text)
     if problem:
         raise ValidationError.single(path, value, f"is not a valid email address: {problem}")
@@ -154,6 +154,7 @@ class PhoneNumber:
 
         if not isinstance(raw, str) or len(raw) > 64:
             raise ValidationError.single("phone", raw, "must be a string of at most 64 chars")
+        ensure_text(raw, "phone")
         if region is not None and region not in COUNTRIES:
             raise ValidationError.single("region", region, "must be an ISO 3166 alpha-2 code")
         try:

@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, check_slug, to_utc
+from crmkit.domain._checks import SLUG, check_slug, optional_storable, to_utc
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.conditions import Condition
 from crmkit.domain.money import Money
@@ -78,7 +78,12 @@ def _valid(instance: Any, when: datetime) -> bool:
 
 
 def _kind_set(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("kinds", value, "must be a collection of interaction kinds")
+    kinds = frozenset(value)
+    for kind in kinds:
+        ensure_text(kind, "kinds")  # whether each is a slug, the programme says, by path
+    return kinds
 
 
 def _exact(value: Any) -> Any:
@@ -196,7 +201,7 @@ class Multiplier:
 
     name: str = attrs.field(validator=check_slug)
     factor: Decimal = attrs.field(converter=_exact)
-    tier: str | None = attrs.field(default=None, kw_only=True)
+    tier: str | None = attrs.field(default=None, kw_only=True, validator=optional_storable)
     channels: frozenset[Channel] = attrs.field(
         default=frozenset(), converter=_channels, kw_only=True
     )
