@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from crmkit._reprs import printable, show
+from crmkit._reprs import key_text, printable, show
 
 __all__ = [
     "ConcurrencyConflict",
@@ -145,7 +145,8 @@ class CurrencyMismatch(ValidationError):
     def __init__(self, left: str, right: str) -> None:
         self.left = left
         self.right = right
-        super().__init__([FieldError("currency", right, f"cannot combine {left} with {right}")])
+        message = f"cannot combine {key_text(left)} with {key_text(right)}"
+        super().__init__([FieldError("currency", right, message)])
 
     def prefixed(self, prefix: str) -> ValidationError:
         return ValidationError([e.prefixed(prefix) for e in self.errors])
