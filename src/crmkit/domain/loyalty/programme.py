@@ -22,7 +22,7 @@ from crmkit.domain.conditions import Facts
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.loyalty.referrals import ReferralPolicy
 from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodCap, SpendRule
-from crmkit.domain.loyalty.tiers import Tier, TierPolicy
+from crmkit.domain.loyalty.tiers import Tier, TierPolicy, day_count, optional_day_count
 from crmkit.domain.timestamps import LATEST, later
 from crmkit.errors import FieldError, ValidationError
 
@@ -120,8 +120,8 @@ class Programme:
     )
     event_cap: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
     period_caps: tuple[PeriodCap, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
-    pending_days: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
-    expiry_days: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
+    pending_days: int = attrs.field(default=0, kw_only=True, validator=day_count)
+    expiry_days: int | None = attrs.field(default=None, kw_only=True, validator=optional_day_count)
     redemption: Redemption = attrs.field(factory=Redemption, kw_only=True)
     rewards: tuple[Reward, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
     referrals: ReferralPolicy | None = attrs.field(default=None, kw_only=True)

@@ -61,9 +61,30 @@ def _basis(value: Any) -> TierBasis:
     return enum_of(TierBasis, value, "basis")
 
 
+#: The longest period (a window, a retention, a pending or an expiry period) in days: 100
+#: years. Bounded so that adding it to a date is plain arithmetic, never an OverflowError.
+MAX_DAYS = 36_600
+
+
 def _positive_days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if type(value) is not int or not 0 < value <= 36_600:
-        raise ValidationError.single(attribute.name, value, "must be a number of days, 1-36600")
+    if type(value) is not int or not 0 < value <= MAX_DAYS:
+        raise ValidationError.single(
+            attribute.name, value, f"must be a number of days, 1-{MAX_DAYS}"
+        )
+
+
+def day_count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A number of days from 0 to `MAX_DAYS`, checked by magnitude."""
+    if type(value) is not int or not 0 <= value <= MAX_DAYS:
+        raise ValidationError.single(
+            attribute.name, value, f"must be a number of days, 0-{MAX_DAYS}"
+        )
+
+
+def optional_day_count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Like `day_count`, or ``None``."""
+    if value is not None:
+        day_count(instance, attribute, value)
 
 
 @attrs.frozen
@@ -72,7 +93,7 @@ class TierPolicy:
 
     basis: TierBasis = attrs.field(default=TierBasis.POINTS_EARNED, converter=_basis)
     window_days: int = attrs.field(default=365, validator=_positive_days)
-    retention_days: int = attrs.field(default=0, validator=non_negative_int)
+    retention_days: int = attrs.field(default=0, validator=day_count)
 
     @property
     def lookback(self) -> timedelta:
