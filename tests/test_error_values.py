@@ -32,7 +32,7 @@ from crmkit.errors import (
     ReferralRefused,
     ValidationError,
 )
-from crmkit.segments import days, purchases, trait
+from crmkit.segments import days, field, purchases, trait
 from crmkit.serialization import structure
 from tests.strategies import T0, hostile_scalars, huge_integers, wrong_values
 
@@ -179,6 +179,8 @@ HUGE_INPUTS: dict[str, Callable[[], object]] = {
     "list limit": lambda: _crm().list_customers(limit=HUGE),
     "timeline limit": _with_customer(lambda crm, c: crm.timeline(c, limit=HUGE)),
     "segment trait operand": lambda: trait("n") == HUGE,
+    "segment trait name": lambda: trait(HUGE).contains("x"),  # type: ignore[arg-type]
+    "segment field name": lambda: field(HUGE) == "x",  # type: ignore[arg-type]
     "segment window": lambda: purchases(last=HUGE).count() >= 1,
     "days": lambda: days(HUGE),
     "interaction id": lambda: Interaction(HUGE, "c1", T0, "note", "web"),  # type: ignore[arg-type]

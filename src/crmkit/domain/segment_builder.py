@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from crmkit._reprs import show
 from crmkit.domain.channels import Channel, Direction
 from crmkit.domain.conditions import Condition, HasTag, Not
 from crmkit.domain.money import Money
@@ -130,7 +131,7 @@ class Field(_Comparable[FieldCondition]):
         return self._make(Op.STARTS_WITH, text)
 
     def __repr__(self) -> str:
-        return f"field({self.name!r})"
+        return f"field({show(self.name)})"
 
 
 def field(name: str) -> Field:
@@ -167,7 +168,7 @@ class Trait(_Comparable[TraitCondition]):
         kind = self.type if self.type is not None else _inferred_type(value)
         if kind is None:
             raise ValidationError.single(
-                "type", None, f"give the type of trait {self.name!r}: trait(name, 'string')"
+                "type", None, f"give the type of trait {show(self.name)}: trait(name, 'string')"
             )
         return TraitCondition(self.name, kind, op, value)
 
@@ -176,7 +177,7 @@ class Trait(_Comparable[TraitCondition]):
         The trait's type must be given: the value alone cannot tell which."""
         if self.type is None:
             raise ValidationError.single(
-                "type", None, f"give the type of trait {self.name!r}: 'string' or 'string_list'"
+                "type", None, f"give the type of trait {show(self.name)}: 'string' or 'string_list'"
             )
         return self._make(Op.CONTAINS, text)
 
@@ -185,7 +186,7 @@ class Trait(_Comparable[TraitCondition]):
         return self._make(Op.STARTS_WITH, text)
 
     def __repr__(self) -> str:
-        return f"trait({self.name!r}, {self.type!r})"
+        return f"trait({show(self.name)}, {show(self.type)})"
 
 
 def trait(name: str, type: TraitType | str | None = None) -> Trait:
@@ -234,7 +235,7 @@ class StageRef:
         return Not(StageCondition(self.model, _listed(names)))
 
     def __repr__(self) -> str:
-        return f"stage({self.model!r})"
+        return f"stage({show(self.model)})"
 
 
 def stage(model: str) -> StageRef:
