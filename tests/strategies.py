@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -83,6 +83,55 @@ STRUCTURABLE: dict[type, st.SearchStrategy[Any]] = {
 STRUCTURABLE_TYPES = sorted(STRUCTURABLE, key=lambda t: t.__name__)
 
 
+def surrogate_texts(max_size: int = 8) -> st.SearchStrategy[str]:
+    """Text holding at least one lone surrogate (U+D800-U+DFFF): a Python ``str`` and a JSON
+    ``"\\ud800"`` escape can, but no encoder or database can write it."""
+    lone = st.integers(0xD800, 0xDFFF).map(chr)
+    return st.builds(
+        lambda head, middle, tail: head + middle + tail,
+        st.text(max_size=max_size),
+        st.lists(lone, min_size=1, max_size=3).map("".join),
+        st.text(max_size=max_size),
+    )
+
+
+def huge_integers(*, past_the_text_limit: bool = True) -> st.SearchStrategy[int]:
+    """Integers far beyond 64 bits; with ``past_the_text_limit``, also of more digits than
+    Python turns into text (4,300), which no JSON text can hold but a Python caller can pass."""
+    digits = [19, 20, 40, 4000, *([4300, 4301, 5000] if past_the_text_limit else [])]
+    return st.builds(
+        lambda sign, exponent, low: sign * (10**exponent + low),
+        st.sampled_from([1, -1]),
+        st.sampled_from(digits),
+        st.integers(0, 10**6),
+    )
+
+
+#: The offsets a time zone can have: up to a day either side.
+OFFSETS = st.timedeltas(
+    min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+)
+
+
+def any_datetimes() -> st.SearchStrategy[datetime]:
+    """Aware datetimes of the whole range (the years 1-9999) in zones of any offset, often at
+    the very ends, where conversion to UTC may fall outside the range."""
+    ends = st.sampled_from([datetime.min, datetime.max, datetime(1, 1, 2), datetime(9999, 12, 30)])
+    local = st.datetimes() | ends
+    return st.builds(lambda at, offset: at.replace(tzinfo=timezone(offset)), local, OFFSETS)
+
+
+@cache
+def hostile_scalars() -> st.SearchStrategy[Any]:
+    """Values a careless or hostile caller sends where text, numbers or instants belong."""
+    return st.one_of(
+        surrogate_texts(),
+        huge_integers(),
+        any_datetimes(),
+        st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-14:00", "\x00"]),
+    )
+
+
 @cache
 def json_scalars() -> st.SearchStrategy[Any]:
     """What a JSON document holds at its leaves (floats included: untrusted input has them)."""
@@ -93,6 +142,9 @@ def json_scalars() -> st.SearchStrategy[Any]:
         st.floats(allow_nan=False, allow_infinity=False),
         st.text(max_size=12),
         st.sampled_from(["", "EUR", "email", "granted", "2024-01-01T00:00:00+00:00", "1.50"]),
+        surrogate_texts(),
+        huge_integers(past_the_text_limit=False),
+        st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-14:00"]),
     )
 
 
@@ -123,6 +175,7 @@ def wrong_values() -> st.SearchStrategy[Any]:
         st.sampled_from([datetime(2024, 1, 1), T0, date(2024, 1, 1)]),
         st.decimals(),
         st.builds(object),
+        hostile_scalars(),
     )
 
 

@@ -331,7 +331,7 @@ class TestHostileDocuments:
             (("period_caps", 0, "period"), "year", "period_caps[0].period", "day, week, month"),
             (("custom_kinds",), ["Not A Slug"], "custom_kinds", "slugs"),
             (("event_cap",), "10", "event_cap", "int"),
-            (("pending_days",), -1, "pending_days", ">= 0"),
+            (("pending_days",), -1, "pending_days", "0-36600"),
             (("redemption", "step"), 0, "redemption.step", "> 0"),
             (("rewards", 0, "price"), ..., "rewards[0].price", "missing"),
             (("name",), ..., "name", "missing"),

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from crmkit._reprs import key_text, printable, show
+
 __all__ = [
     "ConcurrencyConflict",
     "ConfigurationError",
@@ -50,9 +52,9 @@ __all__ = [
 ]
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+# Every error that shows a caller's value shows it through `show`: bounded, printable, and
+# never raising (an integer of 5,000 digits has no repr, a host's object may have a broken one).
+_show = show
 
 
 class CrmError(Exception):
@@ -80,11 +82,14 @@ class FieldError:
         self.message = message
 
     def __str__(self) -> str:
-        where = self.path or "<root>"
-        return f"{where}: {self.message} (got {_show(self.value)})"
+        where = printable(self.path) or "<root>"
+        return f"{where}: {printable(self.message)} (got {_show(self.value)})"
 
     def __repr__(self) -> str:
-        return f"FieldError(path={self.path!r}, value={self.value!r}, message={self.message!r})"
+        return (
+            f"FieldError(path={_show(self.path)}, value={_show(self.value)}, "
+            f"message={_show(self.message, 200)})"
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FieldError):
@@ -146,7 +151,8 @@ class CurrencyMismatch(ValidationError):
     def __init__(self, left: str, right: str) -> None:
         self.left = left
         self.right = right
-        super().__init__([FieldError("currency", right, f"cannot combine {left} with {right}")])
+        message = f"cannot combine {key_text(left)} with {key_text(right)}"
+        super().__init__([FieldError("currency", right, message)])
 
     def prefixed(self, prefix: str) -> ValidationError:
         return ValidationError([e.prefixed(prefix) for e in self.errors])
@@ -172,7 +178,7 @@ class DuplicateCustomer(Conflict):
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        owner = f"customer {existing_id!r}" if existing_id else "another customer"
+        owner = f"customer {_show(existing_id)}" if existing_id else "another customer"
         super().__init__(f"{field}: {_show(value)} already belongs to {owner}")
 
 
@@ -183,7 +189,7 @@ class DuplicateAccount(Conflict):
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        owner = f"account {existing_id!r}" if existing_id else "another account"
+        owner = f"account {_show(existing_id)}" if existing_id else "another account"
         super().__init__(f"{field}: {_show(value)} already belongs to {owner}")
 
 
@@ -196,7 +202,7 @@ class IdempotencyConflict(Conflict):
         self.value = value
         self.existing_id = existing_id
         if existing_id:
-            text = f"was already recorded as {existing_id!r} with different content"
+            text = f"was already recorded as {_show(existing_id)} with different content"
         else:
             text = "was already recorded"
         super().__init__(f"{field}: {_show(value)} {text}")
@@ -224,7 +230,7 @@ class ConcurrencyConflict(Conflict):
         elif expected_version is None:
             reason = "it was changed since it was read"
         else:
-            reason = f"it is no longer at version {expected_version}"
+            reason = f"it is no longer at version {_show(expected_version)}"
         super().__init__(f"{kind} {_show(key)} was changed by another writer: {reason}")
 
     @classmethod
@@ -266,7 +272,8 @@ class IllegalTransition(Conflict):
         self.allowed: tuple[str, ...] = tuple(allowed)
         options = ", ".join(self.allowed) if self.allowed else "none (it is a final stage)"
         super().__init__(
-            f"{model}: cannot move from {current!r} to {_show(requested)}; allowed next: {options}"
+            f"{model}: cannot move from {_show(current)} to {_show(requested)}; "
+            f"allowed next: {options}"
         )
 
 
@@ -285,7 +292,9 @@ class GuardFailed(Conflict):
         self.source = source
         self.target = target
         self.requirement = requirement
-        super().__init__(f"{model}: moving from {source!r} to {target!r} requires: {requirement}")
+        super().__init__(
+            f"{model}: moving from {_show(source)} to {_show(target)} requires: {requirement}"
+        )
 
 
 class InsufficientPoints(Conflict):
@@ -302,7 +311,8 @@ class InsufficientPoints(Conflict):
         self.requested = requested
         self.available = available
         super().__init__(
-            f"customer {customer_id!r}: cannot take {requested} points, only {available} available"
+            f"customer {_show(customer_id)}: cannot take {_show(requested)} points, "
+            f"only {_show(available)} available"
         )
 
 
@@ -318,7 +328,7 @@ class ReferralRefused(Conflict):
     def __init__(self, referee_id: str, reason: str) -> None:
         self.referee_id = referee_id
         self.reason = reason
-        super().__init__(f"referral of customer {referee_id!r} refused: {reason}")
+        super().__init__(f"referral of customer {_show(referee_id)} refused: {reason}")
 
     @classmethod
     def already_referred(cls, referee_id: str) -> ReferralRefused:

@@ -38,6 +38,7 @@ from crmkit.domain.loyalty.entries import EntryKind
 from crmkit.domain.loyalty.referrals import ReferralStatus
 from crmkit.domain.loyalty.rules import Period
 from crmkit.domain.loyalty.tiers import TierBasis
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
@@ -234,6 +235,8 @@ def structure_exact(kind: type) -> Any:
     def structure(value: Any, _: type) -> Any:
         if type(value) is not kind:
             raise Bad(f"must be {'a' if kind is not int else 'an'} {kind.__name__}")
+        if kind is str:
+            ensure_text(value, "")  # no text of a document is a lone surrogate or U+0000
         return value
 
     return structure

@@ -13,10 +13,13 @@ from crmkit.domain.conditions import (
     Not,
     TimeInStage,
 )
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
 MAX_PAGE = 10_000
+#: The largest LIMIT every database takes (SQLite's is a signed 64-bit integer).
+MAX_LIMIT = 2**63 - 1
 
 
 def check_page(limit: int, cursor: str | None) -> None:
@@ -25,6 +28,8 @@ def check_page(limit: int, cursor: str | None) -> None:
         raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_PAGE}")
     if cursor is not None and not isinstance(cursor, str):
         raise ValidationError.single("cursor", cursor, "must be a cursor from a previous page")
+    if cursor is not None:
+        ensure_text(cursor, "cursor")  # a driver cannot even send a lone surrogate
 
 
 def check_batch(batch_size: int) -> None:
@@ -38,9 +43,12 @@ def check_batch(batch_size: int) -> None:
 def check_window(
     since: datetime | None, until: datetime | None, limit: int | None
 ) -> tuple[datetime | None, datetime | None]:
-    """A timeline's bounds in UTC (naive ones refused) and a limit of 0 or more (or ``None``)."""
-    if limit is not None and (type(limit) is not int or limit < 0):
-        raise ValidationError.single("limit", limit, "must be an int >= 0 or None")
+    """A timeline's bounds in UTC (naive ones refused) and a limit of 0 or more (or ``None``)
+    that a database can take (a signed 64-bit integer)."""
+    if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_LIMIT):
+        raise ValidationError.single(
+            "limit", limit, f"must be an int from 0 to {MAX_LIMIT} or None"
+        )
     return ensure_utc_or_none(since, "since"), ensure_utc_or_none(until, "until")
 
 

@@ -10,7 +10,8 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.timestamps import ensure_utc, later
+from crmkit.errors import ValidationError
 
 __all__ = ["FixedClock", "SequentialIds", "SystemClock", "UuidIds"]
 
@@ -38,8 +39,18 @@ class FixedClock:
         self._now = ensure_utc(at, "at")
 
     def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
-        """Move the clock forward by ``delta`` and return the new instant."""
-        self._now += delta
+        """Move the clock forward by ``delta`` and return the new instant.
+
+        Raises:
+            ValidationError: ``delta`` is no ``timedelta``, or would move the clock past the
+                first or last instant a datetime can hold.
+        """
+        if not isinstance(delta, timedelta):
+            raise ValidationError.single("delta", delta, "must be a timedelta")
+        moved = later(self._now, delta)
+        if moved is None:
+            raise ValidationError.single("delta", delta, "moves the clock outside the years 1-9999")
+        self._now = moved
         return self._now
 
 

@@ -22,7 +22,8 @@ from crmkit.domain import (
     SubjectKind,
 )
 from crmkit.domain.ids import check_id
-from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
+from crmkit.domain.texts import ensure_text
+from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
 from crmkit.ports import Page, UnitOfWork
 
 __all__ = ["CustomerUseCases"]
@@ -111,8 +112,7 @@ class CustomerUseCases(ServiceContext):
     def find_customer_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
         for path, value in (("source", source), ("external_id", external_id)):
-            if not isinstance(value, str):
-                raise ValidationError.single(path, value, "must be text")
+            ensure_text(value, path)
         with self.unit_of_work() as uow:
             return uow.customers.find_by_external_id(source, external_id)
 
@@ -205,8 +205,8 @@ class CustomerUseCases(ServiceContext):
     ) -> Page[Customer]:
         """One page of customers in id order; pass ``page.next_cursor`` for the next."""
         account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
-        if tag is not None and not isinstance(tag, str):
-            raise ValidationError.single("tag", tag, "must be text or None")
+        if tag is not None:
+            ensure_text(tag, "tag")
         with self.unit_of_work() as uow:
             return uow.customers.list(tag=tag, account_id=account, limit=limit, cursor=cursor)
 

@@ -22,6 +22,7 @@ from crmkit.domain import (
     StageHistory,
     SubjectKind,
 )
+from crmkit.domain.timestamps import later
 from crmkit.errors import NotFound
 from crmkit.ports import UnitOfWork
 
@@ -110,7 +111,7 @@ def progress_subject(
 def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetime) -> Facts:
     """What conditions see of a customer (their interactions) or an account (its contacts'
     interactions), up to ``as_of``; raises `NotFound` for an unknown subject."""
-    until = as_of + _JUST_AFTER
+    until = later(as_of, _JUST_AFTER)  # None at the last instant: nothing comes after it
     if kind is SubjectKind.CUSTOMER:
         customer = uow.customers.get(CustomerId(subject_id))
         interactions = uow.interactions.timeline(customer.id, until=until)
@@ -122,7 +123,7 @@ def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetim
 
 
 def _contact_interactions(
-    uow: UnitOfWork, account_id: AccountId, until: datetime
+    uow: UnitOfWork, account_id: AccountId, until: datetime | None
 ) -> list[Interaction]:
     found: list[Interaction] = []
     cursor: str | None = None

@@ -25,6 +25,7 @@ from crmkit.domain import (
     membership_changes,
 )
 from crmkit.domain.ids import check_id
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 from crmkit.ports import Page, UnitOfWork
@@ -185,7 +186,7 @@ class SegmentUseCases(ServiceContext):
 def _segment_name(name: object) -> str:
     if not isinstance(name, str):
         raise ValidationError.single("segment_name", name, "must be a segment name")
-    return name
+    return ensure_text(name, "segment_name")
 
 
 def _matching_ids(

@@ -125,6 +125,7 @@ from crmkit.domain.stage_analytics import (
     stage_durations,
 )
 from crmkit.domain.stage_history import StageChange, StageHistory, Stay
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.domain.traits import (
     TraitDefinition,
@@ -254,6 +255,7 @@ __all__ = [
     "compile_condition",
     "currency_exponent",
     "deciding_consent",
+    "ensure_text",
     "ensure_utc",
     "evaluate",
     "funnel",

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
@@ -30,20 +31,24 @@ def check_slug(instance: object, attribute: attrs.Attribute[Any], value: Any) ->
         )
 
 
-def refuse_nul(path: str, value: str) -> str:
-    """Refuse U+0000: PostgreSQL cannot store it, so no backend may accept it."""
-    if "\x00" in value:
-        raise ValidationError.single(path, value, "must not contain the NUL character (U+0000)")
-    return value
-
-
 def text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     """Non-blank text of bounded length."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
         raise ValidationError.single(
             attribute.name, value, f"must be non-blank text of at most {MAX_TEXT} characters"
         )
-    refuse_nul(attribute.name, value)
+    ensure_text(value, attribute.name)
+
+
+def storable(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Text of any length (the field's own rules bound it) that every backend can store."""
+    ensure_text(value, attribute.name)
+
+
+def optional_storable(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Like `storable`, or ``None``."""
+    if value is not None:
+        ensure_text(value, attribute.name)
 
 
 def optional_text(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -75,9 +80,13 @@ def version_number(instance: object, attribute: attrs.Attribute[Any], value: Any
 
 
 def to_utc(value: Any) -> Any:
-    """Converter: an aware datetime becomes UTC; anything else is left for `utc` to refuse."""
-    if isinstance(value, datetime) and value.utcoffset() is not None and value.tzinfo is not UTC:
-        return value.astimezone(UTC)
+    """Converter: an aware datetime becomes UTC; anything else (a naive datetime, one that
+    falls outside the years 1-9999 in UTC) is left for `utc` to refuse by name."""
+    if isinstance(value, datetime) and value.tzinfo is not UTC:
+        try:
+            return ensure_utc(value)
+        except ValidationError:
+            return value
     return value
 
 

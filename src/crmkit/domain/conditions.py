@@ -25,6 +25,8 @@ from crmkit.domain.account import Account
 from crmkit.domain.channels import Channel, channel_of
 from crmkit.domain.customer import PROFILE_FIELDS, Customer
 from crmkit.domain.interaction import Interaction
+from crmkit.domain.texts import ensure_text
+from crmkit.domain.timestamps import earlier
 from crmkit.domain.traits import TraitValue
 from crmkit.errors import UsageError, ValidationError
 
@@ -197,6 +199,7 @@ def _slug(path: str) -> Any:
 def _tag(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not 0 < len(value) <= 100 or value != value.strip().lower():
         raise ValidationError.single("tag", value, "must be a lower-case tag of 1-100 characters")
+    ensure_text(value, "tag")
 
 
 def _empty(value: object) -> bool:
@@ -298,7 +301,8 @@ class InteractionCount(Condition):
     def count(self, facts: Facts) -> int:
         """How many of the facts' interactions fall in the window and match."""
         end = facts.as_of
-        start = None if self.within_days is None else end - timedelta(days=self.within_days)
+        # A window reaching back before the year 1 has no start (`earlier` gives None).
+        start = None if self.within_days is None else earlier(end, timedelta(days=self.within_days))
         kinds, channels = self.kinds, self.channels
         return sum(
             1

@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import refuse_nul
 from crmkit.domain._iso import COUNTRIES
+from crmkit.domain.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = [
@@ -100,7 +100,7 @@ def normalize_email(value: Any, path: str = "email") -> str:
             return text
     if not isinstance(value, str):
         raise ValidationError.single(path, value, "must be a string")
-    text = _normal_text(value)
+    text = _normal_text(ensure_text(value, path))
     problem = _email_problem(text)
     if problem:
         raise ValidationError.single(path, value, f"is not a valid email address: {problem}")
@@ -155,6 +155,7 @@ class PhoneNumber:
 
         if not isinstance(raw, str) or len(raw) > 64:
             raise ValidationError.single("phone", raw, "must be a string of at most 64 chars")
+        ensure_text(raw, "phone")
         if region is not None and region not in COUNTRIES:
             raise ValidationError.single("region", region, "must be an ISO 3166 alpha-2 code")
         try:
@@ -184,7 +185,7 @@ def _check_optional_text(instance: object, attribute: attrs.Attribute[Any], valu
             attribute.name, value, "must be text of at most 200 characters or None"
         )
     if value is not None:
-        refuse_nul(attribute.name, value)
+        ensure_text(value, attribute.name)
 
 
 #: The most lines a postal address may have.
@@ -206,7 +207,7 @@ def _check_lines(instance: object, attribute: attrs.Attribute[Any], value: Any) 
     for i, line in enumerate(value):
         if not isinstance(line, str) or len(line) > 200:
             raise ValidationError.single(f"lines[{i}]", line, "must be text (200 chars max)")
-        refuse_nul(f"lines[{i}]", line)
+        ensure_text(line, f"lines[{i}]")
 
 
 def _country(value: Any) -> str:

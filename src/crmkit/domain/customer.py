@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import attrs
 
-from crmkit.domain._checks import refuse_nul, to_utc, utc, version_number
+from crmkit._reprs import key_text
+from crmkit.domain._checks import to_utc, utc, version_number
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
@@ -34,6 +35,7 @@ from crmkit.domain.events import (
     DomainEvent,
 )
 from crmkit.domain.ids import CustomerId, check_id
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.traits import TraitSchema, TraitValue, validate_traits
 from crmkit.errors import ValidationError
 
@@ -89,7 +91,7 @@ def normalize_tags(value: Any, path: str = "tags") -> frozenset[str]:
     for item in value:
         if not isinstance(item, str):
             raise ValidationError.single(path, item, "a tag must be text")
-        tag = unicodedata.normalize("NFC", " ".join(refuse_nul(path, item).split()).lower())
+        tag = unicodedata.normalize("NFC", " ".join(ensure_text(item, path).split()).lower())
         if not 0 < len(tag) <= 100:
             raise ValidationError.single(path, item, "a tag must be 1-100 characters")
         tags.add(tag)
@@ -109,7 +111,7 @@ def _check_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -
     if value is not None and (not isinstance(value, str) or len(value) > 200):
         raise ValidationError.single(attribute.name, value, "must be text (200 chars max) or None")
     if value is not None:
-        refuse_nul(attribute.name, value)
+        ensure_text(value, attribute.name)
 
 
 def _typed(kind: type | tuple[type, ...], label: str) -> Any:
@@ -150,11 +152,11 @@ def _external_ids(value: Any) -> FrozenMap[str, str]:
     for source, ref in value.items():
         if not isinstance(source, str) or not _EXTERNAL.fullmatch(source):
             raise ValidationError.single(
-                f"external_ids.{source}", source, "a source must be a lower-case slug"
+                f"external_ids.{key_text(source)}", source, "a source must be a lower-case slug"
             )
         if not isinstance(ref, str) or not 0 < len(ref) <= 200:
             raise ValidationError.single(f"external_ids.{source}", ref, "must be 1-200 characters")
-        refuse_nul(f"external_ids.{source}", ref)
+        ensure_text(ref, f"external_ids.{source}")
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
 
 

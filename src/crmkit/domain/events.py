@@ -16,6 +16,7 @@ from crmkit.domain._checks import to_utc, utc
 from crmkit.domain.channels import Channel, SubjectKind
 from crmkit.domain.consent import ConsentStatus
 from crmkit.domain.ids import AccountId, CustomerId, InteractionId
+from crmkit.domain.texts import ensure_text
 
 __all__ = [
     "AccountChanged",
@@ -40,6 +41,15 @@ class DomainEvent:
     """The base of every event; ``aggregate_id`` orders events per aggregate."""
 
     at: datetime = attrs.field(converter=to_utc, validator=utc)
+
+    def __attrs_post_init__(self) -> None:
+        # The domain builds events from checked values; an event read back from a document
+        # (`from_json`) must hold storable text as well, or the outbox cannot write it.
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, str):
+                    ensure_text(item, field.name)
 
     @property
     def aggregate_id(self) -> str:

@@ -14,12 +14,14 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmkit.domain._checks import SLUG, optional_text, refuse_nul, to_utc, utc
+from crmkit._reprs import key_text
+from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.events import DomainEvent, InteractionRecorded
 from crmkit.domain.ids import CustomerId, InteractionId, check_id
 from crmkit.domain.money import MAX_MINOR, Money
+from crmkit.domain.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = ["Interaction", "MetadataValue"]
@@ -64,16 +66,19 @@ def _check_metadata(instance: object, attribute: attrs.Attribute[Any], value: An
     for key, item in value.items():
         if not isinstance(key, str) or not _META_KEY.fullmatch(key):
             raise ValidationError.single(
-                f"metadata.{key}", key, "a key must be 1-64 letters, digits, '_', '.', ':', '-'"
+                f"metadata.{key_text(key)}",
+                key,
+                "a key must be 1-64 letters, digits, '_', '.', ':', '-'",
             )
         if isinstance(item, bool):
             continue
         if isinstance(item, int) and -MAX_MINOR <= item <= MAX_MINOR:
             continue
-        if isinstance(item, str) and len(item) <= 1000 and "\x00" not in item:
+        if isinstance(item, str) and len(item) <= 1000:
+            ensure_text(item, f"metadata.{key}")
             continue
         raise ValidationError.single(
-            f"metadata.{key}", item, "must be text (1000 chars max, no NUL), a 64-bit int or a bool"
+            f"metadata.{key}", item, "must be text (1000 chars max), a 64-bit int or a bool"
         )
 
 
@@ -86,7 +91,7 @@ def _check_external_ref(instance: object, attribute: attrs.Attribute[Any], value
     if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 200):
         raise ValidationError.single("external_ref", value, "must be 1-200 characters or None")
     if value is not None:
-        refuse_nul("external_ref", value)
+        ensure_text(value, "external_ref")
 
 
 @attrs.frozen

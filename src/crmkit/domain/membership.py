@@ -19,7 +19,7 @@ import attrs
 
 from crmkit.domain._checks import SLUG, non_negative_int, to_utc, utc, version_number
 from crmkit.domain.events import DomainEvent, EnteredSegment, LeftSegment
-from crmkit.domain.ids import CustomerId
+from crmkit.domain.ids import CustomerId, check_id
 from crmkit.errors import ValidationError
 
 __all__ = ["MembershipChange", "SegmentSnapshot", "membership_changes"]
@@ -33,7 +33,7 @@ def _segment(instance: object, attribute: attrs.Attribute[Any], value: Any) -> N
 def _ids(value: Any) -> tuple[CustomerId, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("ids", value, "must be a collection of customer ids")
-    return tuple(sorted(CustomerId(i) for i in value))
+    return tuple(sorted(CustomerId(check_id("ids", i)) for i in value))
 
 
 @attrs.frozen

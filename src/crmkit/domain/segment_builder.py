@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from crmkit._reprs import show
 from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, Direction
 from crmkit.domain.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
@@ -139,7 +140,7 @@ class Field(_Comparable[FieldCondition]):
         return self._make(Op.STARTS_WITH, text)
 
     def __repr__(self) -> str:
-        return f"field({self.name!r})"
+        return f"field({show(self.name)})"
 
 
 def field(name: str) -> Field:
@@ -176,7 +177,7 @@ class Trait(_Comparable[TraitCondition]):
         kind = self.type if self.type is not None else _inferred_type(value)
         if kind is None:
             raise ValidationError.single(
-                "type", None, f"give the type of trait {self.name!r}: trait(name, 'string')"
+                "type", None, f"give the type of trait {show(self.name)}: trait(name, 'string')"
             )
         return TraitCondition(self.name, kind, op, value)
 
@@ -185,7 +186,7 @@ class Trait(_Comparable[TraitCondition]):
         The trait's type must be given: the value alone cannot tell which."""
         if self.type is None:
             raise ValidationError.single(
-                "type", None, f"give the type of trait {self.name!r}: 'string' or 'string_list'"
+                "type", None, f"give the type of trait {show(self.name)}: 'string' or 'string_list'"
             )
         return self._make(Op.CONTAINS, text)
 
@@ -194,7 +195,7 @@ class Trait(_Comparable[TraitCondition]):
         return self._make(Op.STARTS_WITH, text)
 
     def __repr__(self) -> str:
-        return f"trait({self.name!r}, {self.type!r})"
+        return f"trait({show(self.name)}, {show(self.type)})"
 
 
 def trait(name: str, type: TraitType | str | None = None) -> Trait:
@@ -246,7 +247,7 @@ class StageRef:
         raise _no_truth_value(repr(self))
 
     def __repr__(self) -> str:
-        return f"stage({self.model!r})"
+        return f"stage({show(self.model)})"
 
 
 def stage(model: str) -> StageRef:
@@ -255,7 +256,15 @@ def stage(model: str) -> StageRef:
 
 
 def days(n: int) -> timedelta:
-    """``n`` whole days, for windows: ``purchases(last=days(90))``."""
+    """``n`` whole days, for windows: ``purchases(last=days(90))``.
+
+    Raises:
+        ValidationError: ``n`` is not an int, or more days than a ``timedelta`` holds.
+    """
+    if type(n) is not int:
+        raise ValidationError.single("days", n, "must be an int number of days")
+    if abs(n) > timedelta.max.days:  # by magnitude: timedelta would raise OverflowError
+        raise ValidationError.single("days", n, f"must be at most {timedelta.max.days} days")
     return timedelta(days=n)
 
 

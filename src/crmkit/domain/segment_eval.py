@@ -36,6 +36,7 @@ from crmkit.domain.segments import (
     Window,
     same_metadata,
 )
+from crmkit.domain.timestamps import earlier
 from crmkit.domain.traits import TraitType, trait_type_of
 
 __all__ = ["Matcher", "compile_condition", "evaluate", "matching"]
@@ -439,8 +440,8 @@ def _bounds(window: Window) -> Callable[[datetime], tuple[datetime, datetime] | 
     moves by one microsecond, the resolution of a datetime, so the answer is the same), or
     ``None`` when nothing can fall in it."""
     if window.last_days is not None:  # (as_of - N days, as_of]
-        span = timedelta(days=window.last_days)
-        return lambda as_of: (as_of - span + _TICK, as_of)
+        span = timedelta(days=window.last_days) - _TICK
+        return lambda as_of: (earlier(as_of, span) or _EARLIEST, as_of)
 
     def bounds(as_of: datetime) -> tuple[datetime, datetime] | None:
         low, low_in, high, high_in = window.bounds(as_of)

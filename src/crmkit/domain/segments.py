@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Final
 
 import attrs
 
-from crmkit.domain._checks import SLUG, refuse_nul
+from crmkit.domain._checks import SLUG
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
@@ -31,7 +31,8 @@ from crmkit.domain.consent import may_contact
 from crmkit.domain.ids import check_id
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.money import Money
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.texts import ensure_text
+from crmkit.domain.timestamps import earlier, ensure_utc
 from crmkit.domain.traits import TraitSchema, TraitType, trait_type_of
 from crmkit.errors import ValidationError
 
@@ -184,7 +185,7 @@ def _scalar(kind: TraitType | FieldType, value: Any, path: str) -> Any:
     if isinstance(value, datetime):
         return ensure_utc(value, path)
     if isinstance(value, str):
-        return refuse_nul(path, value)
+        return ensure_text(value, path)
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValidationError.single(path, value, "must be finite")
     if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
@@ -445,7 +446,8 @@ class Window:
     def bounds(self, as_of: datetime) -> tuple[datetime | None, bool, datetime, bool]:
         """``(start, start_inclusive, end, end_inclusive)`` of the window at ``as_of``."""
         if self.last_days is not None:
-            return as_of - timedelta(days=self.last_days), False, as_of, True
+            # Reaching back before the year 1, the window has no start (`earlier` gives None).
+            return earlier(as_of, timedelta(days=self.last_days)), False, as_of, True
         if self.until is not None and self.until <= as_of:
             return self.since, True, self.until, False
         return self.since, True, as_of, True
@@ -463,7 +465,7 @@ def _text_set(path: str, value: Any, what: str) -> frozenset[str]:
     for item in items:
         if not isinstance(item, str) or not item or len(item) > 500:
             raise ValidationError.single(path, item, "must be text of 1-500 characters")
-        refuse_nul(path, item)
+        ensure_text(item, path)
     if len(items) > MAX_LIST_VALUES:
         raise ValidationError.single(path, len(items), f"at most {MAX_LIST_VALUES} values")
     return frozenset(items)
@@ -496,8 +498,9 @@ def _metadata(value: Any) -> Mapping[str, str | int | bool]:
     for key, item in value.items():
         if not isinstance(key, str) or not 0 < len(key) <= 64:
             raise ValidationError.single("metadata", key, "a key must be 1-64 characters")
+        ensure_text(key, "metadata")
         if isinstance(item, str):
-            refuse_nul(f"metadata.{key}", item)
+            ensure_text(item, f"metadata.{key}")
         elif isinstance(item, bool):
             continue
         elif not isinstance(item, int) or not _INT64[0] <= item <= _INT64[1]:

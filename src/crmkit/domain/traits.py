@@ -15,9 +15,11 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmkit.domain._checks import SLUG, boolean, optional_text, refuse_nul
+from crmkit._reprs import key_text
+from crmkit.domain._checks import SLUG, boolean, optional_text
 from crmkit.domain.channels import enum_of
 from crmkit.domain.money import MAX_MINOR
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
@@ -109,7 +111,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
     if kind is TraitType.STRING:
         if len(value) > MAX_TRAIT_TEXT:
             raise ValidationError.single(path, value, f"is longer than {MAX_TRAIT_TEXT} chars")
-        return refuse_nul(path, str(value))
+        return ensure_text(str(value), path)
     if kind is TraitType.INTEGER:
         if not -MAX_MINOR <= value <= MAX_MINOR:
             raise ValidationError.single(path, value, "is outside the signed 64-bit range")
@@ -126,7 +128,7 @@ def _normalise(path: str, value: Any, kind: TraitType) -> TraitValue:
         for i, item in enumerate(value):
             if not isinstance(item, str) or len(item) > MAX_TRAIT_TEXT:
                 raise ValidationError.single(f"{path}[{i}]", item, "must be text")
-            refuse_nul(f"{path}[{i}]", item)
+            ensure_text(item, f"{path}[{i}]")
         return tuple(value)
     result: TraitValue = value  # bool and date need no normal form
     return result
@@ -138,10 +140,12 @@ def _check_definitions(
     for name, definition in value.items():
         if not isinstance(name, str) or not SLUG.fullmatch(name):
             raise ValidationError.single(
-                f"traits.{name}", name, "a trait name must be a lower-case slug"
+                f"traits.{key_text(name)}", name, "a trait name must be a lower-case slug"
             )
         if not isinstance(definition, TraitDefinition):
-            raise ValidationError.single(f"traits.{name}", definition, "must be a TraitDefinition")
+            raise ValidationError.single(
+                f"traits.{key_text(name)}", definition, "must be a TraitDefinition"
+            )
 
 
 def _definitions(value: Any) -> dict[str, TraitDefinition]:
@@ -200,7 +204,7 @@ def validate_traits(
     problems: list[FieldError] = []
     result: dict[str, TraitValue] = {}
     for name, value in traits.items():
-        where = f"{path}.{name}"
+        where = f"{path}.{key_text(name)}"
         if not isinstance(name, str) or not SLUG.fullmatch(name):
             problems.append(FieldError(where, name, "a trait name must be a lower-case slug"))
             continue

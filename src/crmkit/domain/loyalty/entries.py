@@ -15,8 +15,16 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import non_negative_int, to_utc, utc, version_number
+from crmkit.domain._checks import (
+    non_negative_int,
+    optional_storable,
+    storable,
+    to_utc,
+    utc,
+    version_number,
+)
 from crmkit.domain.channels import enum_of
+from crmkit.domain.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState", "Tally", "fold", "running"]
@@ -43,7 +51,16 @@ _TAKING = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE, EntryKind.REVERSE})
 def _takes(value: Any) -> tuple[tuple[str, int], ...]:
     if value == ():
         return ()
-    return tuple((str(lot), int(points)) for lot, points in value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError.single("takes", value, "must be (lot, points) pairs")
+    pairs = tuple(value)
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValidationError.single(f"takes[{i}]", pair, "must be a (lot, points) pair")
+        ensure_text(pair[0], f"takes[{i}]")
+        if type(pair[1]) is not int:  # never converted from text: no int() of a caller's value
+            raise ValidationError.single(f"takes[{i}]", pair[1], "points must be an int")
+    return tuple((lot, points) for lot, points in pairs)
 
 
 @attrs.frozen
@@ -73,11 +90,13 @@ class LedgerEntry:
     kind: EntryKind = attrs.field(converter=_kind)
     points: int = attrs.field()
     at: datetime = attrs.field(converter=to_utc, validator=utc)
-    key: str = attrs.field()
-    rule: str | None = attrs.field(default=None, kw_only=True)
-    interaction_id: str | None = attrs.field(default=None, kw_only=True)
-    reference: str | None = attrs.field(default=None, kw_only=True)
-    lot: str | None = attrs.field(default=None, kw_only=True)
+    key: str = attrs.field(validator=storable)
+    rule: str | None = attrs.field(default=None, kw_only=True, validator=optional_storable)
+    interaction_id: str | None = attrs.field(
+        default=None, kw_only=True, validator=optional_storable
+    )
+    reference: str | None = attrs.field(default=None, kw_only=True, validator=optional_storable)
+    lot: str | None = attrs.field(default=None, kw_only=True, validator=optional_storable)
     takes: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_takes, kw_only=True)
     spend: int = attrs.field(default=0, kw_only=True)
     occurred_at: datetime | None = attrs.field(default=None, kw_only=True)

@@ -39,7 +39,8 @@ from crmkit.domain.loyalty.entries import (
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
-from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
+from crmkit.domain.texts import ensure_text
+from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none, later
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 __all__ = ["MAX_REASON", "PointsBalance", "PointsLedger", "StatementLine"]
@@ -187,14 +188,14 @@ class PointsLedger:
     def _tier_lapse(self, after: datetime, tier: str) -> datetime | None:
         # With no new entry, what qualifies only shrinks as entries leave the window; the
         # tier can first change when one has left it for the whole retention period.
-        policy = self.programme.tier_policy
-        candidates = sorted(
-            {
-                e.at + policy.lookback
-                for e in self.entries
-                if e.kind in (EntryKind.EARN, EntryKind.REVERSE) and e.at + policy.lookback > after
-            }
+        lookback = self.programme.tier_policy.lookback
+        # An entry leaving the window after the calendar ends (`later` gives None) never does.
+        leaving = (
+            later(e.at, lookback)
+            for e in self.entries
+            if e.kind in (EntryKind.EARN, EntryKind.REVERSE)
         )
+        candidates = sorted({moment for moment in leaving if moment is not None and moment > after})
         for moment in candidates:
             if self.tier(moment) != tier:
                 return moment
@@ -323,6 +324,7 @@ class PointsLedger:
             raise ValidationError.single(
                 "reason", reason, f"must be non-empty text of at most {MAX_REASON} characters"
             )
+        ensure_text(reason, "reason")
         key = f"adjust:{check_id('key', key)}"
         if (existing := self._replayed(key, points, reason)) is not None:
             return existing

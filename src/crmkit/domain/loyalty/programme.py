@@ -23,7 +23,8 @@ from crmkit.domain.conditions import Facts
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.loyalty.referrals import ReferralPolicy
 from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodCap, SpendRule
-from crmkit.domain.loyalty.tiers import Tier, TierPolicy
+from crmkit.domain.loyalty.tiers import Tier, TierPolicy, day_count, optional_day_count
+from crmkit.domain.timestamps import LATEST, later
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["MAX_PROGRAMME_PARTS", "Award", "EarningRule", "Programme", "Redemption", "Reward"]
@@ -126,8 +127,8 @@ class Programme:
     )
     event_cap: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
     period_caps: tuple[PeriodCap, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
-    pending_days: int = attrs.field(default=0, kw_only=True, validator=non_negative_int)
-    expiry_days: int | None = attrs.field(default=None, kw_only=True, validator=_optional_days)
+    pending_days: int = attrs.field(default=0, kw_only=True, validator=day_count)
+    expiry_days: int | None = attrs.field(default=None, kw_only=True, validator=optional_day_count)
     redemption: Redemption = attrs.field(factory=Redemption, kw_only=True)
     rewards: tuple[Reward, ...] = attrs.field(default=(), converter=_tuple, kw_only=True)
     referrals: ReferralPolicy | None = attrs.field(default=None, kw_only=True)
@@ -231,14 +232,18 @@ class Programme:
         return points
 
     def available_from(self, occurred_at: datetime) -> datetime:
-        """When points for an interaction that occurred at ``occurred_at`` become available."""
-        return occurred_at + timedelta(days=self.pending_days)
+        """When points for an interaction that occurred at ``occurred_at`` become available.
+
+        A pending period that ends after the last instant a datetime can hold ends at that
+        instant (`LATEST`): the points stay pending at every earlier one."""
+        return later(occurred_at, timedelta(days=self.pending_days)) or LATEST
 
     def expires_at(self, available_from: datetime) -> datetime | None:
-        """When points that became available at ``available_from`` expire."""
+        """When points that became available at ``available_from`` expire (``None``: never,
+        which includes an expiry after the last instant a datetime can hold)."""
         if self.expiry_days is None:
             return None
-        return available_from + timedelta(days=self.expiry_days)
+        return later(available_from, timedelta(days=self.expiry_days))
 
     def awards(
         self, interaction: Interaction, tier: str | None, facts: Facts | None = None

@@ -15,7 +15,14 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, optional_text, to_utc, utc, version_number
+from crmkit.domain._checks import (
+    SLUG,
+    optional_storable,
+    optional_text,
+    to_utc,
+    utc,
+    version_number,
+)
 from crmkit.domain.channels import enum_of
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
@@ -122,7 +129,9 @@ class Referral:
     qualified_at: datetime | None = attrs.field(
         default=None, converter=_optional_utc, validator=_optional_instant, kw_only=True
     )
-    qualifying_interaction_id: str | None = attrs.field(default=None, kw_only=True)
+    qualifying_interaction_id: str | None = attrs.field(
+        default=None, kw_only=True, validator=optional_storable
+    )
     rewarded_at: datetime | None = attrs.field(
         default=None, converter=_optional_utc, validator=_optional_instant, kw_only=True
     )

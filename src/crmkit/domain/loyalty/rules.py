@@ -26,11 +26,12 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, check_slug, to_utc
+from crmkit.domain._checks import SLUG, check_slug, optional_storable, to_utc
 from crmkit.domain._lists import listed
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.conditions import Condition
 from crmkit.domain.money import Money
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
@@ -177,6 +178,8 @@ def _categories(value: Any) -> frozenset[str]:
     found = frozenset(listed("categories", value, "categories"))
     if not all(isinstance(v, str) and v.strip() for v in found):
         raise ValidationError.single("categories", value, "must hold non-empty text")
+    for category in found:
+        ensure_text(category, "categories")
     return found
 
 
@@ -194,7 +197,7 @@ class Multiplier:
 
     name: str = attrs.field(validator=check_slug)
     factor: Decimal = attrs.field(converter=_exact)
-    tier: str | None = attrs.field(default=None, kw_only=True)
+    tier: str | None = attrs.field(default=None, kw_only=True, validator=optional_storable)
     channels: frozenset[Channel] = attrs.field(
         default=frozenset(), converter=_channels, kw_only=True
     )

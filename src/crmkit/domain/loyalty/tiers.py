@@ -20,6 +20,7 @@ import attrs
 from crmkit.domain._checks import check_slug, non_negative_int
 from crmkit.domain.channels import enum_of
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
+from crmkit.domain.timestamps import EARLIEST, earlier, later
 from crmkit.errors import ValidationError
 
 __all__ = ["Tier", "TierBasis", "TierPolicy"]
@@ -60,9 +61,30 @@ def _basis(value: Any) -> TierBasis:
     return enum_of(TierBasis, value, "basis")
 
 
+#: The longest period (a window, a retention, a pending or an expiry period) in days: 100
+#: years. Bounded so that adding it to a date is plain arithmetic, never an OverflowError.
+MAX_DAYS = 36_600
+
+
 def _positive_days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if type(value) is not int or not 0 < value <= 36_600:
-        raise ValidationError.single(attribute.name, value, "must be a number of days, 1-36600")
+    if type(value) is not int or not 0 < value <= MAX_DAYS:
+        raise ValidationError.single(
+            attribute.name, value, f"must be a number of days, 1-{MAX_DAYS}"
+        )
+
+
+def day_count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A number of days from 0 to `MAX_DAYS`, checked by magnitude."""
+    if type(value) is not int or not 0 <= value <= MAX_DAYS:
+        raise ValidationError.single(
+            attribute.name, value, f"must be a number of days, 0-{MAX_DAYS}"
+        )
+
+
+def optional_day_count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Like `day_count`, or ``None``."""
+    if value is not None:
+        day_count(instance, attribute, value)
 
 
 @attrs.frozen
@@ -71,7 +93,7 @@ class TierPolicy:
 
     basis: TierBasis = attrs.field(default=TierBasis.POINTS_EARNED, converter=_basis)
     window_days: int = attrs.field(default=365, validator=_positive_days)
-    retention_days: int = attrs.field(default=0, validator=non_negative_int)
+    retention_days: int = attrs.field(default=0, validator=day_count)
 
     @property
     def lookback(self) -> timedelta:
@@ -80,8 +102,8 @@ class TierPolicy:
 
     def qualifying(self, entries: Sequence[LedgerEntry], at: datetime) -> int:
         """What counts towards a tier at ``at``: entries booked in ``(at - window, at]``."""
-        start = at - timedelta(days=self.window_days)
-        inside = [e for e in entries if start < e.at <= at]
+        start = earlier(at, timedelta(days=self.window_days))  # None: before the year 1
+        inside = [e for e in entries if (start is None or start < e.at) and e.at <= at]
         if self.basis is TierBasis.POINTS_EARNED:
             earned = sum(e.points for e in inside if e.kind is EntryKind.EARN)
             return earned - sum(e.points + e.shortfall for e in inside if _refund(e))
@@ -92,13 +114,17 @@ class TierPolicy:
         self, tiers: Sequence[Tier], entries: Sequence[LedgerEntry], at: datetime
     ) -> str | None:
         """The tier a member holds at ``at`` (``None``: below every threshold)."""
-        since = at - timedelta(days=self.retention_days)
+        # Near the ends of the calendar the bounds clamp to its first instant (nothing is
+        # earlier) and window ends past its last instant are dropped (none is ever reached).
+        since = earlier(at, timedelta(days=self.retention_days)) or EARLIEST
         window = timedelta(days=self.window_days)
-        relevant = [e for e in entries if since - window < e.at <= at]
+        start = earlier(since, window)
+        relevant = [e for e in entries if (start is None or start < e.at) and e.at <= at]
         # What qualifies only changes when an entry enters or leaves the window.
         moments = {since, at}
         moments.update(e.at for e in relevant if since <= e.at)
-        moments.update(e.at + window for e in relevant if since <= e.at + window <= at)
+        leaving = (later(e.at, window) for e in relevant)
+        moments.update(end for end in leaving if end is not None and since <= end <= at)
         best = max(self.qualifying(relevant, moment) for moment in moments)
         reached = [tier for tier in tiers if tier.threshold <= best]
         return max(reached, key=lambda tier: tier.threshold).name if reached else None
