@@ -221,7 +221,9 @@ class TestDocumentCeilings:
         with pytest.raises(ValidationError) as caught:
             structure({"amount": number, "currency": "EUR"}, Money)
         assert caught.value.paths == ("amount",)
-        assert "bits" in str(caught.value)
+        assert "beyond a signed 64-bit integer" in str(caught.value)
+        if number == 10**5000:
+            assert "an integer of 5001 digits" in str(caught.value)
 
     @pytest.mark.parametrize("number", [float("nan"), float("inf")])
     def test_a_number_that_is_not_finite_is_refused(self, number: float) -> None:

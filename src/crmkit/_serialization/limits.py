@@ -170,11 +170,11 @@ def _scalar(value: Any, path: tuple[str | int, ...], key: str | int | None) -> N
                 _at(path, key), f"{len(value)} characters", f"is longer than {MAX_STRING}"
             )
     elif isinstance(value, int):
-        # Compared by size, never printed: a huge integer cannot even be shown as text.
+        # Compared by size, never converted: errors show a huge integer by its digit count.
         if value.bit_length() > 63 and not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
             raise _refuse(
                 _at(path, key),
-                f"an integer of {value.bit_length()} bits",
+                value,
                 "is beyond a signed 64-bit integer: give larger numbers as decimal text",
             )
     elif isinstance(value, float) and not math.isfinite(value):
