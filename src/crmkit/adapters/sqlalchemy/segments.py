@@ -53,6 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.lists import all_of, any_of, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.domain.channels import SubjectKind
 from crmkit.domain.conditions import (
@@ -172,6 +173,9 @@ class _Compiler:
     # Comparisons of a present value (the caller adds ``IS NOT NULL``).
 
     def compare(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
+        if op in (Op.IN, Op.NOT_IN):
+            found = self.one_of(expr, operand, textual)
+            return found if op is Op.IN else not_(found)
         if textual:
             if op is Op.CONTAINS:
                 return self.position(expr, operand) > 0
@@ -195,13 +199,13 @@ class _Compiler:
                 return expr > wrap(operand)
             case Op.GE:
                 return expr >= wrap(operand)
-            case Op.IN:
-                return or_(*(expr == wrap(v) for v in _sorted(operand)))
-            case Op.NOT_IN:
-                return and_(*(expr != wrap(v) for v in _sorted(operand)))
             case Op.BETWEEN:
                 return and_(expr >= wrap(operand[0]), expr <= wrap(operand[1]))
         raise ValidationError.single("op", op.value, "is not supported here")  # pragma: no cover
+
+    def one_of(self, expr: Any, values: Iterable[Any], textual: bool) -> Any:
+        """``expr IN values`` as one flat ``IN`` (see `crmkit.adapters.sqlalchemy.lists`)."""
+        return one_of(self.dialect, expr, list(values), textual=textual)
 
     def present(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
         """The two-valued comparison of a nullable ``expr``."""
@@ -215,9 +219,9 @@ class _Compiler:
 
     def predicate(self, node: Condition) -> Any:
         if isinstance(node, AllOf):
-            return and_(*(self.predicate(c) for c in node.conditions))
+            return all_of(self.predicate(c) for c in node.conditions)
         if isinstance(node, AnyOf):
-            return or_(*(self.predicate(c) for c in node.conditions))
+            return any_of(self.predicate(c) for c in node.conditions)
         if isinstance(node, Not):
             return not_(self.predicate(node.condition))
         if isinstance(node, FieldCondition):
@@ -250,12 +254,10 @@ class _Compiler:
                 h.model == node.model,
                 h.subject_kind == SubjectKind.CUSTOMER.value,
                 h.subject_id == _c.id,
-                h.stage.in_(sorted(node.stages)),
+                self.one_of(h.stage, node.stages, True),
             )
         if isinstance(node, Members):
-            if not node.ids:
-                return false()
-            return _c.id.in_(sorted(node.ids))
+            return self.one_of(_c.id, node.ids, True)
         if isinstance(node, AggregateCondition):
             return self.aggregate(node)
         if isinstance(node, InteractionCount):
@@ -327,11 +329,10 @@ class _Compiler:
         raise ValidationError.single("type", kind, "is not a trait type")  # pragma: no cover
 
     def decimal(self, op: Op, operand: Any) -> Any:
-        column = self.text(t.traits.c.value_text)
         values = operand if op in (Op.IN, Op.NOT_IN) else (operand,)
         padding = max(2, min(DECIMAL_PADDING, 20_000 // len(values)))
         forms = sorted({form for value in values for form in _decimal_forms(value, padding)})
-        found = or_(*(column == self.value(form) for form in forms))
+        found = self.one_of(t.traits.c.value_text, forms, True)
         if op in (Op.EQ, Op.IN):
             return found
         if op in (Op.NE, Op.NOT_IN):
@@ -400,15 +401,13 @@ class _Compiler:
         clauses: list[Any] = [i.tenant_id == self.tenant, i.customer_id == _c.id]
         clauses += self.window(node)
         if node.kinds:
-            clauses.append(i.kind.in_(sorted(node.kinds)))
+            clauses.append(self.one_of(i.kind, node.kinds, True))
         if node.channels:
-            clauses.append(i.channel.in_(sorted(c.value for c in node.channels)))
+            clauses.append(self.one_of(i.channel, (c.value for c in node.channels), True))
         if node.directions:
-            clauses.append(i.direction.in_(sorted(d.value for d in node.directions)))
+            clauses.append(self.one_of(i.direction, (d.value for d in node.directions), True))
         if node.campaigns:
-            clauses.append(
-                or_(*(self.text(i.campaign) == self.value(c) for c in sorted(node.campaigns)))
-            )
+            clauses.append(self.one_of(i.campaign, node.campaigns, True))
         for key, value in sorted(node.metadata.items()):
             clauses.append(self.metadata(key, value))
         return clauses
@@ -543,9 +542,9 @@ class _Compiler:
             start = self.as_of_us - node.within_days * _DAY_US
             where.append(i.occurred_at_us > start)
         if node.kinds:
-            where.append(i.kind.in_(sorted(node.kinds)))
+            where.append(self.one_of(i.kind, node.kinds, True))
         if node.channels:
-            where.append(i.channel.in_(sorted(c.value for c in node.channels)))
+            where.append(self.one_of(i.channel, (c.value for c in node.channels), True))
         measured = _scalar(func.count(), where)
         clauses = []
         if node.at_least is not None:
@@ -556,15 +555,12 @@ class _Compiler:
 
 
 def _scalar(aggregate: Any, where: Sequence[Any]) -> Any:
-    return select(aggregate).select_from(t.interactions).where(*where).scalar_subquery()
+    # One filter per metadata key: joined as a balanced tree, however many keys there are.
+    return select(aggregate).select_from(t.interactions).where(all_of(where)).scalar_subquery()
 
 
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, tuple) and value else value
-
-
-def _sorted(values: Iterable[Any]) -> list[Any]:
-    return sorted(values, key=repr)
 
 
 def _map(operand: Any, convert: Any) -> Any:
