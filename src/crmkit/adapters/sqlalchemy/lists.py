@@ -11,7 +11,10 @@ Segment rules may hold many lists of up to ``MAX_LIST_VALUES`` values (and membe
 - `one_of` is one ``IN``: on SQLite the list is a single JSON-array parameter read by
   ``json_each``, on PostgreSQL a single array parameter compared with ``= ANY``; on MariaDB,
   whose driver (PyMySQL) binds on the client and so has no parameter limit, an ``IN`` list of
-  values cast to ``BINARY`` (its ``_bin`` collations ignore trailing spaces).
+  values, tested against the column cast to ``BINARY`` (its ``_bin`` collations ignore
+  trailing spaces; a binary operand makes the comparison byte by byte). MariaDB refuses a
+  statement larger than ``max_allowed_packet`` (16 MiB by default): about 500,000 list
+  values of 30 characters.
 
 A list never holds ``NULL``, so for a value that is not ``NULL`` membership is true or false,
 never ``NULL``: ``NOT one_of(…)`` is the domain's two-valued ``not_in``.
@@ -101,8 +104,8 @@ def one_of(dialect: str, expr: Any, values: Sequence[str] | Sequence[int], *, te
         kind = postgresql.ARRAY(String() if textual else BigInteger())
         return expr == any_(cast(bindparam(None, items, type_=kind), kind))
     if dialect in ("mysql", "mariadb") and textual:
-        binary = mysql.BINARY()
-        return cast(expr, binary).in_([cast(_text(v), binary) for v in items])
+        # One BINARY operand makes MariaDB compare bytes, with every value of the list.
+        expr = cast(expr, mysql.BINARY())
     return expr.in_(bindparam(None, items, expanding=True, type_=_type(textual)))
 
 
@@ -113,10 +116,6 @@ def _fits(value: object) -> bool:
 def _json(items: list[Any]) -> Any:
     # Non-ASCII text travels as itself, not as \u escapes for the database to decode.
     return bindparam(None, json.dumps(items, ensure_ascii=False), type_=String())
-
-
-def _text(value: str) -> Any:
-    return bindparam(None, value, type_=String())
 
 
 def _type(textual: bool) -> Any:
