@@ -16,6 +16,9 @@ Segment rules may hold many lists of up to ``MAX_LIST_VALUES`` values (and membe
   statement larger than ``max_allowed_packet`` (16 MiB by default): about 500,000 list
   values of 30 characters.
 
+`key_in` is `one_of` for lists of row keys (a page of ids whose tags to load), up to
+``MAX_PAGE`` of them.
+
 A list never holds ``NULL``, so for a value that is not ``NULL`` membership is true or false,
 never ``NULL``: ``NOT one_of(…)`` is the domain's two-valued ``not_in``.
 """
@@ -42,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.sql.expression import Grouping
 
-__all__ = ["all_of", "any_of", "one_of"]
+__all__ = ["all_of", "any_of", "key_in", "one_of"]
 
 # Up to this many clauses are joined flat (readable SQL); longer lists are split in halves.
 _FLAT: Final = 8
@@ -94,6 +97,20 @@ def one_of(dialect: str, expr: Any, values: Sequence[str] | Sequence[int], *, te
     Returns:
         A boolean expression, ``false`` for an empty list.
     """
+    if dialect in ("mysql", "mariadb") and textual:
+        # One BINARY operand makes MariaDB compare bytes, with every value of the list.
+        expr = cast(expr, mysql.BINARY())
+    return _in(dialect, expr, values, textual)
+
+
+def key_in(dialect: str, column: Any, keys: Sequence[str] | Sequence[int]) -> Any:
+    """``column IN keys`` for the keys of stored rows (the ids of a page of customers,
+    outbox positions): as `one_of`, except that on MariaDB the column is not cast to
+    ``BINARY``, so its index serves the lookup and the keys compare as its unique key does."""
+    return _in(dialect, column, keys, not keys or isinstance(keys[0], str))
+
+
+def _in(dialect: str, expr: Any, values: Sequence[Any], textual: bool) -> Any:
     items: list[Any] = sorted({v for v in values if textual or _fits(v)})
     if not items:
         return false()
@@ -103,9 +120,6 @@ def one_of(dialect: str, expr: Any, values: Sequence[str] | Sequence[int], *, te
     if dialect == "postgresql":
         kind = postgresql.ARRAY(String() if textual else BigInteger())
         return expr == any_(cast(bindparam(None, items, type_=kind), kind))
-    if dialect in ("mysql", "mariadb") and textual:
-        # One BINARY operand makes MariaDB compare bytes, with every value of the list.
-        expr = cast(expr, mysql.BINARY())
     return expr.in_(bindparam(None, items, expanding=True, type_=_type(textual)))
 
 

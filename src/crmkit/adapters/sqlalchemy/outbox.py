@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.failures import storage_errors
+from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import from_us
 from crmkit.app.outbox import OutboxReader
 from crmkit.domain import TenantId
@@ -55,7 +56,9 @@ class SqlOutbox(OutboxReader):
     def _acknowledge(self, positions: list[int]) -> int:
         o = t.outbox.c
         statement = self._mine(
-            update(t.outbox).where(o.position.in_(positions), o.delivered.is_(False))
+            update(t.outbox).where(
+                key_in(self._engine.dialect.name, o.position, positions), o.delivered.is_(False)
+            )
         ).values(delivered=True)
         with storage_errors("acknowledging outbox messages"), self._engine.begin() as connection:
             return int(connection.execute(statement).rowcount)
