@@ -12,6 +12,9 @@ MariaDB. The rules that make it exact:
   collations, plus ``CAST(… AS BINARY)`` on MariaDB (whose ``_bin`` collations ignore
   trailing spaces), and ``instr``/``strpos``/``LOCATE`` rather than ``LIKE`` (SQLite's
   ``LIKE`` ignores ASCII case);
+- lists compile to one ``IN`` (one bound parameter on SQLite and PostgreSQL) and
+  ``AllOf``/``AnyOf`` to balanced trees (`crmkit.adapters.sqlalchemy.lists`): SQLite refuses
+  expression trees deeper than 1000, and caps a statement's parameters;
 - instants are epoch microseconds; a UTC day is ``floor(us / 86_400_000_000)``;
 - sums are exact: PostgreSQL and MariaDB sum BIGINTs into NUMERIC/DECIMAL; SQLite, whose
   ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart.
