@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["same_value"]
+__all__ = ["same_value", "value_kind"]
 
 # Checked in order: bool before int (a bool is an int), datetime before date.
 _KINDS: tuple[tuple[type, str], ...] = (

@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 
 from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.lists import all_of, any_of, one_of
+from crmkit.adapters.sqlalchemy.lists import all_of, any_of, key_in, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.domain.channels import SubjectKind
 from crmkit.domain.conditions import (
@@ -210,6 +210,11 @@ class _Compiler:
         """``expr IN values`` as one flat ``IN`` (see `crmkit.adapters.sqlalchemy.lists`)."""
         return one_of(self.dialect, expr, list(values), textual=textual)
 
+    def keys(self, expr: Any, values: Iterable[str]) -> Any:
+        """``expr IN values`` for ids, slugs and enum values: text without spaces, which
+        the column's own collation compares exactly (and its index serves) everywhere."""
+        return key_in(self.dialect, expr, sorted(values))
+
     def present(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
         """The two-valued comparison of a nullable ``expr``."""
         if op is Op.IS_NULL:
@@ -257,10 +262,10 @@ class _Compiler:
                 h.model == node.model,
                 h.subject_kind == SubjectKind.CUSTOMER.value,
                 h.subject_id == _c.id,
-                self.one_of(h.stage, node.stages, True),
+                self.keys(h.stage, node.stages),
             )
         if isinstance(node, Members):
-            return self.one_of(_c.id, node.ids, True)
+            return self.keys(_c.id, node.ids)
         if isinstance(node, AggregateCondition):
             return self.aggregate(node)
         if isinstance(node, InteractionCount):
@@ -404,11 +409,11 @@ class _Compiler:
         clauses: list[Any] = [i.tenant_id == self.tenant, i.customer_id == _c.id]
         clauses += self.window(node)
         if node.kinds:
-            clauses.append(self.one_of(i.kind, node.kinds, True))
+            clauses.append(self.keys(i.kind, node.kinds))
         if node.channels:
-            clauses.append(self.one_of(i.channel, (c.value for c in node.channels), True))
+            clauses.append(self.keys(i.channel, (c.value for c in node.channels)))
         if node.directions:
-            clauses.append(self.one_of(i.direction, (d.value for d in node.directions), True))
+            clauses.append(self.keys(i.direction, (d.value for d in node.directions)))
         if node.campaigns:
             clauses.append(self.one_of(i.campaign, node.campaigns, True))
         for key, value in sorted(node.metadata.items()):
@@ -545,9 +550,9 @@ class _Compiler:
             start = self.as_of_us - node.within_days * _DAY_US
             where.append(i.occurred_at_us > start)
         if node.kinds:
-            where.append(self.one_of(i.kind, node.kinds, True))
+            where.append(self.keys(i.kind, node.kinds))
         if node.channels:
-            where.append(self.one_of(i.channel, (c.value for c in node.channels), True))
+            where.append(self.keys(i.channel, (c.value for c in node.channels)))
         measured = _scalar(func.count(), where)
         clauses = []
         if node.at_least is not None:
