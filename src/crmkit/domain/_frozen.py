@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
+
+from crmkit.domain._same import same_value
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -11,11 +14,22 @@ V = TypeVar("V")
 class FrozenMap(dict[K, V]):
     """A ``dict`` that refuses changes after construction.
 
-    It compares equal to a plain ``dict`` with the same items, so callers may pass either;
-    it stays a ``dict`` so serialisers and drivers treat it as one.
+    It compares equal to a plain ``dict`` with the same items, so callers may pass either,
+    but by type as well as by value (`same_value`): ``{"flag": True}`` is not
+    ``{"flag": 1}``, as in every store. It stays a ``dict`` so serialisers and drivers treat
+    it as one.
     """
 
     __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return same_value(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"{type(self).__name__} is immutable; build a new mapping instead")

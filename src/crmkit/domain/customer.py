@@ -18,6 +18,7 @@ import attrs
 from crmkit._reprs import key_text
 from crmkit.domain._checks import to_utc, utc, version_number
 from crmkit.domain._frozen import FrozenMap
+from crmkit.domain._same import same_value
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
 from crmkit.domain.consent import ConsentRecord, deciding_consent, may_contact
@@ -264,7 +265,9 @@ class Customer:
         _refuse_unknown(changes)
         changes = {k: v for k, v in changes.items() if v is not UNCHANGED}
         candidate = attrs.evolve(self, **changes)  # runs every converter and validator first
-        changed = tuple(f for f in changes if getattr(candidate, f) != getattr(self, f))
+        changed = tuple(
+            f for f in changes if not same_value(getattr(candidate, f), getattr(self, f))
+        )
         for name in changed:
             setattr(self, name, getattr(candidate, name))
         return self._changed(changed, at)
@@ -289,7 +292,7 @@ class Customer:
         merged = {k: v for k, v in self.traits.items() if k not in removed}
         merged.update(values)
         checked = FrozenMap(validate_traits(merged, schema))
-        if checked == self.traits:
+        if same_value(checked, self.traits):  # True over 1 is a change: another trait type
             return ()
         self.traits = checked
         return self._changed(("traits",), at)

@@ -17,6 +17,7 @@ import attrs
 from crmkit._reprs import key_text
 from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
+from crmkit.domain._same import same_value
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.events import DomainEvent, InteractionRecorded
 from crmkit.domain.ids import CustomerId, InteractionId, check_id
@@ -149,11 +150,18 @@ class Interaction:
         return interaction
 
     def same_content(self, other: Interaction) -> bool:
-        """True when ``other`` records the same facts, whatever its id."""
-        return attrs.evolve(other, id=self.id) == self
+        """True when ``other`` records the same facts, whatever its id: every field the same
+        value of the same type (`same_value`), so a metadata ``1`` is not ``True``."""
+        return all(
+            same_value(getattr(self, name), getattr(other, name)) for name in _CONTENT_FIELDS
+        )
 
     def pull_events(self) -> list[DomainEvent]:
         """Hand over the events collected since the last call, and forget them."""
         events = list(self._events)
         self._events.clear()
         return events
+
+
+#: The fields that make an interaction's content: all but its id (and the collected events).
+_CONTENT_FIELDS = tuple(f.name for f in attrs.fields(Interaction) if f.eq and f.name != "id")

@@ -25,6 +25,7 @@ import attrs
 from crmkit.domain._checks import SLUG
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
+from crmkit.domain._same import same_value
 from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
@@ -512,7 +513,7 @@ def _metadata(value: Any) -> Mapping[str, str | int | bool]:
 
 def same_metadata(actual: object, wanted: object) -> bool:
     # True is not 1 here: metadata keeps its JSON type, and so does the SQL comparison.
-    return type(actual) is type(wanted) and actual == wanted
+    return same_value(actual, wanted)
 
 
 def _window(value: Any) -> Window:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.engine import connect
 from crmkit.adapters.sqlalchemy.failures import storage_errors
+from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import from_us
 from crmkit.app.outbox import OutboxReader
 from crmkit.domain import TenantId
@@ -56,7 +57,9 @@ class SqlOutbox(OutboxReader):
     def _acknowledge(self, positions: list[int]) -> int:
         o = t.outbox.c
         statement = self._mine(
-            update(t.outbox).where(o.position.in_(positions), o.delivered.is_(False))
+            update(t.outbox).where(
+                key_in(self._engine.dialect.name, o.position, positions), o.delivered.is_(False)
+            )
         ).values(delivered=True)
         with (
             storage_errors("acknowledging outbox messages"),

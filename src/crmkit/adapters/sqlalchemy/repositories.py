@@ -14,6 +14,7 @@ from crmkit.adapters._arguments import check_batch, check_page, check_rule, chec
 from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import segments as sg
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.app.unit_of_work import EventSource
 from crmkit.domain import (
     Account,
@@ -325,7 +326,11 @@ class SqlCustomers:
         owner = table.c.customer_id
         # A contiguous batch is one range seek on the (tenant_id, customer_id, …) key however
         # large it is; a scattered one (a tag, an account) asks for exactly its ids.
-        selected = and_(owner >= ids[0], owner <= ids[-1]) if contiguous else owner.in_(ids)
+        selected = (
+            and_(owner >= ids[0], owner <= ids[-1])
+            if contiguous
+            else key_in(self._s.connection.dialect.name, owner, ids)
+        )
         query = (
             select(table).where(table.c.tenant_id == self._tenant, selected).order_by(owner, order)
         )
@@ -436,7 +441,10 @@ class SqlCustomers:
         while True:
             ids = self._matching_ids(condition, moment, last, batch_size)
             if ids:
-                rows = self._rows(and_(c.tenant_id == self._tenant, c.id.in_(ids)), None)
+                dialect = self._s.connection.dialect.name
+                rows = self._rows(
+                    and_(c.tenant_id == self._tenant, key_in(dialect, c.id, ids)), None
+                )
                 yield from self._assemble(rows, contiguous=False)
             if len(ids) < batch_size:
                 return
@@ -621,10 +629,11 @@ class SqlInteractions:
         query = select(t.interactions).where(
             i.tenant_id == self._s.tenant, i.customer_id == customer_id
         )
+        dialect = self._s.connection.dialect.name
         if channels is not None:
-            query = query.where(i.channel.in_([str(c) for c in channels]))
+            query = query.where(key_in(dialect, i.channel, [str(c) for c in channels]))
         if kinds is not None:
-            query = query.where(i.kind.in_([str(k) for k in kinds]))
+            query = query.where(key_in(dialect, i.kind, [str(k) for k in kinds]))
         if since is not None:
             query = query.where(i.occurred_at_us >= m.to_us(since))
         if until is not None:

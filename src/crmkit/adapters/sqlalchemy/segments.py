@@ -12,6 +12,9 @@ MariaDB. The rules that make it exact:
   collations, plus ``CAST(… AS BINARY)`` on MariaDB for values that carry no column's
   collation (JSON elements, bound text), and ``instr``/``strpos``/``LOCATE`` rather than
   ``LIKE`` (SQLite's ``LIKE`` ignores ASCII case);
+- lists compile to one ``IN`` (one bound parameter on SQLite and PostgreSQL) and
+  ``AllOf``/``AnyOf`` to balanced trees (`crmkit.adapters.sqlalchemy.lists`): SQLite refuses
+  expression trees deeper than 1000, and caps a statement's parameters;
 - instants are epoch microseconds; a UTC day is ``floor(us / 86_400_000_000)``;
 - sums are exact: PostgreSQL and MariaDB sum BIGINTs into NUMERIC/DECIMAL; SQLite, whose
   ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart.
@@ -53,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.lists import all_of, any_of, key_in, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.domain.channels import SubjectKind
 from crmkit.domain.conditions import (
@@ -169,6 +173,9 @@ class _Compiler:
     # Comparisons of a present value (the caller adds ``IS NOT NULL``).
 
     def compare(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
+        if op in (Op.IN, Op.NOT_IN):
+            found = self.one_of(expr, operand, textual)
+            return found if op is Op.IN else not_(found)
         if textual:
             if op is Op.CONTAINS:
                 return self.position(expr, operand) > 0
@@ -192,13 +199,18 @@ class _Compiler:
                 return expr > wrap(operand)
             case Op.GE:
                 return expr >= wrap(operand)
-            case Op.IN:
-                return or_(*(expr == wrap(v) for v in _sorted(operand)))
-            case Op.NOT_IN:
-                return and_(*(expr != wrap(v) for v in _sorted(operand)))
             case Op.BETWEEN:
                 return and_(expr >= wrap(operand[0]), expr <= wrap(operand[1]))
         raise ValidationError.single("op", op.value, "is not supported here")  # pragma: no cover
+
+    def one_of(self, expr: Any, values: Iterable[Any], textual: bool) -> Any:
+        """``expr IN values`` as one flat ``IN`` (see `crmkit.adapters.sqlalchemy.lists`)."""
+        return one_of(self.dialect, expr, list(values), textual=textual)
+
+    def keys(self, expr: Any, values: Iterable[str]) -> Any:
+        """``expr IN values`` for ids, slugs and enum values: text without spaces, which
+        the column's own collation compares exactly (and its index serves) everywhere."""
+        return key_in(self.dialect, expr, sorted(values))
 
     def present(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
         """The two-valued comparison of a nullable ``expr``."""
@@ -212,9 +224,9 @@ class _Compiler:
 
     def predicate(self, node: Condition) -> Any:
         if isinstance(node, AllOf):
-            return and_(*(self.predicate(c) for c in node.conditions))
+            return all_of(self.predicate(c) for c in node.conditions)
         if isinstance(node, AnyOf):
-            return or_(*(self.predicate(c) for c in node.conditions))
+            return any_of(self.predicate(c) for c in node.conditions)
         if isinstance(node, Not):
             return not_(self.predicate(node.condition))
         if isinstance(node, FieldCondition):
@@ -247,12 +259,10 @@ class _Compiler:
                 h.model == node.model,
                 h.subject_kind == SubjectKind.CUSTOMER.value,
                 h.subject_id == _c.id,
-                h.stage.in_(sorted(node.stages)),
+                self.keys(h.stage, node.stages),
             )
         if isinstance(node, Members):
-            if not node.ids:
-                return false()
-            return _c.id.in_(sorted(node.ids))
+            return self.keys(_c.id, node.ids)
         if isinstance(node, AggregateCondition):
             return self.aggregate(node)
         if isinstance(node, InteractionCount):
@@ -325,10 +335,10 @@ class _Compiler:
 
     def decimal(self, op: Op, operand: Any) -> Any:
         values = operand if op in (Op.IN, Op.NOT_IN) else (operand,)
-        texts = tuple(sorted({text for v in values if (text := _decimal_text(v)) is not None}))
-        # One IN list of bound texts, flat on every backend however many values; the column's
-        # collation is exact (binary, NO PAD) everywhere.
-        found = t.traits.c.value_text.in_(texts) if texts else false()
+        texts = {text for v in values if (text := _decimal_text(v)) is not None}
+        # Canonical texts hold no spaces: the column's own exact collation (and index) serves,
+        # as one flat IN however many values.
+        found = self.keys(t.traits.c.value_text, texts) if texts else false()
         if op in (Op.EQ, Op.IN):
             return found
         if op in (Op.NE, Op.NOT_IN):
@@ -397,15 +407,13 @@ class _Compiler:
         clauses: list[Any] = [i.tenant_id == self.tenant, i.customer_id == _c.id]
         clauses += self.window(node)
         if node.kinds:
-            clauses.append(i.kind.in_(sorted(node.kinds)))
+            clauses.append(self.keys(i.kind, node.kinds))
         if node.channels:
-            clauses.append(i.channel.in_(sorted(c.value for c in node.channels)))
+            clauses.append(self.keys(i.channel, (c.value for c in node.channels)))
         if node.directions:
-            clauses.append(i.direction.in_(sorted(d.value for d in node.directions)))
+            clauses.append(self.keys(i.direction, (d.value for d in node.directions)))
         if node.campaigns:
-            clauses.append(
-                or_(*(self.text(i.campaign) == self.value(c) for c in sorted(node.campaigns)))
-            )
+            clauses.append(self.one_of(i.campaign, node.campaigns, True))
         for key, value in sorted(node.metadata.items()):
             clauses.append(self.metadata(key, value))
         return clauses
@@ -540,9 +548,9 @@ class _Compiler:
             start = self.as_of_us - node.within_days * _DAY_US
             where.append(i.occurred_at_us > start)
         if node.kinds:
-            where.append(i.kind.in_(sorted(node.kinds)))
+            where.append(self.keys(i.kind, node.kinds))
         if node.channels:
-            where.append(i.channel.in_(sorted(c.value for c in node.channels)))
+            where.append(self.keys(i.channel, (c.value for c in node.channels)))
         measured = _scalar(func.count(), where)
         clauses = []
         if node.at_least is not None:
@@ -553,15 +561,12 @@ class _Compiler:
 
 
 def _scalar(aggregate: Any, where: Sequence[Any]) -> Any:
-    return select(aggregate).select_from(t.interactions).where(*where).scalar_subquery()
+    # One filter per metadata key: joined as a balanced tree, however many keys there are.
+    return select(aggregate).select_from(t.interactions).where(all_of(where)).scalar_subquery()
 
 
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, tuple) and value else value
-
-
-def _sorted(values: Iterable[Any]) -> list[Any]:
-    return sorted(values, key=repr)
 
 
 def _map(operand: Any, convert: Any) -> Any:

@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, exc, func, insert, or_, select, update
+from sqlalchemy import and_, exc, func, insert, select, update
 
 from crmkit.adapters._arguments import check_batch
 from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.lists import any_of, key_in
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import StageHistory, SubjectKind
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
@@ -199,11 +200,10 @@ class SqlStageHistories:
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
         for row in rows:
             groups[(row["model"], row["subject_kind"])].append(row["subject_id"])
-        chosen = or_(
-            *(
-                and_(_C.model == model, _C.subject_kind == kind, _C.subject_id.in_(ids))
-                for (model, kind), ids in groups.items()
-            )
+        dialect = self._s.connection.dialect.name
+        chosen = any_of(
+            and_(_C.model == model, _C.subject_kind == kind, key_in(dialect, _C.subject_id, ids))
+            for (model, kind), ids in groups.items()
         )
         query = (
             select(t.stage_changes)

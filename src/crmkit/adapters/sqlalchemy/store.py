@@ -20,6 +20,7 @@ from crmkit.adapters.sqlalchemy.engine import (
 )
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
+from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.adapters.sqlalchemy.pipelines import configure_psycopg
@@ -238,7 +239,10 @@ class SqlUnitOfWork(BaseUnitOfWork):
             if wanted:
                 self.connection.execute(
                     select(table.c.id)
-                    .where(table.c.tenant_id == self.tenant, table.c.id.in_(wanted))
+                    .where(
+                        table.c.tenant_id == self.tenant,
+                        key_in(self.connection.dialect.name, table.c.id, wanted),
+                    )
                     .order_by(table.c.id)
                     .with_for_update()
                 ).all()

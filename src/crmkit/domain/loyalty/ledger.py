@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import version_number
+from crmkit.domain._same import same_value
 from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent
 from crmkit.domain.ids import CustomerId, check_id
@@ -387,7 +388,7 @@ class PointsLedger:
     def _replayed(self, key: str, points: int, rule: str) -> LedgerEntry | None:
         for entry in self.entries:
             if entry.key == key:
-                if (entry.points, entry.rule) == (points, rule):
+                if same_value((entry.points, entry.rule), (points, rule)):
                     return entry
                 raise IdempotencyConflict("key", key, entry.key)
         return None
