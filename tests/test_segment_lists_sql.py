@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.adapters.sqlalchemy.segments import compile_segment
 from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, HasTag, Not
-from crmkit.domain.conditions import InteractionCount
+from crmkit.domain.conditions import MAX_CONDITIONS, InteractionCount
 from crmkit.domain.segments import (
     MAX_LIST_VALUES,
     MAX_MEMBERS,
@@ -186,14 +186,19 @@ def test_a_rule_holding_every_list_at_the_limit_agrees_with_the_domain(
     agrees(filled, rule)
 
 
+def _parts(leaves: list[Condition]) -> list[list[Condition]]:
+    return [leaves[n : n + MAX_CONDITIONS] for n in range(0, len(leaves), MAX_CONDITIONS)]
+
+
 def _many_children() -> list[tuple[str, Condition]]:
     tags = [HasTag(tag) for tag in ["vip", "new", *(f"tag-{n}" for n in range(998))]]
     # Not 1000 negated tags: PostgreSQL takes seconds to plan 1000 NOT EXISTS subqueries.
     cities = [Not(FieldCondition("city", "eq", city)) for city in TEXT_LIST]
     metadata = {f"key-{n}": n for n in range(999)}
+    # A group holds at most MAX_CONDITIONS children: a thousand leaves take groups of groups.
     return [
-        ("any of 1000 tags", AnyOf(tags)),
-        ("all of 1000 negated tests", AllOf(cities)),
+        ("any of 1000 tags", AnyOf([AnyOf(part) for part in _parts(tags)])),
+        ("all of 1000 negated tests", AllOf([AllOf(part) for part in _parts(cities)])),
         ("1000 metadata keys", AggregateCondition("max_at", "is_null", metadata=metadata)),
     ]
 
