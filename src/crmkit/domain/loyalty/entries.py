@@ -9,7 +9,7 @@ booked up to it (`fold`): no clock, no hidden state, the past included.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +19,16 @@ from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.channels import enum_of
 from crmkit.errors import ValidationError
 
-__all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState", "Tally", "fold", "running"]
+__all__ = [
+    "EntryKind",
+    "LedgerEntry",
+    "LedgerIndex",
+    "LedgerState",
+    "LotState",
+    "Tally",
+    "fold",
+    "running",
+]
 
 
 class EntryKind(StrEnum):
@@ -163,6 +172,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.lots: dict[str, list[Any]] = {}
+        self.open: dict[str, list[Any]] = {}  # the lots with points left
         self.totals = dict.fromkeys(("earned", "in", "out", "redeem", "expire", "reverse"), 0)
         self.available = 0
         self.pending = 0
@@ -170,7 +180,7 @@ class _Tally:
     def apply(self, entry: LedgerEntry) -> None:
         if entry.opens_lot:
             ready = entry.available_from is None or entry.available_from <= entry.at
-            self.lots[entry.key] = [entry, entry.points, ready]
+            self.lots[entry.key] = self.open[entry.key] = [entry, entry.points, ready]
             self.totals["earned" if entry.kind is EntryKind.EARN else "in"] += entry.points
             self._move(entry.points, ready)
         elif entry.kind is EntryKind.MATURE:
@@ -183,6 +193,8 @@ class _Tally:
                 lot = self.lots[key]
                 lot[1] -= points
                 self._move(-points, lot[2])
+                if not lot[1]:
+                    self.open.pop(key, None)
             taken = sum(points for _, points in entry.takes)
             self.totals["out" if entry.kind is EntryKind.ADJUST else entry.kind.value] += taken
 
@@ -192,11 +204,12 @@ class _Tally:
         else:
             self.pending += points
 
-    def state(self, as_of: datetime | None) -> LedgerState:
+    def state(self, as_of: datetime | None, *, open_only: bool = False) -> LedgerState:
         totals = self.totals
+        lots = self.open if open_only else self.lots
         return LedgerState(
             as_of=as_of,
-            lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in self.lots.items()),
+            lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in lots.items()),
             earned=totals["earned"],
             adjusted_in=totals["in"],
             adjusted_out=totals["out"],
@@ -206,12 +219,49 @@ class _Tally:
         )
 
 
+class LedgerIndex:
+    """Where a ledger's entries are found by what they refer to, so that checking a replay or
+    planning a refund looks up a few entries instead of scanning them all."""
+
+    def __init__(self) -> None:
+        #: Each idempotency key's first entry.
+        self.keys: dict[str, LedgerEntry] = {}
+        #: The earning entries of each interaction.
+        self.earned: dict[str | None, list[LedgerEntry]] = {}
+        #: The refunds (interactions) that booked a reversal.
+        self.refunds: set[str | None] = set()
+        #: The reversals of each purchase.
+        self.reversals: dict[str | None, list[LedgerEntry]] = {}
+        #: The earning entries by the UTC day their interaction occurred (for period caps).
+        self.earned_on: dict[date, list[LedgerEntry]] = {}
+
+    def apply(self, entry: LedgerEntry) -> None:
+        self.keys.setdefault(entry.key, entry)
+        if entry.kind is EntryKind.EARN:
+            self.earned.setdefault(entry.interaction_id, []).append(entry)
+            if entry.occurred_at is not None:
+                self.earned_on.setdefault(entry.occurred_at.date(), []).append(entry)
+        elif entry.kind is EntryKind.REVERSE:
+            self.refunds.add(entry.interaction_id)
+            self.reversals.setdefault(entry.reference, []).append(entry)
+
+    def earned_between(self, first: date, last: date) -> list[LedgerEntry]:
+        """The earning entries whose interaction occurred from day ``first`` to ``last``."""
+        found: list[LedgerEntry] = []
+        day = first
+        while day <= last:
+            found.extend(self.earned_on.get(day, ()))
+            day += timedelta(days=1)
+        return found
+
+
 class Tally:
-    """A fold kept up to date as entries are appended, so a ledger's current state costs
-    only the entries booked since it was last asked for."""
+    """A fold kept up to date as entries are appended, with an index of them, so a ledger's
+    current state costs only the entries booked since it was last asked for."""
 
     def __init__(self) -> None:
         self._tally = _Tally()
+        self._index = LedgerIndex()
         self._count = 0
         self._last: LedgerEntry | None = None
         self._state: LedgerState | None = None
@@ -220,13 +270,26 @@ class Tally:
         known = self._count
         if known > len(entries) or (known and entries[known - 1] is not self._last):
             # The list was replaced or changed: start over.
-            self._tally, known, self._count, self._last, self._state = _Tally(), 0, 0, None, None
+            self._tally, self._index = _Tally(), LedgerIndex()
+            known, self._count, self._last, self._state = 0, 0, None, None
         if known < len(entries):
             for entry in entries[known:]:
                 self._tally.apply(entry)
+                self._index.apply(entry)
             self._count = len(entries)
             self._last = entries[-1]
             self._state = None
+
+    def index(self, entries: list[LedgerEntry]) -> LedgerIndex:
+        """The index of ``entries`` (which must only ever grow)."""
+        self._catch_up(entries)
+        return self._index
+
+    def open_state(self, entries: list[LedgerEntry]) -> LedgerState:
+        """The state after ``entries`` with only the lots that have points left: what booking
+        needs, at the cost of the open lots rather than of every lot ever opened."""
+        self._catch_up(entries)
+        return self._tally.state(None, open_only=True)
 
     def state(self, entries: list[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
         """The state after every entry of ``entries`` (which must only ever grow)."""
@@ -240,7 +303,7 @@ class Tally:
         with points left matures or expires (``None``: never), without building a state."""
         self._catch_up(entries)
         tally, due = self._tally, None
-        for entry, left, ready in tally.lots.values():
+        for entry, left, ready in tally.open.values():
             if not left:
                 continue
             moment = entry.available_from if not ready else entry.expires_at

@@ -19,6 +19,7 @@ import attrs
 
 from crmkit.domain._checks import check_slug, non_negative_int
 from crmkit.domain.channels import enum_of
+from crmkit.domain.loyalty._tier_window import best_at, qualification_steps, tier_name
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
 from crmkit.errors import ValidationError
 
@@ -91,17 +92,14 @@ class TierPolicy:
     def tier_at(
         self, tiers: Sequence[Tier], entries: Sequence[LedgerEntry], at: datetime
     ) -> str | None:
-        """The tier a member holds at ``at`` (``None``: below every threshold)."""
-        since = at - timedelta(days=self.retention_days)
-        window = timedelta(days=self.window_days)
-        relevant = [e for e in entries if since - window < e.at <= at]
-        # What qualifies only changes when an entry enters or leaves the window.
-        moments = {since, at}
-        moments.update(e.at for e in relevant if since <= e.at)
-        moments.update(e.at + window for e in relevant if since <= e.at + window <= at)
-        best = max(self.qualifying(relevant, moment) for moment in moments)
-        reached = [tier for tier in tiers if tier.threshold <= best]
-        return max(reached, key=lambda tier: tier.threshold).name if reached else None
+        """The tier a member holds at ``at`` (``None``: below every threshold), from the
+        entries booked by then (one sweep over those of the lookback window)."""
+        since = at - self.lookback
+        relevant = [e for e in entries if since < e.at <= at]
+        steps = qualification_steps(
+            relevant, timedelta(days=self.window_days), self.basis is TierBasis.MONEY_SPENT
+        )
+        return tier_name(tiers, best_at(steps, at, timedelta(days=self.retention_days)))
 
 
 def _refund(entry: LedgerEntry) -> bool:
