@@ -38,15 +38,20 @@ DAY = timedelta(days=1)
 CUSTOMER = CustomerId("c1")
 
 
-def programme(policy: TierPolicy, thresholds: Sequence[int] = (100, 500, 2000)) -> Programme:
+def programme(
+    policy: TierPolicy,
+    thresholds: Sequence[int] = (100, 500, 2000),
+    lots: tuple[int, int | None] = (14, 90),
+) -> Programme:
+    """Three tiers (or as many as ``thresholds``); ``lots``: the pending and expiry days."""
     names = ("silver", "gold", "platinum")
     return Programme(
         "shop",
         [SpendRule("per_euro", 1, Money.of("1", "EUR"))],
         tiers=[Tier(name, threshold) for name, threshold in zip(names, thresholds, strict=False)],
         tier_policy=policy,
-        pending_days=14,
-        expiry_days=90,
+        pending_days=lots[0],
+        expiry_days=lots[1],
     )
 
 
@@ -138,6 +143,8 @@ POLICIES = st.builds(
     st.sampled_from([0, 0, 3, 10, 90]),
 )
 THRESHOLDS = st.sampled_from([(100, 500, 2000), (0, 150), (50, 60, 70), (300,)])
+#: Pending and expiry days: without them, the next instant due is the tier's own lapse.
+LOTS = st.sampled_from([(0, None), (0, None), (14, 90), (0, 30)])
 
 #: One step: a gap in seconds, an operation and two numbers.
 Step = tuple[int, str, int, int | None]
@@ -170,13 +177,20 @@ def step(book: PointsLedger, when: datetime, op: str, n: int, m: int | None) -> 
             book.adjust(n if m is None else -n, when, f"a{len(book.entries)}", "correction")
 
 
-@given(POLICIES, THRESHOLDS, st.lists(STEPS, max_size=30), st.data())
+Lots = tuple[int, int | None]
+
+
+@given(POLICIES, THRESHOLDS, LOTS, st.lists(STEPS, max_size=30), st.data())
 def test_the_kept_tier_and_its_lapse_are_the_tier_recomputed_from_scratch(
-    policy: TierPolicy, thresholds: tuple[int, ...], steps: list[Step], data: st.DataObject
+    policy: TierPolicy,
+    thresholds: tuple[int, ...],
+    lots: Lots,
+    steps: list[Step],
+    data: st.DataObject,
 ) -> None:
     """After every booking: the tier at the last instant, the summary's tier and next due
     instant, and the tier at instants ahead and behind, all equal the tier from scratch."""
-    book = PointsLedger(CUSTOMER, programme(policy, thresholds))
+    book = PointsLedger(CUSTOMER, programme(policy, thresholds, lots))
     tiers, when = book.programme.tiers, T0
     for gap, op, n, m in steps:
         when += timedelta(seconds=gap)
@@ -192,13 +206,17 @@ def test_the_kept_tier_and_its_lapse_are_the_tier_recomputed_from_scratch(
             assert book.tier(moment) == tier_from_scratch(policy, tiers, book.entries, moment)
 
 
-@given(POLICIES, THRESHOLDS, st.lists(STEPS, min_size=1, max_size=20), st.data())
-def test_the_tier_holds_until_its_lapse_and_changes_then(
-    policy: TierPolicy, thresholds: tuple[int, ...], steps: list[Step], data: st.DataObject
+@given(POLICIES, THRESHOLDS, LOTS, st.lists(STEPS, min_size=1, max_size=20), st.data())
+def test_the_tier_holds_until_the_next_instant_due(
+    policy: TierPolicy,
+    thresholds: tuple[int, ...],
+    lots: Lots,
+    steps: list[Step],
+    data: st.DataObject,
 ) -> None:
     """With no new entry, the tier from scratch is the same at every instant before the
-    lapse the ledger predicts, and differs at it."""
-    book, when = PointsLedger(CUSTOMER, programme(policy, thresholds)), T0
+    next instant the summary says is due: the stored tier can be trusted until then."""
+    book, when = PointsLedger(CUSTOMER, programme(policy, thresholds, lots)), T0
     for gap, op, n, m in steps:
         when += timedelta(seconds=gap)
         step(book, when, op, n, m)
@@ -207,14 +225,12 @@ def test_the_tier_holds_until_its_lapse_and_changes_then(
         return
     policy, tiers = book.programme.tier_policy, book.programme.tiers
     now = tier_from_scratch(policy, tiers, book.entries, last)
-    lapse = book.summary().next_due_at
+    due = book.summary().next_due_at
     horizon = last + 3 * policy.lookback + DAY
-    for fraction in data.draw(st.lists(st.floats(0, 1), max_size=5)):
-        moment = last + (min(lapse or horizon, horizon) - last) * fraction
-        if lapse is None or moment < lapse:
-            due = book.summary()
-            if due.next_due_at is None or moment < due.next_due_at:
-                assert tier_from_scratch(policy, tiers, book.entries, moment) == now
+    until = horizon if due is None else min(due, horizon)
+    for fraction in data.draw(st.lists(st.floats(0, 1, exclude_max=True), max_size=5)):
+        moment = min(last + (until - last) * fraction, until - timedelta(microseconds=1))
+        assert tier_from_scratch(policy, tiers, book.entries, moment) == now
 
 
 # -- examples --------------------------------------------------------------------------------
