@@ -8,13 +8,14 @@ import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crmkit import CRM, Customer, FixedClock
 from crmkit.domain.channels import Channel
 from crmkit.domain.ids import CustomerId, InteractionId
 from crmkit.domain.interaction import Interaction
@@ -80,8 +81,9 @@ def refund(ident: str, euros: str | None, when: datetime) -> Interaction:
 # -- the tier from scratch: every entry, every instant it could change ----------------------
 
 
-def tier_from_scratch(policy: TierPolicy, tiers: Sequence[Tier], entries: list[LedgerEntry],
-                      at: datetime) -> str | None:  # fmt: skip
+def tier_from_scratch(
+    policy: TierPolicy, tiers: Sequence[Tier], entries: list[LedgerEntry], at: datetime
+) -> str | None:
     """The best qualification at any moment of ``[at - retention, at]``, trying every
     instant an entry booked by ``at`` enters or leaves the window (q is constant between)."""
     booked = [e for e in entries if e.at <= at]
@@ -163,7 +165,9 @@ def step(book: PointsLedger, when: datetime, op: str, n: int, m: int | None) -> 
     if op == "buy":
         book.earn(buy(f"p{len(book.entries)}", f"{n}.{(m or 0) % 100:02d}", when), when)
     elif op == "refund" and bought:
-        purchases = sorted({str(e.interaction_id) for e in book.entries if e.kind is EntryKind.EARN})
+        purchases = sorted(
+            {str(e.interaction_id) for e in book.entries if e.kind is EntryKind.EARN}
+        )
         book.refund(
             refund(f"r{len(book.entries)}", None if m is None else str(m), when),
             purchase_id=purchases[n % len(purchases)],
@@ -262,7 +266,8 @@ class TestLapse:
         assert book.summary().next_due_at == T0 + 40 * DAY
         book.pull_events()
         book.mature_and_expire(T0 + 40 * DAY)
-        assert TierChanged(T0 + 40 * DAY, customer_id=CUSTOMER, from_tier=None, to_tier="silver") in book.pull_events()  # fmt: skip
+        upgrade = TierChanged(T0 + 40 * DAY, customer_id=CUSTOMER, from_tier=None, to_tier="silver")
+        assert upgrade in book.pull_events()
 
 
 # -- the cost of booking on a long ledger ----------------------------------------------------
@@ -319,8 +324,38 @@ def test_booking_on_a_long_ledger_costs_what_its_tier_window_holds() -> None:
 
 def test_a_ledger_with_a_long_history_keeps_the_tier_of_its_window() -> None:
     """The incremental tier matches the tier from scratch after years of purchases."""
-    policy = attrs.evolve(TierPolicy(window_days=30, retention_days=10))
+    policy = TierPolicy(window_days=30, retention_days=10)
     book = daily_buyer(400, policy)
     for shift in (-40, -1, 0, 5, 30, 41, 100):
         moment = T0 + shift * DAY
-        assert book.tier(moment) == tier_from_scratch(policy, book.programme.tiers, book.entries, moment)  # fmt: skip
+        expected = tier_from_scratch(policy, book.programme.tiers, book.entries, moment)
+        assert book.tier(moment) == expected
+
+
+def test_earning_through_the_crm_costs_what_the_window_holds(tmp_path: Path) -> None:
+    """Through the front door, in memory and on SQLite, a purchase of a member with years of
+    history does the work of a member with only the recent entries: the store keeps each
+    ledger's running tally, so reading the ledger does not add up its whole history."""
+    policy = TierPolicy(window_days=30, retention_days=10)
+    for crm in (
+        CRM.in_memory(clock=FixedClock(T0), loyalty=programme(policy)),
+        CRM.sqlite(tmp_path / "crm.db", clock=FixedClock(T0), loyalty=programme(policy)),
+    ):
+        long, short = CustomerId("long"), CustomerId("short")
+        crm.import_customers([Customer.register(c, at=T0 - 4000 * DAY) for c in (long, short)])
+        with crm.unit_of_work() as uow:
+            for who, days in ((long, 3000), (short, 150)):
+                book = daily_buyer(days, policy)
+                uow.points_ledgers.add(PointsLedger(who, book.programme, book.entries))
+            uow.commit()
+
+        for who in (long, short, long, short):  # warm up: the first reads fill the caches
+            purchase(crm, who)()
+        assert calls_during(purchase(crm, long)) <= calls_during(purchase(crm, short)) * 1.05
+
+
+def purchase(crm: CRM, who: str) -> Callable[[], Any]:
+    """Recording a purchase of 5 EUR for ``who``, to be run."""
+    return lambda: crm.record_interaction(
+        who, kind="purchase", channel="web", amount=Money.of("5", "EUR")
+    )

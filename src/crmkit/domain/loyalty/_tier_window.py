@@ -50,9 +50,7 @@ def _minus(at: datetime, delta: timedelta) -> datetime | None:
         return None
 
 
-def qualification_steps(
-    entries: Iterable[LedgerEntry], window: timedelta, money: bool
-) -> Steps:
+def qualification_steps(entries: Iterable[LedgerEntry], window: timedelta, money: bool) -> Steps:
     """q as a step function over ``entries`` (each counted from its ``at`` to its
     ``at + window``): points earned net of reversals, or money spent net of refunds with a
     purchase's spend counted once (its latest entry's). Exact from the earliest instant
@@ -182,16 +180,11 @@ class TierWindow:
         self._lapse: dict[datetime, datetime | None] = {}
         self._now: Steps | None = None  # the steps that hold from the last entry on
 
-    def _catch_up(self, entries: Sequence[LedgerEntry]) -> None:
+    def _catch_up(self, entries: Sequence[LedgerEntry], ordered: bool) -> None:
         known = self._count
         if known == len(entries) and (not known or entries[known - 1] is self._last):
             return
-        if known > len(entries) or (known and entries[known - 1] is not self._last):
-            known, self._ordered = 0, True  # the list was replaced: check it all again
-        for index in range(max(known, 1), len(entries)):
-            if entries[index].at < entries[index - 1].at:
-                self._ordered = False
-                break
+        self._ordered = ordered
         self._count = len(entries)
         self._last = entries[-1] if entries else None
         self._tier.clear()
@@ -219,18 +212,21 @@ class TierWindow:
             inside = [e for e in entries if (since is None or e.at > since) and e.at <= end]
         return qualification_steps(inside, self._window, self._money)
 
-    def tier(self, entries: Sequence[LedgerEntry], at: datetime) -> str | None:
-        """The tier at ``at`` from the entries booked by then."""
-        self._catch_up(entries)
+    def tier(self, entries: Sequence[LedgerEntry], at: datetime, ordered: bool) -> str | None:
+        """The tier at ``at`` from the entries booked by then (``ordered``: whether they are
+        in time order, so that bisection finds the window)."""
+        self._catch_up(entries, ordered)
         if at not in self._tier:
             steps = self._steps(entries, at)
             self._tier[at] = tier_name(self._tiers, best_at(steps, at, self._retention))
         return self._tier[at]
 
-    def lapse(self, entries: Sequence[LedgerEntry], after: datetime) -> datetime | None:
+    def lapse(
+        self, entries: Sequence[LedgerEntry], after: datetime, ordered: bool
+    ) -> datetime | None:
         """The first instant after ``after`` (at or after the last entry) when the tier
         changes with time alone (``None``: never)."""
-        self._catch_up(entries)
+        self._catch_up(entries, ordered)
         if after not in self._lapse:
             steps = self._steps(entries, after)
             self._lapse[after] = lapse(steps, after, self._retention, self._tiers)

@@ -131,14 +131,28 @@ class PointsLedger:
         *,
         version: int,
         last_at: datetime | None,
+        tally: Tally | None = None,
     ) -> PointsLedger:
         """A stored ledger: its entries, version and the ``last_at`` of its stored
-        `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``)."""
+        `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``).
+
+        ``tally``, the running tally of these very entries that a store kept (`tally`),
+        spares adding them all up again: restoring then costs a few dict copies, not the
+        length of the ledger. A tally of other entries is ignored."""
         booked = list(entries)
         reviewed = (
             last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
         )
-        return cls(customer_id, programme, booked, version=version, reviewed_at=reviewed)
+        ledger = cls(customer_id, programme, booked, version=version, reviewed_at=reviewed)
+        if tally is not None and tally.holds(booked):
+            ledger._tally = tally.copy()
+        return ledger
+
+    def tally(self) -> Tally:
+        """A copy of the running tally of the ledger's entries, for a store to keep beside
+        them and hand back to `restore`."""
+        self._tally.in_time_order(self.entries)  # catch up first
+        return self._tally.copy()
 
     @property
     def last_at(self) -> datetime | None:
@@ -177,7 +191,8 @@ class PointsLedger:
         tier = self.tier(last) if last is not None else None
         if self.programme.tiers and last is not None:
             # Even without a tier, one can be reached with time alone (a refund leaving).
-            lapse = self._tier_window().lapse(self.entries, last)
+            ordered = self._tally.in_time_order(self.entries)
+            lapse = self._tier_window().lapse(self.entries, last, ordered)
             if lapse is not None:
                 due.append(lapse)
         return PointsBalance(
@@ -221,7 +236,8 @@ class PointsLedger:
         """The member's tier at ``as_of`` (``None``: no tier), from entries booked by then."""
         if not self.programme.tiers:
             return None
-        return self._tier_window().tier(self.entries, ensure_utc(as_of, "as_of"))
+        ordered = self._tally.in_time_order(self.entries)
+        return self._tier_window().tier(self.entries, ensure_utc(as_of, "as_of"), ordered)
 
     def statement(self, as_of: datetime | None = None) -> list[StatementLine]:
         """Every entry booked by ``as_of`` with the points after it: where each point went."""
