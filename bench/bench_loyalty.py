@@ -230,10 +230,11 @@ def tiered_ledger(customer: CustomerId, size: int, now: datetime) -> PointsLedge
         ledger.earn(bought, when)
 
     old = max(0, size - SMALL_LEDGER) // 3  # each makes 3 entries: earn, mature, expire
-    start = now - timedelta(days=old + 2 * 365)
+    start = now - timedelta(days=old + 3 * 365)
     for n in range(old):
         purchase(n, start + timedelta(days=n))
-    ledger.mature_and_expire(now - timedelta(days=60))  # the old points are gone
+    # The old points are gone, two years ago: nothing old is inside the tier's window now.
+    ledger.mature_and_expire(now - timedelta(days=2 * 365))
     n = old
     recent = now - timedelta(days=30)
     for day in range(5):

@@ -97,24 +97,27 @@ def test_a_ledger_restored_with_its_tally_is_the_fold_of_its_entries(
     before: list[Step], after: list[Step]
 ) -> None:
     """A store hands a ledger's running tally back with its entries: the restored ledger
-    adds up exactly as a fold of them, and booking on it leaves the kept tally alone."""
+    adds up exactly as a fold of them, and booking on it (or on the ledger the tally was
+    taken from) leaves the kept tally alone."""
     book = replay_script(before)
-    kept, entries = book.tally(), tuple(book.entries)
+    kept, entries, summary, last = book.tally(), tuple(book.entries), book.summary(), book.last_at
     restored = PointsLedger.restore(
-        book.customer_id, book.programme, entries, version=1, last_at=book.last_at, tally=kept
+        book.customer_id, book.programme, entries, version=1, last_at=last, tally=kept
     )
     assert restored.state() == fold(entries)
     when = restored.last_at or T0
     for gap, _, n, _ in after:
         when += timedelta(days=gap)
-        restored.mature_and_expire(when)
-        restored.earn(buy(f"later{len(restored.entries)}", str(n), when), when)
+        for each in (restored, book):  # the ledger it was taken from books on, too
+            each.mature_and_expire(when)
+            each.earn(buy(f"later{len(each.entries)}", str(n), when), when)
     assert restored.state() == fold(restored.entries)
+    assert book.state() == fold(book.entries)
     again = PointsLedger.restore(
-        book.customer_id, book.programme, entries, version=1, last_at=book.last_at, tally=kept
+        book.customer_id, book.programme, entries, version=1, last_at=last, tally=kept
     )
     assert again.state() == fold(entries)
-    assert again.summary() == attrs.evolve(book.summary(), version=1)
+    assert again.summary() == attrs.evolve(summary, version=1)
 
 
 def test_a_tally_of_other_entries_is_ignored() -> None:

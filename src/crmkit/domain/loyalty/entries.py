@@ -291,15 +291,23 @@ class Tally:
         self._last: LedgerEntry | None = None
         self._state: LedgerState | None = None
         self._ordered = True
+        self._shared = False  # the sums and the index are shared with a copy
 
     def copy(self) -> Tally:
-        """An independent copy (for another ledger holding the same entries): a few dict
-        copies, not a new fold."""
+        """An independent copy (for another ledger holding the same entries). It shares
+        the sums and the index until one of the two books an entry, which then copies
+        them (a few dict copies, never a new fold)."""
         twin = Tally()
-        twin._tally, twin._index = self._tally.copy(), self._index.copy()
+        twin._tally, twin._index = self._tally, self._index
         twin._count, twin._last, twin._state = self._count, self._last, self._state
         twin._ordered = self._ordered
+        twin._shared = self._shared = True
         return twin
+
+    def _own(self) -> None:
+        if self._shared:
+            self._tally, self._index = self._tally.copy(), self._index.copy()
+            self._shared = False
 
     def holds(self, entries: Sequence[LedgerEntry]) -> bool:
         """True when the tally is caught up with exactly ``entries`` (the same last entry)."""
@@ -311,8 +319,9 @@ class Tally:
             # The list was replaced or changed: start over.
             self._tally, self._index = _Tally(), LedgerIndex()
             known, self._count, self._last, self._state = 0, 0, None, None
-            self._ordered = True
+            self._ordered, self._shared = True, False
         if known < len(entries):
+            self._own()
             previous = self._last
             for entry in entries[known:]:
                 self._tally.apply(entry)

@@ -137,8 +137,8 @@ class PointsLedger:
         `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``).
 
         ``tally``, the running tally of these very entries that a store kept (`tally`),
-        spares adding them all up again: restoring then costs a few dict copies, not the
-        length of the ledger. A tally of other entries is ignored."""
+        spares adding them all up again: restoring then costs a few dict copies at most,
+        not the length of the ledger. A tally of other entries is ignored."""
         booked = list(entries)
         reviewed = (
             last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
