@@ -542,6 +542,7 @@ def _problem(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> Validatio
             return ValidationError.single(
                 f"entries[{seq}].seq", entries[seq].seq, f"must be its position ({seq})"
             )
-    if len(stored) < len(entries) and len({e.key for e in entries}) != len(entries):
+    # Each new entry must be the first with its key (the index answers without a scan).
+    if any(ledger.entry_with_key(e.key) is not e for e in entries[len(stored) :]):
         return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
     return None

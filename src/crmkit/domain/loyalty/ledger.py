@@ -239,6 +239,11 @@ class PointsLedger:
         ordered = self._tally.in_time_order(self.entries)
         return self._tier_window().tier(self.entries, ensure_utc(as_of, "as_of"), ordered)
 
+    def entry_with_key(self, key: str) -> LedgerEntry | None:
+        """The first entry booked with the idempotency key ``key`` (``None``: none), looked
+        up in the ledger's index."""
+        return self._tally.index(self.entries).keys.get(key)
+
     def statement(self, as_of: datetime | None = None) -> list[StatementLine]:
         """Every entry booked by ``as_of`` with the points after it: where each point went."""
         lines = []
