@@ -15,6 +15,10 @@ See ``bench/README.md`` for what is measured.
 - *balance*: ``CRM.points_balance`` of a member with 10 ledger entries against one with
   10,000 (stored untimed): the read is one row of the balances table, so the two should
   take the same time; and against the same ``SELECT`` on a raw ``sqlite3`` cursor.
+- *tiered earn*: on a three-tier programme, ``CRM.record_interaction`` of one purchase for
+  a member whose ledger holds 10,000 entries (years of old purchases, then the same recent
+  ones) against a member with only those 10 recent entries, in memory and on a SQLite
+  file: the tier window holds the same entries, so the two should cost the same.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from crmkit import (
     PointsLedger,
     Programme,
     SpendRule,
+    Tier,
+    TierPolicy,
 )
 from crmkit.adapters.sqlalchemy import SqlStore
 
@@ -59,6 +65,19 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 PROGRAMME = Programme("club", [SpendRule("spend", 1, Money.of("1.00", "EUR"))])
+
+#: The tiered programme: three tiers over a year (kept a month more), a return window, and
+#: points that expire a year after they become available.
+TIERED = Programme(
+    "club",
+    [SpendRule("spend", 1, Money.of("1.00", "EUR"))],
+    tiers=[Tier("silver", 200), Tier("gold", 1_000), Tier("platinum", 5_000)],
+    tier_policy=TierPolicy(window_days=365, retention_days=30),
+    pending_days=14,
+    expiry_days=365,
+)
+TIERED_EARNS = 25  # timed purchases per member and run
+TIERED_REPEATS = 7
 
 
 def member_id(i: int) -> CustomerId:
@@ -183,6 +202,71 @@ def stored_ledger(customer: CustomerId, entries: int) -> PointsLedger:
     return PointsLedger(customer, PROGRAMME, booked)
 
 
+class SteppingClock:
+    """A clock that moves on a minute each time it is read: every timed purchase is later
+    than the last entry of its member's ledger."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def now(self) -> datetime:
+        self.at += timedelta(minutes=1)
+        return self.at
+
+
+def tiered_ledger(customer: CustomerId, size: int, now: datetime) -> PointsLedger:
+    """A member's ledger on `TIERED` with about ``size`` entries, booked as the application
+    books them (the job first, then the purchase): daily purchases long ago (each one an
+    earning, its maturing and its expiry), then the 10 entries every member of this
+    benchmark has — five purchases of the last 30 days and their maturing."""
+    ledger = PointsLedger(customer, TIERED)
+
+    def purchase(n: int, when: datetime) -> None:
+        ledger.mature_and_expire(when)
+        bought = Interaction(
+            id=InteractionId(f"{customer}-{n}"), customer_id=customer, occurred_at=when,
+            kind="purchase", channel="web", amount=Money(500 + (n * 7_919) % 20_000, "EUR"),
+        )  # fmt: skip
+        ledger.earn(bought, when)
+
+    old = max(0, size - SMALL_LEDGER) // 3  # each makes 3 entries: earn, mature, expire
+    start = now - timedelta(days=old + 3 * 365)
+    for n in range(old):
+        purchase(n, start + timedelta(days=n))
+    # The old points are gone, two years ago: nothing old is inside the tier's window now.
+    ledger.mature_and_expire(now - timedelta(days=2 * 365))
+    n = old
+    recent = now - timedelta(days=30)
+    for day in range(5):
+        purchase(n + day, recent + timedelta(days=day))
+    ledger.mature_and_expire(recent + timedelta(days=20))
+    return ledger
+
+
+def tiered_earn(crm: CRM, store_ledgers: Callable[[list[PointsLedger]], None],
+                quick: bool) -> tuple[float, float, int, int]:  # fmt: skip
+    """The median time of one purchase earned by the long and by the short member, and
+    their entry counts."""
+    long_size = 1_000 if quick else BIG_LEDGER
+    long, short = CustomerId("long-member"), CustomerId("short-member")
+    crm.import_customers([Customer.register(c, at=START) for c in (long, short)])
+    ledgers = [tiered_ledger(long, long_size, START), tiered_ledger(short, SMALL_LEDGER, START)]
+    sizes = (len(ledgers[0].entries), len(ledgers[1].entries))
+    store_ledgers(ledgers)
+
+    def earns(customer: str) -> Callable[[], object]:
+        def run() -> None:
+            for _ in range(TIERED_EARNS):
+                crm.record_interaction(
+                    customer, kind="purchase", channel="web", amount=Money.of("25.00", "EUR")
+                )
+
+        return run
+
+    medians = timed({"long": earns(long), "short": earns(short)}, 3 if quick else TIERED_REPEATS)
+    return medians["long"] / TIERED_EARNS, medians["short"] / TIERED_EARNS, *sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", "--rows", type=int, default=DEFAULT_EVENTS)
@@ -259,6 +343,20 @@ def main(argv: list[str] | None = None) -> int:
             store.dispose()
             raw.close()
 
+        print("tiered earn (three tiers; a long and a short history)", flush=True)
+        tiered: dict[str, tuple[float, float, int, int]] = {}
+        memory = CRM.in_memory(clock=SteppingClock(START), loyalty=TIERED)
+        tiered["memory"] = tiered_earn(memory, lambda ls: _store(memory, ls), args.quick)
+        tiered_store = SqlStore.sqlite(Path(scratch) / "tiered.db")
+        try:
+            on_file = CRM.from_store(tiered_store, clock=SteppingClock(START), loyalty=TIERED)
+            tiered["sqlite"] = tiered_earn(on_file, lambda ls: _store(on_file, ls), args.quick)
+        finally:
+            tiered_store.dispose()
+        for name, (slow, fast, big, small) in tiered.items():
+            print(f"  {name}: {big:,} entries {slow * 1e3:.2f} ms   {small} entries "
+                  f"{fast * 1e3:.2f} ms", flush=True)  # fmt: skip
+
     figures: list[tuple[str, float, str]] = [
         ("earn_events_per_s", events / crmkit_earn, "events/s"),
         ("baseline_events_per_s", events / baseline, "events/s"),
@@ -267,11 +365,24 @@ def main(argv: list[str] | None = None) -> int:
         ("balance_read_10000_us", read_big * 1e6, "us"),
         ("balance_read_10000_vs_10", read_big / read_small, "x"),
         ("balance_read_vs_sqlite3", read_big / read_raw, "x"),
+        ("earn_tiered_long_ms", tiered["sqlite"][0] * 1e3, "ms"),
+        ("earn_tiered_short_ms", tiered["sqlite"][1] * 1e3, "ms"),
+        ("earn_tiered_long_vs_short", tiered["sqlite"][0] / tiered["sqlite"][1], "x"),
+        ("earn_tiered_long_memory_ms", tiered["memory"][0] * 1e3, "ms"),
+        ("earn_tiered_short_memory_ms", tiered["memory"][1] * 1e3, "ms"),
+        ("earn_tiered_long_vs_short_memory", tiered["memory"][0] / tiered["memory"][1], "x"),
     ]
-    decimals = {"events/s": 0, "us": 1, "x": 2}
+    decimals = {"events/s": 0, "us": 1, "ms": 3, "x": 2}
     for name, value, unit in figures:
         print(f"BENCH {name} {value:.{decimals[unit]}f} {unit}")
     return 0
+
+
+def _store(crm: CRM, ledgers: list[PointsLedger]) -> None:
+    with crm.unit_of_work() as uow:
+        for ledger in ledgers:
+            uow.points_ledgers.add(ledger)
+        uow.commit()
 
 
 if __name__ == "__main__":

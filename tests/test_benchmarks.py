@@ -27,6 +27,8 @@ REQUIRED = {
         "earn_vs_sqlite3": "x",
         "balance_read_10000_vs_10": "x",
         "balance_read_vs_sqlite3": "x",
+        "earn_tiered_long_vs_short": "x",
+        "earn_tiered_long_vs_short_memory": "x",
     },
     "bench_storage.py": {
         "write_vs_core": "x",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,3 +90,42 @@ def test_the_ledgers_running_tally_is_the_fold_of_its_entries(steps: list[Step])
     assert book.summary().available == fold(book.entries).available
     book.entries = book.entries[: len(book.entries) // 2]
     assert book.state() == fold(book.entries)
+
+
+@given(SCRIPTS, SCRIPTS)
+def test_a_ledger_restored_with_its_tally_is_the_fold_of_its_entries(
+    before: list[Step], after: list[Step]
+) -> None:
+    """A store hands a ledger's running tally back with its entries: the restored ledger
+    adds up exactly as a fold of them, and booking on it (or on the ledger the tally was
+    taken from) leaves the kept tally alone."""
+    book = replay_script(before)
+    kept, entries, summary, last = book.tally(), tuple(book.entries), book.summary(), book.last_at
+    restored = PointsLedger.restore(
+        book.customer_id, book.programme, entries, version=1, last_at=last, tally=kept
+    )
+    assert restored.state() == fold(entries)
+    when = restored.last_at or T0
+    for gap, _, n, _ in after:
+        when += timedelta(days=gap)
+        for each in (restored, book):  # the ledger it was taken from books on, too
+            each.mature_and_expire(when)
+            each.earn(buy(f"later{len(each.entries)}", str(n), when), when)
+    assert restored.state() == fold(restored.entries)
+    assert book.state() == fold(book.entries)
+    again = PointsLedger.restore(
+        book.customer_id, book.programme, entries, version=1, last_at=last, tally=kept
+    )
+    assert again.state() == fold(entries)
+    assert again.summary() == attrs.evolve(summary, version=1)
+
+
+def test_a_tally_of_other_entries_is_ignored() -> None:
+    """A tally that does not hold exactly the given entries is not trusted."""
+    book = funded("40")
+    stale = book.tally()
+    book.redeem(T0 + 20 * DAY, "k", points=10)
+    restored = PointsLedger.restore(
+        book.customer_id, book.programme, book.entries, version=1, last_at=None, tally=stale
+    )
+    assert restored.balance() == 30

@@ -525,6 +525,19 @@ class TestPointsLedgerStorage:
         assert balance == attrs.evolve(original.summary(), version=1)
         assert _entry_count(sql_store) == 2
 
+    def test_a_new_entry_reusing_a_stored_key_is_refused(self, sql_store: SqlStore) -> None:
+        """An appended entry whose idempotency key an earlier entry has is a ValidationError,
+        found without scanning every stored entry."""
+        _stored(sql_store, _ledger("ada", "120"))
+        with sql_store.unit_of_work(TenantId("default")) as uow:
+            ledger = uow.points_ledgers.find(SHOP, CustomerId("ada"))
+            assert ledger is not None
+            first = ledger.entries[0]
+            ledger.entries.append(attrs.evolve(first, seq=1, at=T0 + DAY))
+            with pytest.raises(ValidationError, match="keys must be unique"):
+                uow.points_ledgers.update(ledger)
+        assert _entry_count(sql_store) == 1
+
     def test_save_many_adds_and_updates_in_one_go(self, sql_store: SqlStore) -> None:
         """New ledgers are added and stored ones updated (read here or elsewhere), as one
         call each would."""

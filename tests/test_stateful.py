@@ -335,10 +335,10 @@ class _StaleBalances(_Customers):
         key = (ledger.programme.name, ledger.customer_id)
         stored = self._uow._ledger(key)
         self._inner.update(ledger)
-        base, (entries, summary) = self._uow._ledgers[key]
+        base, (entries, summary, tally) = self._uow._ledgers[key]
         if stored is not None:
             stale = attrs.evolve(stored[1], version=summary.version)
-            self._uow._ledgers[key] = (base, (entries, stale))
+            self._uow._ledgers[key] = (base, (entries, stale, tally))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme, Referral
+from crmkit.domain.loyalty.entries import Tally
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["LedgerKey", "StoredLedger", "referral_copy"]
 
 LedgerKey = tuple[str, CustomerId]  # (programme, customer)
-StoredLedger = tuple[tuple[LedgerEntry, ...], PointsBalance]  # (entries, summary)
+#: (entries, summary, running tally): the tally spares a fold of every entry on each read.
+StoredLedger = tuple[tuple[LedgerEntry, ...], PointsBalance, Tally]
 
 
 def referral_copy(referral: Referral) -> Referral:
@@ -52,7 +54,7 @@ class PointsLedgers:
         current = uow._ledger(key)
         if current is None:
             raise NotFound("points ledger", key)
-        entries, summary = current
+        entries, summary, _ = current
         if summary.version != ledger.version:
             raise ConcurrencyConflict("points ledger", key, ledger.version)
         if tuple(ledger.entries[: len(entries)]) != entries:
@@ -74,9 +76,14 @@ class PointsLedgers:
         current = self._uow._ledger((programme.name, customer_id))
         if current is None:
             return None
-        entries, summary = current
+        entries, summary, tally = current
         return PointsLedger.restore(
-            customer_id, programme, entries, version=summary.version, last_at=summary.last_at
+            customer_id,
+            programme,
+            entries,
+            version=summary.version,
+            last_at=summary.last_at,
+            tally=tally,
         )
 
     def find_many(

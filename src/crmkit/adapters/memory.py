@@ -394,11 +394,11 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         with self._store.lock:
             merged = dict(self._tables.ledgers)
         merged.update({k: stored for k, (_, stored) in self._ledgers.items()})
-        return [summary for (name, _), (_, summary) in merged.items() if name == programme]
+        return [stored[1] for (name, _), stored in merged.items() if name == programme]
 
     def _stage_ledger(self, ledger: PointsLedger, base: int) -> None:
         key = (ledger.programme.name, ledger.customer_id)
-        self._ledgers[key] = (base, (tuple(ledger.entries), ledger.summary()))
+        self._ledgers[key] = (base, (tuple(ledger.entries), ledger.summary(), ledger.tally()))
 
     def _referral(self, referral_id: str) -> Referral | None:
         self._require_open()

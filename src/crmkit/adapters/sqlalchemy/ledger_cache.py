@@ -6,6 +6,8 @@ the entries of (tenant, programme, customer) at version v never change: a cached
 exactly what the database would return for a balance row at version v. Only committed
 states are cached (what a transaction read before writing that ledger, or wrote and then
 committed), the least recently used ledgers are evicted beyond a total number of entries.
+With the entries it keeps their running tally (`crmkit.domain.loyalty.entries.Tally`), so a
+ledger read from the cache is not added up again from its first entry.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from crmkit.domain import LedgerEntry
+from crmkit.domain.loyalty.entries import Tally
 
 __all__ = ["LedgerCache", "LedgerKey"]
 
@@ -31,19 +34,36 @@ class LedgerCache:
         self._lock = threading.Lock()
         self._max = max_entries
         self._held = 0
-        self._ledgers: OrderedDict[LedgerKey, tuple[int, tuple[LedgerEntry, ...]]] = OrderedDict()
+        self._ledgers: OrderedDict[LedgerKey, tuple[int, tuple[LedgerEntry, ...], Tally | None]] = (
+            OrderedDict()
+        )
 
     def get(self, key: LedgerKey, version: int) -> tuple[LedgerEntry, ...] | None:
         """The entries of ``key`` at ``version``, if cached."""
+        found = self.get_with_tally(key, version)
+        return None if found is None else found[0]
+
+    def get_with_tally(
+        self, key: LedgerKey, version: int
+    ) -> tuple[tuple[LedgerEntry, ...], Tally | None] | None:
+        """The entries of ``key`` at ``version`` and their running tally (if kept), if
+        cached. The tally is shared: hand it to `PointsLedger.restore`, which copies it."""
         with self._lock:
             found = self._ledgers.get(key)
             if found is None or found[0] != version:
                 return None
             self._ledgers.move_to_end(key)
-            return found[1]
+            return found[1], found[2]
 
-    def put(self, key: LedgerKey, version: int, entries: tuple[LedgerEntry, ...]) -> None:
-        """Remember the committed entries of ``key`` at ``version`` (a newer version wins)."""
+    def put(
+        self,
+        key: LedgerKey,
+        version: int,
+        entries: tuple[LedgerEntry, ...],
+        tally: Tally | None = None,
+    ) -> None:
+        """Remember the committed entries of ``key`` at ``version`` (a newer version wins),
+        with their running tally (never changed once given)."""
         if len(entries) > self._max:
             return
         with self._lock:
@@ -52,17 +72,19 @@ class LedgerCache:
                 if old[0] > version:
                     return
                 self._held -= len(old[1])
-            self._ledgers[key] = (version, entries)
+            self._ledgers[key] = (version, entries, tally)
             self._ledgers.move_to_end(key)
             self._held += len(entries)
             while self._held > self._max and self._ledgers:
-                _, (_, evicted) = self._ledgers.popitem(last=False)
+                _, (_, evicted, _) = self._ledgers.popitem(last=False)
                 self._held -= len(evicted)
 
-    def put_all(self, items: Iterable[tuple[LedgerKey, int, tuple[LedgerEntry, ...]]]) -> None:
+    def put_all(
+        self, items: Iterable[tuple[LedgerKey, int, tuple[LedgerEntry, ...], Tally | None]]
+    ) -> None:
         """`put` each of ``items``."""
-        for key, version, entries in items:
-            self.put(key, version, entries)
+        for key, version, entries, tally in items:
+            self.put(key, version, entries, tally)
 
     def clear(self) -> None:
         """Forget everything (e.g. after the tables were emptied by hand)."""

@@ -23,6 +23,7 @@ from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache, LedgerKey
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
+from crmkit.domain.loyalty.entries import Tally
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
@@ -58,7 +59,7 @@ class SqlPointsLedgers:
         #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
         self._stored: dict[int, _Remembered] = {}
         #: The ledgers written in this transaction: their state to cache once committed.
-        self._written: dict[LedgerKey, tuple[int, tuple[LedgerEntry, ...]]] = {}
+        self._written: dict[LedgerKey, tuple[int, tuple[LedgerEntry, ...], Tally]] = {}
 
     @property
     def _tenant(self) -> str:
@@ -69,21 +70,23 @@ class SqlPointsLedgers:
         self._stored.clear()
         self._written.clear()
 
-    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...]]]:
+    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...], Tally | None]]:
         """The ledgers this transaction wrote, as the `LedgerCache` keeps them."""
-        return [(key, version, entries) for key, (version, entries) in self._written.items()]
+        return [(key, *state) for key, state in self._written.items()]
 
     def _cache_key(self, programme: str, customer_id: str) -> LedgerKey:
         return (self._tenant, programme, customer_id)
 
-    def _remember(self, ledger: PointsLedger, *, wrote: bool = False) -> None:
+    def _remember(self, ledger: PointsLedger, *, wrote: bool = False, cached: bool = False) -> None:
         entries = tuple(ledger.entries)
         self._stored[id(ledger)] = (weakref.ref(ledger), ledger.version, entries)
         key = self._cache_key(ledger.programme.name, ledger.customer_id)
         if wrote:
-            self._written[key] = (ledger.version, entries)
-        elif key not in self._written:  # what was read is committed (unless we wrote it)
-            self._s.ledger_cache.put(key, ledger.version, entries)
+            self._written[key] = (ledger.version, entries, ledger.tally())
+        elif not cached and key not in self._written:
+            # What was read is committed (unless we wrote it); its tally spares the next
+            # reader adding up every entry again.
+            self._s.ledger_cache.put(key, ledger.version, entries, ledger.tally())
 
     def _remembered(self, ledger: PointsLedger) -> tuple[LedgerEntry, ...] | None:
         known = self._stored.get(id(ledger))
@@ -427,11 +430,13 @@ class SqlPointsLedgers:
                 continue
             cache = self._s.ledger_cache
             known: dict[str, tuple[LedgerEntry, ...]] = {}
+            tallies: dict[str, Tally | None] = {}
             for row in rows:
                 key = self._cache_key(name, row["customer_id"])
-                cached = None if key in self._written else cache.get(key, int(row["version"]))
+                version = int(row["version"])
+                cached = None if key in self._written else cache.get_with_tally(key, version)
                 if cached is not None:
-                    known[row["customer_id"]] = cached
+                    known[row["customer_id"]], tallies[row["customer_id"]] = cached
             missing = [row["customer_id"] for row in rows if row["customer_id"] not in known]
             if missing:
                 read = self._entries_of(name, missing, lock=False)
@@ -443,8 +448,9 @@ class SqlPointsLedgers:
                     known[row["customer_id"]],
                     version=int(row["version"]),
                     last_at=m.at_or_none(row["last_at_us"]),
+                    tally=tallies.get(row["customer_id"]),
                 )
-                self._remember(ledger)
+                self._remember(ledger, cached=row["customer_id"] in tallies)
                 ledgers[CustomerId(row["customer_id"])] = ledger
         return ledgers
 
@@ -561,6 +567,7 @@ def _problem(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> Validatio
             return ValidationError.single(
                 f"entries[{seq}].seq", entries[seq].seq, f"must be its position ({seq})"
             )
-    if len(stored) < len(entries) and len({e.key for e in entries}) != len(entries):
+    # Each new entry must be the first with its key (the index answers without a scan).
+    if any(ledger.entry_with_key(e.key) is not e for e in entries[len(stored) :]):
         return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
     return None

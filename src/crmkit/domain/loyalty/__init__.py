@@ -8,7 +8,14 @@ rewarded through the programme's `ReferralPolicy`.
 
 from __future__ import annotations
 
-from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState, fold
+from crmkit.domain.loyalty.entries import (
+    EntryKind,
+    LedgerEntry,
+    LedgerState,
+    LotState,
+    Tally,
+    fold,
+)
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.ledger import PointsBalance, PointsLedger, StatementLine
 from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
@@ -58,6 +65,7 @@ __all__ = [
     "Reward",
     "SpendRule",
     "StatementLine",
+    "Tally",
     "Tier",
     "TierBasis",
     "TierChanged",

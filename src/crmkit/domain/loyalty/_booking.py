@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.programme import Award, Programme
-from crmkit.domain.loyalty.rules import PeriodCap
+from crmkit.domain.loyalty.rules import Period, PeriodCap
 
-__all__ = ["cap_awards", "earn_entries", "job_entries", "take_oldest_first"]
+__all__ = ["cap_awards", "earn_entries", "job_entries", "period_days", "take_oldest_first"]
 
 
 def take_oldest_first(lots: Iterable[LotState], points: int) -> tuple[list[tuple[str, int]], int]:
@@ -52,6 +52,20 @@ def cap_awards(
         if points > 0:
             capped.append(Award(award.rule, points))
     return capped
+
+
+def period_days(period: Period, when: datetime) -> tuple[date, date]:
+    """The first and last UTC day of the ``period`` that ``when`` falls in."""
+    day = when.date()
+    if period is Period.DAY:
+        return day, day
+    if period is Period.WEEK:
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=min(6, (date.max - monday).days))
+    first = day.replace(day=1)
+    if first.month == 12:
+        return first, first.replace(day=31)
+    return first, first.replace(month=first.month + 1) - timedelta(days=1)
 
 
 def job_entries(state: LedgerState, as_of: datetime, start: int = 0) -> list[LedgerEntry]:

@@ -11,7 +11,7 @@ The ledger collects `PointsEarned`, `PointsRedeemed`, `PointsExpired` and `TierC
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -26,8 +26,10 @@ from crmkit.domain.loyalty._booking import (
     cap_awards,
     earn_entries,
     job_entries,
+    period_days,
     take_oldest_first,
 )
+from crmkit.domain.loyalty._tier_window import TierWindow
 from crmkit.domain.loyalty.entries import (
     EntryKind,
     LedgerEntry,
@@ -40,8 +42,9 @@ from crmkit.domain.loyalty.entries import (
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
+from crmkit.domain.loyalty.tiers import TierBasis
 from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none, later
+from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 __all__ = ["MAX_REASON", "PointsBalance", "PointsLedger", "StatementLine"]
@@ -78,8 +81,9 @@ class PointsBalance:
         last_at: the instant the figures are as of: the last entry, or the last run of the
             batch job for the member if later (``None``: never).
         next_due_at: the earliest instant after ``last_at`` when a pending lot matures, a lot
-            with points left expires or the tier lapses as entries leave its window
-            (``None``: nothing will). Until then the stored figures are exact.
+            with points left expires or the tier changes with time alone, as entries leave
+            its window or its retention (``None``: nothing will). Until then the stored
+            figures are exact.
         version: the ledger's stored version.
     """
 
@@ -115,6 +119,9 @@ class PointsLedger:
         default=None, kw_only=True, validator=lambda i, a, v: ensure_utc_or_none(v, "reviewed_at")
     )
     _tally: Tally = attrs.field(factory=Tally, init=False, repr=False, eq=False)
+    _tiers: tuple[Programme, TierWindow] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False
+    )
     _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod
@@ -126,14 +133,28 @@ class PointsLedger:
         *,
         version: int,
         last_at: datetime | None,
+        tally: Tally | None = None,
     ) -> PointsLedger:
         """A stored ledger: its entries, version and the ``last_at`` of its stored
-        `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``)."""
+        `PointsBalance` (a review by the job after the last entry is kept as ``reviewed_at``).
+
+        ``tally``, the running tally of these very entries that a store kept (`tally`),
+        spares adding them all up again: restoring then costs a few dict copies at most,
+        not the length of the ledger. A tally of other entries is ignored."""
         booked = list(entries)
         reviewed = (
             last_at if last_at is not None and (not booked or last_at > booked[-1].at) else None
         )
-        return cls(customer_id, programme, booked, version=version, reviewed_at=reviewed)
+        ledger = cls(customer_id, programme, booked, version=version, reviewed_at=reviewed)
+        if tally is not None and tally.holds(booked):
+            ledger._tally = tally.copy()
+        return ledger
+
+    def tally(self) -> Tally:
+        """A copy of the running tally of the ledger's entries, for a store to keep beside
+        them and hand back to `restore`."""
+        self._tally.in_time_order(self.entries)  # catch up first
+        return self._tally.copy()
 
     @property
     def last_at(self) -> datetime | None:
@@ -170,8 +191,10 @@ class PointsLedger:
         last = self.last_at
         due = [] if next_lot is None else [next_lot]
         tier = self.tier(last) if last is not None else None
-        if tier is not None and last is not None:
-            lapse = self._tier_lapse(last, tier)
+        if self.programme.tiers and last is not None:
+            # Even without a tier, one can be reached with time alone (a refund leaving).
+            ordered = self._tally.in_time_order(self.entries)
+            lapse = self._tier_window().lapse(self.entries, last, ordered)
             if lapse is not None:
                 due.append(lapse)
         return PointsBalance(
@@ -186,21 +209,18 @@ class PointsLedger:
             version=self.version,
         )
 
-    def _tier_lapse(self, after: datetime, tier: str) -> datetime | None:
-        # With no new entry, what qualifies only shrinks as entries leave the window; the
-        # tier can first change when one has left it for the whole retention period.
-        lookback = self.programme.tier_policy.lookback
-        # An entry leaving the window after the calendar ends (`later` gives None) never does.
-        leaving = (
-            later(e.at, lookback)
-            for e in self.entries
-            if e.kind in (EntryKind.EARN, EntryKind.REVERSE)
-        )
-        candidates = sorted({moment for moment in leaving if moment is not None and moment > after})
-        for moment in candidates:
-            if self.tier(moment) != tier:
-                return moment
-        return None
+    def _tier_window(self) -> TierWindow:
+        programme = self.programme
+        if self._tiers is None or self._tiers[0] is not programme:
+            policy = programme.tier_policy
+            window = TierWindow(
+                timedelta(days=policy.window_days),
+                timedelta(days=policy.retention_days),
+                policy.basis is TierBasis.MONEY_SPENT,
+                programme.tiers,
+            )
+            self._tiers = (programme, window)
+        return self._tiers[1]
 
     def balance(self, as_of: datetime | None = None) -> int:
         """The available points at ``as_of``: what the member may redeem."""
@@ -216,8 +236,15 @@ class PointsLedger:
 
     def tier(self, as_of: datetime) -> str | None:
         """The member's tier at ``as_of`` (``None``: no tier), from entries booked by then."""
-        policy, tiers = self.programme.tier_policy, self.programme.tiers
-        return policy.tier_at(tiers, self.entries, as_of) if tiers else None
+        if not self.programme.tiers:
+            return None
+        ordered = self._tally.in_time_order(self.entries)
+        return self._tier_window().tier(self.entries, ensure_utc(as_of, "as_of"), ordered)
+
+    def entry_with_key(self, key: str) -> LedgerEntry | None:
+        """The first entry booked with the idempotency key ``key`` (``None``: none), looked
+        up in the ledger's index."""
+        return self._tally.index(self.entries).keys.get(key)
 
     def statement(self, as_of: datetime | None = None) -> list[StatementLine]:
         """Every entry booked by ``as_of`` with the points after it: where each point went."""
@@ -247,16 +274,18 @@ class PointsLedger:
             raise ValidationError.single(
                 "customer_id", interaction.customer_id, f"is not this ledger's {self.customer_id!r}"
             )
-        if any(
-            e.kind is EntryKind.EARN and e.interaction_id == interaction.id for e in self.entries
-        ):
+        index = self._tally.index(self.entries)
+        if interaction.id in index.earned:
             return []
         self._check_time(at)
+        when, caps = interaction.occurred_at, self.programme.period_caps
+        spans = [period_days(cap.period, when) for cap in caps]
+        earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
         awards = cap_awards(
             self.programme.awards(interaction, self.tier(at), facts),
-            self.programme.period_caps,
-            self.entries,
-            interaction.occurred_at,
+            caps,
+            [earned[seq] for seq in sorted(earned)],
+            when,
         )
         entries = earn_entries(self.programme, interaction, awards, at, len(self.entries))
         entries = self._book(at, entries)
@@ -276,11 +305,14 @@ class PointsLedger:
         """Book the reversal of what purchase ``purchase_id`` earned, for ``refund`` (its amount,
         or the whole purchase when it has none); see `crmkit.domain.loyalty.refunds` for the
         policy. Idempotent on the refund; ``None`` when there is nothing to reverse."""
-        if any(e.kind is EntryKind.REVERSE and e.interaction_id == refund.id for e in self.entries):
+        index = self._tally.index(self.entries)
+        if refund.id in index.refunds:
             return None
         self._check_time(at)
         refunded = refund.amount.minor if refund.amount is not None else None
-        plan = plan_reversal(self.entries, self.state(), purchase_id, refunded)
+        related = [*index.earned.get(purchase_id, ()), *index.reversals.get(purchase_id, ())]
+        state = self._tally.open_state(self.entries)
+        plan = plan_reversal(related, state, purchase_id, refunded)
         if plan is None:
             return None
         entry = self._entry(
@@ -349,7 +381,8 @@ class PointsLedger:
         ensure_utc(as_of, "as_of")
         _, _, next_lot = self._tally.figures(self.entries)
         due = next_lot is not None and next_lot <= as_of
-        entries = job_entries(self.state(), as_of, len(self.entries)) if due else []
+        state = self._tally.open_state(self.entries) if due else None
+        entries = job_entries(state, as_of, len(self.entries)) if state is not None else []
         if entries:
             self._check_time(as_of)
             entries = self._book(as_of, entries)
@@ -378,7 +411,7 @@ class PointsLedger:
     def _taking(
         self, kind: EntryKind, points: int, at: datetime, key: str, rule: str
     ) -> LedgerEntry:
-        lots = self.state().open_lots()
+        lots = self._tally.open_state(self.entries).open_lots()
         available = sum(lot.remaining for lot in lots)
         if points > available:
             raise InsufficientPoints(self.customer_id, points, available)
@@ -386,12 +419,12 @@ class PointsLedger:
         return self._entry(kind, points, at, key, rule=rule, takes=takes)
 
     def _replayed(self, key: str, points: int, rule: str) -> LedgerEntry | None:
-        for entry in self.entries:
-            if entry.key == key:
-                if same_value((entry.points, entry.rule), (points, rule)):
-                    return entry
-                raise IdempotencyConflict("key", key, entry.key)
-        return None
+        entry = self._tally.index(self.entries).keys.get(key)
+        if entry is None:
+            return None
+        if same_value((entry.points, entry.rule), (points, rule)):
+            return entry
+        raise IdempotencyConflict("key", key, entry.key)
 
     def _check_time(self, at: datetime) -> None:
         ensure_utc(at, "at")

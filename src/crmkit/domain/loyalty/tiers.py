@@ -19,8 +19,9 @@ import attrs
 
 from crmkit.domain._checks import check_slug, non_negative_int
 from crmkit.domain.channels import enum_of
+from crmkit.domain.loyalty._tier_window import best_at, qualification_steps, tier_name
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
-from crmkit.domain.timestamps import EARLIEST, earlier, later
+from crmkit.domain.timestamps import earlier
 from crmkit.errors import ValidationError
 
 __all__ = ["Tier", "TierBasis", "TierPolicy"]
@@ -113,21 +114,16 @@ class TierPolicy:
     def tier_at(
         self, tiers: Sequence[Tier], entries: Sequence[LedgerEntry], at: datetime
     ) -> str | None:
-        """The tier a member holds at ``at`` (``None``: below every threshold)."""
-        # Near the ends of the calendar the bounds clamp to its first instant (nothing is
-        # earlier) and window ends past its last instant are dropped (none is ever reached).
-        since = earlier(at, timedelta(days=self.retention_days)) or EARLIEST
-        window = timedelta(days=self.window_days)
-        start = earlier(since, window)
-        relevant = [e for e in entries if (start is None or start < e.at) and e.at <= at]
-        # What qualifies only changes when an entry enters or leaves the window.
-        moments = {since, at}
-        moments.update(e.at for e in relevant if since <= e.at)
-        leaving = (later(e.at, window) for e in relevant)
-        moments.update(end for end in leaving if end is not None and since <= end <= at)
-        best = max(self.qualifying(relevant, moment) for moment in moments)
-        reached = [tier for tier in tiers if tier.threshold <= best]
-        return max(reached, key=lambda tier: tier.threshold).name if reached else None
+        """The tier a member holds at ``at`` (``None``: below every threshold), from the
+        entries booked by then (one sweep over those of the lookback window)."""
+        # A lookback reaching before the calendar's first instant (`earlier` gives None)
+        # holds every entry booked by then.
+        since = earlier(at, self.lookback)
+        relevant = [e for e in entries if (since is None or since < e.at) and e.at <= at]
+        steps = qualification_steps(
+            relevant, timedelta(days=self.window_days), self.basis is TierBasis.MONEY_SPENT
+        )
+        return tier_name(tiers, best_at(steps, at, timedelta(days=self.retention_days)))
 
 
 def _refund(entry: LedgerEntry) -> bool:
