@@ -9,6 +9,7 @@ import attrs
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 import crmkit
 from crmkit import (
@@ -26,6 +27,7 @@ from crmkit import (
     PhoneNumber,
     PostalAddress,
     TraitSchema,
+    TraitType,
 )
 from crmkit.domain import validate_traits
 from crmkit.domain._checks import SLUG
@@ -66,6 +68,7 @@ REGISTERED = [
     PhoneNumber,
     PostalAddress,
     TraitSchema,
+    TraitType,
     Programme,
     LedgerEntry,
     ReferralPolicy,
@@ -233,6 +236,28 @@ def check_balance(value: PointsBalance) -> None:
         assert value.next_due_at is not None  # pending points mature some day
     if not value.available and not value.pending:
         assert value.next_due_at is None  # nothing left to mature or expire
+
+
+class TestDrawnTextIsStorable:
+    """The strategies draw only text crmkit accepts: no lone surrogate, no U+0000."""
+
+    def test_no_trait_text_holds_a_surrogate(self) -> None:
+        """A search for a trait text with a lone surrogate finds none (naming only
+        ``exclude_characters`` would let Hypothesis draw them)."""
+
+        def unstorable(value: object) -> bool:
+            texts = value if isinstance(value, tuple) else (value,)
+            return any(
+                isinstance(t, str) and any(0xD800 <= ord(c) <= 0xDFFF or c == "\0" for c in t)
+                for t in texts
+            )
+
+        with pytest.raises(NoSuchExample):
+            find(
+                cs.trait_values(TraitType.STRING_LIST) | cs.trait_values(TraitType.STRING),
+                unstorable,
+                settings=settings(max_examples=2000, database=None),
+            )
 
 
 class TestLoyaltyStrategies:
