@@ -139,9 +139,7 @@ class ServiceContext:
             return EmailAddress(value)
         raise _bad(path, value, "an email address")
 
-    def _phone(
-        self, value: Any, path: str = "phone", *, address: Any = None
-    ) -> PhoneNumber | None:
+    def _phone(self, value: Any, path: str = "phone", *, address: Any = None) -> PhoneNumber | None:
         """``value`` as a `PhoneNumber`: text is parsed, a national number read in the
         country of ``address`` (the customer's), else in the CRM's ``default_region``."""
         if value is None or isinstance(value, PhoneNumber):

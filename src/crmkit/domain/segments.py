@@ -255,9 +255,13 @@ def field_value(name: str, facts: Facts) -> Any:
     value = getattr(customer, name, None)
     if value is None or isinstance(value, str | datetime):
         return value
-    if isinstance(value, PhoneNumber):
-        return value.e164  # the stored lookup key; the extension is kept beside it
-    return str(value)  # an EmailAddress, compared in its normalised form
+    return text_of(value)
+
+
+def text_of(value: object) -> str:
+    """The text a rule compares a value field with: an email address in its normal form, a
+    phone number's E.164 part (the stored lookup key; its extension is kept beside it)."""
+    return value.e164 if isinstance(value, PhoneNumber) else str(value)
 
 
 @attrs.frozen

@@ -37,9 +37,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # crmkit never drops data: revision 0005 has nowhere to keep an extension.
-    query = sa.text(
-        "SELECT COUNT(*) FROM crmkit_customers WHERE phone_extension IS NOT NULL"
-    )
+    query = sa.text("SELECT COUNT(*) FROM crmkit_customers WHERE phone_extension IS NOT NULL")
     kept = int(op.get_bind().execute(query).scalar_one())
     if kept:
         raise ConfigurationError(
