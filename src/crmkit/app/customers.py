@@ -52,10 +52,10 @@ class CustomerUseCases(ServiceContext):
         Email and phone may be given as text. A national phone number (one without ``+``) is
         read in the country of the customer's ``address``, or, without one, in the CRM's
         ``default_region``; an extension (``"ext. 5"``) is kept beside the E.164 number.
-        Traits are checked against the CRM's trait schema. A second
-        customer with the same email or external id is refused with `DuplicateCustomer`.
-        Further keyword arguments are profile fields: ``address``, ``locale``, ``tags``,
-        ``external_ids``, ``other_contacts``, ``account``.
+        Traits are checked against the CRM's trait schema. A second customer with the same
+        email or external id is refused with `DuplicateCustomer`. Further keyword arguments
+        are profile fields: ``address``, ``locale``, ``tags``, ``external_ids``,
+        ``other_contacts``, ``account``.
         """
         # Built afresh at each attempt (a conflict retried discards the unstored copy and its
         # events); one-shot iterators are read once, here.
