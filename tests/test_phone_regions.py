@@ -161,3 +161,39 @@ class TestDefaultRegionIsCheckedWhenBuilt:
         assert other.default_region == "FR"
         ada = other.register_customer(phone="01 42 68 53 00")
         assert ada.phone == PhoneNumber("+33142685300")
+
+
+class TestMigration0006:
+    def test_going_back_below_it_keeps_every_extension(self, sql_url: str) -> None:
+        """Revision 0005 cannot hold an extension: going back is refused while one is
+        stored, and allowed (then forward again) once none is."""
+        from alembic import command
+
+        from crmkit.adapters.sqlalchemy import SqlStore, current_revision, open_engine, upgrade
+        from crmkit.adapters.sqlalchemy.engine import connect
+        from crmkit.adapters.sqlalchemy.migrate import alembic_config
+        from crmkit.errors import ConfigurationError
+        from crmkit.testing.databases import drop_crmkit_tables
+
+        engine = open_engine(sql_url)
+        try:
+            drop_crmkit_tables(engine)
+            upgrade(engine)
+            crm = CRM.from_store(SqlStore(engine), default_region="DE")
+            ada = crm.register_customer(phone="+49 30 12345678 ext. 5")
+
+            def downgrade() -> None:
+                with connect(engine) as connection, connection.begin():
+                    command.downgrade(alembic_config(connection), "0005")
+
+            with pytest.raises(ConfigurationError, match="1 customers have a phone extension"):
+                downgrade()
+            assert current_revision(engine) == "0006"
+            crm.update_profile(ada.id, phone="+49 30 12345678")
+            downgrade()
+            assert current_revision(engine) == "0005"
+            upgrade(engine)
+            assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+        finally:
+            drop_crmkit_tables(engine)
+            engine.dispose()
