@@ -256,3 +256,11 @@ class TestNormalizeLocale:
         with pytest.raises(ValidationError) as caught:
             normalize_locale(raw)
         assert caught.value.paths == ("locale",)
+
+
+def test_numbers_sort_by_e164_then_extension() -> None:
+    """No extension first, then extensions in numeric order; never a TypeError."""
+    main = PhoneNumber("+493012345678")
+    desks = [PhoneNumber("+493012345678", x) for x in ("10", "9", "09")]
+    assert sorted([*desks, main]) == [main, desks[2], desks[1], desks[0]]
+    assert max(PhoneNumber("+493012345679"), desks[0]) == PhoneNumber("+493012345679")

@@ -152,6 +152,11 @@ def _check_extension(instance: PhoneNumber, attribute: attrs.Attribute[Any], val
         )
 
 
+def _extension_order(value: str | None) -> tuple[int, int, str]:
+    # No extension sorts first; then by number (an extension is digits only).
+    return (0, 0, "") if value is None else (1, len(value.lstrip("0")), value)
+
+
 def region_code(value: Any, path: str = "region") -> str | None:
     """``value`` as an ISO 3166-1 alpha-2 code (trimmed, upper case), or ``None`` for
     ``None``; anything else (``"Germany"``, ``"DEU"``) raises `ValidationError` at ``path``."""
@@ -177,7 +182,9 @@ class PhoneNumber:
     """
 
     e164: str = attrs.field(validator=_check_e164)
-    extension: str | None = attrs.field(default=None, validator=_check_extension)
+    extension: str | None = attrs.field(
+        default=None, validator=_check_extension, order=_extension_order
+    )
 
     @classmethod
     def parse(cls, raw: str, region: str | None = None) -> PhoneNumber:
