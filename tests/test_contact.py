@@ -98,7 +98,7 @@ class TestPhoneNumberParse:
             ("030 123456", None, "phone"),
             ("not a number", "DE", "phone"),
             ("+49 1", None, "phone"),
-            ("030 123456", "de", "region"),
+            ("030 123456", "Germany", "region"),
             ("030 123456", "XX", "region"),
             ("1" * 65, "DE", "phone"),
         ],
@@ -123,19 +123,51 @@ class TestPhoneNumberParse:
     def test_parsing_is_idempotent_and_only_validation_errors_escape(
         self, raw: str, region: str | None
     ) -> None:
-        """For any text: either a ValidationError, or a number that parses to itself:
-        ``parse(parse(raw, region).e164) == parse(raw, region)``."""
+        """For any text: either a ValidationError, or a number whose text form parses to
+        itself: ``parse(str(parse(raw, region))) == parse(raw, region)``."""
         try:
             number = PhoneNumber.parse(raw, region)
         except ValidationError:
             return
-        assert PhoneNumber.parse(number.e164) == number
-        assert PhoneNumber.parse(number.e164, region) == number
+        assert PhoneNumber.parse(str(number)) == number
+        assert PhoneNumber.parse(str(number), region) == number
+        assert PhoneNumber.from_text(str(number)) == number
 
     @given(phone_numbers())
     def test_generated_numbers_parse_to_themselves(self, number: PhoneNumber) -> None:
-        """Every generated number is valid and in E.164 normal form."""
-        assert PhoneNumber.parse(number.e164) == number
+        """Every generated number is valid and in E.164 normal form (with its extension)."""
+        assert PhoneNumber.parse(str(number)) == number
+        assert PhoneNumber.parse(number.e164) == PhoneNumber(number.e164)
+
+    def test_a_lower_case_region_is_read_as_the_country(self) -> None:
+        """``"de"`` is Germany, as in a postal address."""
+        assert PhoneNumber.parse("030 123456", "de") == PhoneNumber("+4930123456")
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "+49 30 12345678 ext. 5",
+            "+49 30 12345678 x5",
+            "+49 30 12345678;ext=5",
+            "tel:+49-30-12345678;ext=5",
+        ],
+    )
+    def test_an_extension_is_kept_beside_the_e164_number(self, raw: str) -> None:
+        """E.164 has no extension: it is kept in ``extension``, not dropped."""
+        number = PhoneNumber.parse(raw)
+        assert (number.e164, number.extension) == ("+493012345678", "5")
+        assert str(number) == "+493012345678;ext=5"
+
+    def test_a_number_without_extension_has_none(self) -> None:
+        """No extension is ``None``, and the text form is plain E.164."""
+        number = PhoneNumber.parse("030 12345678", "DE")
+        assert number.extension is None
+        assert str(number) == "+493012345678"
+
+    def test_numbers_differing_only_in_extension_are_different(self) -> None:
+        """Two desks behind one switchboard are two numbers."""
+        assert PhoneNumber("+493012345678", "5") != PhoneNumber("+493012345678", "6")
+        assert PhoneNumber("+493012345678", "5") != PhoneNumber("+493012345678")
 
 
 class TestPhoneNumberConstructor:
@@ -146,6 +178,21 @@ class TestPhoneNumberConstructor:
         """Human formats go through `PhoneNumber.parse`."""
         with pytest.raises(ValidationError, match=r"E\.164"):
             PhoneNumber(text)
+
+    @pytest.mark.parametrize("extension", ["", "x5", "5 ", "1" * 21, 5])
+    def test_an_extension_is_digits_only(self, extension: object) -> None:
+        """An extension is 1-20 digits (or ``None``)."""
+        with pytest.raises(ValidationError) as caught:
+            PhoneNumber("+493012345678", extension)  # type: ignore[arg-type]
+        assert caught.value.paths == ("phone.extension",)
+
+    @pytest.mark.parametrize(
+        "text", ["+493012345678 ext. 5", "+493012345678;ext=", "+493012345678;ext=x", 42]
+    )
+    def test_from_text_takes_only_the_text_form(self, text: object) -> None:
+        """`PhoneNumber.from_text` reads ``str(number)`` back, nothing else."""
+        with pytest.raises(ValidationError):
+            PhoneNumber.from_text(text)  # type: ignore[arg-type]
 
 
 class TestPostalAddress:
@@ -209,3 +256,11 @@ class TestNormalizeLocale:
         with pytest.raises(ValidationError) as caught:
             normalize_locale(raw)
         assert caught.value.paths == ("locale",)
+
+
+def test_numbers_sort_by_e164_then_extension() -> None:
+    """No extension first, then extensions in numeric order; never a TypeError."""
+    main = PhoneNumber("+493012345678")
+    desks = [PhoneNumber("+493012345678", x) for x in ("10", "9", "09")]
+    assert sorted([*desks, main]) == [main, desks[2], desks[1], desks[0]]
+    assert max(PhoneNumber("+493012345679"), desks[0]) == PhoneNumber("+493012345679")

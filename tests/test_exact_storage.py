@@ -366,9 +366,17 @@ class TestMigration0005:
             pytest.skip("only MySQL and MariaDB had a padding collation")
         store = SqlStore(old_engine)
         alpha = TenantId("alpha")
-        with store.unit_of_work(alpha) as tx:
-            tx.customers.add(Customer.register(CustomerId("c1"), at=T0, external_ids={"s": "X1"}))
-            tx.commit()
+        with old_engine.begin() as connection:  # rows as revision 0004 holds them
+            connection.execute(
+                t.customers.insert().values(
+                    tenant_id="alpha", id="c1", version=1, created_at_us=0, updated_at_us=0
+                )
+            )
+            connection.execute(
+                t.external_ids.insert().values(
+                    tenant_id="alpha", source="s", external_id="X1", customer_id="c1"
+                )
+            )
         upgrade(old_engine)
         with store.unit_of_work(alpha) as tx:
             assert tx.customers.find_by_external_id("s", "X1 ") is None

@@ -96,7 +96,10 @@ class TestRegistration:
         """Account models track accounts, keyed apart from customers with the same id."""
         acme = crm.register_account(name="Acme", domain="acme.com", account_id="x1")
         assert crm.stages_of(acme.id, subject="account") == {"deal_pipeline": "new"}
-        assert crm.stages_of(acme.id) == {}
+        with pytest.raises(ValidationError, match="is an account"):  # no customer x1
+            crm.stages_of(acme.id)
+        crm.register_customer(email="ada@example.com", customer_id="x1")
+        assert crm.stages_of("x1") == {"customer_lifecycle": "subscriber"}
 
     def test_a_crm_without_lifecycles_tracks_none(self, make_crm: MakeCrm) -> None:
         """Lifecycles are opt-in: the use cases say how to configure one."""

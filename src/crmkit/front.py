@@ -9,6 +9,7 @@ from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.service import name_methods_after
 from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
+from crmkit.domain.contact import region_code
 from crmkit.errors import UsageError
 from crmkit.ports import Clock, IdSource, Outbox
 
@@ -32,7 +33,9 @@ class CRM(CrmService):
     models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks; ``segments`` are
     the saved segments whose stored membership `record_interaction` keeps up to date for the
     customer it records for (see `refresh_segment`); ``loyalty`` is the loyalty `Programme`
-    whose points recording an interaction earns (see `points_balance`).
+    whose points recording an interaction earns (see `points_balance`). ``default_region``
+    (an ISO 3166-1 alpha-2 code such as ``"DE"``) is the country a national phone number is
+    read in for a customer without an address; with one, the address country is used.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class CRM(CrmService):
         version unless ``migrate=False``."""
         from crmkit.adapters.sqlalchemy import sqlite_url
 
+        region_code(default_region, "default_region")  # before any file is created
         return cls.from_url(
             sqlite_url(path),
             migrate=migrate,
@@ -153,6 +157,7 @@ class CRM(CrmService):
         from crmkit.adapters.sqlalchemy import SqlStore
         from crmkit.adapters.sqlalchemy.engine import check_engine
 
+        region_code(default_region, "default_region")  # before the database is touched
         store = (
             SqlStore(check_engine(url), migrate=migrate)
             if isinstance(url, Engine)

@@ -43,13 +43,19 @@ def check_batch(batch_size: int) -> None:
 def check_window(
     since: datetime | None, until: datetime | None, limit: int | None
 ) -> tuple[datetime | None, datetime | None]:
-    """A timeline's bounds in UTC (naive ones refused) and a limit of 0 or more (or ``None``)
-    that a database can take (a signed 64-bit integer)."""
+    """A timeline's bounds in UTC (naive ones refused, ``until`` not before ``since``) and a
+    limit of 0 or more (or ``None``) that a database can take (a signed 64-bit integer)."""
     if limit is not None and (type(limit) is not int or not 0 <= limit <= MAX_LIMIT):
         raise ValidationError.single(
             "limit", limit, f"must be an int from 0 to {MAX_LIMIT} or None"
         )
-    return ensure_utc_or_none(since, "since"), ensure_utc_or_none(until, "until")
+    start, end = ensure_utc_or_none(since, "since"), ensure_utc_or_none(until, "until")
+    if start is not None and end is not None and end < start:
+        # Reversed bounds are a mistake (swapped arguments), not an empty window: say so.
+        raise ValidationError.single(
+            "until", until, f"must not be before since ({start.isoformat()})"
+        )
+    return start, end
 
 
 def check_rule(rule: object, as_of: datetime) -> datetime:

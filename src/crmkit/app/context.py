@@ -13,12 +13,14 @@ from crmkit.domain import (
     EmailAddress,
     LifecycleModel,
     PhoneNumber,
+    PostalAddress,
     Programme,
     Segment,
     SubjectKind,
     TenantId,
     TraitSchema,
 )
+from crmkit.domain.contact import region_code
 from crmkit.domain.ids import check_id, check_tenant
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import UsageError, ValidationError
@@ -57,7 +59,8 @@ class ServiceContext:
         self.clock = clock
         self.ids = ids
         self.trait_schema = trait_schema
-        self.default_region = default_region
+        #: The country a national phone number is read in when the customer has no address.
+        self.default_region = region_code(default_region, "default_region")
         #: The lifecycle models this CRM tracks, in the order given.
         self.lifecycles: tuple[LifecycleModel, ...] = _named(
             lifecycles, LifecycleModel, "lifecycles"
@@ -136,11 +139,14 @@ class ServiceContext:
             return EmailAddress(value)
         raise _bad(path, value, "an email address")
 
-    def _phone(self, value: Any, path: str = "phone") -> PhoneNumber | None:
+    def _phone(self, value: Any, path: str = "phone", *, address: Any = None) -> PhoneNumber | None:
+        """``value`` as a `PhoneNumber`: text is parsed, a national number read in the
+        country of ``address`` (the customer's), else in the CRM's ``default_region``."""
         if value is None or isinstance(value, PhoneNumber):
             return value
         if isinstance(value, str):
-            return PhoneNumber.parse(value, self.default_region)
+            country = address.country if isinstance(address, PostalAddress) else None
+            return PhoneNumber.parse(value, country or self.default_region)
         raise _bad(path, value, "a phone number")
 
 

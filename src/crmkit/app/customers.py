@@ -49,16 +49,18 @@ class CustomerUseCases(ServiceContext):
         The customer enters each of the CRM's customer lifecycle models at its initial stage,
         in the same unit of work.
 
-        Email and phone may be given as text (a phone without ``+`` is read in the CRM's
-        ``default_region``). Traits are checked against the CRM's trait schema. A second
-        customer with the same email or external id is refused with `DuplicateCustomer`.
-        Further keyword arguments are profile fields: ``address``, ``locale``, ``tags``,
-        ``external_ids``, ``other_contacts``, ``account``.
+        Email and phone may be given as text. A national phone number (one without ``+``) is
+        read in the country of the customer's ``address``, or, without one, in the CRM's
+        ``default_region``; an extension (``"ext. 5"``) is kept beside the E.164 number.
+        Traits are checked against the CRM's trait schema. A second customer with the same
+        email or external id is refused with `DuplicateCustomer`. Further keyword arguments
+        are profile fields: ``address``, ``locale``, ``tags``, ``external_ids``,
+        ``other_contacts``, ``account``.
         """
         # Built afresh at each attempt (a conflict retried discards the unstored copy and its
         # events); one-shot iterators are read once, here.
         new_id, at = CustomerId(customer_id or self._new_id()), self._now()
-        email, phone = self._email(email), self._phone(phone)
+        email, phone = self._email(email), self._phone(phone, address=profile.get("address"))
         consents, profile = _reusable(consents), {k: _reusable(v) for k, v in profile.items()}
 
         def register() -> Customer:
@@ -123,16 +125,27 @@ class CustomerUseCases(ServiceContext):
 
         Give ``expected_version`` (the version you displayed) to refuse the change with
         `ConcurrencyConflict` if somebody else saved the customer meanwhile.
+
+        A phone given as text is read as in `register_customer`, in the country of the
+        address the customer has after this change (the new one, if ``address`` changes
+        too). A phone already stored stays as it is when the address changes later: it was
+        read once, as an international number.
         """
         if "email" in changes and changes["email"] is not UNCHANGED:
             changes["email"] = self._email(changes["email"])
-        if "phone" in changes and changes["phone"] is not UNCHANGED:
-            changes["phone"] = self._phone(changes["phone"])
         at = self._now()
         changes = {name: _reusable(value) for name, value in changes.items()}
-        return self._change(
-            customer_id, expected_version, lambda c: c.update_profile(at=at, **changes)
-        )
+
+        def update(customer: Customer) -> tuple[str, ...]:
+            fields = dict(changes)
+            if "phone" in fields and fields["phone"] is not UNCHANGED:
+                address = fields.get("address", UNCHANGED)
+                fields["phone"] = self._phone(
+                    fields["phone"], address=customer.address if address is UNCHANGED else address
+                )
+            return customer.update_profile(at=at, **fields)
+
+        return self._change(customer_id, expected_version, update)
 
     def set_traits(
         self,

@@ -11,8 +11,10 @@ import attrs
 from crmkit.app.context import ServiceContext
 from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
 from crmkit.app.retries import retry_conflicts
+from crmkit.app.subject_kinds import exists, missing_subject
 from crmkit.domain import (
     DurationStats,
+    Facts,
     Funnel,
     LifecycleModel,
     StageChanged,
@@ -26,7 +28,7 @@ from crmkit.domain import (
 from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.ids import check_id
 from crmkit.domain.timestamps import ensure_utc
-from crmkit.errors import ConcurrencyConflict, ValidationError
+from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
 
 __all__ = ["LifecycleUseCases", "ProgressionReport"]
@@ -72,7 +74,9 @@ class LifecycleUseCases(ServiceContext):
         """Move a customer (or, in an account model, an account) to stage ``to`` by hand.
 
         Raises `IllegalTransition` naming the allowed next stages, `GuardFailed` when the
-        transition's guard does not hold, `NotFound` for an unknown subject. A subject with
+        transition's guard does not hold, `NotFound` for an unknown subject, and
+        `ValidationError` for a subject of the other kind (an account id in a customer model:
+        name an account model with ``model=``). A subject with
         no history in the model enters it at its initial stage first. Moving to the current
         stage changes nothing. Returns the history as stored.
         """
@@ -82,7 +86,7 @@ class LifecycleUseCases(ServiceContext):
 
         def attempt() -> StageHistory:
             with self.unit_of_work() as uow:
-                facts = facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+                facts = self._facts(uow, chosen, subject, when)  # the subject must exist
                 history, new = history_in(uow, chosen, subject, at=when)
                 if expected_version is not None and history.version != expected_version:
                     raise ConcurrencyConflict("stage history", subject, expected_version)
@@ -115,7 +119,7 @@ class LifecycleUseCases(ServiceContext):
         subject = check_id("subject_id", subject_id)
         when = self._now() if at is None else ensure_utc(at, "at")
         with self.unit_of_work() as uow:
-            facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+            self._facts(uow, chosen, subject, when)  # the subject must exist
             found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
             if found is not None:
                 raise ValidationError.single(
@@ -131,31 +135,42 @@ class LifecycleUseCases(ServiceContext):
         return history
 
     def stage_history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
-        """The subject's history in ``model``; raises `NotFound` if it never entered it."""
+        """The subject's history in ``model``; raises `NotFound` if it never entered it, and
+        `ValidationError` for a subject of the other kind (see `move_stage`)."""
         chosen = self.lifecycle_model(model)
+        subject = check_id("subject_id", subject_id)
         with self.unit_of_work() as uow:
-            return uow.stage_histories.get(
-                chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
-            )
+            try:
+                return uow.stage_histories.get(chosen.name, subject, subject_kind=chosen.subject)
+            except NotFound:
+                self._refuse_other_kind(uow, chosen.subject, subject, chosen)
+                raise
 
     def current_stage(self, subject_id: str, *, model: str | None = None) -> str | None:
-        """The stage the subject is in now, or ``None`` if it never entered the model."""
+        """The stage the subject is in now, or ``None`` if it never entered the model.
+
+        Raises `ValidationError` for a subject of the other kind (see `move_stage`), which
+        can never be in the model."""
         chosen = self.lifecycle_model(model)
+        subject = check_id("subject_id", subject_id)
         with self.unit_of_work() as uow:
-            found = uow.stage_histories.find(
-                chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
-            )
+            found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
+            if found is None:
+                self._refuse_other_kind(uow, chosen.subject, subject, chosen)
         return None if found is None else found.current
 
     def stages_of(
         self, subject_id: str, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
     ) -> dict[str, str]:
-        """The current stage of a subject in every model it is in, by model name."""
+        """The current stage of a subject in every model it is in, by model name. Raises
+        `ValidationError` for an id of the other kind (an account's id without
+        ``subject="account"``)."""
         kind = _kind(subject)
+        checked = check_id("subject_id", subject_id)
         with self.unit_of_work() as uow:
-            found = uow.stage_histories.for_subject(
-                check_id("subject_id", subject_id), subject_kind=kind
-            )
+            found = uow.stage_histories.for_subject(checked, subject_kind=kind)
+            if not found:
+                self._refuse_other_kind(uow, kind, checked, None)
         return {history.model: history.current for history in found}
 
     def evaluate_progression(
@@ -168,12 +183,17 @@ class LifecycleUseCases(ServiceContext):
         """Apply the progression rules of every model for ``subject`` kind to one subject as
         of ``as_of`` (now by default) and return the moves made, as the events announcing
         them. Evaluating again at the same ``as_of`` makes no further move. A history whose
-        stage the model no longer has is left alone."""
+        stage the model no longer has is left alone. Raises `NotFound` for an unknown
+        subject, `ValidationError` for an id of the other kind (an account's id without
+        ``subject="account"``)."""
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
         with self.unit_of_work() as uow:
-            facts_of(uow, kind, checked, when)  # NotFound for an unknown subject
+            try:
+                facts_of(uow, kind, checked, when)
+            except NotFound:
+                raise self._missing(uow, kind, checked, None) from None
             progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
             uow.commit()
         return list(progress.moves)
@@ -229,6 +249,29 @@ class LifecycleUseCases(ServiceContext):
             return ids, next_cursor, outcomes
 
         return retry_conflicts(attempt)
+
+    def _facts(
+        self, uow: UnitOfWork, model: LifecycleModel, subject_id: str, when: datetime
+    ) -> Facts:
+        """`facts_of` the subject of ``model``; a missing one raises `missing_subject`."""
+        try:
+            return facts_of(uow, model.subject, subject_id, when)
+        except NotFound:
+            raise self._missing(uow, model.subject, subject_id, model) from None
+
+    def _missing(
+        self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
+    ) -> Exception:
+        return missing_subject(uow, kind, subject_id, model=model, models=self.lifecycles)
+
+    def _refuse_other_kind(
+        self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
+    ) -> None:
+        """Raise when ``subject_id`` is no ``kind`` subject but one of the other kind."""
+        if not exists(uow, kind, subject_id):
+            error = self._missing(uow, kind, subject_id, model)
+            if not isinstance(error, NotFound):
+                raise error
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage

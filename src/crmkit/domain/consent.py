@@ -13,11 +13,19 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import check_slug, optional_text, text, to_utc, utc
+from crmkit.domain._checks import SLUG, check_slug, optional_text, text, to_utc, utc
 from crmkit.domain.channels import Channel, channel_of, enum_of
 from crmkit.domain.timestamps import ensure_utc
+from crmkit.errors import ValidationError
 
-__all__ = ["ConsentRecord", "ConsentStatus", "DoubleOptIn", "deciding_consent", "may_contact"]
+__all__ = [
+    "ConsentRecord",
+    "ConsentStatus",
+    "DoubleOptIn",
+    "check_purpose",
+    "deciding_consent",
+    "may_contact",
+]
 
 
 class ConsentStatus(StrEnum):
@@ -85,6 +93,22 @@ class ConsentRecord:
         return self.purpose == purpose and (self.channel is None or self.channel == channel)
 
 
+def check_purpose(value: Any, path: str = "purpose") -> str:
+    """``value`` if it can be a consent purpose (a lower-case slug), else `ValidationError`.
+
+    A question about a purpose no record can have (``"News Letter"``) is a typo, not a
+    customer who never agreed: answering "no" would hide it.
+    """
+    if type(value) is not str or not SLUG.fullmatch(value):
+        raise ValidationError.single(
+            path,
+            value,
+            "is not a purpose: purposes are lower-case slugs like 'newsletter', "
+            "so no consent can ever be recorded for it",
+        )
+    return value
+
+
 def deciding_consent(
     records: Iterable[ConsentRecord], channel: Channel, purpose: str, at: datetime
 ) -> ConsentRecord | None:
@@ -92,7 +116,12 @@ def deciding_consent(
 
     The latest record at or before ``at`` that covers the channel decides; among records
     of the same instant a withdrawal wins. ``None`` means nobody ever asked.
+
+    Raises:
+        ValidationError: ``purpose`` is not a purpose slug (see `check_purpose`), or ``at``
+            is not timezone-aware.
     """
+    check_purpose(purpose)
     moment = ensure_utc(at, "at")
     best: ConsentRecord | None = None
     for record in records:
@@ -119,7 +148,8 @@ def may_contact(
 ) -> bool:
     """True when the consent history allows contact on ``channel`` for ``purpose`` at ``at``.
 
-    No record means no consent: crmkit is opt-in by default.
+    No record means no consent: crmkit is opt-in by default. A ``purpose`` that is not a
+    purpose slug raises `ValidationError` rather than answering no.
     """
     decision = deciding_consent(records, channel, purpose, at)
     return decision is not None and decision.permits

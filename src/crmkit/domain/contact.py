@@ -20,12 +20,14 @@ from crmkit.errors import ValidationError
 
 __all__ = [
     "MAX_ADDRESS_LINES",
+    "MAX_EXTENSION",
     "ContactPoint",
     "EmailAddress",
     "PhoneNumber",
     "PostalAddress",
     "normalize_email",
     "normalize_locale",
+    "region_code",
 ]
 
 _LOCAL_SPECIALS = frozenset("!#$%&'*+/=?^_`{|}~-")
@@ -137,27 +139,73 @@ def _check_e164(instance: PhoneNumber, attribute: attrs.Attribute[str], value: A
         )
 
 
+#: The most digits an extension may have (what ``phonenumbers`` reads after "ext.").
+MAX_EXTENSION = 20
+_EXTENSION = re.compile(rf"[0-9]{{1,{MAX_EXTENSION}}}")
+_STORED_PHONE = re.compile(rf"({_E164.pattern})(?:;ext=([0-9]{{1,{MAX_EXTENSION}}}))?")
+
+
+def _check_extension(instance: PhoneNumber, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not _EXTENSION.fullmatch(value)):
+        raise ValidationError.single(
+            "phone.extension", value, f"must be 1-{MAX_EXTENSION} digits or None"
+        )
+
+
+def _extension_order(value: str | None) -> tuple[int, int, str]:
+    # No extension sorts first; then by number (an extension is digits only).
+    return (0, 0, "") if value is None else (1, len(value.lstrip("0")), value)
+
+
+def region_code(value: Any, path: str = "region") -> str | None:
+    """``value`` as an ISO 3166-1 alpha-2 code (trimmed, upper case), or ``None`` for
+    ``None``; anything else (``"Germany"``, ``"DEU"``) raises `ValidationError` at ``path``."""
+    if value is None:
+        return None
+    code = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(code, str) or code not in COUNTRIES:
+        raise ValidationError.single(path, value, "must be an ISO 3166-1 alpha-2 code such as 'DE'")
+    return code
+
+
 @attrs.frozen(order=True)
 class PhoneNumber:
-    """A phone number in E.164 form (``+`` country code and subscriber number, digits only).
+    """A phone number in E.164 form (``+`` country code and subscriber number, digits only),
+    with the extension, if any, beside it.
 
     Use `PhoneNumber.parse` for human input in any format; the constructor accepts only the
-    E.164 form (as stored) and checks its shape cheaply.
+    E.164 form (as stored) and checks its shape cheaply. E.164 has no extension, so
+    ``"+49 30 12345678 ext. 5"`` becomes ``e164="+493012345678"`` and ``extension="5"``;
+    its text form (``str()``, JSON) is ``"+493012345678;ext=5"`` as in RFC 3966, which
+    `PhoneNumber.parse` reads back. Lookups and segment rules on ``phone`` compare the
+    E.164 part.
     """
 
     e164: str = attrs.field(validator=_check_e164)
+    extension: str | None = attrs.field(
+        default=None, validator=_check_extension, order=_extension_order
+    )
 
     @classmethod
     def parse(cls, raw: str, region: str | None = None) -> PhoneNumber:
-        """Parse a number as a person would write it; ``region`` (ISO 3166) applies to
-        national numbers without a ``+`` prefix. Invalid numbers raise `ValidationError`."""
+        """Parse a number as a person would write it, keeping its extension.
+
+        Args:
+            raw: the number in any common format (``"030 1234567"``, ``"+33 1 42 68 53 00"``,
+                ``"+49 30 12345678 ext. 5"``, ``"+493012345678;ext=5"``).
+            region: the ISO 3166 country whose numbering plan a national number (one without
+                ``+``) is read in; ``None`` accepts only international numbers.
+
+        Raises:
+            ValidationError: the number is not valid in its country's numbering plan, or a
+                national number was given without a region, or ``region`` is not a country.
+        """
         import phonenumbers  # deferred: its metadata costs import time most hosts never use
 
         if not isinstance(raw, str) or len(raw) > 64:
             raise ValidationError.single("phone", raw, "must be a string of at most 64 chars")
         ensure_text(raw, "phone")
-        if region is not None and region not in COUNTRIES:
-            raise ValidationError.single("region", region, "must be an ISO 3166 alpha-2 code")
+        region = region_code(region)
         try:
             parsed = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException as exc:
@@ -166,10 +214,26 @@ class PhoneNumber:
             raise ValidationError.single(
                 "phone", raw, "is not a valid number for its country's numbering plan"
             )
-        return cls(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return cls(e164, parsed.extension or None)
+
+    @classmethod
+    def from_text(cls, text: str) -> PhoneNumber:
+        """The number whose text form (``str(number)``) is ``text``: E.164 with an optional
+        ``;ext=`` part. Checks the shape only, not the numbering plan (see `parse`).
+
+        Raises:
+            ValidationError: ``text`` is not in that form.
+        """
+        found = _STORED_PHONE.fullmatch(text) if isinstance(text, str) else None
+        if found is None:
+            raise ValidationError.single(
+                "phone", text, "must be in E.164 form with an optional ';ext=' part"
+            )
+        return cls(found[1], found[2])
 
     def __str__(self) -> str:
-        return self.e164
+        return self.e164 if self.extension is None else f"{self.e164};ext={self.extension}"
 
 
 def _optional_text(value: Any) -> Any:

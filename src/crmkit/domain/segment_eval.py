@@ -35,6 +35,7 @@ from crmkit.domain.segments import (
     TraitCondition,
     Window,
     same_metadata,
+    text_of,
 )
 from crmkit.domain.timestamps import earlier
 from crmkit.domain.traits import TraitType, trait_type_of
@@ -324,7 +325,7 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
             if value is None:
                 return False
             if not isinstance(value, _KEPT):
-                value = str(value)
+                value = text_of(value)
             return value == expected
 
         return plain_equals
@@ -335,7 +336,7 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
             if value is None:
                 return False
             if not isinstance(value, _KEPT):
-                value = str(value)
+                value = text_of(value)
             return compare(value, operand)
 
         return plain_compare
@@ -343,7 +344,7 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
     def plain_test(subject: Any) -> bool:
         value = getattr(subject, name, None)
         if value is not None and not isinstance(value, _KEPT):
-            value = str(value)
+            value = text_of(value)
         return test(value)
 
     return plain_test

@@ -29,6 +29,7 @@ from crmkit.domain._same import same_value
 from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
+from crmkit.domain.contact import PhoneNumber
 from crmkit.domain.ids import check_id
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.money import Money
@@ -254,7 +255,13 @@ def field_value(name: str, facts: Facts) -> Any:
     value = getattr(customer, name, None)
     if value is None or isinstance(value, str | datetime):
         return value
-    return str(value)  # an EmailAddress or PhoneNumber, compared in its normalised form
+    return text_of(value)
+
+
+def text_of(value: object) -> str:
+    """The text a rule compares a value field with: an email address in its normal form, a
+    phone number's E.164 part (the stored lookup key; its extension is kept beside it)."""
+    return value.e164 if isinstance(value, PhoneNumber) else str(value)
 
 
 @attrs.frozen

@@ -34,6 +34,7 @@ from crmkit.domain import (
     AccountLink,
     Channel,
     ConsentRecord,
+    ContactPoint,
     Customer,
     CustomerId,
     CustomerRegistered,
@@ -49,6 +50,7 @@ from crmkit.domain import (
     LifecycleModel,
     MembershipChange,
     Money,
+    PhoneNumber,
     PointsBalance,
     PointsEarned,
     PointsExpired,
@@ -339,6 +341,17 @@ class AdapterContract(ExactTextContract):
         assert stored == customer
         assert stored.version == 1
 
+    def test_phone_extensions_read_back(self, uow: OpenFor) -> None:
+        desk = PhoneNumber("+493012345678", "5")
+        customer = _customer(1, phone=desk, other_contacts=[ContactPoint(desk, "work")])
+        with uow() as tx:
+            tx.customers.add(customer)
+            tx.commit()
+        with uow() as tx:
+            stored = tx.customers.get(customer.id)
+        assert stored.phone == desk
+        assert stored.other_contacts[0].value == desk
+
     def test_getting_an_unknown_customer_raises_not_found(self, uow: OpenFor) -> None:
         with uow() as tx, pytest.raises(NotFound):
             tx.customers.get(CustomerId("nobody"))
@@ -559,6 +572,17 @@ class AdapterContract(ExactTextContract):
                 until=T0 + timedelta(minutes=30),
             )
             assert [i.id for i in window] == ["i001", "i002"]  # since inclusive, until exclusive
+
+    def test_a_reversed_timeline_window_is_refused(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.customers.add(_customer(1))
+            tx.commit()
+        with uow() as tx:
+            later = T0 + timedelta(minutes=10)
+            with pytest.raises(ValidationError) as caught:
+                tx.interactions.timeline(CustomerId("c001"), since=later, until=T0)
+            assert caught.value.paths == ("until",)
+            assert tx.interactions.timeline(CustomerId("c001"), since=T0, until=T0) == []
 
     def test_an_interaction_reads_back_equal(self, uow: OpenFor) -> None:
         original = _interaction(

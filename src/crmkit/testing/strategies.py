@@ -89,6 +89,7 @@ from crmkit.domain import (
 )
 from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
 from crmkit.domain.conditions import MAX_CONDITION_DEPTH
+from crmkit.domain.contact import MAX_EXTENSION
 from crmkit.domain.loyalty import (
     ROUNDING_MODES,
     Award,
@@ -296,15 +297,16 @@ def _valid_phone(e164: str) -> bool:
 
 
 def phone_numbers() -> st.SearchStrategy[PhoneNumber]:
-    """Valid E.164 phone numbers from every region phonenumbers knows, last digits varied."""
-    return (
+    """Valid E.164 phone numbers from every region phonenumbers knows, last digits varied;
+    some with an extension."""
+    return st.builds(
+        PhoneNumber,
         st.builds(
             lambda base, tail: base[: -len(tail)] + tail if tail else base,
             st.sampled_from(_example_numbers()),
             st.text(string.digits, max_size=2),
-        )
-        .filter(_valid_phone)
-        .map(PhoneNumber)
+        ).filter(_valid_phone),
+        st.none() | st.text(string.digits, min_size=1, max_size=MAX_EXTENSION),
     )
 
 

@@ -109,7 +109,11 @@ def _email(value: str | None) -> EmailAddress | None:
 
 
 def _phone(value: str | None) -> PhoneNumber | None:
-    return None if value is None else _hydrate(PhoneNumber, e164=value)
+    """A contact point's phone from its stored text form (E.164, maybe ``;ext=``)."""
+    if value is None:
+        return None
+    e164, _, extension = value.partition(";ext=")
+    return _hydrate(PhoneNumber, e164=e164, extension=extension or None)
 
 
 _CHANNELS = Channel._value2member_map_
@@ -139,6 +143,7 @@ CUSTOMER_COLUMNS = (
     "family_name",
     "email",
     "phone",
+    "phone_extension",
     "other_contacts",
     "address_country",
     "address_lines",
@@ -167,6 +172,7 @@ def customer_values(tenant: str, customer: Customer, version: int) -> tuple[Any,
         customer.family_name,
         customer.email.value if customer.email is not None else None,
         customer.phone.e164 if customer.phone is not None else None,
+        customer.phone.extension if customer.phone is not None else None,
         _contacts_json(customer.other_contacts) if customer.other_contacts else None,
         address.country if address is not None else None,
         json.dumps(list(address.lines)) if address is not None else None,
@@ -195,6 +201,7 @@ _set_external_ids, _set_account = _C["external_ids"], _C["account"]
 _set_version, _set_events = _C["version"], _C["_events"]
 _set_email_value = _slot_setters(EmailAddress)["value"]
 _set_phone_e164 = _slot_setters(PhoneNumber)["e164"]
+_set_phone_extension = _slot_setters(PhoneNumber)["extension"]
 _NEW = object.__new__
 _NO_TAGS: frozenset[str] = frozenset()
 _NO_ITEMS: FrozenMap[str, Any] = FrozenMap()  # immutable: one instance serves every customer
@@ -219,6 +226,7 @@ def customer_from_values(
         family_name,
         email,
         phone,
+        phone_extension,
         other_contacts,
         country,
         address_lines,
@@ -247,6 +255,7 @@ def customer_from_values(
     if phone is not None:
         phone_number = _NEW(PhoneNumber)
         _set_phone_e164(phone_number, phone)
+        _set_phone_extension(phone_number, phone_extension)
         phone = phone_number
     _set_phone(customer, phone)
     _set_other_contacts(customer, _contacts(other_contacts))

@@ -140,7 +140,8 @@ customers = Table(
     Column("given_name", _str(200)),
     Column("family_name", _str(200)),
     Column("email", _str(254)),
-    Column("phone", _str(16)),
+    Column("phone", _str(16)),  # E.164, the lookup key; its extension beside it
+    Column("phone_extension", _str(20)),
     Column("other_contacts", _text()),  # JSON list; never queried
     Column("address_country", _char(2)),
     Column("address_lines", _text()),  # JSON list
