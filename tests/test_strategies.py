@@ -68,7 +68,6 @@ REGISTERED = [
     PhoneNumber,
     PostalAddress,
     TraitSchema,
-    TraitType,
     Programme,
     LedgerEntry,
     ReferralPolicy,
