@@ -115,6 +115,7 @@ INSTANTS = [
     AS_OF.replace(hour=0) - US,
 ]
 KINDS = ["purchase", "refund", "note", "webinar"]
+UNSIGNED_KINDS = {"purchase", "refund"}
 CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.WEB, Channel.PHONE]
 CAMPAIGNS = ["spring", "Spring", "spring ", " spring", "sale_50%"]
 CURRENCIES = ["EUR", "USD", "JPY"]
@@ -221,15 +222,19 @@ def population(
             metadata = {
                 key: rng.choice(values) for key, values in META.items() if rng.random() < 0.5
             }
+            kind = rng.choice(KINDS)
+            minor = rng.choice(AMOUNTS)
+            if kind in UNSIGNED_KINDS:  # what was paid, what was given back: never negative
+                minor = abs(minor)
             interactions.append(
                 Interaction(
                     f"{cid}-i{k}",
                     CustomerId(cid),
                     rng.choice(INSTANTS),
-                    rng.choice(KINDS),
+                    kind,
                     rng.choice(CHANNELS),
                     direction=rng.choice(list(Direction)),
-                    amount=Money(rng.choice(AMOUNTS), currency) if rng.random() < 0.6 else None,
+                    amount=Money(minor, currency) if rng.random() < 0.6 else None,
                     campaign=rng.choice([*CAMPAIGNS, None]),
                     metadata=metadata,
                 )
@@ -437,7 +442,9 @@ def aggregates(draw: Any) -> Condition:
     if measure in (Measure.MIN_AT, Measure.MAX_AT):
         op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL]))
         value = draw(operand("datetime", op))
-    elif measure is Measure.SUM:
+    elif measure in (Measure.SUM, Measure.NET_SPEND):
+        if measure is Measure.NET_SPEND:  # it picks the purchases and refunds itself
+            filters["kinds"] = set()
         op = draw(st.sampled_from(ops))
         currency = draw(st.sampled_from(CURRENCIES))
         minors = st.sampled_from(
@@ -627,6 +634,16 @@ EXAMPLES: list[tuple[str, Condition]] = [
     (
         "spent over 999 EUR cents",
         AggregateCondition("sum", "gt", Money(999, "EUR"), currency="EUR"),
+    ),
+    (
+        "net spend over 999 EUR cents this year",
+        AggregateCondition(
+            "net_spend", "gt", Money(999, "EUR"), currency="EUR", window=Window(last_days=365)
+        ),
+    ),
+    (
+        "refunded more than bought in JPY",
+        AggregateCondition("net_spend", "lt", Money(0, "JPY"), currency="JPY"),
     ),
     (
         "first seen before 1970",
