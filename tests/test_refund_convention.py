@@ -4,13 +4,14 @@ segments measure net spend (purchases minus refunds) the same way in memory and 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import Interaction, InteractionId, Money, Programme, SpendRule
+from crmkit import Interaction, InteractionId, Money, Programme, Segment, SpendRule
 from crmkit.domain import AggregateCondition, Facts, Measure, Op, Window
 from crmkit.domain.segment_eval import compile_condition
 from crmkit.errors import ValidationError
@@ -172,6 +173,20 @@ class TestNetSpend:
         text = to_json(rule)
         assert '"measure": "net_spend"' in text
         assert from_json(text, type(rule)) == rule
+
+    def test_a_json_net_spend_with_kinds_is_refused_at_its_path(self) -> None:
+        rule = {
+            "type": "aggregate",
+            "measure": "net_spend",
+            "op": "gt",
+            "value": {"amount": "500", "currency": "EUR"},
+            "currency": "EUR",
+            "kinds": ["purchase"],
+        }
+        document = {"version": 1, "name": "big_spenders", "rule": rule}
+        with pytest.raises(ValidationError) as caught:
+            from_json(json.dumps(document), Segment)
+        assert caught.value.paths == ("rule.kinds",)
 
 
 def _in_window(facts: Facts, window: Window, kind: str, currency: str) -> int:
