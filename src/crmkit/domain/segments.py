@@ -26,7 +26,7 @@ from crmkit.domain._checks import SLUG
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
 from crmkit.domain._same import same_value
-from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
+from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
 from crmkit.domain.ids import check_id
@@ -416,7 +416,10 @@ class Measure(StrEnum):
 #: The measures that total amounts of money, compared with `Money` in their ``currency``.
 MONEY_MEASURES: Final = frozenset({Measure.SUM, Measure.NET_SPEND})
 #: What net spend adds (purchases) and takes away (refunds); other kinds add nothing.
-NET_SPEND_SIGNS: Final[Mapping[str, int]] = {"purchase": 1, "refund": -1}
+NET_SPEND_SIGNS: Final[Mapping[str, int]] = {
+    InteractionKind.PURCHASE.value: 1,
+    InteractionKind.REFUND.value: -1,
+}
 
 
 def _since(value: Any) -> datetime | None:
