@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         kind="refund",
         channel="web",
         direction="outbound",
-        amount=Money.of("-9.90", "EUR"),
+        amount=Money.of("9.90", "EUR"),  # what was given back: always positive
+        refund_of="order-1001",  # the purchase it refunds (checked: it must be stored)
         external_ref="refund-1001",
     )
 
@@ -176,8 +177,10 @@ def print_report(
             f" {interaction.channel:<6} {amount}"
         )
         print(line.rstrip())
-        if interaction.amount:
+        if interaction.amount and interaction.kind == "purchase":
             total += interaction.amount
+        elif interaction.amount and interaction.kind == "refund":
+            total -= interaction.amount  # a refund's amount is positive: subtract it
     print(f"  net spend: {total}")
 
     print(f"\nEvents received after commit ({len(events)})")

@@ -231,10 +231,19 @@ class TestAggregates:
         assert not AggregateCondition(Measure.MAX_AT, Op.LT, AS_OF).holds(none)
 
     def test_a_sum_adds_one_currency_only(self) -> None:
-        """Amounts in other currencies, and no amount, add nothing; negatives subtract."""
+        """Amounts in other currencies, and no amount, add nothing; negatives (of a host's
+        own kind: a purchase's amount is never negative) subtract."""
+        correction = Interaction(
+            InteractionId("i2"),
+            CustomerId("c1"),
+            AS_OF - timedelta(days=2),
+            "correction",
+            Channel.WEB,
+            amount=Money.of("-50.50", "EUR"),
+        )
         done = [
             bought(1, Money.of("400", "EUR"), 1),
-            bought(2, Money.of("-50.50", "EUR"), 2),
+            correction,
             bought(3, Money.of("9999", "USD"), 3),
             bought(4, None, 4),
             bought(5, Money.of("200", "EUR"), 5),

@@ -103,11 +103,17 @@ def booking_time(ledger: PointsLedger, now: datetime) -> datetime:
 
 def refunded_purchase(uow: UnitOfWork, refund: Interaction) -> InteractionId | None:
     """The purchase a refund names under `REFUND_OF` (by id, then by external reference), or
-    ``None`` when it names none; raise `ValidationError` when it names no purchase of the
-    refund's customer, `CurrencyMismatch` when the refund is in another currency."""
+    ``None`` when it names none; raise `ValidationError` when an interaction that is no
+    refund names one, or a refund names no purchase of its customer (a note, another
+    customer's order, nothing stored), `CurrencyMismatch` when the refund is in another
+    currency."""
     named = refund.metadata.get(REFUND_OF)
     if named is None:
         return None
+    if refund.kind != InteractionKind.REFUND:
+        raise ValidationError.single(
+            f"metadata.{REFUND_OF}", named, f"only a refund names a purchase, not a {refund.kind}"
+        )
     purchase: Interaction | None = None
     if isinstance(named, str):
         try:

@@ -8,7 +8,7 @@ from datetime import datetime
 import attrs
 
 from crmkit.app.context import ServiceContext
-from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction
+from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction, refunded_purchase
 from crmkit.app.membership import refresh_customer
 from crmkit.app.progression import progress_subject
 from crmkit.app.retries import retry_conflicts
@@ -64,11 +64,17 @@ class InteractionUseCases(ServiceContext):
         membership of each tracked segment (the CRM's ``segments``) is refreshed as of now,
         emitting `EnteredSegment` / `LeftSegment`.
 
+        A purchase's ``amount`` is what was paid, a refund's what was given back: both are
+        positive, and a negative one raises `ValidationError`. A refund may name its
+        purchase with ``refund_of`` (the purchase's id or external reference, kept in the
+        metadata under ``"refund_of"``); it must be a stored purchase of the same customer,
+        in the refund's currency, and only a refund may name one (`ValidationError`,
+        `CurrencyMismatch` otherwise).
+
         With a loyalty programme (``CRM(loyalty=...)``) the interaction earns its points in
         the same unit of work (a replay earns nothing more); a refund naming its purchase
-        with ``refund_of`` (the purchase's id or external reference, kept in the metadata
-        under ``"refund_of"``) reverses what the purchase earned; a referred customer's
-        first purchase qualifies and rewards the referral.
+        reverses what the purchase earned; a referred customer's first purchase qualifies
+        and rewards the referral.
         """
         if refund_of is not None:
             metadata = {**(metadata or {}), REFUND_OF: refund_of}
@@ -114,6 +120,8 @@ class InteractionUseCases(ServiceContext):
                 stored = uow.interactions.find_by_external_ref(candidate.external_ref)
                 if stored is not None:
                     return _replayed(stored, candidate, keep_stored_time)
+            # With or without a loyalty programme, a refund names a purchase of its customer.
+            refunded_purchase(uow, candidate)
             interaction = Interaction.record(
                 self._now(),
                 **{**_fields_of(candidate), "id": InteractionId(self._new_id())},

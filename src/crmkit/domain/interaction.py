@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import attrs
 
@@ -83,9 +83,25 @@ def _check_metadata(instance: object, attribute: attrs.Attribute[Any], value: An
         )
 
 
+#: Why a purchase's or a refund's amount may not be negative: one sign convention, so that
+#: loyalty reversals, segment sums and net spend all read an amount the same way.
+_NO_NEGATIVE: Final[Mapping[str, str]] = {
+    InteractionKind.PURCHASE.value: "a purchase's amount is what was paid: it must not be"
+    " negative (record money given back as a refund)",
+    InteractionKind.REFUND.value: "a refund's amount is what was given back: it must not be"
+    " negative (refund 9.90 EUR as Money.of('9.90', 'EUR'))",
+}
+
+
 def _check_amount(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, Money):
+    if value is None:
+        return
+    if not isinstance(value, Money):
         raise ValidationError.single("amount", value, "must be Money or None")
+    # Validators run once every field is set, so the (converted) kind is known here.
+    why = _NO_NEGATIVE.get(str(getattr(instance, "kind", "")))
+    if why is not None and value.minor < 0:
+        raise ValidationError.single("amount", value, why)
 
 
 def _check_external_ref(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -106,7 +122,8 @@ class Interaction:
         kind: an `InteractionKind` or a host-defined lower-case slug.
         channel: where it happened.
         direction: inbound (the customer started it), outbound or internal.
-        amount: the money involved, if any (the total of a purchase, the sum refunded).
+        amount: the money involved, if any: the total of a purchase, the sum a refund gives
+            back. Both are positive (or zero); a negative one is refused.
         owner: the person responsible, in the host's terms (a user id or name).
         team: the team responsible.
         campaign: the campaign it belongs to.

@@ -26,6 +26,7 @@ from crmkit.domain.channels import Channel, Direction
 from crmkit.domain.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
 from crmkit.domain.money import Money
 from crmkit.domain.segments import (
+    MONEY_MEASURES,
     AggregateCondition,
     ConsentCondition,
     FieldCondition,
@@ -291,6 +292,23 @@ class Interactions:
         """The total amount in ``currency``; amounts in other currencies add nothing."""
         return self._measure(Measure.SUM, currency)
 
+    def net_spend(self, currency: str) -> Aggregate:
+        """What the customer spent, as a shop means it: the purchases' amounts minus the
+        refunds' in ``currency`` (other kinds and currencies add nothing):
+        ``interactions(last=days(365)).net_spend("EUR") > 500``.
+
+        Raises:
+            ValidationError: the selection has ``kinds`` (``purchases(...)``): net spend
+                picks the purchases and refunds itself.
+        """
+        if self.filters.get("kinds"):
+            raise ValidationError.single(
+                "kinds",
+                sorted(self.filters["kinds"]),
+                "net_spend measures purchases minus refunds itself: use interactions(...)",
+            )
+        return self._measure(Measure.NET_SPEND, currency)
+
     def first_at(self) -> Aggregate:
         """When the first one happened (missing when none)."""
         return self._measure(Measure.MIN_AT)
@@ -325,7 +343,7 @@ class Aggregate(_Comparable[AggregateCondition]):
         self.currency = currency
 
     def _make(self, op: Op, value: Any = None) -> AggregateCondition:
-        if self.measure is Measure.SUM and self.currency is not None:
+        if self.measure in MONEY_MEASURES and self.currency is not None:
             value = _money(value, self.currency)
         return AggregateCondition(
             self.measure,
@@ -375,7 +393,8 @@ def interactions(
     """The customer's interactions of some kinds, channels, directions, campaigns and
     metadata (each empty: any), in a window: the ``last`` days up to the evaluation's
     ``as_of`` (``days(90)``), or ``since <= t < until`` (either may be left open), or
-    ever. Measure them with `count`, `sum`, `first_at`, `last_at` or `distinct_days`."""
+    ever. Measure them with `count`, `sum`, `net_spend`, `first_at`, `last_at` or
+    `distinct_days`."""
     filters = {
         "kinds": kinds,
         "channels": channels,

@@ -24,6 +24,8 @@ from typing import Any, TypeAlias
 from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.segments import (
+    MONEY_MEASURES,
+    NET_SPEND_SIGNS,
     NULLS,
     SEGMENT_FIELDS,
     AggregateCondition,
@@ -392,7 +394,7 @@ def _aggregate(condition: AggregateCondition, groups: _Groups) -> _Node:
     """An aggregate's node: select its interactions (once per evaluation when other
     aggregates of the tree select the same ones), measure them, compare."""
     operand = condition.value
-    if condition.measure is Measure.SUM:  # compared in minor units, as holds() does
+    if condition.measure in MONEY_MEASURES:  # compared in minor units, as holds() does
         operand = tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
     test = _test(condition.op, operand)
     measure = _measure(condition)
@@ -494,6 +496,8 @@ def _measure(condition: AggregateCondition) -> Callable[[list[Interaction]], Any
         case Measure.MAX_AT:
             return lambda chosen: max((i.occurred_at for i in chosen), default=None)
     currency = condition.currency
+    if condition.measure is Measure.NET_SPEND:
+        return _net_spend(currency)
 
     def total(chosen: list[Interaction]) -> int:
         spent = 0
@@ -504,6 +508,20 @@ def _measure(condition: AggregateCondition) -> Callable[[list[Interaction]], Any
         return spent
 
     return total
+
+
+def _net_spend(currency: str | None) -> Callable[[list[Interaction]], int]:
+    """Purchases minus refunds in ``currency``, in minor units."""
+
+    def net(chosen: list[Interaction]) -> int:
+        spent = 0
+        for i in chosen:
+            amount, sign = i.amount, NET_SPEND_SIGNS.get(i.kind)
+            if sign is not None and amount is not None and amount.currency == currency:
+                spent += sign * amount.minor
+        return spent
+
+    return net
 
 
 def _filter(condition: AggregateCondition) -> Callable[[Interaction], bool] | None:

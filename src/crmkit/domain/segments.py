@@ -26,7 +26,7 @@ from crmkit.domain._checks import SLUG
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
 from crmkit.domain._same import same_value
-from crmkit.domain.channels import Channel, Direction, channel_of, enum_of
+from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
 from crmkit.domain.consent import may_contact
 from crmkit.domain.contact import PhoneNumber
@@ -414,9 +414,19 @@ class Measure(StrEnum):
 
     COUNT = "count"  # how many (0 when none)
     SUM = "sum"  # the total amount in one currency (0 when none)
+    NET_SPEND = "net_spend"  # purchases minus refunds in one currency (0 when none)
     MIN_AT = "min_at"  # the first occurred_at (missing when none)
     MAX_AT = "max_at"  # the last occurred_at (missing when none)
     DISTINCT_DAYS = "distinct_days"  # on how many UTC dates (0 when none)
+
+
+#: The measures that total amounts of money, compared with `Money` in their ``currency``.
+MONEY_MEASURES: Final = frozenset({Measure.SUM, Measure.NET_SPEND})
+#: What net spend adds (purchases) and takes away (refunds); other kinds add nothing.
+NET_SPEND_SIGNS: Final[Mapping[str, int]] = {
+    InteractionKind.PURCHASE.value: 1,
+    InteractionKind.REFUND.value: -1,
+}
 
 
 def _since(value: Any) -> datetime | None:
@@ -543,7 +553,10 @@ class AggregateCondition(Condition):
 
     Filters (empty: any): ``kinds``, ``channels``, ``directions``, ``campaigns``, and
     ``metadata`` (every key equal). ``SUM`` needs ``currency`` and a `Money` value in it;
-    interactions with no amount or another currency add nothing.
+    interactions with no amount or another currency add nothing. ``NET_SPEND`` is what a
+    shop means by spend: the purchases' amounts minus the refunds' (both recorded positive),
+    in ``currency`` like ``SUM``; it picks the purchases and refunds itself, so it takes no
+    ``kinds``.
     """
 
     kind: ClassVar[str] = "aggregate"
@@ -570,11 +583,13 @@ class AggregateCondition(Condition):
         allowed = _MEASURE_OPS | NULLS if timed else _MEASURE_OPS
         if op not in allowed:
             raise ValidationError.single("op", op.value, f"does not apply to {measure.value}")
-        if measure is Measure.SUM:
+        if measure in MONEY_MEASURES:
             self._check_sum()
             return
         if self.currency is not None:
-            raise ValidationError.single("currency", self.currency, "only sum takes a currency")
+            raise ValidationError.single(
+                "currency", self.currency, "only sum and net_spend take a currency"
+            )
         if op in NULLS:
             check_operand(FieldType.DATETIME, op, self.value)
             return
@@ -585,6 +600,12 @@ class AggregateCondition(Condition):
         object.__setattr__(self, "value", operand)
 
     def _check_sum(self) -> None:
+        if self.measure is Measure.NET_SPEND and self.kinds:
+            raise ValidationError.single(
+                "kinds",
+                sorted(self.kinds),
+                "net_spend measures purchases minus refunds itself: give no kinds",
+            )
         currency = self.currency
         values = self.value if self.op is Op.BETWEEN else (self.value,)
         if not isinstance(values, tuple | list) or not values:
@@ -628,15 +649,16 @@ class AggregateCondition(Condition):
                 return min((i.occurred_at for i in chosen), default=None)
             case Measure.MAX_AT:
                 return max((i.occurred_at for i in chosen), default=None)
+        signs = NET_SPEND_SIGNS if self.measure is Measure.NET_SPEND else None
         return sum(
-            i.amount.minor
+            i.amount.minor * (1 if signs is None else signs.get(i.kind, 0))
             for i in chosen
             if i.amount is not None and i.amount.currency == self.currency
         )
 
     def holds(self, facts: Facts) -> bool:
         operand = self.value
-        if self.measure is Measure.SUM:  # compared in minor units: a sum may exceed Money's range
+        if self.measure in MONEY_MEASURES:  # compared in minor units: may exceed Money's range
             operand = (
                 tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
             )
@@ -644,6 +666,8 @@ class AggregateCondition(Condition):
 
     def describe(self) -> str:
         what = " or ".join(sorted(self.kinds)) or "any"
+        if self.measure is Measure.NET_SPEND:
+            what = "purchase and refund"
         return f"{self.measure.value} of {what} interactions {self.op.value} {self.value!r}"
 
 

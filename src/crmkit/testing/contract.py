@@ -594,6 +594,7 @@ class AdapterContract(ExactTextContract):
             owner="alice",
             team="sales",
             campaign="spring",
+            kind="correction",  # a host's kind: a purchase's amount is never negative
             amount=Money(-123456789, "JPY"),
         )
         with uow() as tx:

@@ -507,7 +507,10 @@ def interactions(
     min_time: datetime = EARLIEST,
     max_time: datetime = LATEST,
 ) -> st.SearchStrategy[Interaction]:
-    """Interactions, optionally of one customer, some kinds, one currency, a time range."""
+    """Interactions, optionally of one customer, some kinds, one currency, a time range.
+
+    Amounts may be negative, except a purchase's and a refund's (what was paid, what was
+    given back), which are never below zero."""
     kind = st.sampled_from(kinds) if kinds else st.sampled_from(InteractionKind) | slugs()
     metadata = st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
@@ -515,20 +518,31 @@ def interactions(
         max_size=3,
     )
     return st.builds(
-        Interaction,
+        _interaction,
+        st.tuples(kind, st.none() | money(currency)),
         id=ids().map(InteractionId),
         customer_id=st.just(CustomerId(customer_id)) if customer_id else customer_ids(),
         occurred_at=utc_datetimes(min_time, max_time),
-        kind=kind,
         channel=st.sampled_from(Channel),
         direction=st.sampled_from(Direction),
-        amount=st.none() | money(currency),
         owner=st.none() | st.sampled_from(["alice", "bob"]),
         team=st.none() | st.sampled_from(["sales", "support"]),
         campaign=st.none() | _spaced(st.sampled_from(["spring_sale", "welcome"])),
         metadata=metadata,
         external_ref=st.none() | _spaced(ids()),
     )
+
+
+#: The kinds whose amount is never negative: a purchase's is what was paid, a refund's what
+#: was given back (crmkit.domain.interaction).
+_UNSIGNED_KINDS = frozenset({InteractionKind.PURCHASE, InteractionKind.REFUND})
+
+
+def _interaction(kind_and_amount: tuple[str, Money | None], **fields: Any) -> Interaction:
+    kind, amount = kind_and_amount
+    if amount is not None and kind in _UNSIGNED_KINDS and amount.minor < 0:
+        amount = -amount
+    return Interaction(kind=kind, amount=amount, **fields)
 
 
 def domain_events(of: type[DomainEvent] = DomainEvent) -> st.SearchStrategy[DomainEvent]:
@@ -1073,7 +1087,7 @@ def _aggregate_condition(draw: st.DrawFn) -> AggregateCondition:
     op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL] if timed else ops))
     currency = None
     scalars: st.SearchStrategy[Any]
-    if measure is Measure.SUM:
+    if measure in (Measure.SUM, Measure.NET_SPEND):
         currency = draw(st.sampled_from(["EUR", "USD", "JPY"]))
         edge = st.sampled_from([0, 1, -1, 10_000, -10_000]).map(lambda m: Money(m, currency))
         scalars = edge | money(currency)
@@ -1100,6 +1114,8 @@ def _aggregate_condition(draw: st.DrawFn) -> AggregateCondition:
             },
         )
     )
+    if measure is Measure.NET_SPEND:  # it picks the purchases and refunds itself
+        filters.pop("kinds", None)
     return AggregateCondition(
         measure,
         op,

@@ -17,7 +17,8 @@ MariaDB. The rules that make it exact:
   expression trees deeper than 1000, and caps a statement's parameters;
 - instants are epoch microseconds; a UTC day is ``floor(us / 86_400_000_000)``;
 - sums are exact: PostgreSQL and MariaDB sum BIGINTs into NUMERIC/DECIMAL; SQLite, whose
-  ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart.
+  ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart. Net spend sums
+  the same way, each refund's amount negated.
 
 Decimal traits compare by equality only, as text: a decimal is stored in its one canonical form
 (`crmkit.domain.traits.canonical_decimal`: ``1.000``, ``1E+0`` and ``1`` are all ``"1"``), and
@@ -49,6 +50,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -58,7 +60,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.lists import all_of, any_of, key_in, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
-from crmkit.domain.channels import SubjectKind
+from crmkit.domain.channels import InteractionKind, SubjectKind
 from crmkit.domain.conditions import (
     AllOf,
     AnyOf,
@@ -72,6 +74,7 @@ from crmkit.domain.conditions import (
 )
 from crmkit.domain.money import Money
 from crmkit.domain.segments import (
+    NET_SPEND_SIGNS,
     AggregateCondition,
     ConsentCondition,
     FieldCondition,
@@ -488,14 +491,23 @@ class _Compiler:
                 return self.present(op, measured, operand, False)
         operand = _map(node.value, _minor)
         where = [*where, i.currency == node.currency, i.amount_minor.is_not(None)]
+        amount: Any = i.amount_minor
+        if node.measure is Measure.NET_SPEND:
+            where.append(self.keys(i.kind, NET_SPEND_SIGNS))
+            amount = self.signed(amount)
         if self.dialect != "sqlite":
-            total = func.coalesce(_scalar(func.sum(i.amount_minor), where), 0)
+            total = func.coalesce(_scalar(func.sum(amount), where), 0)
             return self.compare(op, total, operand, False)
-        return self.split_sum(op, where, operand)
+        return self.split_sum(op, where, operand, amount)
 
-    def split_sum(self, op: Op, where: list[Any], operand: Any) -> Any:
+    def signed(self, amount: Any) -> Any:
+        """Net spend's terms: a purchase's amount, a refund's negated (never out of range:
+        amounts lie within ±(2**63 - 1))."""
+        refund = t.interactions.c.kind == InteractionKind.REFUND.value
+        return type_coerce(case((refund, -amount), else_=amount), BigInteger())
+
+    def split_sum(self, op: Op, where: list[Any], operand: Any, amount: Any) -> Any:
         """SQLite: compare a sum that may overflow 64 bits, summing the halves apart."""
-        amount = t.interactions.c.amount_minor
         low = amount.op("&")(_LOW_32)
         high_sum = func.coalesce(_scalar(func.sum((amount - low) // _TWO_32), where), 0)
         low_sum = func.coalesce(_scalar(func.sum(low), where), 0)
