@@ -112,7 +112,9 @@ class CRM(CrmService):
     ) -> CRM:
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
-        version unless ``migrate=False``."""
+        version unless ``migrate=False`` (then the file must exist already: nothing is
+        created). Raises `ValidationError` naming ``path`` when it is no path (``None``, a
+        number, empty text), `ConfigurationError` when the file cannot be used."""
         from crmkit.adapters.sqlalchemy import sqlite_url
 
         return cls.from_url(
@@ -147,11 +149,16 @@ class CRM(CrmService):
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
         ``Engine``. Raises `ConfigurationError` naming the URL (its secrets masked) when it
         cannot be used: malformed, unsupported, a driver or an option missing or refused, a
-        server that cannot be reached."""
+        server that cannot be reached, a SQLite file missing with ``migrate=False`` (nothing
+        is created then), a database written by a newer crmkit."""
         from sqlalchemy import Engine
 
         from crmkit.adapters.sqlalchemy import SqlStore
         from crmkit.adapters.sqlalchemy.engine import check_engine
+        from crmkit.adapters.sqlalchemy.sqlite_files import require_sqlite_file
+
+        if not migrate and not isinstance(url, Engine):
+            require_sqlite_file(url)  # a read-only open must not leave an empty file behind
 
         store = (
             SqlStore(check_engine(url), migrate=migrate)
@@ -159,7 +166,12 @@ class CRM(CrmService):
             else SqlStore.open(url, migrate=migrate)
         )
         if not migrate:
-            store.require_schema()
+            try:
+                store.require_schema()
+            except BaseException:
+                if not isinstance(url, Engine):  # the host's own engine stays the host's
+                    store.dispose()
+                raise
         return cls.from_store(
             store,
             tenant=tenant,
