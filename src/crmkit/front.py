@@ -9,7 +9,8 @@ from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.service import name_methods_after
 from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
-from crmkit.errors import UsageError
+from crmkit.domain._arguments import flag
+from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, Outbox
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class CRM(CrmService):
         from crmkit.adapters.sqlalchemy.engine import check_engine
         from crmkit.adapters.sqlalchemy.sqlite_files import require_sqlite_file
 
-        if not migrate and not isinstance(url, Engine):
+        if not flag(migrate, "migrate") and not isinstance(url, Engine):
             require_sqlite_file(url)  # a read-only open must not leave an empty file behind
 
         store = (
@@ -199,6 +200,10 @@ class CRM(CrmService):
         loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
+        if not callable(getattr(store, "unit_of_work", None)):
+            raise ValidationError.single(
+                "store", store, "must be a store, e.g. InMemoryStore() or SqlStore.sqlite(path)"
+            )
         return cls(
             store.unit_of_work,
             tenant=tenant,
@@ -216,6 +221,7 @@ class CRM(CrmService):
         """The events committed with their changes, waiting to be forwarded: this tenant's, or
         every tenant's with ``all_tenants=True``. Raises `UsageError` for a CRM built without
         a store."""
+        flag(all_tenants, "all_tenants")
         if self.store is None:
             raise UsageError("this CRM was built without a store, so it has no outbox")
         return self.store.outbox(tenant=None if all_tenants else self.tenant)
