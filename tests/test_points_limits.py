@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmkit import CRM, EventRule, FixedClock, Money, Programme, SpendRule
-from crmkit.domain import EntryKind, LedgerEntry
+from crmkit.domain import CustomerId, EntryKind, LedgerEntry, PointsLedger
 from crmkit.domain.timestamps import LATEST
-from crmkit.errors import ValidationError
+from crmkit.errors import InsufficientPoints, ValidationError
 from tests.conftest import MakeCrm, crm_maker
 from tests.strategies import T0
 
@@ -101,3 +103,24 @@ def test_a_ledger_entry_beyond_bigint_cannot_be_built() -> None:
         with pytest.raises(ValidationError) as caught:
             LedgerEntry(0, EntryKind.ADJUST, points, T0, "adjust:k", rule="x")
         assert caught.value.paths == ("points",)
+
+
+@given(st.lists(st.integers(-(2**66), 2**66).filter(bool), max_size=12))
+def test_any_adjustments_keep_the_balance_within_bigint_and_refusals_write_nothing(
+    adjustments: list[int],
+) -> None:
+    """Over any sequence of adjustments, however large: each is booked exactly when the
+    balance stays within 0..2**63-1; a refused one leaves the ledger as it was."""
+    ledger = PointsLedger(CustomerId("ada"), BIG)
+    expected = 0
+    for n, points in enumerate(adjustments):
+        before = list(ledger.entries)
+        try:
+            ledger.adjust(points, T0, f"k{n}", "x")
+        except (ValidationError, InsufficientPoints):
+            assert ledger.entries == before
+            assert abs(points) > MAX_BIGINT or not 0 <= expected + points <= MAX_BIGINT
+        else:
+            expected += points
+        assert ledger.balance() == expected
+        assert 0 <= expected <= MAX_BIGINT
