@@ -46,12 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         from crmkit.adapters.sqlalchemy import current_revision, masked, open_engine, upgrade
+        from crmkit.adapters.sqlalchemy.sqlite_files import require_sqlite_file
     except ImportError:
         print(
             "crmkit: the SQL adapter is not installed: pip install 'crmkit[sql]'", file=sys.stderr
         )
         return 2
     try:
+        if args.action == "current":  # only reads: a mistyped path must not create a file
+            require_sqlite_file(args.url)
         engine = open_engine(args.url)
         try:
             if args.action == "upgrade":

@@ -9,8 +9,9 @@ from crmkit.app import CrmService, SystemClock, UuidIds
 from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.service import name_methods_after
 from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
+from crmkit.domain._arguments import flag
 from crmkit.domain.contact import region_code
-from crmkit.errors import UsageError
+from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, Outbox
 
 if TYPE_CHECKING:
@@ -115,7 +116,9 @@ class CRM(CrmService):
     ) -> CRM:
         """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
         throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
-        version unless ``migrate=False``."""
+        version unless ``migrate=False`` (then the file must exist already: nothing is
+        created). Raises `ValidationError` naming ``path`` when it is no path (``None``, a
+        number, empty text), `ConfigurationError` when the file cannot be used."""
         from crmkit.adapters.sqlalchemy import sqlite_url
 
         region_code(default_region, "default_region")  # before any file is created
@@ -151,11 +154,16 @@ class CRM(CrmService):
         ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
         ``Engine``. Raises `ConfigurationError` naming the URL (its secrets masked) when it
         cannot be used: malformed, unsupported, a driver or an option missing or refused, a
-        server that cannot be reached."""
+        server that cannot be reached, a SQLite file missing with ``migrate=False`` (nothing
+        is created then), a database written by a newer crmkit."""
         from sqlalchemy import Engine
 
         from crmkit.adapters.sqlalchemy import SqlStore
         from crmkit.adapters.sqlalchemy.engine import check_engine
+        from crmkit.adapters.sqlalchemy.sqlite_files import require_sqlite_file
+
+        if not flag(migrate, "migrate") and not isinstance(url, Engine):
+            require_sqlite_file(url)  # a read-only open must not leave an empty file behind
 
         region_code(default_region, "default_region")  # before the database is touched
         store = (
@@ -164,7 +172,12 @@ class CRM(CrmService):
             else SqlStore.open(url, migrate=migrate)
         )
         if not migrate:
-            store.require_schema()
+            try:
+                store.require_schema()
+            except BaseException:
+                if not isinstance(url, Engine):  # the host's own engine stays the host's
+                    store.dispose()
+                raise
         return cls.from_store(
             store,
             tenant=tenant,
@@ -192,6 +205,10 @@ class CRM(CrmService):
         loyalty: Programme | None = None,
     ) -> CRM:
         """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
+        if not callable(getattr(store, "unit_of_work", None)):
+            raise ValidationError.single(
+                "store", store, "must be a store, e.g. InMemoryStore() or SqlStore.sqlite(path)"
+            )
         return cls(
             store.unit_of_work,
             tenant=tenant,
@@ -209,6 +226,7 @@ class CRM(CrmService):
         """The events committed with their changes, waiting to be forwarded: this tenant's, or
         every tenant's with ``all_tenants=True``. Raises `UsageError` for a CRM built without
         a store."""
+        flag(all_tenants, "all_tenants")
         if self.store is None:
             raise UsageError("this CRM was built without a store, so it has no outbox")
         return self.store.outbox(tenant=None if all_tenants else self.tenant)

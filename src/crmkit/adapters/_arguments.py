@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from crmkit.domain._arguments import MAX_PAGE
 from crmkit.domain.conditions import (
     CUSTOMER_FIELDS,
     AllOf,
@@ -17,7 +18,8 @@ from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
-MAX_PAGE = 10_000
+__all__ = ["MAX_LIMIT", "MAX_PAGE", "check_batch", "check_page", "check_rule", "check_window"]
+
 #: The largest LIMIT every database takes (SQLite's is a signed 64-bit integer).
 MAX_LIMIT = 2**63 - 1
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme, Referral
+from crmkit.domain._arguments import each_of, instance_of
 from crmkit.domain.loyalty.entries import Tally
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
@@ -38,6 +39,7 @@ class PointsLedgers:
         self._uow = uow
 
     def add(self, ledger: PointsLedger) -> None:
+        instance_of(ledger, PointsLedger, "ledger")
         uow = self._uow
         key = (ledger.programme.name, ledger.customer_id)
         if ledger.version != 0:
@@ -49,6 +51,7 @@ class PointsLedgers:
         uow._track(ledger)
 
     def update(self, ledger: PointsLedger) -> None:
+        instance_of(ledger, PointsLedger, "ledger")
         uow = self._uow
         key = (ledger.programme.name, ledger.customer_id)
         current = uow._ledger(key)
@@ -66,7 +69,7 @@ class PointsLedgers:
         uow._track(ledger)
 
     def save_many(self, ledgers: Collection[PointsLedger]) -> None:
-        for ledger in ledgers:
+        for ledger in each_of(ledgers, PointsLedger, "ledgers"):
             if ledger.version == 0:
                 self.add(ledger)
             else:
@@ -131,6 +134,7 @@ class Referrals:
         self._uow = uow
 
     def add(self, referral: Referral) -> None:
+        instance_of(referral, Referral, "referral")
         uow = self._uow
         if referral.version != 0:
             raise ValidationError.single(
@@ -145,6 +149,7 @@ class Referrals:
         uow._track(referral)
 
     def update(self, referral: Referral) -> None:
+        instance_of(referral, Referral, "referral")
         uow = self._uow
         current = uow._referral(referral.id)
         if current is None:

@@ -49,6 +49,7 @@ from crmkit.domain import (
     SubjectKind,
     TenantId,
 )
+from crmkit.domain._arguments import instance_of
 from crmkit.domain.ids import check_tenant
 from crmkit.domain.segment_eval import compile_condition
 from crmkit.errors import (
@@ -440,6 +441,7 @@ class _Customers:
         self._uow = uow
 
     def add(self, customer: Customer) -> None:
+        instance_of(customer, Customer, "customer")
         self._add(customer)
         self._uow._track(customer)
 
@@ -464,6 +466,7 @@ class _Customers:
         uow._stage_customer(customer, 0)
 
     def update(self, customer: Customer) -> None:
+        instance_of(customer, Customer, "customer")
         uow = self._uow
         current = uow._customer(customer.id)
         if current is None:
@@ -611,6 +614,7 @@ class _Accounts:
         self._uow = uow
 
     def add(self, account: Account) -> None:
+        instance_of(account, Account, "account")
         uow = self._uow
         if account.version != 0:
             raise ValidationError.single("version", account.version, "a new account has version 0")
@@ -622,6 +626,7 @@ class _Accounts:
         uow._track(account)
 
     def update(self, account: Account) -> None:
+        instance_of(account, Account, "account")
         uow = self._uow
         current = uow._account(account.id)
         if current is None:
@@ -675,6 +680,7 @@ class _Interactions:
         self._uow = uow
 
     def add(self, interaction: Interaction) -> None:
+        instance_of(interaction, Interaction, "interaction")
         self._add(interaction)
         self._uow._track(interaction)
 
@@ -753,6 +759,7 @@ class _StageHistories:
         self._uow = uow
 
     def add(self, history: StageHistory) -> None:
+        instance_of(history, StageHistory, "history")
         uow = self._uow
         if history.version != 0:
             raise ValidationError.single("version", history.version, "a new history has version 0")
@@ -763,6 +770,7 @@ class _StageHistories:
         uow._track(history)
 
     def update(self, history: StageHistory) -> None:
+        instance_of(history, StageHistory, "history")
         uow = self._uow
         key = _key(history)
         current = uow._history(key)
@@ -836,6 +844,7 @@ class _SegmentMemberships:
         return None if found is None else _snapshot_copy(found)
 
     def add(self, snapshot: SegmentSnapshot) -> None:
+        instance_of(snapshot, SegmentSnapshot, "snapshot")
         uow = self._uow
         if snapshot.version != 0:
             raise ValidationError.single(
@@ -849,6 +858,7 @@ class _SegmentMemberships:
         uow._track(snapshot)
 
     def update(self, snapshot: SegmentSnapshot) -> None:
+        instance_of(snapshot, SegmentSnapshot, "snapshot")
         uow = self._uow
         current = uow._snapshot(snapshot.segment)
         if current is None:

@@ -8,6 +8,7 @@ from crmkit.app.customers import CustomerUseCases
 from crmkit.app.progression import enter_models
 from crmkit.app.retries import retry_conflicts
 from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer, SubjectKind
+from crmkit.domain._arguments import expected_version_of
 from crmkit.domain.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
 
@@ -60,6 +61,7 @@ class AccountUseCases(CustomerUseCases):
 
         With ``expected_version``, a change of the account by anyone else since is refused
         with `ConcurrencyConflict`; without, the change is applied to what they stored."""
+        expected_version = expected_version_of(expected_version)
         at = self._now()
 
         def attempt() -> Account:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any, TypeVar, cast
 
 from crmkit.app.bus import EventBus
 from crmkit.app.unit_of_work import Publisher
@@ -56,8 +56,8 @@ class ServiceContext:
         if trait_schema is not None and not isinstance(trait_schema, TraitSchema):
             raise ValidationError.single("trait_schema", trait_schema, "must be a TraitSchema")
         self.tenant: TenantId = check_tenant(tenant)
-        self.clock = clock
-        self.ids = ids
+        self.clock = _clock(clock)
+        self.ids = _ids(ids)
         self.trait_schema = trait_schema
         #: The country a national phone number is read in when the customer has no address.
         self.default_region = region_code(default_region, "default_region")
@@ -163,6 +163,23 @@ def _named(items: Iterable[N], kind: type[N], path: str) -> tuple[N, ...]:
             raise ValidationError.single(f"{path}[{index}]", item.name, "is a duplicate name")
         names.add(item.name)
     return found
+
+
+def _clock(clock: Any) -> Clock:
+    # A datetime has a now() too (the class method, giving local naive time): not a clock.
+    if isinstance(clock, datetime | date) or not callable(getattr(clock, "now", None)):
+        raise ValidationError.single(
+            "clock", clock, "must be a Clock (an object with now()), e.g. FixedClock(datetime(...))"
+        )
+    return cast(Clock, clock)
+
+
+def _ids(ids: Any) -> IdSource:
+    if isinstance(ids, str) or not callable(getattr(ids, "new_id", None)):
+        raise ValidationError.single(
+            "ids", ids, "must be an IdSource (an object with new_id()), e.g. SequentialIds()"
+        )
+    return cast(IdSource, ids)
 
 
 def _bad(path: str, value: Any, what: str) -> ValidationError:

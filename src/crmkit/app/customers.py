@@ -21,6 +21,7 @@ from crmkit.domain import (
     EmailAddress,
     SubjectKind,
 )
+from crmkit.domain._arguments import each_of, expected_version_of, items_of
 from crmkit.domain.ids import check_id
 from crmkit.domain.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
@@ -61,7 +62,8 @@ class CustomerUseCases(ServiceContext):
         # events); one-shot iterators are read once, here.
         new_id, at = CustomerId(customer_id or self._new_id()), self._now()
         email, phone = self._email(email), self._phone(phone, address=profile.get("address"))
-        consents, profile = _reusable(consents), {k: _reusable(v) for k, v in profile.items()}
+        consents = _reusable(items_of(consents, "consents"))
+        profile = {k: _reusable(v) for k, v in profile.items()}
 
         def register() -> Customer:
             customer = Customer.register(
@@ -94,8 +96,9 @@ class CustomerUseCases(ServiceContext):
 
         Built for moving data in: it records no events, and a duplicate id, email or external
         id raises `DuplicateCustomer` with nothing stored."""
+        checked = each_of(customers, Customer, "customers")  # a bad item is named by index
         with self.unit_of_work() as uow:
-            count = uow.customers.add_many(customers, batch_size=batch_size)
+            count = uow.customers.add_many(checked, batch_size=batch_size)
             uow.commit()
         return count
 
@@ -234,6 +237,8 @@ class CustomerUseCases(ServiceContext):
         expected_version: int | None,
         change: Callable[[Customer], tuple[str, ...]],
     ) -> Customer:
+        expected_version = expected_version_of(expected_version)
+
         def attempt() -> Customer:
             with self.unit_of_work() as uow:
                 customer = uow.customers.get(CustomerId(check_id("customer_id", customer_id)))

@@ -23,6 +23,7 @@ from crmkit.domain import (
     Money,
     SubjectKind,
 )
+from crmkit.domain._arguments import each_of, flag
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
@@ -170,7 +171,8 @@ class InteractionUseCases(ServiceContext):
         transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
         other loyalty events published on commit. Lifecycle rules and tracked segments are
         not run (see `reevaluate_all` and `refresh_segment`)."""
-        programme = self.loyalty_programme() if earn_points else None
+        interactions = each_of(interactions, Interaction, "interactions")
+        programme = self.loyalty_programme() if flag(earn_points, "earn_points") else None
         with self.unit_of_work() as uow:
             if programme is None:
                 count = uow.interactions.add_many(interactions, batch_size=batch_size)
@@ -207,6 +209,7 @@ class InteractionUseCases(ServiceContext):
         the half-open window ``since <= occurred_at < until``; raises `NotFound` for an
         unknown customer."""
         customer = CustomerId(check_id("customer_id", customer_id))
+        flag(newest_first, "newest_first")
         wanted_channels = None if channels is None else _channels(channels)
         wanted_kinds = None if kinds is None else _kinds(kinds)
         with self.unit_of_work() as uow:

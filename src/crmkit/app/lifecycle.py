@@ -25,8 +25,10 @@ from crmkit.domain import (
     stage_conversion,
     stage_durations,
 )
+from crmkit.domain._arguments import expected_version_of, flag, items_of
 from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.ids import check_id
+from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
@@ -80,6 +82,8 @@ class LifecycleUseCases(ServiceContext):
         no history in the model enters it at its initial stage first. Moving to the current
         stage changes nothing. Returns the history as stored.
         """
+        expected_version = expected_version_of(expected_version)
+        ensure_text(to, "to")  # a misspelt stage is an IllegalTransition; a non-stage is not
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         when = self._now() if at is None else ensure_utc(at, "at")
@@ -289,7 +293,7 @@ class LifecycleUseCases(ServiceContext):
         memory, in subject order."""
         chosen = self.lifecycle_model(model)
         if stage is not None:
-            chosen.stage(stage)
+            chosen.stage(ensure_text(stage, "stage"))
         with self.unit_of_work() as uow:
             yield from uow.stage_histories.stream(chosen.name, stage=stage, batch_size=batch_size)
 
@@ -302,6 +306,7 @@ class LifecycleUseCases(ServiceContext):
     ) -> dict[str, DurationStats]:
         """How long subjects stay in each stage of ``model``: the distribution of stay
         lengths per stage, as of ``as_of`` (now by default)."""
+        flag(include_ongoing, "include_ongoing")
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
         return stage_durations(
             self.stream_stage_histories(model=model), as_of=when, include_ongoing=include_ongoing
@@ -328,9 +333,7 @@ class LifecycleUseCases(ServiceContext):
         a subject passes them; reaching a later step counts as passing the earlier ones) by
         ``as_of``."""
         chosen = self.lifecycle_model(model)
-        if isinstance(steps, str):
-            raise ValidationError.single("steps", steps, "must be a sequence of stage names")
-        wanted = tuple(steps)
+        wanted = tuple(items_of(steps, "steps"))
         for step in wanted:
             chosen.stage(step)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")

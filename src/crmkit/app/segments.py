@@ -24,6 +24,7 @@ from crmkit.domain import (
     SegmentSnapshot,
     membership_changes,
 )
+from crmkit.domain._arguments import MAX_PAGE, page_limit
 from crmkit.domain.ids import check_id
 from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc
@@ -74,13 +75,12 @@ class SegmentUseCases(ServiceContext):
         """One page of the customers matching ``rule`` at ``as_of``, in id order; pass
         ``next_cursor`` back for the next page."""
         condition, moment = self._rule(rule), self._as_of(as_of)
-        if type(limit) is not int or limit < 1:
-            raise ValidationError.single("limit", limit, "must be an int of 1 or more")
+        page_limit(limit)
         with self.unit_of_work() as uow:
             found = list(
                 islice(
                     uow.customers.stream_matching(
-                        condition, as_of=moment, batch_size=limit + 1, after=cursor
+                        condition, as_of=moment, batch_size=min(limit + 1, MAX_PAGE), after=cursor
                     ),
                     limit + 1,
                 )
@@ -155,12 +155,13 @@ class SegmentUseCases(ServiceContext):
         order, as of its last refresh (and the single-customer refreshes since); pass
         ``next_cursor`` back for the next page. Empty for a segment never refreshed."""
         name = _segment_name(segment_name)
-        if type(limit) is not int or limit < 1:
-            raise ValidationError.single("limit", limit, "must be an int of 1 or more")
+        page_limit(limit)
         with self.unit_of_work() as uow:
             found = list(
                 islice(
-                    uow.segment_memberships.members(name, batch_size=limit + 1, after=cursor),
+                    uow.segment_memberships.members(
+                        name, batch_size=min(limit + 1, MAX_PAGE), after=cursor
+                    ),
                     limit + 1,
                 )
             )

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
+from crmkit.adapters.sqlalchemy.sqlite_files import check_sqlite_path
 from crmkit.adapters.sqlalchemy.urls import masked, redact
 from crmkit.errors import ConfigurationError
 
@@ -47,8 +48,13 @@ SQLITE_CACHE_KIB = 32_768
 
 
 def sqlite_url(path: str | Path) -> URL:
-    """The URL of a SQLite file (``":memory:"`` for a private in-memory database)."""
-    return URL.create("sqlite+pysqlite", database=str(path))
+    """The URL of a SQLite file (``":memory:"`` for a private in-memory database).
+
+    Raises:
+        ValidationError: ``path`` is no str or path (``None``, a number), is empty or holds a
+            NUL character (see `check_sqlite_path`).
+    """
+    return URL.create("sqlite+pysqlite", database=check_sqlite_path(path))
 
 
 def open_engine(url: str | URL, **engine_options: Any) -> Engine:
@@ -78,7 +84,7 @@ def open_engine(url: str | URL, **engine_options: Any) -> Engine:
             "'postgresql+psycopg://user@host/db'"
         )
     else:
-        problem = _unsupported(parsed)
+        problem = _unsupported(parsed) or _empty_sqlite_path(parsed)
         if problem is None:
             return _open(_with_driver(parsed), engine_options)
     raise ConfigurationError(problem)
@@ -91,6 +97,17 @@ def _unsupported(url: URL) -> str | None:
     return (
         f"unsupported database {backend!r} in {masked(url)!r}: crmkit supports "
         "sqlite, postgresql, mysql and mariadb"
+    )
+
+
+def _empty_sqlite_path(url: URL) -> str | None:
+    # "sqlite:///" + an unset variable: a throw-away database that loses every write.
+    # "sqlite://" (no path at all) and "sqlite:///:memory:" ask for one explicitly.
+    if url.get_backend_name() != "sqlite" or url.database != "":
+        return None
+    return (
+        f"{masked(url)!r} names no SQLite file: give its path ('sqlite:///crm.db'), or "
+        "'sqlite:///:memory:' for a throw-away database"
     )
 
 

@@ -23,6 +23,7 @@ from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache, LedgerKey
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
+from crmkit.domain._arguments import each_of, instance_of
 from crmkit.domain.loyalty.entries import Tally
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
@@ -104,6 +105,7 @@ class SqlPointsLedgers:
     def add(self, ledger: PointsLedger) -> None:
         """Store a new ledger (version 0) with its entries; it becomes version 1. Raises
         `ConcurrencyConflict` if the member already has a ledger in that programme."""
+        instance_of(ledger, PointsLedger, "ledger")
         if ledger.version != 0:
             raise ValidationError.single("version", ledger.version, "a new ledger has version 0")
         problem = _problem(ledger, ())
@@ -139,6 +141,7 @@ class SqlPointsLedgers:
         its stored version is still ``ledger.version``, then bump it; raises
         `ConcurrencyConflict` if another writer got there first, `NotFound` if it was never
         added, `ValidationError` (writing nothing) if the stored entries were changed."""
+        instance_of(ledger, PointsLedger, "ledger")
         programme, customer_id = ledger.programme.name, ledger.customer_id
         key, version = (programme, customer_id), ledger.version
         connection = self._s.connection
@@ -187,7 +190,7 @@ class SqlPointsLedgers:
         (the stored balance rows of the updated ledgers under a lock, 500 at a time, and
         whether the new ones are taken) and then one executemany per table. Every check is
         made before anything is written."""
-        batch = list(ledgers)
+        batch = list(each_of(ledgers, PointsLedger, "ledgers"))
         keys = {(ledger.programme.name, ledger.customer_id) for ledger in batch}
         if len(keys) != len(batch):  # a ledger twice: exactly as one call each
             for ledger in batch:

@@ -14,6 +14,7 @@ from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, Referral
+from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 
 __all__ = ["SqlReferrals"]
@@ -45,6 +46,7 @@ class SqlReferrals:
         """Store a new referral (version 0); it becomes version 1. Raises `ReferralRefused`
         if its referee already has a referral in the programme, `ConcurrencyConflict` if
         its id is taken."""
+        instance_of(referral, Referral, "referral")
         if referral.version != 0:
             raise ValidationError.single(
                 "version", referral.version, "a new referral has version 0"
@@ -71,6 +73,7 @@ class SqlReferrals:
         ``referral.version``, then bump it; raises `ConcurrencyConflict` if another writer
         got there first, `NotFound` if it was never added, `ValidationError` (writing
         nothing) if it changed who it links (programme, referrer or referee)."""
+        instance_of(referral, Referral, "referral")
         version = referral.version
         row = m.referral_row(self._tenant, referral, version + 1)
         links = ("programme", "referrer_id", "referee_id")

@@ -27,6 +27,7 @@ from crmkit.domain import (
     Interaction,
     InteractionId,
 )
+from crmkit.domain._arguments import instance_of
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateAccount,
@@ -95,6 +96,7 @@ class SqlCustomers:
         return self._s.tenant
 
     def add(self, customer: Customer) -> None:
+        instance_of(customer, Customer, "customer")
         if customer.version != 0:
             raise ValidationError.single(
                 "version", customer.version, "a new customer has version 0"
@@ -172,6 +174,7 @@ class SqlCustomers:
                 conn.execute(insert(table), rows)
 
     def update(self, customer: Customer) -> None:
+        instance_of(customer, Customer, "customer")
         # The versioned UPDATE goes first, so a stale copy is reported as stale whatever else
         # is wrong with it (as in memory; under snapshot isolation only a write can tell).
         # No savepoint: a deadlock inside one would roll back the whole transaction on MariaDB
@@ -458,6 +461,7 @@ class SqlAccounts:
         self._s = session
 
     def add(self, account: Account) -> None:
+        instance_of(account, Account, "account")
         if account.version != 0:
             raise ValidationError.single("version", account.version, "a new account has version 0")
         self._refuse_duplicate(account)
@@ -472,6 +476,7 @@ class SqlAccounts:
         self._s._track(account)
 
     def update(self, account: Account) -> None:
+        instance_of(account, Account, "account")
         row = m.account_row(self._s.tenant, account)
         row["version"] = account.version + 1
         a = t.accounts.c
@@ -560,8 +565,7 @@ class SqlInteractions:
         self._s = session
 
     def add(self, interaction: Interaction) -> None:
-        if not isinstance(interaction, Interaction):
-            raise ValidationError.single("interaction", interaction, "must be an Interaction")
+        instance_of(interaction, Interaction, "interaction")
         if interaction.external_ref is not None:
             existing = self.find_by_external_ref(interaction.external_ref)
             if existing is not None:

@@ -19,6 +19,7 @@ from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, SegmentSnapshot
+from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlSegmentMemberships"]
@@ -58,6 +59,7 @@ class SqlSegmentMemberships:
         )
 
     def add(self, snapshot: SegmentSnapshot) -> None:
+        instance_of(snapshot, SegmentSnapshot, "snapshot")
         if snapshot.version != 0:
             raise ValidationError.single(
                 "version", snapshot.version, "a new snapshot has version 0"
@@ -88,6 +90,7 @@ class SqlSegmentMemberships:
         self._s._track(snapshot)
 
     def update(self, snapshot: SegmentSnapshot) -> None:
+        instance_of(snapshot, SegmentSnapshot, "snapshot")
         segment, version = snapshot.segment, snapshot.version
         result = self._s.connection.execute(
             update(t.segment_snapshots)

@@ -19,6 +19,7 @@ from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.lists import any_of, key_in
 from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import StageHistory, SubjectKind
+from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlStageHistories"]
@@ -55,6 +56,7 @@ class SqlStageHistories:
         )
 
     def add(self, history: StageHistory) -> None:
+        instance_of(history, StageHistory, "history")
         if history.version != 0:
             raise ValidationError.single("version", history.version, "a new history has version 0")
         key = _key(history)
@@ -74,6 +76,7 @@ class SqlStageHistories:
         self._s._track(history)
 
     def update(self, history: StageHistory) -> None:
+        instance_of(history, StageHistory, "history")
         # The versioned UPDATE goes first, so a stale copy is reported as stale whatever else
         # is wrong with it (as in memory; under snapshot isolation only a write can tell).
         key, version = _key(history), history.version

@@ -68,7 +68,12 @@ class SqlStore:
     @classmethod
     def open(cls, url: str | URL, *, migrate: bool = True, **engine_options: Any) -> SqlStore:
         """Open the database at ``url`` (SQLite, PostgreSQL or MariaDB/MySQL)."""
-        return cls(open_engine(url, **engine_options), migrate=migrate)
+        engine = open_engine(url, **engine_options)
+        try:
+            return cls(engine, migrate=migrate)
+        except BaseException:  # e.g. a database at a newer crmkit's migration
+            engine.dispose()  # its connections are crmkit's: none is left open
+            raise
 
     @classmethod
     def sqlite(cls, path: str | Path, *, migrate: bool = True) -> SqlStore:
@@ -84,11 +89,12 @@ class SqlStore:
         self.ledger_cache.clear()
 
     def require_schema(self) -> None:
-        """Raise `ConfigurationError` unless crmkit's schema is installed in the database."""
-        from crmkit.adapters.sqlalchemy.migrate import current_revision
+        """Raise `ConfigurationError` unless crmkit's schema is installed in the database, at
+        a migration this crmkit knows (not one written by a newer crmkit)."""
+        from crmkit.adapters.sqlalchemy.migrate import require_known_revision
 
         with storage_errors("reading the schema version"):
-            revision = current_revision(self.engine)
+            revision = require_known_revision(self.engine)
         if revision is None:
             raise ConfigurationError(
                 f"{masked(self.engine.url)!r} has no crmkit schema: run "

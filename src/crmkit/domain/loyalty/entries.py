@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import (
+    MAX_BIGINT,
     non_negative_int,
     optional_storable,
     storable,
@@ -117,6 +118,8 @@ class LedgerEntry:
     def _check_points(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if type(value) is not int or (value < 0 and self.kind is not EntryKind.ADJUST):
             raise ValidationError.single("points", value, "must be an integer >= 0")
+        if abs(value) > MAX_BIGINT:  # what every backend's BIGINT column holds
+            raise ValidationError.single("points", value, f"must be at most {MAX_BIGINT} in size")
 
     @property
     def change(self) -> int:
@@ -374,6 +377,11 @@ class Tally:
         if self._state is None or self._state.as_of != as_of:
             self._state = self._tally.state(as_of)
         return self._state
+
+    def points(self, entries: list[LedgerEntry]) -> int:
+        """The member's points (available and pending) after ``entries``."""
+        self._catch_up(entries)
+        return self._tally.available + self._tally.pending
 
     def figures(self, entries: list[LedgerEntry]) -> tuple[int, int, datetime | None]:
         """The available and pending points after ``entries`` and the earliest instant a lot

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import version_number
+from crmkit.domain._checks import MAX_BIGINT, version_number
 from crmkit.domain._same import same_value
 from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent
@@ -351,8 +351,10 @@ class PointsLedger:
         """Correct the member's points by hand: ``points > 0`` opens an available lot (which
         expires like earned points), ``< 0`` takes available points oldest first (never below
         zero). ``reason`` names the cause."""
-        if type(points) is not int or points == 0:
-            raise ValidationError.single("points", points, "must be a non-zero int")
+        if type(points) is not int or points == 0 or abs(points) > MAX_BIGINT:
+            raise ValidationError.single(
+                "points", points, f"must be a non-zero int of at most {MAX_BIGINT} in size"
+            )
         if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
             raise ValidationError.single(
                 "reason", reason, f"must be non-empty text of at most {MAX_REASON} characters"
@@ -426,6 +428,17 @@ class PointsLedger:
             return entry
         raise IdempotencyConflict("key", key, entry.key)
 
+    def _check_room(self, entries: list[LedgerEntry]) -> None:
+        # The balance is stored in BIGINT columns on every backend: memory refuses what SQL
+        # could not hold, instead of SQL failing with OverflowError where memory goes on.
+        added = sum(e.change for e in entries)
+        if added > 0 and self._tally.points(self.entries) + added > MAX_BIGINT:
+            raise ValidationError.single(
+                "points",
+                added,
+                f"would take the member's points past {MAX_BIGINT}, the most storage holds",
+            )
+
     def _check_time(self, at: datetime) -> None:
         ensure_utc(at, "at")
         last = self.last_at
@@ -435,6 +448,7 @@ class PointsLedger:
             )
 
     def _book(self, at: datetime, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        self._check_room(entries)
         before = self.tier(self.last_at) if self.last_at is not None else None
         start = len(self.entries)
         entries = [
