@@ -114,26 +114,32 @@ class LifecycleUseCases(ServiceContext):
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         when = self._now() if at is None else ensure_utc(at, "at")
-        with self.unit_of_work() as uow:
-            facts_of(uow, chosen.subject, subject, when)  # the subject must exist
-            found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
-            if found is not None:
-                raise ValidationError.single(
-                    "subject_id",
-                    subject,
-                    f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+
+        def attempt() -> StageHistory:
+            with self.unit_of_work() as uow:
+                facts_of(uow, chosen.subject, subject, when)  # the subject must exist
+                found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
+                if found is not None:
+                    raise ValidationError.single(
+                        "subject_id",
+                        subject,
+                        f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+                    )
+                history = StageHistory.enter(
+                    chosen, subject, at=when, stage=stage, reason=reason, actor=actor
                 )
-            history = StageHistory.enter(
-                chosen, subject, at=when, stage=stage, reason=reason, actor=actor
-            )
-            uow.stage_histories.add(history)
-            uow.commit()
-        return history
+                uow.stage_histories.add(history)
+                uow.commit()
+            return history
+
+        # A racing entry of the same subject is retried: the next attempt finds it and
+        # refuses this one, as it would have one call later.
+        return retry_conflicts(attempt)
 
     def stage_history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
         """The subject's history in ``model``; raises `NotFound` if it never entered it."""
         chosen = self.lifecycle_model(model)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.stage_histories.get(
                 chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
             )
@@ -141,7 +147,7 @@ class LifecycleUseCases(ServiceContext):
     def current_stage(self, subject_id: str, *, model: str | None = None) -> str | None:
         """The stage the subject is in now, or ``None`` if it never entered the model."""
         chosen = self.lifecycle_model(model)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = uow.stage_histories.find(
                 chosen.name, check_id("subject_id", subject_id), subject_kind=chosen.subject
             )
@@ -152,7 +158,7 @@ class LifecycleUseCases(ServiceContext):
     ) -> dict[str, str]:
         """The current stage of a subject in every model it is in, by model name."""
         kind = _kind(subject)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = uow.stage_histories.for_subject(
                 check_id("subject_id", subject_id), subject_kind=kind
             )
@@ -172,11 +178,16 @@ class LifecycleUseCases(ServiceContext):
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        with self.unit_of_work() as uow:
-            facts_of(uow, kind, checked, when)  # NotFound for an unknown subject
-            progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
-            uow.commit()
-        return list(progress.moves)
+
+        def attempt() -> list[StageChanged]:
+            with self.unit_of_work() as uow:
+                facts_of(uow, kind, checked, when)  # NotFound for an unknown subject
+                progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
+                uow.commit()
+            return list(progress.moves)
+
+        # A concurrent move is re-read: the rules decide again from what the other stored.
+        return retry_conflicts(attempt)
 
     def reevaluate_all(
         self,
@@ -234,7 +245,7 @@ class LifecycleUseCases(ServiceContext):
         """How many subjects are in each stage of ``model`` now, in model order (every stage
         listed, empty ones with 0), then any stored stage the model no longer has."""
         chosen = self.lifecycle_model(model)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)
         ordered = {name: counts.pop(name, 0) for name in chosen.stage_names}
         return {**ordered, **dict(sorted(counts.items()))}
@@ -247,7 +258,7 @@ class LifecycleUseCases(ServiceContext):
         chosen = self.lifecycle_model(model)
         if stage is not None:
             chosen.stage(stage)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.stage_histories.stream(chosen.name, stage=stage, batch_size=batch_size)
 
     def stage_durations(
