@@ -1,7 +1,8 @@
 """Every `ConcurrencyConflict` names the aggregate and the version the writer read it at, on
 SQLite (a file), PostgreSQL and MariaDB, whichever way the database finds the conflict: a
 versioned UPDATE that matches no row (MariaDB), a serialization failure (PostgreSQL) or a
-stale snapshot (SQLite's "database is locked"); for one aggregate and for a batch."""
+stale snapshot (SQLite's "database is locked", for a write in a read-only unit of work);
+for one aggregate and for a batch."""
 
 from __future__ import annotations
 
@@ -47,8 +48,12 @@ def _assert_names(error: ConcurrencyConflict, kind: str, key: Any, version: int)
 
 def _stale_save(crm: CRM, read: Callable[[Any], Any], save: Callable[[Any, Any], None]) -> Any:
     """Read in one unit of work, let another writer commit, then save the stale copy:
-    returns what was read and the conflict."""
-    with crm.unit_of_work() as uow:
+    returns what was read and the conflict.
+
+    The unit is opened read-only, so that the other writers can commit while it is open on
+    SQLite (a writing unit would hold the write lock); the servers ignore ``read_only``.
+    Its write then meets SQLite's stale snapshot ("database is locked" at once)."""
+    with crm.unit_of_work(read_only=True) as uow:
         stale = read(uow)
         crm.adjust_points(B, 1, reason="another writer")
         crm.update_profile(A, given_name="Another")

@@ -14,6 +14,7 @@ CrmError
 │   ├── DuplicateAccount   the web domain belongs to another account
 │   ├── IdempotencyConflict an external reference replayed with different content
 │   ├── ConcurrencyConflict another writer changed the aggregate first (retryable)
+│   │   └── LockTimeout    another transaction held a lock for longer than the database waits
 │   ├── IllegalTransition  a lifecycle move the model does not allow (names the allowed ones)
 │   ├── GuardFailed        a lifecycle move whose guard condition does not hold
 │   ├── InsufficientPoints a redemption beyond the member's available points (writes nothing)
@@ -44,6 +45,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "InsufficientPoints",
+    "LockTimeout",
     "NotFound",
     "ReferralRefused",
     "StorageError",
@@ -251,6 +253,18 @@ class ConcurrencyConflict(Conflict):
             f"{during}: {detail}",
         )
         return error
+
+
+class LockTimeout(ConcurrencyConflict):
+    """Another transaction held a lock this one needed for longer than the database waits
+    for it: SQLite's busy timeout (5 seconds for the engines crmkit configures), MariaDB's
+    ``innodb_lock_wait_timeout``, PostgreSQL's ``lock_timeout``. Nothing was stored.
+
+    It is retryable, but the database has already waited the whole timeout: crmkit's use
+    cases do not retry it themselves (ten more waits would keep the caller for a minute),
+    so it reaches the caller after about one timeout. A host may try again later, or report
+    that the database is busy (HTTP 503). Its attributes are those of `ConcurrencyConflict`.
+    """
 
 
 class IllegalTransition(Conflict):

@@ -112,9 +112,10 @@ class InMemoryStore:
             return self._tenants.setdefault(tenant, _Tables())
 
     def unit_of_work(
-        self, tenant: TenantId, publish: Publisher | None = None
+        self, tenant: TenantId, publish: Publisher | None = None, *, read_only: bool = False
     ) -> InMemoryUnitOfWork:
-        """A unit of work on ``tenant``'s data."""
+        """A unit of work on ``tenant``'s data. ``read_only`` (a promise to only read) changes
+        nothing here: the store takes no lock for a unit of work."""
         return InMemoryUnitOfWork(self, tenant, publish)
 
 

@@ -51,7 +51,7 @@ class AccountUseCases(CustomerUseCases):
 
     def get_account(self, account_id: str) -> Account:
         """The account with that id; raises `NotFound`."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.accounts.get(AccountId(check_id("account_id", account_id)))
 
     def update_account(
@@ -94,7 +94,7 @@ class AccountUseCases(CustomerUseCases):
         """Every customer linked to the account, in id order."""
         account = AccountId(check_id("account_id", account_id))
         contacts: list[Customer] = []
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             uow.accounts.get(account)
             cursor: str | None = None
             while True:

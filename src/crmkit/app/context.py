@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
@@ -26,13 +28,27 @@ from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, UnitOfWork
 
-__all__ = ["OpenUnitOfWork", "ServiceContext"]
+__all__ = ["OpenUnitOfWork", "ServiceContext", "opens_read_only"]
 
 E = TypeVar("E", bound=DomainEvent)
 N = TypeVar("N", LifecycleModel, Segment)
 
-#: How the application opens a unit of work for a tenant, publishing to a bus.
+#: How the application opens a unit of work for a tenant, publishing to a bus. An opener may
+#: also take a keyword ``read_only`` (crmkit's stores do, see `opens_read_only`).
 OpenUnitOfWork = Callable[[TenantId, Publisher], UnitOfWork]
+
+
+def opens_read_only(open_unit_of_work: OpenUnitOfWork) -> bool:
+    """Whether ``open_unit_of_work`` takes the keyword ``read_only``: a promise that the unit
+    of work will only read, so the storage may open a cheaper transaction (on SQLite one
+    that does not take the database's write lock). An opener without it gets every unit of
+    work as one that may write, which is always correct."""
+    try:
+        parameters = inspect.signature(open_unit_of_work).parameters
+    except (TypeError, ValueError):  # a callable whose signature Python cannot read
+        return False
+    found = parameters.get("read_only")
+    return found is not None and found.kind in (found.KEYWORD_ONLY, found.POSITIONAL_OR_KEYWORD)
 
 
 class ServiceContext:
@@ -71,8 +87,11 @@ class ServiceContext:
         self.loyalty = loyalty
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
+        self._open_reader: OpenUnitOfWork = open_unit_of_work
+        if opens_read_only(open_unit_of_work):
+            self._open_reader = functools.partial(cast(Any, open_unit_of_work), read_only=True)
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work on this CRM's tenant; its events go to this CRM's subscribers.
 
         Use it for changes that must be atomic together:
@@ -82,8 +101,22 @@ class ServiceContext:
             ...
             uow.commit()
         ```
+
+        Args:
+            read_only: promise that the unit of work will only read. On SQLite a unit of
+                work otherwise takes the database's write lock when it begins (waiting for
+                it up to the busy timeout), so that its writes never fail for a lock taken
+                after its reads; a read-only one reads its snapshot without the lock, beside
+                any writer. Other storages may ignore it.
         """
-        return self._open_unit_of_work(self.tenant, self.bus.publish)
+        if type(read_only) is not bool:
+            raise ValidationError.single("read_only", read_only, "must be True or False")
+        opener = self._open_reader if read_only else self._open_unit_of_work
+        return opener(self.tenant, self.bus.publish)
+
+    def _reading(self) -> UnitOfWork:
+        """A unit of work for a use case that only reads (see `unit_of_work`)."""
+        return self.unit_of_work(read_only=True)
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
         """Call ``handler`` with every committed event of ``event_type``; returns an

@@ -95,7 +95,9 @@ class CustomerUseCases(ServiceContext):
         `crmkit.serialization.structure`) in one transaction, and return how many.
 
         Built for moving data in: it records no events, and a duplicate id, email or external
-        id raises `DuplicateCustomer` with nothing stored."""
+        id raises `DuplicateCustomer` with nothing stored. It is not retried on a conflict
+        (retryable, nothing stored): the customers are set to version 1 batch by batch as
+        they are written, so a second attempt would refuse them as not new."""
         checked = each_of(customers, Customer, "customers")  # a bad item is named by index
         with self.unit_of_work() as uow:
             count = uow.customers.add_many(checked, batch_size=batch_size)
@@ -104,21 +106,21 @@ class CustomerUseCases(ServiceContext):
 
     def get_customer(self, customer_id: str) -> Customer:
         """The customer with that id; raises `NotFound`."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
 
     def find_customer_by_email(self, email: EmailAddress | str) -> Customer | None:
         """The customer whose primary email is ``email`` (in any spelling), or ``None``."""
         address = self._email(email)
         assert address is not None
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.customers.find_by_email(address)
 
     def find_customer_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
         for path, value in (("source", source), ("external_id", external_id)):
             ensure_text(value, path)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.customers.find_by_external_id(source, external_id)
 
     def update_profile(
@@ -223,12 +225,12 @@ class CustomerUseCases(ServiceContext):
         account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
         if tag is not None:
             ensure_text(tag, "tag")
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.customers.list(tag=tag, account_id=account, limit=limit, cursor=cursor)
 
     def stream_customers(self, *, batch_size: int = 1000) -> Iterator[Customer]:
         """Every customer of the tenant, in id order, with bounded memory."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.customers.stream(batch_size=batch_size)
 
     def _change(

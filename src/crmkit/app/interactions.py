@@ -11,7 +11,7 @@ from crmkit.app.context import ServiceContext
 from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction, refunded_purchase
 from crmkit.app.membership import refresh_customer
 from crmkit.app.progression import progress_subject
-from crmkit.app.retries import retry_conflicts
+from crmkit.app.retries import retry_conflicts, retry_conflicts_over
 from crmkit.domain import (
     Channel,
     Customer,
@@ -23,7 +23,7 @@ from crmkit.domain import (
     Money,
     SubjectKind,
 )
-from crmkit.domain._arguments import each_of, flag
+from crmkit.domain._arguments import each_of, flag, items_of
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
@@ -170,28 +170,39 @@ class InteractionUseCases(ServiceContext):
         their referrals), as `record_interaction` would, in the order given and in the same
         transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
         other loyalty events published on commit. Lifecycle rules and tracked segments are
-        not run (see `reevaluate_all` and `refresh_segment`)."""
-        interactions = each_of(interactions, Interaction, "interactions")
+        not run (see `reevaluate_all` and `refresh_segment`).
+
+        A conflict with another writer (a member's ledger booked meanwhile) stores nothing;
+        given a list (or any collection) the import is then run again, as
+        `record_interaction` is; a one-shot iterator cannot be read twice, so its conflict
+        reaches the caller (retryable)."""
         programme = self.loyalty_programme() if flag(earn_points, "earn_points") else None
-        with self.unit_of_work() as uow:
-            if programme is None:
-                count = uow.interactions.add_many(interactions, batch_size=batch_size)
-            else:
-                count = 0
-                for batch in _batches(interactions, batch_size):
-                    count += uow.interactions.add_many(batch, batch_size=batch_size)
-                    book = LedgerBook(uow, programme)
-                    book.load([interaction.customer_id for interaction in batch])
-                    now = self._now()
-                    for interaction in batch:
-                        book_interaction(book, interaction, now, self.ids)
-                    book.save()
-            uow.commit()
-        return count
+        items_of(interactions, "interactions")  # a text or a number is refused at once
+
+        def attempt(given: Iterable[Interaction]) -> int:
+            items = each_of(given, Interaction, "interactions")  # a bad item named by index
+            with self.unit_of_work() as uow:
+                if programme is None:
+                    count = uow.interactions.add_many(items, batch_size=batch_size)
+                else:
+                    count = 0
+                    for batch in _batches(items, batch_size):
+                        count += uow.interactions.add_many(batch, batch_size=batch_size)
+                        book = LedgerBook(uow, programme)
+                        book.load([interaction.customer_id for interaction in batch])
+                        now = self._now()
+                        for interaction in batch:
+                            book_interaction(book, interaction, now, self.ids)
+                        book.save()
+                uow.commit()
+            return count
+
+        # Interactions are immutable values: an attempt that failed changed none of them.
+        return retry_conflicts_over(interactions, attempt)
 
     def get_interaction(self, interaction_id: str) -> Interaction:
         """The interaction with that id; raises `NotFound`."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.interactions.get(InteractionId(check_id("interaction_id", interaction_id)))
 
     def timeline(
@@ -212,7 +223,7 @@ class InteractionUseCases(ServiceContext):
         flag(newest_first, "newest_first")
         wanted_channels = None if channels is None else _channels(channels)
         wanted_kinds = None if kinds is None else _kinds(kinds)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             uow.customers.get(customer)
             return uow.interactions.timeline(
                 customer,
@@ -226,7 +237,7 @@ class InteractionUseCases(ServiceContext):
 
     def stream_interactions(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
         """Every interaction of the tenant in time order, with bounded memory."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.interactions.stream(batch_size=batch_size)
 
 

@@ -122,28 +122,34 @@ class LifecycleUseCases(ServiceContext):
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         when = self._now() if at is None else ensure_utc(at, "at")
-        with self.unit_of_work() as uow:
-            self._facts(uow, chosen, subject, when)  # the subject must exist
-            found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
-            if found is not None:
-                raise ValidationError.single(
-                    "subject_id",
-                    subject,
-                    f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+
+        def attempt() -> StageHistory:
+            with self.unit_of_work() as uow:
+                self._facts(uow, chosen, subject, when)  # the subject must exist
+                found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
+                if found is not None:
+                    raise ValidationError.single(
+                        "subject_id",
+                        subject,
+                        f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+                    )
+                history = StageHistory.enter(
+                    chosen, subject, at=when, stage=stage, reason=reason, actor=actor
                 )
-            history = StageHistory.enter(
-                chosen, subject, at=when, stage=stage, reason=reason, actor=actor
-            )
-            uow.stage_histories.add(history)
-            uow.commit()
-        return history
+                uow.stage_histories.add(history)
+                uow.commit()
+            return history
+
+        # A racing entry of the same subject is retried: the next attempt finds it and
+        # refuses this one, as it would have one call later.
+        return retry_conflicts(attempt)
 
     def stage_history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
         """The subject's history in ``model``; raises `NotFound` if it never entered it, and
         `ValidationError` for a subject of the other kind (see `move_stage`)."""
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             try:
                 return uow.stage_histories.get(chosen.name, subject, subject_kind=chosen.subject)
             except NotFound:
@@ -157,7 +163,7 @@ class LifecycleUseCases(ServiceContext):
         can never be in the model."""
         chosen = self.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
             if found is None:
                 self._refuse_other_kind(uow, chosen.subject, subject, chosen)
@@ -171,7 +177,7 @@ class LifecycleUseCases(ServiceContext):
         ``subject="account"``)."""
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = uow.stage_histories.for_subject(checked, subject_kind=kind)
             if not found:
                 self._refuse_other_kind(uow, kind, checked, None)
@@ -193,14 +199,19 @@ class LifecycleUseCases(ServiceContext):
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        with self.unit_of_work() as uow:
-            try:
-                facts_of(uow, kind, checked, when)
-            except NotFound:
-                raise self._missing(uow, kind, checked, None) from None
-            progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
-            uow.commit()
-        return list(progress.moves)
+
+        def attempt() -> list[StageChanged]:
+            with self.unit_of_work() as uow:
+                try:
+                    facts_of(uow, kind, checked, when)
+                except NotFound:
+                    raise self._missing(uow, kind, checked, None) from None
+                progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
+                uow.commit()
+            return list(progress.moves)
+
+        # A concurrent move is re-read: the rules decide again from what the other stored.
+        return retry_conflicts(attempt)
 
     def reevaluate_all(
         self,
@@ -281,7 +292,7 @@ class LifecycleUseCases(ServiceContext):
         """How many subjects are in each stage of ``model`` now, in model order (every stage
         listed, empty ones with 0), then any stored stage the model no longer has."""
         chosen = self.lifecycle_model(model)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)
         ordered = {name: counts.pop(name, 0) for name in chosen.stage_names}
         return {**ordered, **dict(sorted(counts.items()))}
@@ -294,7 +305,7 @@ class LifecycleUseCases(ServiceContext):
         chosen = self.lifecycle_model(model)
         if stage is not None:
             chosen.stage(ensure_text(stage, "stage"))
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.stage_histories.stream(chosen.name, stage=stage, batch_size=batch_size)
 
     def stage_durations(

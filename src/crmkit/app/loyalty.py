@@ -76,7 +76,7 @@ class LoyaltyUseCases(ServiceContext):
         programme = self.loyalty_programme()
         member = CustomerId(check_id("customer_id", customer_id))
         when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             if as_of is None:
                 stored = uow.points_ledgers.balance(programme.name, member)
                 if stored is not None and stored.settled_at(when):
@@ -88,7 +88,7 @@ class LoyaltyUseCases(ServiceContext):
         """The member's whole ledger (empty when they never earned); raises `NotFound` for an
         unknown customer."""
         programme = self.loyalty_programme()
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return self._ledger(uow, programme, CustomerId(check_id("customer_id", customer_id)))
 
     def points_state(self, customer_id: str, *, as_of: datetime | None = None) -> LedgerState:
@@ -114,7 +114,7 @@ class LoyaltyUseCases(ServiceContext):
         """Every member's stored balance (as the job last left it), in customer id order,
         with bounded memory."""
         programme = self.loyalty_programme()
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.points_ledgers.stream_balances(programme.name, batch_size=batch_size)
 
     def redeem_points(
@@ -188,7 +188,7 @@ class LoyaltyUseCases(ServiceContext):
         skipped: list[CustomerId] = []
         after: CustomerId | None = None
         while True:
-            with self.unit_of_work() as uow:
+            with self._reading() as uow:
                 page = uow.points_ledgers.due(programme.name, when, after=after, limit=batch_size)
             if not page:
                 break
@@ -256,13 +256,13 @@ class LoyaltyUseCases(ServiceContext):
 
     def get_referral(self, referral_id: str) -> Referral:
         """The referral with that id; raises `NotFound`."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.referrals.get(check_id("referral_id", referral_id))
 
     def referral_of(self, referee_id: str) -> Referral | None:
         """The referral that brought ``referee_id`` into the programme, or ``None``."""
         programme = self.loyalty_programme()
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.referrals.for_referee(
                 programme.name, CustomerId(check_id("referee_id", referee_id))
             )
@@ -270,7 +270,7 @@ class LoyaltyUseCases(ServiceContext):
     def referrals_made(self, referrer_id: str) -> list[Referral]:
         """The referrals ``referrer_id`` made, oldest first."""
         programme = self.loyalty_programme()
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.referrals.by_referrer(
                 programme.name, CustomerId(check_id("referrer_id", referrer_id))
             )

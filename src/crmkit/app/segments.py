@@ -13,6 +13,7 @@ from itertools import islice
 
 from crmkit.app.context import ServiceContext
 from crmkit.app.membership import refresh_customer
+from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     Condition,
     Customer,
@@ -62,7 +63,7 @@ class SegmentUseCases(ServiceContext):
         """How many customers match ``rule`` at ``as_of`` (default: now). Trait conditions
         are checked against the CRM's trait schema, if it has one (`ValidationError`)."""
         condition, moment = self._rule(rule), self._as_of(as_of)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.customers.count_matching(condition, as_of=moment)
 
     def segment_members(
@@ -76,7 +77,7 @@ class SegmentUseCases(ServiceContext):
         ``next_cursor`` back for the next page."""
         condition, moment = self._rule(rule), self._as_of(as_of)
         page_limit(limit)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = list(
                 islice(
                     uow.customers.stream_matching(
@@ -93,7 +94,7 @@ class SegmentUseCases(ServiceContext):
     ) -> Iterator[Customer]:
         """Every customer matching ``rule`` at ``as_of``, in id order, with bounded memory."""
         condition, moment = self._rule(rule), self._as_of(as_of)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             yield from uow.customers.stream_matching(condition, as_of=moment, batch_size=batch_size)
 
     # Membership tracking.
@@ -108,15 +109,23 @@ class SegmentUseCases(ServiceContext):
 
         The stored and the current members are both read in id order, ``batch_size`` at a
         time, and merged in one pass: memory holds the customers who moved, not the members.
-        Raises `ValidationError` for an ``as_of`` before the stored snapshot's, and
-        `ConcurrencyConflict` (retryable) when another refresh of the segment committed first.
+        Raises `ValidationError` for an ``as_of`` before the stored snapshot's. When another
+        refresh of the segment (or of one member) commits first, the refresh is run again
+        against the snapshot it stored: a refresh without ``as_of`` at the new now, so the
+        cron job and the web process can both refresh; `ConcurrencyConflict` (retryable)
+        only when every attempt conflicted.
         """
         if not isinstance(segment, Segment):
             raise ValidationError.single("segment", segment, "must be a Segment")
         segment.check(self.trait_schema)
-        moment = self._as_of(as_of)
+        self._as_of(as_of)  # checked before touching storage
         if type(batch_size) is not int or batch_size < 1:
             raise ValidationError.single("batch_size", batch_size, "must be an int of 1 or more")
+        # Each attempt compares with the snapshot as stored then, so its change is exactly
+        # what it stores; the answer is documented whatever other refreshes did first.
+        return retry_conflicts(lambda: self._refresh(segment, self._as_of(as_of), batch_size))
+
+    def _refresh(self, segment: Segment, moment: datetime, batch_size: int) -> MembershipChange:
         with self.unit_of_work() as uow:
             stored = uow.segment_memberships.find(segment.name)
             if stored is not None and moment < stored.as_of:
@@ -145,7 +154,7 @@ class SegmentUseCases(ServiceContext):
     def segment_snapshot(self, segment_name: str) -> SegmentSnapshot | None:
         """The stored snapshot of the segment called ``segment_name`` (when it was last
         refreshed, how many members it has), or ``None`` if it was never refreshed."""
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             return uow.segment_memberships.find(_segment_name(segment_name))
 
     def segment_snapshot_members(
@@ -156,7 +165,7 @@ class SegmentUseCases(ServiceContext):
         ``next_cursor`` back for the next page. Empty for a segment never refreshed."""
         name = _segment_name(segment_name)
         page_limit(limit)
-        with self.unit_of_work() as uow:
+        with self._reading() as uow:
             found = list(
                 islice(
                     uow.segment_memberships.members(
@@ -177,11 +186,16 @@ class SegmentUseCases(ServiceContext):
         `NotFound` for an unknown customer."""
         moment = self._as_of(as_of)
         wanted = CustomerId(check_id("customer_id", customer_id))
-        with self.unit_of_work() as uow:
-            customer = uow.customers.get(wanted)
-            events = refresh_customer(uow, self.segments, customer, as_of=moment)
-            uow.commit()
-        return events
+
+        def attempt() -> list[EnteredSegment | LeftSegment]:
+            with self.unit_of_work() as uow:
+                customer = uow.customers.get(wanted)
+                events = refresh_customer(uow, self.segments, customer, as_of=moment)
+                uow.commit()
+            return events
+
+        # Another writer changed the customer or a snapshot first: decide again from theirs.
+        return retry_conflicts(attempt)
 
 
 def _segment_name(name: object) -> str:

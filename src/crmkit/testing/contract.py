@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
 
 from crmkit.app.clocks import FixedClock, SequentialIds
-from crmkit.app.context import OpenUnitOfWork
+from crmkit.app.context import OpenUnitOfWork, opens_read_only
 from crmkit.domain import (
     Account,
     AccountId,
@@ -319,7 +320,12 @@ class AdapterContract(ExactTextContract):
     def uow(self, open_unit_of_work: OpenUnitOfWork, published: list[DomainEvent]) -> OpenFor:
         """Opens units of work (tenant ``alpha`` unless given) that record what they publish."""
 
-        def open_for(tenant: TenantId = TENANT) -> UnitOfWork:
+        reads_only = opens_read_only(open_unit_of_work)
+
+        def open_for(tenant: TenantId = TENANT, *, read_only: bool = False) -> UnitOfWork:
+            if read_only and reads_only:
+                opener: Any = open_unit_of_work
+                return opener(tenant, published.extend, read_only=True)  # type: ignore[no-any-return]
             return open_unit_of_work(tenant, published.extend)
 
         return open_for
@@ -413,12 +419,15 @@ class AdapterContract(ExactTextContract):
         with uow() as tx:
             tx.customers.add(_customer(1))
             tx.commit()
-        with uow() as first, uow() as second:
+        # Their copy is read before our commit (a storage may let only one unit of work
+        # write at a time: theirs reads, then saves in a later unit).
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.customers.get(CustomerId("c001"))
             mine = first.customers.get(CustomerId("c001"))
-            theirs = second.customers.get(CustomerId("c001"))
             mine.update_profile(at=T0, given_name="Mine")
             first.customers.update(mine)
             first.commit()
+        with uow() as second:
             theirs.update_profile(at=T0, given_name="Theirs")
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.customers.update(theirs)
@@ -650,12 +659,13 @@ class AdapterContract(ExactTextContract):
         with uow() as tx:
             tx.accounts.add(Account.register(AccountId("a1"), name="Acme", at=T0))
             tx.commit()
-        with uow() as first, uow() as second:
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.accounts.get(AccountId("a1"))
             mine = first.accounts.get(AccountId("a1"))
-            theirs = second.accounts.get(AccountId("a1"))
             mine.update(at=T0, name="Acme GmbH")
             first.accounts.update(mine)
             first.commit()
+        with uow() as second:
             theirs.update(at=T0, name="Acme Inc")
             with pytest.raises(ConcurrencyConflict):
                 second.accounts.update(theirs)
@@ -724,12 +734,13 @@ class AdapterContract(ExactTextContract):
         with uow() as tx:
             tx.stage_histories.add(_history("c001"))
             tx.commit()
-        with uow() as first, uow() as second:
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.stage_histories.get("funnel", "c001")
             mine = first.stage_histories.get("funnel", "c001")
-            theirs = second.stage_histories.get("funnel", "c001")
             mine.move(FUNNEL, "customer", at=T0 + timedelta(days=1), actor="mine")
             first.stage_histories.update(mine)
             first.commit()
+        with uow() as second:
             theirs.move(FUNNEL, "customer", at=T0 + timedelta(days=2), actor="theirs")
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.stage_histories.update(theirs)
@@ -780,10 +791,11 @@ class AdapterContract(ExactTextContract):
             assert len(tx.stage_histories.for_subject("c001")) == 2
 
     def test_racing_adds_of_one_stage_history_let_only_the_first_in(self, uow: OpenFor) -> None:
-        with uow() as first, uow() as second:
-            assert second.stage_histories.find("funnel", "c001") is None
+        with uow(read_only=True) as reader, uow() as first:
+            assert reader.stage_histories.find("funnel", "c001") is None  # the loser looked
             first.stage_histories.add(_history("c001", "customer"))
             first.commit()
+        with uow() as second:
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.stage_histories.add(_history("c001"))
                 second.commit()
@@ -976,14 +988,15 @@ class AdapterContract(ExactTextContract):
             tx.segment_memberships.add(_snapshot("vip", ["c001"]))
             tx.commit()
         later = T0 + timedelta(hours=1)
-        with uow() as first, uow() as second:
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.segment_memberships.find("vip")
             mine = first.segment_memberships.find("vip")
-            theirs = second.segment_memberships.find("vip")
             assert mine is not None
             assert theirs is not None
             mine.enter(CustomerId("c002"), at=later)
             first.segment_memberships.update(mine)
             first.commit()
+        with uow() as second:
             theirs.enter(CustomerId("c003"), at=later)
             with pytest.raises(ConcurrencyConflict) as raised:
                 second.segment_memberships.update(theirs)
@@ -1095,10 +1108,11 @@ class AdapterContract(ExactTextContract):
             )
 
     def test_racing_adds_of_one_ledger_let_only_the_first_in(self, uow: OpenFor) -> None:
-        with uow() as first, uow() as second:
-            assert second.points_ledgers.find(SHOP, CustomerId("c001")) is None
+        with uow(read_only=True) as reader, uow() as first:
+            assert reader.points_ledgers.find(SHOP, CustomerId("c001")) is None
             first.points_ledgers.add(_ledger("c001", 1))
             first.commit()
+        with uow() as second:
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.points_ledgers.add(_ledger("c001", 2))
                 second.commit()
@@ -1162,14 +1176,15 @@ class AdapterContract(ExactTextContract):
             tx.points_ledgers.add(_ledger("c001", 1))
             tx.commit()
         published.clear()
-        with uow() as first, uow() as second:
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.points_ledgers.find(SHOP, CustomerId("c001"))
             mine = first.points_ledgers.find(SHOP, CustomerId("c001"))
-            theirs = second.points_ledgers.find(SHOP, CustomerId("c001"))
             assert mine is not None
             assert theirs is not None
             mine.earn(_interaction(2, "c001", 120), at=_hour(2))
             first.points_ledgers.update(mine)
             first.commit()
+        with uow() as second:
             theirs.earn(_interaction(3, "c001", 180), at=_hour(3))
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.points_ledgers.update(theirs)
@@ -1454,10 +1469,11 @@ class AdapterContract(ExactTextContract):
         assert (in_shop.id, in_club.id) == ("r001", "r002")
 
     def test_racing_referrals_of_one_referee_let_only_the_first_in(self, uow: OpenFor) -> None:
-        with uow() as first, uow() as second:
-            assert second.referrals.for_referee("shop", CustomerId("c002")) is None
+        with uow(read_only=True) as reader, uow() as first:
+            assert reader.referrals.for_referee("shop", CustomerId("c002")) is None
             first.referrals.add(_referral(1, "c001", "c002"))
             first.commit()
+        with uow() as second:
             # The loser is refused, or told to retry (a database that lets one writer at a
             # time may not see the winner from the loser's transaction)...
             with pytest.raises((ReferralRefused, ConcurrencyConflict)) as caught:
@@ -1515,12 +1531,13 @@ class AdapterContract(ExactTextContract):
         with uow() as tx:
             tx.referrals.add(_referral(1, "c001", "c002"))
             tx.commit()
-        with uow() as first, uow() as second:
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.referrals.get("r001")
             mine = first.referrals.get("r001")
-            theirs = second.referrals.get("r001")
             mine.qualify("i001", at=T0 + _DAY)
             first.referrals.update(mine)
             first.commit()
+        with uow() as second:
             theirs.qualify("i002", at=T0 + 2 * _DAY)
             with pytest.raises(ConcurrencyConflict) as caught:
                 second.referrals.update(theirs)

@@ -105,7 +105,7 @@ from hypothesis.stateful import (
 
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.app.clocks import FixedClock, SequentialIds
-from crmkit.app.context import OpenUnitOfWork
+from crmkit.app.context import OpenUnitOfWork, opens_read_only
 from crmkit.app.lifecycle import ProgressionReport
 from crmkit.app.loyalty import PointsJobReport
 from crmkit.app.progression import facts_of
@@ -610,7 +610,11 @@ class _Side:
         return self._open(tenant, self.published.extend)
 
     def reader(self, tenant: TenantId) -> UnitOfWork:
-        """A unit of work for reading only: it does not count as work on ``tenant``."""
+        """A unit of work for reading only: it does not count as work on ``tenant``, and is
+        opened read-only where the storage offers it (it takes no lock)."""
+        if opens_read_only(self.open_unit_of_work):
+            opener: Any = self.open_unit_of_work
+            return opener(tenant, self.published.extend, read_only=True)  # type: ignore[no-any-return]
         return self.open_unit_of_work(tenant, self.published.extend)
 
     def contents(
@@ -827,15 +831,18 @@ class AdapterStateMachine(RuleBasedStateMachine):
     def update_a_stale_copy(self, key: _Key, theirs: dict[str, Any], mine: dict[str, Any]) -> None:
         """Load a customer, let another unit of work save it, then save the stale copy: it
         must raise `ConcurrencyConflict` on both sides and change nothing. (The stale change
-        leaves email and external ids alone, so that only its version can make it fail.)"""
+        leaves email and external ids alone, so that only its version can make it fail.)
+        The copy is read in a read-only unit of work open across the other save (a storage
+        may let one unit of work write at a time) and saved in a later one."""
         tenant, customer_id = key
         at = self.clock.now()
 
         def race(side: _Side) -> tuple[object, object, Customer]:
-            with side.uow(tenant) as first:
-                stale = first.customers.get(customer_id)
+            with side.reader(tenant) as reader:
+                stale = reader.customers.get(customer_id)
                 newer = _attempt(functools.partial(self._change, side, key, theirs))
-                stale.update_profile(at=at, **mine)
+            stale.update_profile(at=at, **mine)
+            with side.uow(tenant) as first:
                 late = _attempt(functools.partial(_save, first, stale))
             with side.uow(tenant) as uow:
                 return newer, late, uow.customers.get(customer_id)
@@ -1361,21 +1368,23 @@ class AdapterStateMachine(RuleBasedStateMachine):
         my_stage = self._target(model, tenant, customer_id, legal=True, pick=mine)
 
         def race(side: _Side) -> tuple[int, object, object, object, object] | None:
-            with side.uow(tenant) as first:
-                stale = first.stage_histories.find(model.name, customer_id)
+            # Read-only across the other move, saved in a later unit (as a stale update).
+            with side.reader(tenant) as reader:
+                stale = reader.stage_histories.find(model.name, customer_id)
                 if stale is None:
                     return None
                 base = stale.version
-                facts = facts_of(first, model.subject, customer_id, at)
+                facts = facts_of(reader, model.subject, customer_id, at)
                 newer = _attempt(
                     functools.partial(
                         side.crms[tenant].move_stage, customer_id, their_stage, model=model.name
                     )
                 )
-                move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
-                moved = _attempt(move)
-                late: object = moved
-                if not isinstance(moved, _Raised):
+            move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
+            moved = _attempt(move)
+            late: object = moved
+            if not isinstance(moved, _Raised):
+                with side.uow(tenant) as first:
                     late = _attempt(functools.partial(_save_history, first, stale))
             with side.reader(tenant) as uow:
                 return base, newer, moved, late, uow.stage_histories.find(model.name, customer_id)

@@ -30,6 +30,7 @@ __all__ = [
     "masked",
     "open_engine",
     "sqlite_url",
+    "writing",
 ]
 
 #: Backend name -> the extra that installs its driver.
@@ -45,6 +46,8 @@ _DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pym
 SQLITE_BUSY_TIMEOUT_MS = 5000
 #: The page cache of each SQLite connection, in KiB (SQLite's default is 2 MB).
 SQLITE_CACHE_KIB = 32_768
+#: The execution option that makes a SQLite transaction begin with ``BEGIN IMMEDIATE``.
+_WRITES = "crmkit_writes"
 
 
 def sqlite_url(path: str | Path) -> URL:
@@ -220,9 +223,26 @@ def _create(url: URL, options: dict[str, Any]) -> Engine:
 _CONFIGURED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
+def writing(connection: Connection) -> Connection:
+    """``connection``, marked so that its transactions will write: on SQLite each begins
+    with ``BEGIN IMMEDIATE`` (see `configure_sqlite`); other databases ignore the mark.
+
+    Returns:
+        The same connection (SQLAlchemy sets execution options on it in place).
+    """
+    return connection.execution_options(**{_WRITES: True})
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Give a SQLite engine crmkit's settings (once): WAL, a busy timeout, durable commits,
     and transactions that really begin at ``BEGIN``, so a unit of work reads one snapshot.
+
+    A transaction of a connection marked with `writing` begins with ``BEGIN IMMEDIATE``: it
+    takes the write lock before it reads anything, waiting for it up to the busy timeout.
+    A plain ``BEGIN`` that has read cannot wait for the lock when it first writes: its
+    snapshot may be older than the commit it waited for, so SQLite refuses it at once
+    ("database is locked", whatever the busy timeout). In WAL mode the write lock does not
+    block readers, so read-only units of work keep the plain ``BEGIN``.
 
     Engines that crmkit opens get them already; a host's own engine gets them when a
     `SqlStore` is built on it. Connections already pooled are dropped so every one has them.
@@ -250,6 +270,8 @@ def _listen(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(connection: Any) -> None:
-        # A real BEGIN, so reads and writes of a unit of work share one snapshot.
-        connection.exec_driver_sql("BEGIN")
+    def on_begin(connection: Connection) -> None:
+        # A real BEGIN, so reads and writes of a unit of work share one snapshot; IMMEDIATE
+        # for one that will write, so it waits for the write lock (see `configure_sqlite`).
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

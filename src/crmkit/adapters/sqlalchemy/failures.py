@@ -17,15 +17,19 @@ from typing import Any
 
 from sqlalchemy import exc
 
-from crmkit.errors import ConcurrencyConflict, CrmError, StorageError
+from crmkit.errors import ConcurrencyConflict, CrmError, LockTimeout, StorageError
 
-__all__ = ["is_contention", "scrub", "storage_errors"]
+__all__ = ["is_contention", "is_lock_timeout", "scrub", "storage_errors"]
 
 # SQLite: another writer holds the lock. PostgreSQL: serialization failure, deadlock, lock
 # not available. MariaDB/MySQL: deadlock, lock wait timeout.
 _SQLITE_BUSY = ("database is locked", "database table is locked", "sqlite_busy")
 _PG_CODES = {"40001", "40P01", "55P03"}
 _MYSQL_CODES = {1205, 1213}
+# The servers' "waited for a lock as long as configured": PostgreSQL's lock_timeout,
+# MariaDB/MySQL's innodb_lock_wait_timeout.
+_PG_LOCK_TIMEOUT = "55P03"
+_MYSQL_LOCK_TIMEOUT = 1205
 # The one detail line worth keeping: the key a unique or foreign-key violation is about.
 _KEY_DETAIL = "DETAIL:  Key ("
 
@@ -38,14 +42,40 @@ def is_contention(error: exc.DBAPIError) -> bool:
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int) and args[0] in _MYSQL_CODES:
         return True
-    return any(marker in str(orig).lower() for marker in _SQLITE_BUSY)
+    return _sqlite_busy(error)
+
+
+def _sqlite_busy(error: exc.DBAPIError) -> bool:
+    return any(marker in str(error.orig).lower() for marker in _SQLITE_BUSY)
+
+
+def is_lock_timeout(error: exc.DBAPIError, *, waits: bool = False) -> bool:
+    """True when the database waited for a lock as long as it is configured to, and gave
+    up: a server's lock wait timeout, or SQLite's "database is locked" from a statement that
+    ``waits`` for the lock under the busy timeout (``BEGIN IMMEDIATE``)."""
+    if waits and _sqlite_busy(error):
+        return True
+    orig = error.orig
+    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
+    if _PG_LOCK_TIMEOUT in codes:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] == _MYSQL_LOCK_TIMEOUT
 
 
 @contextmanager
-def storage_errors(what: str, subject: tuple[str, Any, int] | None = None) -> Iterator[None]:
+def storage_errors(
+    what: str, subject: tuple[str, Any, int] | None = None, *, waits: bool = False
+) -> Iterator[None]:
     """Re-raise database failures during ``what`` as `ConcurrencyConflict` (contention,
-    naming ``subject``: the aggregate being written, if any) or `StorageError`; crmkit's own
-    errors pass through, their exception chains scrubbed (see `scrub`)."""
+    naming ``subject``: the aggregate being written, if any), `LockTimeout` (a lock wait
+    that ran out) or `StorageError`; crmkit's own errors pass through, their exception
+    chains scrubbed (see `scrub`).
+
+    ``waits`` says that the statements inside wait for the lock they need (SQLite's
+    ``BEGIN IMMEDIATE`` under the busy timeout), so SQLite's contention there means the wait
+    ran out (see `is_lock_timeout`).
+    """
     try:
         yield
     except CrmError as error:
@@ -53,7 +83,10 @@ def storage_errors(what: str, subject: tuple[str, Any, int] | None = None) -> It
         raise
     except exc.DBAPIError as error:
         contention, reason = is_contention(error), _first_line(error)
+        timed_out = contention and is_lock_timeout(error, waits=waits)
         scrub(error)
+        if timed_out:
+            raise LockTimeout.contention(what, _waited(error, reason), subject) from error
         if contention:
             raise ConcurrencyConflict.contention(what, reason, subject) from error
         raise StorageError(
@@ -63,6 +96,12 @@ def storage_errors(what: str, subject: tuple[str, Any, int] | None = None) -> It
     except exc.SQLAlchemyError as error:
         scrub(error)
         raise StorageError(f"the database failed during {what}: {_first_line(error)}") from error
+
+
+def _waited(error: exc.DBAPIError, reason: str) -> str:
+    if _sqlite_busy(error):
+        return f"{reason} (another writer held it for longer than the busy timeout)"
+    return reason
 
 
 def scrub(error: BaseException) -> None:

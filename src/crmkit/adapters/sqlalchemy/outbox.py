@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 
 from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.engine import connect
+from crmkit.adapters.sqlalchemy.engine import connect, writing
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import from_us
@@ -62,9 +62,9 @@ class SqlOutbox(OutboxReader):
             )
         ).values(delivered=True)
         with (
-            storage_errors("acknowledging outbox messages"),
+            storage_errors("acknowledging outbox messages", waits=True),
             connect(self._engine) as connection,
-            connection.begin(),
+            writing(connection).begin(),
         ):
             return int(connection.execute(statement).rowcount)
 
@@ -79,8 +79,8 @@ class SqlOutbox(OutboxReader):
         """Delete delivered messages (positions are never reused); returns how many."""
         statement = self._mine(delete(t.outbox).where(t.outbox.c.delivered.is_(True)))
         with (
-            storage_errors("purging the outbox"),
+            storage_errors("purging the outbox", waits=True),
             connect(self._engine) as connection,
-            connection.begin(),
+            writing(connection).begin(),
         ):
             return int(connection.execute(statement).rowcount)

@@ -17,6 +17,7 @@ from crmkit.adapters.sqlalchemy.engine import (
     masked,
     open_engine,
     sqlite_url,
+    writing,
 )
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache
@@ -101,9 +102,19 @@ class SqlStore:
                 "'crmkit db upgrade --url …' or open it with migrate=True"
             )
 
-    def unit_of_work(self, tenant: TenantId, publish: Publisher | None = None) -> SqlUnitOfWork:
-        """A unit of work on ``tenant``'s data: one database transaction."""
-        return SqlUnitOfWork(self.engine, tenant, publish, ledger_cache=self.ledger_cache)
+    def unit_of_work(
+        self, tenant: TenantId, publish: Publisher | None = None, *, read_only: bool = False
+    ) -> SqlUnitOfWork:
+        """A unit of work on ``tenant``'s data: one database transaction.
+
+        On SQLite a unit of work takes the database's write lock when it begins, waiting for
+        it up to the busy timeout, unless it is ``read_only`` (a promise that it will only
+        read: it then reads its snapshot without the lock, and a write in it would not wait).
+        PostgreSQL and MariaDB lock rows as they are written, and ignore ``read_only``.
+        """
+        return SqlUnitOfWork(
+            self.engine, tenant, publish, ledger_cache=self.ledger_cache, read_only=read_only
+        )
 
     def outbox(self, *, tenant: str | None = None) -> SqlOutbox:
         """The outbox reader, for every tenant or just ``tenant``."""
@@ -125,8 +136,11 @@ class SqlUnitOfWork(BaseUnitOfWork):
         publish: Publisher | None = None,
         *,
         ledger_cache: LedgerCache | None = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__(tenant, publish)
+        #: True for a unit of work that only reads (on SQLite: it takes no write lock).
+        self.read_only = read_only
         #: Committed ledger entries shared by the store's units of work (see `LedgerCache`).
         self.ledger_cache = ledger_cache if ledger_cache is not None else LedgerCache()
         self._engine = engine
@@ -204,7 +218,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
                 # READ COMMITTED a customer's row and its tags could come from two commits.
                 # (SQLite gets the same from the explicit BEGIN crmkit issues.)
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            self._connection = connection
+        if connection.dialect.name == "sqlite" and not self.read_only:
+            _take_write_lock(connection)
+        self._connection = connection
 
     def _commit(self, events: list[DomainEvent]) -> None:
         written = self._ledgers.written()
@@ -265,6 +281,20 @@ class SqlUnitOfWork(BaseUnitOfWork):
             connection, self._connection = self._connection, None
             with storage_errors("closing a connection"):
                 connection.close()
+
+
+def _take_write_lock(connection: Connection) -> None:
+    # SQLite has one writer at a time. A transaction that has read cannot wait for the lock
+    # when it first writes (its snapshot may predate the commit it waited for: SQLite
+    # refuses it at once), so a unit of work that may write takes the lock before it reads,
+    # now, waiting up to the busy timeout (`LockTimeout` after it). Readers are not blocked.
+    try:
+        with storage_errors("waiting for the database's write lock", waits=True):
+            writing(connection).begin()
+    except BaseException:
+        with storage_errors("closing a connection"):
+            connection.close()
+        raise
 
 
 def _outbox_rows(tenant: str, events: list[DomainEvent]) -> list[dict[str, Any]]:
