@@ -51,7 +51,7 @@ docs: $(STAMP_DEV)
 	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
 docs-serve: $(STAMP_DEV)  # live reload at http://127.0.0.1:8000
-	$(BIN)/mkdocs serve --strict
+	$(BIN)/mkdocs serve
 
 pytest: $(STAMP_DEV)
 	$(BIN)/python -m pytest
