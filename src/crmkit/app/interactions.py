@@ -26,7 +26,7 @@ from crmkit.domain import (
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
-from crmkit.ports import UnitOfWork
+from crmkit.ports import ImportResult, OnExisting, UnitOfWork, check_on_existing
 
 __all__ = ["InteractionUseCases"]
 
@@ -151,33 +151,62 @@ class InteractionUseCases(ServiceContext):
         *,
         batch_size: int = 5000,
         earn_points: bool = False,
-    ) -> int:
-        """Bulk-import interactions in one transaction and return how many. Records no events
-        of the interactions; a taken id or external_ref raises `IdempotencyConflict` with
-        nothing stored. The customers are not looked up one by one: import them first.
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Bulk-import interactions in one transaction. Records no events of the
+        interactions; a taken id or external_ref raises `IdempotencyConflict` with nothing
+        stored. The customers are not looked up one by one: import them first.
+
+        With ``on_existing="skip"``, an interaction whose id or external_ref is already
+        stored with the same content (`Interaction.same_content`) is skipped, so re-running
+        the same import stores nothing twice; one whose content differs is still refused,
+        naming the fields that differ.
 
         With ``earn_points=True`` (a CRM with a loyalty programme), the interactions also earn
         their points (refunds naming their purchase reverse, referees' first purchases reward
         their referrals), as `record_interaction` would, in the order given and in the same
         transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
-        other loyalty events published on commit. Lifecycle rules and tracked segments are
-        not run (see `reevaluate_all` and `refresh_segment`)."""
+        other loyalty events published on commit. Skipped interactions earn nothing again.
+        Lifecycle rules and tracked segments are not run (see `reevaluate_all` and
+        `refresh_segment`).
+
+        Args:
+            interactions: the interactions to store, in any iterable (read once).
+            batch_size: how many rows go to the database per statement (1 to 10,000).
+            earn_points: book what they earn under the CRM's loyalty programme.
+            on_existing: ``"error"`` (the default) or ``"skip"``.
+
+        Returns:
+            How many interactions were stored, and the positions of those skipped.
+
+        Raises:
+            IdempotencyConflict: an id or external_ref is taken (nothing is stored).
+            UsageError: ``earn_points=True`` on a CRM without a loyalty programme.
+        """
+        check_on_existing(on_existing)
         programme = self.loyalty_programme() if earn_points else None
         with self.unit_of_work() as uow:
             if programme is None:
-                count = uow.interactions.add_many(interactions, batch_size=batch_size)
+                result = uow.interactions.add_many(
+                    interactions, batch_size=batch_size, on_existing=on_existing
+                )
             else:
-                count = 0
+                result = ImportResult(0)
                 for batch in _batches(interactions, batch_size):
-                    count += uow.interactions.add_many(batch, batch_size=batch_size)
+                    done = uow.interactions.add_many(
+                        batch, batch_size=batch_size, on_existing=on_existing
+                    )
+                    result += done
+                    skipped = set(done.skipped)
+                    stored = [x for n, x in enumerate(batch) if n not in skipped]
                     book = LedgerBook(uow, programme)
-                    book.load([interaction.customer_id for interaction in batch])
+                    book.load([interaction.customer_id for interaction in stored])
                     now = self._now()
-                    for interaction in batch:
+                    for interaction in stored:
                         book_interaction(book, interaction, now, self.ids)
                     book.save()
             uow.commit()
-        return count
+        return result
 
     def get_interaction(self, interaction_id: str) -> Interaction:
         """The interaction with that id; raises `NotFound`."""
@@ -258,6 +287,9 @@ def _fields_of(interaction: Interaction) -> dict[str, object]:
 def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: bool) -> Interaction:
     if keep_stored_time:
         candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
-    if not stored.same_content(candidate):
-        raise IdempotencyConflict("external_ref", candidate.external_ref, stored.id)
+    differing = stored.differing_fields(candidate)
+    if differing:
+        raise IdempotencyConflict(
+            "external_ref", candidate.external_ref, stored.id, differing=differing
+        )
     return stored
