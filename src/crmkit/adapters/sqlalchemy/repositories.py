@@ -8,7 +8,18 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, and_, delete, exc, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    delete,
+    exc,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
 from crmkit.adapters._bulk import batches, is_replayed_customer, is_replayed_interaction
@@ -146,7 +157,7 @@ class SqlCustomers:
 
     def _without_stored(self, batch: list[Customer]) -> tuple[list[Customer], list[int]]:
         """The customers of ``batch`` to insert, and the positions of those to skip: stored
-        already (or earlier in the batch) with the same content."""
+        already (or earlier in the batch) with the same content. One query finds them."""
         dialect = self._s.connection.dialect.name
         ids = [customer.id for customer in batch]
         held = and_(t.customers.c.tenant_id == self._tenant, key_in(dialect, t.customers.c.id, ids))
@@ -610,31 +621,50 @@ class SqlInteractions:
         """Append interactions in batches with executemany; no events are recorded. With
         ``on_existing="skip"``, one query per batch finds the interactions already stored."""
         check_batch(batch_size)
-        skip = check_on_existing(on_existing) == "skip"
-        result = ImportResult(0)
-        tenant = self._s.tenant
+        if check_on_existing(on_existing) == "skip":
+            return self._add_new(interactions, batch_size)
+        # The default path checks nothing first: a taken key fails the insert itself.
+        count = 0
+        batch: builtins.list[dict[str, Any]] = []
+        for interaction in interactions:
+            batch.append(m.interaction_row(self._s.tenant, interaction))
+            if len(batch) >= batch_size:
+                count += self._insert(batch)
+                batch = []
+        if batch:
+            count += self._insert(batch)
+        return ImportResult(count)
+
+    def _add_new(self, interactions: Iterable[Interaction], batch_size: int) -> ImportResult:
+        result, tenant = ImportResult(0), self._s.tenant
         for batch in batches(interactions, batch_size):
-            skipped: list[int] = []
-            if skip:
-                batch, skipped = self._without_stored(batch)
-            rows = [m.interaction_row(tenant, interaction) for interaction in batch]
+            fresh, skipped = self._without_stored(batch)
+            rows = [m.interaction_row(tenant, interaction) for interaction in fresh]
             result += ImportResult(self._insert(rows) if rows else 0, tuple(skipped))
         return result
 
     def _without_stored(
-        self, batch: list[Interaction]
+        self, batch: builtins.list[Interaction]
     ) -> tuple[builtins.list[Interaction], builtins.list[int]]:
         """The interactions of ``batch`` to insert, and the positions of those to skip:
-        stored already (or earlier in the batch) with the same content."""
+        stored already (or earlier in the batch) with the same content. One query finds them
+        (by id, and by external_ref)."""
         i, dialect = t.interactions.c, self._s.connection.dialect.name
         for interaction in batch:
             if not isinstance(interaction, Interaction):
                 raise ValidationError.single("interaction", interaction, "must be an Interaction")
         refs = [x.external_ref for x in batch if x.external_ref is not None]
-        query = select(t.interactions).where(
-            i.tenant_id == self._s.tenant,
-            key_in(dialect, i.id, [x.id for x in batch]) | key_in(dialect, i.external_ref, refs),
+        # Two halves, each answered by its unique index (an OR of both scans the tenant).
+        query: Any = select(t.interactions).where(
+            i.tenant_id == self._s.tenant, key_in(dialect, i.id, [x.id for x in batch])
         )
+        if refs:
+            query = union_all(
+                query,
+                select(t.interactions).where(
+                    i.tenant_id == self._s.tenant, key_in(dialect, i.external_ref, refs)
+                ),
+            )
         found = [m.interaction_from_row(r) for r in self._s.connection.execute(query).mappings()]
         # Keyed by the exact text: a collation that ignores trailing spaces finds more.
         by_id = {x.id: x for x in found}
