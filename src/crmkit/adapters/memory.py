@@ -144,6 +144,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self._customers: dict[CustomerId, tuple[int, Customer]] = {}
         self._accounts: dict[AccountId, tuple[int, Account]] = {}
         self._interactions: dict[InteractionId, Interaction] = {}
+        # The staged interactions by external_ref: a bulk import asks for each row's.
+        self._staged_refs: dict[str, InteractionId] = {}
         self._histories: dict[_HistoryKey, tuple[int, StageHistory]] = {}
         self.customers = _Customers(self)
         self.accounts = _Accounts(self)
@@ -166,7 +168,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _forget(self) -> None:
         self._customers, self._accounts, self._interactions = {}, {}, {}
-        self._histories = {}
+        self._staged_refs, self._histories = {}, {}
         self._snapshots, self._members = {}, {}
         self._ledgers, self._referrals = {}, {}
 
@@ -434,6 +436,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _stage_interaction(self, interaction: Interaction) -> None:
         self._interactions[interaction.id] = interaction
+        if interaction.external_ref is not None:
+            self._staged_refs[interaction.external_ref] = interaction.id
 
     def _base(self, staged: dict[str, tuple[int, A]], key: str, fallback: int) -> int:
         entry = staged.get(key)
@@ -735,7 +739,8 @@ class _Interactions:
             stored = uow._tables.refs.get(external_ref)
         if stored is not None:
             return uow._interaction(stored)
-        return next((i for i in uow._interactions.values() if i.external_ref == external_ref), None)
+        staged = uow._staged_refs.get(external_ref)
+        return None if staged is None else uow._interactions[staged]
 
     def timeline(
         self,
