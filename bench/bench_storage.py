@@ -197,7 +197,7 @@ def core_engine(path: Path) -> Engine:
 
 
 def crmkit_write(crm: CRM, customers: Iterable[Customer], batch_size: int) -> int:
-    return crm.import_customers(customers, batch_size=batch_size)
+    return crm.import_customers(customers, batch_size=batch_size).imported
 
 
 def crmkit_read(crm: CRM, batch_size: int) -> int:

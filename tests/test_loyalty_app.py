@@ -381,7 +381,7 @@ def test_a_bulk_import_can_earn_points_as_recording_one_by_one_does(make: MakeCr
         )
         for n, (amount, who) in enumerate((("12.50", ada_b), ("230.00", bob_b), ("9.99", ada_b)))
     ]
-    assert bulk.import_interactions(batch, batch_size=2, earn_points=True) == 3
+    assert bulk.import_interactions(batch, batch_size=2, earn_points=True).imported == 3
     for mine, theirs in ((ada, ada_b), (bob, bob_b)):
         expected = [(e.kind, e.points, e.rule) for e in one_by_one.points_ledger(mine).entries]
         got = [(e.kind, e.points, e.rule) for e in bulk.points_ledger(theirs).entries]

@@ -122,6 +122,24 @@ class TestBulkImport:
         error, private = _import_with_a_duplicate(CRM.from_url(host_engine), key)
         assert_private(error, private)
 
+    def test_a_changed_row_of_a_re_import_names_its_fields_not_their_values(
+        self, sql_store: SqlStore
+    ) -> None:
+        """Re-imported with ``on_existing="skip"``, a stored customer whose row changed is
+        refused by the names of the fields that differ: neither its stored values nor its
+        new ones, nor the other rows of the batch, reach the error."""
+        crm = _crm(sql_store)
+        stored = _person(0)
+        crm.import_customers([stored])
+        changed = _person(0, email="changed" + "@mail.test")
+        changed.given_name = "Newgiven" + "name"
+        batch = [_person(n) for n in range(1, 4)]
+        with pytest.raises(DuplicateCustomer) as caught:
+            crm.import_customers([*batch, changed], batch_size=2, on_existing="skip")
+        assert caught.value.differing == ("given_name", "email")
+        private = [v for c in (*batch, changed, stored) for v in _personal(c)]
+        assert_private(caught.value, [*private, "shopref-0", "shopref-1"])
+
 
 class TestOtherRefusals:
     @pytest.mark.parametrize("host_engine", SERVERS_AND_FILE, indirect=True)

@@ -119,7 +119,7 @@ from crmkit.domain import (
     Window,
 )
 from crmkit.front import CRM
-from crmkit.ports import Page
+from crmkit.ports import ImportResult, OnExisting, Page
 
 __version__ = "0.1.0.dev0"
 
@@ -167,6 +167,7 @@ __all__ = [
     "HasField",
     "HasTag",
     "HasTrait",
+    "ImportResult",
     "Interaction",
     "InteractionCount",
     "InteractionId",
@@ -183,6 +184,7 @@ __all__ = [
     "Multiplier",
     "Not",
     "Outcome",
+    "OnExisting",
     "Page",
     "Period",
     "PeriodCap",

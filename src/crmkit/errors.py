@@ -27,7 +27,7 @@ CrmError
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crmkit._reprs import key_text, printable, show
@@ -174,14 +174,31 @@ class Conflict(CrmError):
 
 
 class DuplicateCustomer(Conflict):
-    """Another customer of the tenant already has this email address or external id."""
+    """Another customer of the tenant already has this email address or external id, or (in
+    a bulk import) a customer with this id is already stored.
 
-    def __init__(self, field: str, value: Any, existing_id: str | None) -> None:
+    Attributes:
+        field: the key that is taken (``"id"``, ``"email"``, ``"external_ids.<source>"`` …).
+        value: its value.
+        existing_id: the customer holding it, when known.
+        differing: for a taken id, the names of the fields whose stored values differ from
+            the ones given (empty: none does); ``None`` when they were not compared.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: Any,
+        existing_id: str | None,
+        *,
+        differing: Sequence[str] | None = None,
+    ) -> None:
         self.field = field
         self.value = value
         self.existing_id = existing_id
+        self.differing = None if differing is None else tuple(differing)
         owner = f"customer {_show(existing_id)}" if existing_id else "another customer"
-        super().__init__(f"{field}: {_show(value)} already belongs to {owner}")
+        super().__init__(f"{field}: {_show(value)} already belongs to {owner}{_content(differing)}")
 
 
 class DuplicateAccount(Conflict):
@@ -197,17 +214,41 @@ class DuplicateAccount(Conflict):
 
 class IdempotencyConflict(Conflict):
     """An idempotency key (an external reference) was replayed with different content, or
-    an id or reference was already taken in a bulk import."""
+    an id or reference was already taken in a bulk import.
 
-    def __init__(self, field: str, value: Any, existing_id: str | None) -> None:
+    Attributes:
+        field: the key that is taken (``"external_ref"``, ``"id"``, a ledger ``"key"``).
+        value: its value.
+        existing_id: what holds it (the stored interaction's id …), when known.
+        differing: the names of the fields whose stored values differ from the ones given
+            (empty: none does, the key was replayed with the same content); ``None`` when
+            they were not compared.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: Any,
+        existing_id: str | None,
+        *,
+        differing: Sequence[str] | None = None,
+    ) -> None:
         self.field = field
         self.value = value
         self.existing_id = existing_id
-        if existing_id:
-            text = f"was already recorded as {_show(existing_id)} with different content"
-        else:
-            text = "was already recorded"
+        self.differing = None if differing is None else tuple(differing)
+        holder = f" as {_show(existing_id)}" if existing_id else ""
+        text = f"was already recorded{holder}{_content(differing)}"
         super().__init__(f"{field}: {_show(value)} {text}")
+
+
+def _content(differing: Sequence[str] | None) -> str:
+    # Field names only: the values, stored or given, may be personal data.
+    if differing is None:
+        return ""
+    if not differing:
+        return " with the same content"
+    return f" with different {', '.join(differing)}"
 
 
 class ConcurrencyConflict(Conflict):

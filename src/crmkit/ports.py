@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 import attrs
 
@@ -34,6 +34,7 @@ from crmkit.domain import (
     SubjectKind,
     TenantId,
 )
+from crmkit.errors import ValidationError
 
 __all__ = [
     "AccountRepository",
@@ -42,7 +43,9 @@ __all__ = [
     "Clock",
     "CustomerRepository",
     "IdSource",
+    "ImportResult",
     "InteractionRepository",
+    "OnExisting",
     "Page",
     "PointsLedgerRepository",
     "ReferralRepository",
@@ -61,6 +64,40 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_cursor: str | None = None
+
+
+#: What a bulk import does with a row that is already stored: refuse it (``"error"``, the
+#: default) or, if it holds the same content, skip it (``"skip"``: a re-run is idempotent).
+OnExisting = Literal["error", "skip"]
+
+
+def check_on_existing(value: Any) -> OnExisting:
+    """``value`` if it is an `OnExisting`; raises `ValidationError` otherwise."""
+    if type(value) is not str or value not in ("error", "skip"):
+        raise ValidationError.single("on_existing", value, "must be 'error' or 'skip'")
+    return value  # type: ignore[return-value]
+
+
+@attrs.frozen
+class ImportResult:
+    """What a bulk import did.
+
+    Attributes:
+        imported: how many rows it stored.
+        skipped: the positions (0-based, in the order given) of the rows it skipped because
+            they were already stored with the same content (``on_existing="skip"``).
+    """
+
+    imported: int
+    skipped: tuple[int, ...] = ()
+
+    def __add__(self, later: ImportResult) -> ImportResult:
+        """This result followed by ``later``'s, whose rows came after this one's."""
+        offset = self.imported + len(self.skipped)
+        return ImportResult(
+            self.imported + later.imported,
+            (*self.skipped, *(offset + position for position in later.skipped)),
+        )
 
 
 @attrs.frozen
@@ -130,9 +167,18 @@ class CustomerRepository(Protocol):
         Raises `DuplicateCustomer` if its id, email or an external id is taken."""
         ...
 
-    def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+    def add_many(
+        self,
+        customers: Iterable[Customer],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
         """Bulk-insert new customers (a data import): faster than `add`, records no events.
-        Returns how many were stored; any duplicate raises `DuplicateCustomer`."""
+        A duplicate raises `DuplicateCustomer`, except that with ``on_existing="skip"`` a
+        customer whose id is stored with the same content (`Customer.same_content`) is
+        skipped. Returns what was stored and skipped; finding stored rows costs one query per
+        batch, and only with ``"skip"``."""
         ...
 
     def get(self, customer_id: CustomerId) -> Customer:
@@ -247,9 +293,17 @@ class InteractionRepository(Protocol):
         customer (`Customer.note`), as the `CRM.record_interaction` use case does."""
         ...
 
-    def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
-        """Bulk-append interactions (a data import): records no events. Returns how many
-        were stored; a taken id or external_ref raises `IdempotencyConflict`."""
+    def add_many(
+        self,
+        interactions: Iterable[Interaction],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Bulk-append interactions (a data import): records no events. A taken id or
+        external_ref raises `IdempotencyConflict`, except that with ``on_existing="skip"`` an
+        interaction whose id or external_ref is stored with the same content
+        (`Interaction.same_content`) is skipped. Returns what was stored and skipped."""
         ...
 
     def get(self, interaction_id: InteractionId) -> Interaction:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
+from crmkit.adapters._bulk import is_replayed_customer, is_replayed_interaction
 from crmkit.adapters._memory_loyalty import (
     LedgerKey,
     PointsLedgers,
@@ -61,7 +62,7 @@ from crmkit.errors import (
     ReferralRefused,
     ValidationError,
 )
-from crmkit.ports import OutboxMessage, Page
+from crmkit.ports import ImportResult, OnExisting, OutboxMessage, Page, check_on_existing
 
 __all__ = ["InMemoryOutbox", "InMemoryStore", "InMemoryUnitOfWork"]
 
@@ -145,6 +146,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         self._customers: dict[CustomerId, tuple[int, Customer]] = {}
         self._accounts: dict[AccountId, tuple[int, Account]] = {}
         self._interactions: dict[InteractionId, Interaction] = {}
+        # The staged interactions by external_ref: a bulk import asks for each row's.
+        self._staged_refs: dict[str, InteractionId] = {}
         self._histories: dict[_HistoryKey, tuple[int, StageHistory]] = {}
         self.customers = _Customers(self)
         self.accounts = _Accounts(self)
@@ -167,7 +170,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _forget(self) -> None:
         self._customers, self._accounts, self._interactions = {}, {}, {}
-        self._histories = {}
+        self._staged_refs, self._histories = {}, {}
         self._snapshots, self._members = {}, {}
         self._ledgers, self._referrals = {}, {}
 
@@ -236,11 +239,15 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _check_interaction(self, interaction: Interaction) -> None:
         t = self._tables
-        if interaction.id in t.interactions:
-            raise IdempotencyConflict("id", interaction.id, interaction.id)
+        stored = t.interactions.get(interaction.id)
+        if stored is not None:
+            differing = stored.differing_fields(interaction)
+            raise IdempotencyConflict("id", interaction.id, stored.id, differing=differing)
         if interaction.external_ref is not None and interaction.external_ref in t.refs:
             ref = interaction.external_ref
-            raise IdempotencyConflict("external_ref", ref, t.refs[ref])
+            stored = t.interactions[t.refs[ref]]
+            differing = stored.differing_fields(interaction)
+            raise IdempotencyConflict("external_ref", ref, stored.id, differing=differing)
 
     def _apply(self, events: list[DomainEvent]) -> None:
         t = self._tables
@@ -431,6 +438,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     def _stage_interaction(self, interaction: Interaction) -> None:
         self._interactions[interaction.id] = interaction
+        if interaction.external_ref is not None:
+            self._staged_refs[interaction.external_ref] = interaction.id
 
     def _base(self, staged: dict[str, tuple[int, A]], key: str, fallback: int) -> int:
         entry = staged.get(key)
@@ -446,25 +455,35 @@ class _Customers:
         self._add(customer)
         self._uow._track(customer)
 
-    def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+    def add_many(
+        self,
+        customers: Iterable[Customer],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
         check_batch(batch_size)
-        count = 0
-        for customer in customers:
-            self._add(customer)
-            count += 1
-        return count
+        skip = check_on_existing(on_existing) == "skip"
+        imported, skipped = 0, []
+        for position, customer in enumerate(customers):
+            if self._add(customer, skip=skip):
+                imported += 1
+            else:
+                skipped.append(position)
+        return ImportResult(imported, tuple(skipped))
 
-    def _add(self, customer: Customer) -> None:
+    def _add(self, customer: Customer, *, skip: bool = False) -> bool:
         uow = self._uow
         if customer.version != 0:
             raise ValidationError.single(
                 "version", customer.version, "a new customer has version 0"
             )
-        if uow._customer(customer.id) is not None:
-            raise DuplicateCustomer("id", customer.id, customer.id)
+        if is_replayed_customer(customer, uow._customer(customer.id), skip=skip):
+            return False
         self._check_unique(customer)
         customer.version = 1
         uow._stage_customer(customer, 0)
+        return True
 
     def update(self, customer: Customer) -> None:
         instance_of(customer, Customer, "customer")
@@ -685,25 +704,34 @@ class _Interactions:
         self._add(interaction)
         self._uow._track(interaction)
 
-    def _add(self, interaction: Interaction) -> None:
+    def _add(self, interaction: Interaction, *, skip: bool = False) -> bool:
         uow = self._uow
         if not isinstance(interaction, Interaction):
             raise ValidationError.single("interaction", interaction, "must be an Interaction")
-        if uow._interaction(interaction.id) is not None:
-            raise IdempotencyConflict("id", interaction.id, interaction.id)
-        if interaction.external_ref is not None:
-            existing = self.find_by_external_ref(interaction.external_ref)
-            if existing is not None:
-                raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
+        ref = interaction.external_ref
+        by_id = uow._interaction(interaction.id)
+        by_ref = None if ref is None else self.find_by_external_ref(ref)
+        if is_replayed_interaction(interaction, by_id, by_ref, skip=skip):
+            return False
         uow._stage_interaction(interaction)
+        return True
 
-    def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
+    def add_many(
+        self,
+        interactions: Iterable[Interaction],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
         check_batch(batch_size)
-        count = 0
-        for interaction in interactions:
-            self._add(interaction)
-            count += 1
-        return count
+        skip = check_on_existing(on_existing) == "skip"
+        imported, skipped = 0, []
+        for position, interaction in enumerate(interactions):
+            if self._add(interaction, skip=skip):
+                imported += 1
+            else:
+                skipped.append(position)
+        return ImportResult(imported, tuple(skipped))
 
     def get(self, interaction_id: InteractionId) -> Interaction:
         found = self._uow._interaction(interaction_id)
@@ -718,7 +746,8 @@ class _Interactions:
             stored = uow._tables.refs.get(external_ref)
         if stored is not None:
             return uow._interaction(stored)
-        return next((i for i in uow._interactions.values() if i.external_ref == external_ref), None)
+        staged = uow._staged_refs.get(external_ref)
+        return None if staged is None else uow._interactions[staged]
 
     def timeline(
         self,

@@ -25,7 +25,7 @@ from crmkit.domain._arguments import each_of, expected_version_of, items_of
 from crmkit.domain.ids import check_id
 from crmkit.domain.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
-from crmkit.ports import Page, UnitOfWork
+from crmkit.ports import ImportResult, OnExisting, Page, UnitOfWork, check_on_existing
 
 __all__ = ["CustomerUseCases"]
 
@@ -90,19 +90,45 @@ class CustomerUseCases(ServiceContext):
         # locked") is retried: the next attempt finds the other customer (DuplicateCustomer).
         return retry_conflicts(register)
 
-    def import_customers(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
+    def import_customers(
+        self,
+        customers: Iterable[Customer],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
         """Bulk-import new customers (version 0, e.g. from `Customer.register` or
-        `crmkit.serialization.structure`) in one transaction, and return how many.
+        `crmkit.serialization.structure`) in one transaction.
 
         Built for moving data in: it records no events, and a duplicate id, email or external
-        id raises `DuplicateCustomer` with nothing stored. It is not retried on a conflict
-        (retryable, nothing stored): the customers are set to version 1 batch by batch as
-        they are written, so a second attempt would refuse them as not new."""
+        id raises `DuplicateCustomer` with nothing stored. With ``on_existing="skip"``, a
+        customer whose id is already stored with the same content (`Customer.same_content`)
+        is skipped, so re-running the same import stores nothing twice; one whose content
+        differs is still refused, naming the fields that differ.
+
+        Args:
+            customers: the customers to store, in any iterable (read once, a batch at a time).
+            batch_size: how many rows go to the database per statement (1 to 10,000).
+            on_existing: ``"error"`` (the default) or ``"skip"``.
+
+        Returns:
+            How many customers were stored, and the positions of those skipped.
+
+        Raises:
+            DuplicateCustomer: an id, email or external id is taken (nothing is stored).
+            ValidationError: a customer is not new, an item is no `Customer` (named by its
+                index), or a parameter is invalid.
+
+        It is not retried on a conflict (retryable, nothing stored): the customers are set
+        to version 1 batch by batch as they are written, so a second attempt would refuse
+        them as not new.
+        """
+        check_on_existing(on_existing)
         checked = each_of(customers, Customer, "customers")  # a bad item is named by index
         with self.unit_of_work() as uow:
-            count = uow.customers.add_many(checked, batch_size=batch_size)
+            result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
             uow.commit()
-        return count
+        return result
 
     def get_customer(self, customer_id: str) -> Customer:
         """The customer with that id; raises `NotFound`."""

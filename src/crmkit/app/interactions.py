@@ -27,7 +27,7 @@ from crmkit.domain._arguments import each_of, flag, items_of
 from crmkit.domain.channels import channel_of
 from crmkit.domain.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
-from crmkit.ports import UnitOfWork
+from crmkit.ports import ImportResult, OnExisting, UnitOfWork, check_on_existing
 
 __all__ = ["InteractionUseCases"]
 
@@ -160,42 +160,73 @@ class InteractionUseCases(ServiceContext):
         *,
         batch_size: int = 5000,
         earn_points: bool = False,
-    ) -> int:
-        """Bulk-import interactions in one transaction and return how many. Records no events
-        of the interactions; a taken id or external_ref raises `IdempotencyConflict` with
-        nothing stored. The customers are not looked up one by one: import them first.
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Bulk-import interactions in one transaction. Records no events of the
+        interactions; a taken id or external_ref raises `IdempotencyConflict` with nothing
+        stored. The customers are not looked up one by one: import them first.
+
+        With ``on_existing="skip"``, an interaction whose id or external_ref is already
+        stored with the same content (`Interaction.same_content`) is skipped, so re-running
+        the same import stores nothing twice; one whose content differs is still refused,
+        naming the fields that differ.
 
         With ``earn_points=True`` (a CRM with a loyalty programme), the interactions also earn
         their points (refunds naming their purchase reverse, referees' first purchases reward
         their referrals), as `record_interaction` would, in the order given and in the same
         transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
-        other loyalty events published on commit. Lifecycle rules and tracked segments are
-        not run (see `reevaluate_all` and `refresh_segment`).
+        other loyalty events published on commit. Skipped interactions earn nothing again.
+        Lifecycle rules and tracked segments are not run (see `reevaluate_all` and
+        `refresh_segment`).
 
         A conflict with another writer (a member's ledger booked meanwhile) stores nothing;
         given a list (or any collection) the import is then run again, as
         `record_interaction` is; a one-shot iterator cannot be read twice, so its conflict
-        reaches the caller (retryable)."""
+        reaches the caller (retryable).
+
+        Args:
+            interactions: the interactions to store, in any iterable.
+            batch_size: how many rows go to the database per statement (1 to 10,000).
+            earn_points: book what they earn under the CRM's loyalty programme.
+            on_existing: ``"error"`` (the default) or ``"skip"``.
+
+        Returns:
+            How many interactions were stored, and the positions of those skipped.
+
+        Raises:
+            IdempotencyConflict: an id or external_ref is taken (nothing is stored).
+            ValidationError: an item is no `Interaction` (named by its index), or a
+                parameter is invalid.
+            UsageError: ``earn_points=True`` on a CRM without a loyalty programme.
+        """
+        check_on_existing(on_existing)
         programme = self.loyalty_programme() if flag(earn_points, "earn_points") else None
         items_of(interactions, "interactions")  # a text or a number is refused at once
 
-        def attempt(given: Iterable[Interaction]) -> int:
+        def attempt(given: Iterable[Interaction]) -> ImportResult:
             items = each_of(given, Interaction, "interactions")  # a bad item named by index
             with self.unit_of_work() as uow:
                 if programme is None:
-                    count = uow.interactions.add_many(items, batch_size=batch_size)
+                    result = uow.interactions.add_many(
+                        items, batch_size=batch_size, on_existing=on_existing
+                    )
                 else:
-                    count = 0
+                    result = ImportResult(0)
                     for batch in _batches(items, batch_size):
-                        count += uow.interactions.add_many(batch, batch_size=batch_size)
+                        done = uow.interactions.add_many(
+                            batch, batch_size=batch_size, on_existing=on_existing
+                        )
+                        result += done
+                        skipped = set(done.skipped)
+                        stored = [x for n, x in enumerate(batch) if n not in skipped]
                         book = LedgerBook(uow, programme)
-                        book.load([interaction.customer_id for interaction in batch])
+                        book.load([interaction.customer_id for interaction in stored])
                         now = self._now()
-                        for interaction in batch:
+                        for interaction in stored:
                             book_interaction(book, interaction, now, self.ids)
                         book.save()
                 uow.commit()
-            return count
+            return result
 
         # Interactions are immutable values: an attempt that failed changed none of them.
         return retry_conflicts_over(interactions, attempt)
@@ -280,6 +311,9 @@ def _fields_of(interaction: Interaction) -> dict[str, object]:
 def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: bool) -> Interaction:
     if keep_stored_time:
         candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
-    if not stored.same_content(candidate):
-        raise IdempotencyConflict("external_ref", candidate.external_ref, stored.id)
+    differing = stored.differing_fields(candidate)
+    if differing:
+        raise IdempotencyConflict(
+            "external_ref", candidate.external_ref, stored.id, differing=differing
+        )
     return stored

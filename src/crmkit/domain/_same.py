@@ -13,12 +13,12 @@ as.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["same_value", "value_kind"]
+__all__ = ["differing_fields", "same_value", "value_kind"]
 
 # Checked in order: bool before int (a bool is an int), datetime before date.
 _KINDS: tuple[tuple[type, str], ...] = (
@@ -67,6 +67,13 @@ def same_value(a: object, b: object) -> bool:
     if kind == "set":
         return _same_set(a, b)  # type: ignore[arg-type]
     return a == b
+
+
+def differing_fields(a: object, b: object, names: Iterable[str]) -> tuple[str, ...]:
+    """The names among ``names`` whose values differ between ``a`` and ``b`` (`same_value`),
+    in the order given: what an idempotent replay reports instead of the values themselves,
+    which may be personal data."""
+    return tuple(n for n in names if not same_value(getattr(a, n), getattr(b, n)))
 
 
 def _same_mapping(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> bool:

@@ -18,7 +18,7 @@ import attrs
 from crmkit._reprs import key_text
 from crmkit.domain._checks import to_utc, utc, version_number
 from crmkit.domain._frozen import FrozenMap
-from crmkit.domain._same import same_value
+from crmkit.domain._same import differing_fields, same_value
 from crmkit.domain.account import AccountLink
 from crmkit.domain.channels import Channel, channel_of
 from crmkit.domain.consent import ConsentRecord, deciding_consent, may_contact
@@ -256,6 +256,16 @@ class Customer:
         full = " ".join(p for p in (self.given_name, self.family_name) if p)
         return full or str(self.email or self.phone or self.id)
 
+    def same_content(self, other: Customer) -> bool:
+        """True when ``other`` holds the same data, whatever its version: every field the
+        same value of the same type (`same_value`), so a trait ``1`` is not ``True``."""
+        return not self.differing_fields(other)
+
+    def differing_fields(self, other: Customer) -> tuple[str, ...]:
+        """The names of the fields whose values differ from ``other``'s (`same_value`),
+        leaving out the version: empty when ``other`` holds the same data."""
+        return differing_fields(self, other, _CONTENT_FIELDS)
+
     def update_profile(self, *, at: datetime, **changes: Any) -> tuple[str, ...]:
         """Change profile fields (any of `PROFILE_FIELDS`); return the names that changed.
 
@@ -352,3 +362,7 @@ def _refuse_unknown(fields: Mapping[str, Any]) -> None:
         raise ValidationError.single(
             unknown[0], fields[unknown[0]], "is not a customer profile field"
         )
+
+
+#: The fields that make a customer's data: all but its version (and the collected events).
+_CONTENT_FIELDS = tuple(f.name for f in attrs.fields(Customer) if f.eq and f.name != "version")

@@ -17,7 +17,7 @@ import attrs
 from crmkit._reprs import key_text
 from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
-from crmkit.domain._same import same_value
+from crmkit.domain._same import differing_fields
 from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.events import DomainEvent, InteractionRecorded
 from crmkit.domain.ids import CustomerId, InteractionId, check_id
@@ -169,9 +169,12 @@ class Interaction:
     def same_content(self, other: Interaction) -> bool:
         """True when ``other`` records the same facts, whatever its id: every field the same
         value of the same type (`same_value`), so a metadata ``1`` is not ``True``."""
-        return all(
-            same_value(getattr(self, name), getattr(other, name)) for name in _CONTENT_FIELDS
-        )
+        return not self.differing_fields(other)
+
+    def differing_fields(self, other: Interaction) -> tuple[str, ...]:
+        """The names of the fields whose values differ from ``other``'s (`same_value`),
+        leaving out the id: empty when ``other`` records the same facts."""
+        return differing_fields(self, other, _CONTENT_FIELDS)
 
     def pull_events(self) -> list[DomainEvent]:
         """Hand over the events collected since the last call, and forget them."""

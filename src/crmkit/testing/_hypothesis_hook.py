@@ -79,6 +79,7 @@ _STRATEGIES = {
     "LedgerState": "ledger_states",
     "app:PointsJobReport": "points_job_reports",
     "app:ProgressionReport": "progression_reports",
+    "ports:ImportResult": "import_results",
 }
 
 
@@ -99,7 +100,8 @@ def register_strategies() -> None:
     from hypothesis import strategies as st
 
     for name, function in _STRATEGIES.items():
-        # "app:" names a result of the application layer; the rest are domain types.
+        # "app:" ("ports:") names a result of the application layer (of a port); the rest
+        # are domain types.
         where, _, type_name = name.rpartition(":")
         module = import_module(f"crmkit.{where or 'domain'}")
         st.register_type_strategy(getattr(module, type_name), _lazy(type_name, function))

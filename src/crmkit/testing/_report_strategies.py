@@ -15,11 +15,13 @@ from crmkit.app import PointsJobReport, ProgressionReport
 from crmkit.domain import DurationStats, Funnel, FunnelStep, StageChanged, StageFlow, Stay
 from crmkit.domain.loyalty import LedgerState, PointsLedger
 from crmkit.domain.stage_analytics import _share, _stats
+from crmkit.ports import ImportResult
 
 __all__ = [
     "duration_stats",
     "funnel_steps",
     "funnels",
+    "import_results",
     "ledger_states",
     "points_job_reports",
     "progression_reports",
@@ -103,6 +105,17 @@ def ledger_states() -> st.SearchStrategy[LedgerState]:
         st.from_type(PointsLedger),
         st.none() | _instants(),
     )
+
+
+def import_results() -> st.SearchStrategy[ImportResult]:
+    """What a bulk import reports: how many rows it stored, and the positions (in the
+    input, increasing) of those it skipped."""
+
+    def result(skipped: list[bool]) -> ImportResult:
+        # One flag per row of the input: skipped, or stored.
+        return ImportResult(skipped.count(False), tuple(n for n, s in enumerate(skipped) if s))
+
+    return st.builds(result, st.lists(st.booleans(), max_size=30))
 
 
 def points_job_reports() -> st.SearchStrategy[PointsJobReport]:

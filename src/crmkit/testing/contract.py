@@ -86,6 +86,7 @@ from crmkit.errors import (
 from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
 from crmkit.segments import Condition, field, purchases, tagged
+from crmkit.testing._contract_bulk import BulkImportContract
 from crmkit.testing._contract_text import ExactTextContract
 
 __all__ = ["AdapterContract"]
@@ -302,7 +303,7 @@ def _referral(
     return referral
 
 
-class AdapterContract(ExactTextContract):
+class AdapterContract(ExactTextContract, BulkImportContract):
     """The repository and unit-of-work contract. Subclass it and override
     ``open_unit_of_work``."""
 

@@ -8,9 +8,21 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, and_, delete, exc, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    delete,
+    exc,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule, check_window
+from crmkit.adapters._bulk import batches, is_replayed_customer, is_replayed_interaction
 from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import segments as sg
 from crmkit.adapters.sqlalchemy import tables as t
@@ -36,7 +48,7 @@ from crmkit.errors import (
     NotFound,
     ValidationError,
 )
-from crmkit.ports import Page
+from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 
 __all__ = ["SqlAccounts", "SqlCustomers", "SqlInteractions"]
 
@@ -110,33 +122,58 @@ class SqlCustomers:
             raise self._duplicate(customer, error) from None
         self._s._track(customer)
 
-    def add_many(self, customers: Iterable[Customer], *, batch_size: int = 5000) -> int:
-        """Insert new customers in batches with executemany; no events are recorded."""
+    def add_many(
+        self,
+        customers: Iterable[Customer],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Insert new customers in batches with executemany; no events are recorded. With
+        ``on_existing="skip"``, one query per batch finds the customers already stored."""
         check_batch(batch_size)
-        count = 0
-        batch: list[Customer] = []
-        for customer in customers:
-            batch.append(customer)
-            if len(batch) >= batch_size:
-                count += self._insert_batch(batch)
-                batch = []
-        if batch:
-            count += self._insert_batch(batch)
-        return count
+        skip = check_on_existing(on_existing) == "skip"
+        result = ImportResult(0)
+        for batch in batches(customers, batch_size):
+            result += self._insert_batch(batch, skip)
+        return result
 
-    def _insert_batch(self, batch: list[Customer]) -> int:
+    def _insert_batch(self, batch: list[Customer], skip: bool) -> ImportResult:
         for customer in batch:
             if customer.version != 0:
                 raise ValidationError.single(
                     "version", customer.version, f"customer {customer.id} is not new"
                 )
-        try:
-            self._insert_many(batch, version=1)
-        except exc.IntegrityError as error:
-            raise DuplicateCustomer("id, email or external_ids", _offender(error), None) from error
+        skipped: list[int] = []
+        if skip:
+            batch, skipped = self._without_stored(batch)
+        if batch:
+            try:
+                self._insert_many(batch, version=1)
+            except exc.IntegrityError as error:
+                field = "id, email or external_ids"
+                raise DuplicateCustomer(field, _offender(error), None) from error
         for customer in batch:
             customer.version = 1
-        return len(batch)
+        return ImportResult(len(batch), tuple(skipped))
+
+    def _without_stored(self, batch: list[Customer]) -> tuple[list[Customer], list[int]]:
+        """The customers of ``batch`` to insert, and the positions of those to skip: stored
+        already (or earlier in the batch) with the same content. One query finds them."""
+        dialect = self._s.connection.dialect.name
+        ids = [customer.id for customer in batch]
+        held = and_(t.customers.c.tenant_id == self._tenant, key_in(dialect, t.customers.c.id, ids))
+        # Keyed by the exact text: a collation that ignores trailing spaces finds more.
+        stored = {customer.id: customer for customer in self._load(held)}
+        fresh: list[Customer] = []
+        skipped: list[int] = []
+        for position, customer in enumerate(batch):
+            if is_replayed_customer(customer, stored.get(customer.id), skip=True):
+                skipped.append(position)
+            else:
+                stored[customer.id] = customer
+                fresh.append(customer)
+        return fresh, skipped
 
     def _insert_many(self, batch: Sequence[Customer], version: int | None = None) -> None:
         tenant, conn = self._tenant, self._s.connection
@@ -569,15 +606,30 @@ class SqlInteractions:
         if interaction.external_ref is not None:
             existing = self.find_by_external_ref(interaction.external_ref)
             if existing is not None:
-                raise IdempotencyConflict("external_ref", interaction.external_ref, existing.id)
+                raise IdempotencyConflict(
+                    "external_ref",
+                    interaction.external_ref,
+                    existing.id,
+                    differing=existing.differing_fields(interaction),
+                )
         self._insert([m.interaction_row(self._s.tenant, interaction)])
         self._s._track(interaction)
 
-    def add_many(self, interactions: Iterable[Interaction], *, batch_size: int = 5000) -> int:
-        """Append interactions in batches with executemany; no events are recorded."""
+    def add_many(
+        self,
+        interactions: Iterable[Interaction],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Append interactions in batches with executemany; no events are recorded. With
+        ``on_existing="skip"``, one query per batch finds the interactions already stored."""
         check_batch(batch_size)
+        if check_on_existing(on_existing) == "skip":
+            return self._add_new(interactions, batch_size)
+        # The default path checks nothing first: a taken key fails the insert itself.
         count = 0
-        batch: list[dict[str, Any]] = []
+        batch: builtins.list[dict[str, Any]] = []
         for interaction in interactions:
             batch.append(m.interaction_row(self._s.tenant, interaction))
             if len(batch) >= batch_size:
@@ -585,9 +637,57 @@ class SqlInteractions:
                 batch = []
         if batch:
             count += self._insert(batch)
-        return count
+        return ImportResult(count)
 
-    def _insert(self, rows: list[dict[str, Any]]) -> int:
+    def _add_new(self, interactions: Iterable[Interaction], batch_size: int) -> ImportResult:
+        result, tenant = ImportResult(0), self._s.tenant
+        for batch in batches(interactions, batch_size):
+            fresh, skipped = self._without_stored(batch)
+            rows = [m.interaction_row(tenant, interaction) for interaction in fresh]
+            result += ImportResult(self._insert(rows) if rows else 0, tuple(skipped))
+        return result
+
+    def _without_stored(
+        self, batch: builtins.list[Interaction]
+    ) -> tuple[builtins.list[Interaction], builtins.list[int]]:
+        """The interactions of ``batch`` to insert, and the positions of those to skip:
+        stored already (or earlier in the batch) with the same content. One query finds them
+        (by id, and by external_ref)."""
+        i, dialect = t.interactions.c, self._s.connection.dialect.name
+        for interaction in batch:
+            if not isinstance(interaction, Interaction):
+                raise ValidationError.single("interaction", interaction, "must be an Interaction")
+        refs = [x.external_ref for x in batch if x.external_ref is not None]
+        # Two halves, each answered by its unique index (an OR of both scans the tenant).
+        query: Any = select(t.interactions).where(
+            i.tenant_id == self._s.tenant, key_in(dialect, i.id, [x.id for x in batch])
+        )
+        if refs:
+            query = union_all(
+                query,
+                select(t.interactions).where(
+                    i.tenant_id == self._s.tenant, key_in(dialect, i.external_ref, refs)
+                ),
+            )
+        found = [m.interaction_from_row(r) for r in self._s.connection.execute(query).mappings()]
+        # Keyed by the exact text: a collation that ignores trailing spaces finds more.
+        by_id = {x.id: x for x in found}
+        by_ref = {x.external_ref: x for x in found if x.external_ref is not None}
+        fresh: builtins.list[Interaction] = []
+        skipped: builtins.list[int] = []
+        for position, x in enumerate(batch):
+            ref = x.external_ref
+            stored = by_ref.get(ref) if ref is not None else None
+            if is_replayed_interaction(x, by_id.get(x.id), stored, skip=True):
+                skipped.append(position)
+                continue
+            by_id[x.id] = x
+            if ref is not None:
+                by_ref[ref] = x
+            fresh.append(x)
+        return fresh, skipped
+
+    def _insert(self, rows: builtins.list[dict[str, Any]]) -> int:
         try:
             self._s.connection.execute(insert(t.interactions), rows)
         except exc.IntegrityError as error:

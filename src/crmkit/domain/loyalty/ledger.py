@@ -424,9 +424,11 @@ class PointsLedger:
         entry = self._tally.index(self.entries).keys.get(key)
         if entry is None:
             return None
-        if same_value((entry.points, entry.rule), (points, rule)):
+        compared = (("points", entry.points, points), ("rule", entry.rule, rule))
+        differing = [name for name, stored, given in compared if not same_value(stored, given)]
+        if not differing:
             return entry
-        raise IdempotencyConflict("key", key, entry.key)
+        raise IdempotencyConflict("key", key, entry.key, differing=differing)
 
     def _check_room(self, entries: list[LedgerEntry]) -> None:
         # The balance is stored in BIGINT columns on every backend: memory refuses what SQL
