@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 from crmkit.app.bus import EventBus
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
+    Condition,
     DomainEvent,
     EmailAddress,
     LifecycleModel,
@@ -20,6 +21,7 @@ from crmkit.domain import (
     TraitSchema,
 )
 from crmkit.domain.ids import check_id, check_tenant
+from crmkit.domain.rule_names import name_problems
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, UnitOfWork
@@ -66,6 +68,7 @@ class ServiceContext:
         self.segments = _named(segments, Segment, "segments")
         #: The loyalty programme whose points recording an interaction earns, if any.
         self.loyalty = loyalty
+        _check_rule_names(self)
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
 
@@ -157,6 +160,37 @@ def _named(items: Iterable[N], kind: type[N], path: str) -> tuple[N, ...]:
             raise ValidationError.single(f"{path}[{index}]", item.name, "is a duplicate name")
         names.add(item.name)
     return found
+
+
+def _rules_of(context: ServiceContext) -> Iterator[tuple[str, Condition]]:
+    """Every rule the CRM's settings hold, with its path in them."""
+    for i, model in enumerate(context.lifecycles):
+        for j, transition in enumerate(model.transitions):
+            if transition.guard is not None:
+                yield f"lifecycles[{i}].transitions[{j}].guard", transition.guard
+        for j, rule in enumerate(model.rules):
+            yield f"lifecycles[{i}].rules[{j}].when", rule.when
+    for i, segment in enumerate(context.segments):
+        yield f"segments[{i}].rule", segment.rule
+    if context.loyalty is not None:
+        for i, multiplier in enumerate(context.loyalty.multipliers):
+            if multiplier.segment is not None:
+                yield f"loyalty.multipliers[{i}].segment", multiplier.segment
+
+
+def _check_rule_names(context: ServiceContext) -> None:
+    """Refuse a CRM whose lifecycle guards and rules, tracked segments or loyalty segments
+    name a lifecycle model, stage or trait its settings do not know: such a rule would
+    silently never hold."""
+    problems = [
+        problem
+        for path, rule in _rules_of(context)
+        for problem in name_problems(
+            rule, schema=context.trait_schema, lifecycles=context.lifecycles, path=path
+        )
+    ]
+    if problems:
+        raise ValidationError(problems)
 
 
 def _bad(path: str, value: Any, what: str) -> ValidationError:
