@@ -201,3 +201,28 @@ class TestSuggestions:
         message = unknown_name("a stage", "zzz", names)
         assert message.startswith("is not a stage: use one of stage_00, stage_01")
         assert message.endswith("stage_09, …")
+
+
+class TestGuardsSeeOtherModels:
+    """A guard naming another model's stage is checked, and sees where the customer stands."""
+
+    def test_a_guard_on_another_models_stage_holds_where_the_customer_is_in_it(self) -> None:
+        """Lifecycle facts carry the customer's stages (they used to carry none, so such a
+        guard never held)."""
+        from crmkit.errors import GuardFailed
+
+        onboarding = LifecycleModel(
+            "onboarding",
+            stages=["new", "done"],
+            transitions=[
+                Transition("new", "done", guard=stage("customer_lifecycle") == "customer")
+            ],
+        )
+        crm = _crm(lifecycles=[CUSTOMER_LIFECYCLE, onboarding])
+        ada = crm.register_customer(email="ada@example.com").id
+        with pytest.raises(GuardFailed):
+            crm.move_stage(ada, "done", model="onboarding")
+        for step in ("lead", "qualified", "customer"):
+            crm.move_stage(ada, step, model="customer_lifecycle")
+        crm.move_stage(ada, "done", model="onboarding")
+        assert crm.current_stage(ada, model="onboarding") == "done"
