@@ -2,7 +2,8 @@
 
 The rule is a `Condition` tree (see `crmkit.domain.segments` for the leaves). A segment
 is checked when it is built: its name is a slug, and its leaves are ones a customer can
-meet. `Segment.check` also checks the traits it compares against a host's `TraitSchema`.
+meet. `Segment.check` also checks the names it uses (traits, lifecycle models, stages)
+against a CRM's settings: its `TraitSchema` and its lifecycle models.
 """
 
 from __future__ import annotations
