@@ -136,10 +136,18 @@ class TestHasTagAndHasTrait:
         assert HasTag("vip").holds(facts)
         assert not HasTag("b2b").holds(facts)
 
-    def test_a_tag_in_upper_case_is_refused(self) -> None:
-        """Tags are stored lower-case, so an upper-case tag could never match."""
-        with pytest.raises(ValidationError):
-            HasTag("VIP")
+    def test_a_tag_is_read_in_the_stored_form_of_tags(self) -> None:
+        """Tags are stored trimmed, collapsed and lower-case, so a rule's tag is too:
+        ``"VIP"`` finds the customers tagged ``"vip"`` instead of nobody."""
+        assert HasTag(" VIP  Gold ").tag == "vip gold"
+        assert HasTag("VIP").holds(Facts(as_of=T0, tags={"vip"}))
+
+    def test_a_tag_that_could_never_be_stored_is_refused(self) -> None:
+        """A blank tag, or one of more than 100 characters, is no customer's tag."""
+        for bad in ("", "   ", "x" * 101, 7):
+            with pytest.raises(ValidationError) as caught:
+                HasTag(bad)  # type: ignore[arg-type]
+            assert caught.value.paths == ("tag",)
 
     def test_a_trait_holds_whatever_its_value(self) -> None:
         """Even ``False`` is a value."""

@@ -129,6 +129,7 @@ class TestHostileDocuments:
     def test_sql_in_a_value_is_just_text(self) -> None:
         """Values are data, bound as parameters by the SQL adapter."""
         document = self.document()
+        document["rule"]["conditions"][0]["field"] = "city"
         document["rule"]["conditions"][0]["value"] = "DE' OR '1'='1"
         assert structure(document, Segment).rule.leaves()
 

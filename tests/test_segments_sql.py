@@ -389,14 +389,37 @@ def operand(draw: Any, kind: str, op: Op) -> Any:
     return draw(values)
 
 
+# Whole values (eq, in …) of the normalised fields, as typed: any other text is refused.
+WHOLE_VALUES = {
+    "email": ["c001@example.com", "C001@Example.COM", " c002@example.com", "no@example.com"],
+    "phone": ["+49 30 12345678"],
+    "country": ["DE", "de", " fr", "US", "AT"],
+    "locale": ["de-DE", "de_de", "en", "EN", "fr"],
+    "account.domain": ["acme.com", "ACME.com", "https://www.acme.com/", "other.org"],
+    "account.size": ["1", "2-9"],
+}
+COLLAPSED = ("given_name", "family_name", "city", "region", "postal_code")
+
+
 @st.composite
 def field_conditions(draw: Any) -> Condition:
+    from crmkit.domain.segment_operands import field_operand
     from crmkit.domain.segments import SEGMENT_FIELDS
 
     field = draw(st.sampled_from(sorted(SEGMENT_FIELDS)))
     kind = SEGMENT_FIELDS[field].value
     op = draw(st.sampled_from(OPS_BY_KIND[kind]))
-    return FieldCondition(field, op, draw(operand(kind, op)))
+    value = draw(operand(kind, op))
+    if op in (Op.EQ, Op.NE, Op.IN, Op.NOT_IN) and field in WHOLE_VALUES:
+        whole = st.sampled_from(WHOLE_VALUES[field])
+        value = draw(st.lists(whole, min_size=1, max_size=3) if op in (Op.IN, Op.NOT_IN) else whole)
+    elif op in (Op.EQ, Op.NE, Op.IN, Op.NOT_IN) and field in COLLAPSED:
+        items = value if isinstance(value, list) else [value]
+        if any(not item.strip() for item in items):
+            value = [*[i for i in items if i.strip()], "Ada"] if isinstance(value, list) else "x"
+    elif op is Op.BETWEEN and kind == "text":
+        value = sorted(field_operand(field, Op.LT.value, item) for item in value)
+    return FieldCondition(field, op, value)
 
 
 @st.composite

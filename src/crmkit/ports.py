@@ -210,7 +210,8 @@ class CustomerRepository(Protocol):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Customer]:
-        """Customers in id order, optionally only those with ``tag`` or linked to an account."""
+        """Customers in id order, optionally only those with ``tag`` (in its stored form, see
+        `normalize_tag`) or linked to an account."""
         ...
 
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:

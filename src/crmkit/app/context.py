@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from crmkit.app.bus import EventBus
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
+    Condition,
     DomainEvent,
     EmailAddress,
     LifecycleModel,
@@ -24,6 +25,7 @@ from crmkit.domain import (
 )
 from crmkit.domain.contact import region_code
 from crmkit.domain.ids import check_id, check_tenant
+from crmkit.domain.rule_names import name_problems
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, UnitOfWork
@@ -85,6 +87,7 @@ class ServiceContext:
         self.segments = _named(segments, Segment, "segments")
         #: The loyalty programme whose points recording an interaction earns, if any.
         self.loyalty = loyalty
+        _check_rule_names(self)
         self.bus = EventBus()
         self._open_unit_of_work = open_unit_of_work
         self._open_reader: OpenUnitOfWork = open_unit_of_work
@@ -213,6 +216,37 @@ def _ids(ids: Any) -> IdSource:
             "ids", ids, "must be an IdSource (an object with new_id()), e.g. SequentialIds()"
         )
     return cast(IdSource, ids)
+
+
+def _rules_of(context: ServiceContext) -> Iterator[tuple[str, Condition]]:
+    """Every rule the CRM's settings hold, with its path in them."""
+    for i, model in enumerate(context.lifecycles):
+        for j, transition in enumerate(model.transitions):
+            if transition.guard is not None:
+                yield f"lifecycles[{i}].transitions[{j}].guard", transition.guard
+        for j, rule in enumerate(model.rules):
+            yield f"lifecycles[{i}].rules[{j}].when", rule.when
+    for i, segment in enumerate(context.segments):
+        yield f"segments[{i}].rule", segment.rule
+    if context.loyalty is not None:
+        for i, multiplier in enumerate(context.loyalty.multipliers):
+            if multiplier.segment is not None:
+                yield f"loyalty.multipliers[{i}].segment", multiplier.segment
+
+
+def _check_rule_names(context: ServiceContext) -> None:
+    """Refuse a CRM whose lifecycle guards and rules, tracked segments or loyalty segments
+    name a lifecycle model, stage or trait its settings do not know: such a rule would
+    silently never hold."""
+    problems = [
+        problem
+        for path, rule in _rules_of(context)
+        for problem in name_problems(
+            rule, schema=context.trait_schema, lifecycles=context.lifecycles, path=path
+        )
+    ]
+    if problems:
+        raise ValidationError(problems)
 
 
 def _bad(path: str, value: Any, what: str) -> ValidationError:

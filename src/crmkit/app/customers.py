@@ -20,6 +20,7 @@ from crmkit.domain import (
     DoubleOptIn,
     EmailAddress,
     SubjectKind,
+    normalize_tag,
 )
 from crmkit.domain._arguments import each_of, expected_version_of, items_of
 from crmkit.domain.ids import check_id
@@ -247,12 +248,14 @@ class CustomerUseCases(ServiceContext):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Customer]:
-        """One page of customers in id order; pass ``page.next_cursor`` for the next."""
+        """One page of customers in id order; pass ``page.next_cursor`` for the next.
+
+        ``tag`` is read as customers' tags are stored (``"VIP"`` finds those tagged
+        ``"vip"``), as `tagged` reads it."""
         account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
-        if tag is not None:
-            ensure_text(tag, "tag")
+        wanted = None if tag is None else normalize_tag(tag, "tag")
         with self._reading() as uow:
-            return uow.customers.list(tag=tag, account_id=account, limit=limit, cursor=cursor)
+            return uow.customers.list(tag=wanted, account_id=account, limit=limit, cursor=cursor)
 
     def stream_customers(self, *, batch_size: int = 1000) -> Iterator[Customer]:
         """Every customer of the tenant, in id order, with bounded memory."""

@@ -13,19 +13,29 @@ from crmkit.domain import (
     Customer,
     EnteredSegment,
     Facts,
+    Interaction,
     LeftSegment,
     Segment,
     SubjectKind,
 )
 from crmkit.ports import UnitOfWork
 
-__all__ = ["customer_facts", "refresh_customer"]
+__all__ = ["customer_facts", "facts_with", "refresh_customer"]
 
 
 def customer_facts(uow: UnitOfWork, customer: Customer, as_of: datetime) -> Facts:
     """What a segment sees of ``customer`` at ``as_of``: their fields, every interaction (a
     window never looks past ``as_of``), the account they are linked to and their stage in each
     lifecycle model, as the repositories' segment queries see them."""
+    interactions = uow.interactions.timeline(customer.id)
+    return facts_with(uow, customer, interactions, as_of)
+
+
+def facts_with(
+    uow: UnitOfWork, customer: Customer, interactions: Iterable[Interaction], as_of: datetime
+) -> Facts:
+    """The facts of ``customer`` with ``interactions``, the account they are linked to and
+    their current stage in each lifecycle model, as stored in ``uow``."""
     link = customer.account
     account = None if link is None else uow.accounts.find(link.account_id)
     stages = {
@@ -34,7 +44,6 @@ def customer_facts(uow: UnitOfWork, customer: Customer, as_of: datetime) -> Fact
             customer.id, subject_kind=SubjectKind.CUSTOMER
         )
     }
-    interactions = uow.interactions.timeline(customer.id)
     return Facts.of_customer(customer, interactions, as_of, account=account, stages=stages)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from crmkit.app.membership import facts_with
 from crmkit.domain import (
     AccountId,
     CustomerId,
@@ -109,13 +110,16 @@ def progress_subject(
 
 
 def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetime) -> Facts:
-    """What conditions see of a customer (their interactions) or an account (its contacts'
-    interactions), up to ``as_of``; raises `NotFound` for an unknown subject."""
+    """What conditions see of a customer (their interactions, account and stages) or an
+    account (its contacts' interactions), up to ``as_of``; raises `NotFound` for an unknown
+    subject."""
     until = later(as_of, _JUST_AFTER)  # None at the last instant: nothing comes after it
     if kind is SubjectKind.CUSTOMER:
         customer = uow.customers.get(CustomerId(subject_id))
         interactions = uow.interactions.timeline(customer.id, until=until)
-        return Facts.of_customer(customer, interactions, as_of)
+        # With their account and stages: a guard may compare account fields or look at where
+        # the customer stands in another lifecycle model.
+        return facts_with(uow, customer, interactions, as_of)
     account = uow.accounts.find(AccountId(subject_id))
     if account is None:
         raise NotFound("account", subject_id)

@@ -49,19 +49,21 @@ class SegmentUseCases(ServiceContext):
     """The segment use cases of the `CRM` front door."""
 
     def _rule(self, rule: object) -> Condition:
-        # Traits are checked against the CRM's schema, so a misspelt or mistyped trait is an
-        # error rather than a segment that silently matches nobody.
+        # Traits, lifecycle models and stages are checked against the CRM's settings, so a
+        # typo is an error rather than a segment that silently matches nobody.
         condition = rule_of(rule)
-        if self.trait_schema is not None:
-            Segment("rule", condition).check(self.trait_schema)
+        Segment("rule", condition).check(self.trait_schema, lifecycles=self.lifecycles)
         return condition
 
     def _as_of(self, as_of: datetime | None) -> datetime:
         return self._now() if as_of is None else ensure_utc(as_of, "as_of")
 
     def count_segment(self, rule: object, as_of: datetime | None = None) -> int:
-        """How many customers match ``rule`` at ``as_of`` (default: now). Trait conditions
-        are checked against the CRM's trait schema, if it has one (`ValidationError`)."""
+        """How many customers match ``rule`` at ``as_of`` (default: now).
+
+        The names the rule uses are checked against the CRM's settings, here as in every
+        segment use case: a trait its schema (if any) does not declare, a lifecycle model or
+        a stage it does not track raise `ValidationError` naming the closest known one."""
         condition, moment = self._rule(rule), self._as_of(as_of)
         with self._reading() as uow:
             return uow.customers.count_matching(condition, as_of=moment)
@@ -117,7 +119,7 @@ class SegmentUseCases(ServiceContext):
         """
         if not isinstance(segment, Segment):
             raise ValidationError.single("segment", segment, "must be a Segment")
-        segment.check(self.trait_schema)
+        segment.check(self.trait_schema, lifecycles=self.lifecycles)
         self._as_of(as_of)  # checked before touching storage
         if type(batch_size) is not int or batch_size < 1:
             raise ValidationError.single("batch_size", batch_size, "must be an int of 1 or more")

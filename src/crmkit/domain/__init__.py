@@ -35,7 +35,13 @@ from crmkit.domain.contact import (
     normalize_email,
     normalize_locale,
 )
-from crmkit.domain.customer import PROFILE_FIELDS, UNCHANGED, Customer, normalize_tags
+from crmkit.domain.customer import (
+    PROFILE_FIELDS,
+    UNCHANGED,
+    Customer,
+    normalize_tag,
+    normalize_tags,
+)
 from crmkit.domain.events import (
     AccountChanged,
     AccountRegistered,
@@ -264,6 +270,7 @@ __all__ = [
     "membership_changes",
     "normalize_email",
     "normalize_locale",
+    "normalize_tag",
     "normalize_tags",
     "normalize_web_domain",
     "plan_reversal",

@@ -23,9 +23,8 @@ from crmkit.domain._checks import SLUG, to_utc, utc
 from crmkit.domain._lists import listed
 from crmkit.domain.account import Account
 from crmkit.domain.channels import Channel, channel_of
-from crmkit.domain.customer import PROFILE_FIELDS, Customer
+from crmkit.domain.customer import PROFILE_FIELDS, Customer, normalize_tag
 from crmkit.domain.interaction import Interaction
-from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import earlier
 from crmkit.domain.traits import TraitValue
 from crmkit.errors import UsageError, ValidationError
@@ -196,10 +195,9 @@ def _slug(path: str) -> Any:
     return check
 
 
-def _tag(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not 0 < len(value) <= 100 or value != value.strip().lower():
-        raise ValidationError.single("tag", value, "must be a lower-case tag of 1-100 characters")
-    ensure_text(value, "tag")
+def _tag(value: Any) -> str:
+    # The tag as customers' tags are stored ("VIP" is "vip"), so a rule never misses by case.
+    return normalize_tag(value, "tag")
 
 
 def _empty(value: object) -> bool:
@@ -236,10 +234,10 @@ class HasTrait(Condition):
 
 @attrs.frozen
 class HasTag(Condition):
-    """The subject carries ``tag``."""
+    """The subject carries ``tag`` (put in the stored form of tags: ``"VIP"`` is ``"vip"``)."""
 
     kind: ClassVar[str] = "has_tag"
-    tag: str = attrs.field(validator=_tag)
+    tag: str = attrs.field(converter=_tag)
 
     def holds(self, facts: Facts) -> bool:
         return self.tag in facts.tags

@@ -48,6 +48,7 @@ __all__ = [
     "PROFILE_FIELDS",
     "UNCHANGED",
     "Customer",
+    "normalize_tag",
     "normalize_tags",
 ]
 
@@ -84,18 +85,23 @@ PROFILE_FIELDS = (
 )
 
 
+def normalize_tag(value: Any, path: str = "tag") -> str:
+    """One tag in its stored form: trimmed, whitespace-collapsed, NFC, lower-case text of
+    1-100 characters (``" VIP  Gold"`` is ``"vip gold"``); anything else raises
+    `ValidationError`. Rules and lookups by tag put theirs in this form too."""
+    if not isinstance(value, str):
+        raise ValidationError.single(path, value, "a tag must be text")
+    tag = unicodedata.normalize("NFC", " ".join(ensure_text(value, path).split()).lower())
+    if not 0 < len(tag) <= 100:
+        raise ValidationError.single(path, value, "a tag must be 1-100 characters")
+    return tag
+
+
 def normalize_tags(value: Any, path: str = "tags") -> frozenset[str]:
     """Tags are trimmed, whitespace-collapsed, NFC, lower-case text of 1-100 characters."""
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single(path, value, "must be a collection of text tags")
-    tags = set()
-    for item in value:
-        if not isinstance(item, str):
-            raise ValidationError.single(path, item, "a tag must be text")
-        tag = unicodedata.normalize("NFC", " ".join(ensure_text(item, path).split()).lower())
-        if not 0 < len(tag) <= 100:
-            raise ValidationError.single(path, item, "a tag must be 1-100 characters")
-        tags.add(tag)
+    tags = {normalize_tag(item, path) for item in value}
     if len(tags) > MAX_TAGS:
         raise ValidationError.single(path, len(tags), f"at most {MAX_TAGS} tags")
     return frozenset(tags)

@@ -2,12 +2,13 @@
 
 The rule is a `Condition` tree (see `crmkit.domain.segments` for the leaves). A segment
 is checked when it is built: its name is a slug, and its leaves are ones a customer can
-meet. `Segment.check` also checks the traits it compares against a host's `TraitSchema`.
+meet. `Segment.check` also checks the names it uses (traits, lifecycle models, stages)
+against a CRM's settings: its `TraitSchema` and its lifecycle models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -26,6 +27,8 @@ from crmkit.domain.conditions import (
     InteractionCount,
     Not,
 )
+from crmkit.domain.lifecycle import LifecycleModel
+from crmkit.domain.rule_names import condition_paths, name_problems
 from crmkit.domain.segment_eval import Matcher, compile_condition
 from crmkit.domain.segments import (
     AggregateCondition,
@@ -57,18 +60,6 @@ SEGMENT_CONDITION_TYPES: tuple[type[Condition], ...] = (
     HasTrait,
     InteractionCount,
 )
-
-
-def condition_paths(condition: Condition, path: str = "") -> Iterator[tuple[str, Condition]]:
-    """Every node of a condition tree with its path from the root, depth first: ``("",
-    root)``, then e.g. ``("conditions[1]", ...)`` and ``("conditions[1].condition", ...)``."""
-    yield path, condition
-    prefix = f"{path}." if path else ""
-    if isinstance(condition, AllOf | AnyOf):
-        for index, child in enumerate(condition.conditions):
-            yield from condition_paths(child, f"{prefix}conditions[{index}]")
-    elif isinstance(condition, Not):
-        yield from condition_paths(condition.condition, f"{prefix}condition")
 
 
 def _name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -115,19 +106,28 @@ class Segment:
     rule: Condition = attrs.field(validator=_rule)
     description: str | None = attrs.field(default=None, validator=optional_text)
 
-    def check(self, schema: TraitSchema | None) -> None:
-        """Refuse trait conditions that ``schema`` does not declare, or declares with another
-        type, with a `ValidationError` naming the path of every such node
-        (``rule.conditions[1].name``). Without a schema, any trait may be compared."""
-        if schema is None:
-            return
-        problems: list[FieldError] = []
-        for path, node in condition_paths(self.rule):
-            if isinstance(node, TraitCondition):
-                try:
-                    node.check_schema(schema)
-                except ValidationError as error:
-                    problems.extend(error.prefixed(_under("rule", path)).errors)
+    def check(
+        self,
+        schema: TraitSchema | None = None,
+        *,
+        lifecycles: Iterable[LifecycleModel] | None = None,
+    ) -> None:
+        """Refuse names the CRM's settings do not know, with a `ValidationError` naming the
+        path of every such node (``rule.conditions[1].name``), the unknown name and the
+        closest known one ("did you mean 'customer_lifecycle'?").
+
+        Args:
+            schema: the trait schema: traits it does not declare (unless it allows others),
+                or declares with another type, are refused. ``None``: any trait.
+            lifecycles: the lifecycle models: stage conditions naming another model, an
+                account model or a stage the model does not have are refused. ``None``:
+                stages are not checked; an empty list: the CRM tracks no model.
+
+        Raises:
+            ValidationError: with every problem found.
+        """
+        models = None if lifecycles is None else tuple(lifecycles)
+        problems = name_problems(self.rule, schema=schema, lifecycles=models, path="rule")
         if problems:
             raise ValidationError(problems)
 

@@ -133,11 +133,12 @@ class Field(_Comparable[FieldCondition]):
         return FieldCondition(self.name, op, value)
 
     def contains(self, text: str) -> FieldCondition:
-        """The text field contains ``text`` (case-sensitive)."""
+        """The text field contains ``text`` (case-sensitive, in the field's stored case:
+        an email fragment is lower-cased, a country's upper-cased)."""
         return self._make(Op.CONTAINS, text)
 
     def starts_with(self, text: str) -> FieldCondition:
-        """The text field starts with ``text`` (case-sensitive)."""
+        """The text field starts with ``text`` (case-sensitive, in the field's stored case)."""
         return self._make(Op.STARTS_WITH, text)
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ from crmkit.domain.contact import PhoneNumber
 from crmkit.domain.ids import check_id
 from crmkit.domain.interaction import Interaction
 from crmkit.domain.money import Money
+from crmkit.domain.segment_operands import field_operand
 from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import earlier, ensure_utc
 from crmkit.domain.traits import TraitSchema, TraitType, trait_type_of
@@ -266,7 +267,12 @@ def text_of(value: object) -> str:
 
 @attrs.frozen
 class FieldCondition(Condition):
-    """A customer field (see `SEGMENT_FIELDS`) compared with a value: ``country eq "DE"``."""
+    """A customer field (see `SEGMENT_FIELDS`) compared with a value: ``country eq "DE"``.
+
+    The value is put in the form the field is stored in (``"de"`` becomes ``"DE"``, an email
+    is lower-cased; see `crmkit.domain.segment_operands`), and a whole value the field could
+    never hold is refused, so a rule never silently finds nobody for a spelling's sake.
+    """
 
     kind: ClassVar[str] = "field"
     field: str = attrs.field(validator=_field)
@@ -275,7 +281,7 @@ class FieldCondition(Condition):
 
     def __attrs_post_init__(self) -> None:
         operand = check_operand(SEGMENT_FIELDS[self.field], self.op, self.value)
-        object.__setattr__(self, "value", operand)
+        object.__setattr__(self, "value", field_operand(self.field, self.op.value, operand))
 
     def holds(self, facts: Facts) -> bool:
         return compare(self.op, field_value(self.field, facts), self.value)

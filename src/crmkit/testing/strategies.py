@@ -121,6 +121,7 @@ from crmkit.domain.loyalty import (
     TierPolicy,
 )
 from crmkit.domain.money import MAX_MINOR
+from crmkit.domain.segment_operands import field_operand
 from crmkit.testing._report_strategies import (
     duration_stats,
     funnel_steps,
@@ -1045,13 +1046,41 @@ def _operand(draw: st.DrawFn, op: Op, scalars: st.SearchStrategy[Any]) -> Any:
     return draw(scalars)
 
 
+def _as_typed(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``texts``, sometimes in another case or with spaces around, as a person types them."""
+    return _spaced(texts | texts.map(str.upper) | texts.map(str.lower))
+
+
+@cache
+def _whole_values(name: str) -> st.SearchStrategy[str] | None:
+    """Values a normalised field could hold, as typed (``eq``, ``in`` … refuse others)."""
+    whole: dict[str, st.SearchStrategy[str]] = {
+        "email": _as_typed(emails().map(str)),
+        "phone": phone_numbers().map(str),
+        "country": _as_typed(st.sampled_from(sorted(COUNTRIES))),
+        "locale": _as_typed(st.sampled_from(["de-DE", "de", "en-GB", "fr_fr", "zh-Hant-TW"])),
+        "account.domain": _as_typed(web_domains().filter(lambda d: not d.startswith("www."))),
+        "account.size": st.sampled_from([size.value for size in CompanySize]),
+    }
+    if name in ("given_name", "family_name", "city", "region", "postal_code"):
+        return _segment_texts().filter(lambda text: text.strip() != "")
+    return whole.get(name)
+
+
 @st.composite
 def _field_condition(draw: st.DrawFn, *, account_only: bool = False) -> FieldCondition:
     names = [n for n in sorted(SEGMENT_FIELDS) if n.startswith("account.") or not account_only]
     name = draw(st.sampled_from(names))
     kind = SEGMENT_FIELDS[name]
     op = draw(st.sampled_from(_OPS_BY_KIND[kind]))
-    return FieldCondition(name, op, _operand(draw, op, _scalars(kind)))
+    scalars = _scalars(kind)
+    whole = _whole_values(name)
+    if whole is not None and op in (Op.EQ, Op.NE, Op.IN, Op.NOT_IN):
+        scalars = whole
+    elif kind is FieldType.TEXT and op is Op.BETWEEN:
+        # Bounds in the field's stored form, so that putting them in it keeps their order.
+        scalars = scalars.map(lambda text: field_operand(name, Op.LT.value, text))
+    return FieldCondition(name, op, _operand(draw, op, scalars))
 
 
 @st.composite
