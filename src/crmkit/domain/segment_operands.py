@@ -59,8 +59,9 @@ def _country(text: str, path: str) -> str:
 
 
 def _phone(text: str, path: str) -> str:
+    # Rules compare a phone's E.164 part: an extension is kept beside it, not matched.
     try:
-        return str(PhoneNumber.parse(text))
+        return PhoneNumber.parse(text).e164
     except ValidationError:
         raise ValidationError.single(
             path, text, "is not a phone number in international form, e.g. '+49 30 1234567'"
