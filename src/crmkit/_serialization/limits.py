@@ -52,6 +52,7 @@ from crmkit.domain.segments import MAX_LIST_VALUES, MAX_MEMBERS
 from crmkit.domain.stage_analytics import Funnel, StageFlow
 from crmkit.domain.traits import MAX_TRAITS
 from crmkit.errors import FieldError, ValidationError
+from crmkit.ports import ImportResult
 
 __all__ = [
     "FIELD_LIMITS",
@@ -130,6 +131,7 @@ FIELD_LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
         PointsLedger: {"entries": MAX_HISTORY},
         PointsJobReport: {"skipped": MAX_HISTORY},
         ProgressionReport: {"changes": MAX_HISTORY, "skipped": MAX_HISTORY},
+        ImportResult: {"skipped": MAX_ITEMS},
     }
 )
 
