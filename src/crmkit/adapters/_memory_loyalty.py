@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme, Referral
 from crmkit.domain._arguments import each_of, instance_of
-from crmkit.domain.loyalty.entries import Tally
+from crmkit.domain.loyalty.tally import Tally
 from crmkit.domain.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 

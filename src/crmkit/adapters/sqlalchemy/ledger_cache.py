@@ -6,7 +6,7 @@ the entries of (tenant, programme, customer) at version v never change: a cached
 exactly what the database would return for a balance row at version v. Only committed
 states are cached (what a transaction read before writing that ledger, or wrote and then
 committed), the least recently used ledgers are evicted beyond a total number of entries.
-With the entries it keeps their running tally (`crmkit.domain.loyalty.entries.Tally`), so a
+With the entries it keeps their running tally (`crmkit.domain.loyalty.tally.Tally`), so a
 ledger read from the cache is not added up again from its first entry.
 """
 
@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from crmkit.domain import LedgerEntry
-from crmkit.domain.loyalty.entries import Tally
+from crmkit.domain.loyalty.tally import Tally
 
 __all__ = ["LedgerCache", "LedgerKey"]
 

@@ -8,14 +8,7 @@ rewarded through the programme's `ReferralPolicy`.
 
 from __future__ import annotations
 
-from crmkit.domain.loyalty.entries import (
-    EntryKind,
-    LedgerEntry,
-    LedgerState,
-    LotState,
-    Tally,
-    fold,
-)
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.ledger import PointsBalance, PointsLedger, StatementLine
 from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
@@ -35,6 +28,7 @@ from crmkit.domain.loyalty.rules import (
     PeriodCap,
     SpendRule,
 )
+from crmkit.domain.loyalty.tally import Tally, fold
 from crmkit.domain.loyalty.tiers import Tier, TierBasis, TierPolicy
 
 __all__ = [

@@ -3,13 +3,14 @@
 Every change to a member's points is one `LedgerEntry`. Earnings (and positive adjustments)
 open a *lot*; redemptions, expiries, reversals and negative adjustments record which lots
 they took points from (``takes``), so the state at any instant is a plain fold of the entries
-booked up to it (`fold`): no clock, no hidden state, the past included.
+booked up to it (`crmkit.domain.loyalty.tally.fold`): no clock, no hidden state, the past
+included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,16 +29,7 @@ from crmkit.domain.channels import enum_of
 from crmkit.domain.texts import ensure_text
 from crmkit.errors import ValidationError
 
-__all__ = [
-    "EntryKind",
-    "LedgerEntry",
-    "LedgerIndex",
-    "LedgerState",
-    "LotState",
-    "Tally",
-    "fold",
-    "running",
-]
+__all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState"]
 
 
 class EntryKind(StrEnum):
@@ -187,229 +179,3 @@ class LedgerState:
         """The lots with points left, oldest first (FIFO order)."""
         lots = [lot for lot in self.lots if lot.remaining and (lot.available or not available_only)]
         return sorted(lots, key=lambda lot: lot.fifo_key)
-
-
-_Lot = tuple[LedgerEntry, int, bool]  # (opening entry, remaining, available)
-
-
-class _Tally:
-    """The running sums of a fold: lots by key and totals. Lots are immutable tuples, so a
-    copy of the tally (`copy`) costs a few dict copies, whatever the lots hold."""
-
-    def __init__(self) -> None:
-        self.lots: dict[str, _Lot] = {}
-        self.open: dict[str, _Lot] = {}  # the lots with points left
-        self.totals = dict.fromkeys(("earned", "in", "out", "redeem", "expire", "reverse"), 0)
-        self.available = 0
-        self.pending = 0
-
-    def copy(self) -> _Tally:
-        twin = _Tally()
-        twin.lots, twin.open, twin.totals = self.lots.copy(), self.open.copy(), self.totals.copy()
-        twin.available, twin.pending = self.available, self.pending
-        return twin
-
-    def _put(self, key: str, lot: _Lot) -> None:
-        self.lots[key] = lot
-        if lot[1]:
-            self.open[key] = lot
-        else:
-            self.open.pop(key, None)
-
-    def apply(self, entry: LedgerEntry) -> None:
-        if entry.opens_lot:
-            ready = entry.available_from is None or entry.available_from <= entry.at
-            self.lots[entry.key] = self.open[entry.key] = (entry, entry.points, ready)
-            self.totals["earned" if entry.kind is EntryKind.EARN else "in"] += entry.points
-            self._move(entry.points, ready)
-        elif entry.kind is EntryKind.MATURE:
-            key = str(entry.lot)
-            opened_by, left, _ = self.lots[key]
-            self._move(-left, False)
-            self._move(left, True)
-            self._put(key, (opened_by, left, True))
-        else:
-            for key, points in entry.takes:
-                opened_by, left, ready = self.lots[key]
-                self._move(-points, ready)
-                self._put(key, (opened_by, left - points, ready))
-            taken = sum(points for _, points in entry.takes)
-            self.totals["out" if entry.kind is EntryKind.ADJUST else entry.kind.value] += taken
-
-    def _move(self, points: int, available: bool) -> None:
-        if available:
-            self.available += points
-        else:
-            self.pending += points
-
-    def state(self, as_of: datetime | None, *, open_only: bool = False) -> LedgerState:
-        totals = self.totals
-        lots = self.open if open_only else self.lots
-        return LedgerState(
-            as_of=as_of,
-            lots=tuple(LotState(k, e, left, ok) for k, (e, left, ok) in lots.items()),
-            earned=totals["earned"],
-            adjusted_in=totals["in"],
-            adjusted_out=totals["out"],
-            redeemed=totals["redeem"],
-            expired=totals["expire"],
-            reversed=totals["reverse"],
-        )
-
-
-class LedgerIndex:
-    """Where a ledger's entries are found by what they refer to, so that checking a replay or
-    planning a refund looks up a few entries instead of scanning them all."""
-
-    def __init__(self) -> None:
-        #: Each idempotency key's first entry.
-        self.keys: dict[str, LedgerEntry] = {}
-        #: The earning entries of each interaction.
-        self.earned: dict[str | None, tuple[LedgerEntry, ...]] = {}
-        #: The refunds (interactions) that booked a reversal.
-        self.refunds: set[str | None] = set()
-        #: The reversals of each purchase.
-        self.reversals: dict[str | None, tuple[LedgerEntry, ...]] = {}
-        #: The earning entries by the UTC day their interaction occurred (for period caps).
-        self.earned_on: dict[date, tuple[LedgerEntry, ...]] = {}
-
-    def copy(self) -> LedgerIndex:
-        # The values are tuples, replaced rather than changed: shallow copies are independent.
-        twin = LedgerIndex()
-        twin.keys, twin.earned = self.keys.copy(), self.earned.copy()
-        twin.reversals, twin.earned_on = self.reversals.copy(), self.earned_on.copy()
-        twin.refunds = set(self.refunds)
-        return twin
-
-    def apply(self, entry: LedgerEntry) -> None:
-        self.keys.setdefault(entry.key, entry)
-        if entry.kind is EntryKind.EARN:
-            self.earned[entry.interaction_id] = (*self.earned.get(entry.interaction_id, ()), entry)
-            if entry.occurred_at is not None:
-                day = entry.occurred_at.date()
-                self.earned_on[day] = (*self.earned_on.get(day, ()), entry)
-        elif entry.kind is EntryKind.REVERSE:
-            self.refunds.add(entry.interaction_id)
-            self.reversals[entry.reference] = (*self.reversals.get(entry.reference, ()), entry)
-
-    def earned_between(self, first: date, last: date) -> list[LedgerEntry]:
-        """The earning entries whose interaction occurred from day ``first`` to ``last``."""
-        found: list[LedgerEntry] = []
-        day = first
-        while day <= last:
-            found.extend(self.earned_on.get(day, ()))
-            day += timedelta(days=1)
-        return found
-
-
-class Tally:
-    """A fold kept up to date as entries are appended, with an index of them, so a ledger's
-    current state costs only the entries booked since it was last asked for."""
-
-    def __init__(self) -> None:
-        self._tally = _Tally()
-        self._index = LedgerIndex()
-        self._count = 0
-        self._last: LedgerEntry | None = None
-        self._state: LedgerState | None = None
-        self._ordered = True
-        self._shared = False  # the sums and the index are shared with a copy
-
-    def copy(self) -> Tally:
-        """An independent copy (for another ledger holding the same entries). It shares
-        the sums and the index until one of the two books an entry, which then copies
-        them (a few dict copies, never a new fold)."""
-        twin = Tally()
-        twin._tally, twin._index = self._tally, self._index
-        twin._count, twin._last, twin._state = self._count, self._last, self._state
-        twin._ordered = self._ordered
-        twin._shared = self._shared = True
-        return twin
-
-    def _own(self) -> None:
-        if self._shared:
-            self._tally, self._index = self._tally.copy(), self._index.copy()
-            self._shared = False
-
-    def holds(self, entries: Sequence[LedgerEntry]) -> bool:
-        """True when the tally is caught up with exactly ``entries`` (the same last entry)."""
-        return self._count == len(entries) and (not entries or entries[-1] is self._last)
-
-    def _catch_up(self, entries: list[LedgerEntry]) -> None:
-        known = self._count
-        if known > len(entries) or (known and entries[known - 1] is not self._last):
-            # The list was replaced or changed: start over.
-            self._tally, self._index = _Tally(), LedgerIndex()
-            known, self._count, self._last, self._state = 0, 0, None, None
-            self._ordered, self._shared = True, False
-        if known < len(entries):
-            self._own()
-            previous = self._last
-            for entry in entries[known:]:
-                self._tally.apply(entry)
-                self._index.apply(entry)
-                if previous is not None and entry.at < previous.at:
-                    self._ordered = False
-                previous = entry
-            self._count = len(entries)
-            self._last = entries[-1]
-            self._state = None
-
-    def in_time_order(self, entries: list[LedgerEntry]) -> bool:
-        """True when no entry of ``entries`` is dated before the one it follows."""
-        self._catch_up(entries)
-        return self._ordered
-
-    def index(self, entries: list[LedgerEntry]) -> LedgerIndex:
-        """The index of ``entries`` (which must only ever grow)."""
-        self._catch_up(entries)
-        return self._index
-
-    def open_state(self, entries: list[LedgerEntry]) -> LedgerState:
-        """The state after ``entries`` with only the lots that have points left: what booking
-        needs, at the cost of the open lots rather than of every lot ever opened."""
-        self._catch_up(entries)
-        return self._tally.state(None, open_only=True)
-
-    def state(self, entries: list[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
-        """The state after every entry of ``entries`` (which must only ever grow)."""
-        self._catch_up(entries)
-        if self._state is None or self._state.as_of != as_of:
-            self._state = self._tally.state(as_of)
-        return self._state
-
-    def points(self, entries: list[LedgerEntry]) -> int:
-        """The member's points (available and pending) after ``entries``."""
-        self._catch_up(entries)
-        return self._tally.available + self._tally.pending
-
-    def figures(self, entries: list[LedgerEntry]) -> tuple[int, int, datetime | None]:
-        """The available and pending points after ``entries`` and the earliest instant a lot
-        with points left matures or expires (``None``: never), without building a state."""
-        self._catch_up(entries)
-        tally, due = self._tally, None
-        for entry, left, ready in tally.open.values():
-            if not left:
-                continue
-            moment = entry.available_from if not ready else entry.expires_at
-            if moment is not None and (due is None or moment < due):
-                due = moment
-        return tally.available, tally.pending, due
-
-
-def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> LedgerState:
-    """Add up the entries booked at or before ``as_of`` (all of them when ``None``)."""
-    tally = _Tally()
-    for entry in entries:
-        if as_of is not None and entry.at > as_of:
-            break
-        tally.apply(entry)
-    return tally.state(as_of)
-
-
-def running(entries: Iterable[LedgerEntry]) -> Iterator[tuple[LedgerEntry, int, int]]:
-    """Each entry with the member's available and pending points just after it."""
-    tally = _Tally()
-    for entry in entries:
-        tally.apply(entry)
-        yield entry, tally.available, tally.pending

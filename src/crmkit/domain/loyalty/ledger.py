@@ -30,18 +30,11 @@ from crmkit.domain.loyalty._booking import (
     take_oldest_first,
 )
 from crmkit.domain.loyalty._tier_window import TierWindow
-from crmkit.domain.loyalty.entries import (
-    EntryKind,
-    LedgerEntry,
-    LedgerState,
-    LotState,
-    Tally,
-    fold,
-    running,
-)
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
+from crmkit.domain.loyalty.tally import Tally, fold, running
 from crmkit.domain.loyalty.tiers import TierBasis
 from crmkit.domain.texts import ensure_text
 from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
