@@ -9,10 +9,11 @@ a call site reads ``version = expected_version_of(expected_version)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from crmkit.domain._checks import MAX_VERSION
+from crmkit.domain._lists import iterable_of
 from crmkit.errors import ValidationError
 
 __all__ = [
@@ -67,9 +68,7 @@ def page_limit(value: Any, path: str = "limit") -> int:
 def items_of(values: Any, path: str) -> Iterable[Any]:
     """``values`` if it is a collection or iterator of items: not text, bytes or a mapping
     (whose characters or keys would be read as the items), nor a lone number."""
-    if isinstance(values, str | bytes | bytearray | Mapping) or not isinstance(values, Iterable):
-        raise ValidationError.single(path, values, "must be a list (or other iterable) of items")
-    return values
+    return iterable_of(path, values, "items")
 
 
 def each_of(values: Any, kind: type[T], path: str) -> Iterator[T]:

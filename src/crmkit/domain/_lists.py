@@ -12,7 +12,24 @@ from typing import Any
 
 from crmkit.errors import ValidationError
 
-__all__ = ["listed"]
+__all__ = ["iterable_of", "listed"]
+
+
+def iterable_of(path: str, value: Any, what: str) -> Iterable[Any]:
+    """``value`` itself, if it holds items of ``what`` one by one: any iterable (a stream
+    stays a stream) but a text, bytes or a mapping, whose characters or keys would be read as
+    the items, or a lone number.
+
+    Raises:
+        ValidationError: at ``path``, naming what was meant.
+    """
+    if isinstance(value, str | bytes | bytearray):
+        raise ValidationError.single(
+            path, value, f"must be a list of {what}, not a single text: wrap it in [ ]"
+        )
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise ValidationError.single(path, value, f"must be a list of {what}")
+    return value
 
 
 def listed(path: str, value: Any, what: str) -> tuple[Any, ...]:
@@ -29,10 +46,4 @@ def listed(path: str, value: Any, what: str) -> tuple[Any, ...]:
     Raises:
         ValidationError: ``value`` is a single text (or bytes), a mapping, or not iterable.
     """
-    if isinstance(value, str | bytes | bytearray):
-        raise ValidationError.single(
-            path, value, f"must be a list of {what}, not a single text: wrap it in [ ]"
-        )
-    if isinstance(value, Mapping) or not isinstance(value, Iterable):
-        raise ValidationError.single(path, value, f"must be a list of {what}")
-    return tuple(value)
+    return tuple(iterable_of(path, value, what))
