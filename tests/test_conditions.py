@@ -37,7 +37,7 @@ from crmkit import (
     TimeInStage,
     TraitCondition,
 )
-from crmkit.domain.conditions import ACCOUNT_FIELDS, CUSTOMER_FIELDS, MAX_CONDITION_DEPTH
+from crmkit.domain.rules.conditions import ACCOUNT_FIELDS, CUSTOMER_FIELDS, MAX_CONDITION_DEPTH
 from crmkit.errors import ValidationError
 from crmkit.serialization import CONDITION_TYPES, from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs

@@ -28,7 +28,7 @@ from crmkit import (
     TierPolicy,
 )
 from crmkit.domain import Facts, LedgerEntry, Programme, Window
-from crmkit.domain.timestamps import EARLIEST, LATEST, earlier, ensure_utc, later
+from crmkit.domain.values.timestamps import EARLIEST, LATEST, earlier, ensure_utc, later
 from crmkit.errors import ValidationError
 from crmkit.segments import days, purchases
 from crmkit.serialization import from_json

@@ -46,10 +46,10 @@ from crmkit.domain import (
     StageHistory,
     TenantId,
 )
-from crmkit.domain.customer import MAX_OTHER_CONTACTS
-from crmkit.domain.money import MAX_MINOR
-from crmkit.domain.segments import MAX_LIST_VALUES, TraitCondition
-from crmkit.domain.traits import MAX_LIST_ITEMS, MAX_TRAIT_TEXT
+from crmkit.domain.customers.customer import MAX_OTHER_CONTACTS
+from crmkit.domain.customers.traits import MAX_LIST_ITEMS, MAX_TRAIT_TEXT
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, TraitCondition
+from crmkit.domain.values.money import MAX_MINOR
 from crmkit.segments import Condition, trait
 from crmkit.testing.databases import drop_crmkit_tables
 from tests.conftest import backend_url

@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit.domain.channels import Channel
-from crmkit.domain.ids import CustomerId, InteractionId
-from crmkit.domain.interaction import Interaction
+from crmkit.domain.interactions.channels import Channel
+from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty import (
     EntryKind,
     PeriodCap,
@@ -29,7 +28,8 @@ from crmkit.domain.loyalty import (
     TierPolicy,
     fold,
 )
-from crmkit.domain.money import Money
+from crmkit.domain.values.ids import CustomerId, InteractionId
+from crmkit.domain.values.money import Money
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

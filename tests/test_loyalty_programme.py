@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit.domain.channels import Channel
-from crmkit.domain.conditions import Facts, HasTag
-from crmkit.domain.ids import CustomerId, InteractionId
-from crmkit.domain.interaction import Interaction
+from crmkit.domain.interactions.channels import Channel
+from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty import (
     Award,
     EventRule,
@@ -27,7 +25,9 @@ from crmkit.domain.loyalty import (
     Tier,
     TierPolicy,
 )
-from crmkit.domain.money import Money
+from crmkit.domain.rules.conditions import Facts, HasTag
+from crmkit.domain.values.ids import CustomerId, InteractionId
+from crmkit.domain.values.money import Money
 from crmkit.errors import ValidationError
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmkit import Money
-from crmkit.domain.money import MAX_MINOR, MAX_PARTS
+from crmkit.domain.values.money import MAX_MINOR, MAX_PARTS
 from crmkit.errors import CurrencyMismatch, UsageError, ValidationError
 from crmkit.testing.strategies import money
 

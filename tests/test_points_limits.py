@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crmkit import CRM, EventRule, FixedClock, Money, Programme, SpendRule
 from crmkit.domain import CustomerId, EntryKind, LedgerEntry, PointsLedger
-from crmkit.domain.timestamps import LATEST
+from crmkit.domain.values.timestamps import LATEST
 from crmkit.errors import InsufficientPoints, ValidationError
 from tests.conftest import MakeCrm, crm_maker
 from tests.strategies import T0

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crmkit import Interaction, InteractionId, Money, Programme, Segment, SpendRule
 from crmkit.domain import AggregateCondition, Facts, Measure, Op, Window
-from crmkit.domain.segment_eval import compile_condition
+from crmkit.domain.rules.evaluate import compile_condition
 from crmkit.errors import ValidationError
 from crmkit.segments import days, interactions, purchases
 from crmkit.serialization import from_json, to_json

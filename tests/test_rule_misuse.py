@@ -33,8 +33,8 @@ from crmkit import (
 )
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.rules import Multiplier, SpendRule
-from crmkit.domain.money import Money
-from crmkit.domain.segments import Measure, Op
+from crmkit.domain.rules.leaves import Measure, Op
+from crmkit.domain.values.money import Money
 from crmkit.errors import UsageError, ValidationError
 from crmkit.segments import (
     field,

@@ -187,7 +187,7 @@ class TestSuggestions:
 
     def test_the_closest_name_is_offered(self) -> None:
         """difflib's closest match."""
-        from crmkit.domain.rule_names import unknown_name
+        from crmkit.domain.rules.names import unknown_name
 
         assert unknown_name("a stage", "lapsd", ["lead", "lapsed"]).endswith(
             "did you mean 'lapsed'?"
@@ -195,7 +195,7 @@ class TestSuggestions:
 
     def test_without_a_close_name_the_known_ones_are_listed(self) -> None:
         """Sorted, and at most ten of them."""
-        from crmkit.domain.rule_names import unknown_name
+        from crmkit.domain.rules.names import unknown_name
 
         names = [f"stage_{n:02d}" for n in range(12)]
         message = unknown_name("a stage", "zzz", names)

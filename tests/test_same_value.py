@@ -23,7 +23,7 @@ from crmkit.adapters.memory import InMemoryStore
 from crmkit.domain import AggregateCondition, Customer, Facts, Interaction
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._same import same_value
-from crmkit.domain.segments import TraitCondition
+from crmkit.domain.rules.leaves import TraitCondition
 from crmkit.errors import IdempotencyConflict
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crmkit import AggregateCondition, AllOf, AnyOf, Money, Not, Window
-from crmkit.domain.segments import (
+from crmkit.domain.rules.leaves import (
     ConsentCondition,
     FieldCondition,
     Measure,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 
 from crmkit import AllOf, Condition, Money, Segment, Window
-from crmkit.domain.conditions import MAX_CONDITION_DEPTH
+from crmkit.domain.rules.conditions import MAX_CONDITION_DEPTH
 from crmkit.errors import ValidationError
 from crmkit.segments import field, purchases, tagged, trait
 from crmkit.serialization import from_json, structure, to_json, unstructure

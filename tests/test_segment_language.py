@@ -39,7 +39,7 @@ from crmkit import (
     Transition,
     Window,
 )
-from crmkit.domain.segments import Measure, Op
+from crmkit.domain.rules.leaves import Measure, Op
 from crmkit.errors import ValidationError
 
 AS_OF = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

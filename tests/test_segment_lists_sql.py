@@ -22,8 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.adapters.sqlalchemy.segments import compile_segment
 from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, HasTag, Not
-from crmkit.domain.conditions import MAX_CONDITIONS, InteractionCount
-from crmkit.domain.segments import (
+from crmkit.domain.rules.conditions import MAX_CONDITIONS, InteractionCount
+from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     MAX_MEMBERS,
     AggregateCondition,

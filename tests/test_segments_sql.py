@@ -44,8 +44,8 @@ from crmkit.domain import (
     StageHistory,
     TimeInStage,
 )
-from crmkit.domain.conditions import MAX_CONDITION_DEPTH
-from crmkit.domain.segments import (
+from crmkit.domain.rules.conditions import MAX_CONDITION_DEPTH
+from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     AggregateCondition,
     ConsentCondition,
@@ -403,8 +403,8 @@ COLLAPSED = ("given_name", "family_name", "city", "region", "postal_code")
 
 @st.composite
 def field_conditions(draw: Any) -> Condition:
-    from crmkit.domain.segment_operands import field_operand
-    from crmkit.domain.segments import SEGMENT_FIELDS
+    from crmkit.domain.rules.leaves import SEGMENT_FIELDS
+    from crmkit.domain.rules.operands import field_operand
 
     field = draw(st.sampled_from(sorted(SEGMENT_FIELDS)))
     kind = SEGMENT_FIELDS[field].value
@@ -847,7 +847,7 @@ def test_the_front_door_checks_traits_against_the_crms_schema() -> None:
     """A trait the schema does not declare, or declares with another type, is refused
     before anything is queried, with the path of the bad node."""
     from crmkit import CRM, TraitDefinition, TraitSchema
-    from crmkit.domain.segment import Segment
+    from crmkit.domain.segments.segment import Segment
     from crmkit.segments import tagged, trait
 
     schema = TraitSchema({"plan": TraitDefinition("string")})

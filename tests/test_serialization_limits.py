@@ -38,12 +38,12 @@ from crmkit import (
     TraitDefinition,
     TraitSchema,
 )
-from crmkit.domain.conditions import MAX_CONDITIONS
-from crmkit.domain.contact import MAX_ADDRESS_LINES
-from crmkit.domain.customer import MAX_CONSENTS, MAX_EXTERNAL_IDS, MAX_OTHER_CONTACTS
-from crmkit.domain.lifecycle import MAX_PROGRESSION_RULES, MAX_TRANSITIONS
-from crmkit.domain.lifecycle_presets import CUSTOMER_LIFECYCLE
-from crmkit.domain.traits import MAX_TRAITS
+from crmkit.domain.customers.customer import MAX_CONSENTS, MAX_EXTERNAL_IDS, MAX_OTHER_CONTACTS
+from crmkit.domain.customers.traits import MAX_TRAITS
+from crmkit.domain.lifecycle.model import MAX_PROGRESSION_RULES, MAX_TRANSITIONS
+from crmkit.domain.lifecycle.presets import CUSTOMER_LIFECYCLE
+from crmkit.domain.rules.conditions import MAX_CONDITIONS
+from crmkit.domain.values.contact import MAX_ADDRESS_LINES
 from crmkit.errors import FieldError, ValidationError
 from crmkit.serialization import (
     FIELD_LIMITS,

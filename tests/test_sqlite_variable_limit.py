@@ -20,8 +20,8 @@ from sqlalchemy import event
 from crmkit import CRM, Customer, CustomerId, FixedClock, Interaction, InteractionId
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.domain import AnyOf, HasTag
-from crmkit.domain.segment import Segment
-from crmkit.domain.segments import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, Members
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, Members
+from crmkit.domain.segments.segment import Segment
 from crmkit.testing.databases import scratch_store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -12,9 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit.domain.lifecycle import LifecycleModel
-from crmkit.domain.lifecycle_presets import CUSTOMER_LIFECYCLE
-from crmkit.domain.stage_analytics import (
+from crmkit.domain.analytics.stages import (
     DurationStats,
     FunnelStep,
     StageFlow,
@@ -22,7 +20,9 @@ from crmkit.domain.stage_analytics import (
     stage_conversion,
     stage_durations,
 )
-from crmkit.domain.stage_history import StageHistory
+from crmkit.domain.lifecycle.history import StageHistory
+from crmkit.domain.lifecycle.model import LifecycleModel
+from crmkit.domain.lifecycle.presets import CUSTOMER_LIFECYCLE
 from crmkit.errors import ValidationError
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -31,7 +31,6 @@ from crmkit import (
 )
 from crmkit.domain import validate_traits
 from crmkit.domain._checks import SLUG
-from crmkit.domain.ids import check_id
 from crmkit.domain.loyalty import (
     EventRule,
     LedgerEntry,
@@ -47,6 +46,7 @@ from crmkit.domain.loyalty import (
     ReferralStatus,
     TierChanged,
 )
+from crmkit.domain.values.ids import check_id
 from crmkit.serialization import from_json, to_json
 from crmkit.testing import strategies as cs
 from tests.strategies import NOT_SERIALISABLE

@@ -44,7 +44,7 @@ from crmkit.domain.loyalty import (
     SpendRule,
     Tier,
 )
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 from crmkit.segments import field, purchases, tagged, trait
 from crmkit.serialization import from_json, structure, to_json, unstructure

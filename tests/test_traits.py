@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crmkit import TraitDefinition, TraitSchema, TraitType
 from crmkit.domain import trait_type_of, validate_traits
-from crmkit.domain.traits import canonical_decimal
+from crmkit.domain.customers.traits import canonical_decimal
 from crmkit.errors import ValidationError
 from crmkit.testing.strategies import trait_schemas, trait_values, traits
 

@@ -10,7 +10,7 @@ from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.service import name_methods_after
 from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
 from crmkit.domain._arguments import flag
-from crmkit.domain.contact import region_code
+from crmkit.domain.values.contact import region_code
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, Outbox
 

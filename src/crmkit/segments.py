@@ -9,9 +9,23 @@ rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3) | ta
 The segment language reference (``docs/concepts/segments.md``) lists every field and operator.
 """
 
-from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
-from crmkit.domain.segment import SEGMENT_CONDITION_TYPES, Segment
-from crmkit.domain.segment_builder import (
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
+from crmkit.domain.rules.evaluate import Matcher, compile_condition, evaluate, matching
+from crmkit.domain.rules.leaves import (
+    MAX_LIST_VALUES,
+    SEGMENT_FIELDS,
+    AggregateCondition,
+    ConsentCondition,
+    FieldCondition,
+    FieldType,
+    Measure,
+    Members,
+    Op,
+    StageCondition,
+    TraitCondition,
+    Window,
+)
+from crmkit.domain.segments.builder import (
     Aggregate,
     Field,
     Interactions,
@@ -27,21 +41,7 @@ from crmkit.domain.segment_builder import (
     tagged,
     trait,
 )
-from crmkit.domain.segment_eval import Matcher, compile_condition, evaluate, matching
-from crmkit.domain.segments import (
-    MAX_LIST_VALUES,
-    SEGMENT_FIELDS,
-    AggregateCondition,
-    ConsentCondition,
-    FieldCondition,
-    FieldType,
-    Measure,
-    Members,
-    Op,
-    StageCondition,
-    TraitCondition,
-    Window,
-)
+from crmkit.domain.segments.segment import SEGMENT_CONDITION_TYPES, Segment
 
 __all__ = [
     "MAX_LIST_VALUES",

@@ -37,20 +37,25 @@ from crmkit.domain import (
     TraitSchema,
 )
 from crmkit.domain._checks import MAX_BIGINT
-from crmkit.domain.conditions import MAX_CONDITIONS
-from crmkit.domain.contact import MAX_ADDRESS_LINES
-from crmkit.domain.customer import MAX_CONSENTS, MAX_EXTERNAL_IDS, MAX_OTHER_CONTACTS, MAX_TAGS
+from crmkit.domain.analytics.stages import Funnel, StageFlow
+from crmkit.domain.customers.customer import (
+    MAX_CONSENTS,
+    MAX_EXTERNAL_IDS,
+    MAX_OTHER_CONTACTS,
+    MAX_TAGS,
+)
+from crmkit.domain.customers.traits import MAX_TRAITS
 from crmkit.domain.events import AccountChanged, CustomerProfileChanged
-from crmkit.domain.interaction import MAX_METADATA
-from crmkit.domain.lifecycle import MAX_PROGRESSION_RULES, MAX_STAGES, MAX_TRANSITIONS
+from crmkit.domain.interactions.interaction import MAX_METADATA
+from crmkit.domain.lifecycle.model import MAX_PROGRESSION_RULES, MAX_STAGES, MAX_TRANSITIONS
 from crmkit.domain.loyalty.entries import LedgerEntry, LedgerState
 from crmkit.domain.loyalty.ledger import PointsLedger
 from crmkit.domain.loyalty.programme import MAX_PROGRAMME_PARTS, Programme
 from crmkit.domain.loyalty.rules import Multiplier, SpendRule
-from crmkit.domain.membership import MembershipChange
-from crmkit.domain.segments import MAX_LIST_VALUES, MAX_MEMBERS
-from crmkit.domain.stage_analytics import Funnel, StageFlow
-from crmkit.domain.traits import MAX_TRAITS
+from crmkit.domain.rules.conditions import MAX_CONDITIONS
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS
+from crmkit.domain.segments.membership import MembershipChange
+from crmkit.domain.values.contact import MAX_ADDRESS_LINES
 from crmkit.errors import FieldError, ValidationError
 from crmkit.ports import ImportResult
 

@@ -33,13 +33,13 @@ from crmkit.domain import (
     TraitType,
     TraitValue,
 )
-from crmkit.domain.channels import enum_of
+from crmkit.domain.interactions.channels import enum_of
 from crmkit.domain.loyalty.entries import EntryKind
 from crmkit.domain.loyalty.referrals import ReferralStatus
 from crmkit.domain.loyalty.rules import Period
 from crmkit.domain.loyalty.tiers import TierBasis
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = [

@@ -40,7 +40,7 @@ from crmkit.domain import (
     TraitType,
     Window,
 )
-from crmkit.domain.segments import MAX_LIST_VALUES, NULLS
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, NULLS
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmkit.domain._arguments import MAX_PAGE
-from crmkit.domain.conditions import (
+from crmkit.domain.rules.conditions import (
     CUSTOMER_FIELDS,
     AllOf,
     AnyOf,
@@ -14,8 +14,8 @@ from crmkit.domain.conditions import (
     Not,
     TimeInStage,
 )
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc_or_none
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
 __all__ = ["MAX_LIMIT", "MAX_PAGE", "check_batch", "check_page", "check_rule", "check_window"]

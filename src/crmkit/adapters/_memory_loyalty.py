@@ -12,7 +12,7 @@ from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme, Referral
 from crmkit.domain._arguments import each_of, instance_of
 from crmkit.domain.loyalty.tally import Tally
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 
 if TYPE_CHECKING:

@@ -51,8 +51,8 @@ from crmkit.domain import (
     TenantId,
 )
 from crmkit.domain._arguments import instance_of
-from crmkit.domain.ids import check_tenant
-from crmkit.domain.segment_eval import compile_condition
+from crmkit.domain.rules.evaluate import compile_condition
+from crmkit.domain.values.ids import check_tenant
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateAccount,

@@ -9,7 +9,7 @@ from crmkit.app.progression import enter_models
 from crmkit.app.retries import retry_conflicts
 from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer, SubjectKind
 from crmkit.domain._arguments import expected_version_of
-from crmkit.domain.ids import check_id
+from crmkit.domain.values.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
 
 __all__ = ["AccountUseCases"]

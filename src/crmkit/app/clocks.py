@@ -10,7 +10,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from crmkit.domain.timestamps import ensure_utc, later
+from crmkit.domain.values.timestamps import ensure_utc, later
 from crmkit.errors import ValidationError
 
 __all__ = ["FixedClock", "SequentialIds", "SystemClock", "UuidIds"]

@@ -23,10 +23,10 @@ from crmkit.domain import (
     TenantId,
     TraitSchema,
 )
-from crmkit.domain.contact import region_code
-from crmkit.domain.ids import check_id, check_tenant
-from crmkit.domain.rule_names import name_problems
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.rules.names import name_problems
+from crmkit.domain.values.contact import region_code
+from crmkit.domain.values.ids import check_id, check_tenant
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource, UnitOfWork
 

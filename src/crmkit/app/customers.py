@@ -23,8 +23,8 @@ from crmkit.domain import (
     normalize_tag,
 )
 from crmkit.domain._arguments import each_of, expected_version_of, items_of
-from crmkit.domain.ids import check_id
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.values.ids import check_id
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
 from crmkit.ports import ImportResult, OnExisting, Page, UnitOfWork, check_on_existing
 

@@ -24,8 +24,8 @@ from crmkit.domain import (
     SubjectKind,
 )
 from crmkit.domain._arguments import each_of, flag, items_of
-from crmkit.domain.channels import channel_of
-from crmkit.domain.ids import check_id
+from crmkit.domain.interactions.channels import channel_of
+from crmkit.domain.values.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
 from crmkit.ports import ImportResult, OnExisting, UnitOfWork, check_on_existing
 

@@ -27,9 +27,9 @@ from crmkit.domain import (
 )
 from crmkit.domain._arguments import expected_version_of, flag, items_of
 from crmkit.domain._checks import non_negative_int, to_utc, utc
-from crmkit.domain.ids import check_id
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.ids import check_id
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
 

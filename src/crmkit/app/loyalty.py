@@ -29,8 +29,8 @@ from crmkit.domain import (
     StatementLine,
 )
 from crmkit.domain._checks import non_negative_int, to_utc, utc
-from crmkit.domain.ids import check_id
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.ids import check_id
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import (
     InsufficientPoints,
     ReferralRefused,

@@ -23,7 +23,7 @@ from crmkit.domain import (
     StageHistory,
     SubjectKind,
 )
-from crmkit.domain.timestamps import later
+from crmkit.domain.values.timestamps import later
 from crmkit.errors import NotFound
 from crmkit.ports import UnitOfWork
 

@@ -26,9 +26,9 @@ from crmkit.domain import (
     membership_changes,
 )
 from crmkit.domain._arguments import MAX_PAGE, page_limit
-from crmkit.domain.ids import check_id
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.ids import check_id
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 from crmkit.ports import Page, UnitOfWork
 

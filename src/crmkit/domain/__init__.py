@@ -4,43 +4,37 @@ Nothing here reads a clock, draws randomness or touches I/O: time and ids come i
 so every behaviour is deterministic and testable.
 """
 
-from crmkit.domain.account import Account, AccountLink, CompanySize, normalize_web_domain
-from crmkit.domain.channels import Channel, Direction, InteractionKind, SubjectKind
-from crmkit.domain.conditions import (
-    ACCOUNT_FIELDS,
-    CUSTOMER_FIELDS,
-    AllOf,
-    AnyOf,
-    Condition,
-    Facts,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
-    Not,
-    TimeInStage,
+from crmkit.domain.accounts.account import Account, AccountLink, CompanySize, normalize_web_domain
+from crmkit.domain.analytics.stages import (
+    DurationStats,
+    Funnel,
+    FunnelStep,
+    StageFlow,
+    funnel,
+    stage_conversion,
+    stage_durations,
 )
-from crmkit.domain.consent import (
+from crmkit.domain.customers.consent import (
     ConsentRecord,
     ConsentStatus,
     DoubleOptIn,
     deciding_consent,
     may_contact,
 )
-from crmkit.domain.contact import (
-    ContactPoint,
-    EmailAddress,
-    PhoneNumber,
-    PostalAddress,
-    normalize_email,
-    normalize_locale,
-)
-from crmkit.domain.customer import (
+from crmkit.domain.customers.customer import (
     PROFILE_FIELDS,
     UNCHANGED,
     Customer,
     normalize_tag,
     normalize_tags,
+)
+from crmkit.domain.customers.traits import (
+    TraitDefinition,
+    TraitSchema,
+    TraitType,
+    TraitValue,
+    trait_type_of,
+    validate_traits,
 )
 from crmkit.domain.events import (
     AccountChanged,
@@ -54,17 +48,17 @@ from crmkit.domain.events import (
     LeftSegment,
     StageChanged,
 )
-from crmkit.domain.ids import (
-    DEFAULT_TENANT,
-    AccountId,
-    CustomerId,
-    EventId,
-    InteractionId,
-    TenantId,
+from crmkit.domain.interactions.channels import Channel, Direction, InteractionKind, SubjectKind
+from crmkit.domain.interactions.interaction import Interaction, MetadataValue
+from crmkit.domain.lifecycle.history import StageChange, StageHistory, Stay
+from crmkit.domain.lifecycle.model import (
+    LifecycleModel,
+    Outcome,
+    ProgressionRule,
+    Stage,
+    Transition,
 )
-from crmkit.domain.interaction import Interaction, MetadataValue
-from crmkit.domain.lifecycle import LifecycleModel, Outcome, ProgressionRule, Stage, Transition
-from crmkit.domain.lifecycle_presets import (
+from crmkit.domain.lifecycle.presets import (
     CUSTOMER_LIFECYCLE,
     DEAL_PIPELINE,
     HUBSPOT_LIFECYCLE,
@@ -103,11 +97,22 @@ from crmkit.domain.loyalty import (
     TierPolicy,
     plan_reversal,
 )
-from crmkit.domain.membership import MembershipChange, SegmentSnapshot, membership_changes
-from crmkit.domain.money import Money, currency_exponent
-from crmkit.domain.segment import SEGMENT_CONDITION_TYPES, Segment
-from crmkit.domain.segment_eval import Matcher, compile_condition, evaluate, matching
-from crmkit.domain.segments import (
+from crmkit.domain.rules.conditions import (
+    ACCOUNT_FIELDS,
+    CUSTOMER_FIELDS,
+    AllOf,
+    AnyOf,
+    Condition,
+    Facts,
+    HasField,
+    HasTag,
+    HasTrait,
+    InteractionCount,
+    Not,
+    TimeInStage,
+)
+from crmkit.domain.rules.evaluate import Matcher, compile_condition, evaluate, matching
+from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     SEGMENT_FIELDS,
     AggregateCondition,
@@ -121,26 +126,27 @@ from crmkit.domain.segments import (
     TraitCondition,
     Window,
 )
-from crmkit.domain.stage_analytics import (
-    DurationStats,
-    Funnel,
-    FunnelStep,
-    StageFlow,
-    funnel,
-    stage_conversion,
-    stage_durations,
+from crmkit.domain.segments.membership import MembershipChange, SegmentSnapshot, membership_changes
+from crmkit.domain.segments.segment import SEGMENT_CONDITION_TYPES, Segment
+from crmkit.domain.values.contact import (
+    ContactPoint,
+    EmailAddress,
+    PhoneNumber,
+    PostalAddress,
+    normalize_email,
+    normalize_locale,
 )
-from crmkit.domain.stage_history import StageChange, StageHistory, Stay
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
-from crmkit.domain.traits import (
-    TraitDefinition,
-    TraitSchema,
-    TraitType,
-    TraitValue,
-    trait_type_of,
-    validate_traits,
+from crmkit.domain.values.ids import (
+    DEFAULT_TENANT,
+    AccountId,
+    CustomerId,
+    EventId,
+    InteractionId,
+    TenantId,
 )
+from crmkit.domain.values.money import Money, currency_exponent
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 
 __all__ = [
     "ACCOUNT_FIELDS",

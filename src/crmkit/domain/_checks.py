@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
 SLUG = re.compile(r"[a-z][a-z0-9_]{0,63}")

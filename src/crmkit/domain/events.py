@@ -13,10 +13,10 @@ from datetime import datetime
 import attrs
 
 from crmkit.domain._checks import to_utc, utc
-from crmkit.domain.channels import Channel, SubjectKind
-from crmkit.domain.consent import ConsentStatus
-from crmkit.domain.ids import AccountId, CustomerId, InteractionId
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.customers.consent import ConsentStatus
+from crmkit.domain.interactions.channels import Channel, SubjectKind
+from crmkit.domain.values.ids import AccountId, CustomerId, InteractionId
+from crmkit.domain.values.texts import ensure_text
 
 __all__ = [
     "AccountChanged",

@@ -34,7 +34,7 @@ from crmkit.domain import (
     SpendRule,
     StageHistory,
 )
-from crmkit.domain.segments import TraitCondition
+from crmkit.domain.rules.leaves import TraitCondition
 from crmkit.errors import NotFound
 from crmkit.ports import UnitOfWork
 from crmkit.segments import Condition, field, purchases, trait

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from crmkit.app import PointsJobReport, ProgressionReport
 from crmkit.domain import DurationStats, Funnel, FunnelStep, StageChanged, StageFlow, Stay
+from crmkit.domain.analytics.stages import _share, _stats
 from crmkit.domain.loyalty import LedgerState, PointsLedger
-from crmkit.domain.stage_analytics import _share, _stats
 from crmkit.ports import ImportResult
 
 __all__ = [

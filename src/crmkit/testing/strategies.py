@@ -88,8 +88,6 @@ from crmkit.domain import (
     Window,
 )
 from crmkit.domain._iso import COUNTRIES, CURRENCY_EXPONENTS
-from crmkit.domain.conditions import MAX_CONDITION_DEPTH
-from crmkit.domain.contact import MAX_EXTENSION
 from crmkit.domain.loyalty import (
     ROUNDING_MODES,
     Award,
@@ -120,8 +118,10 @@ from crmkit.domain.loyalty import (
     TierChanged,
     TierPolicy,
 )
-from crmkit.domain.money import MAX_MINOR
-from crmkit.domain.segment_operands import field_operand
+from crmkit.domain.rules.conditions import MAX_CONDITION_DEPTH
+from crmkit.domain.rules.operands import field_operand
+from crmkit.domain.values.contact import MAX_EXTENSION
+from crmkit.domain.values.money import MAX_MINOR
 from crmkit.testing._report_strategies import (
     duration_stats,
     funnel_steps,
@@ -537,7 +537,7 @@ def interactions(
 
 
 #: The kinds whose amount is never negative: a purchase's is what was paid, a refund's what
-#: was given back (crmkit.domain.interaction).
+#: was given back (crmkit.domain.interactions.interaction).
 _UNSIGNED_KINDS = frozenset({InteractionKind.PURCHASE, InteractionKind.REFUND})
 
 

@@ -50,7 +50,7 @@ from crmkit.domain import (
     trait_type_of,
 )
 from crmkit.domain._frozen import FrozenMap
-from crmkit.domain.traits import canonical_decimal
+from crmkit.domain.customers.traits import canonical_decimal
 
 __all__ = [
     "account_from_row",

@@ -20,7 +20,7 @@ from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import from_us
 from crmkit.app.outbox import OutboxReader
 from crmkit.domain import TenantId
-from crmkit.domain.ids import check_tenant
+from crmkit.domain.values.ids import check_tenant
 from crmkit.ports import OutboxMessage
 
 __all__ = ["OutboxMessage", "SqlOutbox"]

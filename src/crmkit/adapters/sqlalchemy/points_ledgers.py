@@ -25,7 +25,7 @@ from crmkit.adapters.sqlalchemy.repositories import _Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
 from crmkit.domain._arguments import each_of, instance_of
 from crmkit.domain.loyalty.tally import Tally
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlPointsLedgers"]

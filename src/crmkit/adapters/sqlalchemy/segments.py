@@ -21,8 +21,8 @@ MariaDB. The rules that make it exact:
   the same way, each refund's amount negated.
 
 Decimal traits compare by equality only, as text: a decimal is stored in its one canonical form
-(`crmkit.domain.traits.canonical_decimal`: ``1.000``, ``1E+0`` and ``1`` are all ``"1"``), and
-the operand is put in the same form, so equal decimals have equal text.
+(`crmkit.domain.customers.traits.canonical_decimal`: ``1.000``, ``1E+0`` and ``1`` are all
+``"1"``), and the operand is put in the same form, so equal decimals have equal text.
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ from sqlalchemy.dialects import mysql, postgresql
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.lists import all_of, any_of, key_in, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
-from crmkit.domain.channels import InteractionKind, SubjectKind
-from crmkit.domain.conditions import (
+from crmkit.domain.customers.traits import MAX_DECIMAL_EXPONENT, TraitType, canonical_decimal
+from crmkit.domain.interactions.channels import InteractionKind, SubjectKind
+from crmkit.domain.rules.conditions import (
     AllOf,
     AnyOf,
     Condition,
@@ -72,8 +73,7 @@ from crmkit.domain.conditions import (
     Not,
     TimeInStage,
 )
-from crmkit.domain.money import Money
-from crmkit.domain.segments import (
+from crmkit.domain.rules.leaves import (
     NET_SPEND_SIGNS,
     AggregateCondition,
     ConsentCondition,
@@ -84,8 +84,8 @@ from crmkit.domain.segments import (
     StageCondition,
     TraitCondition,
 )
-from crmkit.domain.timestamps import ensure_utc
-from crmkit.domain.traits import MAX_DECIMAL_EXPONENT, TraitType, canonical_decimal
+from crmkit.domain.values.money import Money
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
 __all__ = ["compile_segment", "count_query", "segment_predicate"]
@@ -94,7 +94,7 @@ _DAY_US: Final = 86_400_000_000
 _INT64: Final = 2**63 - 1
 _TWO_32: Final = 2**32
 _LOW_32: Final = _TWO_32 - 1
-# Metadata keys an interaction may hold (crmkit.domain.interaction): any other key matches none.
+# Metadata keys an interaction may hold (see the domain's Interaction): any other matches none.
 _META_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,63}")
 
 _c = t.customers.c

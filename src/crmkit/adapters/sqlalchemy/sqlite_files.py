@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ConfigurationError, ValidationError
 
 __all__ = ["MEMORY", "check_sqlite_path", "missing_sqlite_file", "require_sqlite_file"]

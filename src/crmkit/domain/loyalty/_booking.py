@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from crmkit.domain.interaction import Interaction
+from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.programme import Award, Programme
 from crmkit.domain.loyalty.rules import Period, PeriodCap

@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
-from crmkit.domain.timestamps import earlier, later
+from crmkit.domain.values.timestamps import earlier, later
 
 if TYPE_CHECKING:
     from crmkit.domain.loyalty.tiers import Tier

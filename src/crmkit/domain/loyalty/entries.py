@@ -25,8 +25,8 @@ from crmkit.domain._checks import (
     utc,
     version_number,
 )
-from crmkit.domain.channels import enum_of
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.interactions.channels import enum_of
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = ["EntryKind", "LedgerEntry", "LedgerState", "LotState"]

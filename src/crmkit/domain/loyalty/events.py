@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from crmkit.domain.events import DomainEvent
-from crmkit.domain.ids import CustomerId
+from crmkit.domain.values.ids import CustomerId
 
 __all__ = ["PointsEarned", "PointsExpired", "PointsRedeemed", "TierChanged"]
 

@@ -18,10 +18,8 @@ import attrs
 
 from crmkit.domain._checks import MAX_BIGINT, version_number
 from crmkit.domain._same import same_value
-from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent
-from crmkit.domain.ids import CustomerId, check_id
-from crmkit.domain.interaction import Interaction
+from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty._booking import (
     cap_awards,
     earn_entries,
@@ -36,8 +34,10 @@ from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
 from crmkit.domain.loyalty.tally import Tally, fold, running
 from crmkit.domain.loyalty.tiers import TierBasis
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
+from crmkit.domain.rules.conditions import Facts
+from crmkit.domain.values.ids import CustomerId, check_id
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 __all__ = ["MAX_REASON", "PointsBalance", "PointsLedger", "StatementLine"]

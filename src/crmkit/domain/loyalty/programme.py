@@ -18,13 +18,13 @@ import attrs
 
 from crmkit.domain._checks import SLUG, check_slug, non_negative_int
 from crmkit.domain._lists import listed
-from crmkit.domain.channels import InteractionKind
-from crmkit.domain.conditions import Facts
-from crmkit.domain.interaction import Interaction
+from crmkit.domain.interactions.channels import InteractionKind
+from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty.referrals import ReferralPolicy
 from crmkit.domain.loyalty.rules import CATEGORY, EventRule, Multiplier, PeriodCap, SpendRule
 from crmkit.domain.loyalty.tiers import Tier, TierPolicy, day_count, optional_day_count
-from crmkit.domain.timestamps import LATEST, later
+from crmkit.domain.rules.conditions import Facts
+from crmkit.domain.values.timestamps import LATEST, later
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["MAX_PROGRAMME_PARTS", "Award", "EarningRule", "Programme", "Redemption", "Reward"]

@@ -23,10 +23,10 @@ from crmkit.domain._checks import (
     utc,
     version_number,
 )
-from crmkit.domain.channels import enum_of
 from crmkit.domain.events import DomainEvent
-from crmkit.domain.ids import CustomerId, check_id
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.interactions.channels import enum_of
+from crmkit.domain.values.ids import CustomerId, check_id
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import IllegalTransition, ReferralRefused, ValidationError
 
 __all__ = ["Referral", "ReferralChanged", "ReferralPolicy", "ReferralStatus"]

@@ -28,11 +28,11 @@ import attrs
 
 from crmkit.domain._checks import SLUG, check_slug, optional_storable, to_utc
 from crmkit.domain._lists import listed
-from crmkit.domain.channels import Channel, channel_of, enum_of
-from crmkit.domain.conditions import Condition
-from crmkit.domain.money import Money
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc_or_none
+from crmkit.domain.interactions.channels import Channel, channel_of, enum_of
+from crmkit.domain.rules.conditions import Condition
+from crmkit.domain.values.money import Money
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
 
 __all__ = [

@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import check_slug, non_negative_int
-from crmkit.domain.channels import enum_of
+from crmkit.domain.interactions.channels import enum_of
 from crmkit.domain.loyalty._tier_window import best_at, qualification_steps, tier_name
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
-from crmkit.domain.timestamps import earlier
+from crmkit.domain.values.timestamps import earlier
 from crmkit.errors import ValidationError
 
 __all__ = ["Tier", "TierBasis", "TierPolicy"]

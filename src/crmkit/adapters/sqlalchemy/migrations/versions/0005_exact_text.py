@@ -130,7 +130,7 @@ def _canonical_decimals(bind: sa.Connection) -> None:
 
 
 def _canonical(text: str | None) -> str | None:
-    # A copy of crmkit.domain.traits.canonical_decimal as of this revision, on stored text.
+    # A copy of the domain's canonical_decimal as of this revision, applied to stored text.
     if text is None:
         return None
     value = Decimal(text)

@@ -23,8 +23,8 @@ import attrs
 
 from crmkit.domain._checks import SLUG, non_negative_int
 from crmkit.domain._frozen import FrozenMap
-from crmkit.domain.stage_history import StageHistory
-from crmkit.domain.timestamps import ensure_utc, ensure_utc_or_none
+from crmkit.domain.lifecycle.history import StageHistory
+from crmkit.domain.values.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import ValidationError
 
 __all__ = [

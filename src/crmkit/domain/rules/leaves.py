@@ -1,7 +1,7 @@
 """Segments: who is in a group, as a rule tree over customers and their interactions.
 
 A segment's rule is a `Condition` tree: the leaves here (fields, traits, consent, stages,
-interaction aggregates, explicit members) and those of `crmkit.domain.conditions` (tags),
+interaction aggregates, explicit members) and those of `crmkit.domain.rules.conditions` (tags),
 combined with `AllOf`, `AnyOf` and `Not` (or ``&``, ``|``, ``~``). Every leaf is two-valued:
 a comparison with a missing value (no address, an absent trait, no interactions for
 ``min_at``) is false, whatever the operator, except `Op.IS_NULL`; `Not` is plain negation.
@@ -26,17 +26,23 @@ from crmkit.domain._checks import SLUG
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
 from crmkit.domain._same import same_value
-from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
-from crmkit.domain.conditions import MAX_WINDOW_DAYS, Condition, Facts
-from crmkit.domain.consent import may_contact
-from crmkit.domain.contact import PhoneNumber
-from crmkit.domain.ids import check_id
-from crmkit.domain.interaction import Interaction
-from crmkit.domain.money import Money
-from crmkit.domain.segment_operands import field_operand
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import earlier, ensure_utc
-from crmkit.domain.traits import TraitSchema, TraitType, trait_type_of
+from crmkit.domain.customers.consent import may_contact
+from crmkit.domain.customers.traits import TraitSchema, TraitType, trait_type_of
+from crmkit.domain.interactions.channels import (
+    Channel,
+    Direction,
+    InteractionKind,
+    channel_of,
+    enum_of,
+)
+from crmkit.domain.interactions.interaction import Interaction
+from crmkit.domain.rules.conditions import MAX_WINDOW_DAYS, Condition, Facts
+from crmkit.domain.rules.operands import field_operand
+from crmkit.domain.values.contact import PhoneNumber
+from crmkit.domain.values.ids import check_id
+from crmkit.domain.values.money import Money
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import earlier, ensure_utc
 from crmkit.errors import ValidationError
 
 __all__ = [
@@ -270,7 +276,7 @@ class FieldCondition(Condition):
     """A customer field (see `SEGMENT_FIELDS`) compared with a value: ``country eq "DE"``.
 
     The value is put in the form the field is stored in (``"de"`` becomes ``"DE"``, an email
-    is lower-cased; see `crmkit.domain.segment_operands`), and a whole value the field could
+    is lower-cased; see `crmkit.domain.rules.operands`), and a whole value the field could
     never hold is refused, so a rule never silently finds nobody for a spelling's sake.
     """
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from difflib import get_close_matches
 
-from crmkit.domain.channels import SubjectKind
-from crmkit.domain.conditions import AllOf, AnyOf, Condition, HasTrait, Not
-from crmkit.domain.lifecycle import LifecycleModel
-from crmkit.domain.segments import StageCondition, TraitCondition
-from crmkit.domain.traits import TraitSchema
+from crmkit.domain.customers.traits import TraitSchema
+from crmkit.domain.interactions.channels import SubjectKind
+from crmkit.domain.lifecycle.model import LifecycleModel
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, HasTrait, Not
+from crmkit.domain.rules.leaves import StageCondition, TraitCondition
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["check_names", "condition_paths", "name_problems", "unknown_name"]

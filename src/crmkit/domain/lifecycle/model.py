@@ -8,7 +8,7 @@ duplicate stage, a transition to nowhere, a stage no path reaches) is reported a
 `ValidationError`, each with the path of the offending part.
 
 Where a subject stands in a model, and how it got there, is its `StageHistory`
-(`crmkit.domain.stage_history`).
+(`crmkit.domain.lifecycle.history`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, boolean, optional_text
-from crmkit.domain.channels import SubjectKind, enum_of
-from crmkit.domain.conditions import (
+from crmkit.domain.interactions.channels import SubjectKind, enum_of
+from crmkit.domain.rules.conditions import (
     ACCOUNT_FIELDS,
     CUSTOMER_FIELDS,
     Condition,
@@ -31,7 +31,7 @@ from crmkit.domain.conditions import (
     HasTag,
     HasTrait,
 )
-from crmkit.domain.segments import (
+from crmkit.domain.rules.leaves import (
     ConsentCondition,
     FieldCondition,
     Members,

@@ -16,10 +16,10 @@ from crmkit.domain._checks import (
     utc,
     version_number,
 )
-from crmkit.domain.channels import enum_of
-from crmkit.domain.contact import normalize_email
 from crmkit.domain.events import AccountChanged, AccountRegistered, DomainEvent
-from crmkit.domain.ids import AccountId, check_id
+from crmkit.domain.interactions.channels import enum_of
+from crmkit.domain.values.contact import normalize_email
+from crmkit.domain.values.ids import AccountId, check_id
 from crmkit.errors import ValidationError
 
 __all__ = ["Account", "AccountLink", "CompanySize", "normalize_web_domain"]

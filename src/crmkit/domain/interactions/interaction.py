@@ -18,11 +18,17 @@ from crmkit._reprs import key_text
 from crmkit.domain._checks import SLUG, optional_text, to_utc, utc
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._same import differing_fields
-from crmkit.domain.channels import Channel, Direction, InteractionKind, channel_of, enum_of
 from crmkit.domain.events import DomainEvent, InteractionRecorded
-from crmkit.domain.ids import CustomerId, InteractionId, check_id
-from crmkit.domain.money import MAX_MINOR, Money
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.interactions.channels import (
+    Channel,
+    Direction,
+    InteractionKind,
+    channel_of,
+    enum_of,
+)
+from crmkit.domain.values.ids import CustomerId, InteractionId, check_id
+from crmkit.domain.values.money import MAX_MINOR, Money
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = ["Interaction", "MetadataValue"]

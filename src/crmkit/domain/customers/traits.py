@@ -17,10 +17,10 @@ import attrs
 
 from crmkit._reprs import key_text
 from crmkit.domain._checks import SLUG, boolean, optional_text
-from crmkit.domain.channels import enum_of
-from crmkit.domain.money import MAX_MINOR
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.interactions.channels import enum_of
+from crmkit.domain.values.money import MAX_MINOR
+from crmkit.domain.values.texts import ensure_text
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = [

@@ -19,7 +19,7 @@ import attrs
 
 from crmkit.domain._checks import SLUG, non_negative_int, to_utc, utc, version_number
 from crmkit.domain.events import DomainEvent, EnteredSegment, LeftSegment
-from crmkit.domain.ids import CustomerId, check_id
+from crmkit.domain.values.ids import CustomerId, check_id
 from crmkit.errors import ValidationError
 
 __all__ = ["MembershipChange", "SegmentSnapshot", "membership_changes"]

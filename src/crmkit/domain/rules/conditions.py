@@ -21,12 +21,12 @@ import attrs
 
 from crmkit.domain._checks import SLUG, to_utc, utc
 from crmkit.domain._lists import listed
-from crmkit.domain.account import Account
-from crmkit.domain.channels import Channel, channel_of
-from crmkit.domain.customer import PROFILE_FIELDS, Customer, normalize_tag
-from crmkit.domain.interaction import Interaction
-from crmkit.domain.timestamps import earlier
-from crmkit.domain.traits import TraitValue
+from crmkit.domain.accounts.account import Account
+from crmkit.domain.customers.customer import PROFILE_FIELDS, Customer, normalize_tag
+from crmkit.domain.customers.traits import TraitValue
+from crmkit.domain.interactions.channels import Channel, channel_of
+from crmkit.domain.interactions.interaction import Interaction
+from crmkit.domain.values.timestamps import earlier
 from crmkit.errors import UsageError, ValidationError
 
 __all__ = [

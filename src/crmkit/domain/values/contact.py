@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from crmkit.domain._iso import COUNTRIES
-from crmkit.domain.texts import ensure_text
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = [

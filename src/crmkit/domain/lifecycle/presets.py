@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from crmkit.domain.channels import InteractionKind, SubjectKind
-from crmkit.domain.conditions import HasField, InteractionCount
-from crmkit.domain.lifecycle import LifecycleModel, Outcome, ProgressionRule, Stage, Transition
+from crmkit.domain.interactions.channels import InteractionKind, SubjectKind
+from crmkit.domain.lifecycle.model import (
+    LifecycleModel,
+    Outcome,
+    ProgressionRule,
+    Stage,
+    Transition,
+)
+from crmkit.domain.rules.conditions import HasField, InteractionCount
 
 __all__ = ["CUSTOMER_LIFECYCLE", "DEAL_PIPELINE", "HUBSPOT_LIFECYCLE", "PRESETS"]
 

@@ -17,11 +17,11 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, optional_text, to_utc, utc, version_number
-from crmkit.domain.channels import SubjectKind, enum_of
-from crmkit.domain.conditions import Facts
 from crmkit.domain.events import DomainEvent, StageChanged
-from crmkit.domain.ids import check_id
-from crmkit.domain.lifecycle import LifecycleModel, ProgressionRule
+from crmkit.domain.interactions.channels import SubjectKind, enum_of
+from crmkit.domain.lifecycle.model import LifecycleModel, ProgressionRule
+from crmkit.domain.rules.conditions import Facts
+from crmkit.domain.values.ids import check_id
 from crmkit.errors import ValidationError
 
 __all__ = ["StageChange", "StageHistory", "Stay"]

@@ -1,6 +1,6 @@
 """A segment: a named rule saying who is in a group of customers.
 
-The rule is a `Condition` tree (see `crmkit.domain.segments` for the leaves). A segment
+The rule is a `Condition` tree (see `crmkit.domain.rules.leaves` for the leaves). A segment
 is checked when it is built: its name is a slug, and its leaves are ones a customer can
 meet. `Segment.check` also checks the names it uses (traits, lifecycle models, stages)
 against a CRM's settings: its `TraitSchema` and its lifecycle models.
@@ -14,7 +14,9 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, optional_text
-from crmkit.domain.conditions import (
+from crmkit.domain.customers.traits import TraitSchema
+from crmkit.domain.lifecycle.model import LifecycleModel
+from crmkit.domain.rules.conditions import (
     ACCOUNT_FIELDS,
     CUSTOMER_FIELDS,
     AllOf,
@@ -27,10 +29,8 @@ from crmkit.domain.conditions import (
     InteractionCount,
     Not,
 )
-from crmkit.domain.lifecycle import LifecycleModel
-from crmkit.domain.rule_names import condition_paths, name_problems
-from crmkit.domain.segment_eval import Matcher, compile_condition
-from crmkit.domain.segments import (
+from crmkit.domain.rules.evaluate import Matcher, compile_condition
+from crmkit.domain.rules.leaves import (
     AggregateCondition,
     ConsentCondition,
     FieldCondition,
@@ -38,7 +38,7 @@ from crmkit.domain.segments import (
     StageCondition,
     TraitCondition,
 )
-from crmkit.domain.traits import TraitSchema
+from crmkit.domain.rules.names import condition_paths, name_problems
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["SEGMENT_CONDITION_TYPES", "Segment", "condition_paths"]

@@ -21,9 +21,10 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
-from crmkit.domain.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
-from crmkit.domain.interaction import Interaction
-from crmkit.domain.segments import (
+from crmkit.domain.customers.traits import TraitType, trait_type_of
+from crmkit.domain.interactions.interaction import Interaction
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
+from crmkit.domain.rules.leaves import (
     MONEY_MEASURES,
     NET_SPEND_SIGNS,
     NULLS,
@@ -39,8 +40,7 @@ from crmkit.domain.segments import (
     same_metadata,
     text_of,
 )
-from crmkit.domain.timestamps import earlier
-from crmkit.domain.traits import TraitType, trait_type_of
+from crmkit.domain.values.timestamps import earlier
 
 __all__ = ["Matcher", "compile_condition", "evaluate", "matching"]
 
@@ -220,7 +220,7 @@ def _simple_leaf(condition: Condition) -> _Node:
 
 def _test(op: Op, operand: Any) -> _Test:
     """The comparison ``op operand`` as a one-argument function; ``None`` (a missing value)
-    satisfies only IS_NULL, as in `crmkit.domain.segments.compare`."""
+    satisfies only IS_NULL, as in `crmkit.domain.rules.leaves.compare`."""
     if op in NULLS:
         return (lambda v: v is None) if op is Op.IS_NULL else (lambda v: v is not None)
     if op is Op.IN or op is Op.NOT_IN:
@@ -266,7 +266,7 @@ _KEPT = (str, datetime)
 
 def _subject_test(condition: Condition) -> _SubjectTest | None:
     """A field condition as one function of the subject (the customer) that reads the field
-    and compares it, as `crmkit.domain.segments.field_value` and ``compare`` do; ``None`` for
+    and compares it, as `crmkit.domain.rules.leaves.field_value` and ``compare`` do; ``None`` for
     another condition, or a field of the linked account (read from the facts)."""
     if type(condition) is not FieldCondition:
         return None

@@ -19,25 +19,25 @@ from crmkit._reprs import key_text
 from crmkit.domain._checks import to_utc, utc, version_number
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._same import differing_fields, same_value
-from crmkit.domain.account import AccountLink
-from crmkit.domain.channels import Channel, channel_of
-from crmkit.domain.consent import ConsentRecord, deciding_consent, may_contact
-from crmkit.domain.contact import (
-    ContactPoint,
-    EmailAddress,
-    PhoneNumber,
-    PostalAddress,
-    normalize_locale,
-)
+from crmkit.domain.accounts.account import AccountLink
+from crmkit.domain.customers.consent import ConsentRecord, deciding_consent, may_contact
+from crmkit.domain.customers.traits import TraitSchema, TraitValue, validate_traits
 from crmkit.domain.events import (
     ConsentChanged,
     CustomerProfileChanged,
     CustomerRegistered,
     DomainEvent,
 )
-from crmkit.domain.ids import CustomerId, check_id
-from crmkit.domain.texts import ensure_text
-from crmkit.domain.traits import TraitSchema, TraitValue, validate_traits
+from crmkit.domain.interactions.channels import Channel, channel_of
+from crmkit.domain.values.contact import (
+    ContactPoint,
+    EmailAddress,
+    PhoneNumber,
+    PostalAddress,
+    normalize_locale,
+)
+from crmkit.domain.values.ids import CustomerId, check_id
+from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = [

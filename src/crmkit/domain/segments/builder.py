@@ -4,7 +4,7 @@
 (field("country") == "DE") & (purchases(last=days(90)).count() >= 3)
 ```
 
-Each expression returns the plain condition classes of `crmkit.domain.segments`, so what
+Each expression returns the plain condition classes of `crmkit.domain.rules.leaves`, so what
 the builder makes is what the JSON form and the SQL compiler read. Compare with the Python
 operators (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) or the named methods (`is_in`,
 `not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`); combine with
@@ -22,10 +22,10 @@ from typing import Any, Generic, TypeVar
 
 from crmkit._reprs import show
 from crmkit.domain._lists import listed
-from crmkit.domain.channels import Channel, Direction
-from crmkit.domain.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
-from crmkit.domain.money import Money
-from crmkit.domain.segments import (
+from crmkit.domain.customers.traits import TraitType
+from crmkit.domain.interactions.channels import Channel, Direction
+from crmkit.domain.rules.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
+from crmkit.domain.rules.leaves import (
     MONEY_MEASURES,
     AggregateCondition,
     ConsentCondition,
@@ -37,7 +37,7 @@ from crmkit.domain.segments import (
     TraitCondition,
     Window,
 )
-from crmkit.domain.traits import TraitType
+from crmkit.domain.values.money import Money
 from crmkit.errors import UsageError, ValidationError
 
 C = TypeVar("C", bound=Condition)

@@ -14,8 +14,8 @@ from typing import Any
 import attrs
 
 from crmkit.domain._checks import SLUG, check_slug, optional_text, text, to_utc, utc
-from crmkit.domain.channels import Channel, channel_of, enum_of
-from crmkit.domain.timestamps import ensure_utc
+from crmkit.domain.interactions.channels import Channel, channel_of, enum_of
+from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
 __all__ = [

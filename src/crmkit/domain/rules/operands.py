@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from crmkit.domain._iso import COUNTRIES
-from crmkit.domain.account import CompanySize, normalize_web_domain
-from crmkit.domain.channels import enum_of
-from crmkit.domain.contact import PhoneNumber, normalize_email, normalize_locale
+from crmkit.domain.accounts.account import CompanySize, normalize_web_domain
+from crmkit.domain.interactions.channels import enum_of
+from crmkit.domain.values.contact import PhoneNumber, normalize_email, normalize_locale
 from crmkit.errors import ValidationError
 
 __all__ = ["NORMALISED_FIELDS", "field_operand"]

@@ -1,0 +1,1 @@
+"""Accounts: the B2B organisations customers belong to."""

@@ -1,0 +1,1 @@
+"""Analytics over the domain's histories (stage durations, flows and funnels)."""

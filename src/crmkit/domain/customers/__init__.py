@@ -1,0 +1,1 @@
+"""Customers: the customer aggregate, its consent and its typed traits."""

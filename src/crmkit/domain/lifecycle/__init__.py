@@ -1,0 +1,1 @@
+"""Lifecycle: stage models, their presets, and each subject's stage history."""

@@ -1,0 +1,1 @@
+"""The rule language: conditions over a customer (or account) and its interactions."""

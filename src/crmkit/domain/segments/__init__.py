@@ -1,0 +1,1 @@
+"""Segments: named rules, the builder that writes them, and stored membership."""

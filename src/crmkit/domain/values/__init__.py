@@ -1,0 +1,1 @@
+"""Values: typed ids, money, contact points, texts and timestamps."""
