@@ -1,252 +1,205 @@
-"""The front door: `CRM`, built once by the host with the storage of its choice."""
+"""The front door: `CRM`, built once by the host from a store and its `Settings`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from crmkit.app import CrmService, SystemClock, UuidIds
-from crmkit.app.context import OpenUnitOfWork
-from crmkit.app.service import name_methods_after
-from crmkit.domain import DEFAULT_TENANT, LifecycleModel, Programme, Segment, TraitSchema
+from crmkit.app.accounts import AccountService
+from crmkit.app.bus import EventBus
+from crmkit.app.consent import ConsentService
+from crmkit.app.context import Context
+from crmkit.app.customers import CustomerService
+from crmkit.app.events import EventService
+from crmkit.app.interactions import InteractionService
+from crmkit.app.reactions import reactions_for
+from crmkit.app.settings import Settings
 from crmkit.domain._arguments import flag
-from crmkit.domain.values.contact import region_code
-from crmkit.errors import UsageError, ValidationError
-from crmkit.ports import Clock, IdSource, Outbox
+from crmkit.errors import ConfigurationError, ValidationError
+from crmkit.ports import Capability, Store, UnitOfWork, capabilities_of
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy import URL, Engine
 
-    from crmkit.adapters.memory import InMemoryStore
-    from crmkit.adapters.sqlalchemy import SqlStore
+    from crmkit.app.lifecycle import LifecycleService
+    from crmkit.app.loyalty import LoyaltyService
+    from crmkit.app.segments import SegmentService
 
 __all__ = ["CRM"]
 
 
-class CRM(CrmService):
-    """crmkit's front door: every use case, bound to one tenant.
+class CRM:
+    """crmkit's front door: one service per capability, bound to one tenant.
 
-    Create one per tenant with a constructor for your storage, e.g. `CRM.in_memory`. Time
-    and ids come from the ``clock`` and ``ids`` you pass (the system clock and random UUIDs
-    by default), so tests can make every run identical. ``lifecycles`` are the lifecycle
-    models (e.g. `crmkit.CUSTOMER_LIFECYCLE`) whose stages the CRM tracks; ``segments`` are
-    the saved segments whose stored membership `record_interaction` keeps up to date for the
-    customer it records for (see `refresh_segment`); ``loyalty`` is the loyalty `Programme`
-    whose points recording an interaction earns (see `points_balance`). ``default_region``
-    (an ISO 3166-1 alpha-2 code such as ``"DE"``) is the country a national phone number is
-    read in for a customer without an address; with one, the address country is used.
+    Build one with a constructor for your storage — `CRM.in_memory`, `CRM.sqlite`,
+    `CRM.from_url` — or from any `crmkit.ports.Store` with ``CRM(store, settings)``. Then
+    use its services: ``crm.customers.register(...)``, ``crm.interactions.record(...)``,
+    ``crm.segments.count(...)``, ``crm.loyalty.redeem(...)``.
+
+    Args:
+        store: where the data lives (`InMemoryStore`, `SqlStore` or a third party's).
+        settings: the tenant, clock, ids and capability settings; defaults for all.
+
+    Raises:
+        ValidationError: ``store`` is no store, or ``settings`` no `Settings`.
+        ConfigurationError: the settings enable a capability the store does not hold.
     """
 
-    def __init__(
-        self,
-        open_unit_of_work: OpenUnitOfWork,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        clock: Clock | None = None,
-        ids: IdSource | None = None,
-        trait_schema: TraitSchema | None = None,
-        default_region: str | None = None,
-        store: SqlStore | InMemoryStore | None = None,
-        lifecycles: Iterable[LifecycleModel] = (),
-        segments: Iterable[Segment] = (),
-        loyalty: Programme | None = None,
-    ) -> None:
-        #: The storage this CRM runs on, when built from one (e.g. for ``store.outbox()``).
-        self.store = store
-        super().__init__(
-            open_unit_of_work=open_unit_of_work,
-            tenant=tenant,
-            clock=clock or SystemClock(),
-            ids=ids or UuidIds(),
-            trait_schema=trait_schema,
-            default_region=default_region,
-            lifecycles=lifecycles,
-            segments=segments,
-            loyalty=loyalty,
-        )
-
-    @classmethod
-    def in_memory(
-        cls,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        clock: Clock | None = None,
-        ids: IdSource | None = None,
-        trait_schema: TraitSchema | None = None,
-        default_region: str | None = None,
-        store: InMemoryStore | None = None,
-        lifecycles: Iterable[LifecycleModel] = (),
-        segments: Iterable[Segment] = (),
-        loyalty: Programme | None = None,
-    ) -> CRM:
-        """A CRM kept in process memory: for tests, prototypes and short-lived tools.
-
-        Pass the same ``store`` to several CRMs (e.g. one per tenant) to share data.
-        """
-        from crmkit.adapters.memory import InMemoryStore
-
-        return cls.from_store(
-            store or InMemoryStore(),
-            tenant=tenant,
-            clock=clock,
-            ids=ids,
-            trait_schema=trait_schema,
-            default_region=default_region,
-            lifecycles=lifecycles,
-            segments=segments,
-            loyalty=loyalty,
-        )
-
-    @classmethod
-    def sqlite(
-        cls,
-        path: str | Path,
-        *,
-        migrate: bool = True,
-        tenant: str = DEFAULT_TENANT,
-        clock: Clock | None = None,
-        ids: IdSource | None = None,
-        trait_schema: TraitSchema | None = None,
-        default_region: str | None = None,
-        lifecycles: Iterable[LifecycleModel] = (),
-        segments: Iterable[Segment] = (),
-        loyalty: Programme | None = None,
-    ) -> CRM:
-        """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
-        throw-away database). Needs ``crmkit[sql]``. The schema is migrated to the latest
-        version unless ``migrate=False`` (then the file must exist already: nothing is
-        created). Raises `ValidationError` naming ``path`` when it is no path (``None``, a
-        number, empty text), `ConfigurationError` when the file cannot be used."""
-        from crmkit.adapters.sqlalchemy import sqlite_url
-
-        region_code(default_region, "default_region")  # before any file is created
-        return cls.from_url(
-            sqlite_url(path),
-            migrate=migrate,
-            tenant=tenant,
-            clock=clock,
-            ids=ids,
-            trait_schema=trait_schema,
-            default_region=default_region,
-            lifecycles=lifecycles,
-            segments=segments,
-            loyalty=loyalty,
-        )
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str | URL | Engine,
-        *,
-        migrate: bool = True,
-        tenant: str = DEFAULT_TENANT,
-        clock: Clock | None = None,
-        ids: IdSource | None = None,
-        trait_schema: TraitSchema | None = None,
-        default_region: str | None = None,
-        lifecycles: Iterable[LifecycleModel] = (),
-        segments: Iterable[Segment] = (),
-        loyalty: Programme | None = None,
-    ) -> CRM:
-        """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
-        ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's existing
-        ``Engine``. Raises `ConfigurationError` naming the URL (its secrets masked) when it
-        cannot be used: malformed, unsupported, a driver or an option missing or refused, a
-        server that cannot be reached, a SQLite file missing with ``migrate=False`` (nothing
-        is created then), a database written by a newer crmkit."""
-        from sqlalchemy import Engine
-
-        from crmkit.adapters.sqlalchemy import SqlStore
-        from crmkit.adapters.sqlalchemy.engine import check_engine
-        from crmkit.adapters.sqlalchemy.sqlite_files import require_sqlite_file
-
-        if not flag(migrate, "migrate") and not isinstance(url, Engine):
-            require_sqlite_file(url)  # a read-only open must not leave an empty file behind
-
-        region_code(default_region, "default_region")  # before the database is touched
-        store = (
-            SqlStore(check_engine(url), migrate=migrate)
-            if isinstance(url, Engine)
-            else SqlStore.open(url, migrate=migrate)
-        )
-        if not migrate:
-            try:
-                store.require_schema()
-            except BaseException:
-                if not isinstance(url, Engine):  # the host's own engine stays the host's
-                    store.dispose()
-                raise
-        return cls.from_store(
-            store,
-            tenant=tenant,
-            clock=clock,
-            ids=ids,
-            trait_schema=trait_schema,
-            default_region=default_region,
-            lifecycles=lifecycles,
-            segments=segments,
-            loyalty=loyalty,
-        )
-
-    @classmethod
-    def from_store(
-        cls,
-        store: SqlStore | InMemoryStore,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        clock: Clock | None = None,
-        ids: IdSource | None = None,
-        trait_schema: TraitSchema | None = None,
-        default_region: str | None = None,
-        lifecycles: Iterable[LifecycleModel] = (),
-        segments: Iterable[Segment] = (),
-        loyalty: Programme | None = None,
-    ) -> CRM:
-        """A CRM on a store the host already opened (to share it between tenants or CRMs)."""
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
         if not callable(getattr(store, "unit_of_work", None)):
             raise ValidationError.single(
                 "store", store, "must be a store, e.g. InMemoryStore() or SqlStore.sqlite(path)"
             )
-        return cls(
-            store.unit_of_work,
-            tenant=tenant,
-            clock=clock,
-            ids=ids,
-            trait_schema=trait_schema,
-            default_region=default_region,
-            store=store,
-            lifecycles=lifecycles,
-            segments=segments,
-            loyalty=loyalty,
-        )
+        settings = Settings() if settings is None else settings
+        if not isinstance(settings, Settings):
+            raise ValidationError.single("settings", settings, "must be a Settings")
+        _check_capabilities(store, settings)
+        self._context = Context(store, settings, EventBus())
+        ctx = self._context
+        #: Customers: register, find, search, list, count, update.
+        self.customers = CustomerService(ctx)
+        #: Consent decisions and whether a contact is allowed.
+        self.consent = ConsentService(ctx, self.customers)
+        #: B2B accounts and their contacts.
+        self.accounts = AccountService(ctx, self.customers)
+        #: The interaction log; recording runs the reactions the settings ask for.
+        self.interactions = InteractionService(ctx, reactions_for(settings))
+        #: Event subscribers and the outbox.
+        self.events = EventService(ctx)
 
-    def outbox(self, *, all_tenants: bool = False) -> Outbox:
-        """The events committed with their changes, waiting to be forwarded: this tenant's, or
-        every tenant's with ``all_tenants=True``. Raises `UsageError` for a CRM built without
-        a store."""
-        flag(all_tenants, "all_tenants")
-        if self.store is None:
-            raise UsageError("this CRM was built without a store, so it has no outbox")
-        return self.store.outbox(tenant=None if all_tenants else self.tenant)
+    @classmethod
+    def in_memory(cls, settings: Settings | None = None) -> CRM:
+        """A CRM kept in process memory: for tests, prototypes and short-lived tools. To
+        share data between CRMs (e.g. one per tenant), build them on one store:
+        ``CRM(InMemoryStore(), settings)``, or use `for_tenant`."""
+        from crmkit.adapters.memory import InMemoryStore
+
+        return cls(InMemoryStore(), settings)
+
+    @classmethod
+    def sqlite(
+        cls, path: str | Path, settings: Settings | None = None, *, migrate: bool = True
+    ) -> CRM:
+        """A CRM kept in the SQLite file at ``path`` (created if missing; ``":memory:"`` for a
+        throw-away database). Needs ``crmkit[sql]``.
+
+        Args:
+            path: the database file.
+            settings: the CRM's settings.
+            migrate: bring the schema to the latest version (with ``False`` the file must
+                exist already: nothing is created).
+
+        Raises:
+            ValidationError: ``path`` is no path (``None``, a number, empty text).
+            ConfigurationError: the file cannot be used.
+        """
+        from crmkit.adapters.sqlalchemy import sqlite_url
+
+        return cls.from_url(sqlite_url(path), settings, migrate=migrate)
+
+    @classmethod
+    def from_url(
+        cls, url: str | URL | Engine, settings: Settings | None = None, *, migrate: bool = True
+    ) -> CRM:
+        """A CRM in the database at a SQLAlchemy ``url`` (``sqlite:///crm.db``,
+        ``postgresql+psycopg://…``, ``mariadb+pymysql://…``) or in a host's ``Engine``.
+
+        Args:
+            url: the database URL, or an engine the host opened (it stays the host's).
+            settings: the CRM's settings.
+            migrate: bring the schema to the latest version first.
+
+        Raises:
+            ConfigurationError: the URL cannot be used (its secrets masked): malformed,
+                unsupported, a driver or an option missing or refused, a server that cannot
+                be reached, a SQLite file missing with ``migrate=False`` (nothing is created
+                then), a database written by a newer crmkit.
+        """
+        from crmkit.adapters.sqlalchemy.opening import open_store
+
+        if settings is not None and not isinstance(settings, Settings):
+            raise ValidationError.single("settings", settings, "must be a Settings")
+        return cls(open_store(url, migrate=flag(migrate, "migrate")), settings)
+
+    @property
+    def settings(self) -> Settings:
+        """What this CRM was built with."""
+        return self._context.settings
+
+    @property
+    def store(self) -> Store:
+        """The storage this CRM runs on."""
+        return self._context.store
+
+    @property
+    def tenant(self) -> str:
+        """The tenant every service of this CRM is bound to."""
+        return self._context.tenant
+
+    @cached_property
+    def lifecycle(self) -> LifecycleService:
+        """Lifecycle stages: move, enter, histories, progression, stage reports."""
+        from crmkit.app.lifecycle import LifecycleService
+
+        return LifecycleService(self._context)
+
+    @cached_property
+    def segments(self) -> SegmentService:
+        """Who matches a rule, and the stored membership of saved segments."""
+        from crmkit.app.segments import SegmentService
+
+        return SegmentService(self._context)
+
+    @cached_property
+    def loyalty(self) -> LoyaltyService:
+        """The loyalty programme: balances, redemption, the points job, referrals."""
+        from crmkit.app.loyalty import LoyaltyService
+
+        return LoyaltyService(self._context)
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work on this CRM's tenant, for changes that must be atomic together;
+        its events go to this CRM's subscribers:
+
+        ```python
+        with crm.unit_of_work() as uow:
+            ...
+            uow.commit()
+        ```
+
+        Args:
+            read_only: promise that the unit of work will only read. On SQLite a unit of
+                work otherwise takes the database's write lock when it begins (waiting for
+                it up to the busy timeout), so that its writes never fail for a lock taken
+                after its reads; a read-only one reads its snapshot without the lock, beside
+                any writer. Other storages may ignore it.
+        """
+        return self._context.unit_of_work(read_only=read_only)
 
     def for_tenant(self, tenant: str) -> CRM:
-        """The same storage, clock, ids and settings, bound to another tenant (with its own
-        event subscribers)."""
-        return type(self)(
-            self._open_unit_of_work,
-            tenant=tenant,
-            clock=self.clock,
-            ids=self.ids,
-            trait_schema=self.trait_schema,
-            default_region=self.default_region,
-            store=self.store,
-            lifecycles=self.lifecycles,
-            segments=self.segments,
-            loyalty=self.loyalty,
+        """The same store and settings, bound to another tenant (with its own event
+        subscribers)."""
+        return type(self)(self.store, self.settings.for_tenant(tenant))
+
+    def __repr__(self) -> str:
+        return f"CRM(tenant={self.tenant!r}, store={type(self.store).__name__})"
+
+
+def _check_capabilities(store: Store, settings: Settings) -> None:
+    """Refuse settings that enable a capability ``store`` does not hold."""
+    needed = {Capability.CUSTOMERS, Capability.INTERACTIONS}
+    if settings.lifecycles:
+        needed.add(Capability.LIFECYCLE)
+    if settings.segments:
+        needed.add(Capability.SEGMENTS)
+    if settings.loyalty is not None:
+        needed.add(Capability.LOYALTY)
+    missing = sorted(needed - capabilities_of(store))
+    if missing:
+        names = ", ".join(str(c) for c in missing)
+        raise ConfigurationError(
+            f"the store {type(store).__name__} does not hold {names}, which the settings "
+            "enable: use a store that does, or settings without them"
         )
-
-
-# Wrong calls name `CRM.method`, not the use-case class that defines it.
-name_methods_after(CRM)

@@ -41,6 +41,7 @@ from crmkit.domain.segments.builder import (
     tagged,
     trait,
 )
+from crmkit.domain.segments.membership import MembershipChange, SegmentSnapshot
 from crmkit.domain.segments.segment import SEGMENT_CONDITION_TYPES, Segment
 
 __all__ = [
@@ -62,9 +63,11 @@ __all__ = [
     "Matcher",
     "Measure",
     "Members",
+    "MembershipChange",
     "Not",
     "Op",
     "Segment",
+    "SegmentSnapshot",
     "StageRef",
     "StageCondition",
     "Trait",

@@ -1,25 +1,27 @@
-"""The application layer: use cases that load aggregates through a unit of work, call the
-domain, commit, and publish the events the aggregates collected."""
+"""The application layer: services that load aggregates through a unit of work, call the
+domain, commit, and publish the events the aggregates collected.
 
-from crmkit.app.bus import EventBus
+Each capability is one service class in its own module (`CustomerService`,
+`InteractionService`, …), taking the shared `Context`; the `crmkit.CRM` front door composes
+them as attributes.
+"""
+
+from crmkit.app.bus import EventBus, raise_handler_errors
 from crmkit.app.clocks import FixedClock, SequentialIds, SystemClock, UuidIds
-from crmkit.app.context import OpenUnitOfWork, ServiceContext
+from crmkit.app.context import Context
 from crmkit.app.lifecycle import ProgressionReport
 from crmkit.app.loyalty import PointsJobReport
-from crmkit.app.service import CrmService
-from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
+from crmkit.app.settings import Settings
 
 __all__ = [
-    "BaseUnitOfWork",
-    "CrmService",
+    "Context",
     "EventBus",
     "FixedClock",
-    "OpenUnitOfWork",
     "PointsJobReport",
     "ProgressionReport",
-    "Publisher",
     "SequentialIds",
-    "ServiceContext",
+    "Settings",
     "SystemClock",
     "UuidIds",
+    "raise_handler_errors",
 ]

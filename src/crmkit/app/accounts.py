@@ -1,24 +1,35 @@
-"""Use cases on B2B accounts and their contacts."""
+"""`crm.accounts`: B2B accounts and the customers who are their contacts."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from crmkit.app.customers import CustomerUseCases
+from crmkit.app.context import Context
+from crmkit.app.customers import CustomerService
 from crmkit.app.progression import enter_models
 from crmkit.app.retries import retry_conflicts
-from crmkit.domain import Account, AccountId, AccountLink, CompanySize, Customer, SubjectKind
+from crmkit.domain import (
+    UNCHANGED,
+    Account,
+    AccountId,
+    AccountLink,
+    CompanySize,
+    Customer,
+    SubjectKind,
+)
 from crmkit.domain._arguments import expected_version_of
 from crmkit.domain.values.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
 
-__all__ = ["AccountUseCases"]
+__all__ = ["AccountService"]
 
 
-class AccountUseCases(CustomerUseCases):
-    """The account use cases of the `CRM` front door."""
+class AccountService:
+    """The B2B accounts of one tenant: ``crm.accounts``."""
 
-    def register_account(
+    def __init__(self, context: Context, customers: CustomerService) -> None:
+        self._context = context
+        self._customers = customers
+
+    def register(
         self,
         *,
         name: str,
@@ -27,21 +38,27 @@ class AccountUseCases(CustomerUseCases):
         size: CompanySize | str | None = None,
         account_id: str | None = None,
     ) -> Account:
-        """Register a company; a second account with the same web domain is refused with
-        `DuplicateAccount`. The account enters each of the CRM's account lifecycle models."""
-        new_id, at = AccountId(account_id or self._new_id()), self._now()
+        """Register a company and return it; it enters each of the settings' account
+        lifecycle models.
 
-        def register() -> Account:  # built afresh at each attempt, as `register_customer`
+        Raises:
+            DuplicateAccount: another account has the web ``domain``.
+            ValidationError: a value is invalid.
+        """
+        ctx = self._context
+        new_id, at = AccountId(account_id or ctx.new_id()), ctx.now()
+
+        def register() -> Account:  # built afresh at each attempt, as a customer's
             account = Account.register(
                 new_id, name=name, at=at, domain=domain, industry=industry, size=size
             )
-            with self.unit_of_work() as uow:
+            with ctx.unit_of_work() as uow:
                 if account.domain is not None:
                     owner = uow.accounts.find_by_domain(account.domain)
                     if owner is not None:
                         raise DuplicateAccount("domain", account.domain, owner.id)
                 uow.accounts.add(account)
-                models = self._models_for(SubjectKind.ACCOUNT)
+                models = ctx.models_for(SubjectKind.ACCOUNT)
                 enter_models(uow, models, account.id, at=account.created_at, reason="registered")
                 uow.commit()
             return account
@@ -49,26 +66,45 @@ class AccountUseCases(CustomerUseCases):
         # A racing registration of the same domain is retried: the next attempt finds it.
         return retry_conflicts(register)
 
-    def get_account(self, account_id: str) -> Account:
-        """The account with that id; raises `NotFound`."""
-        with self._reading() as uow:
+    def get(self, account_id: str) -> Account:
+        """The account with that id.
+
+        Raises:
+            NotFound: the tenant holds no such account.
+        """
+        with self._context.reading() as uow:
             return uow.accounts.get(AccountId(check_id("account_id", account_id)))
 
-    def update_account(
-        self, account_id: str, *, expected_version: int | None = None, **changes: Any
+    def update(
+        self,
+        account_id: str,
+        *,
+        name: str = UNCHANGED,
+        domain: str | None = UNCHANGED,
+        industry: str | None = UNCHANGED,
+        size: CompanySize | str | None = UNCHANGED,
+        expected_version: int | None = None,
     ) -> Account:
-        """Change ``name``, ``domain``, ``industry`` or ``size``; return the stored account.
+        """Change the fields given and return the stored account.
 
         With ``expected_version``, a change of the account by anyone else since is refused
-        with `ConcurrencyConflict`; without, the change is applied to what they stored."""
+        with `ConcurrencyConflict`; without, the change is applied to what they stored.
+
+        Raises:
+            NotFound: no such account.
+            DuplicateAccount: another account has the new web ``domain``.
+        """
         expected_version = expected_version_of(expected_version)
-        at = self._now()
+        fields = {"name": name, "domain": domain, "industry": industry, "size": size}
+        changes = {k: v for k, v in fields.items() if v is not UNCHANGED}
+        at = self._context.now()
+        wanted = AccountId(check_id("account_id", account_id))
 
         def attempt() -> Account:
-            with self.unit_of_work() as uow:
-                account = uow.accounts.get(AccountId(check_id("account_id", account_id)))
+            with self._context.unit_of_work() as uow:
+                account = uow.accounts.get(wanted)
                 if expected_version is not None and account.version != expected_version:
-                    raise ConcurrencyConflict("account", account_id, expected_version)
+                    raise ConcurrencyConflict("account", wanted, expected_version)
                 if account.update(at=at, **changes):
                     owner = account.domain and uow.accounts.find_by_domain(account.domain)
                     if owner and owner.id != account.id:
@@ -79,22 +115,25 @@ class AccountUseCases(CustomerUseCases):
 
         return attempt() if expected_version is not None else retry_conflicts(attempt)
 
-    def link_to_account(
-        self, customer_id: str, account_id: str, *, role: str = "contact"
-    ) -> Customer:
-        """Make the customer a contact of the account, in ``role`` (a slug)."""
+    def link(self, customer_id: str, account_id: str, *, role: str = "contact") -> Customer:
+        """Make the customer a contact of the account, in ``role`` (a slug); returns the
+        stored customer."""
         link = AccountLink(AccountId(check_id("account_id", account_id)), role)
-        return self.update_profile(customer_id, account=link)
+        return self._customers.update(customer_id, account=link)
 
-    def unlink_from_account(self, customer_id: str) -> Customer:
-        """Remove the customer's link to an account."""
-        return self.update_profile(customer_id, account=None)
+    def unlink(self, customer_id: str) -> Customer:
+        """Remove the customer's link to an account; returns the stored customer."""
+        return self._customers.update(customer_id, account=None)
 
-    def account_contacts(self, account_id: str) -> list[Customer]:
-        """Every customer linked to the account, in id order."""
+    def contacts(self, account_id: str) -> list[Customer]:
+        """Every customer linked to the account, in id order.
+
+        Raises:
+            NotFound: no such account.
+        """
         account = AccountId(check_id("account_id", account_id))
         contacts: list[Customer] = []
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             uow.accounts.get(account)
             cursor: str | None = None
             while True:

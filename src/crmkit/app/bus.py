@@ -7,17 +7,45 @@ from typing import Any, TypeVar
 
 from crmkit.domain import DomainEvent
 
-__all__ = ["EventBus", "Handler"]
+__all__ = ["EventBus", "Handler", "raise_handler_errors"]
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], None]
+
+# Whether a failing handler's exception reaches the code that committed (tests) instead of
+# being logged (production); see `raise_handler_errors`.
+_raising = False
+
+
+def raise_handler_errors(enabled: bool = True) -> bool:
+    """Make a failing event handler's exception propagate from the commit that published
+    the event (``enabled=True``), or be logged and swallowed (the production default).
+
+    A host's test suite turns it on so that a broken handler fails the test that set it off;
+    crmkit's pytest plugin does so for every test (ini option ``crmkit_handler_errors``).
+    The data is committed either way: the handler runs after the commit.
+
+    Args:
+        enabled: raise (``True``) or log (``False``).
+
+    Returns:
+        The previous setting, to restore it.
+    """
+    global _raising
+    if type(enabled) is not bool:
+        from crmkit.errors import ValidationError
+
+        raise ValidationError.single("enabled", enabled, "must be True or False")
+    previous, _raising = _raising, enabled
+    return previous
 
 
 class EventBus:
     """Calls every handler subscribed to an event's type (or a base type) in subscription order.
 
     Handlers run after the commit, so a failing handler cannot undo stored data; its exception
-    is logged on the ``crmkit.events`` logger and the remaining handlers still run.
+    is logged on the ``crmkit.events`` logger and the remaining handlers still run (unless
+    `raise_handler_errors` is on: then the first failure propagates).
     """
 
     def __init__(self) -> None:
@@ -45,6 +73,8 @@ class EventBus:
                     try:
                         handler(event)
                     except Exception:
+                        if _raising:
+                            raise
                         import logging  # deferred: most processes never need it
 
                         logging.getLogger("crmkit.events").exception(

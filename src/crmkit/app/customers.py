@@ -1,4 +1,4 @@
-"""Use cases on customers: register, find, update the profile and traits, record consent."""
+"""`crm.customers`: register, find, search, list, count and update customers."""
 
 from __future__ import annotations
 
@@ -6,83 +6,121 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from crmkit.app.context import ServiceContext
+from crmkit.app.context import Context
 from crmkit.app.progression import enter_models
 from crmkit.app.retries import retry_conflicts
+from crmkit.app.rules import checked_rule
 from crmkit.domain import (
     UNCHANGED,
     AccountId,
-    Channel,
+    AccountLink,
+    Condition,
     ConsentRecord,
-    ConsentStatus,
+    ContactPoint,
     Customer,
     CustomerId,
-    DoubleOptIn,
     EmailAddress,
+    PhoneNumber,
+    PostalAddress,
+    Segment,
     SubjectKind,
     normalize_tag,
 )
-from crmkit.domain._arguments import each_of, expected_version_of, items_of
+from crmkit.domain._arguments import each_of, expected_version_of, items_of, page_limit
+from crmkit.domain.rules.conditions import AllOf
+from crmkit.domain.segments.builder import field, tagged
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
-from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound
+from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
 from crmkit.ports import ImportResult, OnExisting, Page, UnitOfWork, check_on_existing
 
-__all__ = ["CustomerUseCases"]
+__all__ = ["CustomerService"]
 
 
-class CustomerUseCases(ServiceContext):
-    """The customer use cases of the `CRM` front door."""
+class CustomerService:
+    """The customers of one tenant: ``crm.customers``."""
 
-    def register_customer(
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def register(
         self,
         *,
         email: EmailAddress | str | None = None,
-        phone: Any = None,
+        phone: PhoneNumber | str | None = None,
         given_name: str | None = None,
         family_name: str | None = None,
-        customer_id: str | None = None,
+        address: PostalAddress | None = None,
+        locale: str | None = None,
+        tags: Iterable[str] = (),
         traits: Mapping[str, Any] | None = None,
+        external_ids: Mapping[str, str] | None = None,
+        other_contacts: Iterable[ContactPoint] = (),
+        account: AccountLink | None = None,
         consents: Iterable[ConsentRecord] = (),
-        **profile: Any,
+        customer_id: str | None = None,
     ) -> Customer:
         """Register a new customer and return it (at version 1).
 
-        The customer enters each of the CRM's customer lifecycle models at its initial stage,
-        in the same unit of work.
+        The customer enters each of the settings' customer lifecycle models at its initial
+        stage, in the same unit of work.
 
-        Email and phone may be given as text. A national phone number (one without ``+``) is
-        read in the country of the customer's ``address``, or, without one, in the CRM's
-        ``default_region``; an extension (``"ext. 5"``) is kept beside the E.164 number.
-        Traits are checked against the CRM's trait schema. A second customer with the same
-        email or external id is refused with `DuplicateCustomer`. Further keyword arguments
-        are profile fields: ``address``, ``locale``, ``tags``, ``external_ids``,
-        ``other_contacts``, ``account``.
+        Args:
+            email: the primary email, as text or an `EmailAddress`.
+            phone: the primary phone. A national number (without ``+``) is read in the
+                country of ``address``, or without one in the settings' ``default_region``;
+                an extension (``"ext. 5"``) is kept beside the E.164 number.
+            given_name: the given (first) name.
+            family_name: the family (last) name.
+            address: the postal address.
+            locale: a BCP 47 locale such as ``"de-DE"``.
+            tags: tags (stored lower-cased).
+            traits: custom traits, checked against the settings' trait schema.
+            external_ids: the ids host systems know the customer by, by system.
+            other_contacts: further contact points.
+            account: a link to a B2B account, which must exist.
+            consents: consent decisions to record at registration.
+            customer_id: the id to use; a new one from the settings' ids by default.
+
+        Returns:
+            The stored customer.
+
+        Raises:
+            DuplicateCustomer: another customer has the email or an external id.
+            NotFound: ``account`` names an account the tenant does not hold.
+            ValidationError: a value is invalid (named by its field).
         """
+        ctx = self._context
         # Built afresh at each attempt (a conflict retried discards the unstored copy and its
         # events); one-shot iterators are read once, here.
-        new_id, at = CustomerId(customer_id or self._new_id()), self._now()
-        email, phone = self._email(email), self._phone(phone, address=profile.get("address"))
+        new_id, at = CustomerId(customer_id or ctx.new_id()), ctx.now()
+        profile = {
+            "email": ctx.email(email),
+            "phone": ctx.phone(phone, address=address),
+            "given_name": given_name,
+            "family_name": family_name,
+            "address": address,
+            "locale": locale,
+            "tags": _reusable(tags),
+            "external_ids": external_ids or {},
+            "other_contacts": _reusable(other_contacts),
+            "account": account,
+        }
         consents = _reusable(items_of(consents, "consents"))
-        profile = {k: _reusable(v) for k, v in profile.items()}
 
         def register() -> Customer:
             customer = Customer.register(
                 new_id,
                 at=at,
-                schema=self.trait_schema,
+                schema=ctx.settings.trait_schema,
                 traits=traits,
                 consents=consents,
-                email=email,
-                phone=phone,
-                given_name=given_name,
-                family_name=family_name,
                 **profile,
             )
-            with self.unit_of_work() as uow:
-                _check_keys_and_links(uow, customer)
+            with ctx.unit_of_work() as uow:
+                check_keys_and_links(uow, customer)
                 uow.customers.add(customer)
-                models = self._models_for(SubjectKind.CUSTOMER)
+                models = ctx.models_for(SubjectKind.CUSTOMER)
                 enter_models(uow, models, customer.id, at=customer.created_at, reason="registered")
                 uow.commit()
             return customer
@@ -91,156 +129,60 @@ class CustomerUseCases(ServiceContext):
         # locked") is retried: the next attempt finds the other customer (DuplicateCustomer).
         return retry_conflicts(register)
 
-    def import_customers(
-        self,
-        customers: Iterable[Customer],
-        *,
-        batch_size: int = 5000,
-        on_existing: OnExisting = "error",
-    ) -> ImportResult:
-        """Bulk-import new customers (version 0, e.g. from `Customer.register` or
-        `crmkit.serialization.structure`) in one transaction.
-
-        Built for moving data in: it records no events, and a duplicate id, email or external
-        id raises `DuplicateCustomer` with nothing stored. With ``on_existing="skip"``, a
-        customer whose id is already stored with the same content (`Customer.same_content`)
-        is skipped, so re-running the same import stores nothing twice; one whose content
-        differs is still refused, naming the fields that differ.
-
-        Args:
-            customers: the customers to store, in any iterable (read once, a batch at a time).
-            batch_size: how many rows go to the database per statement (1 to 10,000).
-            on_existing: ``"error"`` (the default) or ``"skip"``.
-
-        Returns:
-            How many customers were stored, and the positions of those skipped.
+    def get(self, customer_id: str) -> Customer:
+        """The customer with that id.
 
         Raises:
-            DuplicateCustomer: an id, email or external id is taken (nothing is stored).
-            ValidationError: a customer is not new, an item is no `Customer` (named by its
-                index), or a parameter is invalid.
-
-        It is not retried on a conflict (retryable, nothing stored): the customers are set
-        to version 1 batch by batch as they are written, so a second attempt would refuse
-        them as not new.
+            NotFound: the tenant holds no such customer.
         """
-        check_on_existing(on_existing)
-        checked = each_of(customers, Customer, "customers")  # a bad item is named by index
-        with self.unit_of_work() as uow:
-            result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
-            uow.commit()
-        return result
-
-    def get_customer(self, customer_id: str) -> Customer:
-        """The customer with that id; raises `NotFound`."""
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
 
-    def find_customer_by_email(self, email: EmailAddress | str) -> Customer | None:
-        """The customer whose primary email is ``email`` (in any spelling), or ``None``."""
-        address = self._email(email)
-        assert address is not None
-        with self._reading() as uow:
+    def find_by_email(self, email: EmailAddress | str) -> Customer | None:
+        """The customer whose primary email is ``email`` (in any spelling), or ``None``.
+
+        Raises:
+            ValidationError: ``email`` is no email address.
+        """
+        address = self._context.email(email)
+        if address is None:
+            raise ValidationError.single("email", email, "must be an email address (text)")
+        with self._context.reading() as uow:
             return uow.customers.find_by_email(address)
 
-    def find_customer_by_external_id(self, source: str, external_id: str) -> Customer | None:
+    def find_by_phone(self, phone: PhoneNumber | str) -> Customer | None:
+        """The customer whose primary phone is ``phone`` (compared in E.164, an extension
+        ignored), or ``None``; with several, the one with the smallest id. A national number
+        is read in the settings' ``default_region``.
+
+        Raises:
+            ValidationError: ``phone`` is no phone number.
+        """
+        number = self._context.phone(phone)
+        if number is None:
+            raise ValidationError.single("phone", phone, "must be a phone number (text)")
+        with self._context.reading() as uow:
+            return uow.customers.find_by_phone(number)
+
+    def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
         for path, value in (("source", source), ("external_id", external_id)):
             ensure_text(value, path)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.customers.find_by_external_id(source, external_id)
 
-    def update_profile(
-        self, customer_id: str, *, expected_version: int | None = None, **changes: Any
-    ) -> Customer:
-        """Change profile fields and return the customer as stored.
+    def search(self, text: str, *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
+        """One page of the customers whose email, given name or family name starts with
+        ``text`` (case-insensitively), in id order; pass ``next_cursor`` for the next page.
 
-        Give ``expected_version`` (the version you displayed) to refuse the change with
-        `ConcurrencyConflict` if somebody else saved the customer meanwhile.
-
-        A phone given as text is read as in `register_customer`, in the country of the
-        address the customer has after this change (the new one, if ``address`` changes
-        too). A phone already stored stays as it is when the address changes later: it was
-        read once, as an international number.
+        Raises:
+            ValidationError: ``text`` is empty or no text, or ``limit`` is out of range.
         """
-        if "email" in changes and changes["email"] is not UNCHANGED:
-            changes["email"] = self._email(changes["email"])
-        at = self._now()
-        changes = {name: _reusable(value) for name, value in changes.items()}
+        ensure_text(text, "text")
+        with self._context.reading() as uow:
+            return uow.customers.search(text, limit=limit, cursor=cursor)
 
-        def update(customer: Customer) -> tuple[str, ...]:
-            fields = dict(changes)
-            if "phone" in fields and fields["phone"] is not UNCHANGED:
-                address = fields.get("address", UNCHANGED)
-                fields["phone"] = self._phone(
-                    fields["phone"], address=customer.address if address is UNCHANGED else address
-                )
-            return customer.update_profile(at=at, **fields)
-
-        return self._change(customer_id, expected_version, update)
-
-    def set_traits(
-        self,
-        customer_id: str,
-        values: Mapping[str, Any],
-        *,
-        remove: Iterable[str] = (),
-        expected_version: int | None = None,
-    ) -> Customer:
-        """Set (merge) and remove custom traits, checked against the trait schema."""
-        at = self._now()
-        schema = self.trait_schema
-        remove = _reusable(remove)
-        return self._change(
-            customer_id,
-            expected_version,
-            lambda c: c.set_traits(values, at=at, schema=schema, remove=remove),
-        )
-
-    def record_consent(
-        self,
-        customer_id: str,
-        *,
-        purpose: str,
-        channel: Channel | str | None,
-        status: ConsentStatus | str,
-        source: str,
-        at: datetime | None = None,
-        method: str | None = None,
-        evidence: str | None = None,
-        double_opt_in: DoubleOptIn | str = DoubleOptIn.NOT_REQUIRED,
-    ) -> ConsentRecord:
-        """Record a consent decision (``channel=None`` covers every channel).
-
-        ``at`` is when the customer decided; it defaults to now.
-        """
-        now = self._now()
-        record = ConsentRecord(
-            purpose=purpose,
-            channel=channel,
-            status=status,
-            at=at if at is not None else now,
-            source=source,
-            method=method,
-            evidence=evidence,
-            double_opt_in=double_opt_in,
-        )
-
-        def record_it(customer: Customer) -> tuple[str, ...]:
-            customer.record_consent(record, at=now)
-            return ("consents",)
-
-        self._change(customer_id, None, record_it)
-        return record
-
-    def may_contact(
-        self, customer_id: str, channel: Channel | str, purpose: str, *, at: datetime | None = None
-    ) -> bool:
-        """May we contact the customer on ``channel`` for ``purpose`` (now, or at ``at``)?"""
-        customer = self.get_customer(customer_id)
-        return customer.may_contact(channel, purpose, at if at is not None else self._now())
-
-    def list_customers(
+    def list(
         self,
         *,
         tag: str | None = None,
@@ -251,32 +193,156 @@ class CustomerUseCases(ServiceContext):
         """One page of customers in id order; pass ``page.next_cursor`` for the next.
 
         ``tag`` is read as customers' tags are stored (``"VIP"`` finds those tagged
-        ``"vip"``), as `tagged` reads it."""
+        ``"vip"``)."""
         account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
         wanted = None if tag is None else normalize_tag(tag, "tag")
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.customers.list(tag=wanted, account_id=account, limit=limit, cursor=cursor)
 
-    def stream_customers(self, *, batch_size: int = 1000) -> Iterator[Customer]:
-        """Every customer of the tenant, in id order, with bounded memory."""
-        with self._reading() as uow:
-            yield from uow.customers.stream(batch_size=batch_size)
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
+        """Every customer of the tenant, in id order, with bounded memory.
 
-    def _change(
+        Read a page of ``batch_size`` at a time, each in its own short transaction: no
+        connection is held between pages, and the caller may write meanwhile. A customer
+        registered during the stream is yielded if its id sorts after the page being read.
+        """
+        page_limit(batch_size, "batch_size")
+        cursor: str | None = None
+        while True:
+            page = self.list(limit=batch_size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def count(
+        self,
+        *,
+        tag: str | None = None,
+        account_id: str | None = None,
+        where: Condition | Segment | None = None,
+        as_of: datetime | None = None,
+    ) -> int:
+        """How many customers the tenant holds: all, or those with ``tag``, linked to
+        ``account_id`` and matching the rule ``where`` (at ``as_of``, now by default)."""
+        parts: list[Condition] = []
+        if tag is not None:
+            parts.append(tagged(normalize_tag(tag, "tag")))
+        if account_id is not None:
+            parts.append(field("account_id") == check_id("account_id", account_id))
+        if where is not None:
+            parts.append(checked_rule(self._context.settings, where, "where"))
+        moment = self._context.as_of(as_of)
+        with self._context.reading() as uow:
+            if not parts:
+                return uow.customers.count()
+            rule = parts[0] if len(parts) == 1 else AllOf(parts)
+            return uow.customers.count_matching(rule, as_of=moment)
+
+    def update(
+        self,
+        customer_id: str,
+        *,
+        email: EmailAddress | str | None = UNCHANGED,
+        phone: PhoneNumber | str | None = UNCHANGED,
+        given_name: str | None = UNCHANGED,
+        family_name: str | None = UNCHANGED,
+        address: PostalAddress | None = UNCHANGED,
+        locale: str | None = UNCHANGED,
+        tags: Iterable[str] = UNCHANGED,
+        external_ids: Mapping[str, str] = UNCHANGED,
+        other_contacts: Iterable[ContactPoint] = UNCHANGED,
+        account: AccountLink | None = UNCHANGED,
+        expected_version: int | None = None,
+    ) -> Customer:
+        """Change profile fields (those given) and return the customer as stored.
+
+        Args:
+            customer_id: the customer to change.
+            email: the new primary email (``None`` removes it).
+            phone: the new phone, read as in `register` in the country of the address the
+                customer has after this change. A stored phone stays as it is when only the
+                address changes: it was read once, as an international number.
+            given_name: the new given name.
+            family_name: the new family name.
+            address: the new postal address.
+            locale: the new locale.
+            tags: the new tags (replacing the old ones).
+            external_ids: the new external ids (replacing the old ones).
+            other_contacts: the new further contact points.
+            account: the new account link (see ``crm.accounts.link``).
+            expected_version: the version you displayed: a change by anyone else since is
+                refused with `ConcurrencyConflict`. Without it, the change is applied again
+                to what another writer stored.
+
+        Returns:
+            The stored customer.
+
+        Raises:
+            NotFound: no such customer (or ``account`` names no stored account).
+            DuplicateCustomer: another customer has the email or an external id.
+            ConcurrencyConflict: ``expected_version`` is not the stored version.
+        """
+        ctx = self._context
+        changes = {
+            "email": email if email is UNCHANGED else ctx.email(email),
+            "given_name": given_name,
+            "family_name": family_name,
+            "address": address,
+            "locale": locale,
+            "tags": _reusable(tags),
+            "external_ids": external_ids,
+            "other_contacts": _reusable(other_contacts),
+            "account": account,
+        }
+        at = ctx.now()
+
+        def update(customer: Customer) -> tuple[str, ...]:
+            fields = dict(changes)
+            if phone is not UNCHANGED:
+                where = customer.address if address is UNCHANGED else address
+                fields["phone"] = ctx.phone(phone, address=where)
+            return customer.update_profile(at=at, **fields)
+
+        return self.change(customer_id, expected_version, update)
+
+    def set_traits(
+        self,
+        customer_id: str,
+        values: Mapping[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        expected_version: int | None = None,
+    ) -> Customer:
+        """Set (merge) and remove custom traits, checked against the trait schema; returns
+        the stored customer (see `update` for ``expected_version``)."""
+        at = self._context.now()
+        schema = self._context.settings.trait_schema
+        removed = _reusable(remove)
+        return self.change(
+            customer_id,
+            expected_version,
+            lambda c: c.set_traits(values, at=at, schema=schema, remove=removed),
+        )
+
+    def change(
         self,
         customer_id: str,
         expected_version: int | None,
         change: Callable[[Customer], tuple[str, ...]],
     ) -> Customer:
+        """Load the customer, apply ``change`` (returning the fields it changed) and store
+        it: the one way every service changes a customer (consent, account links)."""
         expected_version = expected_version_of(expected_version)
+        wanted = CustomerId(check_id("customer_id", customer_id))
 
         def attempt() -> Customer:
-            with self.unit_of_work() as uow:
-                customer = uow.customers.get(CustomerId(check_id("customer_id", customer_id)))
+            with self._context.unit_of_work() as uow:
+                customer = uow.customers.get(wanted)
                 if expected_version is not None and customer.version != expected_version:
-                    raise ConcurrencyConflict("customer", customer_id, expected_version)
+                    raise ConcurrencyConflict("customer", wanted, expected_version)
                 if change(customer):
-                    _check_keys_and_links(uow, customer)
+                    check_keys_and_links(uow, customer)
                     uow.customers.update(customer)
                     uow.commit()
                 return customer
@@ -287,13 +353,52 @@ class CustomerUseCases(ServiceContext):
         # the change is applied again to what they stored.
         return retry_conflicts(attempt)
 
+    def import_many(
+        self,
+        customers: Iterable[Customer],
+        *,
+        batch_size: int = 5000,
+        on_existing: OnExisting = "error",
+    ) -> ImportResult:
+        """Bulk-import new customers (version 0, e.g. from `Customer.register` or
+        `crmkit.serialization.structure`) in one transaction.
+
+        Built for moving data in: it records no events, and enters no lifecycle (see
+        ``crm.lifecycle.reevaluate_all``). It is not retried on a conflict (retryable,
+        nothing stored): the customers are set to version 1 batch by batch as they are
+        written, so a second attempt would refuse them as not new.
+
+        Args:
+            customers: the customers to store, in any iterable (read once, a batch at a time).
+            batch_size: how many rows go to the database per statement (1 to 10,000).
+            on_existing: ``"error"`` (the default), or ``"skip"``: a customer whose id is
+                already stored with the same content (`Customer.same_content`) is skipped, so
+                re-running an import stores nothing twice; different content is refused.
+
+        Returns:
+            How many customers were stored, and the positions of those skipped.
+
+        Raises:
+            DuplicateCustomer: an id, email or external id is taken (nothing is stored).
+            ValidationError: a customer is not new, an item is no `Customer` (named by its
+                index), or a parameter is invalid.
+        """
+        check_on_existing(on_existing)
+        checked = each_of(customers, Customer, "customers")  # a bad item is named by index
+        with self._context.unit_of_work() as uow:
+            result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
+            uow.commit()
+        return result
+
 
 def _reusable(value: Any) -> Any:
     """``value``, or its items as a tuple if it is a one-shot iterator (a generator)."""
     return tuple(value) if isinstance(value, Iterator) else value
 
 
-def _check_keys_and_links(uow: UnitOfWork, customer: Customer) -> None:
+def check_keys_and_links(uow: UnitOfWork, customer: Customer) -> None:
+    """Refuse a customer whose email or external id another customer has, or whose account
+    link names an account the tenant does not hold."""
     if customer.email is not None:
         owner = uow.customers.find_by_email(customer.email)
         if owner is not None and owner.id != customer.id:

@@ -1,4 +1,4 @@
-"""Use cases on the interaction log: record (idempotently) and read a customer's timeline."""
+"""`crm.interactions`: record interactions (idempotently) and read a customer's timeline."""
 
 from __future__ import annotations
 
@@ -7,37 +7,42 @@ from datetime import datetime
 
 import attrs
 
-from crmkit.app.context import ServiceContext
+from crmkit.app.context import Context
 from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction, refunded_purchase
-from crmkit.app.membership import refresh_customer
-from crmkit.app.progression import progress_subject
+from crmkit.app.reactions import Reaction
 from crmkit.app.retries import retry_conflicts, retry_conflicts_over
 from crmkit.domain import (
     Channel,
-    Customer,
     CustomerId,
     Direction,
     Interaction,
     InteractionId,
     MetadataValue,
     Money,
-    SubjectKind,
 )
-from crmkit.domain._arguments import each_of, flag, items_of
+from crmkit.domain._arguments import each_of, flag, items_of, page_limit
 from crmkit.domain.interactions.channels import channel_of
 from crmkit.domain.values.ids import check_id
 from crmkit.errors import IdempotencyConflict, ValidationError
-from crmkit.ports import ImportResult, OnExisting, UnitOfWork, check_on_existing
+from crmkit.ports import ImportResult, OnExisting, check_on_existing
 
-__all__ = ["InteractionUseCases"]
+__all__ = ["InteractionService"]
 
 _UNSAVED = InteractionId("unsaved")
 
 
-class InteractionUseCases(ServiceContext):
-    """The interaction use cases of the `CRM` front door."""
+class InteractionService:
+    """The interaction log of one tenant: ``crm.interactions``.
 
-    def record_interaction(
+    Recording runs the ``reactions`` (built from the settings, see
+    `crmkit.app.reactions.reactions_for`) in the recording's unit of work.
+    """
+
+    def __init__(self, context: Context, reactions: tuple[Reaction, ...] = ()) -> None:
+        self._context = context
+        self._reactions = reactions
+
+    def record(
         self,
         customer_id: str,
         *,
@@ -62,7 +67,7 @@ class InteractionUseCases(ServiceContext):
 
         The lifecycle progression rules then run for the customer (and, in account models,
         for the customer's account) as of now, in the same unit of work; then the customer's
-        membership of each tracked segment (the CRM's ``segments``) is refreshed as of now,
+        membership of each tracked segment (the settings' ``segments``) is refreshed as of now,
         emitting `EnteredSegment` / `LeftSegment`.
 
         A purchase's ``amount`` is what was paid, a refund's what was given back: both are
@@ -72,7 +77,7 @@ class InteractionUseCases(ServiceContext):
         in the refund's currency, and only a refund may name one (`ValidationError`,
         `CurrencyMismatch` otherwise).
 
-        With a loyalty programme (``CRM(loyalty=...)``) the interaction earns its points in
+        With a loyalty programme (``Settings(loyalty=...)``) the interaction earns its points in
         the same unit of work (a replay earns nothing more); a refund naming its purchase
         reverses what the purchase earned; a referred customer's first purchase qualifies
         and rewards the referral.
@@ -81,7 +86,7 @@ class InteractionUseCases(ServiceContext):
             metadata = {**(metadata or {}), REFUND_OF: refund_of}
         fields = {
             "customer_id": CustomerId(check_id("customer_id", customer_id)),
-            "occurred_at": occurred_at if occurred_at is not None else self._now(),
+            "occurred_at": occurred_at if occurred_at is not None else self._context.now(),
             "kind": kind,
             "channel": channel,
             "direction": direction,
@@ -115,7 +120,8 @@ class InteractionUseCases(ServiceContext):
         return retry_conflicts(attempt)
 
     def _record(self, candidate: Interaction, *, keep_stored_time: bool) -> Interaction:
-        with self.unit_of_work() as uow:
+        ctx = self._context
+        with ctx.unit_of_work() as uow:
             customer = uow.customers.get(candidate.customer_id)  # it must exist
             if candidate.external_ref is not None:
                 stored = uow.interactions.find_by_external_ref(candidate.external_ref)
@@ -123,38 +129,17 @@ class InteractionUseCases(ServiceContext):
                     return _replayed(stored, candidate, keep_stored_time)
             # With or without a loyalty programme, a refund names a purchase of its customer.
             refunded_purchase(uow, candidate)
+            now = ctx.now()
             interaction = Interaction.record(
-                self._now(),
-                **{**_fields_of(candidate), "id": InteractionId(self._new_id())},
+                now, **{**_fields_of(candidate), "id": InteractionId(ctx.new_id())}
             )
             uow.interactions.add(interaction)
-            if self.loyalty is not None:
-                book = LedgerBook(uow, self.loyalty)
-                book_interaction(book, interaction, self._now(), self.ids, customer)
-                book.save()
-            self._progress(uow, customer)
-            if self.segments:
-                # The entries and exits the interaction causes commit with it, or not at all.
-                refresh_customer(uow, self.segments, customer, as_of=self._now())
+            for react in self._reactions:
+                react(uow, customer, interaction, now)
             uow.commit()
         return interaction
 
-    def _progress(self, uow: UnitOfWork, customer: Customer) -> None:
-        # The stage changes an interaction triggers commit with it, or not at all.
-        now = self._now()
-        customer_models = tuple(m for m in self._models_for(SubjectKind.CUSTOMER) if m.rules)
-        if customer_models:
-            progress_subject(uow, customer_models, customer.id, as_of=now)
-        account_models = tuple(m for m in self._models_for(SubjectKind.ACCOUNT) if m.rules)
-        link = customer.account
-        if not account_models or link is None:
-            return
-        # A link to an account the tenant does not hold (links of imported or directly stored
-        # customers are not checked) has no pipeline to move: the interaction is still recorded.
-        if uow.accounts.find(link.account_id) is not None:
-            progress_subject(uow, account_models, link.account_id, as_of=now)
-
-    def import_interactions(
+    def import_many(
         self,
         interactions: Iterable[Interaction],
         *,
@@ -173,15 +158,15 @@ class InteractionUseCases(ServiceContext):
 
         With ``earn_points=True`` (a CRM with a loyalty programme), the interactions also earn
         their points (refunds naming their purchase reverse, referees' first purchases reward
-        their referrals), as `record_interaction` would, in the order given and in the same
+        their referrals), as `record` would, in the order given and in the same
         transaction: the bulk earning path, a batch at a time, with `PointsEarned` and the
         other loyalty events published on commit. Skipped interactions earn nothing again.
-        Lifecycle rules and tracked segments are not run (see `reevaluate_all` and
-        `refresh_segment`).
+        Lifecycle rules and tracked segments are not run (see ``crm.lifecycle.reevaluate_all``
+        and ``crm.segments.refresh``).
 
         A conflict with another writer (a member's ledger booked meanwhile) stores nothing;
         given a list (or any collection) the import is then run again, as
-        `record_interaction` is; a one-shot iterator cannot be read twice, so its conflict
+        `record` is; a one-shot iterator cannot be read twice, so its conflict
         reaches the caller (retryable).
 
         Args:
@@ -200,12 +185,13 @@ class InteractionUseCases(ServiceContext):
             UsageError: ``earn_points=True`` on a CRM without a loyalty programme.
         """
         check_on_existing(on_existing)
-        programme = self.loyalty_programme() if flag(earn_points, "earn_points") else None
+        settings = self._context.settings
+        programme = settings.programme() if flag(earn_points, "earn_points") else None
         items_of(interactions, "interactions")  # a text or a number is refused at once
 
         def attempt(given: Iterable[Interaction]) -> ImportResult:
             items = each_of(given, Interaction, "interactions")  # a bad item named by index
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 if programme is None:
                     result = uow.interactions.add_many(
                         items, batch_size=batch_size, on_existing=on_existing
@@ -221,9 +207,9 @@ class InteractionUseCases(ServiceContext):
                         stored = [x for n, x in enumerate(batch) if n not in skipped]
                         book = LedgerBook(uow, programme)
                         book.load([interaction.customer_id for interaction in stored])
-                        now = self._now()
+                        now = self._context.now()
                         for interaction in stored:
-                            book_interaction(book, interaction, now, self.ids)
+                            book_interaction(book, interaction, now, settings.ids)
                         book.save()
                 uow.commit()
             return result
@@ -231,9 +217,9 @@ class InteractionUseCases(ServiceContext):
         # Interactions are immutable values: an attempt that failed changed none of them.
         return retry_conflicts_over(interactions, attempt)
 
-    def get_interaction(self, interaction_id: str) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         """The interaction with that id; raises `NotFound`."""
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.interactions.get(InteractionId(check_id("interaction_id", interaction_id)))
 
     def timeline(
@@ -254,7 +240,7 @@ class InteractionUseCases(ServiceContext):
         flag(newest_first, "newest_first")
         wanted_channels = None if channels is None else _channels(channels)
         wanted_kinds = None if kinds is None else _kinds(kinds)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             uow.customers.get(customer)
             return uow.interactions.timeline(
                 customer,
@@ -266,9 +252,16 @@ class InteractionUseCases(ServiceContext):
                 newest_first=newest_first,
             )
 
-    def stream_interactions(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
-        """Every interaction of the tenant in time order, with bounded memory."""
-        with self._reading() as uow:
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Interaction]:
+        """Every interaction of the tenant in time order, with bounded memory.
+
+        The interactions are read from one snapshot, ``batch_size`` rows at a time, in one
+        read-only transaction held open until the stream is exhausted or closed (leave the
+        ``for`` loop, or call ``close()``): the caller may record and change data through the
+        CRM meanwhile (on another connection), and the stream does not see those changes.
+        """
+        page_limit(batch_size, "batch_size")
+        with self._context.reading() as uow:
             yield from uow.interactions.stream(batch_size=batch_size)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import attrs
 
-from crmkit.app.context import ServiceContext
+from crmkit.app.context import Context
 from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
 from crmkit.app.retries import retry_conflicts
 from crmkit.app.subject_kinds import exists, missing_subject
@@ -29,11 +29,10 @@ from crmkit.domain._arguments import expected_version_of, flag, items_of
 from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
-from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
 
-__all__ = ["LifecycleUseCases", "ProgressionReport"]
+__all__ = ["LifecycleService", "ProgressionReport"]
 
 
 @attrs.frozen
@@ -59,10 +58,25 @@ class ProgressionReport:
     skipped: tuple[tuple[str, str], ...] = ()
 
 
-class LifecycleUseCases(ServiceContext):
-    """The lifecycle use cases of the `CRM` front door."""
+class LifecycleService:
+    """Lifecycle stages of customers and accounts: ``crm.lifecycle``."""
 
-    def move_stage(
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def model(
+        self, name: str | None = None, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
+    ) -> LifecycleModel:
+        """The lifecycle model called ``name``; without a name, the settings' only model for
+        ``subject``.
+
+        Raises:
+            ValidationError: no model has that name.
+            UsageError: no model, or several, track ``subject`` and no name was given.
+        """
+        return self._context.lifecycle_model(name, subject=subject)
+
+    def move(
         self,
         subject_id: str,
         to: str,
@@ -84,12 +98,12 @@ class LifecycleUseCases(ServiceContext):
         """
         expected_version = expected_version_of(expected_version)
         ensure_text(to, "to")  # a misspelt stage is an IllegalTransition; a non-stage is not
-        chosen = self.lifecycle_model(model)
+        chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        when = self._now() if at is None else ensure_utc(at, "at")
+        when = self._context.as_of(at, "at")
 
         def attempt() -> StageHistory:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 facts = self._facts(uow, chosen, subject, when)  # the subject must exist
                 history, new = history_in(uow, chosen, subject, at=when)
                 if expected_version is not None and history.version != expected_version:
@@ -106,7 +120,7 @@ class LifecycleUseCases(ServiceContext):
         # decided again from what the other writer stored (done already, illegal, or made).
         return attempt() if expected_version is not None else retry_conflicts(attempt)
 
-    def enter_lifecycle(
+    def enter(
         self,
         subject_id: str,
         *,
@@ -119,19 +133,19 @@ class LifecycleUseCases(ServiceContext):
         """Put a subject that has no history in ``model`` into it, at ``stage`` (the initial
         stage by default): for customers imported in bulk or known before the model was
         configured. A subject already in the model is refused with `ValidationError`."""
-        chosen = self.lifecycle_model(model)
+        chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        when = self._now() if at is None else ensure_utc(at, "at")
+        when = self._context.as_of(at, "at")
 
         def attempt() -> StageHistory:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 self._facts(uow, chosen, subject, when)  # the subject must exist
                 found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
                 if found is not None:
                     raise ValidationError.single(
                         "subject_id",
                         subject,
-                        f"is already in {chosen.name} (at {found.current!r}); use move_stage",
+                        f"is already in {chosen.name} (at {found.current!r}); use move",
                     )
                 history = StageHistory.enter(
                     chosen, subject, at=when, stage=stage, reason=reason, actor=actor
@@ -144,12 +158,12 @@ class LifecycleUseCases(ServiceContext):
         # refuses this one, as it would have one call later.
         return retry_conflicts(attempt)
 
-    def stage_history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
+    def history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
         """The subject's history in ``model``; raises `NotFound` if it never entered it, and
-        `ValidationError` for a subject of the other kind (see `move_stage`)."""
-        chosen = self.lifecycle_model(model)
+        `ValidationError` for a subject of the other kind (see `move`)."""
+        chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             try:
                 return uow.stage_histories.get(chosen.name, subject, subject_kind=chosen.subject)
             except NotFound:
@@ -159,11 +173,11 @@ class LifecycleUseCases(ServiceContext):
     def current_stage(self, subject_id: str, *, model: str | None = None) -> str | None:
         """The stage the subject is in now, or ``None`` if it never entered the model.
 
-        Raises `ValidationError` for a subject of the other kind (see `move_stage`), which
+        Raises `ValidationError` for a subject of the other kind (see `move`), which
         can never be in the model."""
-        chosen = self.lifecycle_model(model)
+        chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
             if found is None:
                 self._refuse_other_kind(uow, chosen.subject, subject, chosen)
@@ -177,13 +191,13 @@ class LifecycleUseCases(ServiceContext):
         ``subject="account"``)."""
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             found = uow.stage_histories.for_subject(checked, subject_kind=kind)
             if not found:
                 self._refuse_other_kind(uow, kind, checked, None)
         return {history.model: history.current for history in found}
 
-    def evaluate_progression(
+    def evaluate(
         self,
         subject_id: str,
         *,
@@ -198,15 +212,15 @@ class LifecycleUseCases(ServiceContext):
         ``subject="account"``)."""
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        when = self._context.as_of(as_of, "as_of")
 
         def attempt() -> list[StageChanged]:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 try:
                     facts_of(uow, kind, checked, when)
                 except NotFound:
                     raise self._missing(uow, kind, checked, None) from None
-                progress = progress_subject(uow, self._models_for(kind), checked, as_of=when)
+                progress = progress_subject(uow, self._context.models_for(kind), checked, as_of=when)
                 uow.commit()
             return list(progress.moves)
 
@@ -227,8 +241,8 @@ class LifecycleUseCases(ServiceContext):
         tenant. Subjects with no history yet enter each model first. Running it twice with
         the same ``as_of`` changes nothing the second time."""
         kind = _kind(subject)
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        models = self._models_for(kind)
+        when = self._context.as_of(as_of, "as_of")
+        models = self._context.models_for(kind)
         if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
             raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
         examined = entered = moved = 0
@@ -256,7 +270,7 @@ class LifecycleUseCases(ServiceContext):
         limit: int,
     ) -> tuple[list[str], str | None, list[Progress]]:
         def attempt() -> tuple[list[str], str | None, list[Progress]]:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 ids, next_cursor = _subject_page(uow, kind, cursor, limit)
                 outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
                 if any(o.moves or o.entered for o in outcomes):
@@ -277,7 +291,7 @@ class LifecycleUseCases(ServiceContext):
     def _missing(
         self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
     ) -> Exception:
-        return missing_subject(uow, kind, subject_id, model=model, models=self.lifecycles)
+        return missing_subject(uow, kind, subject_id, model=model, models=self._context.settings.lifecycles)
 
     def _refuse_other_kind(
         self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
@@ -291,24 +305,28 @@ class LifecycleUseCases(ServiceContext):
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage
         listed, empty ones with 0), then any stored stage the model no longer has."""
-        chosen = self.lifecycle_model(model)
-        with self._reading() as uow:
+        chosen = self._context.lifecycle_model(model)
+        with self._context.reading() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)
         ordered = {name: counts.pop(name, 0) for name in chosen.stage_names}
         return {**ordered, **dict(sorted(counts.items()))}
 
-    def stream_stage_histories(
+    def stream_histories(
         self, *, model: str | None = None, stage: str | None = None, batch_size: int = 1000
     ) -> Iterator[StageHistory]:
         """Every history in ``model`` (only those now in ``stage``, if given), with bounded
-        memory, in subject order."""
-        chosen = self.lifecycle_model(model)
+        memory, in subject order.
+
+        The histories are read from one snapshot, ``batch_size`` at a time, in one read-only
+        transaction held open until the stream is exhausted or closed: the caller may change
+        data through the CRM meanwhile, and the stream does not see those changes."""
+        chosen = self._context.lifecycle_model(model)
         if stage is not None:
             chosen.stage(ensure_text(stage, "stage"))
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             yield from uow.stage_histories.stream(chosen.name, stage=stage, batch_size=batch_size)
 
-    def stage_durations(
+    def durations(
         self,
         *,
         model: str | None = None,
@@ -318,19 +336,19 @@ class LifecycleUseCases(ServiceContext):
         """How long subjects stay in each stage of ``model``: the distribution of stay
         lengths per stage, as of ``as_of`` (now by default)."""
         flag(include_ongoing, "include_ongoing")
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        when = self._context.as_of(as_of, "as_of")
         return stage_durations(
-            self.stream_stage_histories(model=model), as_of=when, include_ongoing=include_ongoing
+            self.stream_histories(model=model), as_of=when, include_ongoing=include_ongoing
         )
 
-    def stage_conversion(
+    def conversion(
         self, *, since: datetime, until: datetime, model: str | None = None
     ) -> dict[str, StageFlow]:
         """Where the subjects who entered each stage of ``model`` in ``[since, until)`` went
         next, and how many had not moved on by ``until``."""
-        return stage_conversion(self.stream_stage_histories(model=model), since=since, until=until)
+        return stage_conversion(self.stream_histories(model=model), since=since, until=until)
 
-    def stage_funnel(
+    def funnel(
         self,
         steps: Sequence[str],
         *,
@@ -343,13 +361,13 @@ class LifecycleUseCases(ServiceContext):
         entered_until)``: how many reached each of ``steps`` (stages of the model, in the order
         a subject passes them; reaching a later step counts as passing the earlier ones) by
         ``as_of``."""
-        chosen = self.lifecycle_model(model)
+        chosen = self._context.lifecycle_model(model)
         wanted = tuple(items_of(steps, "steps"))
         for step in wanted:
             chosen.stage(step)
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        when = self._context.as_of(as_of, "as_of")
         return funnel(
-            self.stream_stage_histories(model=chosen.name),
+            self.stream_histories(model=chosen.name),
             wanted,
             as_of=when,
             entered_since=entered_since,

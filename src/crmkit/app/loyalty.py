@@ -13,7 +13,8 @@ from typing import TypeVar
 
 import attrs
 
-from crmkit.app.context import ServiceContext
+from crmkit.app.context import Context
+from crmkit.app.referrals import ReferralService
 from crmkit.app.earning import LedgerBook, booking_time
 from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
@@ -33,19 +34,18 @@ from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import (
     InsufficientPoints,
-    ReferralRefused,
     ValidationError,
 )
 from crmkit.ports import UnitOfWork
 
-__all__ = ["LoyaltyUseCases", "PointsJobReport"]
+__all__ = ["LoyaltyService", "PointsJobReport"]
 
 T = TypeVar("T")
 
 
 @attrs.frozen
 class PointsJobReport:
-    """What one run of `run_points_job` did.
+    """What one run of `LoyaltyService.run_job` did.
 
     Attributes:
         as_of: the instant it matured and expired points at.
@@ -62,10 +62,24 @@ class PointsJobReport:
     skipped: tuple[CustomerId, ...] = ()
 
 
-class LoyaltyUseCases(ServiceContext):
-    """The loyalty use cases of the `CRM` front door (built with ``loyalty=programme``)."""
+class LoyaltyService:
+    """The loyalty programme's points, tiers and referrals: ``crm.loyalty``.
 
-    def points_balance(self, customer_id: str, *, as_of: datetime | None = None) -> PointsBalance:
+    Every method raises `UsageError` when the settings hold no programme
+    (``Settings(loyalty=Programme(...))``).
+    """
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        #: The programme's referrals: ``crm.loyalty.referrals``.
+        self.referrals = ReferralService(context)
+
+    @property
+    def programme(self) -> Programme:
+        """The settings' loyalty programme; raises `UsageError` when there is none."""
+        return self._context.settings.programme()
+
+    def balance(self, customer_id: str, *, as_of: datetime | None = None) -> PointsBalance:
         """The member's points at ``as_of`` (now by default): available, pending, tier.
 
         Points due to mature or expire by then count as such even before the batch job has
@@ -73,10 +87,10 @@ class LoyaltyUseCases(ServiceContext):
         something fell due since the job last ran); at a past ``as_of`` it is derived from
         the ledger. Raises `NotFound` for an unknown customer (a customer who never earned
         has zero points)."""
-        programme = self.loyalty_programme()
+        programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        with self._reading() as uow:
+        when = self._context.as_of(as_of)
+        with self._context.reading() as uow:
             if as_of is None:
                 stored = uow.points_ledgers.balance(programme.name, member)
                 if stored is not None and stored.settled_at(when):
@@ -84,40 +98,40 @@ class LoyaltyUseCases(ServiceContext):
             ledger = self._ledger(uow, programme, member)
         return _settled_balance(ledger, when)
 
-    def points_ledger(self, customer_id: str) -> PointsLedger:
+    def ledger(self, customer_id: str) -> PointsLedger:
         """The member's whole ledger (empty when they never earned); raises `NotFound` for an
         unknown customer."""
-        programme = self.loyalty_programme()
-        with self._reading() as uow:
+        programme = self.programme
+        with self._context.reading() as uow:
             return self._ledger(uow, programme, CustomerId(check_id("customer_id", customer_id)))
 
-    def points_state(self, customer_id: str, *, as_of: datetime | None = None) -> LedgerState:
+    def state(self, customer_id: str, *, as_of: datetime | None = None) -> LedgerState:
         """Everything the member's ledger adds up to at ``as_of`` (now by default), as if the
         batch job had run then: lots, available, pending and every total."""
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        return self.points_ledger(customer_id).settled(when)
+        when = self._context.as_of(as_of)
+        return self.ledger(customer_id).settled(when)
 
-    def points_statement(
+    def statement(
         self, customer_id: str, *, as_of: datetime | None = None
     ) -> list[StatementLine]:
         """Every entry booked by ``as_of`` (all, by default) with the points after it, each
         naming its rule: where every point came from and went."""
         when = None if as_of is None else ensure_utc(as_of, "as_of")
-        return self.points_ledger(customer_id).statement(when)
+        return self.ledger(customer_id).statement(when)
 
-    def loyalty_tier(self, customer_id: str, *, as_of: datetime | None = None) -> str | None:
+    def tier(self, customer_id: str, *, as_of: datetime | None = None) -> str | None:
         """The member's tier at ``as_of`` (now by default); ``None`` below every threshold."""
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
-        return self.points_ledger(customer_id).tier(when)
+        when = self._context.as_of(as_of)
+        return self.ledger(customer_id).tier(when)
 
-    def stream_points_balances(self, *, batch_size: int = 1000) -> Iterator[PointsBalance]:
+    def stream_balances(self, *, batch_size: int = 1000) -> Iterator[PointsBalance]:
         """Every member's stored balance (as the job last left it), in customer id order,
         with bounded memory."""
-        programme = self.loyalty_programme()
-        with self._reading() as uow:
+        programme = self.programme
+        with self._context.reading() as uow:
             yield from uow.points_ledgers.stream_balances(programme.name, batch_size=batch_size)
 
-    def redeem_points(
+    def redeem(
         self,
         customer_id: str,
         *,
@@ -133,45 +147,45 @@ class LoyaltyUseCases(ServiceContext):
         replay returns the first redemption instead of spending twice. Safe under
         concurrency: a racing writer makes it re-read and try again, so the total redeemed
         never exceeds what was available."""
-        programme = self.loyalty_programme()
+        programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
         wanted = programme.redemption_points(points, reward)
-        token = check_id("key", key) if key is not None else self._new_id()
+        token = check_id("key", key) if key is not None else self._context.new_id()
 
         def redeem(uow: UnitOfWork, book: LedgerBook) -> LedgerEntry:
             ledger = self._ledger(uow, programme, member)
             book.adopt(ledger)
             if not ledger.entries:
                 raise InsufficientPoints(member, wanted, 0)
-            at = booking_time(ledger, self._now())
+            at = booking_time(ledger, self._context.now())
             ledger.mature_and_expire(at)
             return ledger.redeem(at, token, points=points, reward=reward)
 
         return self._retrying(programme, redeem)
 
-    def adjust_points(
+    def adjust(
         self, customer_id: str, points: int, *, reason: str, key: str | None = None
     ) -> LedgerEntry:
         """Correct the member's points by hand, now: ``points > 0`` opens an available lot,
         ``points < 0`` takes available points oldest first (raising `InsufficientPoints`
         beyond the balance). ``reason`` (text) is kept on the entry; ``key`` makes it
         idempotent."""
-        programme = self.loyalty_programme()
+        programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError.single("reason", reason, "must be non-empty text")
-        token = check_id("key", key) if key is not None else self._new_id()
+        token = check_id("key", key) if key is not None else self._context.new_id()
 
         def adjust(uow: UnitOfWork, book: LedgerBook) -> LedgerEntry:
             ledger = self._ledger(uow, programme, member)
             book.adopt(ledger)
-            at = booking_time(ledger, self._now())
+            at = booking_time(ledger, self._context.now())
             ledger.mature_and_expire(at)
             return ledger.adjust(points, at, token, reason)
 
         return self._retrying(programme, adjust)
 
-    def run_points_job(
+    def run_job(
         self, *, as_of: datetime | None = None, batch_size: int = 500
     ) -> PointsJobReport:
         """Mature pending points, expire points and announce lapsed tiers as of ``as_of`` (now
@@ -180,15 +194,15 @@ class LoyaltyUseCases(ServiceContext):
         it again at the same ``as_of`` changes nothing. Members whose ledger already has
         entries after ``as_of`` are skipped (their past cannot be rewritten) and listed in
         the report."""
-        programme = self.loyalty_programme()
-        when = self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        programme = self.programme
+        when = self._context.as_of(as_of)
         if type(batch_size) is not int or not 0 < batch_size <= 10_000:
             raise ValidationError.single("batch_size", batch_size, "must be from 1 to 10000")
         members = matured = expired = 0
         skipped: list[CustomerId] = []
         after: CustomerId | None = None
         while True:
-            with self._reading() as uow:
+            with self._context.reading() as uow:
                 page = uow.points_ledgers.due(programme.name, when, after=after, limit=batch_size)
             if not page:
                 break
@@ -223,58 +237,6 @@ class LoyaltyUseCases(ServiceContext):
         # A member who earned or redeemed meanwhile makes the page be read and booked again.
         return self._retrying(programme, review)
 
-    def refer_customer(
-        self, referrer_id: str, referee_id: str, *, code: str | None = None
-    ) -> Referral:
-        """Record that ``referrer_id`` referred ``referee_id`` (with the referral ``code``
-        used, if any). The referral qualifies on the referee's first purchase recorded
-        afterwards and is rewarded then, through the programme's `ReferralPolicy`. Raises
-        `ReferralRefused` for a self-referral, a referee already referred, a referee who has
-        already made a purchase (no longer a new customer) or one who referred the referrer
-        (no mutual referrals), and `NotFound` for an unknown customer."""
-        programme = self.loyalty_programme()
-        referrer = CustomerId(check_id("referrer_id", referrer_id))
-        referee = CustomerId(check_id("referee_id", referee_id))
-        new_id, now = self._new_id(), self._now()
-
-        def refer() -> Referral:
-            with self.unit_of_work() as uow:
-                uow.customers.get(referrer)
-                uow.customers.get(referee)
-                if referrer != referee:
-                    _check_referee(uow, programme, referrer, referee)
-                referral = Referral.record(
-                    new_id, programme.name, referrer, referee, now, code=code
-                )
-                uow.referrals.add(referral)
-                uow.commit()
-            return referral
-
-        # A racing referral of the same referee is retried: the next attempt finds it and
-        # refuses this one (`ReferralRefused`), as it would have one call later.
-        return retry_conflicts(refer)
-
-    def get_referral(self, referral_id: str) -> Referral:
-        """The referral with that id; raises `NotFound`."""
-        with self._reading() as uow:
-            return uow.referrals.get(check_id("referral_id", referral_id))
-
-    def referral_of(self, referee_id: str) -> Referral | None:
-        """The referral that brought ``referee_id`` into the programme, or ``None``."""
-        programme = self.loyalty_programme()
-        with self._reading() as uow:
-            return uow.referrals.for_referee(
-                programme.name, CustomerId(check_id("referee_id", referee_id))
-            )
-
-    def referrals_made(self, referrer_id: str) -> list[Referral]:
-        """The referrals ``referrer_id`` made, oldest first."""
-        programme = self.loyalty_programme()
-        with self._reading() as uow:
-            return uow.referrals.by_referrer(
-                programme.name, CustomerId(check_id("referrer_id", referrer_id))
-            )
-
     def _ledger(self, uow: UnitOfWork, programme: Programme, member: CustomerId) -> PointsLedger:
         found = uow.points_ledgers.find(programme, member)
         if found is not None:
@@ -287,7 +249,7 @@ class LoyaltyUseCases(ServiceContext):
         from a fresh read (see `retry_conflicts`) when another writer got there first."""
 
         def attempt() -> T:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 book = LedgerBook(uow, programme)
                 done = work(uow, book)
                 book.save()
@@ -296,18 +258,6 @@ class LoyaltyUseCases(ServiceContext):
 
         # Another writer changed the ledger first: re-read it and decide again.
         return retry_conflicts(attempt)
-
-
-def _check_referee(
-    uow: UnitOfWork, programme: Programme, referrer: CustomerId, referee: CustomerId
-) -> None:
-    if uow.referrals.for_referee(programme.name, referee) is not None:
-        raise ReferralRefused.already_referred(referee)
-    if uow.interactions.timeline(referee, kinds=frozenset({InteractionKind.PURCHASE}), limit=1):
-        raise ReferralRefused(referee, "the customer has already made a purchase")
-    back = uow.referrals.for_referee(programme.name, referrer)
-    if back is not None and back.referrer_id == referee:
-        raise ReferralRefused(referee, "the customer referred the referrer: no mutual referrals")
 
 
 def _sum(entries: list[LedgerEntry], kind: EntryKind) -> int:

@@ -1,8 +1,8 @@
-"""Use cases on segments: who matches a rule, counted, paged or streamed, in the store; and
+"""`crm.segments`: who matches a rule, counted, paged or streamed, in the store; and
 membership tracking: a saved segment's members stored as a snapshot, refreshed against it.
 
-A rule is a `Condition` tree, or anything carrying one in a ``rule`` attribute (a saved
-segment). The store evaluates it: a SQL adapter compiles it into one query.
+A rule is a `Condition` tree or a saved `Segment`. The store evaluates it: a SQL adapter
+compiles it into one query.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
 
-from crmkit.app.context import ServiceContext
+from crmkit.app.context import Context
+from crmkit.app.rules import checked_rule
 from crmkit.app.membership import refresh_customer
 from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
@@ -28,49 +29,38 @@ from crmkit.domain import (
 from crmkit.domain._arguments import MAX_PAGE, page_limit
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
-from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 from crmkit.ports import Page, UnitOfWork
 
-__all__ = ["SegmentUseCases"]
+__all__ = ["SegmentService"]
 
 
-def rule_of(rule: object) -> Condition:
-    """The `Condition` of ``rule``: itself, or its ``rule`` attribute."""
-    if isinstance(rule, Condition):
-        return rule
-    inner = getattr(rule, "rule", None)
-    if isinstance(inner, Condition):
-        return inner
-    raise ValidationError.single("rule", rule, "must be a Condition or carry one as .rule")
+class SegmentService:
+    """Who matches a rule, and the stored membership of saved segments: ``crm.segments``."""
 
+    def __init__(self, context: Context) -> None:
+        self._context = context
 
-class SegmentUseCases(ServiceContext):
-    """The segment use cases of the `CRM` front door."""
-
-    def _rule(self, rule: object) -> Condition:
-        # Traits, lifecycle models and stages are checked against the CRM's settings, so a
-        # typo is an error rather than a segment that silently matches nobody.
-        condition = rule_of(rule)
-        Segment("rule", condition).check(self.trait_schema, lifecycles=self.lifecycles)
-        return condition
+    def _rule(self, rule: Condition | Segment) -> Condition:
+        return checked_rule(self._context.settings, rule)
 
     def _as_of(self, as_of: datetime | None) -> datetime:
-        return self._now() if as_of is None else ensure_utc(as_of, "as_of")
+        return self._context.as_of(as_of)
 
-    def count_segment(self, rule: object, as_of: datetime | None = None) -> int:
+    def count(self, rule: Condition | Segment, *, as_of: datetime | None = None) -> int:
         """How many customers match ``rule`` at ``as_of`` (default: now).
 
         The names the rule uses are checked against the CRM's settings, here as in every
         segment use case: a trait its schema (if any) does not declare, a lifecycle model or
         a stage it does not track raise `ValidationError` naming the closest known one."""
         condition, moment = self._rule(rule), self._as_of(as_of)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.customers.count_matching(condition, as_of=moment)
 
-    def segment_members(
+    def members(
         self,
-        rule: object,
+        rule: Condition | Segment,
+        *,
         as_of: datetime | None = None,
         limit: int = 100,
         cursor: str | None = None,
@@ -78,8 +68,39 @@ class SegmentUseCases(ServiceContext):
         """One page of the customers matching ``rule`` at ``as_of``, in id order; pass
         ``next_cursor`` back for the next page."""
         condition, moment = self._rule(rule), self._as_of(as_of)
-        page_limit(limit)
-        with self._reading() as uow:
+        return self._page(condition, moment, page_limit(limit), cursor)
+
+    def stream(
+        self, rule: Condition | Segment, *, as_of: datetime | None = None, batch_size: int = 1000
+    ) -> Iterator[Customer]:
+        """Every customer matching ``rule`` at ``as_of`` (now by default), in id order, with
+        bounded memory.
+
+        Read a page of ``batch_size`` at a time, each in its own short transaction (keyset
+        paging by id): no connection is held between pages and the caller may write
+        meanwhile; each page is evaluated at the same ``as_of``. The rule and ``as_of`` are
+        checked when the stream is created, before the first customer is asked for.
+
+        Raises:
+            ValidationError: the rule, ``as_of`` or ``batch_size`` is invalid.
+        """
+        condition, moment = self._rule(rule), self._as_of(as_of)
+        page_limit(batch_size, "batch_size")
+        return self._pages(condition, moment, batch_size)
+
+    def _pages(self, condition: Condition, moment: datetime, size: int) -> Iterator[Customer]:
+        cursor: str | None = None
+        while True:
+            page = self._page(condition, moment, size, cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def _page(
+        self, condition: Condition, moment: datetime, limit: int, cursor: str | None
+    ) -> Page[Customer]:
+        with self._context.reading() as uow:
             found = list(
                 islice(
                     uow.customers.stream_matching(
@@ -91,17 +112,9 @@ class SegmentUseCases(ServiceContext):
         more = len(found) > limit
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
-    def stream_segment(
-        self, rule: object, as_of: datetime | None = None, batch_size: int = 1000
-    ) -> Iterator[Customer]:
-        """Every customer matching ``rule`` at ``as_of``, in id order, with bounded memory."""
-        condition, moment = self._rule(rule), self._as_of(as_of)
-        with self._reading() as uow:
-            yield from uow.customers.stream_matching(condition, as_of=moment, batch_size=batch_size)
-
     # Membership tracking.
 
-    def refresh_segment(
+    def refresh(
         self, segment: Segment, *, as_of: datetime | None = None, batch_size: int = 1000
     ) -> MembershipChange:
         """Evaluate ``segment`` at ``as_of`` (default: now) in the store, compare the members
@@ -119,7 +132,9 @@ class SegmentUseCases(ServiceContext):
         """
         if not isinstance(segment, Segment):
             raise ValidationError.single("segment", segment, "must be a Segment")
-        segment.check(self.trait_schema, lifecycles=self.lifecycles)
+        segment.check(
+            self._context.settings.trait_schema, lifecycles=self._context.settings.lifecycles
+        )
         self._as_of(as_of)  # checked before touching storage
         if type(batch_size) is not int or batch_size < 1:
             raise ValidationError.single("batch_size", batch_size, "must be an int of 1 or more")
@@ -128,7 +143,7 @@ class SegmentUseCases(ServiceContext):
         return retry_conflicts(lambda: self._refresh(segment, self._as_of(as_of), batch_size))
 
     def _refresh(self, segment: Segment, moment: datetime, batch_size: int) -> MembershipChange:
-        with self.unit_of_work() as uow:
+        with self._context.unit_of_work() as uow:
             stored = uow.segment_memberships.find(segment.name)
             if stored is not None and moment < stored.as_of:
                 raise ValidationError.single(
@@ -153,13 +168,13 @@ class SegmentUseCases(ServiceContext):
             uow.commit()
         return change
 
-    def segment_snapshot(self, segment_name: str) -> SegmentSnapshot | None:
+    def snapshot(self, segment_name: str) -> SegmentSnapshot | None:
         """The stored snapshot of the segment called ``segment_name`` (when it was last
         refreshed, how many members it has), or ``None`` if it was never refreshed."""
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             return uow.segment_memberships.find(_segment_name(segment_name))
 
-    def segment_snapshot_members(
+    def snapshot_members(
         self, segment_name: str, *, limit: int = 100, cursor: str | None = None
     ) -> Page[CustomerId]:
         """One page of the stored members of the segment called ``segment_name``, in id
@@ -167,7 +182,7 @@ class SegmentUseCases(ServiceContext):
         ``next_cursor`` back for the next page. Empty for a segment never refreshed."""
         name = _segment_name(segment_name)
         page_limit(limit)
-        with self._reading() as uow:
+        with self._context.reading() as uow:
             found = list(
                 islice(
                     uow.segment_memberships.members(
@@ -180,9 +195,9 @@ class SegmentUseCases(ServiceContext):
         return Page(tuple(found[:limit]), found[limit - 1] if more else None)
 
     def refresh_memberships(
-        self, customer_id: str, as_of: datetime | None = None
+        self, customer_id: str, *, as_of: datetime | None = None
     ) -> list[EnteredSegment | LeftSegment]:
-        """Bring one customer's stored membership of each of this CRM's tracked ``segments``
+        """Bring one customer's stored membership of each of this CRM's tracked ``segments`` (its settings')
         up to date at ``as_of`` (default: now) and return the events recorded (committed
         with the change). Segments never refreshed as a whole are skipped. Raises
         `NotFound` for an unknown customer."""
@@ -190,9 +205,9 @@ class SegmentUseCases(ServiceContext):
         wanted = CustomerId(check_id("customer_id", customer_id))
 
         def attempt() -> list[EnteredSegment | LeftSegment]:
-            with self.unit_of_work() as uow:
+            with self._context.unit_of_work() as uow:
                 customer = uow.customers.get(wanted)
-                events = refresh_customer(uow, self.segments, customer, as_of=moment)
+                events = refresh_customer(uow, self._context.settings.segments, customer, as_of=moment)
                 uow.commit()
             return events
 
