@@ -5,7 +5,7 @@ Run ``python bench/bench_loyalty.py`` (100,000 purchase events over 10,000 membe
 See ``bench/README.md`` for what is measured.
 
 - *earn*: purchases (built before the timing, as a host builds them either way) are
-  recorded through ``CRM.import_interactions(batch, earn_points=True)``, one committed
+  recorded through ``crm.interactions.import_many(batch, earn_points=True)``, one committed
   (durable: WAL, ``synchronous=FULL``) transaction per batch: each interaction is stored
   and earns its points (its member's ledger read, the programme applied, the entries
   appended, the materialised balance updated). The baseline
@@ -38,19 +38,22 @@ from crmkit import (
     CRM,
     Customer,
     CustomerId,
-    EntryKind,
     FixedClock,
     Interaction,
     InteractionId,
-    LedgerEntry,
     Money,
+    Settings,
+)
+from crmkit.adapters.sqlalchemy import SqlStore
+from crmkit.loyalty import (
+    EntryKind,
+    LedgerEntry,
     PointsLedger,
     Programme,
     SpendRule,
     Tier,
     TierPolicy,
 )
-from crmkit.adapters.sqlalchemy import SqlStore
 
 TENANT = "default"
 QUICK_EVENTS = 2_000
@@ -249,7 +252,7 @@ def tiered_earn(crm: CRM, store_ledgers: Callable[[list[PointsLedger]], None],
     their entry counts."""
     long_size = 1_000 if quick else BIG_LEDGER
     long, short = CustomerId("long-member"), CustomerId("short-member")
-    crm.import_customers([Customer.register(c, at=START) for c in (long, short)])
+    crm.customers.import_many([Customer.register(c, at=START) for c in (long, short)])
     ledgers = [tiered_ledger(long, long_size, START), tiered_ledger(short, SMALL_LEDGER, START)]
     sizes = (len(ledgers[0].entries), len(ledgers[1].entries))
     store_ledgers(ledgers)
@@ -257,7 +260,7 @@ def tiered_earn(crm: CRM, store_ledgers: Callable[[list[PointsLedger]], None],
     def earns(customer: str) -> Callable[[], object]:
         def run() -> None:
             for _ in range(TIERED_EARNS):
-                crm.record_interaction(
+                crm.interactions.record(
                     customer, kind="purchase", channel="web", amount=Money.of("25.00", "EUR")
                 )
 
@@ -282,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as scratch:
         store = SqlStore.sqlite(Path(scratch) / "crmkit.db")
-        crm = CRM.from_store(store, clock=FixedClock(START), loyalty=PROGRAMME)
+        crm = CRM(store, Settings(clock=FixedClock(START), loyalty=PROGRAMME))
         raw = sqlite3_connect(Path(scratch) / "baseline.db")
         try:
             people = [Customer.register(member_id(i), at=START) for i in range(members)]
-            crm.import_customers(people)
+            crm.customers.import_many(people)
             raw.executescript(BASELINE_SCHEMA)
 
             print("earn (durable, one transaction per batch)", flush=True)
@@ -294,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             work = list(batches(purchases(events, members), args.batch_size))
             started = time.perf_counter()
             for batch in work:
-                crm.import_interactions(batch, batch_size=args.batch_size, earn_points=True)
+                crm.interactions.import_many(batch, batch_size=args.batch_size, earn_points=True)
             crmkit_earn = time.perf_counter() - started
             seqs: dict[str, int] = {}
             started = time.perf_counter()
@@ -303,22 +306,22 @@ def main(argv: list[str] | None = None) -> int:
             baseline = time.perf_counter() - started
             del work
             expected = sum(i.amount.minor // 100 for i in purchases(events, members) if i.amount)
-            earned = sum(b.pending + b.available for b in crm.stream_points_balances())
+            earned = sum(b.pending + b.available for b in crm.loyalty.stream_balances())
             if earned != expected:
                 raise SystemExit(f"crmkit booked {earned} points, the baseline {expected}")
             print(f"  crmkit   {crmkit_earn:8.2f} s   baseline {baseline:8.2f} s", flush=True)
 
             print("balance reads (10 and 10,000 entries)", flush=True)
             small, big = CustomerId("small-member"), CustomerId("big-member")
-            crm.import_customers([Customer.register(c, at=START) for c in (small, big)])
+            crm.customers.import_many([Customer.register(c, at=START) for c in (small, big)])
             with crm.unit_of_work() as uow:
                 uow.points_ledgers.add(stored_ledger(small, SMALL_LEDGER))
                 uow.points_ledgers.add(stored_ledger(big, BIG_LEDGER))
                 uow.commit()
-            assert crm.points_balance(big).available == 5 * BIG_LEDGER
+            assert crm.loyalty.balance(big).available == 5 * BIG_LEDGER
 
             def reads_of(customer: str) -> Callable[[], object]:
-                return lambda: [crm.points_balance(customer) for _ in range(reads)]
+                return lambda: [crm.loyalty.balance(customer) for _ in range(reads)]
 
             crmkit_db = sqlite3_connect(Path(scratch) / "crmkit.db")
             query = (
@@ -345,11 +348,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print("tiered earn (three tiers; a long and a short history)", flush=True)
         tiered: dict[str, tuple[float, float, int, int]] = {}
-        memory = CRM.in_memory(clock=SteppingClock(START), loyalty=TIERED)
+        memory = CRM.in_memory(Settings(clock=SteppingClock(START), loyalty=TIERED))
         tiered["memory"] = tiered_earn(memory, lambda ls: _store(memory, ls), args.quick)
         tiered_store = SqlStore.sqlite(Path(scratch) / "tiered.db")
         try:
-            on_file = CRM.from_store(tiered_store, clock=SteppingClock(START), loyalty=TIERED)
+            on_file = CRM(tiered_store, Settings(clock=SteppingClock(START), loyalty=TIERED))
             tiered["sqlite"] = tiered_earn(on_file, lambda ls: _store(on_file, ls), args.quick)
         finally:
             tiered_store.dispose()

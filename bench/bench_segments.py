@@ -18,7 +18,7 @@ Workload, identical for both contenders of each pair:
       & (purchases(last=days(90)).count() >= 2)
       & (purchases(last=days(365)).sum("EUR") >= 200)
 
-- *SQL*: ``CRM.count_segment(rule, as_of=AS_OF)`` (the repository's ``count_matching``:
+- *SQL*: ``crm.segments.count(rule, as_of=AS_OF)`` (the repository's ``count_matching``:
   one ``SELECT count(*)`` compiled from the rule) against the same count written by hand
   (correlated subqueries for the two aggregates) on a raw ``sqlite3`` connection to the same
   file;
@@ -257,15 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as scratch:
         path = Path(scratch) / "crmkit.db"
         store = SqlStore.sqlite(path)
-        crm = CRM.from_store(store)
+        crm = CRM(store)
         raw = sqlite3_connect(path)
         try:
             print("load (untimed: bulk import through the front door)", flush=True)
             started = time.perf_counter()
             people = [make_customer(i) for i in range(customers)]
-            crm.import_customers(people, batch_size=batch)
+            crm.customers.import_many(people, batch_size=batch)
             timelines = [list(make_interactions(i)) for i in range(customers)]
-            crm.import_interactions(
+            crm.interactions.import_many(
                 (x for timeline in timelines for x in timeline), batch_size=batch
             )
             raw.execute("ANALYZE")  # the planner statistics a host's database would have
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             sql, members = timed_pair(
                 "sql",
                 {
-                    "crmkit": lambda: crm.count_segment(rule, as_of=AS_OF),
+                    "crmkit": lambda: crm.segments.count(rule, as_of=AS_OF),
                     "handwritten": lambda: int(raw.execute(query, params).fetchone()[0]),
                 },
                 args.repeats,

@@ -197,12 +197,12 @@ def core_engine(path: Path) -> Engine:
 
 
 def crmkit_write(crm: CRM, customers: Iterable[Customer], batch_size: int) -> int:
-    return crm.import_customers(customers, batch_size=batch_size).imported
+    return crm.customers.import_many(customers, batch_size=batch_size).imported
 
 
 def crmkit_read(crm: CRM, batch_size: int) -> int:
     count, last = 0, None
-    for customer in crm.stream_customers(batch_size=batch_size):
+    for customer in crm.customers.stream(batch_size=batch_size):
         count += 1
         last = customer
     assert count == 0 or isinstance(last, Customer)
@@ -291,19 +291,19 @@ def probe_memory(path: Path, batch_size: int, mode: str) -> dict[str, Any]:
     allocations, and slows the run: hence a separate process).
     """
     store = SqlStore.sqlite(path, migrate=False)
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     gc.collect()
     if mode == "tracemalloc":
         import tracemalloc
 
         tracemalloc.start()
-        count = sum(1 for _ in crm.stream_customers(batch_size=batch_size))
+        count = sum(1 for _ in crm.customers.stream(batch_size=batch_size))
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         store.dispose()
         return {"rows": count, "traced_peak_mb": peak / 2**20}
     before, method = _rss_before_streaming()
-    count = sum(1 for _ in crm.stream_customers(batch_size=batch_size))
+    count = sum(1 for _ in crm.customers.stream(batch_size=batch_size))
     peak = _rss_peak_mb(method)
     store.dispose()
     return {"rows": count, "rss_growth_mb": peak - before, "rss_peak_mb": peak, "how": method}
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crmkit-bench-") as scratch:
         crmkit_db = Path(scratch) / "crmkit.db"
         store = SqlStore.sqlite(crmkit_db)  # creates the schema (migrations), untimed
-        crm = CRM.from_store(store)
+        crm = CRM(store)
         engine = core_engine(Path(scratch) / "core.db")
         baseline_metadata.create_all(engine)
         raw = sqlite3_connect(Path(scratch) / "sqlite3.db")

@@ -21,17 +21,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from crmkit import (
-    CRM,
-    CUSTOMER_LIFECYCLE,
-    DEAL_PIPELINE,
-    FixedClock,
-    Money,
-    SequentialIds,
-    StageChanged,
-    StageHistory,
-)
+from crmkit import CRM, FixedClock, Money, SequentialIds, Settings
 from crmkit.errors import GuardFailed, IllegalTransition
+from crmkit.events import StageChanged
+from crmkit.lifecycle import CUSTOMER_LIFECYCLE, DEAL_PIPELINE, StageHistory
 
 LIFECYCLES = [CUSTOMER_LIFECYCLE, DEAL_PIPELINE]
 START = date(2024, 1, 1)
@@ -85,12 +78,12 @@ def open_crm(args: argparse.Namespace, clock: FixedClock) -> CRM:
     """The CRM on the storage chosen on the command line."""
     ids = SequentialIds("id")
     if args.memory:
-        return CRM.in_memory(lifecycles=LIFECYCLES, clock=clock, ids=ids)
+        return CRM.in_memory(Settings(lifecycles=LIFECYCLES, clock=clock, ids=ids))
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="crmkit-demo-")) / "crm.db"
     if path.exists():
         raise SystemExit(f"{path} exists already: the demo starts from an empty database")
     print(f"Storing everything in the SQLite file {path}\n")
-    return CRM.sqlite(path, lifecycles=LIFECYCLES, clock=clock, ids=ids)
+    return CRM.sqlite(path, Settings(lifecycles=LIFECYCLES, clock=clock, ids=ids))
 
 
 def reevaluate(crm: CRM, today: date) -> int:
@@ -99,7 +92,8 @@ def reevaluate(crm: CRM, today: date) -> int:
     nothing. This shop runs it every Monday; a busier one would run it every night."""
     midnight = datetime.combine(today, time(0, 0), tzinfo=UTC)
     return sum(
-        crm.reevaluate_all(as_of=midnight, subject=kind).moved for kind in ("customer", "account")
+        crm.lifecycle.reevaluate_all(as_of=midnight, subject=kind).moved
+        for kind in ("customer", "account")
     )
 
 
@@ -108,11 +102,11 @@ def simulate(crm: CRM, clock: FixedClock) -> tuple[dict[str, str], list[str]]:
     ids: dict[str, str] = {}
     refusals: list[str] = []
     for name, profile in CUSTOMERS.items():
-        ids[name] = crm.register_customer(**profile).id
-    ids["acme"] = crm.register_account(name="Acme Engines", domain="acme.example").id
-    ids["globex"] = crm.register_account(name="Globex", domain="globex.example").id
-    crm.link_to_account(ids["linus"], ids["acme"], role="decision_maker")
-    crm.link_to_account(ids["grace"], ids["globex"], role="buyer")
+        ids[name] = crm.customers.register(**profile).id
+    ids["acme"] = crm.accounts.register(name="Acme Engines", domain="acme.example").id
+    ids["globex"] = crm.accounts.register(name="Globex", domain="globex.example").id
+    crm.accounts.link(ids["linus"], ids["acme"], role="decision_maker")
+    crm.accounts.link(ids["grace"], ids["globex"], role="buyer")
 
     for day in range(DAYS):
         today = START + timedelta(days=day)
@@ -121,13 +115,13 @@ def simulate(crm: CRM, clock: FixedClock) -> tuple[dict[str, str], list[str]]:
             reevaluate(crm, today)
         clock.set(datetime.combine(today, time(10, 0), tzinfo=UTC))
         for name, profile in LATE_JOINERS.get(day, {}).items():
-            ids[name] = crm.register_customer(**profile).id
+            ids[name] = crm.customers.register(**profile).id
         for who, kind, channel in INTERACTIONS.get(day, []):
             price = "12000.00" if who == "linus" else "40.00"
             amount = Money.of(price, "EUR") if kind == "purchase" else None
-            crm.record_interaction(ids[who], kind=kind, channel=channel, amount=amount)
+            crm.interactions.record(ids[who], kind=kind, channel=channel, amount=amount)
         for who, model, stage, reason, actor in HAND_MOVES.get(day, []):
-            crm.move_stage(ids[who], stage, model=model, reason=reason, actor=actor)
+            crm.lifecycle.move(ids[who], stage, model=model, reason=reason, actor=actor)
         if day == 4:
             refusals.extend(try_refused_moves(crm, ids))
     return ids, refusals
@@ -136,11 +130,11 @@ def simulate(crm: CRM, clock: FixedClock) -> tuple[dict[str, str], list[str]]:
 def try_refused_moves(crm: CRM, ids: dict[str, str]) -> Iterable[str]:
     """Moves the models refuse, and what they say."""
     try:
-        crm.move_stage(ids["alan"], "qualified", model="customer_lifecycle")
+        crm.lifecycle.move(ids["alan"], "qualified", model="customer_lifecycle")
     except GuardFailed as error:
         yield f"GuardFailed: {error}"
     try:
-        crm.move_stage(ids["alan"], "loyal", model="customer_lifecycle")
+        crm.lifecycle.move(ids["alan"], "loyal", model="customer_lifecycle")
     except IllegalTransition as error:
         yield f"IllegalTransition: {error}"
 
@@ -153,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     clock = FixedClock(datetime.combine(START, time(0, 0), tzinfo=UTC))
     crm = open_crm(args, clock)
     announced: list[StageChanged] = []
-    crm.subscribe(StageChanged, announced.append)
+    crm.events.subscribe(StageChanged, announced.append)
     ids, refusals = simulate(crm, clock)
     print_report(crm, clock.now(), {v: k for k, v in ids.items()}, refusals, announced)
 
@@ -169,7 +163,7 @@ def print_report(
 
     for model in LIFECYCLES:
         print(f"\nStage histories in {model.name}")
-        for history in crm.stream_stage_histories(model=model.name):
+        for history in crm.lifecycle.stream_histories(model=model.name):
             print_history(history, names)
 
     print("\nRefused, as they should be")
@@ -177,13 +171,13 @@ def print_report(
         print(f"  {refusal}")
 
     for model in LIFECYCLES:
-        counts = crm.count_by_stage(model=model.name)
+        counts = crm.lifecycle.count_by_stage(model=model.name)
         shown = ", ".join(f"{stage} {n}" for stage, n in counts.items() if n)
         print(f"\nCount by stage in {model.name}: {shown}")
 
     print("\nTime in stage (customer_lifecycle, finished stays, in days)")
     print(f"  {'stage':<12}{'stays':>6}{'median':>8}{'p90':>8}{'mean':>8}")
-    for stage, stats in crm.stage_durations(model="customer_lifecycle", as_of=now).items():
+    for stage, stats in crm.lifecycle.durations(model="customer_lifecycle", as_of=now).items():
         print(
             f"  {stage:<12}{stats.count:>6}{_days(stats.median):>8}"
             f"{_days(stats.p90):>8}{_days(stats.mean):>8}"
@@ -191,7 +185,7 @@ def print_report(
 
     year_start, year_end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
     print("\nWhere customers went next, for entries during 2024")
-    flows = crm.stage_conversion(model="customer_lifecycle", since=year_start, until=year_end)
+    flows = crm.lifecycle.conversion(model="customer_lifecycle", since=year_start, until=year_end)
     for stage, flow in flows.items():
         onward = ", ".join(f"{to} {n}" for to, n in sorted(flow.moved_to.items())) or "-"
         print(
@@ -200,7 +194,7 @@ def print_report(
         )
 
     steps = ["subscriber", "lead", "qualified", "customer", "repeat", "loyal", "advocate"]
-    funnel = crm.stage_funnel(
+    funnel = crm.lifecycle.funnel(
         steps,
         model="customer_lifecycle",
         entered_since=year_start,

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crmkit import CRM, FixedClock, Money, SequentialIds
+from crmkit import CRM, FixedClock, Money, SequentialIds, Settings
 from crmkit.domain import (
     EventRule,
     PointsEarned,
@@ -103,12 +103,12 @@ def open_crm(args: argparse.Namespace, clock: FixedClock) -> CRM:
     """The CRM on the storage chosen on the command line."""
     ids = SequentialIds("id")
     if args.memory:
-        return CRM.in_memory(loyalty=READING_CLUB, clock=clock, ids=ids)
+        return CRM.in_memory(Settings(loyalty=READING_CLUB, clock=clock, ids=ids))
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="crmkit-demo-")) / "crm.db"
     if path.exists():
         raise SystemExit(f"{path} exists already: the demo starts from an empty database")
     print(f"Storing everything in the SQLite file {path}\n")
-    return CRM.sqlite(path, loyalty=READING_CLUB, clock=clock, ids=ids)
+    return CRM.sqlite(path, Settings(loyalty=READING_CLUB, clock=clock, ids=ids))
 
 
 def simulate(crm: CRM, clock: FixedClock) -> tuple[dict[str, str], Counter[str], list[str]]:
@@ -119,17 +119,17 @@ def simulate(crm: CRM, clock: FixedClock) -> tuple[dict[str, str], Counter[str],
     notes: list[str] = []
     clock.set(datetime.combine(START, time(9, 0), tzinfo=UTC))
     for name, profile in MEMBERS.items():
-        ids[name] = crm.register_customer(**profile).id
+        ids[name] = crm.customers.register(**profile).id
     for day in range(DAYS):
         today = START + timedelta(days=day)
         if day:  # the nightly job, at midnight starting each day
             midnight = datetime.combine(today, time(0, 0), tzinfo=UTC)
             clock.set(midnight)
-            report = crm.run_points_job(as_of=midnight)
+            report = crm.loyalty.run_job(as_of=midnight)
             totals.update(matured=report.matured, expired=report.expired, runs=1)
         clock.set(datetime.combine(today, time(10, 0), tzinfo=UTC))
         for name, profile in LATE_JOINERS.get(day, {}).items():
-            ids[name] = crm.register_customer(**profile).id
+            ids[name] = crm.customers.register(**profile).id
         for who, what, argument in EVENTS.get(day, []):
             note = happen(crm, ids, who, what, argument)
             if note:
@@ -143,33 +143,33 @@ def happen(crm: CRM, ids: dict[str, str], who: str, what: str, argument: Any) ->
     member = ids[who]
     if what == "purchase":
         order, euros = argument
-        crm.record_interaction(
+        crm.interactions.record(
             member, kind="purchase", channel="in_person", amount=Money.of(euros, "EUR"),
             external_ref=order,
         )  # fmt: skip
     elif what == "refund":
         order, euros = argument
         amount = Money.of(euros, "EUR") if euros is not None else None
-        crm.record_interaction(
+        crm.interactions.record(
             member, kind="refund", channel="in_person", amount=amount, refund_of=order,
             external_ref=f"refund-{order}",
         )  # fmt: skip
     elif what in ("sign_up", "review"):
-        crm.record_interaction(member, kind=what, channel="web")
+        crm.interactions.record(member, kind=what, channel="web")
     elif what == "redeem":
         reward, key = argument
         try:
-            entry = crm.redeem_points(member, reward=reward, key=key)
+            entry = crm.loyalty.redeem(member, reward=reward, key=key)
         except InsufficientPoints as error:
             return f"{reward} refused: {error.available} of {error.requested} points available"
         return f"{reward} for {entry.points} points (key {key}: ledger entry #{entry.seq})"
     elif what == "adjust":
         points, reason = argument
-        crm.adjust_points(member, points, reason=reason, key=f"adjust-{who}-1")
+        crm.loyalty.adjust(member, points, reason=reason, key=f"adjust-{who}-1")
     elif what == "refer":
         if argument not in ids:
             return f"cannot refer {argument} yet: not a customer"
-        referral = crm.refer_customer(member, ids[argument], code=f"{who.upper()}-FRIENDS")
+        referral = crm.loyalty.referrals.refer(member, ids[argument], code=f"{who.upper()}-FRIENDS")
         return f"referred {argument} with code {referral.code}"
     return None
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     crm = open_crm(args, clock)
     received: Counter[str] = Counter()
     for kind in (PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged):
-        crm.subscribe(kind, lambda event: received.update([type(event).__name__]))
+        crm.events.subscribe(kind, lambda event: received.update([type(event).__name__]))
     ids, totals, notes = simulate(crm, clock)
     print_report(crm, clock.now(), ids, totals, notes, received)
 
@@ -205,15 +205,15 @@ def print_report(
 
     print("\nBalances (stored rows, as the nightly job left them) and tiers now")
     print(f"  {'member':<10}{'available':>10}{'pending':>9}{'entries':>9}  tier")
-    for balance in crm.stream_points_balances():
-        tier = crm.loyalty_tier(balance.customer_id)
+    for balance in crm.loyalty.stream_balances():
+        tier = crm.loyalty.tier(balance.customer_id)
         print(
             f"  {names[balance.customer_id]:<10}{balance.available:>10}{balance.pending:>9}"
             f"{balance.entries:>9}  {tier}"
         )
 
     past = datetime(2024, 6, 1, tzinfo=UTC)
-    then = crm.points_balance(ids["ada"], as_of=past)
+    then = crm.loyalty.balance(ids["ada"], as_of=past)
     print(
         f"\nAda on {past:%Y-%m-%d}: {then.available} available, {then.pending} pending,"
         f" tier {then.tier}"
@@ -221,7 +221,7 @@ def print_report(
 
     print("\nReferrals")
     for name in ids:
-        for referral in crm.referrals_made(ids[name]):
+        for referral in crm.loyalty.referrals.list_by_referrer(ids[name]):
             print(
                 f"  {name} referred {names[referral.referee_id]} (code {referral.code}):"
                 f" {referral.status}, qualified {referral.qualified_at:%Y-%m-%d}"
@@ -232,14 +232,14 @@ def print_report(
         f" {totals['expired']} expired"
     )
 
-    state = crm.points_state(ids["ada"])
+    state = crm.loyalty.state(ids["ada"])
     print(
         f"\nAda's statement (earned {state.earned}, adjusted +{state.adjusted_in}"
         f" -{state.adjusted_out}, redeemed {state.redeemed}, expired {state.expired},"
         f" reversed {state.reversed}; {state.available} available, {state.pending} pending)"
     )
     print(f"  {'booked':<17}{'entry':<9}{'rule':<16}{'change':>7}{'avail':>7}{'pend':>6}")
-    for line in crm.points_statement(ids["ada"]):
+    for line in crm.loyalty.statement(ids["ada"]):
         entry = line.entry
         forgiven = f"  ({entry.shortfall} already spent: forgiven)" if entry.shortfall else ""
         print(

@@ -16,15 +16,16 @@ from pathlib import Path
 
 from crmkit import (
     CRM,
-    DomainEvent,
     FixedClock,
     Money,
     PostalAddress,
     SequentialIds,
+    Settings,
     TraitDefinition,
     TraitSchema,
 )
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, ValidationError
+from crmkit.events import DomainEvent
 
 TRAITS = TraitSchema(
     {
@@ -38,12 +39,16 @@ def open_crm(args: argparse.Namespace, clock: FixedClock) -> CRM:
     """The CRM on the storage chosen on the command line."""
     ids = SequentialIds("id")
     if args.memory:
-        return CRM.in_memory(clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+        return CRM.in_memory(
+            Settings(clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+        )
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="crmkit-demo-")) / "crm.db"
     if path.exists():
         raise SystemExit(f"{path} exists already: the demo starts from an empty database")
     print(f"Storing everything in the SQLite file {path}\n")
-    return CRM.sqlite(path, clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+    return CRM.sqlite(
+        path, Settings(clock=clock, ids=ids, trait_schema=TRAITS, default_region="GB")
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,10 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     clock = FixedClock(datetime(2024, 5, 1, 9, 0, tzinfo=UTC))
     crm = open_crm(args, clock)
     events: list[DomainEvent] = []
-    crm.subscribe(DomainEvent, events.append)
+    crm.events.subscribe(DomainEvent, events.append)
 
     # Customers: input is normalised, duplicates and stale edits are refused.
-    ada = crm.register_customer(
+    ada = crm.customers.register(
         email=" Ada@Example.com ",
         phone="020 7946 0958",
         given_name="Ada",
@@ -65,45 +70,47 @@ def main(argv: list[str] | None = None) -> None:
         tags={"VIP"},
         traits={"plan": "pro", "seats": 3},
     )
-    grace = crm.register_customer(email="grace@example.com", given_name="Grace")
+    grace = crm.customers.register(email="grace@example.com", given_name="Grace")
     clock.advance(timedelta(hours=1))
-    ada = crm.update_profile(ada.id, expected_version=1, address=PostalAddress("GB", city="London"))
+    ada = crm.customers.update(
+        ada.id, expected_version=1, address=PostalAddress("GB", city="London")
+    )
     refusals = []
     try:
-        crm.register_customer(email="ADA@example.com")
+        crm.customers.register(email="ADA@example.com")
     except DuplicateCustomer as error:
         refusals.append(f"DuplicateCustomer: {error}")
     try:
-        crm.update_profile(ada.id, expected_version=1, family_name="King")
+        crm.customers.update(ada.id, expected_version=1, family_name="King")
     except ConcurrencyConflict as error:
         refusals.append(f"ConcurrencyConflict: {error}")
     try:
-        crm.set_traits(ada.id, {"seats": "many"})
+        crm.customers.set_traits(ada.id, {"seats": "many"})
     except ValidationError as error:
         refusals.append(f"ValidationError: {error}")
 
     # Consent: an append-only history; the latest decision wins, no record means no.
-    crm.record_consent(
+    crm.consent.record(
         ada.id, purpose="newsletter", channel="email", status="granted", source="signup_form"
     )
-    crm.record_consent(
+    crm.consent.record(
         grace.id, purpose="newsletter", channel="email", status="granted", source="signup_form"
     )
     clock.advance(timedelta(days=14))
-    crm.record_consent(
+    crm.consent.record(
         grace.id, purpose="newsletter", channel=None, status="withdrawn", source="unsubscribe"
     )
 
     # Interactions: append-only, idempotent by the host's own reference.
     for _delivery in range(2):  # the shop's webhook arrives twice; it is stored once
-        crm.record_interaction(
+        crm.interactions.record(
             ada.id,
             kind="purchase",
             channel="web",
             amount=Money.of("49.90", "EUR"),
             external_ref="order-1001",
         )
-    crm.record_interaction(
+    crm.interactions.record(
         ada.id,
         kind="support_case",
         channel="phone",
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         team="support",
     )
     clock.advance(timedelta(days=2))
-    crm.record_interaction(
+    crm.interactions.record(
         ada.id,
         kind="refund",
         channel="web",
@@ -122,13 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     # Accounts: a company with its contacts.
-    acme = crm.register_account(name="Acme Engines Ltd", domain="https://www.acme.example/")
-    crm.link_to_account(ada.id, acme.id, role="decision_maker")
-    crm.link_to_account(grace.id, acme.id, role="billing")
+    acme = crm.accounts.register(name="Acme Engines Ltd", domain="https://www.acme.example/")
+    crm.accounts.link(ada.id, acme.id, role="decision_maker")
+    crm.accounts.link(grace.id, acme.id, role="billing")
 
     # Tenants: the same storage, another business, nothing shared.
     other = crm.for_tenant("another-shop")
-    other_sees_ada = other.find_customer_by_email("ada@example.com") is not None
+    other_sees_ada = other.customers.find_by_email("ada@example.com") is not None
 
     print_report(crm, clock.now(), refusals, events, other_sees_ada)
 
@@ -143,7 +150,7 @@ def print_report(
     print(f"crmkit quickstart — tenant {crm.tenant!r}, as of {now:%Y-%m-%d %H:%M} UTC")
 
     print("\nCustomers")
-    for customer in crm.stream_customers():
+    for customer in crm.customers.stream():
         tags = ", ".join(sorted(customer.tags)) or "-"
         link = customer.account.role if customer.account else "-"
         print(
@@ -156,21 +163,21 @@ def print_report(
         print(f"  {refusal}")
 
     print("\nMay we send the newsletter by email?")
-    for customer in crm.stream_customers():
-        now_ok = crm.may_contact(customer.id, "email", "newsletter")
-        then_ok = crm.may_contact(
-            customer.id, "email", "newsletter", at=datetime(2024, 5, 2, tzinfo=UTC)
+    for customer in crm.customers.stream():
+        now_ok = crm.consent.may_contact(customer.id, "email", "newsletter")
+        then_ok = crm.consent.may_contact(
+            customer.id, "email", "newsletter", as_of=datetime(2024, 5, 2, tzinfo=UTC)
         )
         print(
             f"  {customer.display_name:<14} now: {_yes_no(now_ok):<3}  "
             f"on 2024-05-02: {_yes_no(then_ok)}"
         )
 
-    ada = crm.find_customer_by_email("ada@example.com")
+    ada = crm.customers.find_by_email("ada@example.com")
     assert ada is not None
     print(f"\nTimeline of {ada.display_name}")
     total = Money.zero("EUR")
-    for interaction in crm.timeline(ada.id):
+    for interaction in crm.interactions.timeline(ada.id):
         amount = str(interaction.amount) if interaction.amount else ""
         line = (
             f"  {interaction.occurred_at:%Y-%m-%d %H:%M}  {interaction.kind:<13}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crmkit import CRM, FixedClock, SequentialIds
+from crmkit import CRM, FixedClock, SequentialIds, Settings
 from crmkit.testing.databases import MYSQL_URL_ENV, POSTGRES_URL_ENV, scratch_store, server_url
 
 #: Backend name -> how to get its URL (None: skip, with the reason).
@@ -72,11 +72,6 @@ def crm_maker(store: object, start: datetime, **defaults: object) -> MakeCrm:
 
     def make(tenant: str = "alpha", clock: FixedClock | None = None, **options: object) -> CRM:
         settings = {**defaults, "ids": SequentialIds(tenant), **options}
-        return CRM.from_store(
-            store,  # type: ignore[arg-type]
-            tenant=tenant,
-            clock=clock or FixedClock(start),
-            **settings,  # type: ignore[arg-type]
-        )
+        return CRM(store, Settings(tenant=tenant, clock=clock or FixedClock(start), **settings))
 
     return make

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from crmkit import CRM
+from crmkit import CRM, Settings
 from crmkit.errors import CrmError
 from tests.loyalty_workers import PROGRAMME
 from tests.workers import SHARED_CUSTOMER
@@ -28,16 +28,16 @@ def writes(crm: CRM, worker: int, step: int) -> list[tuple[str, Any]]:
     """The calls of one round: a registration, an interaction, a consent, a redemption."""
     key = f"w{worker}-{step}"
     return [
-        ("register_customer", lambda: crm.register_customer(email=f"{key}@example.com")),
+        ("register_customer", lambda: crm.customers.register(email=f"{key}@example.com")),
         (
             "record_interaction",
-            lambda: crm.record_interaction(
+            lambda: crm.interactions.record(
                 SHARED_CUSTOMER, kind="note", channel="email", external_ref=key
             ),
         ),
         (
             "record_consent",
-            lambda: crm.record_consent(
+            lambda: crm.consent.record(
                 SHARED_CUSTOMER,
                 purpose=key.replace("-", "_"),
                 channel="email",
@@ -45,13 +45,13 @@ def writes(crm: CRM, worker: int, step: int) -> list[tuple[str, Any]]:
                 source="lock",
             ),
         ),
-        ("redeem_points", lambda: crm.redeem_points(SHARED_CUSTOMER, points=1, key=key)),
+        ("redeem_points", lambda: crm.loyalty.redeem(SHARED_CUSTOMER, points=1, key=key)),
     ]
 
 
 def write_in_process(path: str, worker: int, rounds: int) -> tuple[int, list[str], float]:
     """A pool task: ``(pid, failures, longest call in seconds)`` after ``rounds`` rounds."""
-    crm = CRM.sqlite(path, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.sqlite(path, Settings(loyalty=PROGRAMME), migrate=False)
     failures: list[str] = []
     longest = 0.0
     try:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from crmkit import CRM, Money, Programme, SpendRule
+from crmkit import CRM, Money, Settings
 from crmkit.errors import ConcurrencyConflict, InsufficientPoints
+from crmkit.loyalty import Programme, SpendRule
 
 #: The programme every worker and test uses (points available at once, no expiry).
 PROGRAMME = Programme("club", [SpendRule("spend", 1, Money.of("1.00", "EUR"))])
@@ -26,7 +27,7 @@ def redeem(crm: CRM, customer_id: str, points: int, tries: int) -> list[str]:
     outcomes = []
     for _ in range(tries):
         try:
-            crm.redeem_points(customer_id, points=points)
+            crm.loyalty.redeem(customer_id, points=points)
             outcomes.append("ok")
         except (InsufficientPoints, ConcurrencyConflict) as error:
             outcomes.append(type(error).__name__)
@@ -35,7 +36,7 @@ def redeem(crm: CRM, customer_id: str, points: int, tries: int) -> list[str]:
 
 def redeem_in_process(url: str, customer_id: str, points: int, tries: int) -> tuple[int, list[str]]:
     """A pool task: open the CRM, wait for every worker, redeem; ``(pid, outcomes)``."""
-    crm = CRM.from_url(url, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.from_url(url, Settings(loyalty=PROGRAMME), migrate=False)
     try:
         if _START is not None:
             _START.wait(60)

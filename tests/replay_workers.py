@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from crmkit import CRM
+from crmkit import CRM, Settings
 from crmkit.errors import CrmError
 from tests.loyalty_workers import PROGRAMME
 from tests.workers import SHARED_CUSTOMER, interaction_content
@@ -27,7 +27,7 @@ def init_racer(start: Any) -> None:
 
 def open_racer_crm(url: str) -> CRM:
     """The CRM every racer uses (with the loyalty programme, for redemptions)."""
-    return CRM.from_url(url, migrate=False, loyalty=PROGRAMME)
+    return CRM.from_url(url, Settings(loyalty=PROGRAMME), migrate=False)
 
 
 def race(crm: CRM, operation: str, key: str) -> Outcome:
@@ -40,21 +40,21 @@ def race(crm: CRM, operation: str, key: str) -> Outcome:
 
 def _call(crm: CRM, operation: str, key: str) -> Any:
     if operation == "record":
-        i = crm.record_interaction(SHARED_CUSTOMER, external_ref=key, **interaction_content(key))
+        i = crm.interactions.record(SHARED_CUSTOMER, external_ref=key, **interaction_content(key))
         return (i.id, i.customer_id, i.occurred_at, i.kind, i.channel, i.amount, i.metadata)
     if operation == "register":
-        customer = crm.register_customer(external_ids={"shop": key}, given_name="Racer")
+        customer = crm.customers.register(external_ids={"shop": key}, given_name="Racer")
         return customer.id
     if operation == "redeem":
-        entry = crm.redeem_points(SHARED_CUSTOMER, points=1, key=key)
+        entry = crm.loyalty.redeem(SHARED_CUSTOMER, points=1, key=key)
         return (entry.key, entry.points, entry.at)
     if operation == "adjust":
-        entry = crm.adjust_points(SHARED_CUSTOMER, 3, reason="goodwill", key=key)
+        entry = crm.loyalty.adjust(SHARED_CUSTOMER, 3, reason="goodwill", key=key)
         return (entry.key, entry.points, entry.at)
     if operation == "refer":  # one referee per key, referred by every racer at once
-        return crm.refer_customer(REFERRER, key).id
+        return crm.loyalty.referrals.refer(REFERRER, key).id
     if operation == "consent":  # each racer its own purpose: every decision must be kept
-        record = crm.record_consent(
+        record = crm.consent.record(
             SHARED_CUSTOMER, purpose=key, channel="email", status="granted", source="racer"
         )
         return (record.purpose, record.status)

@@ -7,16 +7,10 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 
-from crmkit import (
-    Account,
-    AccountChanged,
-    AccountId,
-    AccountLink,
-    AccountRegistered,
-    CompanySize,
-)
+from crmkit import Account, AccountId, AccountLink, CompanySize
 from crmkit.domain import normalize_web_domain
 from crmkit.errors import ValidationError
+from crmkit.events import AccountChanged, AccountRegistered
 from crmkit.testing.strategies import web_domains
 from tests.strategies import T0
 

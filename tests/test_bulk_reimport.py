@@ -23,12 +23,12 @@ from crmkit import (
     InteractionId,
     InteractionKind,
     Money,
-    PointsEarned,
-    Programme,
-    SpendRule,
+    Settings,
 )
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.errors import DuplicateCustomer, IdempotencyConflict, ValidationError
+from crmkit.events import PointsEarned
+from crmkit.loyalty import Programme, SpendRule
 from tests.conftest import MakeCrm, crm_maker
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -66,7 +66,7 @@ def _purchases(*, fresh_ids: bool = False) -> list[Interaction]:
 
 def _ledgers(crm: CRM) -> list[list[tuple[object, ...]]]:
     return [
-        [(e.kind, e.points, e.rule, e.interaction_id) for e in crm.points_ledger(who).entries]
+        [(e.kind, e.points, e.rule, e.interaction_id) for e in crm.loyalty.ledger(who).entries]
         for who in ("ada", "bob")
     ]
 
@@ -77,23 +77,23 @@ class TestEarningOnReImport:
     ) -> None:
         crm = make()
         earned: list[PointsEarned] = []
-        crm.subscribe(PointsEarned, earned.append)
-        crm.import_customers(_members())
-        first = crm.import_interactions(_purchases(), earn_points=True, on_existing="skip")
+        crm.events.subscribe(PointsEarned, earned.append)
+        crm.customers.import_many(_members())
+        first = crm.interactions.import_many(_purchases(), earn_points=True, on_existing="skip")
         assert (first.imported, len(earned)) == (3, 3)
-        before = (_ledgers(crm), [crm.points_balance(who) for who in ("ada", "bob")])
-        again = crm.import_interactions(
+        before = (_ledgers(crm), [crm.loyalty.balance(who) for who in ("ada", "bob")])
+        again = crm.interactions.import_many(
             _purchases(fresh_ids=True), batch_size=2, earn_points=True, on_existing="skip"
         )
         assert (again.imported, again.skipped) == (0, (0, 1, 2))
-        assert (_ledgers(crm), [crm.points_balance(who) for who in ("ada", "bob")]) == before
+        assert (_ledgers(crm), [crm.loyalty.balance(who) for who in ("ada", "bob")]) == before
         assert len(earned) == 3
 
     def test_a_purchase_repeated_within_an_earning_import_earns_once(self, make: MakeCrm) -> None:
         crm = make()
-        crm.import_customers(_members())
+        crm.customers.import_many(_members())
         orders = _purchases()
-        done = crm.import_interactions(
+        done = crm.interactions.import_many(
             [orders[0], *orders, orders[1]], batch_size=2, earn_points=True, on_existing="skip"
         )
         assert (done.imported, done.skipped) == (3, (1, 4))
@@ -104,26 +104,26 @@ class TestEarningOnReImport:
 
     def test_new_purchases_of_a_re_run_earn_and_stored_ones_do_not(self, make: MakeCrm) -> None:
         crm = make()
-        crm.import_customers(_members())
+        crm.customers.import_many(_members())
         orders = _purchases()
-        crm.import_interactions(orders[:2], earn_points=True)
-        done = crm.import_interactions(orders, earn_points=True, on_existing="skip")
+        crm.interactions.import_many(orders[:2], earn_points=True)
+        done = crm.interactions.import_many(orders, earn_points=True, on_existing="skip")
         assert (done.imported, done.skipped) == (1, (0, 1))
         assert [len(entries) for entries in _ledgers(crm)] == [2, 1]
 
     def test_a_changed_purchase_refuses_the_whole_earning_import(self, make: MakeCrm) -> None:
         crm = make()
-        crm.import_customers(_members())
+        crm.customers.import_many(_members())
         orders = _purchases()
-        crm.import_interactions(orders[:1], earn_points=True)
+        crm.interactions.import_many(orders[:1], earn_points=True)
         changed = attrs.evolve(orders[0], amount=Money.of("13.50", "EUR"))
         with pytest.raises(IdempotencyConflict) as refused:
-            crm.import_interactions(
+            crm.interactions.import_many(
                 [*orders[1:], changed], batch_size=1, earn_points=True, on_existing="skip"
             )
         assert (refused.value.field, refused.value.differing) == ("id", ("amount",))
         assert _ledgers(crm) == [[("earn", 12, "spend", "o0")], []]
-        assert len(crm.timeline("bob")) == 0
+        assert len(crm.interactions.timeline("bob")) == 0
 
 
 class TestMessages:
@@ -131,49 +131,49 @@ class TestMessages:
 
     def test_an_identical_replay_in_memory_says_the_content_is_the_same(self) -> None:
         crm = CRM.in_memory()
-        crm.import_customers(_members())
-        crm.import_interactions(_purchases())
+        crm.customers.import_many(_members())
+        crm.interactions.import_many(_purchases())
         with pytest.raises(IdempotencyConflict) as replayed:
-            crm.import_interactions(_purchases()[:1])
+            crm.interactions.import_many(_purchases()[:1])
         assert replayed.value.differing == ()
         assert "with the same content" in str(replayed.value)
         assert "different" not in str(replayed.value)
 
     def test_a_replay_with_other_content_names_the_fields_that_differ(self) -> None:
         crm = CRM.in_memory()
-        crm.import_customers(_members())
-        crm.import_interactions(_purchases())
+        crm.customers.import_many(_members())
+        crm.interactions.import_many(_purchases())
         changed = attrs.evolve(_purchases()[0], id=InteractionId("x"), team="support")
         with pytest.raises(IdempotencyConflict, match=r"with different team$") as replayed:
-            crm.import_interactions([changed])
+            crm.interactions.import_many([changed])
         assert replayed.value.existing_id == "o0"
 
     def test_a_replayed_reference_through_record_interaction_names_the_fields(self) -> None:
         crm = CRM.in_memory()
-        ada = crm.register_customer(email="ada@example.com").id
-        crm.record_interaction(ada, kind="note", channel="email", external_ref="n1")
+        ada = crm.customers.register(email="ada@example.com").id
+        crm.interactions.record(ada, kind="note", channel="email", external_ref="n1")
         with pytest.raises(IdempotencyConflict) as replayed:
-            crm.record_interaction(ada, kind="note", channel="phone", external_ref="n1")
+            crm.interactions.record(ada, kind="note", channel="phone", external_ref="n1")
         assert replayed.value.differing == ("channel",)
 
     def test_a_stored_customer_imported_again_by_default_says_whether_it_differs(self) -> None:
         crm = CRM.in_memory()
-        crm.import_customers(_members())
+        crm.customers.import_many(_members())
         with pytest.raises(DuplicateCustomer, match="with the same content"):
-            crm.import_customers(_members()[:1])
+            crm.customers.import_many(_members()[:1])
         changed = attrs.evolve(_members()[0], given_name="Ada")
         with pytest.raises(DuplicateCustomer, match=r"with different given_name$"):
-            crm.import_customers([changed])
+            crm.customers.import_many([changed])
 
 
 class TestArguments:
     @pytest.mark.parametrize("value", ["SKIP", "replace", None, 0])
     def test_a_wrong_on_existing_is_refused_even_for_nothing_to_import(self, value: object) -> None:
-        crm = CRM.in_memory(loyalty=SHOP)
+        crm = CRM.in_memory(Settings(loyalty=SHOP))
         for call in (
-            lambda: crm.import_customers([], on_existing=value),  # type: ignore[arg-type]
-            lambda: crm.import_interactions([], on_existing=value),  # type: ignore[arg-type]
-            lambda: crm.import_interactions(
+            lambda: crm.customers.import_many([], on_existing=value),  # type: ignore[arg-type]
+            lambda: crm.interactions.import_many([], on_existing=value),  # type: ignore[arg-type]
+            lambda: crm.interactions.import_many(
                 [],
                 earn_points=True,
                 on_existing=value,  # type: ignore[arg-type]

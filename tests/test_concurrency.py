@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from crmkit import CRM, Customer, CustomerId, DomainEvent, Interaction
+from crmkit import CRM, Customer, CustomerId, Interaction
 from crmkit.adapters.sqlalchemy import SqlStore
 from crmkit.errors import ConcurrencyConflict
+from crmkit.events import DomainEvent
 from tests.workers import (
     CONSENTS_PER_WORKER,
     INCREMENTS_PER_WORKER,
@@ -75,17 +76,17 @@ def _serial_replay(workers: int) -> tuple[Customer, list[Interaction], list[Doma
     """The same operations applied one after the other to a fresh in-memory CRM."""
     crm = CRM.in_memory()
     events: list[DomainEvent] = []
-    crm.subscribe(DomainEvent, events.append)
+    crm.events.subscribe(DomainEvent, events.append)
     register_shared(crm)
     for worker in range(workers):
         for op in plan(worker):
             apply(crm, op)
-    return crm.get_customer(SHARED_CUSTOMER), list(crm.stream_interactions()), events
+    return crm.customers.get(SHARED_CUSTOMER), list(crm.interactions.stream()), events
 
 
 def _check_final_state(crm: CRM, url: str, workers: int) -> None:
-    customer = crm.get_customer(SHARED_CUSTOMER)
-    interactions = list(crm.stream_interactions())
+    customer = crm.customers.get(SHARED_CUSTOMER)
+    interactions = list(crm.interactions.stream())
 
     # Nothing lost, nothing twice.
     tags = {f"w{w}-t{i}" for w in range(workers) for i in range(TAGS_PER_WORKER)}
@@ -187,14 +188,14 @@ def test_processes_changing_one_customer_lose_nothing(
 
 def _tag(crm: CRM, uow: Any, customer_id: str, tag: str) -> None:
     customer = uow.customers.get(CustomerId(customer_id))
-    customer.update_profile(at=crm.clock.now(), tags=customer.tags | {tag})
+    customer.update_profile(at=crm.settings.clock.now(), tags=customer.tags | {tag})
     uow.customers.update(customer)
 
 
 def test_a_stale_read_is_a_typed_retryable_conflict(store: SqlStore) -> None:
     """A copy read before another writer's commit (in a read-only unit of work that is open
     across it: SQLite lets one unit of work write at a time) cannot be saved over it."""
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     register_shared(crm)
     with crm.unit_of_work(read_only=True) as reader:
         stale_customer = reader.customers.get(CustomerId(SHARED_CUSTOMER))  # read: version 1
@@ -202,21 +203,21 @@ def test_a_stale_read_is_a_typed_retryable_conflict(store: SqlStore) -> None:
             _tag(crm, other, SHARED_CUSTOMER, "first")
             other.commit()
     with crm.unit_of_work() as stale:
-        stale_customer.update_profile(at=crm.clock.now(), tags={"second"})
+        stale_customer.update_profile(at=crm.settings.clock.now(), tags={"second"})
         with pytest.raises(ConcurrencyConflict) as caught:
             stale.customers.update(stale_customer)
     assert type(caught.value) is ConcurrencyConflict  # not a driver error, nor a subclass
     assert caught.value.retryable is True
 
     with pytest.raises(ConcurrencyConflict) as caught:
-        crm.update_profile(SHARED_CUSTOMER, expected_version=1, given_name="Stale")
+        crm.customers.update(SHARED_CUSTOMER, expected_version=1, given_name="Stale")
     assert caught.value.retryable is True
 
     log = RetryLog()
     retrying(lambda: _tagged_in_new_unit(crm, SHARED_CUSTOMER, "second"), log)
     assert log.retried == []
-    assert crm.get_customer(SHARED_CUSTOMER).tags == {"seed", "first", "second"}
-    assert crm.get_customer(SHARED_CUSTOMER).version == 3
+    assert crm.customers.get(SHARED_CUSTOMER).tags == {"seed", "first", "second"}
+    assert crm.customers.get(SHARED_CUSTOMER).version == 3
 
 
 def _tagged_in_new_unit(crm: CRM, customer_id: str, tag: str) -> None:
@@ -251,9 +252,9 @@ def test_crossed_writers_get_one_typed_conflict_and_the_retry_succeeds(
     a retryable `ConcurrencyConflict`, and retrying it succeeds. On SQLite the second unit
     of work waits for the first's write lock before it reads: both commit at once."""
     sqlite = backend.startswith("sqlite")
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     for name in ("x", "y"):
-        crm.register_customer(customer_id=f"cust-{name}", tags=["seed"])
+        crm.customers.register(customer_id=f"cust-{name}", tags=["seed"])
     read = {"a": threading.Event(), "b": threading.Event()}
     holds = {"a": threading.Event(), "b": threading.Event()}
     outcomes: dict[str, list[str]] = {"a": [], "b": []}
@@ -272,7 +273,9 @@ def test_crossed_writers_get_one_typed_conflict_and_the_retry_succeeds(
                         # Both transactions have begun (reads never block) before either writes.
                         read[side].set()
                         read[other].wait(1 if sqlite else 30)  # SQLite: the other waits
-                    customer.update_profile(at=crm.clock.now(), tags=customer.tags | {side})
+                    customer.update_profile(
+                        at=crm.settings.clock.now(), tags=customer.tags | {side}
+                    )
                     try:
                         uow.customers.update(customer)
                     finally:
@@ -302,7 +305,7 @@ def test_crossed_writers_get_one_typed_conflict_and_the_retry_succeeds(
     assert first_tries == expected, outcomes
     assert all(o[-1] == "committed" for o in outcomes.values()), outcomes
     for name in ("x", "y"):
-        customer = crm.get_customer(f"cust-{name}")
+        customer = crm.customers.get(f"cust-{name}")
         assert customer.tags == {"seed", "a", "b"}
         assert customer.version == 3
 
@@ -310,10 +313,10 @@ def test_crossed_writers_get_one_typed_conflict_and_the_retry_succeeds(
 def test_racing_replays_of_one_external_ref_store_it_once(store: SqlStore) -> None:
     """A unit of work holds an uncommitted interaction with ref R while another thread records
     R: once the first commits, the second (retrying conflicts) answers with the stored one."""
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     register_shared(crm)
     events: list[DomainEvent] = []
-    crm.subscribe(DomainEvent, events.append)
+    crm.events.subscribe(DomainEvent, events.append)
     content = interaction_content("race")
     racer_started = threading.Event()
     answers: list[Interaction] = []
@@ -323,7 +326,7 @@ def test_racing_replays_of_one_external_ref_store_it_once(store: SqlStore) -> No
         racer_started.set()
         answers.append(
             retrying(
-                lambda: crm.record_interaction(SHARED_CUSTOMER, external_ref="race", **content),
+                lambda: crm.interactions.record(SHARED_CUSTOMER, external_ref="race", **content),
                 log,
             )
         )
@@ -345,7 +348,7 @@ def test_racing_replays_of_one_external_ref_store_it_once(store: SqlStore) -> No
     assert not thread.is_alive()
     _check_retried(log.retried)
     assert [a.id for a in answers] == ["int-first"]
-    assert [i.id for i in crm.stream_interactions()] == ["int-first"]
+    assert [i.id for i in crm.interactions.stream()] == ["int-first"]
     assert [e for e in events if type(e).__name__ == "InteractionRecorded"] == []
 
 
@@ -356,7 +359,7 @@ def test_a_customer_is_read_from_one_snapshot(
     gets the customer before or after that change, never a mixture of the two."""
     from sqlalchemy import event
 
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     register_shared(crm)
     fired: list[str] = []
 
@@ -366,17 +369,19 @@ def test_a_customer_is_read_from_one_snapshot(
         fired.append(statement)  # the customers row is read; its tags etc. are not yet
         with crm.unit_of_work() as writer:
             customer = writer.customers.get(CustomerId(SHARED_CUSTOMER))
-            customer.update_profile(at=crm.clock.now(), given_name="Changed", tags={"changed"})
+            customer.update_profile(
+                at=crm.settings.clock.now(), given_name="Changed", tags={"changed"}
+            )
             writer.customers.update(customer)
             writer.commit()
 
     event.listen(store.engine, "after_cursor_execute", commit_a_change_in_between)
     try:
-        read = crm.get_customer(SHARED_CUSTOMER)
+        read = crm.customers.get(SHARED_CUSTOMER)
     finally:
         event.remove(store.engine, "after_cursor_execute", commit_a_change_in_between)
     assert fired
-    assert crm.get_customer(SHARED_CUSTOMER).version == 2  # the change did commit
+    assert crm.customers.get(SHARED_CUSTOMER).version == 2  # the change did commit
     assert (read.version, read.given_name, set(read.tags)) in [
         (1, "Shared", {"seed"}),
         (2, "Changed", {"changed"}),
@@ -397,7 +402,7 @@ def test_an_increment_is_never_lost_to_a_torn_read(
             "a writing unit of work holds SQLite's write lock from its BEGIN: no commit lands "
             "between its reads (test_sqlite_locking checks that the other writer waits)"
         )
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     register_shared(crm)  # counter 0, version 1
     fired: list[str] = []
 
@@ -407,18 +412,22 @@ def test_an_increment_is_never_lost_to_a_torn_read(
         fired.append(statement)  # the first increment has read the row, not yet the traits
         with crm.unit_of_work() as other:
             customer = other.customers.get(CustomerId(SHARED_CUSTOMER))
-            customer.set_traits({"counter": 1}, at=crm.clock.now())  # 0 + 1, from version 1
+            customer.set_traits(
+                {"counter": 1}, at=crm.settings.clock.now()
+            )  # 0 + 1, from version 1
             other.customers.update(customer)
             other.commit()
 
-    seen = crm.get_customer(SHARED_CUSTOMER)
+    seen = crm.customers.get(SHARED_CUSTOMER)
     assert (seen.version, seen.traits["counter"]) == (1, 0)
     event.listen(store.engine, "after_cursor_execute", another_increment_commits)
     try:
         with pytest.raises(ConcurrencyConflict):
-            crm.set_traits(SHARED_CUSTOMER, {"counter": 0 + 1}, expected_version=seen.version)
+            crm.customers.set_traits(
+                SHARED_CUSTOMER, {"counter": 0 + 1}, expected_version=seen.version
+            )
     finally:
         event.remove(store.engine, "after_cursor_execute", another_increment_commits)
     assert fired
-    stored = crm.get_customer(SHARED_CUSTOMER)
+    stored = crm.customers.get(SHARED_CUSTOMER)
     assert (stored.version, stored.traits["counter"]) == (2, 1)  # the other increment only

@@ -13,32 +13,31 @@ from hypothesis import strategies as st
 from crmkit import (
     Account,
     AccountId,
-    AggregateCondition,
-    AllOf,
-    AnyOf,
     Channel,
-    Condition,
-    ConsentCondition,
     Customer,
     CustomerId,
     EmailAddress,
+    Interaction,
+    InteractionId,
+)
+from crmkit.domain import HasField, HasTrait, InteractionCount, TimeInStage
+from crmkit.domain.rules.conditions import ACCOUNT_FIELDS, CUSTOMER_FIELDS, MAX_CONDITION_DEPTH
+from crmkit.errors import ValidationError
+from crmkit.lifecycle import SubjectKind
+from crmkit.segments import (
+    AggregateCondition,
+    AllOf,
+    AnyOf,
+    Condition,
+    ConsentCondition,
     Facts,
     FieldCondition,
-    HasField,
     HasTag,
-    HasTrait,
-    Interaction,
-    InteractionCount,
-    InteractionId,
     Members,
     Not,
     StageCondition,
-    SubjectKind,
-    TimeInStage,
     TraitCondition,
 )
-from crmkit.domain.rules.conditions import ACCOUNT_FIELDS, CUSTOMER_FIELDS, MAX_CONDITION_DEPTH
-from crmkit.errors import ValidationError
 from crmkit.serialization import CONDITION_TYPES, from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import T0, json_values, mutated

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CRM, CustomerId
+from crmkit import CRM, CustomerId, Settings
 from crmkit.adapters.sqlalchemy.subjects import subject_of
 from crmkit.domain import PointsLedger
 from crmkit.errors import ConcurrencyConflict
@@ -26,12 +26,12 @@ A, B = CustomerId("cust-a"), CustomerId("cust-b")
 
 @pytest.fixture
 def crm(url: str) -> Iterator[CRM]:
-    crm = CRM.from_url(url, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.from_url(url, Settings(loyalty=PROGRAMME), migrate=False)
     for member, points in ((A, 10), (B, 20)):
-        crm.register_customer(customer_id=member)
-        crm.adjust_points(member, points, reason="opening balance")
-    crm.adjust_points(B, 1, reason="a second entry: B is at another version than A")
-    crm.register_account(account_id="acct-1", name="Acme")
+        crm.customers.register(customer_id=member)
+        crm.loyalty.adjust(member, points, reason="opening balance")
+    crm.loyalty.adjust(B, 1, reason="a second entry: B is at another version than A")
+    crm.accounts.register(account_id="acct-1", name="Acme")
     yield crm
     assert crm.store is not None
     crm.store.dispose()
@@ -55,9 +55,9 @@ def _stale_save(crm: CRM, read: Callable[[Any], Any], save: Callable[[Any, Any],
     Its write then meets SQLite's stale snapshot ("database is locked" at once)."""
     with crm.unit_of_work(read_only=True) as uow:
         stale = read(uow)
-        crm.adjust_points(B, 1, reason="another writer")
-        crm.update_profile(A, given_name="Another")
-        crm.update_account("acct-1", name="Acme, renamed")
+        crm.loyalty.adjust(B, 1, reason="another writer")
+        crm.customers.update(A, given_name="Another")
+        crm.accounts.update("acct-1", name="Acme, renamed")
         with pytest.raises(ConcurrencyConflict) as caught:
             save(uow, stale)
     return stale, caught.value
@@ -103,7 +103,7 @@ def test_a_stale_ledger_in_a_batch_is_named_with_its_version(backend: str, crm: 
 
 def test_a_stale_customer_update_names_the_customer_and_its_version(crm: CRM) -> None:
     def save(uow: Any, customer: Any) -> None:
-        customer.update_profile(at=crm.clock.now(), family_name="Stale")
+        customer.update_profile(at=crm.settings.clock.now(), family_name="Stale")
         uow.customers.update(customer)
 
     customer, error = _stale_save(crm, lambda uow: uow.customers.get(A), save)
@@ -112,7 +112,7 @@ def test_a_stale_customer_update_names_the_customer_and_its_version(crm: CRM) ->
 
 def test_a_stale_account_update_names_the_account_and_its_version(crm: CRM) -> None:
     def save(uow: Any, account: Any) -> None:
-        account.update(at=crm.clock.now(), name="Stale")
+        account.update(at=crm.settings.clock.now(), name="Stale")
         uow.accounts.update(account)
 
     account, error = _stale_save(crm, lambda uow: uow.accounts.get("acct-1"), save)
@@ -122,7 +122,7 @@ def test_a_stale_account_update_names_the_account_and_its_version(crm: CRM) -> N
 def test_racing_redemptions_name_the_ledger_and_a_version_in_every_conflict(crm: CRM) -> None:
     """Redemptions racing for one member's points (the retries give up after a few tries,
     so some callers see the conflict): each message names the ledger and a version."""
-    crm.adjust_points(A, 1000, reason="plenty")
+    crm.loyalty.adjust(A, 1000, reason="plenty")
     start = threading.Barrier(6)
     conflicts: list[ConcurrencyConflict] = []
 
@@ -130,7 +130,7 @@ def test_racing_redemptions_name_the_ledger_and_a_version_in_every_conflict(crm:
         start.wait(30)
         for _ in range(6):
             try:
-                crm.redeem_points(A, points=1)
+                crm.loyalty.redeem(A, points=1)
             except ConcurrencyConflict as error:
                 conflicts.append(error)
 

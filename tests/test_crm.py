@@ -14,18 +14,14 @@ from crmkit import (
     CRM,
     AccountLink,
     Channel,
-    ConsentChanged,
     ConsentRecord,
     ConsentStatus,
-    CustomerProfileChanged,
-    CustomerRegistered,
-    DomainEvent,
     FixedClock,
     InteractionKind,
-    InteractionRecorded,
     Money,
     PhoneNumber,
     SequentialIds,
+    Settings,
     TraitDefinition,
     TraitSchema,
 )
@@ -37,6 +33,13 @@ from crmkit.errors import (
     IdempotencyConflict,
     NotFound,
     ValidationError,
+)
+from crmkit.events import (
+    ConsentChanged,
+    CustomerProfileChanged,
+    CustomerRegistered,
+    DomainEvent,
+    InteractionRecorded,
 )
 from tests.strategies import wrong_values
 
@@ -51,7 +54,7 @@ SCHEMA = TraitSchema(
 @pytest.fixture
 def schema_crm(crm_clock: FixedClock, crm_ids: SequentialIds) -> CRM:
     """An in-memory CRM that checks traits against `SCHEMA`."""
-    return CRM.in_memory(clock=crm_clock, ids=crm_ids, trait_schema=SCHEMA)
+    return CRM.in_memory(Settings(clock=crm_clock, ids=crm_ids, trait_schema=SCHEMA))
 
 
 class TestRegisterCustomer:
@@ -59,53 +62,53 @@ class TestRegisterCustomer:
 
     def test_a_registered_customer_reads_back_at_version_1(self, crm: CRM) -> None:
         """The customer gets the next id and the clock's time; text email is normalised."""
-        ada = crm.register_customer(email="Ada@Example.com", given_name="Ada", tags={"vip"})
+        ada = crm.customers.register(email="Ada@Example.com", given_name="Ada", tags={"vip"})
         assert (ada.id, ada.version, str(ada.email)) == ("id-000001", 1, "ada@example.com")
-        assert ada.created_at == crm.clock.now()
-        assert crm.get_customer(ada.id) == ada
+        assert ada.created_at == crm.settings.clock.now()
+        assert crm.customers.get(ada.id) == ada
 
     def test_a_host_may_choose_the_id(self, crm: CRM) -> None:
         """``customer_id`` overrides the id source."""
-        assert crm.register_customer(customer_id="cust-42").id == "cust-42"
+        assert crm.customers.register(customer_id="cust-42").id == "cust-42"
 
     def test_a_national_phone_is_read_in_the_default_region(self, crm_clock: FixedClock) -> None:
         """``default_region`` applies to numbers written without ``+``."""
-        german = CRM.in_memory(clock=crm_clock, default_region="DE")
-        assert german.register_customer(phone="030 123456").phone == PhoneNumber("+4930123456")
+        german = CRM.in_memory(Settings(clock=crm_clock, default_region="DE"))
+        assert german.customers.register(phone="030 123456").phone == PhoneNumber("+4930123456")
 
     def test_a_second_customer_with_the_same_email_is_refused(self, crm: CRM) -> None:
         """`DuplicateCustomer` names the field, the value and the owner; nothing is stored."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with pytest.raises(DuplicateCustomer) as caught:
-            crm.register_customer(email="ADA@example.com ")
+            crm.customers.register(email="ADA@example.com ")
         assert (caught.value.field, caught.value.value) == ("email", "ada@example.com")
         assert caught.value.existing_id == ada.id
-        assert [c.id for c in crm.stream_customers()] == [ada.id]
+        assert [c.id for c in crm.customers.stream()] == [ada.id]
 
     def test_a_second_customer_with_the_same_external_id_is_refused(self, crm: CRM) -> None:
         """The field is ``external_ids.<source>``."""
-        crm.register_customer(external_ids={"shop": "42"})
+        crm.customers.register(external_ids={"shop": "42"})
         with pytest.raises(DuplicateCustomer) as caught:
-            crm.register_customer(external_ids={"shop": "42"})
+            crm.customers.register(external_ids={"shop": "42"})
         assert (caught.value.field, caught.value.value) == ("external_ids.shop", "42")
 
     def test_the_same_reference_of_another_source_is_fine(self, crm: CRM) -> None:
         """External ids are unique per source."""
-        crm.register_customer(external_ids={"shop": "42"})
-        crm.register_customer(external_ids={"erp": "42"})
-        assert crm.list_customers().items[1].external_ids == {"erp": "42"}
+        crm.customers.register(external_ids={"shop": "42"})
+        crm.customers.register(external_ids={"erp": "42"})
+        assert crm.customers.list().items[1].external_ids == {"erp": "42"}
 
     def test_a_bad_email_is_refused_before_anything_is_stored(self, crm: CRM) -> None:
         """Validation happens first; the error names the field."""
         with pytest.raises(ValidationError) as caught:
-            crm.register_customer(email="not an address")
+            crm.customers.register(email="not an address")
         assert caught.value.paths == ("email",)
-        assert crm.list_customers().items == ()
+        assert crm.customers.list().items == ()
 
     def test_linking_to_an_unknown_account_is_refused(self, crm: CRM) -> None:
         """An account link must point at an account of the tenant."""
         with pytest.raises(NotFound):
-            crm.register_customer(account=AccountLink("nope"))
+            crm.customers.register(account=AccountLink("nope"))
 
 
 class TestWrongTypes:
@@ -118,17 +121,17 @@ class TestWrongTypes:
         """Registering with, or updating to, a wrong value is refused as bad input."""
         crm = CRM.in_memory()
         with contextlib.suppress(ValidationError):
-            crm.register_customer(**{field: value})
-        ada = crm.register_customer()
+            crm.customers.register(**{field: value})
+        ada = crm.customers.register()
         with contextlib.suppress(ValidationError):
-            crm.update_profile(ada.id, **{field: value})
+            crm.customers.update(ada.id, **{field: value})
 
     @pytest.mark.parametrize("value", [5, None])
     def test_other_contacts_that_are_no_sequence_are_refused(self, crm: CRM, value: object) -> None:
         """As at registration, the error names ``other_contacts``."""
-        ada = crm.register_customer()
+        ada = crm.customers.register()
         with pytest.raises(ValidationError) as caught:
-            crm.update_profile(ada.id, other_contacts=value)
+            crm.customers.update(ada.id, other_contacts=value)
         assert caught.value.paths == ("other_contacts",)
 
 
@@ -137,20 +140,20 @@ class TestFindCustomers:
 
     def test_by_email_in_any_spelling(self, crm: CRM) -> None:
         """The email is normalised before the lookup."""
-        ada = crm.register_customer(email="ada@example.com")
-        assert crm.find_customer_by_email(" ADA@Example.com").id == ada.id  # type: ignore[union-attr]
-        assert crm.find_customer_by_email("bob@example.com") is None
+        ada = crm.customers.register(email="ada@example.com")
+        assert crm.customers.find_by_email(" ADA@Example.com").id == ada.id  # type: ignore[union-attr]
+        assert crm.customers.find_by_email("bob@example.com") is None
 
     def test_by_external_id(self, crm: CRM) -> None:
         """A host system's reference finds its customer."""
-        ada = crm.register_customer(external_ids={"shop": "42"})
-        assert crm.find_customer_by_external_id("shop", "42").id == ada.id  # type: ignore[union-attr]
-        assert crm.find_customer_by_external_id("erp", "42") is None
+        ada = crm.customers.register(external_ids={"shop": "42"})
+        assert crm.customers.find_by_external_id("shop", "42").id == ada.id  # type: ignore[union-attr]
+        assert crm.customers.find_by_external_id("erp", "42") is None
 
     def test_an_unknown_id_raises_not_found(self, crm: CRM) -> None:
         """`NotFound` says what was looked for."""
         with pytest.raises(NotFound, match="customer not found: 'nobody'"):
-            crm.get_customer("nobody")
+            crm.customers.get("nobody")
 
 
 class TestUpdateProfile:
@@ -158,49 +161,49 @@ class TestUpdateProfile:
 
     def test_a_change_is_stored_with_a_new_version(self, crm: CRM, crm_clock: FixedClock) -> None:
         """The version counts saves; the clock stamps the change."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         later = crm_clock.advance(timedelta(hours=1))
-        changed = crm.update_profile(ada.id, given_name="Ada", email="ADA@example.org")
+        changed = crm.customers.update(ada.id, given_name="Ada", email="ADA@example.org")
         assert (changed.version, changed.updated_at, str(changed.email)) == (
             2,
             later,
             "ada@example.org",
         )
-        assert crm.get_customer(ada.id) == changed
+        assert crm.customers.get(ada.id) == changed
 
     def test_no_change_is_no_save(self, crm: CRM) -> None:
         """Writing the same values keeps the version."""
-        ada = crm.register_customer(email="ada@example.com", given_name="Ada")
-        assert crm.update_profile(ada.id, given_name="Ada").version == 1
+        ada = crm.customers.register(email="ada@example.com", given_name="Ada")
+        assert crm.customers.update(ada.id, given_name="Ada").version == 1
 
     def test_a_stale_expected_version_is_refused_and_changes_nothing(self, crm: CRM) -> None:
         """Somebody else saved meanwhile: `ConcurrencyConflict`, retryable."""
-        ada = crm.register_customer(email="ada@example.com")
-        crm.update_profile(ada.id, given_name="Ada")
+        ada = crm.customers.register(email="ada@example.com")
+        crm.customers.update(ada.id, given_name="Ada")
         with pytest.raises(ConcurrencyConflict) as caught:
-            crm.update_profile(ada.id, expected_version=1, given_name="Addy")
+            crm.customers.update(ada.id, expected_version=1, given_name="Addy")
         assert caught.value.retryable
         assert caught.value.expected_version == 1
-        assert crm.get_customer(ada.id).given_name == "Ada"
+        assert crm.customers.get(ada.id).given_name == "Ada"
 
     def test_the_current_expected_version_passes(self, crm: CRM) -> None:
         """The version shown to the user is the version changed."""
-        ada = crm.register_customer(email="ada@example.com")
-        assert crm.update_profile(ada.id, expected_version=1, given_name="Ada").version == 2
+        ada = crm.customers.register(email="ada@example.com")
+        assert crm.customers.update(ada.id, expected_version=1, given_name="Ada").version == 2
 
     def test_taking_another_customers_email_is_refused(self, crm: CRM) -> None:
         """Uniqueness holds on update too."""
-        ada = crm.register_customer(email="ada@example.com")
-        bob = crm.register_customer(email="bob@example.com")
+        ada = crm.customers.register(email="ada@example.com")
+        bob = crm.customers.register(email="bob@example.com")
         with pytest.raises(DuplicateCustomer) as caught:
-            crm.update_profile(bob.id, email="ada@example.com")
+            crm.customers.update(bob.id, email="ada@example.com")
         assert caught.value.existing_id == ada.id
-        assert str(crm.get_customer(bob.id).email) == "bob@example.com"
+        assert str(crm.customers.get(bob.id).email) == "bob@example.com"
 
     def test_an_unknown_customer_raises_not_found(self, crm: CRM) -> None:
         """There is nothing to update."""
         with pytest.raises(NotFound):
-            crm.update_profile("nobody", given_name="X")
+            crm.customers.update("nobody", given_name="X")
 
 
 class TestSetTraits:
@@ -208,32 +211,35 @@ class TestSetTraits:
 
     def test_declared_traits_are_set_and_merged(self, schema_crm: CRM) -> None:
         """Setting one trait keeps the others."""
-        ada = schema_crm.register_customer(traits={"plan": "free"})
-        assert schema_crm.set_traits(ada.id, {"seats": 3}).traits == {"plan": "free", "seats": 3}
+        ada = schema_crm.customers.register(traits={"plan": "free"})
+        assert schema_crm.customers.set_traits(ada.id, {"seats": 3}).traits == {
+            "plan": "free",
+            "seats": 3,
+        }
 
     def test_an_undeclared_trait_is_refused_by_path(self, schema_crm: CRM) -> None:
         """The schema catches typos."""
-        ada = schema_crm.register_customer(traits={"plan": "free"})
+        ada = schema_crm.customers.register(traits={"plan": "free"})
         with pytest.raises(ValidationError) as caught:
-            schema_crm.set_traits(ada.id, {"pLan": "pro"})
+            schema_crm.customers.set_traits(ada.id, {"pLan": "pro"})
         assert caught.value.paths == ("traits.pLan",)
-        assert schema_crm.get_customer(ada.id).traits == {"plan": "free"}
+        assert schema_crm.customers.get(ada.id).traits == {"plan": "free"}
 
     def test_a_required_trait_is_required_at_registration(self, schema_crm: CRM) -> None:
         """Registering without a required trait is refused."""
         with pytest.raises(ValidationError) as caught:
-            schema_crm.register_customer(email="ada@example.com")
+            schema_crm.customers.register(email="ada@example.com")
         assert caught.value.paths == ("traits.plan",)
 
     def test_removing_a_trait(self, crm: CRM) -> None:
         """``remove`` drops traits by name."""
-        ada = crm.register_customer(traits={"plan": "pro", "seats": 2})
-        assert crm.set_traits(ada.id, {}, remove=["seats"]).traits == {"plan": "pro"}
+        ada = crm.customers.register(traits={"plan": "pro", "seats": 2})
+        assert crm.customers.set_traits(ada.id, {}, remove=["seats"]).traits == {"plan": "pro"}
 
     def test_a_schema_must_be_a_trait_schema(self) -> None:
         """Configuring the CRM with anything else is refused."""
         with pytest.raises(ValidationError) as caught:
-            CRM.in_memory(trait_schema={"plan": "string"})  # type: ignore[arg-type]
+            CRM.in_memory(Settings(trait_schema={"plan": "string"}))  # type: ignore[arg-type]
         assert caught.value.paths == ("trait_schema",)
 
 
@@ -242,32 +248,32 @@ class TestConsent:
 
     def test_a_grant_permits_contact(self, crm: CRM) -> None:
         """The recorded consent is returned and decides `may_contact`."""
-        ada = crm.register_customer(email="ada@example.com")
-        record = crm.record_consent(
+        ada = crm.customers.register(email="ada@example.com")
+        record = crm.consent.record(
             ada.id, purpose="newsletter", channel="email", status="granted", source="form"
         )
         assert record == ConsentRecord(
-            "newsletter", Channel.EMAIL, "granted", crm.clock.now(), "form"
+            "newsletter", Channel.EMAIL, "granted", crm.settings.clock.now(), "form"
         )
-        assert crm.may_contact(ada.id, "email", "newsletter")
-        assert not crm.may_contact(ada.id, "sms", "newsletter")
+        assert crm.consent.may_contact(ada.id, "email", "newsletter")
+        assert not crm.consent.may_contact(ada.id, "sms", "newsletter")
 
     def test_a_later_withdrawal_for_every_channel_stops_contact(
         self, crm: CRM, crm_clock: FixedClock
     ) -> None:
         """``channel=None`` covers every channel; the latest decision wins."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         granted_at = crm_clock.now()
-        crm.record_consent(ada.id, purpose="news", channel="email", status="granted", source="f")
+        crm.consent.record(ada.id, purpose="news", channel="email", status="granted", source="f")
         crm_clock.advance(timedelta(days=1))
-        crm.record_consent(ada.id, purpose="news", channel=None, status="withdrawn", source="u")
-        assert not crm.may_contact(ada.id, Channel.EMAIL, "news")
-        assert crm.may_contact(ada.id, Channel.EMAIL, "news", at=granted_at)
+        crm.consent.record(ada.id, purpose="news", channel=None, status="withdrawn", source="u")
+        assert not crm.consent.may_contact(ada.id, Channel.EMAIL, "news")
+        assert crm.consent.may_contact(ada.id, Channel.EMAIL, "news", as_of=granted_at)
 
     def test_a_pending_double_opt_in_does_not_permit_yet(self, crm: CRM) -> None:
         """Only a confirmed double opt-in permits."""
-        ada = crm.register_customer(email="ada@example.com")
-        crm.record_consent(
+        ada = crm.customers.register(email="ada@example.com")
+        crm.consent.record(
             ada.id,
             purpose="news",
             channel="email",
@@ -275,23 +281,23 @@ class TestConsent:
             source="form",
             double_opt_in="pending",
         )
-        assert not crm.may_contact(ada.id, "email", "news")
+        assert not crm.consent.may_contact(ada.id, "email", "news")
 
     def test_a_decision_may_be_dated_in_the_past(self, crm: CRM, crm_clock: FixedClock) -> None:
         """``at`` records when the customer decided, e.g. on a paper form."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         signed = crm_clock.now() - timedelta(days=30)
-        record = crm.record_consent(
+        record = crm.consent.record(
             ada.id, purpose="news", channel="post", status="granted", source="paper", at=signed
         )
         assert record.at == signed
-        assert crm.get_customer(ada.id).consents == (record,)
+        assert crm.customers.get(ada.id).consents == (record,)
 
     def test_a_bad_status_is_refused_by_name(self, crm: CRM) -> None:
         """Consent fields are checked like any other."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with pytest.raises(ValidationError) as caught:
-            crm.record_consent(ada.id, purpose="news", channel="email", status="yes", source="f")
+            crm.consent.record(ada.id, purpose="news", channel="email", status="yes", source="f")
         assert caught.value.paths == ("status",)
 
 
@@ -300,62 +306,62 @@ class TestRecordInteraction:
 
     def test_an_interaction_is_recorded_at_now(self, crm: CRM) -> None:
         """Without ``occurred_at`` the clock says when."""
-        ada = crm.register_customer(email="ada@example.com")
-        made = crm.record_interaction(
+        ada = crm.customers.register(email="ada@example.com")
+        made = crm.interactions.record(
             ada.id, kind="purchase", channel="web", amount=Money.of("49.90", "EUR")
         )
-        assert made.occurred_at == crm.clock.now()
-        assert crm.get_interaction(made.id) == made
-        assert crm.timeline(ada.id) == [made]
+        assert made.occurred_at == crm.settings.clock.now()
+        assert crm.interactions.get(made.id) == made
+        assert crm.interactions.timeline(ada.id) == [made]
 
     def test_a_replay_returns_the_stored_interaction_and_emits_once(
         self, crm: CRM, crm_clock: FixedClock
     ) -> None:
         """A replay without ``occurred_at`` later matches the stored instant."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         heard: list[InteractionRecorded] = []
-        crm.subscribe(InteractionRecorded, heard.append)
-        first = crm.record_interaction(ada.id, kind="purchase", channel="web", external_ref="o-1")
+        crm.events.subscribe(InteractionRecorded, heard.append)
+        first = crm.interactions.record(ada.id, kind="purchase", channel="web", external_ref="o-1")
         crm_clock.advance(timedelta(hours=2))
-        again = crm.record_interaction(ada.id, kind="purchase", channel="web", external_ref="o-1")
+        again = crm.interactions.record(ada.id, kind="purchase", channel="web", external_ref="o-1")
         assert again == first
-        assert len(crm.timeline(ada.id)) == 1
+        assert len(crm.interactions.timeline(ada.id)) == 1
         assert [e.interaction_id for e in heard] == [first.id]
 
     def test_a_replay_with_different_content_is_refused(self, crm: CRM) -> None:
         """`IdempotencyConflict` names the reference and the stored interaction."""
-        ada = crm.register_customer(email="ada@example.com")
-        first = crm.record_interaction(ada.id, kind="purchase", channel="web", external_ref="o-1")
+        ada = crm.customers.register(email="ada@example.com")
+        first = crm.interactions.record(ada.id, kind="purchase", channel="web", external_ref="o-1")
         with pytest.raises(IdempotencyConflict) as caught:
-            crm.record_interaction(ada.id, kind="refund", channel="web", external_ref="o-1")
+            crm.interactions.record(ada.id, kind="refund", channel="web", external_ref="o-1")
         assert (caught.value.field, caught.value.value) == ("external_ref", "o-1")
         assert caught.value.existing_id == first.id
-        assert crm.timeline(ada.id) == [first]
+        assert crm.interactions.timeline(ada.id) == [first]
 
     def test_a_replay_with_another_explicit_instant_is_refused(self, crm: CRM) -> None:
         """An explicit ``occurred_at`` is part of the content."""
-        ada = crm.register_customer(email="ada@example.com")
-        crm.record_interaction(ada.id, kind="note", channel="phone", external_ref="call-1")
+        ada = crm.customers.register(email="ada@example.com")
+        crm.interactions.record(ada.id, kind="note", channel="phone", external_ref="call-1")
         with pytest.raises(IdempotencyConflict):
-            crm.record_interaction(
+            crm.interactions.record(
                 ada.id,
                 kind="note",
                 channel="phone",
                 external_ref="call-1",
-                occurred_at=crm.clock.now() - timedelta(days=1),
+                occurred_at=crm.settings.clock.now() - timedelta(days=1),
             )
 
     def test_without_a_reference_every_call_records(self, crm: CRM) -> None:
         """No external reference, no idempotency."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         for _ in range(2):
-            crm.record_interaction(ada.id, kind="note", channel="phone")
-        assert len(crm.timeline(ada.id)) == 2
+            crm.interactions.record(ada.id, kind="note", channel="phone")
+        assert len(crm.interactions.timeline(ada.id)) == 2
 
     def test_an_unknown_customer_raises_not_found(self, crm: CRM) -> None:
         """Interactions belong to a known customer."""
         with pytest.raises(NotFound):
-            crm.record_interaction("nobody", kind="note", channel="web")
+            crm.interactions.record("nobody", kind="note", channel="web")
 
 
 class TestTimeline:
@@ -364,22 +370,22 @@ class TestTimeline:
     @pytest.fixture
     def ada(self, crm: CRM, crm_clock: FixedClock) -> str:
         """A customer with a purchase (web, t+1h), a note (phone, t+2h), a refund (web, t+3h)."""
-        ada = crm.register_customer(email="ada@example.com").id
-        bob = crm.register_customer(email="bob@example.com").id
+        ada = crm.customers.register(email="ada@example.com").id
+        bob = crm.customers.register(email="bob@example.com").id
         start = crm_clock.now()
         for hours, kind, channel in [
             (3, "refund", "web"),
             (1, "purchase", "web"),
             (2, "note", "phone"),
         ]:
-            crm.record_interaction(
+            crm.interactions.record(
                 ada, kind=kind, channel=channel, occurred_at=start + timedelta(hours=hours)
             )
-        crm.record_interaction(bob, kind="purchase", channel="web")
+        crm.interactions.record(bob, kind="purchase", channel="web")
         return ada
 
     def kinds(self, crm: CRM, ada: str, **filters: object) -> list[str]:
-        return [i.kind for i in crm.timeline(ada, **filters)]  # type: ignore[arg-type]
+        return [i.kind for i in crm.interactions.timeline(ada, **filters)]  # type: ignore[arg-type]
 
     def test_oldest_first_by_default(self, crm: CRM, ada: str) -> None:
         """Time order, whatever the recording order; other customers excluded."""
@@ -403,13 +409,13 @@ class TestTimeline:
     def test_an_unknown_channel_is_refused(self, crm: CRM, ada: str) -> None:
         """The filter is checked like input."""
         with pytest.raises(ValidationError) as caught:
-            crm.timeline(ada, channels=["fax"])
+            crm.interactions.timeline(ada, channels=["fax"])
         assert caught.value.paths == ("channels",)
 
     def test_an_unknown_customer_raises_not_found(self, crm: CRM) -> None:
         """An empty list would hide a wrong id."""
         with pytest.raises(NotFound):
-            crm.timeline("nobody")
+            crm.interactions.timeline("nobody")
 
 
 class TestAccounts:
@@ -417,15 +423,15 @@ class TestAccounts:
 
     def test_an_account_is_registered_with_a_normal_domain(self, crm: CRM) -> None:
         """It reads back equal, at version 1."""
-        acme = crm.register_account(name="Acme", domain="https://www.Acme.com/", size="10-49")
+        acme = crm.accounts.register(name="Acme", domain="https://www.Acme.com/", size="10-49")
         assert (acme.domain, acme.version) == ("acme.com", 1)
-        assert crm.get_account(acme.id) == acme
+        assert crm.accounts.get(acme.id) == acme
 
     def test_a_second_account_with_the_same_domain_is_refused(self, crm: CRM) -> None:
         """`DuplicateAccount` names the field and the owner."""
-        acme = crm.register_account(name="Acme", domain="acme.com")
+        acme = crm.accounts.register(name="Acme", domain="acme.com")
         with pytest.raises(DuplicateAccount) as caught:
-            crm.register_account(name="Acme again", domain="ACME.com")
+            crm.accounts.register(name="Acme again", domain="ACME.com")
         assert (caught.value.field, caught.value.value, caught.value.existing_id) == (
             "domain",
             "acme.com",
@@ -434,42 +440,42 @@ class TestAccounts:
 
     def test_updating_to_a_taken_domain_is_refused(self, crm: CRM) -> None:
         """Uniqueness holds on update too; nothing changes."""
-        crm.register_account(name="Acme", domain="acme.com")
-        globex = crm.register_account(name="Globex", domain="globex.com")
+        crm.accounts.register(name="Acme", domain="acme.com")
+        globex = crm.accounts.register(name="Globex", domain="globex.com")
         with pytest.raises(DuplicateAccount):
-            crm.update_account(globex.id, domain="acme.com")
-        assert crm.get_account(globex.id).domain == "globex.com"
+            crm.accounts.update(globex.id, domain="acme.com")
+        assert crm.accounts.get(globex.id).domain == "globex.com"
 
     def test_an_update_checks_the_expected_version(self, crm: CRM) -> None:
         """A stale version is refused; the current one passes and bumps it."""
-        acme = crm.register_account(name="Acme")
+        acme = crm.accounts.register(name="Acme")
         with pytest.raises(ConcurrencyConflict):
-            crm.update_account(acme.id, expected_version=7, name="Acme Corp")
-        assert crm.update_account(acme.id, expected_version=1, name="Acme Corp").version == 2
+            crm.accounts.update(acme.id, expected_version=7, name="Acme Corp")
+        assert crm.accounts.update(acme.id, expected_version=1, name="Acme Corp").version == 2
 
     def test_contacts_are_linked_and_unlinked(self, crm: CRM) -> None:
         """Linking gives the customer a role in the account; unlinking removes it."""
-        acme = crm.register_account(name="Acme")
-        ada = crm.register_customer(email="ada@example.com")
-        bob = crm.register_customer(email="bob@example.com")
-        crm.link_to_account(bob.id, acme.id)
-        linked = crm.link_to_account(ada.id, acme.id, role="billing")
+        acme = crm.accounts.register(name="Acme")
+        ada = crm.customers.register(email="ada@example.com")
+        bob = crm.customers.register(email="bob@example.com")
+        crm.accounts.link(bob.id, acme.id)
+        linked = crm.accounts.link(ada.id, acme.id, role="billing")
         assert linked.account == AccountLink(acme.id, "billing")
-        assert [c.id for c in crm.account_contacts(acme.id)] == [ada.id, bob.id]
-        assert crm.unlink_from_account(ada.id).account is None
-        assert [c.id for c in crm.account_contacts(acme.id)] == [bob.id]
+        assert [c.id for c in crm.accounts.contacts(acme.id)] == [ada.id, bob.id]
+        assert crm.accounts.unlink(ada.id).account is None
+        assert [c.id for c in crm.accounts.contacts(acme.id)] == [bob.id]
 
     def test_linking_to_an_unknown_account_is_refused(self, crm: CRM) -> None:
         """The account must exist in this tenant."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with pytest.raises(NotFound):
-            crm.link_to_account(ada.id, "nope")
-        assert crm.get_customer(ada.id).account is None
+            crm.accounts.link(ada.id, "nope")
+        assert crm.customers.get(ada.id).account is None
 
     def test_contacts_of_an_unknown_account_raise_not_found(self, crm: CRM) -> None:
         """An empty list would hide a wrong id."""
         with pytest.raises(NotFound):
-            crm.account_contacts("nope")
+            crm.accounts.contacts("nope")
 
 
 class TestEvents:
@@ -479,11 +485,11 @@ class TestEvents:
         """A base class subscription hears every subclass."""
         everything: list[DomainEvent] = []
         consents: list[ConsentChanged] = []
-        crm.subscribe(DomainEvent, everything.append)
-        crm.subscribe(ConsentChanged, consents.append)
-        ada = crm.register_customer(email="ada@example.com")
-        crm.record_consent(ada.id, purpose="news", channel="email", status="granted", source="f")
-        crm.update_profile(ada.id, given_name="Ada")
+        crm.events.subscribe(DomainEvent, everything.append)
+        crm.events.subscribe(ConsentChanged, consents.append)
+        ada = crm.customers.register(email="ada@example.com")
+        crm.consent.record(ada.id, purpose="news", channel="email", status="granted", source="f")
+        crm.customers.update(ada.id, given_name="Ada")
         assert [type(e) for e in everything] == [
             CustomerRegistered,
             ConsentChanged,
@@ -494,11 +500,11 @@ class TestEvents:
     def test_an_unsubscribed_handler_hears_nothing_more(self, crm: CRM) -> None:
         """`subscribe` returns the function that ends the subscription (safe to call twice)."""
         heard: list[DomainEvent] = []
-        unsubscribe = crm.subscribe(DomainEvent, heard.append)
-        crm.register_customer(email="ada@example.com")
+        unsubscribe = crm.events.subscribe(DomainEvent, heard.append)
+        crm.customers.register(email="ada@example.com")
         unsubscribe()
         unsubscribe()
-        crm.register_customer(email="bob@example.com")
+        crm.customers.register(email="bob@example.com")
         assert len(heard) == 1
 
     def test_a_failing_handler_is_logged_and_does_not_break_the_call(
@@ -510,11 +516,11 @@ class TestEvents:
             raise RuntimeError("handler bug")
 
         heard: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, broken)
-        crm.subscribe(DomainEvent, heard.append)
+        crm.events.subscribe(DomainEvent, broken)
+        crm.events.subscribe(DomainEvent, heard.append)
         with caplog.at_level(logging.ERROR, logger="crmkit.events"):
-            ada = crm.register_customer(email="ada@example.com")
-        assert crm.get_customer(ada.id) == ada
+            ada = crm.customers.register(email="ada@example.com")
+        assert crm.customers.get(ada.id) == ada
         assert len(heard) == 1
         (logged,) = caplog.records
         assert logged.name == "crmkit.events"
@@ -523,11 +529,11 @@ class TestEvents:
 
     def test_a_refused_change_publishes_nothing(self, crm: CRM) -> None:
         """Only committed changes are announced."""
-        crm.register_customer(email="ada@example.com")
+        crm.customers.register(email="ada@example.com")
         heard: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, heard.append)
+        crm.events.subscribe(DomainEvent, heard.append)
         with pytest.raises(DuplicateCustomer):
-            crm.register_customer(email="ada@example.com")
+            crm.customers.register(email="ada@example.com")
         assert heard == []
 
 
@@ -537,34 +543,34 @@ class TestListing:
     @given(st.integers(0, 12), st.integers(1, 5))
     def test_pages_cover_every_customer_once_in_id_order(self, count: int, limit: int) -> None:
         """Following ``next_cursor`` visits each customer exactly once."""
-        crm = CRM.in_memory(ids=SequentialIds())
-        ids = [crm.register_customer().id for _ in range(count)]
+        crm = CRM.in_memory(Settings(ids=SequentialIds()))
+        ids = [crm.customers.register().id for _ in range(count)]
         seen: list[str] = []
         cursor = None
         while True:
-            page = crm.list_customers(limit=limit, cursor=cursor)
+            page = crm.customers.list(limit=limit, cursor=cursor)
             assert len(page.items) <= limit
             seen.extend(c.id for c in page.items)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         assert seen == ids
-        assert [c.id for c in crm.stream_customers(batch_size=limit)] == ids
+        assert [c.id for c in crm.customers.stream(batch_size=limit)] == ids
 
     def test_customers_are_listed_by_tag_and_account(self, crm: CRM) -> None:
         """Filters narrow the listing."""
-        acme = crm.register_account(name="Acme")
-        ada = crm.register_customer(tags={"vip"})
-        crm.register_customer()
-        crm.link_to_account(ada.id, acme.id)
-        assert [c.id for c in crm.list_customers(tag="vip").items] == [ada.id]
-        assert [c.id for c in crm.list_customers(account_id=acme.id).items] == [ada.id]
+        acme = crm.accounts.register(name="Acme")
+        ada = crm.customers.register(tags={"vip"})
+        crm.customers.register()
+        crm.accounts.link(ada.id, acme.id)
+        assert [c.id for c in crm.customers.list(tag="vip").items] == [ada.id]
+        assert [c.id for c in crm.customers.list(account_id=acme.id).items] == [ada.id]
 
     @pytest.mark.parametrize("limit", [0, -1, 10_001])
     def test_a_bad_limit_is_refused(self, crm: CRM, limit: int) -> None:
         """Pages hold 1 to 10000 customers."""
         with pytest.raises(ValidationError) as caught:
-            crm.list_customers(limit=limit)
+            crm.customers.list(limit=limit)
         assert caught.value.paths == ("limit",)
 
 
@@ -576,17 +582,17 @@ class TestForTenant:
         other = schema_crm.for_tenant("shop_2")
         assert (other.tenant, other.clock, other.ids, other.trait_schema) == (
             "shop_2",
-            schema_crm.clock,
-            schema_crm.ids,
+            schema_crm.settings.clock,
+            schema_crm.settings.ids,
             SCHEMA,
         )
 
     def test_its_data_is_its_own(self, crm: CRM) -> None:
         """Customers of one tenant are invisible to the other."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         other = crm.for_tenant("shop_2")
-        assert other.find_customer_by_email("ada@example.com") is None
-        assert other.register_customer(email="ada@example.com").id != ada.id
+        assert other.customers.find_by_email("ada@example.com") is None
+        assert other.customers.register(email="ada@example.com").id != ada.id
 
 
 class TestIdsAndFiltersOfTheWrongType:
@@ -596,10 +602,10 @@ class TestIdsAndFiltersOfTheWrongType:
     def test_a_malformed_customer_id_is_a_validation_error(self, crm: CRM, bad: object) -> None:
         """Every use case taking a customer id refuses a malformed one by name."""
         for call in (
-            lambda: crm.get_customer(bad),  # type: ignore[arg-type]
-            lambda: crm.timeline(bad),  # type: ignore[arg-type]
-            lambda: crm.update_profile(bad, given_name="x"),  # type: ignore[arg-type]
-            lambda: crm.record_interaction(bad, kind="note", channel="web"),  # type: ignore[arg-type]
+            lambda: crm.customers.get(bad),  # type: ignore[arg-type]
+            lambda: crm.interactions.timeline(bad),  # type: ignore[arg-type]
+            lambda: crm.customers.update(bad, given_name="x"),  # type: ignore[arg-type]
+            lambda: crm.interactions.record(bad, kind="note", channel="web"),  # type: ignore[arg-type]
         ):
             with pytest.raises(ValidationError) as caught:
                 call()
@@ -608,17 +614,17 @@ class TestIdsAndFiltersOfTheWrongType:
     def test_kinds_given_as_one_text_are_refused(self, crm: CRM) -> None:
         """kinds="purchase" would otherwise match by substring in one adapter and by
         character in another."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with pytest.raises(ValidationError, match="kinds"):
-            crm.timeline(ada.id, kinds="purchase")
+            crm.interactions.timeline(ada.id, kinds="purchase")
         with pytest.raises(ValidationError, match="kinds"):
-            crm.timeline(ada.id, kinds=[1])  # type: ignore[list-item]
+            crm.interactions.timeline(ada.id, kinds=[1])  # type: ignore[list-item]
         with pytest.raises(ValidationError, match="channels"):
-            crm.timeline(ada.id, channels="web")
+            crm.interactions.timeline(ada.id, channels="web")
 
     def test_external_id_lookups_need_text(self, crm: CRM) -> None:
         """A non-text source or external id is a validation error, not a storage error."""
         with pytest.raises(ValidationError, match="external_id"):
-            crm.find_customer_by_external_id("shop", 42)  # type: ignore[arg-type]
+            crm.customers.find_by_external_id("shop", 42)  # type: ignore[arg-type]
         with pytest.raises(ValidationError, match="tag"):
-            crm.list_customers(tag=["vip"])  # type: ignore[arg-type]
+            crm.customers.list(tag=["vip"])  # type: ignore[arg-type]

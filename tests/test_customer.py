@@ -13,13 +13,10 @@ from crmkit import (
     AccountId,
     AccountLink,
     Channel,
-    ConsentChanged,
     ConsentRecord,
     ConsentStatus,
     Customer,
     CustomerId,
-    CustomerProfileChanged,
-    CustomerRegistered,
     EmailAddress,
     PhoneNumber,
     PostalAddress,
@@ -28,6 +25,7 @@ from crmkit import (
 )
 from crmkit.domain import normalize_tags
 from crmkit.errors import ValidationError
+from crmkit.events import ConsentChanged, CustomerProfileChanged, CustomerRegistered
 from crmkit.testing.strategies import emails, postal_addresses
 from tests.strategies import T0
 

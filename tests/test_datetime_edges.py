@@ -12,24 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from crmkit import (
-    CRM,
-    ConsentRecord,
-    Customer,
-    EventRule,
-    FixedClock,
-    Interaction,
-    InteractionCount,
-    LifecycleModel,
-    Money,
-    ProgressionRule,
-    SpendRule,
-    Tier,
-    TierPolicy,
-)
-from crmkit.domain import Facts, LedgerEntry, Programme, Window
+from crmkit import CRM, ConsentRecord, Customer, FixedClock, Interaction, Money, Settings
+from crmkit.domain import Facts, InteractionCount, LedgerEntry, Programme, Window
 from crmkit.domain.values.timestamps import EARLIEST, LATEST, earlier, ensure_utc, later
 from crmkit.errors import ValidationError
+from crmkit.lifecycle import LifecycleModel, ProgressionRule
+from crmkit.loyalty import EventRule, SpendRule, Tier, TierPolicy
 from crmkit.segments import days, purchases
 from crmkit.serialization import from_json
 from tests.conftest import MakeCrm, crm_maker
@@ -103,8 +91,8 @@ class TestEnsureUtc:
 
 
 def _record(crm: CRM, occurred_at: datetime) -> object:
-    ada = crm.register_customer(given_name="Ada")
-    return crm.record_interaction(ada.id, kind="note", channel="web", occurred_at=occurred_at)
+    ada = crm.customers.register(given_name="Ada")
+    return crm.interactions.record(ada.id, kind="note", channel="web", occurred_at=occurred_at)
 
 
 #: Every way a datetime enters crmkit, with the name its refusal must give.
@@ -139,7 +127,10 @@ ENTRY_POINTS: dict[str, tuple[str, Callable[[datetime], object]]] = {
         "at",
         lambda at: Customer.register("c1", at=T0).may_contact("email", "marketing", at),  # type: ignore[arg-type]
     ),
-    "the clock": ("clock", lambda at: CRM.in_memory(clock=_StuckClock(at)).register_customer()),
+    "the clock": (
+        "clock",
+        lambda at: CRM.in_memory(Settings(clock=_StuckClock(at))).register_customer(),
+    ),
     "from_json": (
         "created_at",
         lambda at: from_json(
@@ -153,15 +144,15 @@ ENTRY_POINTS: dict[str, tuple[str, Callable[[datetime], object]]] = {
 
 def _consent(at: datetime) -> object:
     crm = CRM.in_memory()
-    customer = crm.register_customer().id
-    return crm.record_consent(
+    customer = crm.customers.register().id
+    return crm.consent.record(
         customer, purpose="marketing", channel="email", status="granted", source="form", at=at
     )
 
 
 def _timeline(**window: Any) -> object:
     crm = CRM.in_memory()
-    return crm.timeline(crm.register_customer().id, **window)
+    return crm.interactions.timeline(crm.customers.register().id, **window)
 
 
 class _StuckClock:
@@ -227,17 +218,17 @@ class TestWindowsNearTheYearOne:
     ) -> None:
         """``purchases(last=days(90))`` at 0001-01-05 counts the purchase of 0001-01-02."""
         crm = make_crm(clock=FixedClock(YEAR_ONE))
-        ada = crm.register_customer(given_name="Ada")
-        crm.record_interaction(
+        ada = crm.customers.register(given_name="Ada")
+        crm.interactions.record(
             ada.id, kind="purchase", channel="web", occurred_at=datetime(1, 1, 2, tzinfo=UTC)
         )
-        crm.record_interaction(ada.id, kind="purchase", channel="web", occurred_at=EARLIEST)
+        crm.interactions.record(ada.id, kind="purchase", channel="web", occurred_at=EARLIEST)
         for rule in (
             purchases(last=days(90)).count() >= 2,
             purchases(last=days(4)).count() == 1,  # (0001-01-01, 0001-01-05]: the first is out
             purchases(last=days(36_600)).sum("EUR") == Money.of(0, "EUR"),
         ):
-            assert crm.count_segment(rule, as_of=YEAR_ONE) == 1, rule
+            assert crm.segments.count(rule, as_of=YEAR_ONE) == 1, rule
 
     def test_an_interaction_count_within_days_before_the_year_one(self) -> None:
         """`InteractionCount` (progression rules, guards) clamps its window the same way."""
@@ -261,13 +252,13 @@ class TestWindowsNearTheYearOne:
             ],
         )
         early = make_crm(clock=FixedClock(YEAR_ONE), lifecycles=[model])
-        ada = early.register_customer(given_name="Ada")
-        early.record_interaction(ada.id, kind="purchase", channel="web", occurred_at=EARLIEST)
-        assert early.current_stage(ada.id) == "customer"
+        ada = early.customers.register(given_name="Ada")
+        early.interactions.record(ada.id, kind="purchase", channel="web", occurred_at=EARLIEST)
+        assert early.lifecycle.current_stage(ada.id) == "customer"
         late = make_crm(tenant="beta", clock=FixedClock(LATEST), lifecycles=[model])
-        bo = late.register_customer(given_name="Bo")
-        late.record_interaction(bo.id, kind="purchase", channel="web")
-        assert late.current_stage(bo.id) == "customer"
+        bo = late.customers.register(given_name="Bo")
+        late.interactions.record(bo.id, kind="purchase", channel="web")
+        assert late.lifecycle.current_stage(bo.id) == "customer"
 
 
 CLUB = Programme(
@@ -300,23 +291,23 @@ class TestLoyaltyNearTheEnds:
         """Earning, the balance, the tier and the batch job all work at the end."""
         clock = FixedClock(YEAR_9999)
         crm = make_crm(clock=clock, loyalty=CLUB)
-        ada = crm.register_customer(given_name="Ada")
-        crm.record_interaction(ada.id, kind="purchase", channel="web", amount=Money.of(20, "EUR"))
-        (line,) = crm.points_statement(ada.id)
+        ada = crm.customers.register(given_name="Ada")
+        crm.interactions.record(ada.id, kind="purchase", channel="web", amount=Money.of(20, "EUR"))
+        (line,) = crm.loyalty.statement(ada.id)
         assert (line.entry.available_from, line.entry.expires_at) == (LATEST, None)
-        assert crm.points_balance(ada.id).pending == 20
-        assert crm.loyalty_tier(ada.id) == "silver"
+        assert crm.loyalty.balance(ada.id).pending == 20
+        assert crm.loyalty.tier(ada.id) == "silver"
         clock.set(LATEST - timedelta(microseconds=1))
-        crm.run_points_job()
-        assert crm.points_balance(ada.id).pending == 20
+        crm.loyalty.run_job()
+        assert crm.loyalty.balance(ada.id).pending == 20
 
     def test_a_tier_near_the_year_one(self, make_crm: MakeCrm) -> None:
         """The tier window reaching back before the year 1 counts everything up to then."""
         crm = make_crm(clock=FixedClock(YEAR_ONE), loyalty=CLUB)
-        ada = crm.register_customer(given_name="Ada")
-        crm.record_interaction(ada.id, kind="sign_up", channel="web")
-        assert crm.loyalty_tier(ada.id) == "silver"
-        assert crm.loyalty_tier(ada.id, as_of=YEAR_ONE + timedelta(days=1)) == "silver"
+        ada = crm.customers.register(given_name="Ada")
+        crm.interactions.record(ada.id, kind="sign_up", channel="web")
+        assert crm.loyalty.tier(ada.id) == "silver"
+        assert crm.loyalty.tier(ada.id, as_of=YEAR_ONE + timedelta(days=1)) == "silver"
 
     @pytest.mark.parametrize("name", ["pending_days", "expiry_days"])
     def test_a_period_longer_than_a_century_is_refused_by_magnitude(self, name: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CRM, FixedClock, Interaction, Money
+from crmkit import CRM, FixedClock, Interaction, Money, Settings
 from crmkit._reprs import LIMIT, int_digits, key_text, show
 from crmkit.domain import validate_traits
 from crmkit.errors import (
@@ -146,13 +146,13 @@ class TestEveryErrorConstructor:
 
 
 def _crm() -> CRM:
-    return CRM.in_memory(clock=FixedClock(T0))
+    return CRM.in_memory(Settings(clock=FixedClock(T0)))
 
 
 def _with_customer(call: Callable[[CRM, str], object]) -> Callable[[], object]:
     def run() -> object:
         crm = _crm()
-        return call(crm, crm.register_customer(given_name="Ada").id)
+        return call(crm, crm.customers.register(given_name="Ada").id)
 
     return run
 
@@ -164,20 +164,20 @@ HUGE_INPUTS: dict[str, Callable[[], object]] = {
     "Money.multiply": lambda: Money.of(1, "EUR").multiply(HUGE),
     "Money document": lambda: structure({"amount": HUGE, "currency": "EUR"}, Money),
     "get_customer": lambda: _crm().get_customer(HUGE),  # type: ignore[arg-type]
-    "set_traits value": _with_customer(lambda crm, c: crm.set_traits(c, {"n": HUGE})),
-    "set_traits name": _with_customer(lambda crm, c: crm.set_traits(c, {HUGE: 1})),  # type: ignore[dict-item]
+    "set_traits value": _with_customer(lambda crm, c: crm.customers.set_traits(c, {"n": HUGE})),
+    "set_traits name": _with_customer(lambda crm, c: crm.customers.set_traits(c, {HUGE: 1})),  # type: ignore[dict-item]
     "trait decimal": lambda: validate_traits({"d": Decimal(HUGE)}),
     "metadata value": _with_customer(
-        lambda crm, c: crm.record_interaction(c, kind="note", channel="web", metadata={"n": HUGE})
+        lambda crm, c: crm.interactions.record(c, kind="note", channel="web", metadata={"n": HUGE})
     ),
     "metadata key": _with_customer(
-        lambda crm, c: crm.record_interaction(c, kind="note", channel="web", metadata={HUGE: 1})  # type: ignore[dict-item]
+        lambda crm, c: crm.interactions.record(c, kind="note", channel="web", metadata={HUGE: 1})  # type: ignore[dict-item]
     ),
     "expected_version": _with_customer(
-        lambda crm, c: crm.update_profile(c, expected_version=HUGE, given_name="Bo")
+        lambda crm, c: crm.customers.update(c, expected_version=HUGE, given_name="Bo")
     ),
     "list limit": lambda: _crm().list_customers(limit=HUGE),
-    "timeline limit": _with_customer(lambda crm, c: crm.timeline(c, limit=HUGE)),
+    "timeline limit": _with_customer(lambda crm, c: crm.interactions.timeline(c, limit=HUGE)),
     "segment trait operand": lambda: trait("n") == HUGE,
     "segment trait name": lambda: trait(HUGE).contains("x"),  # type: ignore[arg-type]
     "segment field name": lambda: field(HUGE) == "x",  # type: ignore[arg-type]

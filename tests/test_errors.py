@@ -23,6 +23,7 @@ from crmkit import (
     Money,
     PhoneNumber,
     PostalAddress,
+    Settings,
     TraitDefinition,
     TraitSchema,
 )
@@ -105,7 +106,7 @@ BAD_INPUTS: list[tuple[str, Callable[[], object], str, Any]] = [
         "3",
     ),
     ("trait schema", lambda: TraitDefinition("float"), "type", "float"),  # type: ignore[arg-type]
-    ("tenant", lambda: CRM.in_memory(tenant="Shop A"), "tenant", "Shop A"),
+    ("tenant", lambda: CRM.in_memory(Settings(tenant="Shop A")), "tenant", "Shop A"),
     (
         "nested document",
         lambda: structure({**ada_document(), "address": {"country": "XX"}}, Customer),

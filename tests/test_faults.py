@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from crmkit import CRM, CustomerId, DomainEvent, Interaction, InteractionId
+from crmkit import CRM, CustomerId, Interaction, InteractionId
 from crmkit.adapters.sqlalchemy import SqlStore, metadata
 from crmkit.adapters.sqlalchemy.engine import SQLITE_BUSY_TIMEOUT_MS
 from crmkit.adapters.sqlalchemy.tables import outbox
 from crmkit.domain import PointsLedger
 from crmkit.errors import CrmError, IdempotencyConflict, StorageError
+from crmkit.events import DomainEvent
 from tests.workers import (
     PARTIAL_PROGRAMME,
     SHARED_CUSTOMER,
@@ -71,9 +72,9 @@ def inspector(url: str) -> Iterator[Any]:
 
 
 def _crm(store: SqlStore) -> tuple[CRM, list[DomainEvent]]:
-    crm = CRM.from_store(store)
+    crm = CRM(store)
     published: list[DomainEvent] = []
-    crm.subscribe(DomainEvent, published.append)
+    crm.events.subscribe(DomainEvent, published.append)
     return crm, published
 
 
@@ -175,7 +176,7 @@ def test_commit_then_fault_keeps_exactly_the_committed_part(
     assert committed
     assert published == committed
     assert outbox_events(inspector) == outbox_before + _event_keys(committed)
-    customer = crm.get_customer(SHARED_CUSTOMER)
+    customer = crm.customers.get(SHARED_CUSTOMER)
     assert "first" in customer.tags
     assert "second" not in customer.tags
 
@@ -265,10 +266,10 @@ def test_a_worker_killed_mid_unit_of_work_leaves_no_partial_rows(
     assert elapsed < limit, f"the next writer waited {elapsed:.1f}s"
     assert published == events
     assert outbox_events(inspector)[-len(events) :] == _event_keys(events)
-    assert "killed" in crm.get_customer(SHARED_CUSTOMER).tags
+    assert "killed" in crm.customers.get(SHARED_CUSTOMER).tags
     fresh = open_crm(url)  # as a new host process would, through the front door
     try:
-        fresh.record_interaction(SHARED_CUSTOMER, kind="note", channel="app", external_ref="next")
+        fresh.interactions.record(SHARED_CUSTOMER, kind="note", channel="app", external_ref="next")
     finally:
         dispose(fresh)
     if backend.startswith("sqlite"):
@@ -345,7 +346,7 @@ def test_a_batch_write_on_a_dropped_connection_is_one_typed_error_and_prints_not
         pytest.skip("SQLite has no server to drop the connection")
     crm, _ = _crm(store)
     seed(crm)
-    crm.register_customer(customer_id="cust-second")
+    crm.customers.register(customer_id="cust-second")
     with crm.unit_of_work() as uow:  # a ledger for each member, to be updated in one batch
         for member in _LEDGER_MEMBERS:
             ledger = PointsLedger(member, PARTIAL_PROGRAMME)
@@ -367,7 +368,7 @@ def test_a_batch_write_on_a_dropped_connection_is_one_typed_error_and_prints_not
     assert capfd.readouterr().err == ""
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert snapshot(inspector) == before
-    crm.record_interaction(SHARED_CUSTOMER, kind="note", channel="email", external_ref="after")
+    crm.interactions.record(SHARED_CUSTOMER, kind="note", channel="email", external_ref="after")
 
 
 def test_a_connection_dropped_by_the_server_mid_unit_of_work(
@@ -403,5 +404,5 @@ def test_a_connection_dropped_by_the_server_mid_unit_of_work(
     assert snapshot(inspector) == before
     assert published == []
 
-    crm.record_interaction(SHARED_CUSTOMER, kind="note", channel="email", external_ref="after")
+    crm.interactions.record(SHARED_CUSTOMER, kind="note", channel="email", external_ref="after")
     assert [type(e).__name__ for e in published] == ["InteractionRecorded"]

@@ -17,11 +17,12 @@ from crmkit import (
     Interaction,
     InteractionId,
     InteractionKind,
-    InteractionRecorded,
     Money,
     SequentialIds,
+    Settings,
 )
 from crmkit.errors import IdempotencyConflict, ValidationError
+from crmkit.events import InteractionRecorded
 from crmkit.testing.strategies import interactions
 from tests.strategies import T0
 
@@ -102,7 +103,7 @@ contents = st.fixed_dictionaries(
 
 
 def record(crm: CRM, ids: dict[str, str], content: dict[str, Any], ref: str) -> Interaction:
-    return crm.record_interaction(
+    return crm.interactions.record(
         ids[content["customer"]],
         kind=content["kind"],
         channel=content["channel"],
@@ -123,10 +124,10 @@ class TestRecordingIdempotently:
         """Same content: the stored interaction comes back and one event is emitted in all.
         Different content: `IdempotencyConflict`, and still only the first is stored."""
         clock = FixedClock(T0)
-        crm = CRM.in_memory(clock=clock, ids=SequentialIds())
-        ids = {name: crm.register_customer(given_name=name).id for name in ("ada", "bob")}
+        crm = CRM.in_memory(Settings(clock=clock, ids=SequentialIds()))
+        ids = {name: crm.customers.register(given_name=name).id for name in ("ada", "bob")}
         recorded: list[InteractionRecorded] = []
-        crm.subscribe(InteractionRecorded, recorded.append)
+        crm.events.subscribe(InteractionRecorded, recorded.append)
 
         stored = record(crm, ids, first, "order-1")
         clock.advance(timedelta(hours=1))
@@ -143,5 +144,5 @@ class TestRecordingIdempotently:
                 record(crm, ids, second, "order-1")
             assert (caught.value.field, caught.value.value) == ("external_ref", "order-1")
             assert caught.value.existing_id == stored.id
-        assert list(crm.stream_interactions()) == [stored]
+        assert list(crm.interactions.stream()) == [stored]
         assert [e.interaction_id for e in recorded] == [stored.id]

@@ -13,30 +13,22 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crmkit import (
+from crmkit import Customer, CustomerId, EmailAddress, Interaction, InteractionId, PhoneNumber
+from crmkit.domain import PRESETS, HasField, InteractionCount
+from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
+from crmkit.lifecycle import (
     CUSTOMER_LIFECYCLE,
     DEAL_PIPELINE,
     HUBSPOT_LIFECYCLE,
-    Customer,
-    CustomerId,
-    EmailAddress,
-    Facts,
-    HasField,
-    HasTag,
-    Interaction,
-    InteractionCount,
-    InteractionId,
     LifecycleModel,
     Outcome,
-    PhoneNumber,
     ProgressionRule,
     Stage,
     StageHistory,
     SubjectKind,
     Transition,
 )
-from crmkit.domain import PRESETS
-from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
+from crmkit.segments import Facts, HasTag
 from crmkit.serialization import from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import T0, json_values, mutated

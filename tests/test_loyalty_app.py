@@ -7,27 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crmkit import (
-    CRM,
-    EventRule,
-    FixedClock,
-    Interaction,
-    InteractionId,
-    Money,
-    Multiplier,
-    PointsEarned,
-    PointsExpired,
-    PointsRedeemed,
-    Programme,
-    Redemption,
-    ReferralChanged,
-    ReferralPolicy,
-    ReferralStatus,
-    Reward,
-    SpendRule,
-    Tier,
-    TierChanged,
-)
+from crmkit import CRM, FixedClock, Interaction, InteractionId, Money
 from crmkit.domain import DomainEvent
 from crmkit.errors import (
     CurrencyMismatch,
@@ -36,6 +16,18 @@ from crmkit.errors import (
     ReferralRefused,
     UsageError,
     ValidationError,
+)
+from crmkit.events import PointsEarned, PointsExpired, PointsRedeemed, ReferralChanged, TierChanged
+from crmkit.loyalty import (
+    EventRule,
+    Multiplier,
+    Programme,
+    Redemption,
+    ReferralPolicy,
+    ReferralStatus,
+    Reward,
+    SpendRule,
+    Tier,
 )
 from tests.conftest import MakeCrm, crm_maker
 
@@ -65,7 +57,7 @@ def make(any_store: object) -> MakeCrm:
 
 
 def _buy(crm: CRM, customer: str, euros: str, **more: object) -> str:
-    made = crm.record_interaction(
+    made = crm.interactions.record(
         customer, kind="purchase", channel="web", amount=Money.of(euros, EUR), **more
     )
     return made.id
@@ -73,7 +65,7 @@ def _buy(crm: CRM, customer: str, euros: str, **more: object) -> str:
 
 def _settle(crm: CRM, clock: FixedClock, days: int = 15) -> None:
     clock.advance(timedelta(days=days))
-    crm.run_points_job()
+    crm.loyalty.run_job()
 
 
 def test_a_purchase_earns_pending_points_that_mature_after_the_return_window(
@@ -81,35 +73,35 @@ def test_a_purchase_earns_pending_points_that_mature_after_the_return_window(
 ) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "42.90")
-    balance = crm.points_balance(ada)
+    balance = crm.loyalty.balance(ada)
     assert (balance.available, balance.pending) == (0, 42)
     clock.advance(timedelta(days=14))
     # Due points count as available before the job books them...
-    assert crm.points_balance(ada).available == 42
-    report = crm.run_points_job()
+    assert crm.loyalty.balance(ada).available == 42
+    report = crm.loyalty.run_job()
     assert (report.members, report.matured, report.expired) == (1, 42, 0)
     # ...and the stored balance says so once it has.
-    assert crm.points_balance(ada).available == 42
-    assert crm.points_balance(ada).version == 2
+    assert crm.loyalty.balance(ada).available == 42
+    assert crm.loyalty.balance(ada).version == 2
 
 
 def test_replaying_a_purchase_awards_nothing_more(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     for _ in range(3):
         _buy(crm, ada, "10.00", external_ref="order-1")
-    assert crm.points_balance(ada).pending == 10
-    assert len(crm.points_statement(ada)) == 1
+    assert crm.loyalty.balance(ada).pending == 10
+    assert len(crm.loyalty.statement(ada)) == 1
 
 
 def test_an_interaction_kind_with_an_event_rule_earns_its_points(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    crm.record_interaction(ada, kind="review", channel="web")
-    crm.record_interaction(ada, kind="note", channel="web")  # no rule: nothing
-    [line] = crm.points_statement(ada)
+    ada = crm.customers.register(email="ada@example.com").id
+    crm.interactions.record(ada, kind="review", channel="web")
+    crm.interactions.record(ada, kind="note", channel="web")  # no rule: nothing
+    [line] = crm.loyalty.statement(ada)
     assert (line.entry.rule, line.entry.points, line.pending) == ("review", 20, 20)
 
 
@@ -118,15 +110,15 @@ def test_a_partial_refund_reverses_its_share_of_the_purchase_rounded_against_it(
 ) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     order = _buy(crm, ada, "100.00", external_ref="order-7")
-    crm.record_interaction(
+    crm.interactions.record(
         ada, kind="refund", channel="web", amount=Money.of("33.50", EUR), refund_of="order-7"
     )
     # ceil(100 * 33.50 / 100) = 34 points go back; 66 remain, still pending.
-    assert crm.points_balance(ada).pending == 66
-    crm.record_interaction(ada, kind="refund", channel="web", refund_of=order)  # the rest
-    state = crm.points_state(ada)
+    assert crm.loyalty.balance(ada).pending == 66
+    crm.interactions.record(ada, kind="refund", channel="web", refund_of=order)  # the rest
+    state = crm.loyalty.state(ada)
     assert (state.available, state.pending, state.reversed) == (0, 0, 100)
 
 
@@ -134,25 +126,25 @@ def test_a_refund_naming_no_purchase_of_the_customer_is_refused_and_nothing_is_s
     make: MakeCrm,
 ) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
     bobs = _buy(crm, bob, "10.00")
     for named in ("no-such-order", bobs):
         with pytest.raises(ValidationError, match="refund_of"):
-            crm.record_interaction(ada, kind="refund", channel="web", refund_of=named)
-    assert crm.timeline(ada) == []
+            crm.interactions.record(ada, kind="refund", channel="web", refund_of=named)
+    assert crm.interactions.timeline(ada) == []
 
 
 def test_spent_points_are_forgiven_when_their_purchase_is_refunded(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     order = _buy(crm, ada, "50.00")
     _settle(crm, clock)
-    crm.redeem_points(ada, points=40)
-    crm.record_interaction(ada, kind="refund", channel="web", refund_of=order)
-    state = crm.points_state(ada)
-    [*_, reversal] = crm.points_statement(ada)
+    crm.loyalty.redeem(ada, points=40)
+    crm.interactions.record(ada, kind="refund", channel="web", refund_of=order)
+    state = crm.loyalty.state(ada)
+    [*_, reversal] = crm.loyalty.statement(ada)
     assert (reversal.entry.points, reversal.entry.shortfall) == (10, 40)
     assert state.available == 0  # never negative
 
@@ -160,44 +152,44 @@ def test_spent_points_are_forgiven_when_their_purchase_is_refunded(make: MakeCrm
 def test_redeeming_beyond_the_balance_raises_and_writes_nothing(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "30.00")
     _settle(crm, clock)
-    before = crm.points_ledger(ada)
+    before = crm.loyalty.ledger(ada)
     with pytest.raises(InsufficientPoints) as raised:
-        crm.redeem_points(ada, points=35)
+        crm.loyalty.redeem(ada, points=35)
     assert (raised.value.requested, raised.value.available) == (35, 30)
-    assert crm.points_ledger(ada) == before
+    assert crm.loyalty.ledger(ada) == before
 
 
 def test_redemption_checks_the_minimum_step_and_catalogue(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "95.00")
     _settle(crm, clock)
     for bad in ({"points": 5}, {"points": 12}, {"reward": "tea"}, {}):
         with pytest.raises(ValidationError):
-            crm.redeem_points(ada, **bad)  # type: ignore[arg-type]
-    entry = crm.redeem_points(ada, reward="coffee", key="order-9")
+            crm.loyalty.redeem(ada, **bad)  # type: ignore[arg-type]
+    entry = crm.loyalty.redeem(ada, reward="coffee", key="order-9")
     assert (entry.points, entry.rule) == (90, "coffee")
-    assert crm.redeem_points(ada, reward="coffee", key="order-9") == entry  # a replay
-    assert crm.points_balance(ada).available == 5
+    assert crm.loyalty.redeem(ada, reward="coffee", key="order-9") == entry  # a replay
+    assert crm.loyalty.balance(ada).available == 5
 
 
 def test_a_customer_without_points_has_a_zero_balance_and_an_unknown_one_is_not_found(
     make: MakeCrm,
 ) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    assert (crm.points_balance(ada).available, crm.points_balance(ada).pending) == (0, 0)
-    assert crm.points_statement(ada) == []
+    ada = crm.customers.register(email="ada@example.com").id
+    assert (crm.loyalty.balance(ada).available, crm.loyalty.balance(ada).pending) == (0, 0)
+    assert crm.loyalty.statement(ada) == []
     with pytest.raises(InsufficientPoints):
-        crm.redeem_points(ada, points=10)
+        crm.loyalty.redeem(ada, points=10)
     with pytest.raises(NotFound):
-        crm.points_balance("nobody")
+        crm.loyalty.balance("nobody")
     with pytest.raises(NotFound):
-        crm.redeem_points("nobody", points=10)
+        crm.loyalty.redeem("nobody", points=10)
 
 
 def test_the_job_expires_points_oldest_first_and_a_second_run_changes_nothing(
@@ -205,102 +197,102 @@ def test_the_job_expires_points_oldest_first_and_a_second_run_changes_nothing(
 ) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "10.00")
     clock.advance(timedelta(days=100))
     _buy(crm, ada, "20.00")
     as_of = START + timedelta(days=14 + 365)  # the first lot's expiry; the second is younger
     clock.set(as_of)
-    report = crm.run_points_job(as_of=as_of)
-    assert (report.expired, crm.points_balance(ada).available) == (10, 20)
-    statement = crm.points_statement(ada)
-    again = crm.run_points_job(as_of=as_of)
+    report = crm.loyalty.run_job(as_of=as_of)
+    assert (report.expired, crm.loyalty.balance(ada).available) == (10, 20)
+    statement = crm.loyalty.statement(ada)
+    again = crm.loyalty.run_job(as_of=as_of)
     assert (again.members, again.matured, again.expired) == (0, 0, 0)
-    assert crm.points_statement(ada) == statement
+    assert crm.loyalty.statement(ada) == statement
 
 
 def test_the_balance_at_a_past_date_is_derived_from_the_ledger(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "10.00")
     _settle(crm, clock, days=30)
-    crm.redeem_points(ada, points=10)
-    assert crm.points_balance(ada, as_of=START + timedelta(days=20)).available == 10
-    assert crm.points_balance(ada, as_of=START + timedelta(days=1)).pending == 10
-    assert crm.points_balance(ada).available == 0
+    crm.loyalty.redeem(ada, points=10)
+    assert crm.loyalty.balance(ada, as_of=START + timedelta(days=20)).available == 10
+    assert crm.loyalty.balance(ada, as_of=START + timedelta(days=1)).pending == 10
+    assert crm.loyalty.balance(ada).available == 0
 
 
 def test_tier_benefits_multiply_what_a_member_earns(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "200.00")
-    assert crm.loyalty_tier(ada) == "silver"
+    assert crm.loyalty.tier(ada) == "silver"
     _buy(crm, ada, "10.00")
-    assert crm.points_statement(ada)[-1].entry.points == 20
+    assert crm.loyalty.statement(ada)[-1].entry.points == 20
 
 
 def test_adjustments_add_or_take_points_with_a_reason(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    crm.adjust_points(ada, 25, reason="goodwill", key="ticket-1")
-    crm.adjust_points(ada, 25, reason="goodwill", key="ticket-1")  # a replay
-    crm.adjust_points(ada, -5, reason="correction")
-    assert crm.points_balance(ada).available == 20
+    ada = crm.customers.register(email="ada@example.com").id
+    crm.loyalty.adjust(ada, 25, reason="goodwill", key="ticket-1")
+    crm.loyalty.adjust(ada, 25, reason="goodwill", key="ticket-1")  # a replay
+    crm.loyalty.adjust(ada, -5, reason="correction")
+    assert crm.loyalty.balance(ada).available == 20
     with pytest.raises(InsufficientPoints):
-        crm.adjust_points(ada, -50, reason="correction")
+        crm.loyalty.adjust(ada, -50, reason="correction")
     with pytest.raises(ValidationError):
-        crm.adjust_points(ada, 5, reason="")
+        crm.loyalty.adjust(ada, 5, reason="")
 
 
 def test_a_referral_qualifies_on_the_first_purchase_and_rewards_both_sides_once(
     make: MakeCrm,
 ) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
-    referral = crm.refer_customer(ada, bob, code="ADA-2026")
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
+    referral = crm.loyalty.referrals.refer(ada, bob, code="ADA-2026")
     assert referral.status is ReferralStatus.PENDING
     first = _buy(crm, bob, "10.00")
     _buy(crm, bob, "10.00")
-    done = crm.get_referral(referral.id)
+    done = crm.loyalty.referrals.get(referral.id)
     assert (done.status, done.qualifying_interaction_id) == (ReferralStatus.REWARDED, first)
-    assert crm.points_balance(ada).pending == 100
-    assert crm.points_balance(bob).pending == 10 + 10 + 50  # two purchases and the welcome
-    assert crm.referrals_made(ada) == [done]
-    assert crm.referral_of(bob) == done
-    kinds = [i.kind for i in crm.timeline(ada)]
+    assert crm.loyalty.balance(ada).pending == 100
+    assert crm.loyalty.balance(bob).pending == 10 + 10 + 50  # two purchases and the welcome
+    assert crm.loyalty.referrals.list_by_referrer(ada) == [done]
+    assert crm.loyalty.referrals.find_by_referee(bob) == done
+    kinds = [i.kind for i in crm.interactions.timeline(ada)]
     assert kinds == ["referral"]
 
 
 def test_self_referrals_and_second_referrals_are_refused(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
-    cy = crm.register_customer(email="cy@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
+    cy = crm.customers.register(email="cy@example.com").id
     with pytest.raises(ReferralRefused, match="themselves"):
-        crm.refer_customer(ada, ada)
-    crm.refer_customer(ada, bob)
+        crm.loyalty.referrals.refer(ada, ada)
+    crm.loyalty.referrals.refer(ada, bob)
     with pytest.raises(ReferralRefused, match="already referred"):
-        crm.refer_customer(cy, bob)
+        crm.loyalty.referrals.refer(cy, bob)
     with pytest.raises(NotFound):
-        crm.refer_customer(ada, "nobody")
-    assert crm.referrals_made(cy) == []
+        crm.loyalty.referrals.refer(ada, "nobody")
+    assert crm.loyalty.referrals.list_by_referrer(cy) == []
 
 
 def test_customers_who_bought_already_or_referred_the_referrer_cannot_be_referred(
     make: MakeCrm,
 ) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
-    cy = crm.register_customer(email="cy@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
+    cy = crm.customers.register(email="cy@example.com").id
     _buy(crm, cy, "5.00")
     with pytest.raises(ReferralRefused, match="already made a purchase"):
-        crm.refer_customer(ada, cy)
-    crm.refer_customer(ada, bob)
+        crm.loyalty.referrals.refer(ada, cy)
+    crm.loyalty.referrals.refer(ada, bob)
     with pytest.raises(ReferralRefused, match="mutual"):
-        crm.refer_customer(bob, ada)
+        crm.loyalty.referrals.refer(bob, ada)
 
 
 def test_a_referral_bonus_is_not_multiplied_by_the_referees_channel(any_store: object) -> None:
@@ -311,12 +303,12 @@ def test_a_referral_bonus_is_not_multiplied_by_the_referees_channel(any_store: o
         referrals=ReferralPolicy("referral"),
     )
     crm = crm_maker(any_store, START, loyalty=app_bonus)()
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
-    crm.refer_customer(ada, bob)
-    crm.record_interaction(bob, kind="purchase", channel="app", amount=Money.of("10", EUR))
-    assert crm.points_balance(ada).available == 100
-    assert crm.points_balance(bob).available == 20
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
+    crm.loyalty.referrals.refer(ada, bob)
+    crm.interactions.record(bob, kind="purchase", channel="app", amount=Money.of("10", EUR))
+    assert crm.loyalty.balance(ada).available == 100
+    assert crm.loyalty.balance(bob).available == 20
 
 
 def test_loyalty_events_are_published_after_commit(make: MakeCrm) -> None:
@@ -324,15 +316,15 @@ def test_loyalty_events_are_published_after_commit(make: MakeCrm) -> None:
     crm = make(clock=clock)
     seen: list[DomainEvent] = []
     for kind in (PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged):
-        crm.subscribe(kind, seen.append)
-    ada = crm.register_customer(email="ada@example.com").id
-    bob = crm.register_customer(email="bob@example.com").id
-    crm.refer_customer(ada, bob)
+        crm.events.subscribe(kind, seen.append)
+    ada = crm.customers.register(email="ada@example.com").id
+    bob = crm.customers.register(email="bob@example.com").id
+    crm.loyalty.referrals.refer(ada, bob)
     _buy(crm, bob, "250.00")
     _settle(crm, clock)
-    crm.redeem_points(bob, points=100)
+    crm.loyalty.redeem(bob, points=100)
     clock.advance(timedelta(days=400))
-    crm.run_points_job()
+    crm.loyalty.run_job()
     names = [type(e).__name__ for e in seen]
     assert names.count("ReferralChanged") == 3  # pending, qualified, rewarded
     assert {"PointsEarned", "PointsRedeemed", "PointsExpired", "TierChanged"} <= set(names)
@@ -340,22 +332,22 @@ def test_loyalty_events_are_published_after_commit(make: MakeCrm) -> None:
 
 def test_tenants_keep_their_own_points(make: MakeCrm) -> None:
     alpha, beta = make("alpha"), make("beta")
-    ada = alpha.register_customer(email="ada@example.com").id
+    ada = alpha.customers.register(email="ada@example.com").id
     _buy(alpha, ada, "10.00")
     with pytest.raises(NotFound):
-        beta.points_balance(ada)
-    assert list(beta.stream_points_balances()) == []
-    assert [b.customer_id for b in alpha.stream_points_balances()] == [ada]
+        beta.loyalty.balance(ada)
+    assert list(beta.loyalty.stream_balances()) == []
+    assert [b.customer_id for b in alpha.loyalty.stream_balances()] == [ada]
 
 
 def test_a_crm_without_a_programme_records_interactions_but_has_no_points(
     any_store: object,
 ) -> None:
     crm = crm_maker(any_store, START)()
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "10.00")
     with pytest.raises(UsageError, match="loyalty"):
-        crm.points_balance(ada)
+        crm.loyalty.balance(ada)
     with pytest.raises(ValidationError):
         crm_maker(any_store, START)(loyalty="club")
 
@@ -364,8 +356,8 @@ def test_a_bulk_import_can_earn_points_as_recording_one_by_one_does(make: MakeCr
     one_by_one, bulk = make("alpha"), make("beta")
     members = []
     for crm in (one_by_one, bulk):
-        ada = crm.register_customer(email="ada@example.com").id
-        bob = crm.register_customer(email="bob@example.com").id
+        ada = crm.customers.register(email="ada@example.com").id
+        bob = crm.customers.register(email="bob@example.com").id
         members.append((ada, bob))
     (ada, bob), (ada_b, bob_b) = members
     for amount, who in (("12.50", ada), ("230.00", bob), ("9.99", ada)):
@@ -381,19 +373,19 @@ def test_a_bulk_import_can_earn_points_as_recording_one_by_one_does(make: MakeCr
         )
         for n, (amount, who) in enumerate((("12.50", ada_b), ("230.00", bob_b), ("9.99", ada_b)))
     ]
-    assert bulk.import_interactions(batch, batch_size=2, earn_points=True).imported == 3
+    assert bulk.interactions.import_many(batch, batch_size=2, earn_points=True).imported == 3
     for mine, theirs in ((ada, ada_b), (bob, bob_b)):
-        expected = [(e.kind, e.points, e.rule) for e in one_by_one.points_ledger(mine).entries]
-        got = [(e.kind, e.points, e.rule) for e in bulk.points_ledger(theirs).entries]
+        expected = [(e.kind, e.points, e.rule) for e in one_by_one.loyalty.ledger(mine).entries]
+        got = [(e.kind, e.points, e.rule) for e in bulk.loyalty.ledger(theirs).entries]
         assert got == expected
-        assert bulk.points_balance(theirs).pending == one_by_one.points_balance(mine).pending
+        assert bulk.loyalty.balance(theirs).pending == one_by_one.loyalty.balance(mine).pending
 
 
 def test_a_bulk_import_earns_only_when_asked_and_only_with_a_programme(
     any_store: object,
 ) -> None:
     crm = crm_maker(any_store, START, loyalty=PROGRAMME)()
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     purchase = Interaction(
         id=InteractionId("p1"),
         customer_id=ada,
@@ -402,11 +394,11 @@ def test_a_bulk_import_earns_only_when_asked_and_only_with_a_programme(
         channel="web",
         amount=Money.of("10", EUR),
     )
-    crm.import_interactions([purchase])
-    assert crm.points_statement(ada) == []
+    crm.interactions.import_many([purchase])
+    assert crm.loyalty.statement(ada) == []
     plain = crm_maker(any_store, START)("other")
     with pytest.raises(UsageError):
-        plain.import_interactions([], earn_points=True)
+        plain.interactions.import_many([], earn_points=True)
 
 
 def test_a_tier_lapsing_with_time_is_read_at_once_and_announced_by_the_job(
@@ -415,39 +407,39 @@ def test_a_tier_lapsing_with_time_is_read_at_once_and_announced_by_the_job(
     clock = FixedClock(START)
     crm = make(clock=clock)
     changes: list[TierChanged] = []
-    crm.subscribe(TierChanged, changes.append)
-    ada = crm.register_customer(email="ada@example.com").id
+    crm.events.subscribe(TierChanged, changes.append)
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "250.00")
     _settle(crm, clock)
-    assert crm.points_balance(ada).tier == "silver"
+    assert crm.loyalty.balance(ada).tier == "silver"
     clock.advance(timedelta(days=366))  # the purchase left the 365-day window
-    assert crm.points_balance(ada).tier is None  # before any job ran
-    crm.run_points_job()
+    assert crm.loyalty.balance(ada).tier is None  # before any job ran
+    crm.loyalty.run_job()
     assert [(c.from_tier, c.to_tier) for c in changes] == [(None, "silver"), ("silver", None)]
-    assert crm.points_balance(ada).tier is None
-    assert crm.run_points_job().members == 0
+    assert crm.loyalty.balance(ada).tier is None
+    assert crm.loyalty.run_job().members == 0
     assert len(changes) == 2
 
 
 def test_a_job_run_ahead_of_the_clock_does_not_block_recording(make: MakeCrm) -> None:
     clock = FixedClock(START)
     crm = make(clock=clock)
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     _buy(crm, ada, "10.00")
-    crm.run_points_job(as_of=START + timedelta(days=30))
+    crm.loyalty.run_job(as_of=START + timedelta(days=30))
     _buy(crm, ada, "5.00")  # booked at the job's instant, not before it
-    assert [line.entry.at for line in crm.points_statement(ada)][-1] == START + timedelta(days=30)
+    assert [line.entry.at for line in crm.loyalty.statement(ada)][-1] == START + timedelta(days=30)
     # Its return window (from when it occurred) has passed by then: available at once.
-    assert crm.points_balance(ada).available == 15
+    assert crm.loyalty.balance(ada).available == 15
 
 
 def test_a_refund_in_another_currency_than_its_purchase_is_refused(make: MakeCrm) -> None:
     crm = make()
-    ada = crm.register_customer(email="ada@example.com").id
+    ada = crm.customers.register(email="ada@example.com").id
     order = _buy(crm, ada, "10.00")
     with pytest.raises(CurrencyMismatch):
-        crm.record_interaction(
+        crm.interactions.record(
             ada, kind="refund", channel="web", amount=Money.of("10.00", "USD"), refund_of=order
         )
-    assert crm.points_balance(ada).pending == 10
-    assert [i.kind for i in crm.timeline(ada)] == ["purchase"]
+    assert crm.loyalty.balance(ada).pending == 10
+    assert [i.kind for i in crm.interactions.timeline(ada)] == ["purchase"]

@@ -13,7 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from crmkit import CRM, EntryKind
+from crmkit import CRM, Settings
+from crmkit.loyalty import EntryKind
 from tests.loyalty_workers import PROGRAMME, init_redeemer, redeem, redeem_in_process
 
 WORKERS = 4
@@ -24,8 +25,8 @@ TIMEOUT_S = 120
 
 
 def _member(crm: CRM) -> str:
-    customer = crm.register_customer(email="ada@example.com").id
-    crm.adjust_points(customer, FUNDS, reason="opening balance")
+    customer = crm.customers.register(email="ada@example.com").id
+    crm.loyalty.adjust(customer, FUNDS, reason="opening balance")
     return customer
 
 
@@ -35,13 +36,13 @@ def _check(crm: CRM, customer: str, outcomes: list[str]) -> None:
     assert len(outcomes) == WORKERS * TRIES
     redeemed = counted["ok"] * POINTS
     assert 0 < redeemed <= FUNDS
-    ledger = crm.points_ledger(customer)
+    ledger = crm.loyalty.ledger(customer)
     entries = [e for e in ledger.entries if e.kind is EntryKind.REDEEM]
     assert len(entries) == counted["ok"]  # one entry per success, none half-written
     state = ledger.state()
     assert state.available == FUNDS - redeemed >= 0
     assert state.adjusted_in == state.redeemed + state.available
-    stored = crm.points_balance(customer)
+    stored = crm.loyalty.balance(customer)
     assert (stored.available, stored.entries, stored.version) == (
         state.available,
         len(ledger.entries),
@@ -50,7 +51,7 @@ def _check(crm: CRM, customer: str, outcomes: list[str]) -> None:
 
 
 def test_threads_redeeming_one_members_points_never_overspend(url: str) -> None:
-    crm = CRM.from_url(url, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.from_url(url, Settings(loyalty=PROGRAMME), migrate=False)
     try:
         customer = _member(crm)
         start = threading.Barrier(WORKERS)
@@ -91,7 +92,7 @@ def redeemers() -> Iterator[ProcessPoolExecutor]:
 def test_processes_redeeming_one_members_points_never_overspend(
     url: str, redeemers: ProcessPoolExecutor
 ) -> None:
-    crm = CRM.from_url(url, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.from_url(url, Settings(loyalty=PROGRAMME), migrate=False)
     try:
         customer = _member(crm)
         tasks = [

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CustomerId, DomainEvent, HasTag, Money
+from crmkit import CustomerId, Money
 from crmkit.domain.loyalty import (
     EventRule,
     LedgerEntry,
@@ -36,6 +36,8 @@ from crmkit.domain.loyalty import (
     TierChanged,
 )
 from crmkit.errors import ValidationError
+from crmkit.events import DomainEvent
+from crmkit.segments import HasTag
 from crmkit.serialization import (
     EVENT_TYPES,
     RULE_TYPES,

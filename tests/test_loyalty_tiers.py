@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CRM, Customer, FixedClock
+from crmkit import CRM, Customer, FixedClock, Settings
 from crmkit.domain.interactions.channels import Channel
 from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty import (
@@ -338,11 +338,11 @@ def test_earning_through_the_crm_costs_what_the_window_holds(tmp_path: Path) -> 
     ledger's running tally, so reading the ledger does not add up its whole history."""
     policy = TierPolicy(window_days=30, retention_days=10)
     for crm in (
-        CRM.in_memory(clock=FixedClock(T0), loyalty=programme(policy)),
-        CRM.sqlite(tmp_path / "crm.db", clock=FixedClock(T0), loyalty=programme(policy)),
+        CRM.in_memory(Settings(clock=FixedClock(T0), loyalty=programme(policy))),
+        CRM.sqlite(tmp_path / "crm.db", Settings(clock=FixedClock(T0), loyalty=programme(policy))),
     ):
         long, short = CustomerId("long"), CustomerId("short")
-        crm.import_customers([Customer.register(c, at=T0 - 4000 * DAY) for c in (long, short)])
+        crm.customers.import_many([Customer.register(c, at=T0 - 4000 * DAY) for c in (long, short)])
         with crm.unit_of_work() as uow:
             for who, days in ((long, 3000), (short, 150)):
                 book = daily_buyer(days, policy)
@@ -356,6 +356,6 @@ def test_earning_through_the_crm_costs_what_the_window_holds(tmp_path: Path) -> 
 
 def purchase(crm: CRM, who: str) -> Callable[[], Any]:
     """Recording a purchase of 5 EUR for ``who``, to be run."""
-    return lambda: crm.record_interaction(
+    return lambda: crm.interactions.record(
         who, kind="purchase", channel="web", amount=Money.of("5", "EUR")
     )

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, exc, text
 
-from crmkit import CRM, CustomerId, CustomerRegistered, FixedClock, SequentialIds
+from crmkit import CRM, CustomerId, FixedClock, SequentialIds, Settings
 from crmkit.adapters.sqlalchemy import SqlStore
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.domain import Customer, EmailAddress, PhoneNumber, TenantId
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, StorageError
+from crmkit.events import CustomerRegistered
 from crmkit.testing.databases import drop_crmkit_tables
 from tests.conftest import backend_url
 
@@ -76,7 +77,7 @@ def _personal(customer: Customer) -> list[str]:
 
 
 def _crm(store: SqlStore) -> CRM:
-    return CRM.from_store(store, clock=FixedClock(T0), ids=SequentialIds("t"))
+    return CRM(store, Settings(clock=FixedClock(T0), ids=SequentialIds("t")))
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def host_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engi
 def _import_with_a_duplicate(crm: CRM, key: str) -> tuple[DuplicateCustomer, list[str]]:
     """Import a batch whose last row repeats a stored customer's email or external id."""
     stored = _person(0)
-    crm.import_customers([stored])
+    crm.customers.import_many([stored])
     batch = [_person(n) for n in range(1, 6)]
     assert stored.email is not None
     if key == "email":
@@ -100,7 +101,7 @@ def _import_with_a_duplicate(crm: CRM, key: str) -> tuple[DuplicateCustomer, lis
     else:
         repeat = _person(6, shopref="shopref-0")
     with pytest.raises(DuplicateCustomer) as caught:
-        crm.import_customers([*batch, repeat])
+        crm.customers.import_many([*batch, repeat])
     others = [value for c in batch for value in _personal(c)] + [f"shopref-{n}" for n in (1, 5)]
     own = [v for v in _personal(repeat) if v != stored.email.value]  # all but the refused key
     return caught.value, others + own
@@ -130,12 +131,12 @@ class TestBulkImport:
         new ones, nor the other rows of the batch, reach the error."""
         crm = _crm(sql_store)
         stored = _person(0)
-        crm.import_customers([stored])
+        crm.customers.import_many([stored])
         changed = _person(0, email="changed" + "@mail.test")
         changed.given_name = "Newgiven" + "name"
         batch = [_person(n) for n in range(1, 4)]
         with pytest.raises(DuplicateCustomer) as caught:
-            crm.import_customers([*batch, changed], batch_size=2, on_existing="skip")
+            crm.customers.import_many([*batch, changed], batch_size=2, on_existing="skip")
         assert caught.value.differing == ("given_name", "email")
         private = [v for c in (*batch, changed, stored) for v in _personal(c)]
         assert_private(caught.value, [*private, "shopref-0", "shopref-1"])
@@ -148,9 +149,9 @@ class TestOtherRefusals:
         SQLite and MariaDB the duplicate is named while the refusal is being handled)."""
         store = SqlStore(host_engine, migrate=True)
         crm = _crm(store)
-        crm.import_customers([_person(1), _person(2)])
-        second = crm.get_customer("p2")
-        second.update_profile(at=T0, email=EmailAddress("person1@mail.test"))
+        crm.customers.import_many([_person(1), _person(2)])
+        second = crm.customers.get("p2")
+        second.customers.update(at=T0, email=EmailAddress("person1@mail.test"))
         uow = store.unit_of_work(TenantId("default"))
         with pytest.raises(DuplicateCustomer) as caught, uow:
             uow.customers.update(second)
@@ -188,7 +189,7 @@ class TestLogs:
         """With SQLAlchemy's engine logging on, crmkit's engines log statements, not values."""
         crm = CRM.sqlite(tmp_path / "crm.db")
         with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
-            crm.register_customer(email="ada@mail.test", given_name="Adelheid")
+            crm.customers.register(email="ada@mail.test", given_name="Adelheid")
         assert "INSERT INTO crmkit_customers" in caplog.text
         assert "ada@mail.test" not in caplog.text
         assert "Adelheid" not in caplog.text
@@ -198,14 +199,14 @@ class TestLogs:
     ) -> None:
         """crmkit's only log line (a subscriber that failed) names the event, whose fields
         are ids, never the customer's data."""
-        crm = CRM.in_memory(clock=FixedClock(T0), ids=SequentialIds("t"))
+        crm = CRM.in_memory(Settings(clock=FixedClock(T0), ids=SequentialIds("t")))
 
         def failing(event: CustomerRegistered) -> None:
             raise RuntimeError("the host's handler failed")
 
-        crm.subscribe(CustomerRegistered, failing)
+        crm.events.subscribe(CustomerRegistered, failing)
         with caplog.at_level(logging.ERROR, logger="crmkit.events"):
-            crm.register_customer(email="ada@mail.test", given_name="Adelheid")
+            crm.customers.register(email="ada@mail.test", given_name="Adelheid")
         assert "event handler" in caplog.text
         assert "ada@mail.test" not in caplog.text
         assert "Adelheid" not in caplog.text

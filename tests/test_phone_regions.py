@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmkit import CRM, ContactPoint, Customer, CustomerId, PhoneNumber, PostalAddress
+from crmkit import CRM, ContactPoint, Customer, CustomerId, PhoneNumber, PostalAddress, Settings
 from crmkit.domain._iso import COUNTRIES
 from crmkit.errors import ValidationError
 from crmkit.segments import field
@@ -36,71 +36,71 @@ def crm(make_crm: MakeCrm) -> CRM:
 class TestNationalNumbersAreReadInTheCustomersCountry:
     def test_a_french_customers_national_number_is_read_as_french(self, crm: CRM) -> None:
         """``01 42 68 53 00`` with a Paris address is +33…, not refused as German."""
-        ada = crm.register_customer(phone="01 42 68 53 00", address=PARIS)
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+33142685300")
+        ada = crm.customers.register(phone="01 42 68 53 00", address=PARIS)
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+33142685300")
 
     def test_without_an_address_the_default_region_applies(self, crm: CRM) -> None:
         """No address: the CRM's ``default_region`` reads the number."""
-        ada = crm.register_customer(phone="030 12345678")
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+        ada = crm.customers.register(phone="030 12345678")
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
 
     def test_a_phone_update_reads_in_the_stored_address_country(self, crm: CRM) -> None:
         """The customer's address, as stored, decides how a new national number is read."""
-        ada = crm.register_customer(address=PARIS)
-        crm.update_profile(ada.id, phone="01 42 68 53 00")
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+33142685300")
+        ada = crm.customers.register(address=PARIS)
+        crm.customers.update(ada.id, phone="01 42 68 53 00")
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+33142685300")
 
     def test_a_phone_and_address_changed_together_use_the_new_country(self, crm: CRM) -> None:
         """Moving to Paris and giving a Paris number in one update reads it as French."""
-        ada = crm.register_customer(address=BERLIN)
-        crm.update_profile(ada.id, phone="01 42 68 53 00", address=PARIS)
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+33142685300")
+        ada = crm.customers.register(address=BERLIN)
+        crm.customers.update(ada.id, phone="01 42 68 53 00", address=PARIS)
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+33142685300")
 
     def test_removing_the_address_with_a_new_phone_uses_the_default(self, crm: CRM) -> None:
         """Without an address after the change, the ``default_region`` reads the number."""
-        ada = crm.register_customer(address=PARIS)
-        crm.update_profile(ada.id, phone="030 12345678", address=None)
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+        ada = crm.customers.register(address=PARIS)
+        crm.customers.update(ada.id, phone="030 12345678", address=None)
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
 
     def test_a_stored_number_stays_when_the_address_changes_later(self, crm: CRM) -> None:
         """The number was read once, as +33…; moving to Berlin does not re-read it."""
-        ada = crm.register_customer(phone="01 42 68 53 00", address=PARIS)
-        crm.update_profile(ada.id, address=BERLIN)
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+33142685300")
+        ada = crm.customers.register(phone="01 42 68 53 00", address=PARIS)
+        crm.customers.update(ada.id, address=BERLIN)
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+33142685300")
 
     def test_an_international_number_ignores_the_address(self, crm: CRM) -> None:
         """A ``+`` number carries its own country, whatever the address says."""
-        ada = crm.register_customer(phone="+49 30 12345678", address=PARIS)
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+        ada = crm.customers.register(phone="+49 30 12345678", address=PARIS)
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
 
     def test_a_number_invalid_in_the_address_country_is_refused(self, crm: CRM) -> None:
         """A German national number is not a French one: refused, naming ``phone``."""
         with pytest.raises(ValidationError) as caught:
-            crm.register_customer(phone="030 12345678", address=PARIS)
+            crm.customers.register(phone="030 12345678", address=PARIS)
         assert caught.value.paths == ("phone",)
 
 
 class TestExtensionsAreKept:
     def test_an_extension_survives_storage(self, crm: CRM) -> None:
         """``ext. 5`` is stored beside the E.164 number and read back."""
-        ada = crm.register_customer(phone="+49 30 12345678 ext. 5")
-        stored = crm.get_customer(ada.id).phone
+        ada = crm.customers.register(phone="+49 30 12345678 ext. 5")
+        stored = crm.customers.get(ada.id).phone
         assert stored == PhoneNumber("+493012345678", "5")
         assert str(stored) == "+493012345678;ext=5"
 
     def test_a_segment_on_phone_compares_the_e164_part(self, crm: CRM) -> None:
         """A rule on ``phone`` finds a number with an extension by its E.164 form, in memory
         and in SQL alike."""
-        crm.register_customer(phone="+49 30 12345678 ext. 5")
-        crm.register_customer(phone="+49 30 12345679")
-        assert crm.count_segment(field("phone") == "+493012345678") == 1
-        assert crm.count_segment(field("phone").starts_with("+4930")) == 2
+        crm.customers.register(phone="+49 30 12345678 ext. 5")
+        crm.customers.register(phone="+49 30 12345679")
+        assert crm.segments.count(field("phone") == "+493012345678") == 1
+        assert crm.segments.count(field("phone").starts_with("+4930")) == 2
 
     def test_an_extension_can_be_removed(self, crm: CRM) -> None:
         """A new number without an extension replaces one with it."""
-        ada = crm.register_customer(phone="+49 30 12345678 ext. 5")
-        crm.update_profile(ada.id, phone="+49 30 12345678")
-        assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+        ada = crm.customers.register(phone="+49 30 12345678 ext. 5")
+        crm.customers.update(ada.id, phone="+49 30 12345678")
+        assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
 
     def test_bulk_imports_and_other_contacts_keep_extensions(self, crm: CRM) -> None:
         """The bulk path and further contact points store the extension too."""
@@ -108,8 +108,8 @@ class TestExtensionsAreKept:
         imported = Customer.register(
             CustomerId("c-1"), at=T0, phone=desk, other_contacts=[ContactPoint(desk, "work")]
         )
-        crm.import_customers([imported])
-        stored = crm.get_customer("c-1")
+        crm.customers.import_many([imported])
+        stored = crm.customers.get("c-1")
         assert stored.phone == desk
         assert stored.other_contacts[0].value == desk
 
@@ -124,9 +124,9 @@ def test_a_national_example_number_is_stored_as_parsed_in_its_region(data: st.Da
     example = phonenumbers.example_number(region)
     assert example is not None
     national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
-    crm = CRM.in_memory(default_region=data.draw(st.sampled_from(["DE", "US", "JP"])))
-    customer = crm.register_customer(phone=national, address=PostalAddress(region))
-    assert crm.get_customer(customer.id).phone == PhoneNumber.parse(national, region)
+    crm = CRM.in_memory(Settings(default_region=data.draw(st.sampled_from(["DE", "US", "JP"]))))
+    customer = crm.customers.register(phone=national, address=PostalAddress(region))
+    assert crm.customers.get(customer.id).phone == PhoneNumber.parse(national, region)
 
 
 class TestDefaultRegionIsCheckedWhenBuilt:
@@ -134,14 +134,14 @@ class TestDefaultRegionIsCheckedWhenBuilt:
     def test_in_memory_refuses_a_region_that_is_no_country(self, region: object) -> None:
         """``"Germany"`` is refused at once, naming ``default_region``."""
         with pytest.raises(ValidationError) as caught:
-            CRM.in_memory(default_region=region)  # type: ignore[arg-type]
+            CRM.in_memory(Settings(default_region=region))  # type: ignore[arg-type]
         assert caught.value.paths == ("default_region",)
 
     def test_sqlite_refuses_it_before_creating_the_file(self, tmp_path: Path) -> None:
         """No database file is left behind by a CRM that could not be built."""
         path = tmp_path / "crm.db"
         with pytest.raises(ValidationError) as caught:
-            CRM.sqlite(path, default_region="Germany")
+            CRM.sqlite(path, Settings(default_region="Germany"))
         assert caught.value.paths == ("default_region",)
         assert not path.exists()
 
@@ -149,17 +149,17 @@ class TestDefaultRegionIsCheckedWhenBuilt:
         """The same check holds for a database URL."""
         path = tmp_path / "crm.db"
         with pytest.raises(ValidationError) as caught:
-            CRM.from_url(f"sqlite:///{path}", default_region="Germany")
+            CRM.from_url(f"sqlite:///{path}", Settings(default_region="Germany"))
         assert caught.value.paths == ("default_region",)
         assert not path.exists()
 
     def test_a_lower_case_code_is_the_country(self) -> None:
         """``"fr"`` means France, as in a postal address; another tenant keeps it."""
-        crm = CRM.in_memory(default_region="fr")
-        assert crm.default_region == "FR"
+        crm = CRM.in_memory(Settings(default_region="fr"))
+        assert crm.settings.default_region == "FR"
         other = crm.for_tenant("beta")
         assert other.default_region == "FR"
-        ada = other.register_customer(phone="01 42 68 53 00")
+        ada = other.customers.register(phone="01 42 68 53 00")
         assert ada.phone == PhoneNumber("+33142685300")
 
 
@@ -179,8 +179,8 @@ class TestMigration0006:
         try:
             drop_crmkit_tables(engine)
             upgrade(engine)
-            crm = CRM.from_store(SqlStore(engine), default_region="DE")
-            ada = crm.register_customer(phone="+49 30 12345678 ext. 5")
+            crm = CRM(SqlStore(engine), Settings(default_region="DE"))
+            ada = crm.customers.register(phone="+49 30 12345678 ext. 5")
 
             def downgrade() -> None:
                 with connect(engine) as connection, connection.begin():
@@ -189,11 +189,11 @@ class TestMigration0006:
             with pytest.raises(ConfigurationError, match="1 customers have a phone extension"):
                 downgrade()
             assert current_revision(engine) == "0006"
-            crm.update_profile(ada.id, phone="+49 30 12345678")
+            crm.customers.update(ada.id, phone="+49 30 12345678")
             downgrade()
             assert current_revision(engine) == "0005"
             upgrade(engine)
-            assert crm.get_customer(ada.id).phone == PhoneNumber("+493012345678")
+            assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
         finally:
             drop_crmkit_tables(engine)
             engine.dispose()

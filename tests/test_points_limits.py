@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CRM, EventRule, FixedClock, Money, Programme, SpendRule
+from crmkit import CRM, FixedClock, Money
 from crmkit.domain import CustomerId, EntryKind, LedgerEntry, PointsLedger
 from crmkit.domain.values.timestamps import LATEST
 from crmkit.errors import InsufficientPoints, ValidationError
+from crmkit.loyalty import EventRule, Programme, SpendRule
 from tests.conftest import MakeCrm, crm_maker
 from tests.strategies import T0
 
@@ -34,7 +35,7 @@ def make_crm(any_store: object) -> MakeCrm:
 
 
 def _member(crm: CRM) -> str:
-    return crm.register_customer(given_name="Ada").id
+    return crm.customers.register(given_name="Ada").id
 
 
 class TestAdjustments:
@@ -45,28 +46,28 @@ class TestAdjustments:
         crm = make_crm()
         member = _member(crm)
         with pytest.raises(ValidationError) as caught:
-            crm.adjust_points(member, points, reason="x")
+            crm.loyalty.adjust(member, points, reason="x")
         assert caught.value.paths == ("points",)
-        assert crm.points_statement(member) == []
+        assert crm.loyalty.statement(member) == []
 
     def test_the_largest_adjustment_storage_holds_is_taken(self, make_crm: MakeCrm) -> None:
         crm = make_crm()
         member = _member(crm)
-        crm.adjust_points(member, MAX_BIGINT, reason="x")
-        assert crm.points_balance(member).available == MAX_BIGINT
-        crm.adjust_points(member, -MAX_BIGINT, reason="x")
-        assert crm.points_balance(member).available == 0
+        crm.loyalty.adjust(member, MAX_BIGINT, reason="x")
+        assert crm.loyalty.balance(member).available == MAX_BIGINT
+        crm.loyalty.adjust(member, -MAX_BIGINT, reason="x")
+        assert crm.loyalty.balance(member).available == 0
 
     def test_two_adjustments_that_pass_bigint_together_are_refused(self, make_crm: MakeCrm) -> None:
         """Each fits, the balance would not: the second is refused and nothing of it is kept."""
         crm = make_crm()
         member = _member(crm)
-        crm.adjust_points(member, 9 * 10**18, reason="x")
+        crm.loyalty.adjust(member, 9 * 10**18, reason="x")
         with pytest.raises(ValidationError, match="most storage holds") as caught:
-            crm.adjust_points(member, 9 * 10**18, reason="x")
+            crm.loyalty.adjust(member, 9 * 10**18, reason="x")
         assert caught.value.paths == ("points",)
-        assert crm.points_balance(member).available == 9 * 10**18
-        assert len(crm.points_statement(member)) == 1
+        assert crm.loyalty.balance(member).available == 9 * 10**18
+        assert len(crm.loyalty.statement(member)) == 1
 
 
 class TestEarning:
@@ -74,12 +75,12 @@ class TestEarning:
         """Pending points count too: two welcome bonuses of 2**62 are more than BIGINT."""
         crm = make_crm()
         member = _member(crm)
-        crm.record_interaction(member, kind="sign_up", channel="web")
+        crm.interactions.record(member, kind="sign_up", channel="web")
         with pytest.raises(ValidationError) as caught:
-            crm.record_interaction(member, kind="sign_up", channel="web")
+            crm.interactions.record(member, kind="sign_up", channel="web")
         assert caught.value.paths == ("points",)
-        assert crm.points_balance(member).pending == 2**62
-        assert len(crm.timeline(member)) == 1
+        assert crm.loyalty.balance(member).pending == 2**62
+        assert len(crm.interactions.timeline(member)) == 1
 
     def test_a_purchase_on_the_last_day_with_a_pending_period_ends_at_the_last_instant(
         self, make_crm: MakeCrm
@@ -88,13 +89,13 @@ class TestEarning:
         clock = FixedClock(datetime(9999, 12, 31, 12, tzinfo=UTC))
         crm = make_crm(clock=clock)
         member = _member(crm)
-        crm.record_interaction(member, kind="purchase", channel="web", amount=Money.of(3, "EUR"))
-        (line,) = crm.points_statement(member)
+        crm.interactions.record(member, kind="purchase", channel="web", amount=Money.of(3, "EUR"))
+        (line,) = crm.loyalty.statement(member)
         assert (line.entry.available_from, line.entry.expires_at) == (LATEST, None)
-        assert crm.points_balance(member).pending == 300
+        assert crm.loyalty.balance(member).pending == 300
         clock.set(LATEST - timedelta(microseconds=1))
-        crm.run_points_job()
-        assert crm.points_balance(member).pending == 300
+        crm.loyalty.run_job()
+        assert crm.loyalty.balance(member).pending == 300
 
 
 def test_a_ledger_entry_beyond_bigint_cannot_be_built() -> None:

@@ -19,7 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from crmkit import CRM, EntryKind
+from crmkit import CRM
+from crmkit.loyalty import EntryKind
 from tests.replay_workers import (
     REFERRER,
     Outcome,
@@ -53,9 +54,9 @@ def _keys(operation: str, racer: int) -> list[str]:
 def crm(url: str) -> Iterator[CRM]:
     crm = open_racer_crm(url)
     register_shared(crm)
-    crm.adjust_points(SHARED_CUSTOMER, 1000, reason="funds to redeem")
+    crm.loyalty.adjust(SHARED_CUSTOMER, 1000, reason="funds to redeem")
     for customer_id in [REFERRER, *_keys("refer", 0)]:
-        crm.register_customer(customer_id=customer_id)
+        crm.customers.register(customer_id=customer_id)
     yield crm
     if crm.store is not None:
         crm.store.dispose()
@@ -108,7 +109,7 @@ def _check(crm: CRM, operation: str, outcomes: list[list[Outcome]]) -> None:
     }
     if operation == "consent":
         assert all(o[0] == "ok" for o in flat), flat
-        purposes = {c.purpose for c in crm.get_customer(SHARED_CUSTOMER).consents}
+        purposes = {c.purpose for c in crm.customers.get(SHARED_CUSTOMER).consents}
         assert purposes == {key for r in range(racers) for key in _keys(operation, r)}
         return
     if operation in REFUSED:
@@ -117,9 +118,9 @@ def _check(crm: CRM, operation: str, outcomes: list[list[Outcome]]) -> None:
             assert len(winners) == 1, answers
             assert all(a[:2] == ("error", REFUSED[operation]) for a in answers if a[0] != "ok")
             if operation == "register":
-                stored = crm.find_customer_by_external_id("shop", key)
+                stored = crm.customers.find_by_external_id("shop", key)
             else:
-                stored = crm.referral_of(key)
+                stored = crm.loyalty.referrals.find_by_referee(key)
             assert stored is not None
             assert stored.id == winners[0][1]
         return
@@ -127,13 +128,13 @@ def _check(crm: CRM, operation: str, outcomes: list[list[Outcome]]) -> None:
         assert all(a[0] == "ok" for a in answers), answers
         assert all(a == answers[0] for a in answers), answers  # the same answer, every field
     if operation == "record":
-        stored = [i for i in crm.stream_interactions() if i.external_ref in by_key]
+        stored = [i for i in crm.interactions.stream() if i.external_ref in by_key]
         assert sorted(i.external_ref or "" for i in stored) == sorted(by_key)
         assert {i.id for i in stored} == {answers[0][1][0] for answers in by_key.values()}
     else:
         kind = EntryKind.REDEEM if operation == "redeem" else EntryKind.ADJUST
         wanted = {f"{operation}:{key}" for key in by_key}
-        entries = [e for e in crm.points_ledger(SHARED_CUSTOMER).entries if e.kind is kind]
+        entries = [e for e in crm.loyalty.ledger(SHARED_CUSTOMER).entries if e.kind is kind]
         assert sorted(e.key for e in entries if e.key in wanted) == sorted(wanted)
         assert {answers[0][1][0] for answers in by_key.values()} == wanted
 

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import Interaction, InteractionId, Money, Programme, Segment, SpendRule
+from crmkit import Interaction, InteractionId, Money
 from crmkit.domain import AggregateCondition, Facts, Measure, Op, Window
 from crmkit.domain.rules.evaluate import compile_condition
 from crmkit.errors import ValidationError
-from crmkit.segments import days, interactions, purchases
+from crmkit.loyalty import Programme, SpendRule
+from crmkit.segments import Segment, days, interactions, purchases
 from crmkit.serialization import from_json, to_json
 from crmkit.testing import strategies as cst
 from tests.conftest import MakeCrm, crm_maker
@@ -54,58 +55,58 @@ class TestTheSignOfAnAmount:
         self, make: MakeCrm
     ) -> None:
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
+        ada = crm.customers.register(email="ada@example.com").id
         with pytest.raises(ValidationError) as caught:
-            crm.record_interaction(
+            crm.interactions.record(
                 ada, kind="refund", channel="web", amount=Money.of("-9.90", "EUR")
             )
         assert caught.value.paths == ("amount",)
         with pytest.raises(ValidationError):
-            crm.record_interaction(
+            crm.interactions.record(
                 ada, kind="purchase", channel="web", amount=Money.of("-1", "EUR")
             )
-        assert crm.timeline(ada) == []
+        assert crm.interactions.timeline(ada) == []
 
 
 class TestWhatARefundNames:
     def test_refund_of_a_note_is_refused_without_a_loyalty_programme(self, make: MakeCrm) -> None:
         """Today's main stored it silently when the CRM had no programme."""
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
-        note = crm.record_interaction(ada, kind="note", channel="phone", external_ref="t-1")
+        ada = crm.customers.register(email="ada@example.com").id
+        note = crm.interactions.record(ada, kind="note", channel="phone", external_ref="t-1")
         for named in (note.id, "t-1", "never-recorded"):
             with pytest.raises(ValidationError, match="must name a purchase") as caught:
-                crm.record_interaction(ada, kind="refund", channel="web", refund_of=named)
+                crm.interactions.record(ada, kind="refund", channel="web", refund_of=named)
             assert caught.value.paths == ("metadata.refund_of",)
-        assert [i.kind for i in crm.timeline(ada)] == ["note"]
+        assert [i.kind for i in crm.interactions.timeline(ada)] == ["note"]
 
     def test_refund_of_another_customers_purchase_is_refused(self, make: MakeCrm) -> None:
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
-        bob = crm.register_customer(email="bob@example.com").id
-        bobs = crm.record_interaction(bob, kind="purchase", channel="web", external_ref="o-1")
+        ada = crm.customers.register(email="ada@example.com").id
+        bob = crm.customers.register(email="bob@example.com").id
+        bobs = crm.interactions.record(bob, kind="purchase", channel="web", external_ref="o-1")
         with pytest.raises(ValidationError, match="must name a purchase"):
-            crm.record_interaction(ada, kind="refund", channel="web", refund_of=bobs.id)
-        assert crm.timeline(ada) == []
+            crm.interactions.record(ada, kind="refund", channel="web", refund_of=bobs.id)
+        assert crm.interactions.timeline(ada) == []
 
     def test_only_a_refund_may_name_a_purchase(self, make: MakeCrm) -> None:
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
-        crm.record_interaction(ada, kind="purchase", channel="web", external_ref="o-1")
+        ada = crm.customers.register(email="ada@example.com").id
+        crm.interactions.record(ada, kind="purchase", channel="web", external_ref="o-1")
         for more in ({"refund_of": "o-1"}, {"metadata": {"refund_of": "o-1"}}):
             with pytest.raises(ValidationError, match="only a refund names a purchase"):
-                crm.record_interaction(ada, kind="purchase", channel="web", **more)  # type: ignore[arg-type]
-        assert len(crm.timeline(ada)) == 1
+                crm.interactions.record(ada, kind="purchase", channel="web", **more)  # type: ignore[arg-type]
+        assert len(crm.interactions.timeline(ada)) == 1
 
     def test_a_refund_of_a_stored_purchase_is_recorded_without_a_programme(
         self, make: MakeCrm
     ) -> None:
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
-        crm.record_interaction(
+        ada = crm.customers.register(email="ada@example.com").id
+        crm.interactions.record(
             ada, kind="purchase", channel="web", amount=Money.of("50", "EUR"), external_ref="o-1"
         )
-        refund = crm.record_interaction(
+        refund = crm.interactions.record(
             ada, kind="refund", channel="web", amount=Money.of("20", "EUR"), refund_of="o-1"
         )
         assert refund.metadata["refund_of"] == "o-1"
@@ -114,22 +115,22 @@ class TestWhatARefundNames:
         self, any_store: object
     ) -> None:
         crm = crm_maker(any_store, START, loyalty=PROGRAMME)()
-        ada = crm.register_customer(email="ada@example.com").id
-        crm.record_interaction(
+        ada = crm.customers.register(email="ada@example.com").id
+        crm.interactions.record(
             ada, kind="purchase", channel="web", amount=Money.of("100", "EUR"), external_ref="o-1"
         )
-        crm.record_interaction(
+        crm.interactions.record(
             ada, kind="refund", channel="web", amount=Money.of("40", "EUR"), refund_of="o-1"
         )
-        assert crm.points_balance(ada).pending == 60
+        assert crm.loyalty.balance(ada).pending == 60
 
 
 class TestNetSpend:
     def test_spent_over_500_this_year_means_purchases_minus_refunds(self, make: MakeCrm) -> None:
         """The same answer in memory and on every SQL backend (the store parametrises)."""
         crm = make()
-        ada = crm.register_customer(email="ada@example.com").id
-        ben = crm.register_customer(email="ben@example.com").id
+        ada = crm.customers.register(email="ada@example.com").id
+        ben = crm.customers.register(email="ben@example.com").id
         for who, kind, euros, ago in [
             (ada, "purchase", "600", 30),
             (ada, "refund", "150", 10),
@@ -137,7 +138,7 @@ class TestNetSpend:
             (ben, "refund", "400", 400),  # refunded last year: not this year's spend
             (ben, "note", "999", 5),  # another kind adds nothing
         ]:
-            crm.record_interaction(
+            crm.interactions.record(
                 who,
                 kind=kind,
                 channel="web",
@@ -147,10 +148,10 @@ class TestNetSpend:
         this_year = interactions(last=days(365))
         net = this_year.net_spend("EUR") > 500
         gross = interactions(kinds=["purchase", "refund"], last=days(365)).sum("EUR") > 500
-        assert [c.id for c in crm.stream_segment(net, as_of=START)] == [ben]
-        assert [c.id for c in crm.stream_segment(gross, as_of=START)] == [ada, ben]
-        assert crm.count_segment(this_year.net_spend("EUR") == 450, as_of=START) == 1
-        assert crm.count_segment(interactions().net_spend("EUR") == 120, as_of=START) == 1
+        assert [c.id for c in crm.segments.stream(net, as_of=START)] == [ben]
+        assert [c.id for c in crm.segments.stream(gross, as_of=START)] == [ada, ben]
+        assert crm.segments.count(this_year.net_spend("EUR") == 450, as_of=START) == 1
+        assert crm.segments.count(interactions().net_spend("EUR") == 120, as_of=START) == 1
 
     def test_net_spend_takes_no_kinds(self) -> None:
         with pytest.raises(ValidationError) as caught:

@@ -12,31 +12,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import (
-    AggregateCondition,
-    AllOf,
-    AnyOf,
-    Channel,
-    Condition,
-    ConsentCondition,
-    Facts,
-    FieldCondition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
-    Members,
-    Not,
-    StageCondition,
-    TimeInStage,
-    TraitCondition,
-)
+from crmkit import Channel
+from crmkit.domain import HasField, HasTrait, InteractionCount, TimeInStage
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.rules import Multiplier, SpendRule
 from crmkit.domain.rules.leaves import Measure, Op
 from crmkit.domain.values.money import Money
 from crmkit.errors import UsageError, ValidationError
 from crmkit.segments import (
+    AggregateCondition,
+    AllOf,
+    AnyOf,
+    Condition,
+    ConsentCondition,
+    Facts,
+    FieldCondition,
+    HasTag,
+    Members,
+    Not,
+    StageCondition,
+    TraitCondition,
     field,
     interactions,
     members,

@@ -13,20 +13,13 @@ from typing import Any
 
 import pytest
 
-from crmkit import (
-    CRM,
-    CUSTOMER_LIFECYCLE,
-    LifecycleModel,
-    Money,
-    Segment,
-    TraitDefinition,
-    TraitSchema,
-)
+from crmkit import CRM, Money, Settings, TraitDefinition, TraitSchema
 from crmkit.app.clocks import FixedClock
 from crmkit.domain import HasTrait, SubjectKind, Transition
 from crmkit.domain.loyalty import Multiplier, Programme, SpendRule
 from crmkit.errors import ValidationError
-from crmkit.segments import field, stage, tagged, trait
+from crmkit.lifecycle import CUSTOMER_LIFECYCLE, LifecycleModel
+from crmkit.segments import Segment, field, stage, tagged, trait
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SCHEMA = TraitSchema({"plan": TraitDefinition("string"), "seats": TraitDefinition("integer")})
@@ -40,7 +33,7 @@ ACCOUNT_MODEL = LifecycleModel(
 
 def _crm(**options: Any) -> CRM:
     settings: dict[str, Any] = {"lifecycles": [CUSTOMER_LIFECYCLE], "trait_schema": SCHEMA}
-    return CRM.in_memory(clock=FixedClock(T0), **{**settings, **options})
+    return CRM.in_memory(Settings(clock=FixedClock(T0), **{**settings, **options}))
 
 
 def _refused(call: Callable[[], object]) -> ValidationError:
@@ -50,10 +43,10 @@ def _refused(call: Callable[[], object]) -> ValidationError:
 
 
 USE_CASES: dict[str, Callable[[CRM, Any], object]] = {
-    "count_segment": lambda crm, rule: crm.count_segment(rule),
-    "segment_members": lambda crm, rule: crm.segment_members(rule),
-    "stream_segment": lambda crm, rule: list(crm.stream_segment(rule)),
-    "refresh_segment": lambda crm, rule: crm.refresh_segment(Segment("typo", rule)),
+    "count_segment": lambda crm, rule: crm.segments.count(rule),
+    "segment_members": lambda crm, rule: crm.segments.members(rule),
+    "stream_segment": lambda crm, rule: list(crm.segments.stream(rule)),
+    "refresh_segment": lambda crm, rule: crm.segments.refresh(Segment("typo", rule)),
 }
 
 
@@ -219,10 +212,10 @@ class TestGuardsSeeOtherModels:
             ],
         )
         crm = _crm(lifecycles=[CUSTOMER_LIFECYCLE, onboarding])
-        ada = crm.register_customer(email="ada@example.com").id
+        ada = crm.customers.register(email="ada@example.com").id
         with pytest.raises(GuardFailed):
-            crm.move_stage(ada, "done", model="onboarding")
+            crm.lifecycle.move(ada, "done", model="onboarding")
         for step in ("lead", "qualified", "customer"):
-            crm.move_stage(ada, step, model="customer_lifecycle")
-        crm.move_stage(ada, "done", model="onboarding")
-        assert crm.current_stage(ada, model="onboarding") == "done"
+            crm.lifecycle.move(ada, step, model="customer_lifecycle")
+        crm.lifecycle.move(ada, "done", model="onboarding")
+        assert crm.lifecycle.current_stage(ada, model="onboarding") == "done"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmkit import CRM, Channel, CustomerId, FixedClock, Money, SequentialIds
+from crmkit import CRM, Channel, CustomerId, FixedClock, Money, SequentialIds, Settings
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.domain import AggregateCondition, Customer, Facts, Interaction
 from crmkit.domain._frozen import FrozenMap
@@ -98,18 +98,18 @@ class TestTheDomainUsesIt:
 
     def test_setting_true_over_1_changes_the_trait(self) -> None:
         """The trait becomes a boolean (a segment on ``active = true`` now finds it)."""
-        crm = CRM.in_memory(clock=FixedClock(T0))
-        customer = crm.register_customer(given_name="Ada", traits={"active": 1})
-        updated = crm.set_traits(customer.id, {"active": True})
+        crm = CRM.in_memory(Settings(clock=FixedClock(T0)))
+        customer = crm.customers.register(given_name="Ada", traits={"active": 1})
+        updated = crm.customers.set_traits(customer.id, {"active": True})
         assert type(updated.traits["active"]) is bool
         assert updated.version == customer.version + 1
         rule = TraitCondition("active", "boolean", "eq", True)
-        assert crm.count_segment(rule) == 1
+        assert crm.segments.count(rule) == 1
 
     def test_setting_a_decimal_over_an_equal_int_changes_the_trait(self) -> None:
-        crm = CRM.in_memory(clock=FixedClock(T0))
-        customer = crm.register_customer(given_name="Ada", traits={"ratio": 1})
-        updated = crm.set_traits(customer.id, {"ratio": Decimal(1)})
+        crm = CRM.in_memory(Settings(clock=FixedClock(T0)))
+        customer = crm.customers.register(given_name="Ada", traits={"ratio": 1})
+        updated = crm.customers.set_traits(customer.id, {"ratio": Decimal(1)})
         assert type(updated.traits["ratio"]) is Decimal
 
     def test_segment_metadata_text_matches_a_strenum_value(self) -> None:
@@ -148,8 +148,8 @@ def store(
 @pytest.fixture(scope="module")
 def crm(store: Any) -> CRM:
     """A CRM on the store, with customer ``ada`` to record interactions for."""
-    crm = CRM.from_store(store, tenant="same", clock=FixedClock(T0), ids=SequentialIds("s"))
-    crm.import_customers([Customer(CustomerId("ada"), created_at=T0, updated_at=T0)])
+    crm = CRM(store, Settings(tenant="same", clock=FixedClock(T0), ids=SequentialIds("s")))
+    crm.customers.import_many([Customer(CustomerId("ada"), created_at=T0, updated_at=T0)])
     return crm
 
 
@@ -157,7 +157,7 @@ _refs = itertools.count()
 
 
 def record(crm: CRM, content: dict[str, Any], ref: str) -> Interaction:
-    return crm.record_interaction("ada", occurred_at=T0, external_ref=ref, **content)
+    return crm.interactions.record("ada", occurred_at=T0, external_ref=ref, **content)
 
 
 class TestReplaysOnEveryAdapter:
@@ -179,10 +179,10 @@ class TestReplaysOnEveryAdapter:
         assert type(again.metadata["flag"]) is type(first)
 
     def test_setting_true_over_1_is_stored_as_a_boolean(self, crm: CRM) -> None:
-        customer = crm.register_customer(given_name="Bo", traits={"active": 1})
-        updated = crm.set_traits(customer.id, {"active": True})
+        customer = crm.customers.register(given_name="Bo", traits={"active": 1})
+        updated = crm.customers.set_traits(customer.id, {"active": True})
         assert updated.version == customer.version + 1
-        assert type(crm.get_customer(customer.id).traits["active"]) is bool
+        assert type(crm.customers.get(customer.id).traits["active"]) is bool
 
 
 #: Values from which the content of a first recording and of its replay are drawn: pairs
@@ -238,4 +238,4 @@ def test_a_replay_is_accepted_iff_its_content_is_the_same_value(
     else:
         with pytest.raises(IdempotencyConflict):
             record(crm, second, ref)
-    assert crm.get_interaction(stored.id) == stored
+    assert crm.interactions.get(stored.id) == stored

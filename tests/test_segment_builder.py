@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from crmkit import AggregateCondition, AllOf, AnyOf, Money, Not, Window
+from crmkit import Money
 from crmkit.domain.rules.leaves import (
     ConsentCondition,
     FieldCondition,
@@ -18,7 +18,12 @@ from crmkit.domain.rules.leaves import (
 )
 from crmkit.errors import ValidationError
 from crmkit.segments import (
+    AggregateCondition,
+    AllOf,
+    AnyOf,
     HasTag,
+    Not,
+    Window,
     consent,
     days,
     field,

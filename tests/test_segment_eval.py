@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import Channel, Condition, CustomerId, Facts, Interaction, InteractionId, Money
+from crmkit import Channel, CustomerId, Interaction, InteractionId, Money
 from crmkit.domain import compile_condition, evaluate, matching
-from crmkit.segments import days, interactions, purchases, tagged
+from crmkit.segments import Condition, Facts, days, interactions, purchases, tagged
 from crmkit.testing import strategies as cs
 
 AS_OF = datetime(2024, 6, 1, tzinfo=UTC)

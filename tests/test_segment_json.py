@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from crmkit import AllOf, Condition, Money, Segment, Window
+from crmkit import Money
 from crmkit.domain.rules.conditions import MAX_CONDITION_DEPTH
 from crmkit.errors import ValidationError
-from crmkit.segments import field, purchases, tagged, trait
+from crmkit.segments import AllOf, Condition, Segment, Window, field, purchases, tagged, trait
 from crmkit.serialization import from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import json_values, mutated

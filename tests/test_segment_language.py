@@ -9,38 +9,37 @@ from typing import Any
 import pytest
 
 from crmkit import (
-    AggregateCondition,
-    AllOf,
-    AnyOf,
     Channel,
-    ConsentCondition,
     ConsentRecord,
     ConsentStatus,
     Customer,
     CustomerId,
+    Interaction,
+    InteractionId,
+    Money,
+    PostalAddress,
+    TraitDefinition,
+    TraitSchema,
+)
+from crmkit.domain import TimeInStage
+from crmkit.domain.rules.leaves import Measure, Op
+from crmkit.errors import ValidationError
+from crmkit.lifecycle import LifecycleModel, Stage, SubjectKind, Transition
+from crmkit.segments import (
+    AggregateCondition,
+    AllOf,
+    AnyOf,
+    ConsentCondition,
     Facts,
     FieldCondition,
     HasTag,
-    Interaction,
-    InteractionId,
-    LifecycleModel,
     Members,
-    Money,
     Not,
-    PostalAddress,
     Segment,
-    Stage,
     StageCondition,
-    SubjectKind,
-    TimeInStage,
     TraitCondition,
-    TraitDefinition,
-    TraitSchema,
-    Transition,
     Window,
 )
-from crmkit.domain.rules.leaves import Measure, Op
-from crmkit.errors import ValidationError
 
 AS_OF = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -8,20 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmkit import (
-    CRM,
-    CustomerId,
-    DomainEvent,
-    EnteredSegment,
-    InteractionRecorded,
-    LeftSegment,
-    MembershipChange,
-    Segment,
-)
+from crmkit import CRM, CustomerId
 from crmkit.app.clocks import FixedClock
 from crmkit.domain import SegmentSnapshot, membership_changes
 from crmkit.errors import ValidationError
-from crmkit.segments import days, purchases, tagged
+from crmkit.events import DomainEvent, EnteredSegment, InteractionRecorded, LeftSegment
+from crmkit.segments import MembershipChange, Segment, days, purchases, tagged
 from tests.conftest import MakeCrm, crm_maker
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -42,20 +34,20 @@ def crm(make_crm: MakeCrm) -> CRM:
 
 
 def _clock(crm: CRM) -> FixedClock:
-    assert isinstance(crm.clock, FixedClock)
-    return crm.clock
+    assert isinstance(crm.settings.clock, FixedClock)
+    return crm.settings.clock
 
 
 def _buy(crm: CRM, customer_id: str, *, after_days: float = 0) -> None:
     _clock(crm).advance(timedelta(days=after_days))
-    crm.record_interaction(customer_id, kind="purchase", channel="web")
+    crm.interactions.record(customer_id, kind="purchase", channel="web")
 
 
 def _stored(crm: CRM, segment: str) -> list[str]:
     found: list[str] = []
     cursor: str | None = None
     while True:
-        page = crm.segment_snapshot_members(segment, limit=2, cursor=cursor)
+        page = crm.segments.snapshot_members(segment, limit=2, cursor=cursor)
         found.extend(page.items)
         if page.next_cursor is None:
             return found
@@ -64,8 +56,8 @@ def _stored(crm: CRM, segment: str) -> list[str]:
 
 def _recorded(crm: CRM) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    crm.subscribe(EnteredSegment, events.append)
-    crm.subscribe(LeftSegment, events.append)
+    crm.events.subscribe(EnteredSegment, events.append)
+    crm.events.subscribe(LeftSegment, events.append)
     return events
 
 
@@ -91,11 +83,11 @@ class TestDiff:
 class TestRefresh:
     def test_the_first_refresh_enters_everyone_matching(self, crm: CRM) -> None:
         """Every member enters, with one event each, committed to the outbox."""
-        ada, bob, cy = (crm.register_customer(given_name=n) for n in ("Ada", "Bob", "Cy"))
+        ada, bob, cy = (crm.customers.register(given_name=n) for n in ("Ada", "Bob", "Cy"))
         _buy(crm, ada.id)
         _buy(crm, cy.id)
         events = _recorded(crm)
-        change = crm.refresh_segment(BUYERS)
+        change = crm.segments.refresh(BUYERS)
         now = _clock(crm).now()
         assert change == MembershipChange("buyers", now, [ada.id, cy.id], [], members=2)
         assert events == [
@@ -103,8 +95,8 @@ class TestRefresh:
             EnteredSegment(now, customer_id=cy.id, segment="buyers"),
         ]
         assert _stored(crm, "buyers") == [ada.id, cy.id]
-        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", now, 2, 1)
-        outbox = [m.event for m in crm.outbox().fetch(limit=1000)]
+        assert crm.segments.snapshot("buyers") == SegmentSnapshot("buyers", now, 2, 1)
+        outbox = [m.event for m in crm.events.outbox().fetch(limit=1000)]
         assert outbox[-2:] == events
         assert bob.id not in _stored(crm, "buyers")
 
@@ -112,12 +104,12 @@ class TestRefresh:
         self, make_crm: MakeCrm
     ) -> None:
         crm = make_crm(segments=())  # nothing refreshed customer by customer meanwhile
-        ada, bob = (crm.register_customer(given_name=n) for n in ("Ada", "Bob"))
+        ada, bob = (crm.customers.register(given_name=n) for n in ("Ada", "Bob"))
         _buy(crm, ada.id)
-        crm.refresh_segment(BUYERS)
+        crm.segments.refresh(BUYERS)
         _buy(crm, bob.id, after_days=40)  # ada's purchase is now outside the window
         events = _recorded(crm)
-        change = crm.refresh_segment(BUYERS)
+        change = crm.segments.refresh(BUYERS)
         now = _clock(crm).now()
         assert (change.entered, change.left, change.members) == ((bob.id,), (ada.id,), 1)
         assert events == [
@@ -127,31 +119,31 @@ class TestRefresh:
         assert _stored(crm, "buyers") == [bob.id]
 
     def test_refreshing_twice_at_the_same_as_of_emits_nothing(self, crm: CRM) -> None:
-        ada = crm.register_customer(given_name="Ada")
+        ada = crm.customers.register(given_name="Ada")
         _buy(crm, ada.id)
-        first = crm.refresh_segment(BUYERS)
+        first = crm.segments.refresh(BUYERS)
         events = _recorded(crm)
-        again = crm.refresh_segment(BUYERS, as_of=first.as_of)
+        again = crm.segments.refresh(BUYERS, as_of=first.as_of)
         assert not again.changed
         assert again.members == 1
         assert events == []
-        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", first.as_of, 1, 1)
+        assert crm.segments.snapshot("buyers") == SegmentSnapshot("buyers", first.as_of, 1, 1)
 
     def test_an_as_of_before_the_last_snapshot_is_refused(self, crm: CRM) -> None:
-        crm.refresh_segment(BUYERS)
+        crm.segments.refresh(BUYERS)
         with pytest.raises(ValidationError, match="before the last snapshot"):
-            crm.refresh_segment(BUYERS, as_of=T0 - timedelta(days=1))
+            crm.segments.refresh(BUYERS, as_of=T0 - timedelta(days=1))
 
     def test_a_never_refreshed_segment_has_no_snapshot(self, crm: CRM) -> None:
-        assert crm.segment_snapshot("buyers") is None
+        assert crm.segments.snapshot("buyers") is None
         assert _stored(crm, "buyers") == []
 
     def test_a_refresh_pages_through_many_members(self, crm: CRM) -> None:
         """Stored and current members are merged in batches."""
-        people = [crm.register_customer(given_name=f"P{n}", tags={"vip"}) for n in range(7)]
-        assert crm.refresh_segment(VIP, batch_size=2).members == 7
-        crm.update_profile(people[3].id, tags=set())
-        change = crm.refresh_segment(VIP, batch_size=2)
+        people = [crm.customers.register(given_name=f"P{n}", tags={"vip"}) for n in range(7)]
+        assert crm.segments.refresh(VIP, batch_size=2).members == 7
+        crm.customers.update(people[3].id, tags=set())
+        change = crm.segments.refresh(VIP, batch_size=2)
         assert (change.entered, change.left, change.members) == ((), (people[3].id,), 6)
         assert _stored(crm, "vip") == sorted(p.id for p in people if p is not people[3])
 
@@ -159,11 +151,11 @@ class TestRefresh:
 class TestSingleCustomer:
     def test_recording_an_interaction_moves_the_customer_in_the_same_commit(self, crm: CRM) -> None:
         """A purchase enters the buyer and leaves 'never bought', with the interaction."""
-        ada, bob = (crm.register_customer(given_name=n) for n in ("Ada", "Bob"))
-        crm.refresh_segment(BUYERS)
-        crm.refresh_segment(NEVER_BOUGHT)
+        ada, bob = (crm.customers.register(given_name=n) for n in ("Ada", "Bob"))
+        crm.segments.refresh(BUYERS)
+        crm.segments.refresh(NEVER_BOUGHT)
         assert _stored(crm, "never_bought") == [ada.id, bob.id]
-        outbox = crm.outbox()
+        outbox = crm.events.outbox()
         outbox.acknowledge(outbox.fetch(limit=1000))
         _buy(crm, ada.id, after_days=1)
         now = _clock(crm).now()
@@ -175,25 +167,25 @@ class TestSingleCustomer:
         ]
         assert _stored(crm, "buyers") == [ada.id]
         assert _stored(crm, "never_bought") == [bob.id]
-        assert crm.segment_snapshot("buyers") == SegmentSnapshot("buyers", T0, 1, 2)
+        assert crm.segments.snapshot("buyers") == SegmentSnapshot("buyers", T0, 1, 2)
 
     def test_a_customer_can_leave_by_refreshing_their_memberships(self, crm: CRM) -> None:
-        ada = crm.register_customer(given_name="Ada")
-        crm.refresh_segment(BUYERS)
+        ada = crm.customers.register(given_name="Ada")
+        crm.segments.refresh(BUYERS)
         _buy(crm, ada.id)
         assert _stored(crm, "buyers") == [ada.id]
         later = _clock(crm).advance(timedelta(days=31))
-        assert crm.refresh_memberships(ada.id) == [
+        assert crm.segments.refresh_memberships(ada.id) == [
             LeftSegment(later, customer_id=ada.id, segment="buyers")
         ]
-        assert crm.refresh_memberships(ada.id) == []
+        assert crm.segments.refresh_memberships(ada.id) == []
         assert _stored(crm, "buyers") == []
 
     def test_segments_never_refreshed_are_left_alone(self, crm: CRM) -> None:
-        ada = crm.register_customer(given_name="Ada")
+        ada = crm.customers.register(given_name="Ada")
         _buy(crm, ada.id)
-        assert crm.segment_snapshot("buyers") is None
-        assert crm.refresh_memberships(ada.id) == []
+        assert crm.segments.snapshot("buyers") is None
+        assert crm.segments.refresh_memberships(ada.id) == []
 
     def test_segments_must_be_segments_with_distinct_names(self, make_crm: MakeCrm) -> None:
         with pytest.raises(ValidationError, match="duplicate"):
@@ -207,12 +199,12 @@ class TestSingleCustomer:
 class TestTenancy:
     def test_no_tenant_sees_another_tenants_snapshot(self, make_crm: MakeCrm) -> None:
         alpha, beta = make_crm("alpha"), make_crm("beta")
-        ada = alpha.register_customer(given_name="Ada")
+        ada = alpha.customers.register(given_name="Ada")
         _buy(alpha, ada.id)
-        alpha.refresh_segment(BUYERS)
-        assert beta.segment_snapshot("buyers") is None
+        alpha.segments.refresh(BUYERS)
+        assert beta.segments.snapshot("buyers") is None
         assert _stored(beta, "buyers") == []
-        assert beta.refresh_segment(BUYERS).entered == ()
+        assert beta.segments.refresh(BUYERS).entered == ()
         assert _stored(alpha, "buyers") == [ada.id]
 
 
@@ -241,23 +233,23 @@ class TestProperty:
         tenant = f"t{abs(hash(tuple(steps))) % 10**9}"
         crm = make_crm(tenant)
         events = _recorded(crm)
-        people = [crm.register_customer(given_name=f"P{n}").id for n in range(4)]
+        people = [crm.customers.register(given_name=f"P{n}").id for n in range(4)]
         steps = [*steps, ("refresh", 0, 0)]
         for action, who, gap in steps:
             if action == "buy":
                 _buy(crm, people[who], after_days=gap)
             elif action == "refresh_one":
                 _clock(crm).advance(timedelta(days=gap))
-                crm.refresh_memberships(people[who])
+                crm.segments.refresh_memberships(people[who])
             else:
                 _clock(crm).advance(timedelta(days=gap))
-                crm.refresh_segment(BUYERS)
-                members = [c.id for c in crm.stream_segment(BUYERS)]
+                crm.segments.refresh(BUYERS)
+                members = [c.id for c in crm.segments.stream(BUYERS)]
                 assert _stored(crm, "buyers") == members
             assert _stored(crm, "buyers") == _replayed(events, "buyers")
-        snapshot = crm.segment_snapshot("buyers")
+        snapshot = crm.segments.snapshot("buyers")
         assert snapshot is not None
-        assert snapshot.members == crm.count_segment(BUYERS, snapshot.as_of)
+        assert snapshot.members == crm.segments.count(BUYERS, snapshot.as_of)
 
 
 def _replayed(events: list[DomainEvent], segment: str) -> list[CustomerId]:

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmkit import CRM, PostalAddress, Segment
+from crmkit import CRM, PostalAddress
 from crmkit.domain import FieldCondition, HasTag, Op
 from crmkit.errors import ValidationError
-from crmkit.segments import field, members, tagged
+from crmkit.segments import Segment, field, members, tagged
 from crmkit.serialization import structure, unstructure
 from crmkit.testing.strategies import emails, phone_numbers
 from tests.conftest import MakeCrm, crm_maker
@@ -134,13 +134,13 @@ class TestTags:
     def test_listing_by_tag_finds_what_tagged_finds(self, any_store: object) -> None:
         """``list_customers(tag="VIP")`` and ``tagged("VIP")`` both find the VIPs."""
         crm = crm_maker(any_store, T0)()
-        vip = crm.register_customer(tags=["VIP"])
-        crm.register_customer(tags=["new"])
-        listed = [c.id for c in crm.list_customers(tag=" VIP ").items]
-        found = [c.id for c in crm.segment_members(tagged("VIP")).items]
+        vip = crm.customers.register(tags=["VIP"])
+        crm.customers.register(tags=["new"])
+        listed = [c.id for c in crm.customers.list(tag=" VIP ").items]
+        found = [c.id for c in crm.segments.members(tagged("VIP")).items]
         assert listed == found == [vip.id]
         with pytest.raises(ValidationError) as caught:
-            crm.list_customers(tag="  ")
+            crm.customers.list(tag="  ")
         assert caught.value.paths == ("tag",)
 
 
@@ -173,7 +173,7 @@ class TestJson:
 
 
 def _register_typed(crm: CRM) -> str:
-    customer = crm.register_customer(
+    customer = crm.customers.register(
         email=" Ada@Example.COM",
         phone="+49 30 12345678",
         given_name="  Ada  ",
@@ -181,7 +181,7 @@ def _register_typed(crm: CRM) -> str:
         locale="de_de",
         tags=["VIP"],
     )
-    crm.register_customer(email="bob@example.com", address=PostalAddress(country="FR"))
+    crm.customers.register(email="bob@example.com", address=PostalAddress(country="FR"))
     return customer.id
 
 
@@ -205,9 +205,9 @@ def test_a_rule_with_typed_values_finds_the_customer(any_store: object, rule: An
     """Memory, SQLite, PostgreSQL and MariaDB all compare the normalised operand."""
     crm = crm_maker(any_store, T0)()
     ada = _register_typed(crm)
-    assert [c.id for c in crm.segment_members(rule).items] == [ada]
-    assert crm.count_segment(rule) == 1
-    assert crm.count_segment(~rule) == 1
+    assert [c.id for c in crm.segments.members(rule).items] == [ada]
+    assert crm.segments.count(rule) == 1
+    assert crm.segments.count(~rule) == 1
 
 
 # The property: whatever raw value a customer was registered with, `field(f) == raw` finds it.
@@ -247,7 +247,7 @@ _FIELDS = ("email", "phone", "given_name", "family_name", *_ADDRESS, "locale")
 
 def _found_by_raw_values(crm: CRM, raw: dict[str, str], serial: int) -> None:
     email = raw["email"].replace("@", f".{serial}@", 1)  # emails are unique: one each
-    customer = crm.register_customer(
+    customer = crm.customers.register(
         email=email,
         phone=raw["phone"],
         given_name=raw["given_name"],
@@ -261,7 +261,7 @@ def _found_by_raw_values(crm: CRM, raw: dict[str, str], serial: int) -> None:
     rules = [FieldCondition(name, Op.EQ, typed[name]) for name in _FIELDS]
     rules += [field("email").is_in([email.upper()]), tagged(raw["tag"])]
     for rule in rules:
-        assert crm.count_segment(only & rule) == 1, rule.describe()
+        assert crm.segments.count(only & rule) == 1, rule.describe()
     assert customer.id in _all_tagged(crm, raw["tag"])
 
 
@@ -269,7 +269,7 @@ def _all_tagged(crm: CRM, tag: str) -> list[str]:
     found: list[str] = []
     cursor = None
     while True:
-        page = crm.list_customers(tag=tag, limit=1000, cursor=cursor)
+        page = crm.customers.list(tag=tag, limit=1000, cursor=cursor)
         found.extend(c.id for c in page.items)
         if page.next_cursor is None:
             return found

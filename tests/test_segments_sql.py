@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmkit import CRM, CUSTOMER_LIFECYCLE, AccountId, CustomerId, FixedClock
+from crmkit import CRM, AccountId, CustomerId, FixedClock, Settings
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.domain import (
     Account,
@@ -58,6 +58,7 @@ from crmkit.domain.rules.leaves import (
     Window,
 )
 from crmkit.errors import ValidationError
+from crmkit.lifecycle import CUSTOMER_LIFECYCLE
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url
 from tests.workers import private_database
@@ -826,21 +827,21 @@ def test_values_are_matched_literally(
 
 
 def test_crm_segment_use_cases(filled: Any) -> None:
-    crm = CRM.from_store(filled, tenant=TENANT, clock=FixedClock(AS_OF))
+    crm = CRM(filled, Settings(tenant=TENANT, clock=FixedClock(AS_OF)))
     rule = HasTag("vip")
     want = expected(POPULATION, rule, AS_OF)
-    assert crm.count_segment(rule) == len(want)
-    page = crm.segment_members(rule, limit=3)
+    assert crm.segments.count(rule) == len(want)
+    page = crm.segments.members(rule, limit=3)
     assert [c.id for c in page.items] == want[:3]
-    rest = crm.segment_members(rule, limit=100, cursor=page.next_cursor)
+    rest = crm.segments.members(rule, limit=100, cursor=page.next_cursor)
     assert [c.id for c in page.items + rest.items] == want
-    assert [c.id for c in crm.stream_segment(rule, batch_size=2)] == want
+    assert [c.id for c in crm.segments.stream(rule, batch_size=2)] == want
 
     class Saved:  # anything with a ``rule``, such as a stored segment
         def __init__(self, rule: Condition) -> None:
             self.rule = rule
 
-    assert crm.count_segment(Saved(rule), as_of=AS_OF) == len(want)
+    assert crm.segments.count(Saved(rule), as_of=AS_OF) == len(want)
 
 
 def test_the_front_door_checks_traits_against_the_crms_schema() -> None:
@@ -851,10 +852,10 @@ def test_the_front_door_checks_traits_against_the_crms_schema() -> None:
     from crmkit.segments import tagged, trait
 
     schema = TraitSchema({"plan": TraitDefinition("string")})
-    crm = CRM.in_memory(trait_schema=schema)
-    assert crm.count_segment(trait("plan") == "pro") == 0
+    crm = CRM.in_memory(Settings(trait_schema=schema))
+    assert crm.segments.count(trait("plan") == "pro") == 0
     with pytest.raises(ValidationError) as raised:
-        crm.count_segment(tagged("vip") & (trait("seats") == 5))
+        crm.segments.count(tagged("vip") & (trait("seats") == 5))
     assert raised.value.paths == ("rule.conditions[1].name",)
     with pytest.raises(ValidationError):
-        crm.refresh_segment(Segment("pro", trait("plan", "integer") == 1))
+        crm.segments.refresh(Segment("pro", trait("plan", "integer") == 1))

@@ -21,8 +21,6 @@ from crmkit import (
     ContactPoint,
     Customer,
     CustomerId,
-    CustomerRegistered,
-    DomainEvent,
     EmailAddress,
     Interaction,
     Money,
@@ -32,6 +30,7 @@ from crmkit import (
     TraitSchema,
 )
 from crmkit.errors import ValidationError
+from crmkit.events import CustomerRegistered, DomainEvent
 from crmkit.serialization import (
     EVENT_TYPES,
     event_from_dict,

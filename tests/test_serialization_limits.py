@@ -18,23 +18,13 @@ from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
 
 from crmkit import (
-    AllOf,
-    AnyOf,
-    Condition,
     ConsentRecord,
     ContactPoint,
     Customer,
     CustomerId,
-    DomainEvent,
-    DurationStats,
-    Funnel,
-    FunnelStep,
-    HasTag,
-    LifecycleModel,
     Money,
     PhoneNumber,
     PostalAddress,
-    Stay,
     TraitDefinition,
     TraitSchema,
 )
@@ -45,6 +35,9 @@ from crmkit.domain.lifecycle.presets import CUSTOMER_LIFECYCLE
 from crmkit.domain.rules.conditions import MAX_CONDITIONS
 from crmkit.domain.values.contact import MAX_ADDRESS_LINES
 from crmkit.errors import FieldError, ValidationError
+from crmkit.events import DomainEvent
+from crmkit.lifecycle import DurationStats, Funnel, FunnelStep, LifecycleModel, Stay
+from crmkit.segments import AllOf, AnyOf, Condition, HasTag
 from crmkit.serialization import (
     FIELD_LIMITS,
     event_from_dict,

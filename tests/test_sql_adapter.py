@@ -22,7 +22,7 @@ from sqlalchemy import (
     select,
 )
 
-from crmkit import CRM, Channel, FixedClock, Money, SequentialIds
+from crmkit import CRM, Channel, FixedClock, Money, SequentialIds, Settings
 from crmkit.adapters.sqlalchemy import (
     VERSION_TABLE,
     SqlStore,
@@ -64,7 +64,7 @@ T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _crm(store: SqlStore, tenant: str = "default") -> CRM:
-    return CRM.from_store(store, tenant=tenant, clock=FixedClock(T0), ids=SequentialIds(tenant))
+    return CRM(store, Settings(tenant=tenant, clock=FixedClock(T0), ids=SequentialIds(tenant)))
 
 
 class TestOpeningDatabases:
@@ -107,15 +107,15 @@ class TestOpeningDatabases:
         path = tmp_path / "new" / "crm.db"
         path.parent.mkdir()
         crm = CRM.sqlite(path)
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         assert CRM.sqlite(path).get_customer(ada.id) == ada
 
     def test_crm_from_url_accepts_a_hosts_engine(self, tmp_path: Path) -> None:
         """A host can hand over the Engine it already has."""
         engine = create_engine(f"sqlite:///{tmp_path / 'host.db'}")
         crm = CRM.from_url(engine)
-        ada = crm.register_customer(email="ada@example.com")
-        assert crm.find_customer_by_email("ada@example.com") == ada
+        ada = crm.customers.register(email="ada@example.com")
+        assert crm.customers.find_by_email("ada@example.com") == ada
 
 
 class TestMigrations:
@@ -169,9 +169,9 @@ class TestOutbox:
     def test_committed_events_wait_in_commit_order(self, sql_store: SqlStore) -> None:
         """Every event of a committed change is in the outbox, oldest first."""
         crm = _crm(sql_store)
-        ada = crm.register_customer(email="ada@example.com")
-        crm.record_consent(ada.id, purpose="news", channel="email", status="granted", source="x")
-        crm.record_interaction(ada.id, kind="purchase", channel="web", amount=Money(100, "EUR"))
+        ada = crm.customers.register(email="ada@example.com")
+        crm.consent.record(ada.id, purpose="news", channel="email", status="granted", source="x")
+        crm.interactions.record(ada.id, kind="purchase", channel="web", amount=Money(100, "EUR"))
         messages = sql_store.outbox().fetch()
         assert [type(m.event) for m in messages] == [
             CustomerRegistered,
@@ -186,8 +186,8 @@ class TestOutbox:
         """Events are written in the same transaction as the change, or not at all."""
         crm = _crm(sql_store)
         with pytest.raises(ValidationError):
-            crm.register_customer(email="ada@example.com", traits={"Bad Name": 1})
-        ada = crm.register_customer(email="ada@example.com")
+            crm.customers.register(email="ada@example.com", traits={"Bad Name": 1})
+        ada = crm.customers.register(email="ada@example.com")
         with crm.unit_of_work() as uow:
             customer = uow.customers.get(ada.id)
             customer.update_profile(at=T0, given_name="Ada")
@@ -198,7 +198,7 @@ class TestOutbox:
         """A failing send leaves that message and later ones pending: at least once."""
         crm = _crm(sql_store)
         for n in range(3):
-            crm.register_customer(email=f"p{n}@example.com")
+            crm.customers.register(email=f"p{n}@example.com")
         outbox = sql_store.outbox()
         delivered = []
 
@@ -235,7 +235,7 @@ class TestStoredValues:
     def test_timestamps_round_trip_to_the_microsecond(self, sql_store: SqlStore) -> None:
         """Far past, far future and microseconds survive storage exactly, in order."""
         crm = _crm(sql_store)
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         moments = [
             datetime(1901, 1, 1, tzinfo=UTC),
             datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
@@ -243,31 +243,31 @@ class TestStoredValues:
             T0,
         ]
         for n, moment in enumerate(moments):
-            crm.record_interaction(
+            crm.interactions.record(
                 ada.id, kind="note", channel=Channel.EMAIL, occurred_at=moment, external_ref=f"n{n}"
             )
-        assert [i.occurred_at for i in crm.timeline(ada.id)] == sorted(moments)
-        window = crm.timeline(ada.id, since=T0, until=T0 + timedelta(microseconds=1))
+        assert [i.occurred_at for i in crm.interactions.timeline(ada.id)] == sorted(moments)
+        window = crm.interactions.timeline(ada.id, since=T0, until=T0 + timedelta(microseconds=1))
         assert [i.occurred_at for i in window] == [T0]
 
     def test_extreme_amounts_are_exact(self, sql_store: SqlStore) -> None:
         """The largest and most negative amounts and 0-, 3-decimal currencies are exact."""
         crm = _crm(sql_store)
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         amounts = [Money(2**63 - 1, "EUR"), Money(-(2**63 - 1), "JPY"), Money.of("1.234", "KWD")]
         for amount in amounts:  # a purchase's amount is never negative: a host's kind may be
             kind = "purchase" if amount.minor >= 0 else "correction"
-            crm.record_interaction(ada.id, kind=kind, channel="web", amount=amount)
-        assert [i.amount for i in crm.timeline(ada.id)] == amounts
+            crm.interactions.record(ada.id, kind=kind, channel="web", amount=amount)
+        assert [i.amount for i in crm.interactions.timeline(ada.id)] == amounts
 
     def test_ids_and_tags_are_case_sensitive_on_every_backend(self, sql_store: SqlStore) -> None:
         """'Ada' and 'ada' are different keys (MariaDB's default collation would merge them)."""
         crm = _crm(sql_store)
-        upper = crm.register_customer(customer_id="Ada", tags={"x"})
-        lower = crm.register_customer(customer_id="ada")
-        assert crm.get_customer("Ada") == upper
-        assert crm.get_customer("ada") == lower
-        assert [c.id for c in crm.list_customers().items] == ["Ada", "ada"]
+        upper = crm.customers.register(customer_id="Ada", tags={"x"})
+        lower = crm.customers.register(customer_id="ada")
+        assert crm.customers.get("Ada") == upper
+        assert crm.customers.get("ada") == lower
+        assert [c.id for c in crm.customers.list().items] == ["Ada", "ada"]
 
 
 class TestCommandLine:
@@ -313,25 +313,25 @@ class TestOutboxOnEveryStore:
     @pytest.fixture(params=["memory", "sqlite"])
     def crm(self, request: pytest.FixtureRequest, tmp_path: Path) -> CRM:
         if request.param == "memory":
-            return CRM.in_memory(clock=FixedClock(T0), ids=SequentialIds())
-        return CRM.sqlite(tmp_path / "crm.db", clock=FixedClock(T0), ids=SequentialIds())
+            return CRM.in_memory(Settings(clock=FixedClock(T0), ids=SequentialIds()))
+        return CRM.sqlite(tmp_path / "crm.db", Settings(clock=FixedClock(T0), ids=SequentialIds()))
 
     def test_the_crm_outbox_holds_this_tenants_events(self, crm: CRM) -> None:
-        """crm.outbox() reads the tenant's events; all_tenants=True reads everyone's."""
-        crm.register_customer(email="a@example.com")
+        """crm.events.outbox() reads the tenant's events; all_tenants=True reads everyone's."""
+        crm.customers.register(email="a@example.com")
         crm.for_tenant("other").register_customer(email="b@example.com")
-        assert [m.tenant for m in crm.outbox().fetch()] == ["default"]
-        assert crm.outbox(all_tenants=True).pending() == 2
+        assert [m.tenant for m in crm.events.outbox().fetch()] == ["default"]
+        assert crm.events.outbox(all_tenants=True).pending() == 2
 
     def test_purging_forgets_delivered_messages_and_never_reuses_positions(self, crm: CRM) -> None:
         """Purge deletes only delivered messages; later messages get new positions."""
-        crm.register_customer(email="a@example.com")
-        crm.register_customer(email="b@example.com")
-        outbox = crm.outbox()
+        crm.customers.register(email="a@example.com")
+        crm.customers.register(email="b@example.com")
+        outbox = crm.events.outbox()
         first, second = outbox.fetch()
         outbox.acknowledge([second])
         assert outbox.purge() == 1
-        crm.register_customer(email="c@example.com")
+        crm.customers.register(email="c@example.com")
         positions = [m.position for m in outbox.fetch()]
         assert positions[0] == first.position
         assert positions[1] > second.position
@@ -339,7 +339,7 @@ class TestOutboxOnEveryStore:
     def test_a_bad_limit_is_a_validation_error(self, crm: CRM) -> None:
         """fetch refuses a limit outside 1..10000."""
         with pytest.raises(ValidationError):
-            crm.outbox().fetch(0)
+            crm.events.outbox().fetch(0)
 
 
 class TestSchemaChecks:
@@ -360,10 +360,10 @@ class TestSchemaChecks:
     def test_external_references_are_case_sensitive(self, sql_store: SqlStore) -> None:
         """'ORDER-1' and 'order-1' are different references on every backend."""
         crm = _crm(sql_store)
-        ada = crm.register_customer(email="ada@example.com")
-        crm.record_interaction(ada.id, kind="note", channel="web", external_ref="ORDER-1")
-        crm.record_interaction(ada.id, kind="note", channel="web", external_ref="order-1")
-        assert len(crm.timeline(ada.id)) == 2
+        ada = crm.customers.register(email="ada@example.com")
+        crm.interactions.record(ada.id, kind="note", channel="web", external_ref="ORDER-1")
+        crm.interactions.record(ada.id, kind="note", channel="web", external_ref="order-1")
+        assert len(crm.interactions.timeline(ada.id)) == 2
 
 
 # Loyalty: points ledgers and referrals

@@ -21,11 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy import exc
 
-from crmkit import CRM, CustomerId, EntryKind
+from crmkit import CRM, CustomerId, Settings
 from crmkit.adapters.sqlalchemy.engine import SQLITE_BUSY_TIMEOUT_MS
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.app.retries import retry_conflicts
 from crmkit.errors import ConcurrencyConflict, LockTimeout
+from crmkit.loyalty import EntryKind
 from crmkit.segments import tagged
 from tests.lock_workers import hold_write_lock, init_writer, write_in_process
 from tests.loyalty_workers import PROGRAMME
@@ -44,9 +45,9 @@ TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 def path(tmp_path: Path) -> str:
     """A migrated SQLite file with the shared customer, who has points to redeem."""
     file = str(tmp_path / "crm.db")
-    crm = CRM.sqlite(file, loyalty=PROGRAMME)
+    crm = CRM.sqlite(file, Settings(loyalty=PROGRAMME))
     register_shared(crm)
-    crm.adjust_points(SHARED_CUSTOMER, 1000, reason="opening balance")
+    crm.loyalty.adjust(SHARED_CUSTOMER, 1000, reason="opening balance")
     assert crm.store is not None
     crm.store.dispose()
     return file
@@ -55,7 +56,7 @@ def path(tmp_path: Path) -> str:
 @pytest.fixture
 def crm(path: str) -> Iterator[CRM]:
     """A CRM on that file."""
-    crm = CRM.sqlite(path, migrate=False, loyalty=PROGRAMME)
+    crm = CRM.sqlite(path, Settings(loyalty=PROGRAMME), migrate=False)
     yield crm
     assert crm.store is not None
     crm.store.dispose()
@@ -98,13 +99,15 @@ def test_processes_writing_one_file_all_succeed_while_another_holds_the_lock(
     assert max(longest for _, _, longest in reports) > HOLD_S / 2
 
     calls = PROCESSES * ROUNDS
-    assert crm.count_segment(~tagged("seed")) == calls  # every registration
-    assert len(crm.timeline(SHARED_CUSTOMER)) == calls  # every interaction
-    shared = crm.get_customer(SHARED_CUSTOMER)
+    assert crm.segments.count(~tagged("seed")) == calls  # every registration
+    assert len(crm.interactions.timeline(SHARED_CUSTOMER)) == calls  # every interaction
+    shared = crm.customers.get(SHARED_CUSTOMER)
     assert len(shared.consents) == calls  # every consent
-    redeemed = [e for e in crm.points_ledger(SHARED_CUSTOMER).entries if e.kind is EntryKind.REDEEM]
+    redeemed = [
+        e for e in crm.loyalty.ledger(SHARED_CUSTOMER).entries if e.kind is EntryKind.REDEEM
+    ]
     assert len(redeemed) == calls  # every redemption, once
-    assert crm.points_balance(SHARED_CUSTOMER).available == 1000 - calls
+    assert crm.loyalty.balance(SHARED_CUSTOMER).available == 1000 - calls
 
 
 @pytest.mark.parametrize("seconds", [1.0, 2.0])
@@ -114,12 +117,12 @@ def test_a_write_waits_for_a_lock_held_within_the_timeout(
     holder = _holding(path, seconds)
     started = time.monotonic()
     try:
-        customer = crm.register_customer(email="grace@example.com")
+        customer = crm.customers.register(email="grace@example.com")
     finally:
         holder.join()
     waited = time.monotonic() - started
     assert seconds - 0.3 < waited < TIMEOUT_S
-    assert crm.get_customer(customer.id) == customer
+    assert crm.customers.get(customer.id) == customer
 
 
 def test_a_lock_held_beyond_the_timeout_is_a_lock_timeout_after_about_the_timeout(
@@ -130,7 +133,7 @@ def test_a_lock_held_beyond_the_timeout_is_a_lock_timeout_after_about_the_timeou
     started = time.monotonic()
     try:
         with pytest.raises(LockTimeout) as caught:
-            crm.register_customer(email="grace@example.com")
+            crm.customers.register(email="grace@example.com")
         waited = time.monotonic() - started
     finally:
         holder.join()
@@ -140,8 +143,8 @@ def test_a_lock_held_beyond_the_timeout_is_a_lock_timeout_after_about_the_timeou
     assert error.retryable
     assert "write lock" in str(error)
     assert "busy timeout" in str(error)
-    assert crm.find_customer_by_email("grace@example.com") is None  # nothing stored
-    assert crm.register_customer(email="grace@example.com").version == 1  # now it can
+    assert crm.customers.find_by_email("grace@example.com") is None  # nothing stored
+    assert crm.customers.register(email="grace@example.com").version == 1  # now it can
 
 
 def test_a_writing_unit_of_work_holds_the_write_lock_from_its_start(path: str, crm: CRM) -> None:
@@ -166,31 +169,31 @@ def test_readers_are_not_blocked_by_a_writing_unit_of_work(crm: CRM) -> None:
     answers at once, from the last commit, while a unit of work writes."""
     with crm.unit_of_work() as writer:
         writer.customers.get(CustomerId(SHARED_CUSTOMER))  # the writer reads, then writes
-        crm_clock = crm.clock.now()
+        crm_clock = crm.settings.clock.now()
         shared = writer.customers.get(CustomerId(SHARED_CUSTOMER))
-        shared.update_profile(at=crm_clock, given_name="Uncommitted")
+        shared.customers.update(at=crm_clock, given_name="Uncommitted")
         writer.customers.update(shared)
         started = time.monotonic()
-        assert crm.get_customer(SHARED_CUSTOMER).given_name == "Shared"
-        assert [c.id for c in crm.list_customers().items] == [SHARED_CUSTOMER]
-        assert [c.id for c in crm.stream_customers()] == [SHARED_CUSTOMER]
-        assert crm.count_segment(tagged("seed")) == 1
-        assert crm.timeline(SHARED_CUSTOMER) == []
-        assert crm.points_balance(SHARED_CUSTOMER).available == 1000
-        assert crm.find_customer_by_email("nobody@example.com") is None
+        assert crm.customers.get(SHARED_CUSTOMER).given_name == "Shared"
+        assert [c.id for c in crm.customers.list().items] == [SHARED_CUSTOMER]
+        assert [c.id for c in crm.customers.stream()] == [SHARED_CUSTOMER]
+        assert crm.segments.count(tagged("seed")) == 1
+        assert crm.interactions.timeline(SHARED_CUSTOMER) == []
+        assert crm.loyalty.balance(SHARED_CUSTOMER).available == 1000
+        assert crm.customers.find_by_email("nobody@example.com") is None
         assert time.monotonic() - started < 1.0
         writer.commit()
-    assert crm.get_customer(SHARED_CUSTOMER).given_name == "Uncommitted"
+    assert crm.customers.get(SHARED_CUSTOMER).given_name == "Uncommitted"
 
 
 def test_a_read_only_unit_of_work_does_not_block_a_writer(crm: CRM) -> None:
     with crm.unit_of_work(read_only=True) as reader:
         assert reader.customers.count() == 1  # its snapshot starts here
         started = time.monotonic()
-        crm.register_customer(email="grace@example.com")
+        crm.customers.register(email="grace@example.com")
         assert time.monotonic() - started < 1.0
         assert reader.customers.count() == 1  # still its snapshot
-    assert crm.find_customer_by_email("grace@example.com") is not None
+    assert crm.customers.find_by_email("grace@example.com") is not None
 
 
 def test_read_only_must_be_a_bool(crm: CRM) -> None:

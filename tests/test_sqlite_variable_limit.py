@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from crmkit import CRM, Customer, CustomerId, FixedClock, Interaction, InteractionId
+from crmkit import CRM, Customer, CustomerId, FixedClock, Interaction, InteractionId, Settings
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.domain import AnyOf, HasTag
 from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, Members
@@ -41,13 +41,13 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CRM]:
         connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, OLD_LIMIT)
 
     store.engine.dispose()  # reconnect, with the limit
-    crm = CRM.from_store(store, clock=FixedClock(T0))
+    crm = CRM(store, Settings(clock=FixedClock(T0)))
     ids = [CustomerId(f"c{n:05d}") for n in range(CUSTOMERS)]
-    crm.import_customers(
+    crm.customers.import_many(
         Customer(i, created_at=T0, updated_at=T0, tags=["vip"] if n % 2 else [])
         for n, i in enumerate(ids)
     )
-    crm.import_interactions(
+    crm.interactions.import_many(
         Interaction(InteractionId(f"i{n}"), i, T0, "purchase", "web") for n, i in enumerate(ids)
     )
     yield crm
@@ -64,33 +64,33 @@ def test_the_limit_is_in_force(crm: CRM) -> None:
 
 def test_segment_pages_and_streams_of_more_ids_than_the_limit(crm: CRM) -> None:
     vip = HasTag("vip")
-    assert len(crm.segment_members(vip, limit=CUSTOMERS).items) == CUSTOMERS // 2
-    streamed = list(crm.stream_segment(vip, batch_size=2000))
+    assert len(crm.segments.members(vip, limit=CUSTOMERS).items) == CUSTOMERS // 2
+    streamed = list(crm.segments.stream(vip, batch_size=2000))
     assert len(streamed) == CUSTOMERS // 2
     assert all("vip" in c.tags for c in streamed)
 
 
 def test_a_tag_page_of_more_customers_than_the_limit(crm: CRM) -> None:
-    page = crm.list_customers(tag="vip", limit=2000)
+    page = crm.customers.list(tag="vip", limit=2000)
     assert len(page.items) == CUSTOMERS // 2
     assert all("vip" in c.tags for c in page.items)
 
 
 def test_rules_with_lists_at_the_domain_limits(crm: CRM) -> None:
     members = Members({f"c{n:05d}" for n in range(MAX_MEMBERS)})
-    assert crm.count_segment(members) == CUSTOMERS
+    assert crm.segments.count(members) == CUSTOMERS
     cities = FieldCondition("city", "in", [f"city {n}" for n in range(MAX_LIST_VALUES)])
-    assert crm.count_segment(AnyOf([cities, members, Members({"c00001"})])) == CUSTOMERS
+    assert crm.segments.count(AnyOf([cities, members, Members({"c00001"})])) == CUSTOMERS
 
 
 def test_a_refresh_of_a_segment_larger_than_the_limit(crm: CRM) -> None:
-    change = crm.refresh_segment(Segment("vips", HasTag("vip")), batch_size=2000)
+    change = crm.segments.refresh(Segment("vips", HasTag("vip")), batch_size=2000)
     assert len(change.entered) == CUSTOMERS // 2
 
 
 def test_a_timeline_filter_of_more_kinds_than_the_limit(crm: CRM) -> None:
     kinds = ["purchase", *(f"kind_{n}" for n in range(OLD_LIMIT + 1))]
-    assert len(crm.timeline("c00001", kinds=kinds)) == 1
+    assert len(crm.interactions.timeline("c00001", kinds=kinds)) == 1
 
 
 def test_acknowledging_more_outbox_messages_than_the_limit(crm: CRM) -> None:

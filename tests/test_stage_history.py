@@ -11,23 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import (
+from crmkit import CustomerId, Interaction, InteractionId
+from crmkit.domain import PRESETS, HasField
+from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
+from crmkit.events import DomainEvent, StageChanged
+from crmkit.lifecycle import (
     CUSTOMER_LIFECYCLE,
-    CustomerId,
-    DomainEvent,
-    Facts,
-    HasField,
-    Interaction,
-    InteractionId,
     LifecycleModel,
     StageChange,
-    StageChanged,
     StageHistory,
     SubjectKind,
     Transition,
 )
-from crmkit.domain import PRESETS
-from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
+from crmkit.segments import Facts
 from crmkit.serialization import EVENT_TYPES, from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import T0, json_values, mutated

@@ -20,12 +20,12 @@ from crmkit import (
     ConsentRecord,
     ContactPoint,
     Customer,
-    DomainEvent,
     EmailAddress,
     Interaction,
     Money,
     PhoneNumber,
     PostalAddress,
+    Settings,
     TraitSchema,
     TraitType,
 )
@@ -47,6 +47,7 @@ from crmkit.domain.loyalty import (
     TierChanged,
 )
 from crmkit.domain.values.ids import check_id
+from crmkit.events import DomainEvent
 from crmkit.serialization import from_json, to_json
 from crmkit.testing import strategies as cs
 from tests.strategies import NOT_SERIALISABLE
@@ -191,7 +192,7 @@ class TestStrategyOptions:
     @given(cs.tenants())
     def test_tenants_open_a_crm(self, tenant: str) -> None:
         """Every drawn tenant is accepted by the front door."""
-        assert CRM.in_memory(tenant=tenant).tenant == tenant
+        assert CRM.in_memory(Settings(tenant=tenant)).tenant == tenant
 
     @given(cs.slugs(max_size=8))
     def test_slugs_are_short_lower_case_identifiers(self, slug: str) -> None:

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CRM, DomainEvent, FixedClock, Money, SequentialIds
+from crmkit import CRM, FixedClock, Money, SequentialIds, Settings
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.errors import CrmError, NotFound, ValidationError
+from crmkit.events import DomainEvent
 from crmkit.serialization import unstructure
 from tests.strategies import T0
 
@@ -59,29 +60,29 @@ def perform(crm: CRM, step: tuple[Any, ...], made: dict[str, list[str]]) -> None
     if kind == "register":
         shop = {"shop": args[2]} if args[2] else {}
         made["customers"].append(
-            crm.register_customer(customer_id=args[0], email=args[1], external_ids=shop).id
+            crm.customers.register(customer_id=args[0], email=args[1], external_ids=shop).id
         )
     elif kind == "register_account":
         made["accounts"].append(
-            crm.register_account(name="Acme", account_id=args[0], domain=args[1]).id
+            crm.accounts.register(name="Acme", account_id=args[0], domain=args[1]).id
         )
     elif kind == "update_account":
         account = pick(made["accounts"], args[0])
         if account:
-            crm.update_account(account, domain=args[1])
+            crm.accounts.update(account, domain=args[1])
     elif customer is None:
         return
     elif kind == "update_profile":
-        crm.update_profile(customer, email=args[1])
+        crm.customers.update(customer, email=args[1])
     elif kind == "set_traits":
-        crm.set_traits(customer, {"plan": args[1]})
+        crm.customers.set_traits(customer, {"plan": args[1]})
     elif kind == "record_consent":
-        crm.record_consent(
+        crm.consent.record(
             customer, purpose="marketing", channel="email", status=args[1], source="test"
         )
     elif kind == "record_interaction":
         made["interactions"].append(
-            crm.record_interaction(
+            crm.interactions.record(
                 customer,
                 kind="purchase",
                 channel="web",
@@ -90,7 +91,7 @@ def perform(crm: CRM, step: tuple[Any, ...], made: dict[str, list[str]]) -> None
             ).id
         )
     elif kind == "link_to_account" and account:
-        crm.link_to_account(customer, account)
+        crm.accounts.link(customer, account)
 
 
 def run(crm: CRM, steps: list[tuple[Any, ...]]) -> dict[str, list[str]]:
@@ -115,21 +116,21 @@ def answer(read: Callable[[], Any]) -> Any:
 def everything(crm: CRM, ids: list[str]) -> dict[str, Any]:
     """Every read of the front door, for every key either tenant used."""
     reads: dict[str, Callable[[], Any]] = {
-        "list": lambda: crm.list_customers().items,
-        "stream": lambda: list(crm.stream_customers()),
-        "interactions": lambda: list(crm.stream_interactions()),
+        "list": lambda: crm.customers.list().items,
+        "stream": lambda: list(crm.customers.stream()),
+        "interactions": lambda: list(crm.interactions.stream()),
     }
     for email in EMAILS:
-        reads[f"email {email}"] = lambda e=email: crm.find_customer_by_email(e)
+        reads[f"email {email}"] = lambda e=email: crm.customers.find_by_email(e)
     for ref in SHOP_IDS:
-        reads[f"shop {ref}"] = lambda r=ref: crm.find_customer_by_external_id("shop", r)
+        reads[f"shop {ref}"] = lambda r=ref: crm.customers.find_by_external_id("shop", r)
     for key in ids:
-        reads[f"customer {key}"] = lambda k=key: crm.get_customer(k)
-        reads[f"timeline {key}"] = lambda k=key: crm.timeline(k)
-        reads[f"account {key}"] = lambda k=key: crm.get_account(k)
-        reads[f"contacts {key}"] = lambda k=key: crm.account_contacts(k)
-        reads[f"interaction {key}"] = lambda k=key: crm.get_interaction(k)
-        reads[f"tagged {key}"] = lambda k=key: crm.list_customers(account_id=k).items
+        reads[f"customer {key}"] = lambda k=key: crm.customers.get(k)
+        reads[f"timeline {key}"] = lambda k=key: crm.interactions.timeline(k)
+        reads[f"account {key}"] = lambda k=key: crm.accounts.get(k)
+        reads[f"contacts {key}"] = lambda k=key: crm.accounts.contacts(k)
+        reads[f"interaction {key}"] = lambda k=key: crm.interactions.get(k)
+        reads[f"tagged {key}"] = lambda k=key: crm.customers.list(account_id=k).items
     return {name: answer(read) for name, read in reads.items()}
 
 
@@ -143,11 +144,11 @@ class TestTenantIsolation:
         """Whatever tenant A does (with B's emails, ids, domains and references), every
         read of B answers as before: B never sees A's data, and A never changes B's."""
         store = InMemoryStore()
-        b = CRM.in_memory(store=store, tenant="b", clock=FixedClock(T0), ids=SequentialIds("b"))
-        a = CRM.in_memory(store=store, tenant="a", clock=FixedClock(T0), ids=SequentialIds("a"))
+        b = CRM(store, Settings(tenant="b", clock=FixedClock(T0), ids=SequentialIds("b")))
+        a = CRM(store, Settings(tenant="a", clock=FixedClock(T0), ids=SequentialIds("a")))
         made_in_b = run(b, theirs)
         heard_in_b: list[DomainEvent] = []
-        b.subscribe(DomainEvent, heard_in_b.append)
+        b.events.subscribe(DomainEvent, heard_in_b.append)
         keys = [*SHARED_IDS, *(f"a-{n:06d}" for n in range(1, 21))]
         before = everything(b, keys)
 
@@ -161,53 +162,53 @@ class TestTenantIsolation:
                     read(key)
         for key in made_in_a["interactions"]:
             with pytest.raises(NotFound):
-                b.get_interaction(key)
+                b.interactions.get(key)
         if not any(made_in_b.values()):
             assert before["stream"] == before["interactions"] == []
 
     def test_the_same_email_may_belong_to_a_customer_in_each_tenant(self) -> None:
         """Uniqueness is per tenant: emails, external ids and domains do not collide."""
         store = InMemoryStore()
-        a, b = (CRM.in_memory(store=store, tenant=t) for t in ("a", "b"))
+        a, b = (CRM(store, Settings(tenant=t)) for t in ("a", "b"))
         for crm in (a, b):
-            crm.register_customer(
+            crm.customers.register(
                 customer_id="c1", email="ada@example.com", external_ids={"shop": "1"}
             )
-            crm.register_account(name="Acme", account_id="a1", domain="acme.com")
-            crm.record_interaction("c1", kind="purchase", channel="web", external_ref="order-1")
-        a.update_profile("c1", given_name="Ada A")
-        assert b.get_customer("c1").given_name is None
-        assert a.find_customer_by_email("ada@example.com").given_name == "Ada A"  # type: ignore[union-attr]
+            crm.accounts.register(name="Acme", account_id="a1", domain="acme.com")
+            crm.interactions.record("c1", kind="purchase", channel="web", external_ref="order-1")
+        a.customers.update("c1", given_name="Ada A")
+        assert b.customers.get("c1").given_name is None
+        assert a.customers.find_by_email("ada@example.com").given_name == "Ada A"  # type: ignore[union-attr]
 
     def test_a_new_tenant_sees_an_empty_crm(self) -> None:
         """`for_tenant` opens the same storage for another tenant, with nothing in it."""
-        a = CRM.in_memory(tenant="a")
-        ada = a.register_customer(email="ada@example.com")
+        a = CRM.in_memory(Settings(tenant="a"))
+        ada = a.customers.register(email="ada@example.com")
         b = a.for_tenant("b")
         assert b.tenant == "b"
-        assert b.list_customers().items == ()
-        assert b.find_customer_by_email("ada@example.com") is None
+        assert b.customers.list().items == ()
+        assert b.customers.find_by_email("ada@example.com") is None
         with pytest.raises(NotFound):
-            b.get_customer(ada.id)
+            b.customers.get(ada.id)
 
     def test_a_customer_cannot_be_linked_to_another_tenants_account(self) -> None:
         """An account id of another tenant is unknown here."""
         store = InMemoryStore()
-        a, b = (CRM.in_memory(store=store, tenant=t) for t in ("a", "b"))
-        acme = b.register_account(name="Acme")
-        ada = a.register_customer(email="ada@example.com")
+        a, b = (CRM(store, Settings(tenant=t)) for t in ("a", "b"))
+        acme = b.accounts.register(name="Acme")
+        ada = a.customers.register(email="ada@example.com")
         with pytest.raises(NotFound):
-            a.link_to_account(ada.id, acme.id)
+            a.accounts.link(ada.id, acme.id)
 
     def test_events_reach_only_the_subscribers_of_the_tenant(self) -> None:
         """Each tenant's CRM has its own subscribers."""
-        a = CRM.in_memory(tenant="a")
+        a = CRM.in_memory(Settings(tenant="a"))
         b = a.for_tenant("b")
         heard_a: list[DomainEvent] = []
         heard_b: list[DomainEvent] = []
-        a.subscribe(DomainEvent, heard_a.append)
-        b.subscribe(DomainEvent, heard_b.append)
-        a.register_customer(email="ada@example.com")
+        a.events.subscribe(DomainEvent, heard_a.append)
+        b.events.subscribe(DomainEvent, heard_b.append)
+        a.customers.register(email="ada@example.com")
         assert len(heard_a) == 1
         assert heard_b == []
 
@@ -215,5 +216,5 @@ class TestTenantIsolation:
     def test_a_malformed_tenant_is_refused(self, tenant: str) -> None:
         """Tenants are lower-case slugs."""
         with pytest.raises(ValidationError) as caught:
-            CRM.in_memory(tenant=tenant)
+            CRM.in_memory(Settings(tenant=tenant))
         assert caught.value.paths == ("tenant",)

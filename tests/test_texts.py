@@ -26,12 +26,8 @@ from crmkit import (
     Customer,
     EmailAddress,
     Interaction,
-    LifecycleModel,
     PhoneNumber,
     PostalAddress,
-    Segment,
-    Stage,
-    StageChange,
     TraitDefinition,
 )
 from crmkit.domain import validate_traits
@@ -46,7 +42,8 @@ from crmkit.domain.loyalty import (
 )
 from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
-from crmkit.segments import field, purchases, tagged, trait
+from crmkit.lifecycle import LifecycleModel, Stage, StageChange
+from crmkit.segments import Segment, field, purchases, tagged, trait
 from crmkit.serialization import from_json, structure, to_json, unstructure
 from tests.conftest import MakeCrm, crm_maker
 from tests.strategies import T0, surrogate_texts
@@ -361,52 +358,52 @@ class TestEveryBackend:
     def test_writes_with_a_surrogate_are_refused_before_storage(self, make_crm: MakeCrm) -> None:
         """Register, update, traits, consent and interactions refuse it; nothing is stored."""
         crm, bad = make_crm(), "Ada\ud800"
-        ada = crm.register_customer(given_name="Ada")
-        refused(lambda: crm.register_customer(given_name=bad))
-        refused(lambda: crm.register_customer(tags=[bad]))
-        refused(lambda: crm.register_customer(traits={"plan": bad}))
-        refused(lambda: crm.update_profile(ada.id, family_name=bad))
-        refused(lambda: crm.update_profile(ada.id, external_ids={"shop": bad}))
-        refused(lambda: crm.set_traits(ada.id, {"labels": ["ok", bad]}))
+        ada = crm.customers.register(given_name="Ada")
+        refused(lambda: crm.customers.register(given_name=bad))
+        refused(lambda: crm.customers.register(tags=[bad]))
+        refused(lambda: crm.customers.register(traits={"plan": bad}))
+        refused(lambda: crm.customers.update(ada.id, family_name=bad))
+        refused(lambda: crm.customers.update(ada.id, external_ids={"shop": bad}))
+        refused(lambda: crm.customers.set_traits(ada.id, {"labels": ["ok", bad]}))
         refused(
-            lambda: crm.record_consent(
+            lambda: crm.consent.record(
                 ada.id, purpose="marketing", channel="email", status="granted", source=bad
             )
         )
         refused(
-            lambda: crm.record_interaction(
+            lambda: crm.interactions.record(
                 ada.id, kind="note", channel="web", metadata={"order": bad}
             )
         )
         refused(
-            lambda: crm.record_interaction(ada.id, kind="note", channel="web", external_ref=bad)
+            lambda: crm.interactions.record(ada.id, kind="note", channel="web", external_ref=bad)
         )
-        assert crm.get_customer(ada.id) == ada
-        assert crm.timeline(ada.id) == []
-        assert crm.list_customers().items == (ada,)
+        assert crm.customers.get(ada.id) == ada
+        assert crm.interactions.timeline(ada.id) == []
+        assert crm.customers.list().items == (ada,)
 
     def test_queries_with_a_surrogate_are_refused(self, make_crm: MakeCrm) -> None:
         """Lookups, listings, cursors and segment queries with a surrogate operand raise
         `ValidationError`, never a driver's error."""
         crm, bad = make_crm(), "x\udfff"
-        crm.register_customer(given_name="Ada")
-        refused(lambda: crm.find_customer_by_external_id("shop", bad))
-        refused(lambda: crm.find_customer_by_external_id(bad, "x1"))
-        refused(lambda: crm.find_customer_by_email(bad + "@example.com"))
-        refused(lambda: crm.list_customers(tag=bad))
-        refused(lambda: crm.list_customers(cursor=bad))
-        refused(lambda: crm.get_customer(bad))
-        refused(lambda: crm.segment_snapshot(bad))
-        refused(lambda: crm.count_segment(field("given_name") == bad))
+        crm.customers.register(given_name="Ada")
+        refused(lambda: crm.customers.find_by_external_id("shop", bad))
+        refused(lambda: crm.customers.find_by_external_id(bad, "x1"))
+        refused(lambda: crm.customers.find_by_email(bad + "@example.com"))
+        refused(lambda: crm.customers.list(tag=bad))
+        refused(lambda: crm.customers.list(cursor=bad))
+        refused(lambda: crm.customers.get(bad))
+        refused(lambda: crm.segments.snapshot(bad))
+        refused(lambda: crm.segments.count(field("given_name") == bad))
         document = unstructure(Segment("named", field("given_name") == "Ada"))
         document["rule"]["value"] = bad
-        refused(lambda: crm.count_segment(structure(document, Segment)))
+        refused(lambda: crm.segments.count(structure(document, Segment)))
 
     def test_astral_text_round_trips_and_is_found(self, make_crm: MakeCrm) -> None:
         """Emoji and other characters of 4 UTF-8 bytes are stored, read back equal, found by
         lookups and by segments, and serialised, on every backend."""
         crm = make_crm()
-        ada = crm.register_customer(
+        ada = crm.customers.register(
             given_name=ASTRAL,
             family_name="😀",
             tags=["fan 😀"],
@@ -414,7 +411,7 @@ class TestEveryBackend:
             external_ids={"shop": "id-😀"},
             address=PostalAddress("DE", lines=[ASTRAL], city="😀stadt"),
         )
-        crm.record_interaction(
+        crm.interactions.record(
             ada.id,
             kind="purchase",
             channel="web",
@@ -422,9 +419,9 @@ class TestEveryBackend:
             metadata={"note": ASTRAL},
             external_ref="order-😀",
         )
-        assert crm.get_customer(ada.id) == ada
-        assert crm.find_customer_by_external_id("shop", "id-😀") == ada
-        assert crm.list_customers(tag="fan 😀").items == (ada,)
+        assert crm.customers.get(ada.id) == ada
+        assert crm.customers.find_by_external_id("shop", "id-😀") == ada
+        assert crm.customers.list(tag="fan 😀").items == (ada,)
         for rule in (
             field("given_name") == ASTRAL,
             field("city").starts_with("😀"),
@@ -433,8 +430,8 @@ class TestEveryBackend:
             tagged("fan 😀"),
             purchases(campaigns=["🎉"], metadata={"note": ASTRAL}).count() >= 1,
         ):
-            assert crm.count_segment(rule) == 1, rule
-        (stored,) = crm.timeline(ada.id)
+            assert crm.segments.count(rule) == 1, rule
+        (stored,) = crm.interactions.timeline(ada.id)
         assert stored.metadata["note"] == ASTRAL
         assert from_json(to_json(ada).encode("utf-8"), Customer) == ada
 
@@ -446,8 +443,8 @@ class TestEveryBackend:
         """Text drawn beyond the BMP is stored, read back equal and found by an exact
         comparison on every backend (one new tenant per example keeps them apart)."""
         crm = make_crm(tenant=f"t{next(_TENANTS)}")
-        ada = crm.register_customer(given_name=text, tags=[text], traits={"motto": text})
-        assert crm.get_customer(ada.id) == ada
-        assert crm.count_segment((field("given_name") == text) & (trait("motto") == text)) == 1
+        ada = crm.customers.register(given_name=text, tags=[text], traits={"motto": text})
+        assert crm.customers.get(ada.id) == ada
+        assert crm.segments.count((field("given_name") == text) & (trait("motto") == text)) == 1
         (tag,) = ada.tags  # trimmed, NFC and lower case: some astral letters have a case
-        assert crm.list_customers(tag=tag).items == (ada,)
+        assert crm.customers.list(tag=tag).items == (ada,)

@@ -14,21 +14,20 @@ from crmkit import (
     CRM,
     Account,
     AccountId,
-    AccountRegistered,
     Channel,
     ConsentRecord,
     Customer,
     CustomerId,
-    CustomerRegistered,
-    DomainEvent,
     EmailAddress,
     FixedClock,
     Interaction,
     InteractionId,
     Money,
     SequentialIds,
+    Settings,
 )
 from crmkit.errors import ConcurrencyConflict, CrmError, UsageError
+from crmkit.events import AccountRegistered, CustomerRegistered, DomainEvent
 from crmkit.serialization import unstructure
 from tests.strategies import T0
 
@@ -92,14 +91,14 @@ changes = st.lists(
 def set_up(crm: CRM, steps: list[tuple[Any, ...]]) -> None:
     """Store an existing state through the front door (refused steps are skipped)."""
     for step in steps:
-        customers = [c.id for c in crm.stream_customers()]
+        customers = [c.id for c in crm.customers.stream()]
         try:
             if step[0] == "customer":
-                crm.register_customer(email=step[1], external_ids={"shop": step[2]})
+                crm.customers.register(email=step[1], external_ids={"shop": step[2]})
             elif step[0] == "account":
-                crm.register_account(name="Acme", domain=step[1])
+                crm.accounts.register(name="Acme", domain=step[1])
             elif customers:
-                crm.record_interaction(
+                crm.interactions.record(
                     customers[step[1] % len(customers)],
                     kind="purchase",
                     channel="web",
@@ -114,7 +113,7 @@ def change(crm: CRM, uow: Any, step: tuple[Any, ...], n: int) -> None:
     """Apply one change through the unit of work's repositories."""
     customers = [c.id for c in uow.customers.stream()]
     accounts = [a.id for a in uow.accounts.stream()]
-    at = crm.clock.now()
+    at = crm.settings.clock.now()
     kind = step[0]
     if kind == "add_customer":
         uow.customers.add(
@@ -165,10 +164,10 @@ class TestAtomicity:
         """Whatever was staged (adds, updates, interactions, refused changes), raising
         inside the block stores nothing and publishes nothing."""
         clock = FixedClock(T0)
-        crm = CRM.in_memory(clock=clock, ids=SequentialIds())
+        crm = CRM.in_memory(Settings(clock=clock, ids=SequentialIds()))
         set_up(crm, existing)
         published: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, published.append)
+        crm.events.subscribe(DomainEvent, published.append)
         before = snapshot(crm)
         clock.advance(timedelta(days=1))
 
@@ -185,42 +184,42 @@ class TestAtomicity:
         """Forgetting to commit is a rollback, not a partial save."""
         with crm.unit_of_work() as uow:
             uow.customers.add(Customer.register(CustomerId("c1"), at=T0))
-        assert crm.list_customers().items == ()
+        assert crm.customers.list().items == ()
 
     def test_a_conflict_at_commit_stores_nothing_of_the_unit(self, crm: CRM) -> None:
         """When one change is stale, the whole unit fails: its other changes are dropped too."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with crm.unit_of_work() as mine:
             stale = mine.customers.get(ada.id)
-            crm.update_profile(ada.id, given_name="Theirs")
+            crm.customers.update(ada.id, given_name="Theirs")
             mine.customers.add(Customer.register(CustomerId("c2"), at=T0))
-            stale.update_profile(at=T0, given_name="Mine")
+            stale.customers.update(at=T0, given_name="Mine")
             with pytest.raises(ConcurrencyConflict):
                 mine.customers.update(stale)
                 mine.commit()
-        assert crm.get_customer(ada.id).given_name == "Theirs"
-        assert [c.id for c in crm.stream_customers()] == [ada.id]
+        assert crm.customers.get(ada.id).given_name == "Theirs"
+        assert [c.id for c in crm.customers.stream()] == [ada.id]
 
     def test_a_stale_unit_is_refused_at_commit_and_is_retryable(self, crm: CRM) -> None:
         """A version check at commit time catches a writer who saved after our read."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         with crm.unit_of_work() as mine:
             customer = mine.customers.get(ada.id)
             customer.update_profile(at=T0, given_name="Mine")
             mine.customers.update(customer)
-            crm.update_profile(ada.id, family_name="Theirs")
+            crm.customers.update(ada.id, family_name="Theirs")
             with pytest.raises(ConcurrencyConflict) as caught:
                 mine.commit()
         assert caught.value.retryable
-        stored = crm.get_customer(ada.id)
+        stored = crm.customers.get(ada.id)
         assert (stored.given_name, stored.family_name) == (None, "Theirs")
 
     def test_objects_handed_out_are_copies(self, crm: CRM) -> None:
         """Changing a loaded customer without saving it changes nothing stored."""
-        ada = crm.register_customer(email="ada@example.com")
-        loaded = crm.get_customer(ada.id)
+        ada = crm.customers.register(email="ada@example.com")
+        loaded = crm.customers.get(ada.id)
         loaded.update_profile(at=T0, given_name="Changed")
-        assert crm.get_customer(ada.id).given_name is None
+        assert crm.customers.get(ada.id).given_name is None
 
 
 class TestEvents:
@@ -229,7 +228,7 @@ class TestEvents:
     def test_events_are_published_after_commit_only(self, crm: CRM) -> None:
         """A rolled-back registration publishes nothing; a committed one publishes its event."""
         published: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, published.append)
+        crm.events.subscribe(DomainEvent, published.append)
         with crm.unit_of_work() as uow:
             uow.customers.add(Customer.register(CustomerId("c1"), at=T0))
         assert published == []
@@ -242,15 +241,15 @@ class TestEvents:
     def test_a_change_that_is_never_saved_is_never_announced(self, crm: CRM) -> None:
         """Only stored changes produce events: a loaded customer changed in memory but not
         passed to ``update`` publishes nothing when the unit commits something else."""
-        ada = crm.register_customer(email="ada@example.com")
+        ada = crm.customers.register(email="ada@example.com")
         published: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, published.append)
+        crm.events.subscribe(DomainEvent, published.append)
         with crm.unit_of_work() as uow:
             loaded = uow.customers.get(ada.id)
             loaded.update_profile(at=T0, given_name="Never saved")
             uow.accounts.add(Account.register(AccountId("a1"), name="Acme", at=T0))
             uow.commit()
-        assert crm.get_customer(ada.id).given_name is None
+        assert crm.customers.get(ada.id).given_name is None
         assert [type(e) for e in published] == [AccountRegistered]
 
     def test_each_commit_in_a_block_is_durable_on_its_own(self, crm: CRM) -> None:
@@ -260,7 +259,7 @@ class TestEvents:
             uow.commit()
             uow.customers.add(Customer.register(CustomerId("c2"), at=T0))
             raise Boom
-        assert [c.id for c in crm.stream_customers()] == ["c1"]
+        assert [c.id for c in crm.customers.stream()] == ["c1"]
 
     def test_a_commit_returns_the_events_of_every_changed_aggregate(self, crm: CRM) -> None:
         """Events of customers and accounts seen by the unit are all collected."""

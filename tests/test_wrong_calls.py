@@ -51,18 +51,18 @@ def test_an_unexpected_keyword_names_the_public_method(crm: CRM, name: str) -> N
 
 def test_a_positional_argument_too_many_names_the_public_method(crm: CRM) -> None:
     with pytest.raises(TypeError, match=r"^CRM\.register_customer\(\) takes 1 positional"):
-        crm.register_customer("ada@example.com")  # type: ignore[misc]
+        crm.customers.register("ada@example.com")  # type: ignore[misc]
 
 
 def test_a_misspelt_profile_field_is_a_validation_error_naming_it(crm: CRM) -> None:
     """Profile fields arrive as keywords and are checked by name: a ValidationError."""
     with pytest.raises(ValidationError) as caught:
-        crm.register_customer(emial="ada@example.com")
+        crm.customers.register(emial="ada@example.com")
     assert caught.value.paths == ("emial",)
 
 
 def test_a_misspelt_account_field_is_a_validation_error_naming_it(crm: CRM) -> None:
-    account = crm.register_account(name="Acme")
+    account = crm.accounts.register(name="Acme")
     with pytest.raises(ValidationError) as caught:
-        crm.update_account(account.id, nme="Acme Ltd")
+        crm.accounts.update(account.id, nme="Acme Ltd")
     assert caught.value.paths == ("nme",)

@@ -12,18 +12,11 @@ from typing import Any
 
 import pytest
 
-from crmkit import (
-    CRM,
-    CUSTOMER_LIFECYCLE,
-    Customer,
-    EventRule,
-    FixedClock,
-    Interaction,
-    Programme,
-    SequentialIds,
-)
+from crmkit import CRM, Customer, FixedClock, Interaction, SequentialIds, Settings
 from crmkit.domain import CustomerId, InteractionId
 from crmkit.errors import ValidationError
+from crmkit.lifecycle import CUSTOMER_LIFECYCLE
+from crmkit.loyalty import EventRule, Programme
 from crmkit.segments import tagged
 from tests.strategies import T0
 
@@ -43,7 +36,12 @@ def refused_naming(path: str, call: Callable[[], object]) -> ValidationError:
 @pytest.fixture
 def crm() -> CRM:
     return CRM.in_memory(
-        clock=FixedClock(T0), ids=SequentialIds("t"), lifecycles=[CUSTOMER_LIFECYCLE], loyalty=CLUB
+        Settings(
+            clock=FixedClock(T0),
+            ids=SequentialIds("t"),
+            lifecycles=[CUSTOMER_LIFECYCLE],
+            loyalty=CLUB,
+        )
     )
 
 
@@ -74,27 +72,29 @@ class TestExpectedVersion:
         self, crm: CRM, method: str, version: Any
     ) -> None:
         """``"1"`` on a version-1 customer is no other writer's change; ``True`` is no int."""
-        ada = crm.register_customer(given_name="Ada")
-        acme = crm.register_account(name="Acme")
-        stage = crm.current_stage(ada.id)
+        ada = crm.customers.register(given_name="Ada")
+        acme = crm.accounts.register(name="Acme")
+        stage = crm.lifecycle.current_stage(ada.id)
         calls: dict[str, Callable[[], object]] = {
-            "update_profile": lambda: crm.update_profile(
+            "update_profile": lambda: crm.customers.update(
                 ada.id, expected_version=version, given_name="Eve"
             ),
-            "set_traits": lambda: crm.set_traits(ada.id, {"plan": "pro"}, expected_version=version),
-            "update_account": lambda: crm.update_account(
+            "set_traits": lambda: crm.customers.set_traits(
+                ada.id, {"plan": "pro"}, expected_version=version
+            ),
+            "update_account": lambda: crm.accounts.update(
                 acme.id, expected_version=version, name="Acme Ltd"
             ),
-            "move_stage": lambda: crm.move_stage(ada.id, "customer", expected_version=version),
+            "move_stage": lambda: crm.lifecycle.move(ada.id, "customer", expected_version=version),
         }
         refused_naming("expected_version", calls[method])
-        assert crm.get_customer(ada.id) == ada
-        assert crm.get_account(acme.id) == acme
-        assert crm.current_stage(ada.id) == stage
+        assert crm.customers.get(ada.id) == ada
+        assert crm.accounts.get(acme.id) == acme
+        assert crm.lifecycle.current_stage(ada.id) == stage
 
     def test_the_right_version_as_an_int_is_taken(self, crm: CRM) -> None:
-        ada = crm.register_customer(given_name="Ada")
-        assert crm.update_profile(ada.id, expected_version=1, given_name="Eve").version == 2
+        ada = crm.customers.register(given_name="Ada")
+        assert crm.customers.update(ada.id, expected_version=1, given_name="Eve").version == 2
 
 
 FLAGGED = _takes("newest_first", "bool") + _takes("earn_points", "bool")
@@ -103,11 +103,13 @@ FLAGGED = _takes("newest_first", "bool") + _takes("earn_points", "bool")
 class TestFlags:
     @pytest.mark.parametrize("value", NOT_FLAGS, ids=repr)
     def test_a_flag_that_is_no_bool_is_refused(self, crm: CRM, value: Any) -> None:
-        ada = crm.register_customer(given_name="Ada")
-        refused_naming("newest_first", lambda: crm.timeline(ada.id, newest_first=value))
-        refused_naming("earn_points", lambda: crm.import_interactions([], earn_points=value))
-        refused_naming("include_ongoing", lambda: crm.stage_durations(include_ongoing=value))
-        refused_naming("all_tenants", lambda: crm.outbox(all_tenants=value))
+        ada = crm.customers.register(given_name="Ada")
+        refused_naming(
+            "newest_first", lambda: crm.interactions.timeline(ada.id, newest_first=value)
+        )
+        refused_naming("earn_points", lambda: crm.interactions.import_many([], earn_points=value))
+        refused_naming("include_ongoing", lambda: crm.lifecycle.durations(include_ongoing=value))
+        refused_naming("all_tenants", lambda: crm.events.outbox(all_tenants=value))
 
     def test_every_flag_of_the_front_door_is_covered(self) -> None:
         flags = {
@@ -133,45 +135,45 @@ class TestConstructors:
     @pytest.mark.parametrize("clock", [datetime.now(UTC), T0, T0.date(), "now", 1.5], ids=repr)
     def test_a_clock_must_be_a_clock(self, clock: Any) -> None:
         """An aware datetime is no clock: the error says so, not "naive datetime"."""
-        error = refused_naming("clock", lambda: CRM.in_memory(clock=clock))
+        error = refused_naming("clock", lambda: CRM.in_memory(Settings(clock=clock)))
         assert "must be a Clock" in str(error)
         assert "naive" not in str(error)
 
     @pytest.mark.parametrize("ids", ["x", 7, object()], ids=repr)
     def test_ids_must_be_an_id_source(self, ids: Any) -> None:
-        refused_naming("ids", lambda: CRM.in_memory(ids=ids))
+        refused_naming("ids", lambda: CRM.in_memory(Settings(ids=ids)))
 
     @pytest.mark.parametrize("tenant", [123, None, "", "Beta"], ids=repr)
     def test_a_tenant_must_be_a_tenant_id(self, crm: CRM, tenant: Any) -> None:
-        refused_naming("tenant", lambda: CRM.in_memory(tenant=tenant))
+        refused_naming("tenant", lambda: CRM.in_memory(Settings(tenant=tenant)))
         refused_naming("tenant", lambda: crm.for_tenant(tenant))
 
     @pytest.mark.parametrize("store", ["x", 1, object()], ids=repr)
     def test_a_store_must_be_a_store(self, store: Any) -> None:
-        refused_naming("store", lambda: CRM.from_store(store))
-        refused_naming("store", lambda: CRM.in_memory(store=store))
+        refused_naming("store", lambda: CRM(store))
+        refused_naming("store", lambda: CRM(store))
 
 
 class TestOtherParameters:
     def test_a_stage_must_be_text(self, crm: CRM) -> None:
-        ada = crm.register_customer(given_name="Ada")
-        refused_naming("to", lambda: crm.move_stage(ada.id, 1.5))  # type: ignore[arg-type]
-        refused_naming("stage", lambda: list(crm.stream_stage_histories(stage=["lead"])))  # type: ignore[arg-type]
+        ada = crm.customers.register(given_name="Ada")
+        refused_naming("to", lambda: crm.lifecycle.move(ada.id, 1.5))  # type: ignore[arg-type]
+        refused_naming("stage", lambda: list(crm.lifecycle.stream_histories(stage=["lead"])))  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("items", [5, "lead", b"lead", {"lead": 1}], ids=repr)
     def test_lists_must_be_lists(self, crm: CRM, items: Any) -> None:
-        refused_naming("steps", lambda: crm.stage_funnel(items))
-        refused_naming("consents", lambda: crm.register_customer(given_name="A", consents=items))
+        refused_naming("steps", lambda: crm.lifecycle.funnel(items))
+        refused_naming("consents", lambda: crm.customers.register(given_name="A", consents=items))
 
     @pytest.mark.parametrize("limit", [0, 10_001, 10**19, "10", True], ids=repr)
     def test_a_page_is_1_to_10000(self, crm: CRM, limit: Any) -> None:
-        refused_naming("limit", lambda: crm.segment_members(tagged("vip"), limit=limit))
-        refused_naming("limit", lambda: crm.segment_snapshot_members("vips", limit=limit))
+        refused_naming("limit", lambda: crm.segments.members(tagged("vip"), limit=limit))
+        refused_naming("limit", lambda: crm.segments.snapshot_members("vips", limit=limit))
 
     def test_the_largest_page_is_taken(self, crm: CRM) -> None:
-        crm.register_customer(given_name="Ada")
-        assert len(crm.segment_members(tagged("vip"), limit=10_000).items) == 0
-        assert crm.segment_snapshot_members("vips", limit=10_000).items == ()
+        crm.customers.register(given_name="Ada")
+        assert len(crm.segments.members(tagged("vip"), limit=10_000).items) == 0
+        assert crm.segments.snapshot_members("vips", limit=10_000).items == ()
 
 
 def _interaction(customer: str, n: int) -> Interaction:
@@ -189,7 +191,7 @@ class TestStorage:
 
     @pytest.fixture
     def make(self, any_store: object) -> CRM:
-        return CRM.from_store(any_store, clock=FixedClock(T0), ids=SequentialIds("t"))  # type: ignore[arg-type]
+        return CRM(any_store, Settings(clock=FixedClock(T0), ids=SequentialIds("t")))  # type: ignore[arg-type]
 
     @pytest.mark.parametrize(
         ("repository", "path"),
@@ -223,14 +225,14 @@ class TestStorage:
         def ada() -> Customer:
             return Customer.register(CustomerId("ada"), at=T0, given_name="Ada")
 
-        refused_naming("customers[1]", lambda: make.import_customers([ada(), "x"]))  # type: ignore[list-item]
-        assert make.list_customers().items == ()
-        make.import_customers([ada()])
+        refused_naming("customers[1]", lambda: make.customers.import_many([ada(), "x"]))  # type: ignore[list-item]
+        assert make.customers.list().items == ()
+        make.customers.import_many([ada()])
         good = _interaction("ada", 1)
-        refused_naming("interactions[1]", lambda: make.import_interactions([good, 7]))  # type: ignore[list-item]
-        assert make.timeline("ada") == []
+        refused_naming("interactions[1]", lambda: make.interactions.import_many([good, 7]))  # type: ignore[list-item]
+        assert make.interactions.timeline("ada") == []
 
     @pytest.mark.parametrize("items", ["x", 5, None, {"a": 1}], ids=repr)
     def test_a_bulk_import_of_no_list_is_refused(self, make: CRM, items: Any) -> None:
-        refused_naming("customers", lambda: make.import_customers(items))
-        refused_naming("interactions", lambda: make.import_interactions(items))
+        refused_naming("customers", lambda: make.customers.import_many(items))
+        refused_naming("interactions", lambda: make.interactions.import_many(items))

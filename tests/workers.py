@@ -26,7 +26,6 @@ from crmkit import (
     AccountLink,
     Customer,
     CustomerId,
-    DomainEvent,
     Interaction,
     InteractionId,
     Money,
@@ -43,6 +42,7 @@ from crmkit.domain import (
     StageHistory,
 )
 from crmkit.errors import CrmError
+from crmkit.events import DomainEvent
 
 T = TypeVar("T")
 
@@ -264,7 +264,7 @@ def interaction_content(ref: str) -> dict[str, Any]:
 
 def register_shared(crm: CRM) -> Customer:
     """The customer every worker changes."""
-    return crm.register_customer(
+    return crm.customers.register(
         customer_id=SHARED_CUSTOMER,
         email="shared@example.com",
         given_name="Shared",
@@ -279,18 +279,20 @@ def apply(crm: CRM, op: Op) -> None:
     if name == "tag":
         with crm.unit_of_work() as uow:
             customer = uow.customers.get(CustomerId(SHARED_CUSTOMER))
-            customer.update_profile(at=crm.clock.now(), tags=customer.tags | {op[1]})
+            customer.update_profile(at=crm.settings.clock.now(), tags=customer.tags | {op[1]})
             uow.customers.update(customer)
             uow.commit()
     elif name == "increment":
-        current = crm.get_customer(SHARED_CUSTOMER)
+        current = crm.customers.get(SHARED_CUSTOMER)
         counter = current.traits["counter"]
         assert isinstance(counter, int)
-        crm.set_traits(SHARED_CUSTOMER, {"counter": counter + 1}, expected_version=current.version)
+        crm.customers.set_traits(
+            SHARED_CUSTOMER, {"counter": counter + 1}, expected_version=current.version
+        )
     elif name == "record":
-        crm.record_interaction(SHARED_CUSTOMER, external_ref=op[1], **interaction_content(op[1]))
+        crm.interactions.record(SHARED_CUSTOMER, external_ref=op[1], **interaction_content(op[1]))
     elif name == "consent":
-        crm.record_consent(
+        crm.consent.record(
             SHARED_CUSTOMER,
             purpose=op[1],
             channel="email",
@@ -346,7 +348,7 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
     customer (with tags, traits, external ids, consents, an account link, a lifecycle stage
     history, a segment snapshot, a points ledger and a referral by the shared customer), a
     changed existing customer and account, and interactions."""
-    now = crm.clock.now()
+    now = crm.settings.clock.now()
     account = Account.register(
         AccountId(f"acct-{tag}"), name=f"Acme {tag}", at=now, domain=f"{tag}.example.com"
     )
@@ -391,9 +393,9 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
         [Customer.register(CustomerId(f"cust-{tag}-{i}"), at=now, tags=["bulk"]) for i in range(3)]
     )
     shared = uow.customers.get(CustomerId(SHARED_CUSTOMER))
-    shared.update_profile(at=now, tags=shared.tags | {tag}, external_ids={"crm": f"x-{tag}"})
-    shared.set_traits({"counter": 1000}, at=now)
-    shared.record_consent(
+    shared.customers.update(at=now, tags=shared.tags | {tag}, external_ids={"crm": f"x-{tag}"})
+    shared.customers.set_traits({"counter": 1000}, at=now)
+    shared.consent.record(
         ConsentRecord(purpose="news", channel=None, status="granted", at=now, source="form"),
         at=now,
     )
@@ -429,9 +431,9 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
 def seed(crm: CRM) -> None:
     """The committed data the fault tests start from."""
     register_shared(crm)
-    crm.register_account(account_id="acct-seed", name="Seed Ltd", domain="seed.example.com")
-    crm.link_to_account(SHARED_CUSTOMER, "acct-seed", role="billing")
-    crm.record_interaction(SHARED_CUSTOMER, kind="note", channel="email", external_ref="seed-1")
+    crm.accounts.register(account_id="acct-seed", name="Seed Ltd", domain="seed.example.com")
+    crm.accounts.link(SHARED_CUSTOMER, "acct-seed", role="billing")
+    crm.interactions.record(SHARED_CUSTOMER, kind="note", channel="email", external_ref="seed-1")
 
 
 def killed_worker(url: str, go: Any, written: Any, report: Any) -> None:
@@ -449,11 +451,11 @@ def killed_worker(url: str, go: Any, written: Any, report: Any) -> None:
     try:
         crm = open_crm(url)
         committed: list[DomainEvent] = []
-        crm.subscribe(DomainEvent, committed.append)
-        crm.record_interaction(SHARED_CUSTOMER, kind="note", channel="sms", external_ref="kept")
+        crm.events.subscribe(DomainEvent, committed.append)
+        crm.interactions.record(SHARED_CUSTOMER, kind="note", channel="sms", external_ref="kept")
         with crm.unit_of_work() as uow:
             customer = uow.customers.get(CustomerId(SHARED_CUSTOMER))
-            customer.update_profile(at=crm.clock.now(), given_name="Committed")
+            customer.update_profile(at=crm.settings.clock.now(), given_name="Committed")
             uow.customers.update(customer)
             uow.commit()
         report.send(("committed", [(type(e).__name__, e.aggregate_id) for e in committed]))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
-from types import TracebackType
 from enum import StrEnum
+from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 import attrs

@@ -220,7 +220,9 @@ class LifecycleService:
                     facts_of(uow, kind, checked, when)
                 except NotFound:
                     raise self._missing(uow, kind, checked, None) from None
-                progress = progress_subject(uow, self._context.models_for(kind), checked, as_of=when)
+                progress = progress_subject(
+                    uow, self._context.models_for(kind), checked, as_of=when
+                )
                 uow.commit()
             return list(progress.moves)
 
@@ -291,7 +293,9 @@ class LifecycleService:
     def _missing(
         self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
     ) -> Exception:
-        return missing_subject(uow, kind, subject_id, model=model, models=self._context.settings.lifecycles)
+        return missing_subject(
+            uow, kind, subject_id, model=model, models=self._context.settings.lifecycles
+        )
 
     def _refuse_other_kind(
         self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None

@@ -14,19 +14,17 @@ from typing import TypeVar
 import attrs
 
 from crmkit.app.context import Context
-from crmkit.app.referrals import ReferralService
 from crmkit.app.earning import LedgerBook, booking_time
+from crmkit.app.referrals import ReferralService
 from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     CustomerId,
     EntryKind,
-    InteractionKind,
     LedgerEntry,
     LedgerState,
     PointsBalance,
     PointsLedger,
     Programme,
-    Referral,
     StatementLine,
 )
 from crmkit.domain._checks import non_negative_int, to_utc, utc
@@ -111,9 +109,7 @@ class LoyaltyService:
         when = self._context.as_of(as_of)
         return self.ledger(customer_id).settled(when)
 
-    def statement(
-        self, customer_id: str, *, as_of: datetime | None = None
-    ) -> list[StatementLine]:
+    def statement(self, customer_id: str, *, as_of: datetime | None = None) -> list[StatementLine]:
         """Every entry booked by ``as_of`` (all, by default) with the points after it, each
         naming its rule: where every point came from and went."""
         when = None if as_of is None else ensure_utc(as_of, "as_of")
@@ -185,9 +181,7 @@ class LoyaltyService:
 
         return self._retrying(programme, adjust)
 
-    def run_job(
-        self, *, as_of: datetime | None = None, batch_size: int = 500
-    ) -> PointsJobReport:
+    def run_job(self, *, as_of: datetime | None = None, batch_size: int = 500) -> PointsJobReport:
         """Mature pending points, expire points and announce lapsed tiers as of ``as_of`` (now
         by default) for every member with something due, a page of ``batch_size`` members
         per unit of work, so any number of members streams through bounded memory. Running

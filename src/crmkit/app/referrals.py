@@ -18,9 +18,7 @@ class ReferralService:
     def __init__(self, context: Context) -> None:
         self._context = context
 
-    def refer(
-        self, referrer_id: str, referee_id: str, *, code: str | None = None
-    ) -> Referral:
+    def refer(self, referrer_id: str, referee_id: str, *, code: str | None = None) -> Referral:
         """Record that ``referrer_id`` referred ``referee_id`` (with the referral ``code``
         used, if any). The referral qualifies on the referee's first purchase recorded
         afterwards and is rewarded then, through the programme's `ReferralPolicy`. Raises

@@ -12,9 +12,9 @@ from datetime import datetime
 from itertools import islice
 
 from crmkit.app.context import Context
-from crmkit.app.rules import checked_rule
 from crmkit.app.membership import refresh_customer
 from crmkit.app.retries import retry_conflicts
+from crmkit.app.rules import checked_rule
 from crmkit.domain import (
     Condition,
     Customer,
@@ -197,7 +197,7 @@ class SegmentService:
     def refresh_memberships(
         self, customer_id: str, *, as_of: datetime | None = None
     ) -> list[EnteredSegment | LeftSegment]:
-        """Bring one customer's stored membership of each of this CRM's tracked ``segments`` (its settings')
+        """Bring one customer's stored membership of each of the settings' tracked segments
         up to date at ``as_of`` (default: now) and return the events recorded (committed
         with the change). Segments never refreshed as a whole are skipped. Raises
         `NotFound` for an unknown customer."""
@@ -207,7 +207,9 @@ class SegmentService:
         def attempt() -> list[EnteredSegment | LeftSegment]:
             with self._context.unit_of_work() as uow:
                 customer = uow.customers.get(wanted)
-                events = refresh_customer(uow, self._context.settings.segments, customer, as_of=moment)
+                events = refresh_customer(
+                    uow, self._context.settings.segments, customer, as_of=moment
+                )
                 uow.commit()
             return events
 

@@ -51,30 +51,41 @@ def _ids(ids: Any) -> IdSource:
     return cast(IdSource, ids)
 
 
-def _named(kind: type[N], path: str) -> Any:
-    def convert(items: Any) -> tuple[N, ...]:
-        """``items`` as a tuple of ``kind`` with unique names, or a `ValidationError`."""
-        if isinstance(items, kind | str) or not isinstance(items, Iterable):
-            raise ValidationError.single(path, items, f"must be a sequence of {kind.__name__}s")
-        found = tuple(items)
-        names: set[str] = set()
-        for index, item in enumerate(found):
-            if not isinstance(item, kind):
-                raise ValidationError.single(f"{path}[{index}]", item, f"must be a {kind.__name__}")
-            if item.name in names:
-                raise ValidationError.single(f"{path}[{index}]", item.name, "is a duplicate name")
-            names.add(item.name)
-        return found
-
-    return convert
+def _named(items: Any, kind: type[N], path: str) -> tuple[N, ...]:
+    """``items`` as a tuple of ``kind`` with unique names, or a `ValidationError`."""
+    if isinstance(items, kind | str) or not isinstance(items, Iterable):
+        raise ValidationError.single(path, items, f"must be a sequence of {kind.__name__}s")
+    found = tuple(items)
+    names: set[str] = set()
+    for index, item in enumerate(found):
+        if not isinstance(item, kind):
+            raise ValidationError.single(f"{path}[{index}]", item, f"must be a {kind.__name__}")
+        if item.name in names:
+            raise ValidationError.single(f"{path}[{index}]", item.name, "is a duplicate name")
+        names.add(item.name)
+    return found
 
 
-def _optional(kind: type, path: str, what: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not isinstance(value, kind):
-            raise ValidationError.single(path, value, f"must be {what} or None")
+def _lifecycles(items: Any) -> tuple[LifecycleModel, ...]:
+    return _named(items, LifecycleModel, "lifecycles")
 
-    return check
+
+def _segments(items: Any) -> tuple[Segment, ...]:
+    return _named(items, Segment, "segments")
+
+
+def _region(value: Any) -> str | None:
+    return region_code(value, "default_region")
+
+
+def _schema(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, TraitSchema):
+        raise ValidationError.single("trait_schema", value, "must be a TraitSchema or None")
+
+
+def _programme(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Programme):
+        raise ValidationError.single("loyalty", value, "must be a Programme or None")
 
 
 @attrs.frozen
@@ -103,19 +114,11 @@ class Settings:
     tenant: TenantId = attrs.field(default=DEFAULT_TENANT, converter=check_tenant)
     clock: Clock = attrs.field(factory=SystemClock, converter=_clock)
     ids: IdSource = attrs.field(factory=UuidIds, converter=_ids)
-    trait_schema: TraitSchema | None = attrs.field(
-        default=None, validator=_optional(TraitSchema, "trait_schema", "a TraitSchema")
-    )
-    default_region: str | None = attrs.field(
-        default=None, converter=lambda value: region_code(value, "default_region")
-    )
-    lifecycles: tuple[LifecycleModel, ...] = attrs.field(
-        default=(), converter=_named(LifecycleModel, "lifecycles")
-    )
-    segments: tuple[Segment, ...] = attrs.field(default=(), converter=_named(Segment, "segments"))
-    loyalty: Programme | None = attrs.field(
-        default=None, validator=_optional(Programme, "loyalty", "a Programme")
-    )
+    trait_schema: TraitSchema | None = attrs.field(default=None, validator=_schema)
+    default_region: str | None = attrs.field(default=None, converter=_region)
+    lifecycles: tuple[LifecycleModel, ...] = attrs.field(default=(), converter=_lifecycles)
+    segments: tuple[Segment, ...] = attrs.field(default=(), converter=_segments)
+    loyalty: Programme | None = attrs.field(default=None, validator=_programme)
 
     def __attrs_post_init__(self) -> None:
         problems = [
@@ -140,8 +143,7 @@ class Settings:
         """The loyalty programme; raises `UsageError` for settings without one."""
         if self.loyalty is None:
             raise UsageError(
-                "this CRM runs no loyalty programme: build it with "
-                "Settings(loyalty=Programme(...))"
+                "this CRM runs no loyalty programme: build it with Settings(loyalty=Programme(...))"
             )
         return self.loyalty
 
