@@ -8,7 +8,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import MultipleResults, multiple, rule
 
-from crmkit.domain import Interaction, InteractionId, InteractionKind, Money, TenantId
+from crmkit.domain import CustomerId, Interaction, InteractionId, InteractionKind, Money, TenantId
 from crmkit.errors import IdempotencyConflict, NotFound
 from crmkit.testing import strategies
 from crmkit.testing.stateful._base import MachineState, customer_keys, recorded, refs
@@ -82,25 +82,8 @@ class InteractionRules(MachineState):
         *,
         front_door: bool,
     ) -> MultipleResults[_Recorded]:
-        # Often at the same instant as another interaction, so that the id breaks the tie;
-        # often in the last year, so that the lifecycle rules' windows count it. A purchase
-        # mostly spends EUR, so that it earns.
         tenant, customer_id = self._where(key, elsewhere)
-        occurred_at = template.occurred_at
-        if minutes is not None:
-            occurred_at = self.clock.now() + timedelta(minutes=minutes)
-        kind = template.kind if kind is None else kind
-        amount = template.amount
-        if kind == InteractionKind.PURCHASE and euros is not None:
-            amount = euros
-        interaction = attrs.evolve(
-            template,
-            customer_id=customer_id,
-            occurred_at=occurred_at,
-            external_ref=ref,
-            kind=kind,
-            amount=amount,
-        )
+        interaction = self._drawn_interaction(template, customer_id, kind, minutes, ref, euros)
         self._interaction_ids.add(interaction.id)
 
         def record(side: _Side) -> Interaction:
@@ -120,6 +103,36 @@ class InteractionRules(MachineState):
             return multiple()
         self._log(tenant, outcome)
         return multiple((tenant, outcome))
+
+    def _drawn_interaction(
+        self,
+        template: Interaction,
+        customer_id: CustomerId,
+        kind: str | None,
+        minutes: int | None,
+        ref: str | None,
+        euros: Money | None,
+    ) -> Interaction:
+        """``template`` for ``customer_id``, with the drawn kind, instant, reference and
+        amount (each kept from the template when not drawn)."""
+        # Often at the same instant as another interaction, so that the id breaks the tie;
+        # often in the last year, so that the lifecycle rules' windows count it. A purchase
+        # mostly spends EUR, so that it earns.
+        occurred_at = template.occurred_at
+        if minutes is not None:
+            occurred_at = self.clock.now() + timedelta(minutes=minutes)
+        kind = template.kind if kind is None else kind
+        amount = template.amount
+        if kind == InteractionKind.PURCHASE and euros is not None:
+            amount = euros
+        return attrs.evolve(
+            template,
+            customer_id=customer_id,
+            occurred_at=occurred_at,
+            external_ref=ref,
+            kind=kind,
+            amount=amount,
+        )
 
     @rule(entry=recorded, new_id=_mostly(strategies.ids().map(InteractionId)))
     def replay_interaction(self, entry: _Recorded, new_id: InteractionId | None) -> None:

@@ -193,28 +193,9 @@ class LifecycleRules(MachineState):
         their_stage = self._target(model, tenant, customer_id, legal=True, pick=theirs)
         my_stage = self._target(model, tenant, customer_id, legal=True, pick=mine)
 
-        def race(side: _Side) -> tuple[int, object, object, object, object] | None:
-            # Read-only across the other move, saved in a later unit (as a stale update).
-            with side.reader(tenant) as reader:
-                stale = reader.stage_histories.find(model.name, customer_id)
-                if stale is None:
-                    return None
-                base = stale.version
-                facts = facts_of(reader, model.subject, customer_id, at)
-                newer = _attempt(
-                    functools.partial(
-                        side.crms[tenant].move_stage, customer_id, their_stage, model=model.name
-                    )
-                )
-            move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
-            moved = _attempt(move)
-            late: object = moved
-            if not isinstance(moved, _Raised):
-                with side.uow(tenant) as first:
-                    late = _attempt(functools.partial(_save_history, first, stale))
-            with side.reader(tenant) as uow:
-                return base, newer, moved, late, uow.stage_histories.find(model.name, customer_id)
-
+        race = functools.partial(
+            self._race_history, tenant, model, customer_id, (their_stage, my_stage), at
+        )
         outcome = self._on_both(
             "stale stage move", f"racing a stale move of {customer_id!r} in {model.name}", race
         )
@@ -226,6 +207,41 @@ class LifecycleRules(MachineState):
             refused = late if isinstance(moved, _Raised) else _Raised(ConcurrencyConflict, "")
             _check("saving a stale stage history", refused, late)
             _check("the history after a refused stale move", newer, stored)
+
+    @staticmethod
+    def _race_history(
+        tenant: TenantId,
+        model: LifecycleModel,
+        customer_id: CustomerId,
+        stages: tuple[str, str],
+        at: datetime,
+        side: _Side,
+    ) -> tuple[int, object, object, object, object] | None:
+        """On ``side``: read the customer's history, move it to the first of ``stages`` with
+        `CRM.move_stage`, then move the stale copy to the second and save it. Returns the
+        version read, the outcomes of the newer move, of the stale move and of its save, and
+        the history stored at the end (``None`` if the customer has no history)."""
+        their_stage, my_stage = stages
+        # Read-only across the other move, saved in a later unit (as a stale update).
+        with side.reader(tenant) as reader:
+            stale = reader.stage_histories.find(model.name, customer_id)
+            if stale is None:
+                return None
+            base = stale.version
+            facts = facts_of(reader, model.subject, customer_id, at)
+            newer = _attempt(
+                functools.partial(
+                    side.crms[tenant].move_stage, customer_id, their_stage, model=model.name
+                )
+            )
+        move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
+        moved = _attempt(move)
+        late: object = moved
+        if not isinstance(moved, _Raised):
+            with side.uow(tenant) as first:
+                late = _attempt(functools.partial(_save_history, first, stale))
+        with side.reader(tenant) as uow:
+            return base, newer, moved, late, uow.stage_histories.find(model.name, customer_id)
 
     def _target(
         self, model: LifecycleModel, tenant: TenantId, subject_id: str, *, legal: bool, pick: int

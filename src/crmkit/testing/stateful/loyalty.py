@@ -113,16 +113,8 @@ class LoyaltyRules(MachineState):
         purchases = [(t, i) for t, i in self._logged if i.kind == InteractionKind.PURCHASE]
         home, purchase = purchases[pick % len(purchases)]
         customer_id = purchase.customer_id
-        refund_of: str | None = None
-        if named == "id":
-            refund_of = purchase.id
-        elif named == "ref":
-            refund_of = purchase.external_ref or purchase.id
-        elif named in ("other", "not_a_purchase", "unknown"):
-            refund_of = self._refund_target(home, purchase, named, pick)
-        amount = None
-        if quarters is not None and purchase.amount is not None:
-            amount = Money(purchase.amount.minor * quarters // 4, purchase.amount.currency)
+        refund_of = self._refund_of(home, purchase, named, pick)
+        amount = _quarters_of(purchase, quarters)
         tenant = self._other(home) if elsewhere else home
 
         def refund(side: _Side) -> Interaction:
@@ -146,6 +138,18 @@ class LoyaltyRules(MachineState):
         if named in ("id", "ref") and quarters in (None, 4) and ref is None and not elsewhere:
             self._check_refunded_in_full(tenant, outcome, purchase)
         return multiple((tenant, outcome))
+
+    def _refund_of(
+        self, tenant: TenantId, purchase: Interaction, named: str, pick: int
+    ) -> str | None:
+        """What a refund of ``purchase`` names as ``refund_of``, as `REFUND_TARGETS` draws."""
+        if named == "id":
+            return purchase.id
+        if named == "ref":
+            return purchase.external_ref or purchase.id
+        if named in ("other", "not_a_purchase", "unknown"):
+            return self._refund_target(tenant, purchase, named, pick)
+        return None
 
     def _refund_target(self, tenant: TenantId, purchase: Interaction, named: str, pick: int) -> str:
         """What a refund of ``purchase`` that must be refused names: another customer's
@@ -212,21 +216,7 @@ class LoyaltyRules(MachineState):
         replay returns the first redemption, or conflicts if it asked for something else."""
         tenant, customer_id = self._where(self._member(key), elsewhere)
         available = self._available(tenant, customer_id)
-        step, minimum = LOYALTY.redemption.step, LOYALTY.redemption.minimum
-        points: int | None = None
-        reward: str | None = None
-        if how == "part":
-            points = max(minimum, available * share // 4 // step * step)
-        elif how == "all":
-            points = max(minimum, available // step * step)
-        elif how == "beyond":
-            points = max(minimum, (available // step + 1) * step)
-        elif how == "reward":
-            reward = "coffee"
-        elif share % 2:
-            points = minimum + step * share + 1
-        else:
-            reward = "caviar"
+        points, reward = _redemption(how, share, available)
         before = self.adapter.points(tenant)
 
         def redeem(side: _Side) -> object:
@@ -276,3 +266,27 @@ class LoyaltyRules(MachineState):
             functools.partial(self.model.readers[tenant].points_balance, customer_id)
         )
         return 0 if isinstance(balance, _Raised) else balance.available
+
+
+def _quarters_of(purchase: Interaction, quarters: int | None) -> Money | None:
+    """``quarters`` quarters of what ``purchase`` spent (``None``: the rest, no amount)."""
+    if quarters is None or purchase.amount is None:
+        return None
+    return Money(purchase.amount.minor * quarters // 4, purchase.amount.currency)
+
+
+def _redemption(how: str, share: int, available: int) -> tuple[int | None, str | None]:
+    """The points (or the reward) a redemption drawn as ``how`` asks for, of a balance of
+    ``available`` points (see `LoyaltyRules.redeem_points`)."""
+    step, minimum = LOYALTY.redemption.step, LOYALTY.redemption.minimum
+    if how == "part":
+        return max(minimum, available * share // 4 // step * step), None
+    if how == "all":
+        return max(minimum, available // step * step), None
+    if how == "beyond":
+        return max(minimum, (available // step + 1) * step), None
+    if how == "reward":
+        return None, "coffee"
+    if share % 2:
+        return minimum + step * share + 1, None
+    return None, "caviar"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from hypothesis.stateful import invariant
@@ -22,6 +22,7 @@ from crmkit.domain import (
     SubjectKind,
     TenantId,
 )
+from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
 from crmkit.testing.stateful._base import MachineState
 from crmkit.testing.stateful._checks import _bad_path, _check_announced, _check_totals
@@ -67,55 +68,65 @@ class ReadInvariants(MachineState):
         self.adapter.touched.clear()
 
     def _reads(self, side: _Side, tenant: TenantId, *, every: bool) -> dict[str, object]:
+        """What ``tenant`` stores, read on ``side``; with ``every``, also read every other way
+        (page by page, by key, by stage, by subject), in one unit of work."""
         with side.reader(tenant) as uow:
-            customers, interactions, accounts = uow.customers, uow.interactions, uow.accounts
-            reads: dict[str, object] = {
-                "customers.count()": customers.count(),
-                "customers.stream()": list(customers.stream(batch_size=2)),
-                "interactions.count()": interactions.count(),
-                "interactions.stream()": list(interactions.stream(batch_size=2)),
-                "accounts.stream()": list(accounts.stream(batch_size=2)),
-            }
-            histories = uow.stage_histories
-            occupied: dict[str, list[str]] = {}
-            for model in LIFECYCLES:
-                streamed = list(histories.stream(model.name))
-                counts = histories.count_by_stage(model.name)
-                reads[f"stage_histories.stream({model.name!r})"] = streamed
-                reads[f"stage_histories.count_by_stage({model.name!r})"] = counts
-                occupied[model.name] = [s for s in model.stage_names if counts.get(s)]
-            if not every:
-                return reads
-            reads.update(self._history_reads(uow, occupied))
-            reads["customers.list()"] = _pages(customers.list, limit=3)
-            reads["accounts.list()"] = _pages(accounts.list, limit=2)
-            for tag in TAGS:
-                reads[f"customers.list(tag={tag!r})"] = _pages(customers.list, tag=tag, limit=2)
-            for account_id in self._account_ids:
-                reads[f"customers.list(account_id={account_id!r})"] = _pages(
-                    customers.list, account_id=account_id
-                )
-                reads[f"accounts.find({account_id!r})"] = accounts.find(account_id)
-            for domain in self._domains:
-                reads[f"accounts.find_by_domain({domain!r})"] = accounts.find_by_domain(domain)
-            for email in self._emails:
-                reads[f"customers.find_by_email({email})"] = customers.find_by_email(email)
-            for source, ref in self._external_keys:
-                reads[f"customers.find_by_external_id({source!r}, {ref!r})"] = (
-                    customers.find_by_external_id(source, ref)
-                )
-            for ref in self._refs:
-                reads[f"interactions.find_by_external_ref({ref!r})"] = (
-                    interactions.find_by_external_ref(ref)
-                )
-            for interaction_id in sorted(self._interaction_ids):
-                reads[f"interactions.get({interaction_id!r})"] = _got(
-                    interactions.get, interaction_id
-                )
-            for customer_id in sorted(self._customer_ids):
-                reads[f"customers.get({customer_id!r})"] = _got(customers.get, customer_id)
-                reads.update(self._timelines(uow, customer_id))
+            reads, occupied = self._stored_reads(uow)
+            if every:
+                reads.update(self._history_reads(uow, occupied))
+                reads.update(self._lookup_reads(uow))
         return reads
+
+    @staticmethod
+    def _stored_reads(uow: UnitOfWork) -> tuple[dict[str, object], dict[str, list[str]]]:
+        """Everything stored, streamed and counted, and the stages each model counts someone
+        in (which `_history_reads` streams)."""
+        customers, interactions, accounts = uow.customers, uow.interactions, uow.accounts
+        reads: dict[str, object] = {
+            "customers.count()": customers.count(),
+            "customers.stream()": list(customers.stream(batch_size=2)),
+            "interactions.count()": interactions.count(),
+            "interactions.stream()": list(interactions.stream(batch_size=2)),
+            "accounts.stream()": list(accounts.stream(batch_size=2)),
+        }
+        histories = uow.stage_histories
+        occupied: dict[str, list[str]] = {}
+        for model in LIFECYCLES:
+            streamed = list(histories.stream(model.name))
+            counts = histories.count_by_stage(model.name)
+            reads[f"stage_histories.stream({model.name!r})"] = streamed
+            reads[f"stage_histories.count_by_stage({model.name!r})"] = counts
+            occupied[model.name] = [s for s in model.stage_names if counts.get(s)]
+        return reads, occupied
+
+    def _lookup_reads(self, uow: UnitOfWork) -> Iterator[tuple[str, object]]:
+        """The listings page by page, and every lookup by a key the machine has used."""
+        customers, interactions, accounts = uow.customers, uow.interactions, uow.accounts
+        yield "customers.list()", _pages(customers.list, limit=3)
+        yield "accounts.list()", _pages(accounts.list, limit=2)
+        for tag in TAGS:
+            yield f"customers.list(tag={tag!r})", _pages(customers.list, tag=tag, limit=2)
+        for account_id in self._account_ids:
+            listed = _pages(customers.list, account_id=account_id)
+            yield f"customers.list(account_id={account_id!r})", listed
+            yield f"accounts.find({account_id!r})", accounts.find(account_id)
+        for domain in self._domains:
+            yield f"accounts.find_by_domain({domain!r})", accounts.find_by_domain(domain)
+        for email in self._emails:
+            yield f"customers.find_by_email({email})", customers.find_by_email(email)
+        for source, ref in self._external_keys:
+            found = customers.find_by_external_id(source, ref)
+            yield f"customers.find_by_external_id({source!r}, {ref!r})", found
+        for ref in self._refs:
+            yield (
+                f"interactions.find_by_external_ref({ref!r})",
+                interactions.find_by_external_ref(ref),
+            )
+        for interaction_id in sorted(self._interaction_ids):
+            yield f"interactions.get({interaction_id!r})", _got(interactions.get, interaction_id)
+        for customer_id in sorted(self._customer_ids):
+            yield f"customers.get({customer_id!r})", _got(customers.get, customer_id)
+            yield from self._timelines(uow, customer_id)
 
     def _points_reads(self, side: _Side, tenant: TenantId, *, every: bool) -> dict[str, object]:
         """The loyalty reads, through the side's reading `CRM`: every stored balance (keyed
@@ -165,23 +176,35 @@ class ReadInvariants(MachineState):
         self._points_checked[tenant] = now
         crm = self.adapter.readers[tenant]
         for stored in balances:
-            member = stored.customer_id
-            what = f"the points of {member!r} in tenant {tenant!r}"
-            state = crm.points_state(member)
-            _check_totals(f"{what} now", state)
-            read = crm.points_balance(member)
-            figures = (state.available, state.pending)
-            read_now = (read.available, read.pending)
-            _check(f"{what}: points_balance() now, against points_state()", figures, read_now)
-            if stored.settled_at(now):
-                kept = (stored.available, stored.pending)
-                _check(f"{what}: the stored balance, nothing having fallen due", figures, kept)
-            if stored.last_at is not None:
-                past = START + (stored.last_at - START) / 2
-                _check_totals(f"{what} at {past}", crm.points_state(member, as_of=past))
+            self._check_member_points(crm, tenant, stored, now)
         as_of = self._last_job.get(tenant)
-        if as_of is None or not every:
-            return
+        if as_of is not None and every:
+            self._check_job_relaunch(crm, tenant, as_of)
+
+    @staticmethod
+    def _check_member_points(
+        crm: CRM, tenant: TenantId, stored: PointsBalance, now: datetime
+    ) -> None:
+        """The points of the member ``stored`` is the balance of add up, now and in the
+        past, and the balances read and stored are what `CRM.points_state` adds up to now."""
+        member = stored.customer_id
+        what = f"the points of {member!r} in tenant {tenant!r}"
+        state = crm.points_state(member)
+        _check_totals(f"{what} now", state)
+        read = crm.points_balance(member)
+        figures = (state.available, state.pending)
+        read_now = (read.available, read.pending)
+        _check(f"{what}: points_balance() now, against points_state()", figures, read_now)
+        if stored.settled_at(now):
+            kept = (stored.available, stored.pending)
+            _check(f"{what}: the stored balance, nothing having fallen due", figures, kept)
+        if stored.last_at is not None:
+            past = START + (stored.last_at - START) / 2
+            _check_totals(f"{what} at {past}", crm.points_state(member, as_of=past))
+
+    def _check_job_relaunch(self, crm: CRM, tenant: TenantId, as_of: datetime) -> None:
+        """Relaunching the points job of ``tenant`` at the last run's ``as_of`` reports and
+        stores nothing (on the adapter)."""
         before = self.adapter.points(tenant)
         report = crm.run_points_job(as_of=as_of)
         _check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from crmkit.domain import (
     StageHistory,
     TenantId,
 )
+from crmkit.ports import UnitOfWork
 from crmkit.testing import strategies
 from crmkit.testing.stateful._base import (
     MachineState,
@@ -72,16 +74,7 @@ class UnitOfWorkRules(MachineState):
             seen: dict[str, object] = {}
             try:
                 with side.uow(tenant) as uow:
-                    uow.customers.add(customer)
-                    existing = None if key is None else uow.customers.find(key[1])
-                    if existing is not None:
-                        existing.update_profile(at=at, **changes)
-                        uow.customers.update(existing)
-                    uow.interactions.add(interaction)
-                    model = CUSTOMER_LIFECYCLE
-                    if uow.stage_histories.find(model.name, customer_id) is None:
-                        entered = StageHistory.enter(model, customer_id, at=at, reason="abandoned")
-                        uow.stage_histories.add(entered)
+                    _write_all(uow, customer, key, changes, interaction, at)
                     seen["before the end"] = _own_writes(uow, customer, interaction)
                     if ending == "raise":
                         raise _Abandon
@@ -99,11 +92,47 @@ class UnitOfWorkRules(MachineState):
         outcome = self._on_both(
             f"abandon ({ending})", f"abandoning a unit of work ({ending}) in {tenant!r}", work
         )
-        for side, (customers, interactions, histories) in zip(sides, befores, strict=True):
-            if ending == "rollback_then_commit" and not isinstance(outcome, _Raised):
-                interactions = sorted([*interactions, later], key=lambda i: (i.occurred_at, i.id))
-            _agree(
-                f"what is stored after {ending}",
-                (customers, interactions, histories),
-                side.contents(tenant),
-            )
+        committed = ending == "rollback_then_commit" and not isinstance(outcome, _Raised)
+        for side, before in zip(sides, befores, strict=True):
+            _check_only(ending, tenant, before, later if committed else None, side)
+
+
+def _write_all(
+    uow: UnitOfWork,
+    customer: Customer,
+    key: _Key | None,
+    changes: dict[str, Any],
+    interaction: Interaction,
+    at: datetime,
+) -> None:
+    """Register ``customer``, update the one of ``key`` (if any), record ``interaction`` and
+    put ``customer`` into the customer lifecycle, in ``uow`` (without a commit)."""
+    uow.customers.add(customer)
+    existing = None if key is None else uow.customers.find(key[1])
+    if existing is not None:
+        existing.update_profile(at=at, **changes)
+        uow.customers.update(existing)
+    uow.interactions.add(interaction)
+    model = CUSTOMER_LIFECYCLE
+    if uow.stage_histories.find(model.name, customer.id) is None:
+        entered = StageHistory.enter(model, customer.id, at=at, reason="abandoned")
+        uow.stage_histories.add(entered)
+
+
+def _check_only(
+    ending: str,
+    tenant: TenantId,
+    before: tuple[list[Customer], list[Interaction], list[StageHistory]],
+    later: Interaction | None,
+    side: _Side,
+) -> None:
+    """What ``side`` stores in ``tenant`` after a unit of work ended by ``ending`` is what it
+    stored ``before``, plus ``later`` if that was committed."""
+    customers, interactions, histories = before
+    if later is not None:
+        interactions = sorted([*interactions, later], key=lambda i: (i.occurred_at, i.id))
+    _agree(
+        f"what is stored after {ending}",
+        (customers, interactions, histories),
+        side.contents(tenant),
+    )
