@@ -185,8 +185,8 @@ class ReadInvariants(MachineState):
     def _check_member_points(
         crm: CRM, tenant: TenantId, stored: PointsBalance, now: datetime
     ) -> None:
-        """The points of the member ``stored`` is the balance of add up, now and in the
-        past, and the balances read and stored are what `CRM.points_state` adds up to now."""
+        """The points of the member whose stored balance is ``stored`` add up, now and in
+        the past, and the balances read and stored are what `CRM.points_state` adds up to."""
         member = stored.customer_id
         what = f"the points of {member!r} in tenant {tenant!r}"
         state = crm.points_state(member)
