@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 
 from crmkit.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from crmkit.adapters.sqlalchemy import SqlStore, metadata
-from crmkit.app.context import OpenUnitOfWork
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
     Channel,
@@ -37,7 +36,8 @@ from crmkit.domain import (
     PointsLedger,
     TenantId,
 )
-from crmkit.errors import CrmError
+from crmkit.errors import CrmError, UsageError
+from crmkit.ports import Store
 from crmkit.testing.databases import scratch_store
 from crmkit.testing.stateful import TENANTS, AdapterStateMachine
 from tests.conftest import BACKENDS, backend_url
@@ -60,8 +60,8 @@ def budget(share: float, steps: int) -> settings:
 class InMemoryMachine(AdapterStateMachine):
     """The model against a second in-memory store: proves the machine itself sound."""
 
-    def open_storage(self) -> OpenUnitOfWork:
-        return InMemoryStore().unit_of_work
+    def open_storage(self) -> Store:
+        return InMemoryStore()
 
 
 # The way a third-party adapter's suite uses the machine.
@@ -84,9 +84,9 @@ class SqlMachine(AdapterStateMachine):
         self.store = store
         super().__init__()
 
-    def open_storage(self) -> OpenUnitOfWork:
+    def open_storage(self) -> Store:
         empty(self.store.engine)
-        return self.store.unit_of_work
+        return self.store
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -130,41 +130,40 @@ def outcome(action: Callable[[], object]) -> object:
 
 
 def on_model_and_adapter(
-    sql_store: SqlStore, scenario: Callable[[OpenUnitOfWork], object]
+    sql_store: SqlStore, scenario: Callable[[Store], object]
 ) -> tuple[object, object]:
     """The outcomes of ``scenario`` on a fresh model and on the emptied SQL store."""
     empty(sql_store.engine)
     return (
-        outcome(lambda: scenario(InMemoryStore().unit_of_work)),
-        outcome(lambda: scenario(sql_store.unit_of_work)),
+        outcome(lambda: scenario(InMemoryStore())),
+        outcome(lambda: scenario(sql_store)),
     )
 
 
-def register(open_unit_of_work: OpenUnitOfWork, *customers: Customer) -> None:
+def register(store: Store, *customers: Customer) -> None:
     """Store ``customers`` in the first tenant, in one unit of work."""
-    with open_unit_of_work(TENANTS[0], discard) as uow:
+    with store.unit_of_work(TENANTS[0], discard) as uow:
         for customer in customers:
             uow.customers.add(customer)
         uow.commit()
 
 
 def race(
-    open_unit_of_work: OpenUnitOfWork,
+    store: Store,
     mine: CustomerId,
     theirs: CustomerId,
     change: dict[str, Any],
 ) -> str:
     """Load ``mine`` (in a read-only unit of work); let another unit of work save ``theirs``
     meanwhile; then save ``mine`` changed, in a later unit of work."""
-    opener: Any = open_unit_of_work
-    with opener(TENANTS[0], discard, read_only=True) as reader:
+    with store.unit_of_work(TENANTS[0], discard, read_only=True) as reader:
         customer = reader.customers.get(mine)
-        with open_unit_of_work(TENANTS[0], discard) as second:
+        with store.unit_of_work(TENANTS[0], discard) as second:
             other = second.customers.get(theirs)
             other.update_profile(at=T0, given_name="Theirs")
             second.customers.update(other)
             second.commit()
-    with open_unit_of_work(TENANTS[0], discard) as first:
+    with store.unit_of_work(TENANTS[0], discard) as first:
         customer.update_profile(at=T0, **change)
         first.customers.update(customer)
         first.commit()
@@ -176,14 +175,14 @@ def test_a_stale_copy_that_takes_a_used_email_gets_the_retryable_conflict(
 ) -> None:
     """Like the model, the adapter reports a stale copy as stale whatever else is wrong."""
 
-    def scenario(open_unit_of_work: OpenUnitOfWork) -> object:
+    def scenario(store: Store) -> object:
         register(
-            open_unit_of_work,
+            store,
             Customer.register(CustomerId("c1"), at=T0, email=EmailAddress("ada@example.com")),
             Customer.register(CustomerId("c2"), at=T0),
         )
         taken = {"email": EmailAddress("ada@example.com")}
-        return race(open_unit_of_work, CustomerId("c2"), CustomerId("c2"), taken)
+        return race(store, CustomerId("c2"), CustomerId("c2"), taken)
 
     model, adapter = on_model_and_adapter(sql_store, scenario)
     assert model == "ConcurrencyConflict"
@@ -194,13 +193,13 @@ def test_interleaved_saves_of_different_customers_both_succeed(sql_store: SqlSto
     """Like the model, the adapter lets a copy read before another unit of work saved a
     different customer be saved afterwards (on SQLite too: only versions are compared)."""
 
-    def scenario(open_unit_of_work: OpenUnitOfWork) -> object:
+    def scenario(store: Store) -> object:
         register(
-            open_unit_of_work,
+            store,
             Customer.register(CustomerId("c1"), at=T0),
             Customer.register(CustomerId("c2"), at=T0),
         )
-        return race(open_unit_of_work, CustomerId("c1"), CustomerId("c2"), {"given_name": "Mine"})
+        return race(store, CustomerId("c1"), CustomerId("c2"), {"given_name": "Mine"})
 
     model, adapter = on_model_and_adapter(sql_store, scenario)
     assert model == "saved"
@@ -212,10 +211,10 @@ def test_text_with_a_nul_character_is_stored_or_refused_alike(sql_store: SqlStor
     `strategies.customers` sometimes draws) the adapter stores and reads back, or both refuse
     it with the same error."""
 
-    def scenario(open_unit_of_work: OpenUnitOfWork) -> object:
+    def scenario(store: Store) -> object:
         customer = Customer.register(CustomerId("c1"), at=T0, traits={"note": "a\x00b"})
-        register(open_unit_of_work, customer)
-        with open_unit_of_work(TENANTS[0], discard) as uow:
+        register(store, customer)
+        with store.unit_of_work(TENANTS[0], discard) as uow:
             return uow.customers.get(CustomerId("c1"))
 
     model, adapter = on_model_and_adapter(sql_store, scenario)
@@ -225,7 +224,7 @@ def test_text_with_a_nul_character_is_stored_or_refused_alike(sql_store: SqlStor
 def test_an_interaction_with_a_zero_amount_reads_back_equal(sql_store: SqlStore) -> None:
     """Like the model, the adapter keeps a zero amount (a free order) as zero, not as none."""
 
-    def scenario(open_unit_of_work: OpenUnitOfWork) -> object:
+    def scenario(store: Store) -> object:
         free = Interaction(
             id=InteractionId("i1"),
             customer_id=CustomerId("c1"),
@@ -234,10 +233,10 @@ def test_an_interaction_with_a_zero_amount_reads_back_equal(sql_store: SqlStore)
             channel=Channel.WEB,
             amount=Money(0, "EUR"),
         )
-        with open_unit_of_work(TENANTS[0], discard) as uow:
+        with store.unit_of_work(TENANTS[0], discard) as uow:
             uow.interactions.add(free)
             uow.commit()
-        with open_unit_of_work(TENANTS[0], discard) as uow:
+        with store.unit_of_work(TENANTS[0], discard) as uow:
             return uow.interactions.get(InteractionId("i1")).amount
 
     model, adapter = on_model_and_adapter(sql_store, scenario)
@@ -347,9 +346,15 @@ def test_the_machine_catches_a_broken_adapter(broken: type[InMemoryUnitOfWork]) 
     """An adapter that breaks atomicity, optimistic concurrency, tenancy or the stored points
     balances is caught."""
 
+    class BrokenStore(InMemoryStore):
+        def unit_of_work(
+            self, tenant: TenantId, publish: Publisher | None = None, *, read_only: bool = False
+        ) -> InMemoryUnitOfWork:
+            return broken(self, tenant, publish)
+
     class BrokenMachine(AdapterStateMachine):
-        def open_storage(self) -> OpenUnitOfWork:
-            return functools.partial(broken, InMemoryStore())
+        def open_storage(self) -> Store:
+            return BrokenStore()
 
     quick = settings(
         max_examples=100,
@@ -367,5 +372,5 @@ def test_the_machine_catches_a_broken_adapter(broken: type[InMemoryUnitOfWork]) 
 
 def test_a_machine_without_storage_says_what_to_override() -> None:
     """Forgetting to override `open_storage` fails with a message that says so."""
-    with pytest.raises(NotImplementedError, match=r"must override open_storage\(\)"):
+    with pytest.raises(UsageError, match=r"must override open_storage\(\)"):
         AdapterStateMachine()

@@ -53,21 +53,21 @@ searches for the sequences nobody thought to write down, and Hypothesis shrinks 
 disagreement to the shortest program that shows it.
 
 To check an adapter, subclass the machine, override `AdapterStateMachine.open_storage` to
-return ``(tenant, publish) -> UnitOfWork`` over fresh, empty storage (the same function the
-contract's ``open_unit_of_work`` fixture returns) and, if that storage needs cleaning up,
+return a `crmkit.ports.Store` over fresh, empty storage (the same store the contract's
+``store`` fixture returns) and, if that storage needs cleaning up,
 `AdapterStateMachine.close_storage`. Then expose its ``TestCase`` to pytest or unittest:
 
 ```python
 from hypothesis import settings
 
-from crmkit.app.context import OpenUnitOfWork
+from crmkit.ports import Store
 from crmkit.testing.stateful import AdapterStateMachine
 
 
 class MyAdapterMachine(AdapterStateMachine):
-    def open_storage(self) -> OpenUnitOfWork:
+    def open_storage(self) -> Store:
         self.store = MyStore.create_empty()
-        return self.store.unit_of_work
+        return self.store
 
     def close_storage(self) -> None:
         self.store.drop()

@@ -12,7 +12,6 @@ from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, 
 
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.app.clocks import FixedClock
-from crmkit.app.context import OpenUnitOfWork
 from crmkit.domain import (
     AccountId,
     Customer,
@@ -22,7 +21,8 @@ from crmkit.domain import (
     InteractionId,
     TenantId,
 )
-from crmkit.errors import DuplicateCustomer
+from crmkit.errors import DuplicateCustomer, UsageError
+from crmkit.ports import Store
 from crmkit.testing import strategies
 from crmkit.testing.stateful._config import (
     MEMBERS,
@@ -64,7 +64,7 @@ class MachineState(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FixedClock(START)
-        self.model = _Side(InMemoryStore().unit_of_work, self.clock)
+        self.model = _Side(InMemoryStore(), self.clock)
         self.adapter = _Side(self.open_storage(), self.clock)
         self._emails: list[EmailAddress] = []
         self._external_keys: list[tuple[str, str]] = []
@@ -87,12 +87,12 @@ class MachineState(RuleBasedStateMachine):
 
     # The hooks an adapter's test overrides.
 
-    def open_storage(self) -> OpenUnitOfWork:
-        """Override: return ``(tenant, publish) -> UnitOfWork`` over fresh, empty storage.
+    def open_storage(self) -> Store:
+        """Override: return a `crmkit.ports.Store` over fresh, empty storage.
 
         Called once per example, from ``__init__``, so that no example sees another's data.
         """
-        raise NotImplementedError(
+        raise UsageError(
             f"{type(self).__name__} must override open_storage() to supply the adapter under test"
         )
 
@@ -195,7 +195,7 @@ class MachineState(RuleBasedStateMachine):
         self._customer_ids.add(customer_id)
 
         def join(side: _Side) -> Customer:
-            return side.crms[tenant].register_customer(customer_id=customer_id, given_name="Max")
+            return side.crms[tenant].customers.register(customer_id=customer_id, given_name="Max")
 
         outcome = self._on_both(
             "a member joins", f"registering the member {customer_id!r} in {tenant!r}", join

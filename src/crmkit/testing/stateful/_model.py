@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 import attrs
 
 from crmkit.app.clocks import FixedClock, SequentialIds
-from crmkit.app.context import OpenUnitOfWork, opens_read_only
+from crmkit.app.settings import Settings
 from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import Customer, DomainEvent, Interaction, PointsBalance, StageHistory, TenantId
 from crmkit.errors import CrmError
 from crmkit.front import CRM
-from crmkit.ports import Page, UnitOfWork
+from crmkit.ports import Outbox, Page, Store, UnitOfWork
 from crmkit.testing.stateful._config import LIFECYCLES, LOYALTY, TENANTS
 
 T = TypeVar("T")
@@ -103,7 +103,7 @@ def _got(get: Callable[[T], object], key: T) -> object:
 
 def _record_through(crm: CRM, interaction: Interaction) -> Interaction:
     """Record ``interaction``'s content through the front door (a new id, idempotent by ref)."""
-    return crm.record_interaction(
+    return crm.interactions.record(
         interaction.customer_id,
         kind=interaction.kind,
         channel=interaction.channel,
@@ -130,46 +130,56 @@ def _save_history(uow: UnitOfWork, history: StageHistory) -> StageHistory:
     return history
 
 
+class _Touching:
+    """A store that notes every tenant a unit of work is opened on (the work to compare)."""
+
+    def __init__(self, store: Store, touched: set[TenantId]) -> None:
+        self._store = store
+        self._touched = touched
+
+    def unit_of_work(
+        self, tenant: TenantId, publish: Publisher | None = None, *, read_only: bool = False
+    ) -> UnitOfWork:
+        self._touched.add(tenant)
+        return self._store.unit_of_work(tenant, publish, read_only=read_only)
+
+    def outbox(self, *, tenant: str | None = None) -> Outbox:
+        return self._store.outbox(tenant=tenant)
+
+
 class _Side:
     """One side of the comparison: an adapter, the events it published, a CRM per tenant,
     a CRM per tenant for reading (whose work does not count as work on the tenant), and the
     tenants worked on since the last comparison."""
 
-    def __init__(self, open_unit_of_work: OpenUnitOfWork, clock: FixedClock) -> None:
-        self.open_unit_of_work = open_unit_of_work
+    def __init__(self, store: Store, clock: FixedClock) -> None:
+        self.store = store
         self.published: list[DomainEvent] = []
         self.touched: set[TenantId] = set()
         ids = SequentialIds("id")
         self.crms: dict[TenantId, CRM] = {}
         self.readers: dict[TenantId, CRM] = {}
         for tenant in TENANTS:
-            for crms, opener in ((self.crms, self._open), (self.readers, open_unit_of_work)):
-                crm = CRM(
-                    opener,
-                    tenant=tenant,
-                    clock=clock,
-                    ids=ids,
-                    lifecycles=LIFECYCLES,
-                    loyalty=LOYALTY,
-                )
-                crm.subscribe(DomainEvent, self.published.append)
+            settings = Settings(
+                tenant=tenant, clock=clock, ids=ids, lifecycles=LIFECYCLES, loyalty=LOYALTY
+            )
+            for crms, storage in (
+                (self.crms, _Touching(store, self.touched)),
+                (self.readers, store),
+            ):
+                crm = CRM(storage, settings)
+                crm.events.subscribe(DomainEvent, self.published.append)
                 crms[tenant] = crm
-
-    def _open(self, tenant: TenantId, publish: Publisher) -> UnitOfWork:
-        self.touched.add(tenant)
-        return self.open_unit_of_work(tenant, publish)
 
     def uow(self, tenant: TenantId) -> UnitOfWork:
         """A new unit of work on ``tenant`` whose committed events are recorded."""
-        return self._open(tenant, self.published.extend)
+        self.touched.add(tenant)
+        return self.store.unit_of_work(tenant, self.published.extend)
 
     def reader(self, tenant: TenantId) -> UnitOfWork:
         """A unit of work for reading only: it does not count as work on ``tenant``, and is
-        opened read-only where the storage offers it (it takes no lock)."""
-        if opens_read_only(self.open_unit_of_work):
-            opener: Any = self.open_unit_of_work
-            return opener(tenant, self.published.extend, read_only=True)  # type: ignore[no-any-return]
-        return self.open_unit_of_work(tenant, self.published.extend)
+        opened read-only (it takes no lock where the storage has locks)."""
+        return self.store.unit_of_work(tenant, self.published.extend, read_only=True)
 
     def contents(
         self, tenant: TenantId
@@ -185,5 +195,5 @@ class _Side:
     def points(self, tenant: TenantId) -> tuple[list[PointsBalance], int]:
         """The balances ``tenant`` stores (one per ledger: any entry booked changes its
         version) and how many events were published so far: what a write would change."""
-        balances = list(self.readers[tenant].stream_points_balances(batch_size=2))
+        balances = list(self.readers[tenant].loyalty.stream_balances(batch_size=2))
         return balances, len(self.published)

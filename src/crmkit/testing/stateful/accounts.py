@@ -41,7 +41,7 @@ class AccountRules(MachineState):
 
         def register(side: _Side) -> Account:
             if front_door:
-                return side.crms[tenant].register_account(
+                return side.crms[tenant].accounts.register(
                     account_id=account_id, name=name, domain=domain, size=size
                 )
             account = Account.register(

@@ -34,11 +34,11 @@ class ClockRules(MachineState):
     def _run_job(self, tenant: TenantId, as_of: datetime, batch_size: int, *, twice: bool) -> None:
         def run(side: _Side) -> tuple[PointsJobReport, PointsJobReport | None, bool]:
             crm = side.crms[tenant]
-            first = crm.run_points_job(as_of=as_of, batch_size=batch_size)
+            first = crm.loyalty.run_job(as_of=as_of, batch_size=batch_size)
             if not twice:
                 return first, None, True
             stored = side.points(tenant)
-            second = crm.run_points_job(as_of=as_of, batch_size=batch_size)
+            second = crm.loyalty.run_job(as_of=as_of, batch_size=batch_size)
             return first, second, side.points(tenant) == stored
 
         outcome = self._on_both(

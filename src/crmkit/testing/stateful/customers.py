@@ -69,7 +69,7 @@ class CustomerRules(MachineState):
 
         def register(side: _Side) -> Customer:
             if front_door:
-                return side.crms[tenant].register_customer(
+                return side.crms[tenant].customers.register(
                     customer_id=customer_id,
                     traits=template.traits,
                     consents=template.consents,
@@ -103,7 +103,7 @@ class CustomerRules(MachineState):
 
         def update(side: _Side) -> object:
             if front_door:
-                return side.crms[tenant].update_profile(customer_id, **changes)
+                return side.crms[tenant].customers.update(customer_id, **changes)
             with side.uow(tenant) as uow:
                 customer = uow.customers.get(customer_id)
                 changed = customer.update_profile(at=at, **changes)
@@ -160,7 +160,7 @@ class CustomerRules(MachineState):
 
         def change(side: _Side) -> object:
             if front_door:
-                return side.crms[tenant].record_consent(
+                return side.crms[tenant].consent.record(
                     customer_id,
                     purpose=record.purpose,
                     channel=record.channel,

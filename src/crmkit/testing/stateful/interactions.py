@@ -17,6 +17,10 @@ from crmkit.testing.stateful._draws import _euros, _kinds, _mostly, _rarely
 from crmkit.testing.stateful._model import _agree, _Raised, _record_through, _Side
 
 
+#: The kinds whose amount is never negative (what was paid, what was given back).
+_UNSIGNED = frozenset({InteractionKind.PURCHASE, InteractionKind.REFUND})
+
+
 class InteractionRules(MachineState):
     """Record interactions, directly or through the `CRM`, and replay them."""
 
@@ -125,6 +129,8 @@ class InteractionRules(MachineState):
         amount = template.amount
         if kind == InteractionKind.PURCHASE and euros is not None:
             amount = euros
+        if kind in _UNSIGNED and amount is not None and amount.minor < 0:
+            amount = -amount  # a template of another kind may spend less than nothing
         return attrs.evolve(
             template,
             customer_id=customer_id,

@@ -153,11 +153,15 @@ class LifecycleRules(MachineState):
 
         def reevaluate(side: _Side) -> tuple[ProgressionReport, ProgressionReport | None, bool]:
             crm = side.crms[tenant]
-            first = crm.reevaluate_all(as_of=as_of, subject=subject, batch_size=batch_size)
+            first = crm.lifecycle.reevaluate_all(
+                as_of=as_of, subject=subject, batch_size=batch_size
+            )
             if not twice:
                 return first, None, True
             stored, published = side.contents(tenant), len(side.published)
-            second = crm.reevaluate_all(as_of=as_of, subject=subject, batch_size=batch_size)
+            second = crm.lifecycle.reevaluate_all(
+                as_of=as_of, subject=subject, batch_size=batch_size
+            )
             unchanged = side.contents(tenant) == stored and len(side.published) == published
             return first, second, unchanged
 
@@ -231,7 +235,7 @@ class LifecycleRules(MachineState):
             facts = facts_of(reader, model.subject, customer_id, at)
             newer = _attempt(
                 functools.partial(
-                    side.crms[tenant].move_stage, customer_id, their_stage, model=model.name
+                    side.crms[tenant].lifecycle.move, customer_id, their_stage, model=model.name
                 )
             )
         move = functools.partial(stale.move, model, my_stage, at=at, facts=facts)
@@ -275,7 +279,7 @@ class LifecycleRules(MachineState):
         at = self._at(minutes)
 
         def move(side: _Side) -> StageHistory:
-            return side.crms[tenant].move_stage(
+            return side.crms[tenant].lifecycle.move(
                 subject_id,
                 to,
                 model=model.name,
@@ -306,7 +310,7 @@ class LifecycleRules(MachineState):
         at = self._at(minutes)
 
         def enter(side: _Side) -> StageHistory:
-            return side.crms[tenant].enter_lifecycle(
+            return side.crms[tenant].lifecycle.enter(
                 subject_id, model=model.name, stage=stage, at=at, reason="imported"
             )
 
@@ -321,8 +325,8 @@ class LifecycleRules(MachineState):
 
         def evaluate(side: _Side) -> tuple[object, object]:
             crm = side.crms[tenant]
-            first = crm.evaluate_progression(subject_id, subject=subject)
-            second = crm.evaluate_progression(subject_id, subject=subject, as_of=as_of)
+            first = crm.lifecycle.evaluate(subject_id, subject=subject)
+            second = crm.lifecycle.evaluate(subject_id, subject=subject, as_of=as_of)
             return first, second
 
         outcome = self._on_both(

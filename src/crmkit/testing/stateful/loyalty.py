@@ -73,7 +73,7 @@ class LoyaltyRules(MachineState):
         amount = Money(cents, "EUR") if kind == InteractionKind.PURCHASE else None
 
         def earn(side: _Side) -> Interaction:
-            return side.crms[tenant].record_interaction(
+            return side.crms[tenant].interactions.record(
                 customer_id,
                 kind=kind,
                 channel=channel,
@@ -118,7 +118,7 @@ class LoyaltyRules(MachineState):
         tenant = self._other(home) if elsewhere else home
 
         def refund(side: _Side) -> Interaction:
-            return side.crms[tenant].record_interaction(
+            return side.crms[tenant].interactions.record(
                 customer_id,
                 kind=InteractionKind.REFUND,
                 channel=purchase.channel,
@@ -179,7 +179,7 @@ class LoyaltyRules(MachineState):
     ) -> None:
         """After a refund of the whole (or the rest of the) purchase, every refund of it took
         back, or forgave as already spent, exactly what it earned (read on the adapter)."""
-        ledger = self.adapter.readers[tenant].points_ledger(refund.customer_id)
+        ledger = self.adapter.readers[tenant].loyalty.ledger(refund.customer_id)
         reversed_ = [e for e in ledger.entries if e.interaction_id == refund.id]
         purchase_id = reversed_[0].reference if reversed_ else purchase.id
         earned = sum(
@@ -220,7 +220,7 @@ class LoyaltyRules(MachineState):
         before = self.adapter.points(tenant)
 
         def redeem(side: _Side) -> object:
-            return side.crms[tenant].redeem_points(
+            return side.crms[tenant].loyalty.redeem(
                 customer_id, points=points, reward=reward, key=token
             )
 
@@ -251,7 +251,7 @@ class LoyaltyRules(MachineState):
         tenant, customer_id = self._where(self._member(key), elsewhere)
 
         def adjust(side: _Side) -> object:
-            return side.crms[tenant].adjust_points(customer_id, points, reason=reason, key=token)
+            return side.crms[tenant].loyalty.adjust(customer_id, points, reason=reason, key=token)
 
         self._on_both(
             "adjust points",
@@ -263,7 +263,7 @@ class LoyaltyRules(MachineState):
     def _available(self, tenant: TenantId, customer_id: CustomerId) -> int:
         """The customer's points available now, as the model holds them (0 if it has none)."""
         balance = _attempt(
-            functools.partial(self.model.readers[tenant].points_balance, customer_id)
+            functools.partial(self.model.readers[tenant].loyalty.balance, customer_id)
         )
         return 0 if isinstance(balance, _Raised) else balance.available
 

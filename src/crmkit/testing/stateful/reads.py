@@ -137,7 +137,7 @@ class ReadInvariants(MachineState):
         asked for, and every referral by id. (The ledger is read once per member, and
         referrals only for those concerned, to keep every step cheap on SQL backends.)"""
         crm = side.readers[tenant]
-        balances = list(crm.stream_points_balances(batch_size=2))
+        balances = list(crm.loyalty.stream_balances(batch_size=2))
         members = [balance.customer_id for balance in balances]
         _check(
             f"the order of stream_points_balances() in tenant {tenant!r}", sorted(members), members
@@ -149,16 +149,20 @@ class ReadInvariants(MachineState):
             return reads
         now = self.clock.now()
         for customer_id in sorted(self._customer_ids):
-            reads[f"points_balance({customer_id!r})"] = _got(crm.points_balance, customer_id)
+            reads[f"points_balance({customer_id!r})"] = _got(crm.loyalty.balance, customer_id)
         for member in members:
-            ledger = crm.points_ledger(member)
+            ledger = crm.loyalty.ledger(member)
             reads[f"points_statement({member!r})"] = ledger.statement()
             reads[f"loyalty_tier({member!r})"] = ledger.tier(now)
         for customer_id in sorted(self._parties):
-            reads[f"referral_of({customer_id!r})"] = _got(crm.referral_of, customer_id)
-            reads[f"referrals_made({customer_id!r})"] = _got(crm.referrals_made, customer_id)
+            reads[f"referral_of({customer_id!r})"] = _got(
+                crm.loyalty.referrals.find_by_referee, customer_id
+            )
+            reads[f"referrals_made({customer_id!r})"] = _got(
+                crm.loyalty.referrals.list_by_referrer, customer_id
+            )
         for referral_id in sorted(self._referral_ids):
-            reads[f"get_referral({referral_id!r})"] = _got(crm.get_referral, referral_id)
+            reads[f"get_referral({referral_id!r})"] = _got(crm.loyalty.referrals.get, referral_id)
         return reads
 
     def _check_points(
@@ -189,9 +193,9 @@ class ReadInvariants(MachineState):
         the past, and the balances read and stored are what `CRM.points_state` adds up to."""
         member = stored.customer_id
         what = f"the points of {member!r} in tenant {tenant!r}"
-        state = crm.points_state(member)
+        state = crm.loyalty.state(member)
         _check_totals(f"{what} now", state)
-        read = crm.points_balance(member)
+        read = crm.loyalty.balance(member)
         figures = (state.available, state.pending)
         read_now = (read.available, read.pending)
         _check(f"{what}: points_balance() now, against points_state()", figures, read_now)
@@ -200,13 +204,13 @@ class ReadInvariants(MachineState):
             _check(f"{what}: the stored balance, nothing having fallen due", figures, kept)
         if stored.last_at is not None:
             past = START + (stored.last_at - START) / 2
-            _check_totals(f"{what} at {past}", crm.points_state(member, as_of=past))
+            _check_totals(f"{what} at {past}", crm.loyalty.state(member, as_of=past))
 
     def _check_job_relaunch(self, crm: CRM, tenant: TenantId, as_of: datetime) -> None:
         """Relaunching the points job of ``tenant`` at the last run's ``as_of`` reports and
         stores nothing (on the adapter)."""
         before = self.adapter.points(tenant)
-        report = crm.run_points_job(as_of=as_of)
+        report = crm.loyalty.run_job(as_of=as_of)
         _check(
             f"relaunching the points job of {tenant!r} at the last run's as_of {as_of}: members "
             "changed, points matured, points expired",

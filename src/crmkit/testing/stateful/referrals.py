@@ -50,7 +50,7 @@ class ReferralRules(MachineState):
         self._parties.update((referrer_id, referee_id))
 
         def refer(side: _Side) -> Referral:
-            return side.crms[tenant].refer_customer(referrer_id, referee_id, code=code)
+            return side.crms[tenant].loyalty.referrals.refer(referrer_id, referee_id, code=code)
 
         outcome = self._on_both(
             f"refer a customer ({which})",
@@ -73,7 +73,9 @@ class ReferralRules(MachineState):
         self._customer_ids.add(customer_id)
 
         def register(side: _Side) -> Customer:
-            return side.crms[tenant].register_customer(customer_id=customer_id, given_name="Friend")
+            return side.crms[tenant].customers.register(
+                customer_id=customer_id, given_name="Friend"
+            )
 
         outcome = self._on_both(
             "register a referred customer",
