@@ -75,3 +75,13 @@ def crm_maker(store: object, start: datetime, **defaults: object) -> MakeCrm:
         return CRM(store, Settings(tenant=tenant, clock=clock or FixedClock(start), **settings))
 
     return make
+
+
+@pytest.fixture
+def production_handlers() -> Iterator[None]:
+    """Event handler errors logged and swallowed, as in production (the plugin raises them)."""
+    from crmkit.events import raise_handler_errors
+
+    previous = raise_handler_errors(False)
+    yield
+    raise_handler_errors(previous)

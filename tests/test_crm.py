@@ -507,6 +507,7 @@ class TestEvents:
         crm.customers.register(email="bob@example.com")
         assert len(heard) == 1
 
+    @pytest.mark.usefixtures("production_handlers")
     def test_a_failing_handler_is_logged_and_does_not_break_the_call(
         self, crm: CRM, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -580,7 +581,7 @@ class TestForTenant:
     def test_it_shares_clock_ids_and_settings(self, schema_crm: CRM) -> None:
         """Only the tenant (and the subscribers) differ."""
         other = schema_crm.for_tenant("shop_2")
-        assert (other.tenant, other.clock, other.ids, other.trait_schema) == (
+        assert (other.tenant, other.settings.clock, other.settings.ids, other.settings.trait_schema) == (
             "shop_2",
             schema_crm.settings.clock,
             schema_crm.settings.ids,

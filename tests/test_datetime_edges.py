@@ -121,7 +121,7 @@ ENTRY_POINTS: dict[str, tuple[str, Callable[[datetime], object]]] = {
     "timeline until": ("until", lambda at: _timeline(until=at)),
     "count_segment as_of": (
         "as_of",
-        lambda at: CRM.in_memory().count_segment(purchases().count() >= 1, as_of=at),
+        lambda at: CRM.in_memory().segments.count(purchases().count() >= 1, as_of=at),
     ),
     "may_contact at": (
         "at",
@@ -129,7 +129,7 @@ ENTRY_POINTS: dict[str, tuple[str, Callable[[datetime], object]]] = {
     ),
     "the clock": (
         "clock",
-        lambda at: CRM.in_memory(Settings(clock=_StuckClock(at))).register_customer(),
+        lambda at: CRM.in_memory(Settings(clock=_StuckClock(at))).customers.register(),
     ),
     "from_json": (
         "created_at",

@@ -163,7 +163,7 @@ HUGE_INPUTS: dict[str, Callable[[], object]] = {
     "Money minor units": lambda: Money(HUGE, "EUR"),
     "Money.multiply": lambda: Money.of(1, "EUR").multiply(HUGE),
     "Money document": lambda: structure({"amount": HUGE, "currency": "EUR"}, Money),
-    "get_customer": lambda: _crm().get_customer(HUGE),  # type: ignore[arg-type]
+    "get_customer": lambda: _crm().customers.get(HUGE),  # type: ignore[arg-type]
     "set_traits value": _with_customer(lambda crm, c: crm.customers.set_traits(c, {"n": HUGE})),
     "set_traits name": _with_customer(lambda crm, c: crm.customers.set_traits(c, {HUGE: 1})),  # type: ignore[dict-item]
     "trait decimal": lambda: validate_traits({"d": Decimal(HUGE)}),
@@ -176,7 +176,7 @@ HUGE_INPUTS: dict[str, Callable[[], object]] = {
     "expected_version": _with_customer(
         lambda crm, c: crm.customers.update(c, expected_version=HUGE, given_name="Bo")
     ),
-    "list limit": lambda: _crm().list_customers(limit=HUGE),
+    "list limit": lambda: _crm().customers.list(limit=HUGE),
     "timeline limit": _with_customer(lambda crm, c: crm.interactions.timeline(c, limit=HUGE)),
     "segment trait operand": lambda: trait("n") == HUGE,
     "segment trait name": lambda: trait(HUGE).contains("x"),  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ class TestImportCost:
     def test_an_in_memory_crm_needs_no_heavy_dependency(self, tmp_path: Path) -> None:
         """Registering a customer by email touches neither phonenumbers nor cattrs."""
         statement = (
-            "from crmkit import CRM\nCRM.in_memory().register_customer(email='ada@example.com')"
+            "from crmkit import CRM\nCRM.in_memory().customers.register(email='ada@example.com')"
         )
         assert loaded_after(statement, tmp_path) == []
 

@@ -151,7 +151,7 @@ class TestOtherRefusals:
         crm = _crm(store)
         crm.customers.import_many([_person(1), _person(2)])
         second = crm.customers.get("p2")
-        second.customers.update(at=T0, email=EmailAddress("person1@mail.test"))
+        second.update_profile(at=T0, email=EmailAddress("person1@mail.test"))
         uow = store.unit_of_work(TenantId("default"))
         with pytest.raises(DuplicateCustomer) as caught, uow:
             uow.customers.update(second)
@@ -194,6 +194,7 @@ class TestLogs:
         assert "ada@mail.test" not in caplog.text
         assert "Adelheid" not in caplog.text
 
+    @pytest.mark.usefixtures("production_handlers")
     def test_a_failing_event_handler_is_logged_without_personal_data(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:

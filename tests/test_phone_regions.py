@@ -158,7 +158,7 @@ class TestDefaultRegionIsCheckedWhenBuilt:
         crm = CRM.in_memory(Settings(default_region="fr"))
         assert crm.settings.default_region == "FR"
         other = crm.for_tenant("beta")
-        assert other.default_region == "FR"
+        assert other.settings.default_region == "FR"
         ada = other.customers.register(phone="01 42 68 53 00")
         assert ada.phone == PhoneNumber("+33142685300")
 

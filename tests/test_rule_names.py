@@ -152,7 +152,7 @@ class TestBuildingACrm:
         tracked = Segment(
             "pros", (trait("plan") == "pro") & (stage("customer_lifecycle") == "lead")
         )
-        assert _crm(segments=[tracked]).segments == (tracked,)
+        assert _crm(segments=[tracked]).settings.segments == (tracked,)
 
 
 class TestSegmentCheck:

@@ -193,7 +193,7 @@ class TestSingleCustomer:
         with pytest.raises(ValidationError, match="must be a Segment"):
             make_crm(segments=("buyers",))
         crm = make_crm()
-        assert crm.for_tenant("beta").segments == (BUYERS, NEVER_BOUGHT)
+        assert crm.for_tenant("beta").settings.segments == (BUYERS, NEVER_BOUGHT)
 
 
 class TestTenancy:
@@ -249,7 +249,7 @@ class TestProperty:
             assert _stored(crm, "buyers") == _replayed(events, "buyers")
         snapshot = crm.segments.snapshot("buyers")
         assert snapshot is not None
-        assert snapshot.members == crm.segments.count(BUYERS, snapshot.as_of)
+        assert snapshot.members == crm.segments.count(BUYERS, as_of=snapshot.as_of)
 
 
 def _replayed(events: list[DomainEvent], segment: str) -> list[CustomerId]:

@@ -108,7 +108,7 @@ class TestOpeningDatabases:
         path.parent.mkdir()
         crm = CRM.sqlite(path)
         ada = crm.customers.register(email="ada@example.com")
-        assert CRM.sqlite(path).get_customer(ada.id) == ada
+        assert CRM.sqlite(path).customers.get(ada.id) == ada
 
     def test_crm_from_url_accepts_a_hosts_engine(self, tmp_path: Path) -> None:
         """A host can hand over the Engine it already has."""
@@ -144,9 +144,9 @@ class TestMigrations:
 
     def test_upgrading_twice_changes_nothing_and_keeps_data(self, sql_store: SqlStore) -> None:
         """Running the migrations at every start is safe."""
-        ada = _crm(sql_store).register_customer(email="ada@example.com")
+        ada = _crm(sql_store).customers.register(email="ada@example.com")
         sql_store.upgrade()
-        assert _crm(sql_store).get_customer(ada.id) == ada
+        assert _crm(sql_store).customers.get(ada.id) == ada
 
     def test_a_hosts_tables_and_alembic_history_are_left_alone(self, tmp_path: Path) -> None:
         """crmkit keeps its own version table and never touches other tables."""
@@ -216,14 +216,14 @@ class TestOutbox:
 
     def test_a_reader_can_be_bound_to_one_tenant(self, sql_store: SqlStore) -> None:
         """Per-tenant readers see only their tenant's events."""
-        _crm(sql_store, "alpha").register_customer(email="a@example.com")
-        _crm(sql_store, "beta").register_customer(email="b@example.com")
+        _crm(sql_store, "alpha").customers.register(email="a@example.com")
+        _crm(sql_store, "beta").customers.register(email="b@example.com")
         assert [m.tenant for m in sql_store.outbox(tenant="beta").fetch()] == ["beta"]
         assert sql_store.outbox().pending() == 2
 
     def test_acknowledging_twice_counts_once(self, sql_store: SqlStore) -> None:
         """Acknowledgement is idempotent."""
-        _crm(sql_store).register_customer(email="a@example.com")
+        _crm(sql_store).customers.register(email="a@example.com")
         outbox = sql_store.outbox()
         messages = outbox.fetch()
         assert outbox.acknowledge(messages) == 1
@@ -319,7 +319,7 @@ class TestOutboxOnEveryStore:
     def test_the_crm_outbox_holds_this_tenants_events(self, crm: CRM) -> None:
         """crm.events.outbox() reads the tenant's events; all_tenants=True reads everyone's."""
         crm.customers.register(email="a@example.com")
-        crm.for_tenant("other").register_customer(email="b@example.com")
+        crm.for_tenant("other").customers.register(email="b@example.com")
         assert [m.tenant for m in crm.events.outbox().fetch()] == ["default"]
         assert crm.events.outbox(all_tenants=True).pending() == 2
 
@@ -348,7 +348,7 @@ class TestSchemaChecks:
         with pytest.raises(ConfigurationError, match="crmkit db upgrade"):
             CRM.sqlite(tmp_path / "empty.db", migrate=False)
         CRM.sqlite(tmp_path / "empty.db")
-        CRM.sqlite(tmp_path / "empty.db", migrate=False).register_customer(customer_id="x")
+        CRM.sqlite(tmp_path / "empty.db", migrate=False).customers.register(customer_id="x")
 
     def test_a_hosts_sqlite_engine_gets_crmkits_settings(self, tmp_path: Path) -> None:
         """A plain create_engine() is switched to WAL with real BEGINs when crmkit uses it."""

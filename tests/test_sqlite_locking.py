@@ -171,7 +171,7 @@ def test_readers_are_not_blocked_by_a_writing_unit_of_work(crm: CRM) -> None:
         writer.customers.get(CustomerId(SHARED_CUSTOMER))  # the writer reads, then writes
         crm_clock = crm.settings.clock.now()
         shared = writer.customers.get(CustomerId(SHARED_CUSTOMER))
-        shared.customers.update(at=crm_clock, given_name="Uncommitted")
+        shared.update_profile(at=crm_clock, given_name="Uncommitted")
         writer.customers.update(shared)
         started = time.monotonic()
         assert crm.customers.get(SHARED_CUSTOMER).given_name == "Shared"

@@ -53,9 +53,9 @@ class TestSqlitePaths:
         assert caught.value.paths == ("path",)
 
     def test_a_str_a_path_and_memory_are_taken(self, in_tmp: Path) -> None:
-        CRM.sqlite("a.db").register_customer(given_name="Ada")
-        CRM.sqlite(Path("b.db")).register_customer(given_name="Ada")
-        CRM.sqlite(":memory:").register_customer(given_name="Ada")
+        CRM.sqlite("a.db").customers.register(given_name="Ada")
+        CRM.sqlite(Path("b.db")).customers.register(given_name="Ada")
+        CRM.sqlite(":memory:").customers.register(given_name="Ada")
         assert sorted(p.name for p in in_tmp.iterdir() if p.suffix == ".db") == ["a.db", "b.db"]
 
     def test_a_url_with_an_empty_path_is_refused(self, in_tmp: Path) -> None:
@@ -63,8 +63,8 @@ class TestSqlitePaths:
         ``sqlite://`` and ``sqlite:///:memory:`` still ask for a throw-away database."""
         with pytest.raises(ConfigurationError, match="names no SQLite file"):
             CRM.from_url("sqlite:///")
-        CRM.from_url("sqlite://").register_customer(given_name="Ada")
-        CRM.from_url("sqlite:///:memory:").register_customer(given_name="Ada")
+        CRM.from_url("sqlite://").customers.register(given_name="Ada")
+        CRM.from_url("sqlite:///:memory:").customers.register(given_name="Ada")
         assert list(in_tmp.iterdir()) == []
 
     def test_opening_without_migrating_needs_the_file_and_creates_none(self, in_tmp: Path) -> None:

@@ -193,7 +193,7 @@ class TestAtomicity:
             stale = mine.customers.get(ada.id)
             crm.customers.update(ada.id, given_name="Theirs")
             mine.customers.add(Customer.register(CustomerId("c2"), at=T0))
-            stale.customers.update(at=T0, given_name="Mine")
+            stale.update_profile(at=T0, given_name="Mine")
             with pytest.raises(ConcurrencyConflict):
                 mine.customers.update(stale)
                 mine.commit()

@@ -206,7 +206,7 @@ class TestBadDriverOptions:
         engine = create_engine(f"{_server(MYSQL_URL_ENV)}?charset=nosuch&password={SECRET}")
         store = SqlStore(engine)
         uses = [
-            lambda: CRM(store).get_customer("c1"),
+            lambda: CRM(store).customers.get("c1"),
             lambda: store.outbox().pending(),
             lambda: current_revision(engine),
             store.upgrade,

@@ -393,9 +393,9 @@ def partial_work(crm: CRM, uow: Any, tag: str) -> None:
         [Customer.register(CustomerId(f"cust-{tag}-{i}"), at=now, tags=["bulk"]) for i in range(3)]
     )
     shared = uow.customers.get(CustomerId(SHARED_CUSTOMER))
-    shared.customers.update(at=now, tags=shared.tags | {tag}, external_ids={"crm": f"x-{tag}"})
-    shared.customers.set_traits({"counter": 1000}, at=now)
-    shared.consent.record(
+    shared.update_profile(at=now, tags=shared.tags | {tag}, external_ids={"crm": f"x-{tag}"})
+    shared.set_traits({"counter": 1000}, at=now)
+    shared.record_consent(
         ConsentRecord(purpose="news", channel=None, status="granted", at=now, source="form"),
         at=now,
     )
