@@ -1,7 +1,7 @@
 """Re-running a bulk import: ``on_existing="skip"`` at the front door, earning included.
 
 The repository side (what is skipped, what is refused, on every adapter) is in the adapter
-contract (`crmkit.testing._contract_bulk`); these tests hold the use cases to it: the
+contract (`crmkit.testing.contract.BulkImportContract`); these tests hold the use cases to it: the
 loyalty ledger never awards twice, a refusal names what differs, and a wrong
 ``on_existing`` is refused before anything is read.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crmkit.app.context import OpenUnitOfWork
+from crmkit.adapters.sqlalchemy import SqlStore
 from crmkit.testing.contract import AdapterContract
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url
@@ -17,9 +17,9 @@ class _SqlContract(AdapterContract):
     backend = ""
 
     @pytest.fixture
-    def open_unit_of_work(self, tmp_path: Path) -> Iterator[OpenUnitOfWork]:
+    def store(self, tmp_path: Path) -> Iterator[SqlStore]:
         store = scratch_store(backend_url(self.backend, tmp_path))
-        yield store.unit_of_work
+        yield store
         store.dispose()
 
 

@@ -33,6 +33,7 @@ from crmkit.errors import DuplicateCustomer, IdempotencyConflict, ValidationErro
 from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
 from crmkit.testing import strategies as crm_st
+from crmkit.testing.contract._base import ContractBase
 
 __all__ = ["BulkImportContract"]
 
@@ -131,7 +132,7 @@ def _owned_by(interaction: Interaction, owner: CustomerId) -> Interaction:
     return attrs.evolve(interaction, customer_id=owner)
 
 
-class BulkImportContract:
+class BulkImportContract(ContractBase):
     """``on_existing="skip"`` makes a re-run import idempotent; a changed row is refused."""
 
     def test_re_importing_the_same_customers_with_skip_stores_nothing_new(

@@ -38,6 +38,7 @@ from crmkit.domain.rules.leaves import TraitCondition
 from crmkit.errors import NotFound
 from crmkit.ports import UnitOfWork
 from crmkit.segments import Condition, field, purchases, trait
+from crmkit.testing.contract._base import ContractBase
 
 __all__ = ["ExactTextContract", "spaced"]
 
@@ -83,7 +84,7 @@ def _count(tx: UnitOfWork, rule: Condition) -> int:
     return tx.customers.count_matching(rule, as_of=_AS_OF)
 
 
-class ExactTextContract:
+class ExactTextContract(ContractBase):
     """Lookups, unique keys and segment queries compare text exactly."""
 
     def test_an_external_id_is_found_only_by_its_exact_text(self, uow: _OpenFor) -> None:

@@ -1,0 +1,382 @@
+"""The contract of the `PointsLedgerRepository` (``uow.points_ledgers``)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from crmkit.domain import (
+    CustomerId,
+    DomainEvent,
+    PointsEarned,
+    PointsExpired,
+    PointsLedger,
+    PointsRedeemed,
+    TierChanged,
+)
+from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
+from crmkit.testing.contract._base import ContractBase
+from crmkit.testing.contract._samples import (
+    _DAY,
+    _PENDING,
+    CLUB,
+    SHOP,
+    T0,
+    OpenFor,
+    _balances,
+    _every_entry_kind,
+    _hour,
+    _interaction,
+    _ledger,
+    _stored,
+)
+
+__all__ = ["PointsLedgerContract"]
+
+
+class PointsLedgerContract(ContractBase):
+    """The `PointsLedgerRepository` contract (``uow.points_ledgers``)."""
+
+    def test_an_added_ledger_reads_back_equal_at_version_1_with_its_balance(
+        self, uow: OpenFor
+    ) -> None:
+        full = _every_entry_kind("c001")
+        pending = _ledger("c002", 3, programme=CLUB)
+        empty = PointsLedger(CustomerId("c003"), CLUB)
+        with uow() as tx:
+            for ledger in (full, pending, empty):
+                tx.points_ledgers.add(ledger)
+                assert ledger.version == 1
+            tx.commit()
+        with uow() as tx:
+            for ledger in (full, pending, empty):
+                stored = tx.points_ledgers.find(CLUB, ledger.customer_id)
+                balance = tx.points_ledgers.balance("club", ledger.customer_id)
+                assert stored == ledger
+                assert balance == ledger.summary()
+                assert stored is not None
+                assert balance is not None
+                assert (stored.version, balance.version) == (1, 1)
+        assert (full.summary().available, full.summary().tier) == (5, "gold")
+        assert pending.summary().next_due_at == _hour(3) + _PENDING
+        assert empty.summary().last_at is None
+
+    def test_a_second_ledger_for_a_member_in_a_programme_conflicts(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            with pytest.raises(ConcurrencyConflict):
+                tx.points_ledgers.add(_ledger("c001", 2))
+            tx.points_ledgers.add(_ledger("c002", 3))
+            with pytest.raises(ConcurrencyConflict):
+                tx.points_ledgers.add(_ledger("c002", 4))  # the first is only staged
+            tx.points_ledgers.add(_ledger("c001", 5, programme=CLUB))  # another programme
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == _stored(_ledger("c001", 1))
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) == _stored(_ledger("c002", 3))
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) == _stored(
+                _ledger("c001", 5, programme=CLUB)
+            )
+
+    def test_racing_adds_of_one_ledger_let_only_the_first_in(self, uow: OpenFor) -> None:
+        with uow(read_only=True) as reader, uow() as first:
+            assert reader.points_ledgers.find(SHOP, CustomerId("c001")) is None
+            first.points_ledgers.add(_ledger("c001", 1))
+            first.commit()
+        with uow() as second:
+            with pytest.raises(ConcurrencyConflict) as caught:
+                second.points_ledgers.add(_ledger("c001", 2))
+                second.commit()
+            assert caught.value.retryable
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == _stored(_ledger("c001", 1))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert balance == _stored(_ledger("c001", 1)).summary()
+
+    def test_adding_a_ledger_that_is_not_new_is_refused(self, uow: OpenFor) -> None:
+        ledger = _ledger("c001", 1)
+        ledger.version = 1
+        with uow() as tx:
+            with pytest.raises(ValidationError):
+                tx.points_ledgers.add(ledger)
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) is None
+
+    def test_a_ledger_update_appends_entries_bumps_the_version_and_moves_the_balance(
+        self, uow: OpenFor
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert ledger is not None
+            ledger.earn(_interaction(2, "c001", 120), at=_hour(2))
+            tx.points_ledgers.update(ledger)
+            ledger.earn(_interaction(3, "c001", 180), at=_hour(3))
+            ledger.redeem(_hour(4), "r1", points=4)
+            tx.points_ledgers.update(ledger)  # twice in one unit of work
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == ledger.summary()
+            tx.commit()
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert stored == ledger
+            assert stored is not None
+            assert stored.version == 3
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == ledger.summary()
+            stored.earn(_interaction(5, "c001", 300), at=_hour(5))
+            tx.points_ledgers.update(stored)
+            tx.commit()
+        with uow() as tx:
+            again = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert again == stored
+        assert again is not None
+        assert [e.points for e in again.entries] == [1, 2, 3, 4, 5]
+        assert again.entries[:4] == ledger.entries
+        assert balance == stored.summary()
+        assert balance is not None
+        assert (balance.available, balance.entries, balance.version) == (7, 5, 4)
+
+    def test_a_stale_ledger_update_conflicts_and_stores_and_publishes_nothing(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        published.clear()
+        with uow(read_only=True) as reader, uow() as first:
+            theirs = reader.points_ledgers.find(SHOP, CustomerId("c001"))
+            mine = first.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert mine is not None
+            assert theirs is not None
+            mine.earn(_interaction(2, "c001", 120), at=_hour(2))
+            first.points_ledgers.update(mine)
+            first.commit()
+        with uow() as second:
+            theirs.earn(_interaction(3, "c001", 180), at=_hour(3))
+            with pytest.raises(ConcurrencyConflict) as caught:
+                second.points_ledgers.update(theirs)
+                second.commit()
+            assert caught.value.retryable
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert stored == mine
+        assert balance == mine.summary()
+        assert balance is not None
+        assert (balance.available, balance.entries, balance.version) == (3, 2, 2)
+        assert published == [
+            PointsEarned(
+                _hour(2),
+                customer_id=CustomerId("c001"),
+                points=2,
+                rule="base",
+                interaction_id="i002",
+            )
+        ]
+
+    def test_an_update_never_changes_the_entries_already_stored(self, uow: OpenFor) -> None:
+        original = _ledger("c001", 1, 2)
+        with uow() as tx:
+            tx.points_ledgers.add(original)
+            tx.commit()
+        with uow() as tx:
+            rewritten = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert rewritten is not None
+            rewritten.entries[0] = attrs.evolve(rewritten.entries[0], points=100, rule="forged")
+            rewritten.earn(_interaction(3, "c001", 180), at=_hour(3))
+            # An adapter may refuse the update (the in-memory one does) or store only the new
+            # entry; never the forgery, nor a balance that counts it.
+            with contextlib.suppress(ValidationError):
+                tx.points_ledgers.update(rewritten)
+                tx.commit()
+        with uow() as tx:
+            stored = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+        assert stored is not None
+        assert stored.entries[:2] == original.entries
+        assert balance == stored.summary()
+
+    def test_updating_a_ledger_never_added_is_not_found(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            stranger = _ledger("c002", 1)
+            stranger.version = 1
+            with pytest.raises(NotFound):
+                tx.points_ledgers.update(stranger)
+            elsewhere = _ledger("c001", 1, programme=CLUB)
+            elsewhere.version = 1
+            with pytest.raises(NotFound):
+                tx.points_ledgers.update(elsewhere)
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) is None
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) is None
+
+    def test_two_programmes_keep_separate_ledgers_for_one_customer(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1, 2))
+            tx.points_ledgers.add(_ledger("c001", 5, programme=CLUB))
+            tx.commit()
+        with uow() as tx:
+            club = tx.points_ledgers.find(CLUB, CustomerId("c001"))
+            assert club is not None
+            club.mature_and_expire(_hour(5) + _PENDING)
+            tx.points_ledgers.update(club)
+            tx.commit()
+        with uow() as tx:
+            shop = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert shop == _stored(_ledger("c001", 1, 2))
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) == club
+            shop_balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
+            club_balance = tx.points_ledgers.balance("club", CustomerId("c001"))
+        assert shop_balance is not None
+        assert club_balance is not None
+        assert (shop_balance.available, shop_balance.pending, shop_balance.version) == (3, 0, 1)
+        assert (club_balance.available, club_balance.pending, club_balance.version) == (5, 0, 2)
+        assert club_balance.next_due_at == _hour(5) + _PENDING + 30 * _DAY
+
+    def test_an_unknown_ledger_and_its_balance_are_none(self, uow: OpenFor) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+            tx.commit()
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c002")) is None
+            assert tx.points_ledgers.balance("shop", CustomerId("c002")) is None
+            assert tx.points_ledgers.find(CLUB, CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("club", CustomerId("c001")) is None
+            assert tx.points_ledgers.balance("unknown", CustomerId("c001")) is None
+
+    def test_find_many_returns_only_the_ledgers_that_exist(self, uow: OpenFor) -> None:
+        made = {n: _ledger(f"c00{n}", n) for n in (1, 2, 4)}
+        with uow() as tx:
+            for ledger in made.values():
+                tx.points_ledgers.add(ledger)
+            tx.points_ledgers.add(_ledger("c003", 3, programme=CLUB))
+            tx.commit()
+        wanted = [CustomerId(f"c00{n}") for n in (4, 3, 2, 5)]
+        with uow() as tx:
+            found = tx.points_ledgers.find_many(SHOP, wanted)
+            assert tx.points_ledgers.find_many(SHOP, []) == {}
+            assert tx.points_ledgers.find_many(CLUB, [CustomerId("c001")]) == {}
+        assert found == {CustomerId("c004"): made[4], CustomerId("c002"): made[2]}
+
+    def test_due_pages_through_the_members_with_something_due_in_id_order(
+        self, uow: OpenFor
+    ) -> None:
+        # club: pending until 14 days after each purchase (c003 first, c004 last); c002 has no
+        # points; c006 matured on day 15, so its points are due to expire on day 45.
+        matured = _ledger("c006", 1, programme=CLUB)
+        matured.mature_and_expire(T0 + 15 * _DAY)
+        with uow() as tx:
+            for customer, purchase in (("c003", 1), ("c001", 2), ("c005", 3), ("c004", 9)):
+                tx.points_ledgers.add(_ledger(customer, purchase, programme=CLUB))
+            tx.points_ledgers.add(PointsLedger(CustomerId("c002"), CLUB))
+            tx.points_ledgers.add(matured)
+            tx.points_ledgers.add(_ledger("c000", 1))  # shop: nothing ever falls due
+            tx.commit()
+        as_of = _hour(3) + _PENDING  # exactly when c005's points mature
+        with uow() as tx:
+            due = tx.points_ledgers.due
+            assert due("club", as_of) == ["c001", "c003", "c005"]
+            assert due("club", as_of, limit=2) == ["c001", "c003"]
+            assert due("club", as_of, after=CustomerId("c003"), limit=2) == ["c005"]
+            assert due("club", as_of, after=CustomerId("c005")) == []
+            assert due("club", as_of - timedelta(seconds=1)) == ["c001", "c003"]
+            assert due("club", T0 + 14 * _DAY) == []
+            assert due("club", T0 + 45 * _DAY) == ["c001", "c003", "c004", "c005", "c006"]
+            assert due("shop", T0 + 1000 * _DAY) == []
+            assert due("unknown", T0 + 1000 * _DAY) == []
+
+    def test_streaming_balances_yields_every_member_of_the_programme_in_id_order(
+        self, uow: OpenFor
+    ) -> None:
+        made = {n: _ledger(f"c00{n}", n) for n in (3, 1, 5, 2, 4)}
+        with uow() as tx:
+            for ledger in made.values():
+                tx.points_ledgers.add(ledger)
+            tx.points_ledgers.add(_ledger("c000", 7, programme=CLUB))
+            tx.commit()
+        ordered = _balances(*(made[n] for n in sorted(made)))
+        with uow() as tx:
+            assert list(tx.points_ledgers.stream_balances("shop")) == ordered
+            for batch_size in (1, 2, 5):
+                streamed = tx.points_ledgers.stream_balances("shop", batch_size=batch_size)
+                assert list(streamed) == ordered, batch_size
+            club = list(tx.points_ledgers.stream_balances("club", batch_size=1))
+            assert [b.customer_id for b in club] == ["c000"]
+            assert list(tx.points_ledgers.stream_balances("unknown")) == []
+
+    def test_a_rolled_back_unit_of_work_leaves_no_ledger(self, uow: OpenFor) -> None:
+        original = _ledger("c001", 1)
+        with uow() as tx:
+            tx.points_ledgers.add(original)
+            tx.commit()
+        with pytest.raises(RuntimeError), uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, CustomerId("c001"))
+            assert ledger is not None
+            ledger.earn(_interaction(2, "c001", 120), at=_hour(2))
+            tx.points_ledgers.update(ledger)
+            tx.points_ledgers.add(_ledger("c002", 2, programme=CLUB))
+            raise RuntimeError("boom")
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c003", 3, programme=CLUB))
+        with uow() as tx:
+            assert tx.points_ledgers.find(SHOP, CustomerId("c001")) == original
+            assert tx.points_ledgers.balance("shop", CustomerId("c001")) == original.summary()
+            for customer in ("c002", "c003"):
+                assert tx.points_ledgers.find(CLUB, CustomerId(customer)) is None
+                assert tx.points_ledgers.balance("club", CustomerId(customer)) is None
+            assert list(tx.points_ledgers.stream_balances("club")) == []
+            assert tx.points_ledgers.due("club", T0 + 1000 * _DAY) == []
+
+    def test_ledger_events_are_published_after_commit_only(
+        self, uow: OpenFor, published: list[DomainEvent]
+    ) -> None:
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 1))
+        assert published == []
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c001", 2))
+            tx.commit()
+        c001 = CustomerId("c001")
+        assert published == [
+            PointsEarned(_hour(2), customer_id=c001, points=2, rule="base", interaction_id="i002")
+        ]
+        with uow() as tx:
+            ledger = tx.points_ledgers.find(SHOP, c001)
+            assert ledger is not None
+            ledger.redeem(_hour(3), "r1", points=2)
+            tx.points_ledgers.update(ledger)
+            assert len(published) == 1
+            tx.commit()
+        assert published[1:] == [PointsRedeemed(_hour(3), customer_id=c001, points=2)]
+        published.clear()
+        c002 = CustomerId("c002")
+        with uow() as tx:
+            tx.points_ledgers.add(_ledger("c002", 12, programme=CLUB))
+            tx.commit()
+        assert published == [
+            TierChanged(_hour(12), customer_id=c002, from_tier=None, to_tier="gold"),
+            PointsEarned(
+                _hour(12), customer_id=c002, points=12, rule="base", interaction_id="i012"
+            ),
+        ]
+        published.clear()
+        with uow() as tx:
+            club = tx.points_ledgers.find(CLUB, c002)
+            assert club is not None
+            club.mature_and_expire(T0 + 60 * _DAY)
+            tx.points_ledgers.update(club)
+            tx.commit()
+        assert published == [PointsExpired(T0 + 60 * _DAY, customer_id=c002, points=12)]
