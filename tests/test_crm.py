@@ -581,7 +581,12 @@ class TestForTenant:
     def test_it_shares_clock_ids_and_settings(self, schema_crm: CRM) -> None:
         """Only the tenant (and the subscribers) differ."""
         other = schema_crm.for_tenant("shop_2")
-        assert (other.tenant, other.settings.clock, other.settings.ids, other.settings.trait_schema) == (
+        assert (
+            other.tenant,
+            other.settings.clock,
+            other.settings.ids,
+            other.settings.trait_schema,
+        ) == (
             "shop_2",
             schema_crm.settings.clock,
             schema_crm.settings.ids,

@@ -58,7 +58,7 @@ class _CustomerStore:
         return _Partial(opened)
 
     def outbox(self, *, tenant: str | None = None) -> Outbox:
-        return self._inner.outbox(tenant=tenant)
+        return self._inner.events.outbox(tenant=tenant)
 
 
 class TestACustomerOnlyStore(CustomerContract, UnitOfWorkContract):

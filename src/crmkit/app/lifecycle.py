@@ -145,7 +145,8 @@ class LifecycleService:
                     raise ValidationError.single(
                         "subject_id",
                         subject,
-                        f"is already in {chosen.name} (at {found.current!r}); use crm.lifecycle.move",
+                        f"is already in {chosen.name} (at {found.current!r}); "
+                        "use crm.lifecycle.move",
                     )
                 history = StageHistory.enter(
                     chosen, subject, at=when, stage=stage, reason=reason, actor=actor

@@ -107,13 +107,13 @@ class AdapterContract(
     override ``store``."""
 
     def test_the_front_door_works_end_to_end(self, crm: CRM) -> None:
-        ada = crm.register_customer(email="ada@example.com", given_name="Ada")
-        crm.record_interaction(
+        ada = crm.customers.register(email="ada@example.com", given_name="Ada")
+        crm.interactions.record(
             ada.id, kind="purchase", channel="web", amount=Money(500, "EUR"), external_ref="o-1"
         )
-        crm.record_interaction(
+        crm.interactions.record(
             ada.id, kind="purchase", channel="web", amount=Money(500, "EUR"), external_ref="o-1"
         )
-        assert len(crm.timeline(ada.id)) == 1
-        assert crm.find_customer_by_email("ADA@example.com") == crm.get_customer(ada.id)
-        assert crm.for_tenant("beta").find_customer_by_email("ada@example.com") is None
+        assert len(crm.interactions.timeline(ada.id)) == 1
+        assert crm.customers.find_by_email("ADA@example.com") == crm.customers.get(ada.id)
+        assert crm.for_tenant("beta").customers.find_by_email("ada@example.com") is None

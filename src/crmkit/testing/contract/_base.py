@@ -3,28 +3,16 @@ tests open on it."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
-
 import pytest
 
 from crmkit.app.clocks import FixedClock, SequentialIds
-from crmkit.app.unit_of_work import Publisher
+from crmkit.app.settings import Settings
 from crmkit.domain import DomainEvent, TenantId
 from crmkit.front import CRM
-from crmkit.ports import Outbox, UnitOfWork
+from crmkit.ports import Store, UnitOfWork
 from crmkit.testing.contract._samples import T0, TENANT, OpenFor
 
 __all__ = ["ContractBase"]
-
-
-# What the contract needs of a store. The lead is adding `crmkit.ports.Store` with exactly
-# these two methods; once it lands, this Protocol gives way to it.
-class _StoreLike(Protocol):
-    def unit_of_work(
-        self, tenant: TenantId, publish: Publisher | None = None, *, read_only: bool = False
-    ) -> UnitOfWork: ...
-
-    def outbox(self, *, tenant: str | None = None) -> Outbox: ...
 
 
 class ContractBase:
@@ -32,12 +20,13 @@ class ContractBase:
     ``store``; the rest derive from it."""
 
     @pytest.fixture
-    def store(self) -> _StoreLike:
+    def store(self) -> Store:
         """Override: return (or yield, to clean up after) a store on fresh, empty storage.
 
         Returns:
-            An object with ``unit_of_work(tenant, publish=None, *, read_only=False)`` and
-            ``outbox(*, tenant=None)``, as `InMemoryStore` and `SqlStore` have.
+            A `crmkit.ports.Store`: ``unit_of_work(tenant, publish=None, *,
+            read_only=False)`` and ``outbox(*, tenant=None)``, as `InMemoryStore` and
+            `SqlStore` have.
         """
         pytest.fail("override the store fixture to supply your adapter")
 
@@ -51,7 +40,7 @@ class ContractBase:
         return []
 
     @pytest.fixture
-    def uow(self, store: _StoreLike, published: list[DomainEvent]) -> OpenFor:
+    def uow(self, store: Store, published: list[DomainEvent]) -> OpenFor:
         """Opens units of work on ``store`` that record what they publish in ``published``.
 
         Returns:
@@ -64,13 +53,10 @@ class ContractBase:
         return open_for
 
     @pytest.fixture
-    def crm(self, store: _StoreLike) -> CRM:
+    def crm(self, store: Store) -> CRM:
         """A CRM on ``store``, with a fixed clock and sequential ids.
 
         Returns:
             The CRM, on tenant ``alpha``.
         """
-        # `CRM.from_store` names the two built-in stores; any store with their methods works.
-        return CRM.from_store(
-            cast(Any, store), tenant=TENANT, clock=FixedClock(T0), ids=SequentialIds()
-        )
+        return CRM(store, Settings(tenant=TENANT, clock=FixedClock(T0), ids=SequentialIds()))

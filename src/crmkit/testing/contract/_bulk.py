@@ -271,10 +271,10 @@ class BulkImportContract(ContractBase):
             assert (tx.customers.count(), tx.interactions.count()) == (0, 0)
 
     def test_a_re_run_import_through_the_front_door_skips_and_refuses_alike(self, crm: CRM) -> None:
-        assert crm.import_customers(_people(), on_existing="skip").imported == 3
-        assert crm.import_interactions(_orders(), on_existing="skip").imported == 3
-        people = crm.import_customers(_people(4), on_existing="skip")
-        orders = crm.import_interactions(_orders(4), on_existing="skip")
+        assert crm.customers.import_many(_people(), on_existing="skip").imported == 3
+        assert crm.interactions.import_many(_orders(), on_existing="skip").imported == 3
+        people = crm.customers.import_many(_people(4), on_existing="skip")
+        orders = crm.interactions.import_many(_orders(4), on_existing="skip")
         assert (people.imported, people.skipped, orders.imported, orders.skipped) == (
             1,
             (0, 1, 2),
@@ -283,8 +283,8 @@ class BulkImportContract(ContractBase):
         )
         changed = [*_orders(6)[4:], attrs.evolve(_orders(1)[0], channel=Channel.EMAIL)]
         with pytest.raises(IdempotencyConflict, match="channel"):
-            crm.import_interactions(changed, batch_size=1, on_existing="skip")
-        assert len(crm.timeline("c001")) == 4  # nothing of the refused call
+            crm.interactions.import_many(changed, batch_size=1, on_existing="skip")
+        assert len(crm.interactions.timeline("c001")) == 4  # nothing of the refused call
 
     # Each adapter's subclass runs this one method (differing executors), on a fresh tenant
     # per example (the function-scoped store is shared by the examples).

@@ -16,7 +16,6 @@ from crmkit.testing.stateful._config import YEAR_MINUTES, _Key, _Recorded
 from crmkit.testing.stateful._draws import _euros, _kinds, _mostly, _rarely
 from crmkit.testing.stateful._model import _agree, _Raised, _record_through, _Side
 
-
 #: The kinds whose amount is never negative (what was paid, what was given back).
 _UNSIGNED = frozenset({InteractionKind.PURCHASE, InteractionKind.REFUND})
 
