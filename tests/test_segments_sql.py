@@ -837,11 +837,9 @@ def test_crm_segment_use_cases(filled: Any) -> None:
     assert [c.id for c in page.items + rest.items] == want
     assert [c.id for c in crm.segments.stream(rule, batch_size=2)] == want
 
-    class Saved:  # anything with a ``rule``, such as a stored segment
-        def __init__(self, rule: Condition) -> None:
-            self.rule = rule
+    from crmkit.segments import Segment
 
-    assert crm.segments.count(Saved(rule), as_of=AS_OF) == len(want)
+    assert crm.segments.count(Segment("saved", rule), as_of=AS_OF) == len(want)
 
 
 def test_the_front_door_checks_traits_against_the_crms_schema() -> None:

@@ -157,7 +157,12 @@ class TestTenantIsolation:
         assert everything(b, keys) == before
         assert heard_in_b == []
         for key in {*made_in_a["customers"], *made_in_a["accounts"]} - set(SHARED_IDS):
-            for read in (b.get_customer, b.get_account, b.timeline, b.account_contacts):
+            for read in (
+                b.customers.get,
+                b.accounts.get,
+                b.interactions.timeline,
+                b.accounts.contacts,
+            ):
                 with pytest.raises(NotFound):
                     read(key)
         for key in made_in_a["interactions"]:

@@ -18,6 +18,7 @@ from crmkit.errors import ValidationError
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE
 from crmkit.loyalty import EventRule, Programme
 from crmkit.segments import tagged
+from tests.front_door import public_methods
 from tests.strategies import T0
 
 CLUB = Programme("club", [EventRule("welcome", "sign_up", 10)])
@@ -46,16 +47,13 @@ def crm() -> CRM:
 
 
 def _takes(name: str, annotation: str) -> list[str]:
-    """Every public method of `CRM` with a parameter ``name`` annotated ``annotation``."""
+    """Every public method of the front door with a parameter ``name`` annotated
+    ``annotation``, by its path (``"customers.update"``)."""
     found = []
-    for method in dir(CRM):
-        member = inspect.getattr_static(CRM, method)
-        function = getattr(member, "__func__", member)
-        if method.startswith("_") or not inspect.isfunction(function):
-            continue
+    for path, function in public_methods():
         parameter = inspect.signature(function).parameters.get(name)
         if parameter is not None and parameter.annotation == annotation:
-            found.append(method)
+            found.append(path)
     return found
 
 
@@ -64,7 +62,12 @@ VERSIONED = _takes("expected_version", "int | None")
 
 class TestExpectedVersion:
     def test_every_method_taking_an_expected_version_is_covered(self) -> None:
-        assert set(VERSIONED) == {"update_profile", "set_traits", "update_account", "move_stage"}
+        assert set(VERSIONED) == {
+            "customers.update",
+            "customers.set_traits",
+            "accounts.update",
+            "lifecycle.move",
+        }
 
     @pytest.mark.parametrize("version", NOT_VERSIONS, ids=repr)
     @pytest.mark.parametrize("method", VERSIONED)
@@ -76,16 +79,18 @@ class TestExpectedVersion:
         acme = crm.accounts.register(name="Acme")
         stage = crm.lifecycle.current_stage(ada.id)
         calls: dict[str, Callable[[], object]] = {
-            "update_profile": lambda: crm.customers.update(
+            "customers.update": lambda: crm.customers.update(
                 ada.id, expected_version=version, given_name="Eve"
             ),
-            "set_traits": lambda: crm.customers.set_traits(
+            "customers.set_traits": lambda: crm.customers.set_traits(
                 ada.id, {"plan": "pro"}, expected_version=version
             ),
-            "update_account": lambda: crm.accounts.update(
+            "accounts.update": lambda: crm.accounts.update(
                 acme.id, expected_version=version, name="Acme Ltd"
             ),
-            "move_stage": lambda: crm.lifecycle.move(ada.id, "customer", expected_version=version),
+            "lifecycle.move": lambda: crm.lifecycle.move(
+                ada.id, "customer", expected_version=version
+            ),
         }
         refused_naming("expected_version", calls[method])
         assert crm.customers.get(ada.id) == ada
@@ -118,10 +123,10 @@ class TestFlags:
             for method in _takes(name, "bool")
         }
         assert flags == {
-            ("timeline", "newest_first"),
-            ("import_interactions", "earn_points"),
-            ("stage_durations", "include_ongoing"),
-            ("outbox", "all_tenants"),
+            ("interactions.timeline", "newest_first"),
+            ("interactions.import_many", "earn_points"),
+            ("lifecycle.durations", "include_ongoing"),
+            ("events.outbox", "all_tenants"),
             ("sqlite", "migrate"),
             ("from_url", "migrate"),
         }

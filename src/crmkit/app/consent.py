@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmkit.app.context import Context
-from crmkit.app.customers import CustomerService
+from crmkit.app.customers import CustomerService, change_customer
 from crmkit.domain import Channel, ConsentRecord, ConsentStatus, Customer, DoubleOptIn
 
 __all__ = ["ConsentService"]
@@ -67,7 +67,7 @@ class ConsentService:
             customer.record_consent(record, at=now)
             return ("consents",)
 
-        self._customers.change(customer_id, None, record_it)
+        change_customer(self._context, customer_id, None, record_it)
         return record
 
     def may_contact(

@@ -34,7 +34,7 @@ from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
 from crmkit.ports import ImportResult, OnExisting, Page, UnitOfWork, check_on_existing
 
-__all__ = ["CustomerService"]
+__all__ = ["CustomerService", "change_customer", "check_keys_and_links"]
 
 
 class CustomerService:
@@ -304,7 +304,7 @@ class CustomerService:
                 fields["phone"] = ctx.phone(phone, address=where)
             return customer.update_profile(at=at, **fields)
 
-        return self.change(customer_id, expected_version, update)
+        return change_customer(ctx, customer_id, expected_version, update)
 
     def set_traits(
         self,
@@ -319,39 +319,12 @@ class CustomerService:
         at = self._context.now()
         schema = self._context.settings.trait_schema
         removed = _reusable(remove)
-        return self.change(
+        return change_customer(
+            self._context,
             customer_id,
             expected_version,
             lambda c: c.set_traits(values, at=at, schema=schema, remove=removed),
         )
-
-    def change(
-        self,
-        customer_id: str,
-        expected_version: int | None,
-        change: Callable[[Customer], tuple[str, ...]],
-    ) -> Customer:
-        """Load the customer, apply ``change`` (returning the fields it changed) and store
-        it: the one way every service changes a customer (consent, account links)."""
-        expected_version = expected_version_of(expected_version)
-        wanted = CustomerId(check_id("customer_id", customer_id))
-
-        def attempt() -> Customer:
-            with self._context.unit_of_work() as uow:
-                customer = uow.customers.get(wanted)
-                if expected_version is not None and customer.version != expected_version:
-                    raise ConcurrencyConflict("customer", wanted, expected_version)
-                if change(customer):
-                    check_keys_and_links(uow, customer)
-                    uow.customers.update(customer)
-                    uow.commit()
-                return customer
-
-        if expected_version is not None:
-            return attempt()  # the caller asked to hear of any other writer
-        # Without one, another writer saving the customer meanwhile is no reason to refuse:
-        # the change is applied again to what they stored.
-        return retry_conflicts(attempt)
 
     def import_many(
         self,
@@ -389,6 +362,40 @@ class CustomerService:
             result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
             uow.commit()
         return result
+
+
+def change_customer(
+    context: Context,
+    customer_id: str,
+    expected_version: int | None,
+    change: Callable[[Customer], tuple[str, ...]],
+) -> Customer:
+    """Load the customer, apply ``change`` (returning the fields it changed) and store it:
+    the one way every service changes a customer (profile, traits, consent, account links).
+
+    Raises:
+        NotFound: no such customer.
+        ConcurrencyConflict: ``expected_version`` is given and not the stored version.
+    """
+    expected_version = expected_version_of(expected_version)
+    wanted = CustomerId(check_id("customer_id", customer_id))
+
+    def attempt() -> Customer:
+        with context.unit_of_work() as uow:
+            customer = uow.customers.get(wanted)
+            if expected_version is not None and customer.version != expected_version:
+                raise ConcurrencyConflict("customer", wanted, expected_version)
+            if change(customer):
+                check_keys_and_links(uow, customer)
+                uow.customers.update(customer)
+                uow.commit()
+            return customer
+
+    if expected_version is not None:
+        return attempt()  # the caller asked to hear of any other writer
+    # Without one, another writer saving the customer meanwhile is no reason to refuse:
+    # the change is applied again to what they stored.
+    return retry_conflicts(attempt)
 
 
 def _reusable(value: Any) -> Any:
