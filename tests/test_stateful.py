@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 
 from crmkit.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from crmkit.adapters.sqlalchemy import SqlStore, metadata
-from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import (
     Channel,
     Customer,
@@ -37,7 +36,7 @@ from crmkit.domain import (
     TenantId,
 )
 from crmkit.errors import CrmError, UsageError
-from crmkit.ports import Store
+from crmkit.ports import Publisher, Store
 from crmkit.testing.databases import scratch_store
 from crmkit.testing.stateful import TENANTS, AdapterStateMachine
 from tests.conftest import BACKENDS, backend_url

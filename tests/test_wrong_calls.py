@@ -12,7 +12,6 @@ import pytest
 from crmkit import CRM
 from tests.front_door import bound, public_methods
 
-
 METHODS = [path for path, _ in public_methods()]
 
 

@@ -28,8 +28,6 @@ from crmkit.adapters._memory_loyalty import (
     StoredLedger,
     referral_copy,
 )
-from crmkit.app.outbox import OutboxReader
-from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
     Account,
     AccountId,
@@ -62,7 +60,16 @@ from crmkit.errors import (
     ReferralRefused,
     ValidationError,
 )
-from crmkit.ports import ImportResult, OnExisting, OutboxMessage, Page, check_on_existing
+from crmkit.ports import (
+    BaseUnitOfWork,
+    ImportResult,
+    OnExisting,
+    OutboxMessage,
+    OutboxReader,
+    Page,
+    Publisher,
+    check_on_existing,
+)
 
 __all__ = ["InMemoryOutbox", "InMemoryStore", "InMemoryUnitOfWork"]
 

@@ -18,10 +18,9 @@ from crmkit.adapters.sqlalchemy.engine import connect, writing
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.mapping import from_us
-from crmkit.app.outbox import OutboxReader
 from crmkit.domain import TenantId
 from crmkit.domain.values.ids import check_tenant
-from crmkit.ports import OutboxMessage
+from crmkit.ports import OutboxMessage, OutboxReader
 
 __all__ = ["OutboxMessage", "SqlOutbox"]
 

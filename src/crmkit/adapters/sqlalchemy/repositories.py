@@ -27,7 +27,6 @@ from crmkit.adapters.sqlalchemy import mapping as m
 from crmkit.adapters.sqlalchemy import segments as sg
 from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.lists import key_in
-from crmkit.app.unit_of_work import EventSource
 from crmkit.domain import (
     Account,
     AccountId,
@@ -48,7 +47,7 @@ from crmkit.errors import (
     NotFound,
     ValidationError,
 )
-from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
+from crmkit.ports import EventSource, ImportResult, OnExisting, Page, check_on_existing
 
 __all__ = ["SqlAccounts", "SqlCustomers", "SqlInteractions"]
 

@@ -31,7 +31,6 @@ from crmkit.adapters.sqlalchemy.repositories import SqlAccounts, SqlCustomers, S
 from crmkit.adapters.sqlalchemy.segment_memberships import SqlSegmentMemberships
 from crmkit.adapters.sqlalchemy.stage_histories import SqlStageHistories
 from crmkit.adapters.sqlalchemy.subjects import Subject, subject_of
-from crmkit.app.unit_of_work import BaseUnitOfWork, Publisher
 from crmkit.domain import (
     DomainEvent,
     EnteredSegment,
@@ -42,6 +41,7 @@ from crmkit.domain import (
     TenantId,
 )
 from crmkit.errors import ConfigurationError, UsageError
+from crmkit.ports import BaseUnitOfWork, Publisher
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]
 

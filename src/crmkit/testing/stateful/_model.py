@@ -15,11 +15,10 @@ import attrs
 
 from crmkit.app.clocks import FixedClock, SequentialIds
 from crmkit.app.settings import Settings
-from crmkit.app.unit_of_work import Publisher
 from crmkit.domain import Customer, DomainEvent, Interaction, PointsBalance, StageHistory, TenantId
 from crmkit.errors import CrmError
 from crmkit.front import CRM
-from crmkit.ports import Outbox, Page, Store, UnitOfWork
+from crmkit.ports import Outbox, Page, Publisher, Store, UnitOfWork
 from crmkit.testing.stateful._config import LIFECYCLES, LOYALTY, TENANTS
 
 T = TypeVar("T")

@@ -1,8 +1,10 @@
-"""The shared half of every unit of work: the ``with`` protocol, event collection, publishing.
+"""The unit of work: one atomic change to one tenant's data, over every capability.
 
-An adapter subclasses `BaseUnitOfWork` and supplies ``_begin``, ``_commit`` and
-``_rollback``; its repositories call ``_track`` with every aggregate they hand out or store,
-so the events those aggregates collect are gathered at commit.
+`UnitOfWork` is the Protocol the application uses; `BaseUnitOfWork` is the shared half of
+every implementation (the ``with`` protocol, event collection, publishing after commit), which
+an adapter subclasses, supplying ``_begin``, ``_commit`` and ``_rollback``. Its repositories
+call ``_track`` with every aggregate they hand out or store, so the events those aggregates
+collect are gathered at commit.
 """
 
 from __future__ import annotations
@@ -12,11 +14,58 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
-from crmkit.domain import DomainEvent, TenantId
+from crmkit.domain import (
+    DomainEvent,
+    TenantId,
+)
 from crmkit.errors import UsageError
+from crmkit.ports.customers import CustomerStorage
+from crmkit.ports.interactions import InteractionStorage
+from crmkit.ports.lifecycle import LifecycleStorage
+from crmkit.ports.loyalty import LoyaltyStorage
+from crmkit.ports.segments import SegmentStorage
 
-__all__ = ["BaseUnitOfWork", "EventSource", "Publisher"]
+__all__ = ["BaseUnitOfWork", "EventSource", "Publisher", "UnitOfWork", "UnitOfWorkFactory"]
 
+
+class UnitOfWork(
+    CustomerStorage, InteractionStorage, LifecycleStorage, SegmentStorage, LoyaltyStorage, Protocol
+):
+    """One atomic change to one tenant's data.
+
+    Use it as a context manager: leaving the block without `commit` rolls everything back.
+    After a successful commit the events of every aggregate it saw are published. Its
+    repositories come from one protocol per capability (`CustomerStorage`,
+    `InteractionStorage`, …); a store holding only some capabilities declares so in its
+    ``capabilities`` (see `crmkit.ports.Store`).
+    """
+
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant every repository of this unit of work is bound to."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> list[DomainEvent]:
+        """Make every change durable at once, then publish and return the events."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change made since the unit of work began."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+#: What a unit of work publishes its committed events to.
 Publisher = Callable[[list[DomainEvent]], None]
 
 

@@ -1,14 +1,65 @@
-"""The shared half of every outbox reader: validated fetching and at-least-once relaying."""
+"""The outbox: committed events waiting to be forwarded, and the shared half of a reader."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Protocol
 
+import attrs
+
+from crmkit.domain import (
+    DomainEvent,
+    TenantId,
+)
 from crmkit.errors import ValidationError
-from crmkit.ports import OutboxMessage
 
-__all__ = ["OutboxReader"]
+__all__ = ["MAX_FETCH", "Outbox", "OutboxMessage", "OutboxReader"]
+
+
+@attrs.frozen
+class OutboxMessage:
+    """One stored event awaiting delivery.
+
+    Attributes:
+        position: its place in the outbox; messages are handed out in this order.
+        tenant: the tenant whose change raised it.
+        aggregate_id: the customer or account it is about.
+        event: the domain event itself.
+        recorded_at: the instant of the change.
+    """
+
+    position: int
+    tenant: TenantId
+    aggregate_id: str
+    event: DomainEvent
+    recorded_at: datetime
+
+
+class Outbox(Protocol):
+    """The events committed with their changes, waiting to be forwarded by the host."""
+
+    def fetch(self, limit: int = 100) -> list[OutboxMessage]:
+        """The oldest undelivered messages, at most ``limit``, in outbox order."""
+        ...
+
+    def acknowledge(self, messages: Iterable[OutboxMessage | int]) -> int:
+        """Mark messages (or positions) delivered; returns how many were newly marked."""
+        ...
+
+    def relay(self, send: Callable[[OutboxMessage], object], *, limit: int = 100) -> int:
+        """Send pending messages oldest first, acknowledging each once ``send`` returned."""
+        ...
+
+    def pending(self) -> int:
+        """How many messages wait for delivery."""
+        ...
+
+    def purge(self) -> int:
+        """Delete delivered messages; returns how many were deleted."""
+        ...
+
 
 MAX_FETCH = 10_000
 
