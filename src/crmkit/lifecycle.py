@@ -9,7 +9,6 @@ A CRM tracks the models of its settings (``Settings(lifecycles=[CUSTOMER_LIFECYC
 ``crm.lifecycle`` moves subjects through them.
 """
 
-from crmkit.app.lifecycle import ProgressionReport
 from crmkit.domain import (
     CUSTOMER_LIFECYCLE,
     DEAL_PIPELINE,
@@ -19,6 +18,7 @@ from crmkit.domain import (
     FunnelStep,
     LifecycleModel,
     Outcome,
+    ProgressionReport,
     ProgressionRule,
     Stage,
     StageChange,

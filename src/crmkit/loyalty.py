@@ -9,7 +9,6 @@ A CRM runs the programme of its settings (``Settings(loyalty=programme)``); ``cr
 reads balances, redeems and runs the points job.
 """
 
-from crmkit.app.loyalty import PointsJobReport
 from crmkit.domain import (
     Award,
     EntryKind,
@@ -21,6 +20,7 @@ from crmkit.domain import (
     Period,
     PeriodCap,
     PointsBalance,
+    PointsJobReport,
     PointsLedger,
     Programme,
     Redemption,

@@ -19,8 +19,6 @@ from collections.abc import Mapping, Set
 from types import MappingProxyType
 from typing import Any
 
-from crmkit.app.lifecycle import ProgressionReport
-from crmkit.app.loyalty import PointsJobReport
 from crmkit.domain import (
     AggregateCondition,
     AllOf,
@@ -30,7 +28,9 @@ from crmkit.domain import (
     InteractionCount,
     LifecycleModel,
     Members,
+    PointsJobReport,
     PostalAddress,
+    ProgressionReport,
     ProgressionRule,
     StageCondition,
     StageHistory,

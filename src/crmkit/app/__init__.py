@@ -9,16 +9,12 @@ them as attributes.
 from crmkit.app.bus import EventBus, raise_handler_errors
 from crmkit.app.clocks import FixedClock, SequentialIds, SystemClock, UuidIds
 from crmkit.app.context import Context
-from crmkit.app.lifecycle import ProgressionReport
-from crmkit.app.loyalty import PointsJobReport
 from crmkit.app.settings import Settings
 
 __all__ = [
     "Context",
     "EventBus",
     "FixedClock",
-    "PointsJobReport",
-    "ProgressionReport",
     "SequentialIds",
     "Settings",
     "SystemClock",

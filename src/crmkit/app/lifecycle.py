@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-import attrs
-
 from crmkit.app.context import Context
 from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
 from crmkit.app.retries import retry_conflicts
@@ -17,6 +15,7 @@ from crmkit.domain import (
     Facts,
     Funnel,
     LifecycleModel,
+    ProgressionReport,
     StageChanged,
     StageFlow,
     StageHistory,
@@ -26,36 +25,12 @@ from crmkit.domain import (
     stage_durations,
 )
 from crmkit.domain._arguments import expected_version_of, flag, items_of
-from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
 
-__all__ = ["LifecycleService", "ProgressionReport"]
-
-
-@attrs.frozen
-class ProgressionReport:
-    """What a batch re-evaluation did.
-
-    Attributes:
-        as_of: the instant the rules were evaluated at.
-        examined: how many subjects were looked at.
-        entered: how many of them entered at least one model for the first time.
-        moved: how many subjects changed stage.
-        changes: every stage change made, in order, as the `StageChanged` events that
-            announce them (each names its subject and model).
-        skipped: ``(model, subject id)`` of every history left alone because its stage is
-            no longer one of the model's stages (the model was changed under it).
-    """
-
-    as_of: datetime = attrs.field(converter=to_utc, validator=utc)
-    examined: int = attrs.field(validator=non_negative_int)
-    entered: int = attrs.field(validator=non_negative_int)
-    moved: int = attrs.field(validator=non_negative_int)
-    changes: tuple[StageChanged, ...]
-    skipped: tuple[tuple[str, str], ...] = ()
+__all__ = ["LifecycleService"]
 
 
 class LifecycleService:

@@ -23,11 +23,11 @@ from crmkit.domain import (
     LedgerEntry,
     LedgerState,
     PointsBalance,
+    PointsJobReport,
     PointsLedger,
     Programme,
     StatementLine,
 )
-from crmkit.domain._checks import non_negative_int, to_utc, utc
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import (
@@ -36,28 +36,9 @@ from crmkit.errors import (
 )
 from crmkit.ports import UnitOfWork
 
-__all__ = ["LoyaltyService", "PointsJobReport"]
+__all__ = ["LoyaltyService"]
 
 T = TypeVar("T")
-
-
-@attrs.frozen
-class PointsJobReport:
-    """What one run of `LoyaltyService.run_job` did.
-
-    Attributes:
-        as_of: the instant it matured and expired points at.
-        members: the members whose points or tier it changed.
-        matured: the points that became available.
-        expired: the points that expired.
-        skipped: members it left alone because their ledger has entries after ``as_of``.
-    """
-
-    as_of: datetime = attrs.field(converter=to_utc, validator=utc)
-    members: int = attrs.field(validator=non_negative_int)
-    matured: int = attrs.field(validator=non_negative_int)
-    expired: int = attrs.field(validator=non_negative_int)
-    skipped: tuple[CustomerId, ...] = ()
 
 
 class LoyaltyService:

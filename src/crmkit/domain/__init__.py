@@ -64,6 +64,7 @@ from crmkit.domain.lifecycle.presets import (
     HUBSPOT_LIFECYCLE,
     PRESETS,
 )
+from crmkit.domain.lifecycle.report import ProgressionReport
 from crmkit.domain.loyalty import (
     ROUNDING_MODES,
     Award,
@@ -79,6 +80,7 @@ from crmkit.domain.loyalty import (
     PointsBalance,
     PointsEarned,
     PointsExpired,
+    PointsJobReport,
     PointsLedger,
     PointsRedeemed,
     Programme,
@@ -149,6 +151,8 @@ from crmkit.domain.values.texts import ensure_text
 from crmkit.domain.values.timestamps import ensure_utc
 
 __all__ = [
+    "PointsJobReport",
+    "ProgressionReport",
     "ACCOUNT_FIELDS",
     "CUSTOMER_FIELDS",
     "CUSTOMER_LIFECYCLE",

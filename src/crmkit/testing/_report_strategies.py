@@ -11,8 +11,16 @@ from datetime import datetime, timedelta
 
 from hypothesis import strategies as st
 
-from crmkit.app import PointsJobReport, ProgressionReport
-from crmkit.domain import DurationStats, Funnel, FunnelStep, StageChanged, StageFlow, Stay
+from crmkit.domain import (
+    DurationStats,
+    Funnel,
+    FunnelStep,
+    PointsJobReport,
+    ProgressionReport,
+    StageChanged,
+    StageFlow,
+    Stay,
+)
 from crmkit.domain.analytics.stages import _share, _stats
 from crmkit.domain.loyalty import LedgerState, PointsLedger
 from crmkit.ports import ImportResult

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
+from crmkit.domain.loyalty.job import PointsJobReport
 from crmkit.domain.loyalty.ledger import PointsBalance, PointsLedger, StatementLine
 from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
 from crmkit.domain.loyalty.referrals import (
@@ -32,6 +33,7 @@ from crmkit.domain.loyalty.tally import Tally, fold
 from crmkit.domain.loyalty.tiers import Tier, TierBasis, TierPolicy
 
 __all__ = [
+    "PointsJobReport",
     "CATEGORY",
     "ROUNDING_MODES",
     "Award",

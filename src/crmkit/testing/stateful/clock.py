@@ -8,8 +8,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from crmkit.app.loyalty import PointsJobReport
-from crmkit.domain import TenantId
+from crmkit.domain import PointsJobReport, TenantId
 from crmkit.testing.stateful._base import MachineState
 from crmkit.testing.stateful._config import TENANTS
 from crmkit.testing.stateful._model import _check, _Raised, _Side

@@ -9,12 +9,12 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from crmkit.app.lifecycle import ProgressionReport
 from crmkit.app.progression import facts_of
 from crmkit.domain import (
     DEAL_PIPELINE,
     CustomerId,
     LifecycleModel,
+    ProgressionReport,
     StageHistory,
     SubjectKind,
     TenantId,
