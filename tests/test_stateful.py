@@ -290,7 +290,7 @@ class LeaksAcrossTenants(InMemoryUnitOfWork):
     def __init__(self, store: InMemoryStore, tenant: TenantId, publish: Publisher) -> None:
         super().__init__(store, tenant, publish)
         other = TENANTS[1] if tenant == TENANTS[0] else TENANTS[0]
-        open_other = functools.partial(store.unit_of_work, other)
+        open_other = functools.partial(InMemoryUnitOfWork, store, other)
         self.customers = _Leaky(self.customers, open_other)  # type: ignore[assignment]
 
 

@@ -77,8 +77,8 @@ _STRATEGIES = {
     "Funnel": "funnels",
     "StageFlow": "stage_flows",
     "LedgerState": "ledger_states",
-    "app:PointsJobReport": "points_job_reports",
-    "app:ProgressionReport": "progression_reports",
+    "PointsJobReport": "points_job_reports",
+    "ProgressionReport": "progression_reports",
     "ports:ImportResult": "import_results",
 }
 
