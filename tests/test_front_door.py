@@ -282,3 +282,22 @@ class TestHandlerErrors:
         with pytest.raises(ValidationError) as refused:
             crm.events.subscribe("CustomerRegistered", print)  # type: ignore[arg-type]
         assert refused.value.errors[0].path == "event_type"
+
+
+class TestAccounts:
+    def test_accounts_are_listed_and_streamed_in_id_order(self) -> None:
+        """The same verbs as customers: list pages, stream reads page by page."""
+        crm = CRM.in_memory(settings())
+        for name in ("b", "a", "c"):
+            crm.accounts.register(name=name.upper(), account_id=name)
+        first = crm.accounts.list(limit=2)
+        assert [a.id for a in first.items] == ["a", "b"]
+        rest = crm.accounts.list(limit=2, cursor=first.next_cursor)
+        assert [a.id for a in rest.items] == ["c"]
+        assert [a.id for a in crm.accounts.stream(batch_size=1)] == ["a", "b", "c"]
+
+    def test_a_bad_page_size_names_the_parameter(self) -> None:
+        crm = CRM.in_memory(settings())
+        with pytest.raises(ValidationError) as refused:
+            list(crm.accounts.stream(batch_size=0))
+        assert refused.value.errors[0].path == "batch_size"

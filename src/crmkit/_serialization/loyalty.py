@@ -13,8 +13,8 @@ from crmkit._serialization.problems import Bad, field_errors
 from crmkit._serialization.scalars import dict_fn, strict_set, strict_tuple
 from crmkit.domain import Channel
 from crmkit.domain._checks import MAX_BIGINT, MAX_VERSION, SLUG
+from crmkit.domain.loyalty.balance import PointsBalance
 from crmkit.domain.loyalty.entries import LedgerEntry
-from crmkit.domain.loyalty.ledger import PointsBalance
 from crmkit.domain.loyalty.programme import EarningRule, Programme, Reward
 from crmkit.domain.loyalty.referrals import Referral, ReferralPolicy
 from crmkit.domain.loyalty.rules import EventRule, Multiplier, PeriodCap, SpendRule

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterator
+
 from crmkit.app.context import Context
 from crmkit.app.customers import CustomerService
 from crmkit.app.progression import enter_models
@@ -15,9 +18,10 @@ from crmkit.domain import (
     Customer,
     SubjectKind,
 )
-from crmkit.domain._arguments import expected_version_of
+from crmkit.domain._arguments import expected_version_of, page_limit
 from crmkit.domain.values.ids import check_id
 from crmkit.errors import ConcurrencyConflict, DuplicateAccount
+from crmkit.ports import Page
 
 __all__ = ["AccountService"]
 
@@ -75,6 +79,28 @@ class AccountService:
         with self._context.reading() as uow:
             return uow.accounts.get(AccountId(check_id("account_id", account_id)))
 
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Page[Account]:
+        """One page of the tenant's accounts in id order; pass ``next_cursor`` for the next.
+
+        Raises:
+            ValidationError: ``limit`` is not an int from 1 to 10,000.
+        """
+        page_limit(limit)
+        with self._context.reading() as uow:
+            return uow.accounts.list(limit=limit, cursor=cursor)
+
+    def stream(self, *, batch_size: int = 1000) -> Iterator[Account]:
+        """Every account of the tenant in id order, a page of ``batch_size`` at a time, each
+        page in its own short transaction (no connection is held between pages)."""
+        page_limit(batch_size, "batch_size")
+        cursor: str | None = None
+        while True:
+            page = self.list(limit=batch_size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     def update(
         self,
         account_id: str,
@@ -125,14 +151,14 @@ class AccountService:
         """Remove the customer's link to an account; returns the stored customer."""
         return self._customers.update(customer_id, account=None)
 
-    def contacts(self, account_id: str) -> list[Customer]:
+    def contacts(self, account_id: str) -> builtins.list[Customer]:
         """Every customer linked to the account, in id order.
 
         Raises:
             NotFound: no such account.
         """
         account = AccountId(check_id("account_id", account_id))
-        contacts: list[Customer] = []
+        contacts: builtins.list[Customer] = []
         with self._context.reading() as uow:
             uow.accounts.get(account)
             cursor: str | None = None

@@ -8,10 +8,11 @@ rewarded through the programme's `ReferralPolicy`.
 
 from __future__ import annotations
 
+from crmkit.domain.loyalty.balance import PointsBalance, StatementLine
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.job import PointsJobReport
-from crmkit.domain.loyalty.ledger import PointsBalance, PointsLedger, StatementLine
+from crmkit.domain.loyalty.ledger import PointsLedger
 from crmkit.domain.loyalty.programme import Award, EarningRule, Programme, Redemption, Reward
 from crmkit.domain.loyalty.referrals import (
     Referral,
