@@ -301,3 +301,33 @@ class TestAccounts:
         with pytest.raises(ValidationError) as refused:
             list(crm.accounts.stream(batch_size=0))
         assert refused.value.errors[0].path == "batch_size"
+
+
+class TestSignatures:
+    def test_as_of_is_keyword_only_everywhere(self) -> None:
+        """``crm.segments.count(rule, moment)`` would read as a second rule: always name it."""
+        import inspect
+
+        from tests.front_door import public_methods
+
+        positional = [
+            path
+            for path, function in public_methods()
+            for name, parameter in inspect.signature(function).parameters.items()
+            if name == "as_of" and parameter.kind is not inspect.Parameter.KEYWORD_ONLY
+        ]
+        assert positional == []
+
+    def test_no_parameter_is_typed_as_anything(self) -> None:
+        """Signatures say what they take (``Condition | Segment``, ``PhoneNumber | str``)."""
+        import inspect
+
+        from tests.front_door import public_methods
+
+        vague = [
+            f"{path}({name})"
+            for path, function in public_methods()
+            for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.annotation in ("Any", "object")
+        ]
+        assert vague == []
