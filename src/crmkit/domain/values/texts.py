@@ -18,7 +18,7 @@ from crmkit.errors import ValidationError
 
 __all__ = ["ensure_text"]
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def ensure_text(value: Any, path: str = "text") -> str:
@@ -38,11 +38,11 @@ def ensure_text(value: Any, path: str = "text") -> str:
         raise ValidationError.single(path, value, "must be text")
     if value.isascii() and "\x00" not in value:
         return value
-    found = _UNSTORABLE.search(value)
+    found = _SURROGATE.search(value)  # invalid Unicode is named before a mere NUL
     if found is None:
+        if "\x00" in value:
+            raise ValidationError.single(path, value, "must not contain the NUL character (U+0000)")
         return value
-    if found.group() == "\x00":
-        raise ValidationError.single(path, value, "must not contain the NUL character (U+0000)")
     raise ValidationError.single(
         path,
         value,
