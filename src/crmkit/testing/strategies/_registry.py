@@ -100,7 +100,7 @@ from crmkit.domain.loyalty import (
     TierChanged,
     TierPolicy,
 )
-from crmkit.ports import ImportResult, OutboxMessage
+from crmkit.ports import ImportResult, OutboxMessage, Page
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -119,7 +119,8 @@ def drawn_by(function: str, *, of_type: bool = False) -> Resolver:
         function: a public strategy's name (``"customers"``), or a private one's as
             ``"module:name"`` (``"_loyalty:_tiers"``) for types with no public strategy.
         of_type: call it with ``of=`` the requested type, for the strategies that draw one
-            class of a union (`domain_events`, `conditions`).
+            class of a union (`domain_events`, `conditions`) or the items of a generic
+            (``Page[Customer]``).
 
     Returns:
         What ``st.register_type_strategy`` takes: a function of the requested type.
@@ -155,6 +156,7 @@ STRATEGIES: dict[type, Resolver] = {
     # interactions
     Interaction: drawn_by("interactions"),
     ImportResult: drawn_by("import_results"),
+    Page: drawn_by("_reports:_pages", of_type=True),
     # events
     DomainEvent: _EVENTS,
     AccountChanged: _EVENTS,

@@ -1,15 +1,16 @@
-"""Strategies for the reports crmkit's jobs and imports return, and a ledger's state."""
+"""Strategies for what crmkit's jobs, imports and listings return, and a ledger's state."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
 from crmkit.app import PointsJobReport, ProgressionReport
 from crmkit.domain import StageChanged
 from crmkit.domain.loyalty import LedgerState
-from crmkit.ports import ImportResult
+from crmkit.ports import ImportResult, Page
 from crmkit.testing.strategies._analytics import COUNTS, NAMES
 from crmkit.testing.strategies._events import domain_events
 from crmkit.testing.strategies._points import _ledgers
@@ -64,3 +65,11 @@ def progression_reports() -> st.SearchStrategy[ProgressionReport]:
 
     counts = st.tuples(COUNTS, COUNTS, COUNTS)
     return st.builds(report, utc_datetimes(), counts, changes, skipped)
+
+
+def _pages(of: Any) -> st.SearchStrategy[Page[Any]]:
+    """Pages of a listing, of up to three items: of the type asked for (``Page[Customer]``)
+    or, for a bare ``Page``, of ids; a cursor to the next one, unless it is the last."""
+    (item, *_) = get_args(of) or (str,)
+    items = ids() if item is str else st.from_type(item)
+    return st.builds(Page, st.lists(items, max_size=3).map(tuple), st.none() | ids())
