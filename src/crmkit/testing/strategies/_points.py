@@ -141,7 +141,7 @@ def points_balances(*, programme: str | None = None) -> st.SearchStrategy[Points
     return _points_balance(programme)
 
 
-# --- Loyalty: more parts, for ``st.from_type`` --------------------------------------------
+# --- Ledgers booked through their own methods ------------------------------------------------
 
 
 def _rule_kinds(rule: SpendRule | EventRule) -> frozenset[str]:
