@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import pkgutil
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from enum import Enum
 from functools import cache
+from types import ModuleType
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from crmkit import (
@@ -229,26 +234,57 @@ def consent_histories(purpose: str = "marketing") -> st.SearchStrategy[list[Cons
     return st.lists(record, max_size=8)
 
 
-#: Public crmkit types that are not data: `Facts` holds arbitrary field values (even a whole
-#: customer) for evaluating a rule, and `Page` is a generic container of other types.
-NOT_SERIALISABLE = frozenset({"Facts", "Page"})
+#: Top-level modules of crmkit that are layers, not facades: a user reaches their public
+#: classes through ``crmkit`` or a facade module (``crmkit.segments``, ``crmkit.ports``, …).
+NOT_FACADES = frozenset({"adapters", "app", "cli", "domain", "front", "testing"})
+
+#: The unions `structure` builds from a tag, though they are not attrs classes themselves (or
+#: are only a base class): ``structure(data, Condition)`` picks the class from ``"type"``.
+UNIONS = frozenset({"Condition", "DomainEvent"})
+
+#: Public crmkit types that are deliberately not data, so have no JSON form:
+#: - `Facts` holds arbitrary field values (even a whole customer) for evaluating a rule;
+#: - `Page` is a generic container of other types (a page of customers, of interactions …);
+#: - `OutboxMessage` is the outbox's own record: adapters store its event with
+#:   `event_to_dict`, and `to_json` writes only the fields every event has (no ``"type"``).
+NOT_SERIALISABLE = frozenset({"Facts", "OutboxMessage", "Page"})
+
+
+def public_modules() -> list[ModuleType]:
+    """``crmkit`` and each of its public facade modules (every top-level module but the
+    private ones and `NOT_FACADES`), so that a new facade is walked the day it is born."""
+    import crmkit
+
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules(crmkit.__path__)
+        if not info.name.startswith("_") and info.name not in NOT_FACADES
+    )
+    return [crmkit, *(importlib.import_module(f"crmkit.{name}") for name in names)]
+
+
+def public_types() -> dict[str, type]:
+    """Every public class of crmkit that is data: the attrs classes, the enums and the
+    `UNIONS` that ``crmkit`` and its facades export, by name (one name per class)."""
+    found: dict[str, type] = {}
+    for module in public_modules():
+        for name in getattr(module, "__all__", ()):
+            kind = getattr(module, name)
+            if not isinstance(kind, type) or kind in found.values():
+                continue
+            if attrs.has(kind) or name in UNIONS or issubclass(kind, Enum):
+                found[name] = kind
+    return dict(sorted(found.items()))
 
 
 def serialisable_types() -> list[type]:
-    """Every public attrs class of `crmkit` that `structure` builds, plus the two unions
-    (`Condition`, `DomainEvent`), by name."""
-    import attrs
-
-    import crmkit
-
-    found = {
-        name: kind
-        for name in crmkit.__all__
-        if isinstance(kind := getattr(crmkit, name), type)
-        and (attrs.has(kind) or name in ("Condition", "DomainEvent"))
-        and name not in NOT_SERIALISABLE
-    }
-    return [found[name] for name in sorted(found)]
+    """Every public type of `public_types` that is an attrs class or a union, but those
+    `NOT_SERIALISABLE`: each one `crmkit.serialization` writes and reads back."""
+    return [
+        kind
+        for name, kind in public_types().items()
+        if name not in NOT_SERIALISABLE and not issubclass(kind, Enum)
+    ]
 
 
 #: Values an attacker or a broken client puts where a valid one was (see `hostile_values`).

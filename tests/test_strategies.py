@@ -11,29 +11,11 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-import crmkit
-from crmkit import (
-    CRM,
-    Account,
-    AccountLink,
-    Channel,
-    ConsentRecord,
-    ContactPoint,
-    Customer,
-    EmailAddress,
-    Interaction,
-    Money,
-    PhoneNumber,
-    PostalAddress,
-    Settings,
-    TraitSchema,
-    TraitType,
-)
+from crmkit import CRM, Channel, ConsentRecord, Interaction, Money, Settings, TraitSchema, TraitType
 from crmkit.domain import validate_traits
 from crmkit.domain._checks import SLUG
 from crmkit.domain.loyalty import (
     EventRule,
-    LedgerEntry,
     PointsBalance,
     PointsEarned,
     PointsExpired,
@@ -42,49 +24,18 @@ from crmkit.domain.loyalty import (
     Programme,
     Referral,
     ReferralChanged,
-    ReferralPolicy,
     ReferralStatus,
     TierChanged,
 )
 from crmkit.domain.values.ids import check_id
 from crmkit.events import DomainEvent
-from crmkit.serialization import from_json, to_json
 from crmkit.testing import strategies as cs
-from tests.strategies import NOT_SERIALISABLE
 
 #: Drawing a whole customer with the public strategy is costly (it rebuilds its parts on every
 #: draw): check registration on fewer examples than the profile asks for.
 few = settings(max_examples=max(5, settings().max_examples // 8))
 
-REGISTERED = [
-    Account,
-    AccountLink,
-    ConsentRecord,
-    ContactPoint,
-    Customer,
-    DomainEvent,
-    EmailAddress,
-    Interaction,
-    Money,
-    PhoneNumber,
-    PostalAddress,
-    TraitSchema,
-    Programme,
-    LedgerEntry,
-    ReferralPolicy,
-    Referral,
-    PointsBalance,
-]
-
 LOYALTY_EVENTS = [PointsEarned, PointsRedeemed, PointsExpired, TierChanged, ReferralChanged]
-
-PUBLIC_ATTRS_CLASSES = sorted(
-    name
-    for name in crmkit.__all__
-    if isinstance(getattr(crmkit, name), type)
-    and attrs.has(getattr(crmkit, name))
-    and name != "Page"  # Page is generic, not a domain type
-)
 
 
 def revalidated(value: object) -> object:
@@ -100,39 +51,8 @@ class TestEntryPoint:
         (hook,) = [ep for ep in entry_points(group="hypothesis") if ep.name == "crmkit"]
         assert hook.value == "crmkit.testing._hypothesis_hook:register_strategies"
 
-    @pytest.mark.parametrize("kind", REGISTERED, ids=lambda t: t.__name__)
-    @few
-    @given(data=st.data())
-    def test_from_type_draws_valid_values(self, kind: type, data: st.DataObject) -> None:
-        """``st.from_type`` works for every registered type and gives valid values."""
-        value = data.draw(st.from_type(kind))
-        assert isinstance(value, kind)
-        assert revalidated(value) == value
-
-    @pytest.mark.parametrize("name", PUBLIC_ATTRS_CLASSES)
-    def test_every_public_type_resolves_through_from_type(self, name: str) -> None:
-        """Every public attrs class of `crmkit` can be drawn with ``st.from_type``."""
-        kind = getattr(crmkit, name)
-
-        @settings(max_examples=5, database=None, phases=[Phase.generate])
-        @given(st.from_type(kind))
-        def draws(value: object) -> None:
-            assert isinstance(value, kind)
-
-        draws()
-
-    @pytest.mark.parametrize("name", [n for n in PUBLIC_ATTRS_CLASSES if n not in NOT_SERIALISABLE])
-    def test_what_every_public_type_draws_round_trips_through_json(self, name: str) -> None:
-        """What ``st.from_type`` draws is data: `to_json` writes it and `from_json` reads it
-        back equal (no naive datetime, no NaN, no negative count, no unwritable field)."""
-        kind = getattr(crmkit, name)
-
-        @settings(max_examples=10, database=None, phases=[Phase.generate])
-        @given(st.from_type(kind))
-        def round_trips(value: object) -> None:
-            assert from_json(to_json(value), kind) == value
-
-        round_trips()
+    # What `st.from_type` draws for every public type, and its round trip through JSON, are
+    # checked in tests/test_public_types.py.
 
 
 class TestStrategyOptions:
