@@ -91,10 +91,11 @@ class TestEveryPublicTypeHasAStrategy:
         the ``hypothesis`` entry point registered them. (With Hypothesis plugins off,
         importing `crmkit.testing.strategies` registers them.)"""
         draw = (
-            "import crmkit\n"
+            "import crmkit, crmkit.events, crmkit.lifecycle, crmkit.loyalty, crmkit.segments\n"
             "from hypothesis import strategies as st\n"
-            "for kind in (crmkit.Customer, crmkit.Programme, crmkit.Tier, crmkit.StageFlow,"
-            " crmkit.PointsEarned, crmkit.AllOf):\n"
+            "for kind in (crmkit.Customer, crmkit.loyalty.Programme, crmkit.loyalty.Tier,"
+            " crmkit.lifecycle.StageFlow, crmkit.events.PointsEarned, crmkit.segments.AllOf,"
+            " crmkit.Settings):\n"
             "    assert isinstance(st.from_type(kind).example(), kind), kind\n"
         )
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -58,6 +58,7 @@ from crmkit.testing.strategies._segments import (
     segment_snapshots,
     segments,
 )
+from crmkit.testing.strategies._settings import settings
 from crmkit.testing.strategies._values import EARLIEST as EARLIEST
 from crmkit.testing.strategies._values import LATEST as LATEST
 from crmkit.testing.strategies._values import (
@@ -78,6 +79,7 @@ from crmkit.testing.strategies._values import (
 )
 
 __all__ = [
+    "settings",
     "account_ids",
     "account_links",
     "accounts",

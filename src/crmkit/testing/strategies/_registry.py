@@ -19,6 +19,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from crmkit.app.settings import Settings
 from crmkit.domain import (
     Account,
     AccountChanged,
@@ -43,11 +44,8 @@ from crmkit.domain import (
     FieldCondition,
     Funnel,
     FunnelStep,
-    HasField,
     HasTag,
-    HasTrait,
     Interaction,
-    InteractionCount,
     InteractionRecorded,
     LeftSegment,
     LifecycleModel,
@@ -69,7 +67,6 @@ from crmkit.domain import (
     StageFlow,
     StageHistory,
     Stay,
-    TimeInStage,
     TraitCondition,
     TraitDefinition,
     TraitSchema,
@@ -180,11 +177,7 @@ STRATEGIES: dict[type, Resolver] = {
     AllOf: _CONDITIONS,
     AnyOf: _CONDITIONS,
     Not: _CONDITIONS,
-    HasField: _CONDITIONS,
     HasTag: _CONDITIONS,
-    HasTrait: _CONDITIONS,
-    InteractionCount: _CONDITIONS,
-    TimeInStage: _CONDITIONS,
     AggregateCondition: _CONDITIONS,
     ConsentCondition: _CONDITIONS,
     FieldCondition: _CONDITIONS,
@@ -213,6 +206,7 @@ STRATEGIES: dict[type, Resolver] = {
     StageFlow: drawn_by("stage_flows"),
     # loyalty
     Programme: drawn_by("loyalty_programmes"),
+    Settings: drawn_by("settings"),
     SpendRule: drawn_by("_loyalty:_spend_rules"),
     EventRule: drawn_by("_loyalty:_event_rules"),
     Multiplier: drawn_by("_loyalty:_multipliers"),
