@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule
 from crmkit.adapters._bulk import is_replayed_customer
+from crmkit.adapters._lookups import check_search_text, search_matches
 from crmkit.adapters.memory.tables import keyset_page
 from crmkit.domain import (
     AccountId,
@@ -18,6 +19,7 @@ from crmkit.domain import (
     EmailAddress,
     Facts,
     Interaction,
+    PhoneNumber,
     SubjectKind,
 )
 from crmkit.domain._arguments import instance_of
@@ -128,6 +130,47 @@ class Customers:
         with self._uow._store.lock:
             indexed = self._uow._tables.external_ids.get((source, external_id))
         return self._find_where(lambda c: c.external_ids.get(source) == external_id, indexed)
+
+    def find_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        """The customer whose phone has the E.164 part of ``phone``, extensions ignored.
+
+        Args:
+            phone: the number to look for.
+
+        Returns:
+            The matching customer (of several, the one with the smallest id), or ``None``.
+
+        Raises:
+            ValidationError: ``phone`` is not a `PhoneNumber`.
+        """
+        instance_of(phone, PhoneNumber, "phone")
+        matching = [
+            c
+            for c in self._uow._all_customers()
+            if c.phone is not None and c.phone.e164 == phone.e164
+        ]
+        if not matching:
+            return None
+        return self._uow._handing_out(min(matching, key=lambda c: c.id))
+
+    def search(self, text: str, *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
+        """The customers whose email, given name or family name starts with ``text``.
+
+        Args:
+            text: the prefix, compared case-insensitively (`search_matches`).
+            limit: the page size, as `list`'s.
+            cursor: the ``next_cursor`` of the previous page, or ``None`` for the first.
+
+        Returns:
+            A page of the matching customers in id order, each once.
+
+        Raises:
+            ValidationError: ``text`` is empty or not text, or ``limit`` or ``cursor`` is bad.
+        """
+        check_search_text(text)
+        chosen = [c for c in self._uow._all_customers() if search_matches(c, text)]
+        page = keyset_page(chosen, limit, cursor)
+        return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
 
     def list(
         self,

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmkit.app.outbox import MAX_FETCH, OutboxReader
+from crmkit.adapters._lookups import check_outbox_read
+from crmkit.app.outbox import OutboxReader
 from crmkit.domain import TenantId
-from crmkit.errors import ValidationError
 from crmkit.ports import OutboxMessage
 
 if TYPE_CHECKING:
     from crmkit.adapters.memory.store import InMemoryStore
 
-__all__ = ["InMemoryOutbox", "check_read"]
-
-
-def check_read(after: int, limit: int) -> None:
-    """A position of 0 or more to read after and a limit of 1 to `MAX_FETCH`.
-
-    Raises:
-        ValidationError: either is not an int (a bool is not one) or is out of range.
-    """
-    if type(after) is not int or after < 0:
-        raise ValidationError.single("after", after, "must be an int of 0 or more")
-    if type(limit) is not int or not 1 <= limit <= MAX_FETCH:
-        raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_FETCH}")
+__all__ = ["InMemoryOutbox"]
 
 
 class InMemoryOutbox(OutboxReader):
@@ -42,7 +30,7 @@ class InMemoryOutbox(OutboxReader):
 
         Args:
             after: the position to read after: 0 for the start, else the last one read.
-            limit: at most this many (1 to `MAX_FETCH`).
+            limit: at most this many (1 to 10,000).
 
         Returns:
             The messages of this outbox's tenant (or of every tenant), oldest first.
@@ -50,7 +38,7 @@ class InMemoryOutbox(OutboxReader):
         Raises:
             ValidationError: ``after`` or ``limit`` is not an int in range.
         """
-        check_read(after, limit)
+        check_outbox_read(after, limit)
         with self._store.lock:
             # The list is in position order: positions are handed out as messages are added.
             later = [m for m, _ in self._store._outbox if m.position > after and self._mine(m)]
