@@ -25,6 +25,7 @@ from crmkit.domain import (
     EmailAddress,
     Interaction,
     InteractionId,
+    PhoneNumber,
     PointsBalance,
     PointsLedger,
     Programme,
@@ -138,6 +139,11 @@ class Outbox(Protocol):
         """How many messages wait for delivery."""
         ...
 
+    def read(self, *, after: int = 0, limit: int = 100) -> list[OutboxMessage]:
+        """Messages, delivered or not, positioned after ``after``, oldest first, at most
+        ``limit`` (1 to 10,000): pass the last one's position back to read on."""
+        ...
+
     def purge(self) -> int:
         """Delete delivered messages; returns how many were deleted."""
         ...
@@ -195,6 +201,16 @@ class CustomerRepository(Protocol):
 
     def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer known to host system ``source`` as ``external_id``, or ``None``."""
+        ...
+
+    def find_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        """The customer whose phone's E.164 part is ``phone``'s (extensions ignored; of
+        several, the smallest id), or ``None``."""
+        ...
+
+    def search(self, text: str, *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
+        """Customers whose email, given or family name starts with non-empty ``text``
+        (``value.lower().startswith(text.lower())``), in id order, a keyset page at a time."""
         ...
 
     def update(self, customer: Customer) -> None:

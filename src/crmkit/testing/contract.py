@@ -87,6 +87,7 @@ from crmkit.front import CRM
 from crmkit.ports import UnitOfWork
 from crmkit.segments import Condition, field, purchases, tagged
 from crmkit.testing._contract_bulk import BulkImportContract
+from crmkit.testing._contract_lookups import LookupContract
 from crmkit.testing._contract_text import ExactTextContract
 
 __all__ = ["AdapterContract"]
@@ -303,7 +304,7 @@ def _referral(
     return referral
 
 
-class AdapterContract(ExactTextContract, BulkImportContract):
+class AdapterContract(ExactTextContract, BulkImportContract, LookupContract):
     """The repository and unit-of-work contract. Subclass it and override
     ``open_unit_of_work``."""
 
