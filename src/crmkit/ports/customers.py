@@ -13,6 +13,7 @@ from crmkit.domain import (
     Customer,
     CustomerId,
     EmailAddress,
+    PhoneNumber,
 )
 from crmkit.ports.pages import ImportResult, OnExisting, Page
 
@@ -55,6 +56,16 @@ class CustomerRepository(Protocol):
 
     def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
         """The customer known to host system ``source`` as ``external_id``, or ``None``."""
+        ...
+
+    def find_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        """The customer whose phone's E.164 part is ``phone``'s (extensions ignored; of
+        several, the smallest id), or ``None``."""
+        ...
+
+    def search(self, text: str, *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
+        """Customers whose email, given or family name starts with non-empty ``text``
+        (``value.lower().startswith(text.lower())``), in id order, a keyset page at a time."""
         ...
 
     def update(self, customer: Customer) -> None:

@@ -56,6 +56,11 @@ class Outbox(Protocol):
         """How many messages wait for delivery."""
         ...
 
+    def read(self, *, after: int = 0, limit: int = 100) -> list[OutboxMessage]:
+        """Messages, delivered or not, positioned after ``after``, oldest first, at most
+        ``limit`` (1 to 10,000): pass the last one's position back to read on."""
+        ...
+
     def purge(self) -> int:
         """Delete delivered messages; returns how many were deleted."""
         ...

@@ -61,6 +61,7 @@ from crmkit.testing.contract._base import ContractBase
 from crmkit.testing.contract._bulk import BulkImportContract
 from crmkit.testing.contract._customers import CustomerContract
 from crmkit.testing.contract._interactions import InteractionContract
+from crmkit.testing.contract._lookups import LookupContract
 from crmkit.testing.contract._points_ledgers import PointsLedgerContract
 from crmkit.testing.contract._referrals import ReferralContract
 from crmkit.testing.contract._segment_memberships import SegmentMembershipContract
@@ -78,6 +79,7 @@ __all__ = [
     "CustomerContract",
     "ExactTextContract",
     "InteractionContract",
+    "LookupContract",
     "PointsLedgerContract",
     "ReferralContract",
     "SegmentMembershipContract",
@@ -89,8 +91,8 @@ __all__ = [
 
 
 class AdapterContract(
-    # Lookups: `LookupContract` (crmkit.testing._contract_lookups) joins the bases here.
     CustomerContract,
+    LookupContract,
     AccountContract,
     InteractionContract,
     UnitOfWorkContract,

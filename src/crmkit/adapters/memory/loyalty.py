@@ -16,7 +16,7 @@ from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 
 if TYPE_CHECKING:
-    from crmkit.adapters.memory import InMemoryUnitOfWork
+    from crmkit.adapters.memory.unit_of_work import InMemoryUnitOfWork
 
 __all__ = ["LedgerKey", "StoredLedger", "referral_copy"]
 
