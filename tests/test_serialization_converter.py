@@ -13,9 +13,9 @@ import pytest
 
 import crmkit.serialization as serialization
 from crmkit.errors import ValidationError
+from crmkit.segments import Segment, field
 from crmkit.serialization import structure, unstructure
 from crmkit.serialization._converter import CAPABILITIES, make_converter
-from crmkit.segments import Segment, field
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(serialization.__path__))
 
