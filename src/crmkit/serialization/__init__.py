@@ -50,81 +50,31 @@ to 10 MB is answered, with the value or a `ValidationError`, within about a seco
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Set
-from datetime import date, datetime
+from collections.abc import Mapping
 from decimal import Decimal
-from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, TypeVar
 
-import attrs
-import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
-
-from crmkit._serialization.hooks import register_strict_collections, register_timedelta_and_float
-from crmkit._serialization.limits import FIELD_LIMITS, MAX_DEPTH, check_document
-from crmkit._serialization.loyalty import RULE_TYPES, register_loyalty
-from crmkit._serialization.problems import Bad, field_errors
-from crmkit._serialization.scalars import (
-    ENUMS,
-    dict_fn,
-    limited,
-    same,
-    strict_set,
-    structure_contact,
-    structure_date,
-    structure_datetime,
-    structure_decimal,
-    structure_enum,
-    structure_exact,
-    structure_metadata_value,
-    structure_money,
-    structure_traits,
-    text,
-    unstructure_contact,
-    unstructure_datetime,
-    unstructure_money,
-    unstructure_traits,
-)
-from crmkit._serialization.segments import SEGMENT_VERSION, register_segments, segment_leaf_hooks
 from crmkit.domain import (
     AccountChanged,
     AccountRegistered,
-    AggregateCondition,
-    AllOf,
-    AnyOf,
-    Channel,
-    Condition,
     ConsentChanged,
-    ConsentCondition,
-    ContactPoint,
-    Customer,
     CustomerProfileChanged,
     CustomerRegistered,
     DomainEvent,
-    EmailAddress,
     EnteredSegment,
-    FieldCondition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
     InteractionRecorded,
     LeftSegment,
-    Members,
-    Money,
-    Not,
-    PhoneNumber,
-    ProgressionRule,
-    Stage,
     StageChanged,
-    StageCondition,
-    TimeInStage,
-    TraitCondition,
 )
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
 from crmkit.domain.loyalty.referrals import ReferralChanged
 from crmkit.errors import ValidationError
+from crmkit.serialization._converter import make_converter
+from crmkit.serialization._limits import FIELD_LIMITS, MAX_DEPTH, check_document
+from crmkit.serialization._loyalty import RULE_TYPES
+from crmkit.serialization._problems import field_errors
+from crmkit.serialization._rules import CONDITION_TYPES
+from crmkit.serialization._segments import SEGMENT_VERSION
 
 __all__ = [
     "CONDITION_TYPES",
@@ -165,167 +115,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     )
 }
 
-#: Every condition class by its ``kind``, the tag under ``"type"`` in its JSON form.
-CONDITION_TYPES: Mapping[str, type[Condition]] = MappingProxyType(
-    {
-        cls.kind: cls
-        for cls in (
-            HasField,
-            HasTrait,
-            HasTag,
-            InteractionCount,
-            TimeInStage,
-            AllOf,
-            AnyOf,
-            Not,
-            FieldCondition,
-            TraitCondition,
-            ConsentCondition,
-            StageCondition,
-            Members,
-            AggregateCondition,
-        )
-    }
-)
-
-
-def _is_condition(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, Condition)
-
-
-def _register_conditions(conv: cattrs.Converter) -> None:
-    """Conditions as a tagged union: ``{"type": <kind>, **fields}``."""
-    structurers: dict[type[Condition], Callable[[Any, Any], Any]] = {}
-    unstructurers: dict[type[Condition], Callable[[Any], dict[str, Any]]] = {}
-
-    def structure_condition(value: Any, wanted: type[Condition]) -> Condition:
-        allowed = sorted(k for k, cls in CONDITION_TYPES.items() if issubclass(cls, wanted))
-        if not isinstance(value, Mapping):
-            raise Bad(f"must be an object whose 'type' is one of {', '.join(allowed)}")
-        tag = value.get("type")
-        cls = CONDITION_TYPES.get(tag) if isinstance(tag, str) else None
-        if cls is None or not issubclass(cls, wanted):
-            message = "is required: one of" if "type" not in value else "must be one of"
-            raise ValidationError.single("type", tag, f"{message} {', '.join(allowed)}")
-        fields = {k: v for k, v in value.items() if k != "type"}
-        made: Condition = structurers[cls](fields, cls)
-        return made
-
-    def unstructure_condition(value: Condition) -> dict[str, Any]:
-        cls = type(value)
-        if cls not in unstructurers:
-            raise ValidationError.single(
-                "type", cls.kind, "is not a condition type crmkit can serialise"
-            )
-        return {"type": cls.kind, **unstructurers[cls](value)}
-
-    # Register the union first: the classes' own functions look it up for nested conditions.
-    conv.register_structure_hook_func(_is_condition, structure_condition)
-    conv.register_unstructure_hook_func(_is_condition, unstructure_condition)
-    sets: dict[str, Any] = {
-        "kinds": override(struct_hook=strict_set(conv, str, "interaction kinds")),
-        "channels": override(struct_hook=strict_set(conv, Channel, "channels")),
-    }
-    extras: dict[type[Condition], dict[str, Any]] = {
-        InteractionCount: sets,
-        StageCondition: {"stages": override(struct_hook=strict_set(conv, str, "stage names"))},
-        Members: {"ids": override(struct_hook=strict_set(conv, str, "customer ids"))},
-    }
-    for cls in CONDITION_TYPES.values():
-        structurers[cls] = dict_fn(conv, cls, **extras.get(cls, {}))
-        unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
-    # Leaves whose value's type depends on another field are read and written by hand.
-    for cls, (load, dump) in segment_leaf_hooks(conv).items():
-        structurers[cls], unstructurers[cls] = limited(cls, load), dump
-
-
-def _register_lifecycle(conv: cattrs.Converter) -> None:
-    """Lifecycle models and stage histories are plain attrs classes, except that a stage's
-    label may be ``None`` (kept as ``null``) and a rule's sources must be a list."""
-    text = structure_exact(str)
-
-    def optional_text(value: Any, _: type) -> str | None:
-        return None if value is None else text(value, str)
-
-    conv.register_structure_hook(
-        Stage,
-        dict_fn(
-            conv,
-            Stage,
-            label=override(struct_hook=optional_text),
-        ),
-    )
-    conv.register_unstructure_hook(
-        Stage, make_dict_unstructure_fn(Stage, conv, label=override(unstruct_hook=same))
-    )
-    conv.register_structure_hook(
-        ProgressionRule,
-        dict_fn(
-            conv,
-            ProgressionRule,
-            sources=override(struct_hook=strict_set(conv, str, "stage names")),
-        ),
-    )
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(
-        detailed_validation=True,
-        forbid_extra_keys=True,
-        unstruct_collection_overrides={Set: sorted},
-    )
-    # First, so that every class hook generated later reads its collections strictly and
-    # checks its field limits before reading a field.
-    register_strict_collections(conv)
-    conv.register_structure_hook_factory(
-        lambda kind: attrs.has(kind) and kind in FIELD_LIMITS,
-        lambda kind: dict_fn(conv, kind),
-    )
-    register_timedelta_and_float(conv)
-    for kind in (str, int, bool):
-        conv.register_structure_hook(kind, structure_exact(kind))
-    # Enums are str subclasses: give each its own hook so the strict str hook is not used.
-    for enum in ENUMS:
-        conv.register_structure_hook(enum, structure_enum)
-    conv.register_unstructure_hook(StrEnum, lambda member: member.value)
-    conv.register_unstructure_hook(str, lambda v: v if type(v) is str else str(v))
-    conv.register_structure_hook(datetime, structure_datetime)
-    conv.register_unstructure_hook(datetime, unstructure_datetime)
-    conv.register_structure_hook(date, structure_date)
-    conv.register_unstructure_hook(date, date.isoformat)
-    conv.register_structure_hook(Decimal, structure_decimal)
-    conv.register_unstructure_hook(Decimal, str)
-    conv.register_structure_hook(Money, structure_money)
-    conv.register_unstructure_hook(Money, unstructure_money)
-    conv.register_structure_hook(EmailAddress, lambda v, _: EmailAddress(text(v, "an email")))
-    conv.register_unstructure_hook(EmailAddress, str)
-    conv.register_structure_hook(PhoneNumber, lambda v, _: PhoneNumber.parse(text(v, "a phone")))
-    conv.register_unstructure_hook(PhoneNumber, str)
-    conv.register_structure_hook(ContactPoint, structure_contact)
-    conv.register_unstructure_hook(ContactPoint, unstructure_contact)
-    conv.register_structure_hook(str | int | bool, structure_metadata_value)
-    conv.register_structure_hook(
-        Customer,
-        dict_fn(
-            conv,
-            Customer,
-            traits=override(struct_hook=structure_traits),
-        ),
-    )
-    conv.register_unstructure_hook(
-        Customer,
-        make_dict_unstructure_fn(Customer, conv, traits=override(unstruct_hook=unstructure_traits)),
-    )
-    _register_conditions(conv)
-    _register_lifecycle(conv)
-    register_segments(conv)
-    register_loyalty(conv)
-    return conv
-
-
 #: The configured cattrs converter. Prefer `structure` and `unstructure`, which add
 #: crmkit's error handling; use this to register hooks for a host's own types.
-converter = _make_converter()
+converter = make_converter()
 
 
 def unstructure(obj: Any) -> Any:

@@ -1,5 +1,10 @@
-"""Segments: leaf conditions whose ``value`` type follows from another field, and the
-versioned segment document."""
+"""The segment leaves whose ``value``'s type follows from another field: `FieldCondition`,
+`TraitCondition` and `AggregateCondition`, read and written by hand.
+
+A leaf's ``value`` is plain JSON whose type follows from the leaf: a field's from
+`SEGMENT_FIELDS`, a trait's from its type, an aggregate's from its measure. So a date stays
+a date and a decimal a decimal, without tagging every value.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn
 
-from crmkit._serialization.problems import Bad, field_errors
-from crmkit._serialization.scalars import (
-    dict_fn,
-    same,
-    strict_set,
-    structure_date,
-    structure_datetime,
-    structure_decimal,
-    structure_exact,
-    structure_money,
-    unstructure_datetime,
-    unstructure_money,
-)
 from crmkit.domain import (
     SEGMENT_FIELDS,
     AggregateCondition,
@@ -35,30 +26,29 @@ from crmkit.domain import (
     Measure,
     Money,
     Op,
-    Segment,
     TraitCondition,
     TraitType,
     Window,
 )
 from crmkit.domain.rules.leaves import MAX_LIST_VALUES, NULLS
 from crmkit.errors import FieldError, ValidationError
+from crmkit.serialization._collections import strict_set
+from crmkit.serialization._problems import Bad, field_errors
+from crmkit.serialization._scalars import (
+    same,
+    structure_date,
+    structure_datetime,
+    structure_decimal,
+    structure_exact,
+    structure_money,
+    unstructure_datetime,
+    unstructure_money,
+)
 
-__all__ = [
-    "SEGMENT_VERSION",
-    "register_segments",
-    "segment_leaf_hooks",
-]
+__all__ = ["leaf_hooks"]
 
-#: The version of the JSON form of a `Segment` this crmkit writes and reads (its
-#: ``"version"`` field); a document of another version is refused.
-SEGMENT_VERSION = 1
-
-
-# --- Segments -----------------------------------------------------------------------------
-#
-# A leaf's ``value`` is plain JSON whose type follows from the leaf: a field's from
-# `SEGMENT_FIELDS`, a trait's from its type, an aggregate's from its measure. So a date stays
-# a date and a decimal a decimal, without tagging every value.
+#: A leaf class's structuring and unstructuring functions.
+LeafHooks = tuple[Callable[[Any, Any], Any], Callable[[Any], dict[str, Any]]]
 
 _MISSING = object()
 
@@ -164,9 +154,9 @@ class _Reader:
             raise ValidationError(self.problems)
 
 
-def segment_leaf_hooks(
-    conv: cattrs.Converter,
-) -> dict[type[Condition], tuple[Callable[[Any, Any], Any], Callable[[Any], dict[str, Any]]]]:
+def leaf_hooks(conv: cattrs.Converter) -> dict[type[Condition], LeafHooks]:
+    """The hooks of each leaf whose value's type another field decides."""
+
     def load_field(value: Any, _: type) -> FieldCondition:
         reader = _Reader(conv, value, "field op", "value")
         name, op = reader.read("field", str), reader.read("op", Op)
@@ -246,28 +236,3 @@ def segment_leaf_hooks(
         TraitCondition: (load_trait, dump_trait),
         AggregateCondition: (load_aggregate, dump_aggregate),
     }
-
-
-def register_segments(conv: cattrs.Converter) -> None:
-    """A segment is ``{"version": 1, "name", "description", "rule"}``."""
-    load = dict_fn(conv, Segment)
-    dump = make_dict_unstructure_fn(Segment, conv)
-
-    def structure_segment(value: Any, _: type) -> Segment:
-        if not isinstance(value, Mapping):
-            raise Bad("must be an object with 'version', 'name' and 'rule'")
-        version = value.get("version", _MISSING)
-        if version is _MISSING:
-            raise ValidationError.single("version", None, f"is required ({SEGMENT_VERSION})")
-        if type(version) is not int or version != SEGMENT_VERSION:
-            raise ValidationError.single(
-                "version", version, f"must be {SEGMENT_VERSION}: this crmkit reads no other"
-            )
-        made: Segment = load({k: v for k, v in value.items() if k != "version"}, Segment)
-        return made
-
-    def unstructure_segment(segment: Segment) -> dict[str, Any]:
-        return {"version": SEGMENT_VERSION, **dump(segment)}
-
-    conv.register_structure_hook(Segment, structure_segment)
-    conv.register_unstructure_hook(Segment, unstructure_segment)

@@ -9,15 +9,19 @@ refused by its size before its contents are looked at. Two checks do that:
   number that is not finite.
 - `check_fields` refuses, before structuring an object, each list or mapping field longer
   than its limit in `FIELD_LIMITS` (the domain's own limit where the domain has one, so
-  that a document is refused for the same reasons as an object built in Python).
+  that a document is refused for the same reasons as an object built in Python). `dict_fn`
+  and `limited` build class hooks that run it first.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn
 
 from crmkit.domain import (
     AggregateCondition,
@@ -68,7 +72,11 @@ __all__ = [
     "MAX_STRING",
     "check_document",
     "check_fields",
+    "dict_fn",
+    "limited",
 ]
+
+T = TypeVar("T")
 
 #: How deeply a document may nest. A lifecycle model whose guard nests conditions as deeply as
 #: the domain allows (16 levels) reaches about 35, so valid documents stay well within it.
@@ -153,6 +161,28 @@ def check_fields(cls: type, value: Any) -> None:
     ]
     if problems:
         raise ValidationError(problems)
+
+
+def limited(cls: type, hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """``hook``, refusing first (before reading any item) each field of ``cls`` over its
+    limit in `FIELD_LIMITS`."""
+    if cls not in FIELD_LIMITS:
+        return hook
+
+    def structure(value: Any, kind: Any) -> T:
+        check_fields(cls, value)
+        return hook(value, kind)
+
+    return structure
+
+
+def dict_fn(conv: cattrs.Converter, cls: type, **overrides: Any) -> Callable[[Any, Any], Any]:
+    """cattrs' structuring function for the attrs class ``cls`` (unknown keys refused), with
+    its field limits checked first."""
+    made: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=True, **overrides
+    )
+    return limited(cls, made)
 
 
 def _segment(path: tuple[str | int, ...]) -> str:

@@ -1,27 +1,28 @@
-"""Strict structuring hooks for collections, durations and rates.
+"""Strict structuring hooks for collections.
 
 cattrs reads a tuple, set or mapping from any iterable, so a string where a list of
 conditions is expected is read character by character (a 100,000-letter string made 100,000
 errors). These hooks accept only the container the JSON form uses (a list, or an object for a
 mapping), refuse one holding more than `MAX_ITEMS` before reading an item, and read the items
 with the converter's own hooks, reporting every bad one with its index or key.
+
+`strict_set` and `strict_tuple` are the same for one field of a class, with a message naming
+what the list holds ("must be a list of channels").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Set
-from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, get_args, get_origin
 
 import cattrs
 from cattrs.cols import is_frozenset, is_mapping, is_sequence, is_set
 
-from crmkit._serialization.limits import MAX_ITEMS
-from crmkit._serialization.problems import Bad, field_errors
 from crmkit.errors import FieldError, ValidationError
+from crmkit.serialization._limits import MAX_ITEMS
+from crmkit.serialization._problems import Bad, field_errors
 
-__all__ = ["register_strict_collections", "register_timedelta_and_float"]
+__all__ = ["register_strict_collections", "strict_set", "strict_tuple"]
 
 _Hook = Callable[[Any, Any], Any]
 
@@ -117,46 +118,27 @@ def register_strict_collections(conv: cattrs.Converter) -> None:
     conv.register_structure_hook_factory(is_mapping, lambda kind: _mapping(conv, kind))
 
 
-_MICRO = Decimal("0.000001")
+def strict_set(conv: cattrs.Converter, item: type, what: str) -> Any:
+    """A hook reading a set of ``item`` from a list only: a string is not a set of letters."""
+    as_tuple = tuple[item, ...]  # type: ignore[valid-type]
+    handler = conv.get_structure_hook(as_tuple)
+
+    def structure(value: Any, _: type) -> frozenset[Any]:
+        if not isinstance(value, list | tuple | Set):
+            raise Bad(f"must be a list of {what}")
+        return frozenset(handler(list(value), as_tuple))
+
+    return structure
 
 
-def _unstructure_timedelta(value: timedelta) -> str:
-    """A duration as exact seconds in text, to the microsecond: ``"3600.500000"``."""
-    return str(Decimal(value // timedelta(microseconds=1)).scaleb(-6))
+def strict_tuple(conv: cattrs.Converter, item: Any, what: str) -> Any:
+    """A hook reading a tuple of ``item`` from a list only (not from a string or an object)."""
+    as_tuple: Any = tuple[item, ...]
+    handler = conv.get_structure_hook(as_tuple)
 
+    def structure(value: Any, _: type) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise Bad(f"must be a list of {what}")
+        return handler(value, as_tuple)  # type: ignore[no-any-return]
 
-def _structure_timedelta(value: Any, _: Any) -> timedelta:
-    if not isinstance(value, str):
-        raise Bad("must be a duration in seconds as text, such as '3600.500000'")
-    try:
-        seconds = Decimal(value)
-        micros = seconds.quantize(_MICRO) if seconds.is_finite() else None
-    except InvalidOperation:
-        micros = None
-    if micros is None or micros != seconds:
-        raise Bad("must be a finite number of seconds, to the microsecond at most")
-    try:
-        return timedelta(microseconds=int(micros.scaleb(6)))
-    except OverflowError:
-        raise Bad("is beyond the longest duration Python holds") from None
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    # Rates are JSON numbers (read as exact decimals by `from_json`); refuse NaN and infinities
-    # so that what is read compares equal to what was written.
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise Bad("must be a number")
-    try:
-        result = float(value)
-    except OverflowError:
-        raise Bad("is beyond the range of a float") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise Bad("must be a finite number")
-    return result
-
-
-def register_timedelta_and_float(conv: cattrs.Converter) -> None:
-    """Durations as exact seconds in text, and finite floats."""
-    conv.register_structure_hook(timedelta, _structure_timedelta)
-    conv.register_unstructure_hook(timedelta, _unstructure_timedelta)
-    conv.register_structure_hook(float, _structure_float)
+    return structure

@@ -9,8 +9,6 @@ from typing import Any
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from crmkit._serialization.problems import Bad, field_errors
-from crmkit._serialization.scalars import dict_fn, strict_set, strict_tuple
 from crmkit.domain import Channel
 from crmkit.domain._checks import MAX_BIGINT, MAX_VERSION, SLUG
 from crmkit.domain.loyalty.balance import PointsBalance
@@ -21,6 +19,9 @@ from crmkit.domain.loyalty.rules import EventRule, Multiplier, PeriodCap, SpendR
 from crmkit.domain.loyalty.tiers import Tier
 from crmkit.domain.values.ids import check_id
 from crmkit.errors import FieldError, ValidationError
+from crmkit.serialization._collections import strict_set, strict_tuple
+from crmkit.serialization._limits import dict_fn
+from crmkit.serialization._problems import Bad, field_errors
 
 __all__ = [
     "RULE_TYPES",
