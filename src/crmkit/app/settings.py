@@ -29,7 +29,12 @@ from crmkit.domain.values.ids import check_tenant
 from crmkit.errors import UsageError, ValidationError
 from crmkit.ports import Clock, IdSource
 
-__all__ = ["Settings"]
+__all__ = ["MAX_LIFECYCLES", "MAX_TRACKED_SEGMENTS", "Settings"]
+
+#: The most lifecycle models one CRM tracks.
+MAX_LIFECYCLES = 20
+#: The most segments one CRM keeps up to date as interactions are recorded.
+MAX_TRACKED_SEGMENTS = 100
 
 N = TypeVar("N", LifecycleModel, Segment)
 
@@ -51,11 +56,13 @@ def _ids(ids: Any) -> IdSource:
     return cast(IdSource, ids)
 
 
-def _named(items: Any, kind: type[N], path: str) -> tuple[N, ...]:
+def _named(items: Any, kind: type[N], path: str, limit: int) -> tuple[N, ...]:
     """``items`` as a tuple of ``kind`` with unique names, or a `ValidationError`."""
     if isinstance(items, kind | str) or not isinstance(items, Iterable):
         raise ValidationError.single(path, items, f"must be a sequence of {kind.__name__}s")
     found = tuple(items)
+    if len(found) > limit:
+        raise ValidationError.single(path, len(found), f"must hold at most {limit} items")
     names: set[str] = set()
     for index, item in enumerate(found):
         if not isinstance(item, kind):
@@ -67,11 +74,11 @@ def _named(items: Any, kind: type[N], path: str) -> tuple[N, ...]:
 
 
 def _lifecycles(items: Any) -> tuple[LifecycleModel, ...]:
-    return _named(items, LifecycleModel, "lifecycles")
+    return _named(items, LifecycleModel, "lifecycles", MAX_LIFECYCLES)
 
 
 def _segments(items: Any) -> tuple[Segment, ...]:
-    return _named(items, Segment, "segments")
+    return _named(items, Segment, "segments", MAX_TRACKED_SEGMENTS)
 
 
 def _region(value: Any) -> str | None:
@@ -91,6 +98,11 @@ def _programme(instance: object, attribute: attrs.Attribute[Any], value: Any) ->
 @attrs.frozen
 class Settings:
     """What a CRM is configured with: its tenant, time and ids, and its capabilities' rules.
+
+    Settings round-trip through `crmkit.serialization` (``to_json(settings)``,
+    ``from_json(text, Settings)``), all but the clock and the id source: those are the
+    host's objects, left out of the document and of equality; a structured `Settings` runs
+    on the system clock and random ids until evolved with others.
 
     Every part is checked when the settings are built, so a CRM never starts with settings
     that cannot work: a rule naming a trait, lifecycle model or stage the settings do not
@@ -112,8 +124,10 @@ class Settings:
     """
 
     tenant: TenantId = attrs.field(default=DEFAULT_TENANT, converter=check_tenant)
-    clock: Clock = attrs.field(factory=SystemClock, converter=_clock)
-    ids: IdSource = attrs.field(factory=UuidIds, converter=_ids)
+    # The clock and ids are the host's objects, not configuration: settings that say the
+    # same are equal whichever clock they run on (and a settings document holds neither).
+    clock: Clock = attrs.field(factory=SystemClock, converter=_clock, eq=False)
+    ids: IdSource = attrs.field(factory=UuidIds, converter=_ids, eq=False)
     trait_schema: TraitSchema | None = attrs.field(default=None, validator=_schema)
     default_region: str | None = attrs.field(default=None, converter=_region)
     lifecycles: tuple[LifecycleModel, ...] = attrs.field(default=(), converter=_lifecycles)

@@ -34,6 +34,7 @@ from crmkit.serialization._loyalty import register_loyalty
 from crmkit.serialization._rules import register_rules
 from crmkit.serialization._scalars import register_scalars
 from crmkit.serialization._segments import register_segments
+from crmkit.serialization._settings import register_settings
 
 __all__ = ["CAPABILITIES", "make_converter"]
 
@@ -45,6 +46,7 @@ CAPABILITIES: tuple[Callable[[cattrs.Converter], None], ...] = (
     register_lifecycle,
     register_segments,
     register_loyalty,
+    register_settings,
 )
 
 

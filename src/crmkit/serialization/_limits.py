@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.gen import make_dict_structure_fn
 
+from crmkit.app.settings import MAX_LIFECYCLES, MAX_TRACKED_SEGMENTS, Settings
 from crmkit.domain import (
     AggregateCondition,
     AllOf,
@@ -145,6 +146,7 @@ FIELD_LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
         PointsJobReport: {"skipped": MAX_HISTORY},
         ProgressionReport: {"changes": MAX_HISTORY, "skipped": MAX_HISTORY},
         ImportResult: {"skipped": MAX_ITEMS},
+        Settings: {"lifecycles": MAX_LIFECYCLES, "segments": MAX_TRACKED_SEGMENTS},
     }
 )
 
