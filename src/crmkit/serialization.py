@@ -16,8 +16,8 @@ a float), decimals are strings, datetimes ISO 8601 in UTC, and traits carry thei
 (``{"type": "date", "value": "2024-05-01"}``) so that a date and a text stay distinct.
 Sets (tags, interaction kinds, channels, rule sources) are sorted lists.
 
-Conditions (lifecycle guards and progression triggers) are a tagged union: each is an object
-whose ``"type"`` is the class's ``kind`` (``{"type": "has_field", "field": "email"}``), and
+Conditions (segment rules, lifecycle guards and progression triggers) are a tagged union: each
+is an object whose ``"type"`` is the class's ``kind`` (``{"type": "tag", "tag": "vip"}``), and
 `structure` with ``Condition`` picks the class from that tag (see `CONDITION_TYPES`).
 
 A loyalty `Programme` is plain data in the same way: its earning rules are a tagged union too
@@ -93,7 +93,6 @@ from crmkit.domain import (
     AggregateCondition,
     AllOf,
     AnyOf,
-    Channel,
     Condition,
     ConsentChanged,
     ConsentCondition,
@@ -105,10 +104,6 @@ from crmkit.domain import (
     EmailAddress,
     EnteredSegment,
     FieldCondition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
     InteractionRecorded,
     LeftSegment,
     Members,
@@ -119,6 +114,7 @@ from crmkit.domain import (
     Stage,
     StageChanged,
     StageCondition,
+    TagCondition,
     TimeInStage,
     TraitCondition,
 )
@@ -170,10 +166,7 @@ CONDITION_TYPES: Mapping[str, type[Condition]] = MappingProxyType(
     {
         cls.kind: cls
         for cls in (
-            HasField,
-            HasTrait,
-            HasTag,
-            InteractionCount,
+            TagCondition,
             TimeInStage,
             AllOf,
             AnyOf,
@@ -222,12 +215,7 @@ def _register_conditions(conv: cattrs.Converter) -> None:
     # Register the union first: the classes' own functions look it up for nested conditions.
     conv.register_structure_hook_func(_is_condition, structure_condition)
     conv.register_unstructure_hook_func(_is_condition, unstructure_condition)
-    sets: dict[str, Any] = {
-        "kinds": override(struct_hook=strict_set(conv, str, "interaction kinds")),
-        "channels": override(struct_hook=strict_set(conv, Channel, "channels")),
-    }
     extras: dict[type[Condition], dict[str, Any]] = {
-        InteractionCount: sets,
         StageCondition: {"stages": override(struct_hook=strict_set(conv, str, "stage names"))},
         Members: {"ids": override(struct_hook=strict_set(conv, str, "customer ids"))},
     }

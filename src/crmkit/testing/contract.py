@@ -43,7 +43,6 @@ from crmkit.domain import (
     EmailAddress,
     EnteredSegment,
     Facts,
-    HasTag,
     Interaction,
     InteractionId,
     InteractionKind,
@@ -129,7 +128,7 @@ FUNNEL = LifecycleModel(
     "funnel",
     stages=["lead", "customer", "lapsed"],
     transitions=[("lead", "customer"), ("customer", "lapsed"), ("lapsed", "customer")],
-    rules=[ProgressionRule("went_quiet", "lapsed", HasTag("quiet"), description="went quiet")],
+    rules=[ProgressionRule("went_quiet", "lapsed", tagged("quiet"), description="went quiet")],
 )
 ADVOCACY = LifecycleModel(
     "advocacy", stages=["silent", "promoter"], transitions=[("silent", "promoter")]

@@ -103,6 +103,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from crmkit import segments
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.app.clocks import FixedClock, SequentialIds
 from crmkit.app.context import OpenUnitOfWork, opens_read_only
@@ -126,10 +127,7 @@ from crmkit.domain import (
     EmailAddress,
     EntryKind,
     EventRule,
-    HasField,
-    HasTag,
     Interaction,
-    InteractionCount,
     InteractionId,
     InteractionKind,
     LedgerState,
@@ -168,6 +166,7 @@ from crmkit.errors import (
 )
 from crmkit.front import CRM
 from crmkit.ports import Page, UnitOfWork
+from crmkit.segments import days, field, tagged
 from crmkit.testing import strategies
 
 __all__ = ["LIFECYCLES", "LOYALTY", "TENANTS", "AdapterStateMachine"]
@@ -200,7 +199,7 @@ ONBOARDING: Final = LifecycleModel(
     transitions=[
         ("invited", "active"),
         ("invited", "closed"),
-        Transition("active", "champion", guard=HasTag("vip")),
+        Transition("active", "champion", guard=tagged("vip")),
         ("active", "dormant"),
         ("champion", "dormant"),
         ("dormant", "active"),
@@ -210,15 +209,17 @@ ONBOARDING: Final = LifecycleModel(
         ProgressionRule(
             "activated",
             "active",
-            InteractionCount(within_days=30, at_least=1),
+            segments.interactions(last=days(30)).count() >= 1,
             sources={"invited", "dormant"},
         ),
         ProgressionRule(
             "championed",
             "champion",
-            HasField("email") & InteractionCount(within_days=60, at_least=2),
+            field("email").exists() & (segments.interactions(last=days(60)).count() >= 2),
         ),
-        ProgressionRule("went_quiet", "dormant", ~InteractionCount(within_days=30, at_least=1)),
+        ProgressionRule(
+            "went_quiet", "dormant", ~(segments.interactions(last=days(30)).count() >= 1)
+        ),
         ProgressionRule("expired", "closed", TimeInStage(60), sources={"invited"}),
     ],
 )

@@ -50,11 +50,7 @@ from crmkit.domain import (
     Facts,
     FieldCondition,
     FieldType,
-    HasField,
-    HasTag,
-    HasTrait,
     Interaction,
-    InteractionCount,
     InteractionId,
     InteractionKind,
     InteractionRecorded,
@@ -78,6 +74,7 @@ from crmkit.domain import (
     StageCondition,
     StageHistory,
     SubjectKind,
+    TagCondition,
     TimeInStage,
     TraitCondition,
     TraitDefinition,
@@ -671,27 +668,6 @@ def _gaps() -> st.SearchStrategy[timedelta]:
     return st.just(timedelta(0)) | seconds
 
 
-@cache
-def _bounds() -> st.SearchStrategy[tuple[int | None, int | None]]:
-    def pair(low: int | None, spread: int | None) -> tuple[int | None, int | None]:
-        if low is None:
-            return None, spread if spread is not None else 0
-        return low, None if spread is None else low + spread
-
-    return st.builds(pair, st.none() | st.integers(0, 5), st.none() | st.integers(0, 5))
-
-
-def _count(
-    kinds: frozenset[str],
-    channels: frozenset[Channel],
-    within_days: int | None,
-    bounds: tuple[int | None, int | None],
-) -> InteractionCount:
-    return InteractionCount(
-        kinds, channels, within_days=within_days, at_least=bounds[0], at_most=bounds[1]
-    )
-
-
 _FIELDS = {
     None: CUSTOMER_FIELDS + ACCOUNT_FIELDS,
     SubjectKind.CUSTOMER: CUSTOMER_FIELDS,
@@ -702,20 +678,9 @@ _FIELDS = {
 @cache
 def _leaves(subject: SubjectKind | None) -> dict[type[Condition], st.SearchStrategy[Condition]]:
     leaves: dict[type[Condition], st.SearchStrategy[Condition]] = {
-        HasField: st.builds(HasField, st.sampled_from(_FIELDS[subject])),
-        HasTag: st.builds(HasTag, st.sampled_from(_TAGS) | slugs(12)),
-        HasTrait: st.builds(HasTrait, slugs(12)),
-        InteractionCount: st.builds(
-            _count,
-            st.frozensets(st.sampled_from(_KINDS) | slugs(12), max_size=3),
-            st.frozensets(st.sampled_from(Channel), max_size=2),
-            st.none() | st.integers(1, 400),
-            _bounds(),
-        ),
         TimeInStage: st.builds(TimeInStage, st.integers(0, 400)),
     }
     if subject is SubjectKind.ACCOUNT:  # accounts have no tags, traits, consent or stages
-        del leaves[HasTag], leaves[HasTrait]
         leaves[AggregateCondition] = _aggregate_condition()
         leaves[FieldCondition] = _field_condition(account_only=True)
     else:
@@ -729,8 +694,8 @@ def conditions(
 ) -> st.SearchStrategy[Condition]:
     """Valid condition trees nesting at most ``max_depth`` levels (1: leaves only).
 
-    Leaves test profile fields, tags, traits, counts of interactions in a window, time in
-    the current stage, and every segment leaf (see `segment_rules`); `AllOf`, `AnyOf` and
+    Leaves are the segment leaves (see `segment_rules`) and time in the current stage;
+    `AllOf`, `AnyOf` and
     `Not` combine them. ``of`` narrows to one class (e.g. ``Not``) or, with
     ``Condition``, allows any. With ``subject``, only conditions a customer (or an account)
     can meet, as a lifecycle model for them requires. Trees shrink towards a single leaf.
@@ -1086,7 +1051,9 @@ def _field_condition(draw: st.DrawFn, *, account_only: bool = False) -> FieldCon
 @st.composite
 def _trait_condition(draw: st.DrawFn) -> TraitCondition:
     name = draw(st.sampled_from(_TRAIT_NAMES) | slugs(12))
-    kind = draw(st.sampled_from(TraitType))
+    kind = draw(st.sampled_from(TraitType) | st.none())
+    if kind is None:  # a trait of any type: present or missing
+        return TraitCondition(name, None, draw(st.sampled_from([Op.IS_NULL, Op.IS_NOT_NULL])))
     op = draw(st.sampled_from(_OPS_BY_KIND[kind]))
     return TraitCondition(name, kind, op, _operand(draw, op, _scalars(kind)))
 
@@ -1176,6 +1143,7 @@ def _segment_leaves() -> dict[type[Condition], st.SearchStrategy[Condition]]:
             Members, st.frozensets(st.sampled_from(["c1", "c2"]) | ids(), min_size=1, max_size=4)
         ),
         AggregateCondition: _aggregate_condition(),
+        TagCondition: st.builds(TagCondition, st.sampled_from(_TAGS) | slugs(12)),
     }
 
 
@@ -1187,8 +1155,8 @@ def segment_rules(
 
     Leaves are every kind a segment may hold: fields (Unicode and case in text, datetimes
     near `SEGMENT_AS_OF`), typed traits, consent, stages, members, interaction aggregates
-    (sums in several currencies, large and negative, windows on whole-day edges), tags,
-    profile fields, traits present and interaction counts. ``of`` narrows to one class.
+    (sums in several currencies, large and negative, windows on whole-day edges) and tags.
+    ``of`` narrows to one class.
     """
     if not 1 <= max_depth <= MAX_CONDITION_DEPTH:
         raise ValueError(f"max_depth must be from 1 to {MAX_CONDITION_DEPTH}")

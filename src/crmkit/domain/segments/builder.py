@@ -24,7 +24,7 @@ from crmkit._reprs import show
 from crmkit.domain._lists import listed
 from crmkit.domain.customers.traits import TraitType
 from crmkit.domain.interactions.channels import Channel, Direction
-from crmkit.domain.rules.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
+from crmkit.domain.rules.conditions import NO_TRUTH_VALUE, Condition, Not
 from crmkit.domain.rules.leaves import (
     MONEY_MEASURES,
     AggregateCondition,
@@ -34,6 +34,7 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     Window,
 )
@@ -110,6 +111,10 @@ class _Comparable(Generic[C]):
         """The value is present."""
         return self._make(Op.IS_NOT_NULL)
 
+    def exists(self) -> C:
+        """The value is present (the same as `is_not_null`): ``field("email").exists()``."""
+        return self._make(Op.IS_NOT_NULL)
+
 
 def _no_truth_value(builder: str, hint: str = "compare it to make a condition") -> UsageError:
     # `field("vip") and tagged("x")`, `if field("email"):`: a builder is not yet a condition,
@@ -177,6 +182,8 @@ class Trait(_Comparable[TraitCondition]):
 
     def _make(self, op: Op, value: Any = None) -> TraitCondition:
         kind = self.type if self.type is not None else _inferred_type(value)
+        if kind is None and op in (Op.IS_NULL, Op.IS_NOT_NULL):
+            return TraitCondition(self.name, None, op)  # a trait of any type
         if kind is None:
             raise ValidationError.single(
                 "type", None, f"give the type of trait {show(self.name)}: trait(name, 'string')"
@@ -202,14 +209,16 @@ class Trait(_Comparable[TraitCondition]):
 
 def trait(name: str, type: TraitType | str | None = None) -> Trait:
     """A custom trait. Without ``type``, it is inferred from the value compared with (a
-    ``str`` is a string trait, a ``date`` a date trait …); `is_null`, `is_not_null` and
-    `contains` need it given."""
+    ``str`` is a string trait, a ``date`` a date trait …); `contains` needs it given, and
+    `exists`, `is_null` and `is_not_null` without it look at a trait of any type
+    (``trait("plan").exists()``: the customer has the trait, whatever its value)."""
     return Trait(name, type)
 
 
-def tagged(tag: str) -> HasTag:
-    """The customer carries ``tag``."""
-    return HasTag(tag)
+def tagged(tag: str) -> TagCondition:
+    """The customer carries ``tag`` (compared in the stored form of tags: ``"VIP"`` is
+    ``"vip"``)."""
+    return TagCondition(tag)
 
 
 def consent(channel: Channel | str, purpose: str) -> ConsentCondition:
