@@ -296,6 +296,8 @@ class FieldCondition(Condition):
         return compare(self.op, field_value(self.field, facts), self.value)
 
     def describe(self) -> str:
+        if self.op in NULLS:  # as a guard's requirement reads: "has field 'email'"
+            return f"has {'no ' if self.op is Op.IS_NULL else ''}field {self.field!r}"
         return f"{self.field} {self.op.value} {self.value!r}"
 
 
@@ -356,6 +358,9 @@ class TraitCondition(Condition):
         return compare(self.op, actual, self.value)
 
     def describe(self) -> str:
+        if self.op in NULLS:  # "has trait 'plan'"; "(integer)" when of one type only
+            kind = "" if self.type is None else f" ({self.type.value})"
+            return f"has {'no ' if self.op is Op.IS_NULL else ''}trait {self.name!r}{kind}"
         return f"trait {self.name} {self.op.value} {self.value!r}"
 
 
