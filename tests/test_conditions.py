@@ -206,7 +206,8 @@ class TestTaggedAndTraitExists:
 
 def count(rule: Condition, facts: Facts) -> int:
     """What the count aggregate ``rule`` measures over ``facts``."""
-    assert isinstance(rule, AggregateCondition) and rule.measure is Measure.COUNT
+    assert isinstance(rule, AggregateCondition)
+    assert rule.measure is Measure.COUNT
     measured: int = rule.measure_of(facts)
     return measured
 
@@ -422,6 +423,10 @@ class TestCombinators:
         assert structure(unstructure(condition), Condition) == condition
 
 
+#: A count aggregate's document, less its value.
+COUNT = {"type": "aggregate", "measure": "count", "op": "ge"}
+
+
 class TestConditionJson:
     """Conditions are a tagged union in JSON, and round-trip losslessly."""
 
@@ -497,7 +502,12 @@ class TestConditionJson:
                 {"type": "tag", "tag": "vip"},
                 {
                     "type": "not",
-                    "condition": {"type": "aggregate", "measure": "count", "op": "ge", "value": "1"},
+                    "condition": {
+                        "type": "aggregate",
+                        "measure": "count",
+                        "op": "ge",
+                        "value": "1",
+                    },
                 },
             ],
         }
@@ -509,7 +519,13 @@ class TestConditionJson:
         """``"kinds": "purchase"`` is not read as the set of its letters."""
         with pytest.raises(ValidationError) as caught:
             structure(
-                {"type": "aggregate", "measure": "count", "op": "ge", "value": 1, "kinds": "purchase"},
+                {
+                    "type": "aggregate",
+                    "measure": "count",
+                    "op": "ge",
+                    "value": 1,
+                    "kinds": "purchase",
+                },
                 Condition,
             )
         assert caught.value.paths == ("kinds",)

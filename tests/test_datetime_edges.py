@@ -19,7 +19,6 @@ from crmkit import (
     EventRule,
     FixedClock,
     Interaction,
-    InteractionCount,
     LifecycleModel,
     Money,
     ProgressionRule,
@@ -240,10 +239,10 @@ class TestWindowsNearTheYearOne:
             assert crm.count_segment(rule, as_of=YEAR_ONE) == 1, rule
 
     def test_an_interaction_count_within_days_before_the_year_one(self) -> None:
-        """`InteractionCount` (progression rules, guards) clamps its window the same way."""
+        """A count in a progression rule or guard clamps its window the same way."""
         first = Interaction("i1", "c1", EARLIEST, "purchase", "web")  # type: ignore[arg-type]
         facts = Facts(as_of=YEAR_ONE, interactions=[first])
-        assert InteractionCount({"purchase"}, within_days=90, at_least=1).holds(facts)
+        assert (purchases(last=days(90)).count() >= 1).holds(facts)
 
     def test_progression_at_the_first_and_last_instants(self, make_crm: MakeCrm) -> None:
         """A rule with a 90-day window moves a customer as of 0001-01-05; recording at the
@@ -256,7 +255,7 @@ class TestWindowsNearTheYearOne:
                 ProgressionRule(
                     "bought",
                     "customer",
-                    InteractionCount({"purchase"}, within_days=90, at_least=1),
+                    purchases(last=days(90)).count() >= 1,
                 )
             ],
         )

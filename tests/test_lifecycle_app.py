@@ -18,7 +18,6 @@ from crmkit import (
     Customer,
     CustomerId,
     FixedClock,
-    InteractionCount,
     LifecycleModel,
     ProgressionRule,
     StageChanged,
@@ -34,6 +33,7 @@ from crmkit.errors import (
     UsageError,
     ValidationError,
 )
+from crmkit.segments import days, purchases
 from tests.conftest import MakeCrm, crm_maker
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -407,7 +407,7 @@ class TestChangedModels:
             "trial",
             stages=["new", "paying"],
             transitions=[("new", "paying")],
-            rules=[ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1))],
+            rules=[ProgressionRule("paid", "paying", purchases().count() >= 1)],
         )
         after = make_crm(lifecycles=(new,))
         after.record_interaction(ada.id, kind="purchase", channel="web")
@@ -426,12 +426,12 @@ TRIAL = LifecycleModel(
     stages=["trial", "expired", "paying", "quiet"],
     transitions=[("trial", "expired"), ("trial", "paying"), ("paying", "quiet")],
     rules=[
-        ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1)),
+        ProgressionRule("paid", "paying", purchases().count() >= 1),
         ProgressionRule("ended", "expired", TimeInStage(14)),
         ProgressionRule(
             "went_quiet",
             "quiet",
-            InteractionCount({"purchase"}, within_days=30, at_most=0) & TimeInStage(30),
+            (purchases(last=days(30)).count() == 0) & TimeInStage(30),
         ),
     ],
 )

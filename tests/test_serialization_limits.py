@@ -29,7 +29,6 @@ from crmkit import (
     DurationStats,
     Funnel,
     FunnelStep,
-    HasTag,
     LifecycleModel,
     Money,
     PhoneNumber,
@@ -45,6 +44,7 @@ from crmkit.domain.lifecycle.presets import CUSTOMER_LIFECYCLE
 from crmkit.domain.rules.conditions import MAX_CONDITIONS
 from crmkit.domain.values.contact import MAX_ADDRESS_LINES
 from crmkit.errors import FieldError, ValidationError
+from crmkit.segments import TagCondition
 from crmkit.serialization import (
     FIELD_LIMITS,
     event_from_dict,
@@ -186,8 +186,8 @@ class TestLimits:
             lambda: TraitSchema(
                 {f"t{i}": TraitDefinition("string") for i in range(MAX_TRAITS + 1)}
             ),
-            lambda: AllOf([HasTag("x")] * (MAX_CONDITIONS + 1)),
-            lambda: AnyOf([HasTag("x")] * (MAX_CONDITIONS + 1)),
+            lambda: AllOf([TagCondition("x")] * (MAX_CONDITIONS + 1)),
+            lambda: AnyOf([TagCondition("x")] * (MAX_CONDITIONS + 1)),
             lambda: attrs.evolve(
                 CUSTOMER_LIFECYCLE,
                 transitions=[CUSTOMER_LIFECYCLE.transitions[0]] * (MAX_TRANSITIONS + 1),

@@ -7,7 +7,7 @@
 Each expression returns the plain condition classes of `crmkit.domain.rules.leaves`, so what
 the builder makes is what the JSON form and the SQL compiler read. Compare with the Python
 operators (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) or the named methods (`is_in`,
-`not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`); combine with
+`not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`, `exists`); combine with
 ``&``, ``|`` and ``~``. Python's ``and``, ``or``, ``not`` and chained comparisons
 (``1 <= x <= 3``) ask a condition for its truth, which it does not have: they raise
 `UsageError` (write ``x.between(1, 3)``). A parameter that takes a list refuses a single text.
@@ -182,13 +182,16 @@ class Trait(_Comparable[TraitCondition]):
 
     def _make(self, op: Op, value: Any = None) -> TraitCondition:
         kind = self.type if self.type is not None else _inferred_type(value)
-        if kind is None and op in (Op.IS_NULL, Op.IS_NOT_NULL):
-            return TraitCondition(self.name, None, op)  # a trait of any type
         if kind is None:
             raise ValidationError.single(
                 "type", None, f"give the type of trait {show(self.name)}: trait(name, 'string')"
             )
         return TraitCondition(self.name, kind, op, value)
+
+    def exists(self) -> TraitCondition:
+        """The customer has the trait: of the given type, or of any type when none is given
+        (``trait("plan").exists()``, whatever its value)."""
+        return TraitCondition(self.name, self.type, Op.IS_NOT_NULL)
 
     def contains(self, text: str) -> TraitCondition:
         """A text trait contains ``text``, or a list-of-text trait holds it as an element.
@@ -209,8 +212,8 @@ class Trait(_Comparable[TraitCondition]):
 
 def trait(name: str, type: TraitType | str | None = None) -> Trait:
     """A custom trait. Without ``type``, it is inferred from the value compared with (a
-    ``str`` is a string trait, a ``date`` a date trait …); `contains` needs it given, and
-    `exists`, `is_null` and `is_not_null` without it look at a trait of any type
+    ``str`` is a string trait, a ``date`` a date trait …); `is_null`, `is_not_null` and
+    `contains` need it given. `exists` without it looks at a trait of any type
     (``trait("plan").exists()``: the customer has the trait, whatever its value)."""
     return Trait(name, type)
 
