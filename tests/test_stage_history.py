@@ -161,7 +161,7 @@ class TestMove:
         """GuardFailed leaves the history and its events as they were."""
         history = entered(stage="contacted")
         before, events = history.changes, history.peek_events()
-        with pytest.raises(GuardFailed, match="has field 'account.domain'"):
+        with pytest.raises(GuardFailed, match=r"has field 'account\.domain'"):
             history.move(pipeline(), "qualified", at=T0, facts=Facts(as_of=T0))
         assert history.changes == before
         assert history.peek_events() == events
