@@ -315,7 +315,7 @@ def hostile_values() -> st.SearchStrategy[Any]:
 
 
 def _nested(depth: int) -> Any:
-    deep: Any = {"type": "has_tag", "tag": "x"}
+    deep: Any = {"type": "tag", "tag": "x"}
     for _ in range(depth):
         deep = {"type": "not", "condition": deep}
     return deep

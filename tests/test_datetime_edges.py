@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 
 from crmkit import CRM, ConsentRecord, Customer, FixedClock, Interaction, Money, Settings
-from crmkit.domain import Facts, InteractionCount, LedgerEntry, Programme, Window
+from crmkit.domain import Facts, LedgerEntry, Programme, Window
 from crmkit.domain.values.timestamps import EARLIEST, LATEST, earlier, ensure_utc, later
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import LifecycleModel, ProgressionRule
@@ -231,10 +231,10 @@ class TestWindowsNearTheYearOne:
             assert crm.segments.count(rule, as_of=YEAR_ONE) == 1, rule
 
     def test_an_interaction_count_within_days_before_the_year_one(self) -> None:
-        """`InteractionCount` (progression rules, guards) clamps its window the same way."""
+        """A count in a progression rule or guard clamps its window the same way."""
         first = Interaction("i1", "c1", EARLIEST, "purchase", "web")  # type: ignore[arg-type]
         facts = Facts(as_of=YEAR_ONE, interactions=[first])
-        assert InteractionCount({"purchase"}, within_days=90, at_least=1).holds(facts)
+        assert (purchases(last=days(90)).count() >= 1).holds(facts)
 
     def test_progression_at_the_first_and_last_instants(self, make_crm: MakeCrm) -> None:
         """A rule with a 90-day window moves a customer as of 0001-01-05; recording at the
@@ -247,7 +247,7 @@ class TestWindowsNearTheYearOne:
                 ProgressionRule(
                     "bought",
                     "customer",
-                    InteractionCount({"purchase"}, within_days=90, at_least=1),
+                    purchases(last=days(90)).count() >= 1,
                 )
             ],
         )

@@ -14,7 +14,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from crmkit import Customer, CustomerId, EmailAddress, Interaction, InteractionId, PhoneNumber
-from crmkit.domain import PRESETS, HasField, InteractionCount
+from crmkit.domain import PRESETS
 from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
 from crmkit.lifecycle import (
     CUSTOMER_LIFECYCLE,
@@ -28,13 +28,13 @@ from crmkit.lifecycle import (
     SubjectKind,
     Transition,
 )
-from crmkit.segments import Facts, HasTag
+from crmkit.segments import Facts, field, interactions, tagged
 from crmkit.serialization import from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import T0, json_values, mutated
 
 #: A condition customers and accounts alike can meet.
-ANYONE = InteractionCount(at_least=1)
+ANYONE = interactions().count() >= 1
 
 #: A stage name no generated model uses (the strategies draw names of at most 12 characters).
 MISSING = "missing_stage_x"
@@ -52,7 +52,7 @@ def onboarding(**changes: Any) -> LifecycleModel:
         ],
         "transitions": [
             ("signed_up", "activated"),
-            Transition("activated", "paying", guard=HasField("email")),
+            Transition("activated", "paying", guard=field("email").exists()),
             ("paying", "paused"),
             ("paused", "paying"),
             ("paused", "churned"),
@@ -159,44 +159,47 @@ class TestModelValidation:
 
     def test_a_rule_to_an_unknown_stage_is_named(self) -> None:
         """A rule's target must be a stage."""
-        rule = ProgressionRule("upgrade", "premium", HasTag("vip"))
+        rule = ProgressionRule("upgrade", "premium", tagged("vip"))
         assert problems(onboarding(), rules=[rule]).paths == ("rules[0].target",)
 
     def test_a_rule_from_an_unknown_stage_is_named(self) -> None:
         """Each of a rule's sources must be a stage."""
-        rule = ProgressionRule("resume", "paying", HasTag("vip"), sources={"trial"})
+        rule = ProgressionRule("resume", "paying", tagged("vip"), sources={"trial"})
         assert problems(onboarding(), rules=[rule]).paths == ("rules[0].sources",)
 
     def test_a_rule_from_a_stage_with_no_move_to_its_target_is_named(self) -> None:
         """Rules move subjects along transitions, never around them."""
-        rule = ProgressionRule("skip", "paying", HasTag("vip"), sources={"signed_up"})
+        rule = ProgressionRule("skip", "paying", tagged("vip"), sources={"signed_up"})
         error = problems(onboarding(), rules=[rule])
         assert error.paths == ("rules[0].sources",)
         assert "has no transition to 'paying'" in str(error)
 
     def test_a_rule_to_a_stage_nothing_leads_to_is_named(self) -> None:
         """A rule without sources needs some transition into its target."""
-        rule = ProgressionRule("restart", "signed_up", HasTag("vip"))
+        rule = ProgressionRule("restart", "signed_up", tagged("vip"))
         assert problems(onboarding(), rules=[rule]).paths == ("rules[0].target",)
 
     def test_a_duplicate_rule_is_named(self) -> None:
         """Rule names are unique: histories record them."""
-        rule = ProgressionRule("resume", "paying", HasTag("vip"))
+        rule = ProgressionRule("resume", "paying", tagged("vip"))
         assert problems(onboarding(), rules=[rule, rule]).paths == ("rules[1].name",)
 
-    def test_a_condition_on_an_account_field_in_a_customer_model_is_named(self) -> None:
-        """A guard a customer could never meet is a mistake."""
+    def test_a_condition_on_a_customer_field_in_an_account_model_is_named(self) -> None:
+        """A guard an account could never meet is a mistake (an account's own fields are
+        ``account.*``; in a customer model, those are the linked account's)."""
         moves = [
             *onboarding().transitions[:1],
-            Transition("activated", "paying", guard=HasField("domain")),
+            Transition("activated", "paying", guard=field("email").exists()),
         ]
-        error = problems(onboarding(), transitions=[*moves, *onboarding().transitions[2:]])
+        error = problems(
+            onboarding(), subject="account", transitions=[*moves, *onboarding().transitions[2:]]
+        )
         assert error.paths == ("transitions[1].guard",)
-        assert "is not a customer field" in str(error)
+        assert "only customers meet it" in str(error)
 
     def test_a_tag_condition_in_an_account_model_is_named(self) -> None:
         """Accounts have no tags or traits."""
-        rule = ProgressionRule("vip", "paying", HasTag("vip") | HasField("domain"))
+        rule = ProgressionRule("vip", "paying", tagged("vip") | field("account.domain").exists())
         moves = [
             *onboarding().transitions[:1],
             ("activated", "paying"),
@@ -212,7 +215,7 @@ class TestModelValidation:
             onboarding(),
             stages=[*onboarding().stages, "paying", "trial"],
             transitions=[*onboarding().transitions, ("paused", "gone")],
-            rules=[ProgressionRule("upgrade", "premium", HasTag("vip"))],
+            rules=[ProgressionRule("upgrade", "premium", tagged("vip"))],
         )
         assert set(error.paths) == {
             "stages[5].name",
@@ -384,7 +387,8 @@ class TestMoves:
         assert caught.value.requirement == "has field 'email'"
         with pytest.raises(GuardFailed):
             onboarding().check_move("activated", "paying", None)
-        with_email = Facts(as_of=T0, fields={"email": "ada@example.com"})
+        ada = Customer.register(CustomerId("c1"), at=T0, email=EmailAddress("ada@example.com"))
+        with_email = Facts.of_customer(ada, [], T0)
         assert onboarding().check_move("activated", "paying", with_email).target == "paying"
 
     def test_a_path_follows_the_transitions(self) -> None:
@@ -426,7 +430,7 @@ class TestModelJson:
         assert document["transitions"][1] == {
             "source": "activated",
             "target": "paying",
-            "guard": {"type": "has_field", "field": "email"},
+            "guard": {"type": "field", "field": "email", "op": "is_not_null", "value": None},
         }
         assert document["stages"][4] == {
             "name": "churned",

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit import CRM, AccountId, AccountLink, Customer, CustomerId, FixedClock, UuidIds
-from crmkit.domain import InteractionCount, TimeInStage
+from crmkit.domain import TimeInStage
 from crmkit.errors import (
     ConcurrencyConflict,
     DuplicateCustomer,
@@ -22,6 +22,7 @@ from crmkit.errors import (
 )
 from crmkit.events import StageChanged
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE, DEAL_PIPELINE, LifecycleModel, ProgressionRule
+from crmkit.segments import days, purchases
 from tests.conftest import MakeCrm, crm_maker
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -397,7 +398,7 @@ class TestChangedModels:
             "trial",
             stages=["new", "paying"],
             transitions=[("new", "paying")],
-            rules=[ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1))],
+            rules=[ProgressionRule("paid", "paying", purchases().count() >= 1)],
         )
         after = make_crm(lifecycles=(new,))
         after.interactions.record(ada.id, kind="purchase", channel="web")
@@ -416,12 +417,12 @@ TRIAL = LifecycleModel(
     stages=["trial", "expired", "paying", "quiet"],
     transitions=[("trial", "expired"), ("trial", "paying"), ("paying", "quiet")],
     rules=[
-        ProgressionRule("paid", "paying", InteractionCount({"purchase"}, at_least=1)),
+        ProgressionRule("paid", "paying", purchases().count() >= 1),
         ProgressionRule("ended", "expired", TimeInStage(14)),
         ProgressionRule(
             "went_quiet",
             "quiet",
-            InteractionCount({"purchase"}, within_days=30, at_most=0) & TimeInStage(30),
+            (purchases(last=days(30)).count() == 0) & TimeInStage(30),
         ),
     ],
 )

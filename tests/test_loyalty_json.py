@@ -37,7 +37,7 @@ from crmkit.domain.loyalty import (
 )
 from crmkit.errors import ValidationError
 from crmkit.events import DomainEvent
-from crmkit.segments import HasTag
+from crmkit.segments import tagged
 from crmkit.serialization import (
     EVENT_TYPES,
     RULE_TYPES,
@@ -70,7 +70,7 @@ def coffee() -> Programme:
             EventRule("welcome", "sign_up", 50),
         ],
         multipliers=[
-            Multiplier("vip_web", Decimal(2), tier="gold", channels={"web"}, segment=HasTag("vip"))
+            Multiplier("vip_web", Decimal(2), tier="gold", channels={"web"}, segment=tagged("vip"))
         ],
         tiers=[Tier("silver", 100), Tier("gold", 1000, multiplier=Decimal("1.5"))],
         custom_kinds={"stamp"},
@@ -151,7 +151,7 @@ class TestJsonForm:
         """Decimals are text, enums their values, conditions tagged, sets sorted lists."""
         data = unstructure(coffee())
         assert data["multipliers"][0]["factor"] == "2"
-        assert data["multipliers"][0]["segment"] == {"type": "has_tag", "tag": "vip"}
+        assert data["multipliers"][0]["segment"] == {"type": "tag", "tag": "vip"}
         assert data["tiers"][1] == {"name": "gold", "threshold": 1000, "multiplier": "1.5"}
         assert data["tier_policy"]["basis"] == "points_earned"
         assert data["period_caps"] == [{"period": "day", "points": 100}]

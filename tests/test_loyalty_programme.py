@@ -25,10 +25,11 @@ from crmkit.domain.loyalty import (
     Tier,
     TierPolicy,
 )
-from crmkit.domain.rules.conditions import Facts, HasTag
+from crmkit.domain.rules.conditions import Facts
 from crmkit.domain.values.ids import CustomerId, InteractionId
 from crmkit.domain.values.money import Money
 from crmkit.errors import ValidationError
+from crmkit.segments import tagged
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 EUR = Money.of("1", "EUR")
@@ -108,7 +109,7 @@ class TestEventRulesAndMultipliers:
             tiers=[Tier("gold", 100, multiplier=Decimal("1.5"))],
             multipliers=[
                 Multiplier("app_double", Decimal(2), channels={"app"}),
-                Multiplier("vip", Decimal("1.1"), segment=HasTag("vip")),
+                Multiplier("vip", Decimal("1.1"), segment=tagged("vip")),
             ],
         )
         facts = Facts(as_of=T0, tags={"vip"})

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmkit import Channel
-from crmkit.domain import HasField, HasTrait, InteractionCount, TimeInStage
+from crmkit.domain import TimeInStage
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.rules import Multiplier, SpendRule
-from crmkit.domain.rules.leaves import Measure, Op
+from crmkit.domain.rules.leaves import Measure, Op, TagCondition
 from crmkit.domain.values.money import Money
 from crmkit.errors import UsageError, ValidationError
 from crmkit.segments import (
@@ -27,7 +27,6 @@ from crmkit.segments import (
     ConsentCondition,
     Facts,
     FieldCondition,
-    HasTag,
     Members,
     Not,
     StageCondition,
@@ -52,21 +51,19 @@ EVERY_CONDITION: dict[str, Condition] = {
     "stage": StageCondition("customer_lifecycle", ["lead"]),
     "members": Members(["c1"]),
     "aggregate": AggregateCondition(Measure.COUNT, Op.GE, 3),
-    "has_tag": HasTag("vip"),
-    "has_field": HasField("email"),
-    "has_trait": HasTrait("plan"),
-    "interaction_count": InteractionCount({"purchase"}, at_least=1),
+    "tag": TagCondition("vip"),
+    "trait of any type": TraitCondition("plan", None, "is_not_null"),
     "time_in_stage": TimeInStage(30),
-    "all_of": AllOf([HasTag("vip"), HasTag("new")]),
-    "any_of": AnyOf([HasTag("vip"), HasTag("new")]),
-    "not": Not(HasTag("vip")),
+    "all_of": AllOf([tagged("vip"), tagged("new")]),
+    "any_of": AnyOf([tagged("vip"), tagged("new")]),
+    "not": Not(tagged("vip")),
 }
 
 #: The ways Python asks a value for its truth.
 TRUTH_TESTS: dict[str, Callable[[Any], object]] = {
     "bool": bool,
-    "and": lambda c: c and HasTag("vip"),
-    "or": lambda c: c or HasTag("vip"),
+    "and": lambda c: c and tagged("vip"),
+    "or": lambda c: c or tagged("vip"),
     "not": lambda c: not c,
     "if": lambda c: 1 if c else 0,
 }
@@ -122,7 +119,7 @@ class TestConditionsHaveNoTruthValue:
     def test_conditions_still_compare_equal_and_hash(self) -> None:
         assert FieldCondition("country", "eq", "DE") == FieldCondition("country", "eq", "DE")
         assert FieldCondition("country", "eq", "DE") in {FieldCondition("country", "eq", "DE")}
-        assert HasTag("vip") in [HasTag("new"), HasTag("vip")]
+        assert tagged("vip") in [tagged("new"), tagged("vip")]
 
     @given(cs.conditions(max_depth=3) | cs.segment_rules(max_depth=3))
     def test_no_generated_condition_has_a_truth_value(self, condition: Condition) -> None:
@@ -185,9 +182,8 @@ ONE_TEXT_FOR_A_LIST: dict[str, tuple[Callable[[], object], str]] = {
         lambda: AggregateCondition(Measure.COUNT, Op.GE, 1, campaigns="xmas"),
         "campaigns",
     ),
-    "InteractionCount kinds": (lambda: InteractionCount(A_TEXT, at_least=1), "kinds"),
-    "InteractionCount channels": (
-        lambda: InteractionCount({"purchase"}, "web", at_least=1),
+    "AggregateCondition channels": (
+        lambda: AggregateCondition(Measure.COUNT, Op.GE, 1, channels="web"),
         "channels",
     ),
     "Facts tags": (lambda: Facts(as_of=AS_OF, tags="vip"), "tags"),

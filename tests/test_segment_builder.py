@@ -21,8 +21,8 @@ from crmkit.segments import (
     AggregateCondition,
     AllOf,
     AnyOf,
-    HasTag,
     Not,
+    TagCondition,
     Window,
     consent,
     days,
@@ -98,7 +98,7 @@ class TestOtherLeaves:
 
     def test_tags_consent_and_members(self) -> None:
         """Each helper returns its condition class."""
-        assert tagged("vip") == HasTag("vip")
+        assert tagged("vip") == TagCondition("vip")
         assert consent("email", "newsletter") == ConsentCondition("email", "newsletter")
         assert members(["c1", "c2"]) == Members(["c1", "c2"])
 
@@ -159,4 +159,4 @@ class TestCombining:
         rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3)
         assert isinstance(rule, AllOf)
         assert isinstance(tagged("vip") | tagged("b2b"), AnyOf)
-        assert ~tagged("vip") == Not(HasTag("vip"))
+        assert ~tagged("vip") == Not(TagCondition("vip"))

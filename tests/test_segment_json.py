@@ -51,7 +51,7 @@ class TestJsonForm:
             "version": 1,
             "name": "vips",
             "description": None,
-            "rule": {"type": "has_tag", "tag": "vip"},
+            "rule": {"type": "tag", "tag": "vip"},
         }
 
     def test_values_keep_their_types(self) -> None:
@@ -155,7 +155,7 @@ class TestHostileDocuments:
 
     def test_too_deep_a_rule_is_refused_with_a_clear_error(self) -> None:
         """The domain's nesting limit applies; absurd depth stops at the document limit."""
-        rule: dict[str, Any] = {"type": "has_tag", "tag": "vip"}
+        rule: dict[str, Any] = {"type": "tag", "tag": "vip"}
         for _ in range(MAX_CONDITION_DEPTH):
             rule = {"type": "not", "condition": rule}
         with pytest.raises(ValidationError, match="nest at most"):

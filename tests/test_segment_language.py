@@ -32,13 +32,13 @@ from crmkit.segments import (
     ConsentCondition,
     Facts,
     FieldCondition,
-    HasTag,
     Members,
     Not,
     Segment,
     StageCondition,
     TraitCondition,
     Window,
+    tagged,
 )
 
 AS_OF = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -281,13 +281,13 @@ class TestSegment:
     def test_the_name_must_be_a_slug(self) -> None:
         """Names are identifiers."""
         with pytest.raises(ValidationError) as caught:
-            Segment("VIP DE", HasTag("vip"))
+            Segment("VIP DE", tagged("vip"))
         assert caught.value.paths == ("name",)
 
     def test_time_in_stage_is_no_segment_condition(self) -> None:
         """It looks at a lifecycle's current stage, which a segment has not."""
         with pytest.raises(ValidationError) as caught:
-            Segment("s", AnyOf([HasTag("vip"), Not(TimeInStage(3))]))
+            Segment("s", AnyOf([tagged("vip"), Not(TimeInStage(3))]))
         assert caught.value.paths == ("rule.conditions[1].condition",)
 
     def test_traits_are_checked_against_the_schema_with_paths(self) -> None:

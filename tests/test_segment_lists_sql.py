@@ -21,8 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.adapters.sqlalchemy.segments import compile_segment
-from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, HasTag, Not
-from crmkit.domain.rules.conditions import MAX_CONDITIONS, InteractionCount
+from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, Not, TagCondition
+from crmkit.domain.rules.conditions import MAX_CONDITIONS
 from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     MAX_MEMBERS,
@@ -112,7 +112,10 @@ LONG_LEAVES: list[tuple[str, Condition]] = [
             campaigns=full(CAMPAIGNS[1:], str),
         ),
     ),
-    ("interaction count kinds", InteractionCount(slugs(KINDS[:1]), at_least=1)),
+    (
+        "interaction count kinds",
+        AggregateCondition("count", "ge", 1, kinds=slugs(KINDS[:1])),
+    ),
 ]
 
 BACKENDS = ["memory", "sqlite_file", "postgresql", "mariadb"]
@@ -191,7 +194,7 @@ def _parts(leaves: list[Condition]) -> list[list[Condition]]:
 
 
 def _many_children() -> list[tuple[str, Condition]]:
-    tags = [HasTag(tag) for tag in ["vip", "new", *(f"tag-{n}" for n in range(998))]]
+    tags = [TagCondition(tag) for tag in ["vip", "new", *(f"tag-{n}" for n in range(998))]]
     # Not 1000 negated tags: PostgreSQL takes seconds to plan 1000 NOT EXISTS subqueries.
     cities = [Not(FieldCondition("city", "eq", city)) for city in TEXT_LIST]
     metadata = {f"key-{n}": n for n in range(999)}

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmkit import CRM, PostalAddress
-from crmkit.domain import FieldCondition, HasTag, Op
+from crmkit.domain import FieldCondition, Op, TagCondition
 from crmkit.errors import ValidationError
 from crmkit.segments import Segment, field, members, tagged
 from crmkit.serialization import structure, unstructure
@@ -129,7 +129,7 @@ class TestTags:
 
     def test_a_tag_takes_the_stored_form(self) -> None:
         """Trimmed, whitespace collapsed, lower case."""
-        assert tagged("  VIP   Gold ") == HasTag("vip gold")
+        assert tagged("  VIP   Gold ") == TagCondition("vip gold")
 
     def test_listing_by_tag_finds_what_tagged_finds(self, any_store: object) -> None:
         """``list_customers(tag="VIP")`` and ``tagged("VIP")`` both find the VIPs."""

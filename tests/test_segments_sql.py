@@ -33,11 +33,7 @@ from crmkit.domain import (
     Direction,
     EmailAddress,
     Facts,
-    HasField,
-    HasTag,
-    HasTrait,
     Interaction,
-    InteractionCount,
     Money,
     Not,
     PostalAddress,
@@ -54,11 +50,13 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     Window,
 )
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE
+from crmkit.segments import field, interactions, tagged, trait
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url
 from tests.workers import private_database
@@ -488,17 +486,22 @@ def aggregates(draw: Any, measures: tuple[Measure, ...] = tuple(Measure)) -> Con
 
 @st.composite
 def interaction_counts(draw: Any) -> Condition:
-    low = draw(st.none() | st.integers(0, 3))
-    high = draw(st.none() | st.integers(0, 3)) if low is not None else draw(st.integers(0, 3))
-    if low is not None and high is not None and high < low:
-        low, high = high, low
-    return InteractionCount(
-        draw(st.sets(st.sampled_from(KINDS), max_size=2)),
-        draw(st.sets(st.sampled_from(CHANNELS), max_size=2)),
-        within_days=draw(st.sampled_from([None, 1, 30, 90])),
-        at_least=low,
-        at_most=high,
+    """Counts as lifecycle rules write them: ``interactions(...).count() >= n``, ``<= n``,
+    ``== 0`` or between two counts, over the last N days or ever."""
+    selection = interactions(
+        kinds=draw(st.sets(st.sampled_from(KINDS), max_size=2)),
+        channels=draw(st.sets(st.sampled_from(CHANNELS), max_size=2)),
+        last=draw(st.sampled_from([None, 1, 30, 90])),
     )
+    low, high = sorted([draw(st.integers(0, 3)), draw(st.integers(0, 3))])
+    shape = draw(st.sampled_from(["at_least", "at_most", "none", "between"]))
+    if shape == "at_least":
+        return selection.count() >= low
+    if shape == "at_most":
+        return selection.count() <= high
+    if shape == "none":
+        return selection.count() == 0
+    return selection.count().between(low, high)
 
 
 LEAVES = st.one_of(
@@ -506,20 +509,21 @@ LEAVES = st.one_of(
     trait_conditions(),
     aggregates(),
     interaction_counts(),
-    st.builds(HasTag, st.sampled_from(["vip", "churn risk", "ünï", "new", "old"])),
-    st.builds(HasTrait, st.sampled_from([*TRAITS, "absent"])),
+    st.builds(tagged, st.sampled_from(["vip", "churn risk", "ünï", "new", "old"])),
+    st.builds(lambda name: trait(name).exists(), st.sampled_from([*TRAITS, "absent"])),
+    st.builds(lambda name: ~trait(name).exists(), st.sampled_from([*TRAITS, "absent"])),
     st.builds(
-        HasField,
+        lambda name: field(name).exists(),
         st.sampled_from(
             [
                 "given_name",
                 "family_name",
                 "email",
                 "phone",
-                "other_contacts",
-                "address",
+                "country",
                 "locale",
-                "account",
+                "account_id",
+                "account.domain",
             ]
         ),
     ),
@@ -658,9 +662,11 @@ EXAMPLES: list[tuple[str, Condition]] = [
     ("seen lately", TraitCondition("seen", "datetime", "gt", AS_OF - 90 * DAY)),
     ("speaks 😀", TraitCondition("langs", "string_list", "contains", "😀")),
     ("no plan", TraitCondition("plan", "string", "is_null")),
-    ("vip", HasTag("vip")),
-    ("has plan trait", HasTrait("plan")),
-    ("has address", HasField("address")),
+    ("vip", tagged("vip")),
+    ("has plan trait", trait("plan").exists()),
+    ("has no plan trait of any type", ~trait("plan").exists()),
+    ("has a country", field("country").exists()),
+    ("linked to an account", field("account_id").exists()),
     ("may email for marketing", ConsentCondition("email", "marketing")),
     ("is a customer", StageCondition(LIFECYCLE, {"customer", "repeat"})),
     ("listed", Members({"c001", "c002", "zz1"})),
@@ -689,14 +695,15 @@ EXAMPLES: list[tuple[str, Condition]] = [
     ("metadata n == 1", AggregateCondition("count", "ge", 1, metadata={"n": 1})),
     ("metadata src 'web'", AggregateCondition("count", "ge", 1, metadata={"src": "web"})),
     ("campaign 'spring'", AggregateCondition("count", "ge", 1, campaigns={"spring"})),
-    ("a purchase in 30 days", InteractionCount({"purchase"}, within_days=30, at_least=1)),
-    ("not vip", Not(HasTag("vip"))),
+    ("a purchase in 30 days", interactions(kinds=["purchase"], last=30).count() >= 1),
+    ("no purchase in 90 days", interactions(kinds=["purchase"], last=90).count() == 0),
+    ("not vip", Not(TagCondition("vip"))),
     ("not country DE", Not(FieldCondition("country", "eq", "DE"))),
     (
         "DE vip or no plan",
         AnyOf(
             (
-                AllOf((FieldCondition("country", "eq", "DE"), HasTag("vip"))),
+                AllOf((FieldCondition("country", "eq", "DE"), TagCondition("vip"))),
                 TraitCondition("plan", "string", "is_null"),
             )
         ),
@@ -720,7 +727,7 @@ def test_a_rule_never_returns_another_tenants_customers(filled: Any) -> None:
 
 
 def test_streamed_members_are_whole_customers(filled: Any) -> None:
-    rule = HasTag("vip")
+    rule = TagCondition("vip")
     with filled.unit_of_work(TENANT) as uow:
         streamed = list(uow.customers.stream_matching(rule, as_of=AS_OF, batch_size=7))
         assert [c.id for c in streamed] == expected(POPULATION, rule, AS_OF)
@@ -730,17 +737,22 @@ def test_streamed_members_are_whole_customers(filled: Any) -> None:
 
 def test_time_in_stage_is_refused(filled: Any) -> None:
     with filled.unit_of_work(TENANT) as uow, pytest.raises(ValidationError):
-        uow.customers.count_matching(AllOf((HasTag("vip"), TimeInStage(3))), as_of=AS_OF)
+        uow.customers.count_matching(AllOf((TagCondition("vip"), TimeInStage(3))), as_of=AS_OF)
 
 
-def test_has_field_on_an_account_field_is_refused(filled: Any) -> None:
-    with filled.unit_of_work(TENANT) as uow, pytest.raises(ValidationError):
-        uow.customers.count_matching(HasField("industry"), as_of=AS_OF)
+def test_an_account_field_is_named_with_its_prefix(filled: Any) -> None:
+    with pytest.raises(ValidationError):
+        field("industry").exists()
+    rule = field("account.industry").exists()
+    with filled.unit_of_work(TENANT) as uow:
+        assert uow.customers.count_matching(rule, as_of=AS_OF) == len(
+            expected(POPULATION, rule, AS_OF)
+        )
 
 
 def test_naive_as_of_is_refused(filled: Any) -> None:
     with filled.unit_of_work(TENANT) as uow, pytest.raises(ValidationError):
-        uow.customers.count_matching(HasTag("vip"), as_of=datetime(2024, 1, 1))
+        uow.customers.count_matching(TagCondition("vip"), as_of=datetime(2024, 1, 1))
 
 
 # Security: hostile input is refused when built, or matched literally.
@@ -757,7 +769,7 @@ def test_hostile_names_are_refused_by_the_nodes(name: str) -> None:
     with pytest.raises(ValidationError):
         StageCondition(name, {"lead"})
     with pytest.raises(ValidationError):
-        HasTrait(name)
+        TraitCondition(name, None, "is_not_null")
     with pytest.raises(ValidationError):
         AggregateCondition("count", "ge", 1, kinds={name})
 
@@ -777,7 +789,7 @@ def test_numbers_beyond_64_bits_are_refused() -> None:
 
 
 def test_deep_trees_give_a_clear_error() -> None:
-    rule: Condition = HasTag("vip")
+    rule: Condition = TagCondition("vip")
     with pytest.raises(ValidationError, match="nest at most"):
         for _ in range(MAX_CONDITION_DEPTH + 1):
             rule = Not(rule)
@@ -828,7 +840,7 @@ def test_values_are_matched_literally(
 
 def test_crm_segment_use_cases(filled: Any) -> None:
     crm = CRM(filled, Settings(tenant=TENANT, clock=FixedClock(AS_OF)))
-    rule = HasTag("vip")
+    rule = TagCondition("vip")
     want = expected(POPULATION, rule, AS_OF)
     assert crm.segments.count(rule) == len(want)
     page = crm.segments.members(rule, limit=3)

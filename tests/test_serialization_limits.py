@@ -37,7 +37,7 @@ from crmkit.domain.values.contact import MAX_ADDRESS_LINES
 from crmkit.errors import FieldError, ValidationError
 from crmkit.events import DomainEvent
 from crmkit.lifecycle import DurationStats, Funnel, FunnelStep, LifecycleModel, Stay
-from crmkit.segments import AllOf, AnyOf, Condition, HasTag
+from crmkit.segments import AllOf, AnyOf, Condition, TagCondition
 from crmkit.serialization import (
     FIELD_LIMITS,
     event_from_dict,
@@ -179,8 +179,8 @@ class TestLimits:
             lambda: TraitSchema(
                 {f"t{i}": TraitDefinition("string") for i in range(MAX_TRAITS + 1)}
             ),
-            lambda: AllOf([HasTag("x")] * (MAX_CONDITIONS + 1)),
-            lambda: AnyOf([HasTag("x")] * (MAX_CONDITIONS + 1)),
+            lambda: AllOf([TagCondition("x")] * (MAX_CONDITIONS + 1)),
+            lambda: AnyOf([TagCondition("x")] * (MAX_CONDITIONS + 1)),
             lambda: attrs.evolve(
                 CUSTOMER_LIFECYCLE,
                 transitions=[CUSTOMER_LIFECYCLE.transitions[0]] * (MAX_TRANSITIONS + 1),

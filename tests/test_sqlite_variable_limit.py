@@ -19,9 +19,10 @@ from sqlalchemy import event
 
 from crmkit import CRM, Customer, CustomerId, FixedClock, Interaction, InteractionId, Settings
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
-from crmkit.domain import AnyOf, HasTag
+from crmkit.domain import AnyOf
 from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, Members
 from crmkit.domain.segments.segment import Segment
+from crmkit.segments import TagCondition
 from crmkit.testing.databases import scratch_store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -63,7 +64,7 @@ def test_the_limit_is_in_force(crm: CRM) -> None:
 
 
 def test_segment_pages_and_streams_of_more_ids_than_the_limit(crm: CRM) -> None:
-    vip = HasTag("vip")
+    vip = TagCondition("vip")
     assert len(crm.segments.members(vip, limit=CUSTOMERS).items) == CUSTOMERS // 2
     streamed = list(crm.segments.stream(vip, batch_size=2000))
     assert len(streamed) == CUSTOMERS // 2
@@ -84,7 +85,7 @@ def test_rules_with_lists_at_the_domain_limits(crm: CRM) -> None:
 
 
 def test_a_refresh_of_a_segment_larger_than_the_limit(crm: CRM) -> None:
-    change = crm.segments.refresh(Segment("vips", HasTag("vip")), batch_size=2000)
+    change = crm.segments.refresh(Segment("vips", TagCondition("vip")), batch_size=2000)
     assert len(change.entered) == CUSTOMERS // 2
 
 

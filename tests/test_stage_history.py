@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import CustomerId, Interaction, InteractionId
-from crmkit.domain import PRESETS, HasField
+from crmkit import Account, AccountId, CustomerId, Interaction, InteractionId
+from crmkit.domain import PRESETS
 from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
 from crmkit.events import DomainEvent, StageChanged
 from crmkit.lifecycle import (
@@ -23,7 +23,7 @@ from crmkit.lifecycle import (
     SubjectKind,
     Transition,
 )
-from crmkit.segments import Facts
+from crmkit.segments import Facts, field
 from crmkit.serialization import EVENT_TYPES, from_json, structure, to_json, unstructure
 from crmkit.testing import strategies as cs
 from tests.strategies import T0, json_values, mutated
@@ -53,7 +53,7 @@ def pipeline() -> LifecycleModel:
         stages=["new", "contacted", "qualified", "won", "lost"],
         transitions=[
             ("new", "contacted"),
-            Transition("contacted", "qualified", guard=HasField("domain")),
+            Transition("contacted", "qualified", guard=field("account.domain").exists()),
             ("qualified", "won"),
             ("new", "lost"),
             ("contacted", "lost"),
@@ -155,7 +155,7 @@ class TestMove:
         """GuardFailed leaves the history and its events as they were."""
         history = entered(stage="contacted")
         before, events = history.changes, history.peek_events()
-        with pytest.raises(GuardFailed, match="has field 'domain'"):
+        with pytest.raises(GuardFailed, match=r"has field 'account\.domain'"):
             history.move(pipeline(), "qualified", at=T0, facts=Facts(as_of=T0))
         assert history.changes == before
         assert history.peek_events() == events
@@ -163,7 +163,8 @@ class TestMove:
     def test_a_passing_guard_lets_the_move_through(self) -> None:
         """With the facts that satisfy the guard, the move is made."""
         history = entered(stage="contacted")
-        facts = Facts(as_of=T0, fields={"domain": "acme.com"})
+        acme = Account.register(AccountId("a1"), name="Acme", at=T0, domain="acme.com")
+        facts = Facts.of_account(acme, [], T0)
         assert history.move(pipeline(), "qualified", at=T0, facts=facts) is not None
 
     def test_moving_to_the_current_stage_changes_nothing(self) -> None:

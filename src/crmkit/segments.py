@@ -9,7 +9,7 @@ rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3) | ta
 The segment language reference (``docs/concepts/segments.md``) lists every field and operator.
 """
 
-from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.evaluate import Matcher, compile_condition, evaluate, matching
 from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
@@ -22,6 +22,7 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     Window,
 )
@@ -58,7 +59,6 @@ __all__ = [
     "Field",
     "FieldCondition",
     "FieldType",
-    "HasTag",
     "Interactions",
     "Matcher",
     "Measure",
@@ -70,6 +70,7 @@ __all__ = [
     "SegmentSnapshot",
     "StageRef",
     "StageCondition",
+    "TagCondition",
     "Trait",
     "TraitCondition",
     "Window",

@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmkit.domain._arguments import MAX_PAGE
-from crmkit.domain.rules.conditions import (
-    CUSTOMER_FIELDS,
-    AllOf,
-    AnyOf,
-    Condition,
-    HasField,
-    Not,
-    TimeInStage,
-)
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Not, TimeInStage
 from crmkit.domain.values.texts import ensure_text
 from crmkit.domain.values.timestamps import ensure_utc_or_none
 from crmkit.errors import ValidationError
@@ -61,9 +53,8 @@ def check_window(
 
 
 def check_rule(rule: object, as_of: datetime) -> datetime:
-    """Refuse what a segment query cannot mean: something not a `Condition`, `TimeInStage`
-    (only a lifecycle evaluation knows when a stage was entered), or `HasField` on an
-    account field (a segment's subject is a customer). Returns ``as_of`` in UTC."""
+    """Refuse what a segment query cannot mean: something not a `Condition`, or `TimeInStage`
+    (only a lifecycle evaluation knows when a stage was entered). Returns ``as_of`` in UTC."""
     if not isinstance(rule, Condition):
         raise ValidationError.single("rule", rule, "must be a Condition")
     pending: list[Condition] = [rule]
@@ -76,10 +67,6 @@ def check_rule(rule: object, as_of: datetime) -> datetime:
         elif isinstance(node, TimeInStage):
             raise ValidationError.single(
                 "kind", node.kind, "time_in_stage only has a meaning in a lifecycle model"
-            )
-        elif isinstance(node, HasField) and node.field not in CUSTOMER_FIELDS:
-            raise ValidationError.single(
-                "field", node.field, "a segment's has_field names a customer field"
             )
     moment = ensure_utc_or_none(as_of, "as_of")
     if moment is None:

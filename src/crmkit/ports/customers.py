@@ -107,7 +107,7 @@ class CustomerRepository(Protocol):
     ) -> Page[CustomerId]:
         """The ids of the customers matching ``condition`` at ``as_of``, in id order, a
         keyset page at a time. Raises `ValidationError` for a rule a segment cannot hold
-        (`TimeInStage`, `HasField` on an account field)."""
+        (`TimeInStage`)."""
         ...
 
     def stream_matching(

@@ -16,8 +16,8 @@ a float), decimals are strings, datetimes ISO 8601 in UTC, and traits carry thei
 (``{"type": "date", "value": "2024-05-01"}``) so that a date and a text stay distinct.
 Sets (tags, interaction kinds, channels, rule sources) are sorted lists.
 
-Conditions (lifecycle guards and progression triggers) are a tagged union: each is an object
-whose ``"type"`` is the class's ``kind`` (``{"type": "has_field", "field": "email"}``), and
+Conditions (segment rules, lifecycle guards and progression triggers) are a tagged union: each
+is an object whose ``"type"`` is the class's ``kind`` (``{"type": "tag", "tag": "vip"}``), and
 `structure` with ``Condition`` picks the class from that tag (see `CONDITION_TYPES`).
 
 A loyalty `Programme` is plain data in the same way: its earning rules are a tagged union too

@@ -172,18 +172,21 @@ def leaf_hooks(conv: cattrs.Converter) -> dict[type[Condition], LeafHooks]:
 
     def load_trait(value: Any, _: type) -> TraitCondition:
         reader = _Reader(conv, value, "name trait_type op", "value")
-        name, kind = reader.read("name", str), reader.read("trait_type", TraitType)
+        name, kind = reader.read("name", str), reader.read("trait_type", TraitType | None)
         op = reader.read("op", Op)
         reader.check()
+        if kind is None:  # a trait of any type: only (not) null, which takes no value
+            return TraitCondition(name, None, op, reader.raw("value"))
         operand = _load_value(op, reader.raw("value"), _SCALARS[kind][0])
         return TraitCondition(name, kind, op, operand)
 
     def dump_trait(node: TraitCondition) -> dict[str, Any]:
+        kind = node.type
         return {
             "name": node.name,
-            "trait_type": node.type.value,
+            "trait_type": None if kind is None else kind.value,
             "op": node.op.value,
-            "value": _dump_value(node.value, _SCALARS[node.type][1]),
+            "value": None if kind is None else _dump_value(node.value, _SCALARS[kind][1]),
         }
 
     sets = {

@@ -30,7 +30,6 @@ from crmkit.domain import (
     AnyOf,
     Customer,
     Interaction,
-    InteractionCount,
     LifecycleModel,
     Members,
     PointsJobReport,
@@ -117,7 +116,6 @@ FIELD_LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
         AccountChanged: {"fields": _SMALL},
         AllOf: {"conditions": MAX_CONDITIONS},
         AnyOf: {"conditions": MAX_CONDITIONS},
-        InteractionCount: {"kinds": MAX_LIST_VALUES, "channels": _SMALL},
         StageCondition: {"stages": MAX_LIST_VALUES},
         Members: {"ids": MAX_MEMBERS},
         AggregateCondition: {

@@ -16,17 +16,13 @@ from crmkit.domain import (
     AggregateCondition,
     AllOf,
     AnyOf,
-    Channel,
     Condition,
     ConsentCondition,
     FieldCondition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
     Members,
     Not,
     StageCondition,
+    TagCondition,
     TimeInStage,
     TraitCondition,
 )
@@ -43,10 +39,7 @@ CONDITION_TYPES: Mapping[str, type[Condition]] = MappingProxyType(
     {
         cls.kind: cls
         for cls in (
-            HasField,
-            HasTrait,
-            HasTag,
-            InteractionCount,
+            TagCondition,
             TimeInStage,
             AllOf,
             AnyOf,
@@ -95,12 +88,7 @@ def register_rules(conv: cattrs.Converter) -> None:
     # Register the union first: the classes' own functions look it up for nested conditions.
     conv.register_structure_hook_func(_is_condition, structure_condition)
     conv.register_unstructure_hook_func(_is_condition, unstructure_condition)
-    sets: dict[str, Any] = {
-        "kinds": override(struct_hook=strict_set(conv, str, "interaction kinds")),
-        "channels": override(struct_hook=strict_set(conv, Channel, "channels")),
-    }
     extras: dict[type[Condition], dict[str, Any]] = {
-        InteractionCount: sets,
         StageCondition: {"stages": override(struct_hook=strict_set(conv, str, "stage names"))},
         Members: {"ids": override(struct_hook=strict_set(conv, str, "customer ids"))},
     }

@@ -62,17 +62,7 @@ from crmkit.adapters.sqlalchemy.lists import all_of, any_of, key_in, one_of
 from crmkit.adapters.sqlalchemy.mapping import to_us
 from crmkit.domain.customers.traits import MAX_DECIMAL_EXPONENT, TraitType, canonical_decimal
 from crmkit.domain.interactions.channels import InteractionKind, SubjectKind
-from crmkit.domain.rules.conditions import (
-    AllOf,
-    AnyOf,
-    Condition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
-    Not,
-    TimeInStage,
-)
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Not, TimeInStage
 from crmkit.domain.rules.leaves import (
     NET_SPEND_SIGNS,
     AggregateCondition,
@@ -82,6 +72,7 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
 )
 from crmkit.domain.values.money import Money
@@ -121,17 +112,6 @@ _ACCOUNT_COLUMNS: Final = {
     "account.domain": t.accounts.c.domain,
     "account.industry": t.accounts.c.industry,
     "account.size": t.accounts.c.size,
-}
-# HasField: customer profile field -> the column that is NULL exactly when it is empty.
-_HAS_FIELD_COLUMNS: Final = {
-    "given_name": _c.given_name,
-    "family_name": _c.family_name,
-    "email": _c.email,
-    "phone": _c.phone,
-    "other_contacts": _c.other_contacts,
-    "address": _c.address_lines,
-    "locale": _c.locale,
-    "account": _c.account_id,
 }
 
 
@@ -236,23 +216,11 @@ class _Compiler:
             return self.field(node)
         if isinstance(node, TraitCondition):
             return self.trait(node)
-        if isinstance(node, HasTag):
+        if isinstance(node, TagCondition):
             tg = t.tags.c
             return exists().where(
                 tg.tenant_id == self.tenant, tg.customer_id == _c.id, tg.tag == node.tag
             )
-        if isinstance(node, HasTrait):
-            tr = t.traits.c
-            return exists().where(
-                tr.tenant_id == self.tenant, tr.customer_id == _c.id, tr.name == node.name
-            )
-        if isinstance(node, HasField):
-            column = _HAS_FIELD_COLUMNS.get(node.field)
-            if column is None:
-                raise ValidationError.single(
-                    "field", node.field, "a segment's has_field names a customer field"
-                )
-            return column.is_not(None)
         if isinstance(node, ConsentCondition):
             return self.consent(node)
         if isinstance(node, StageCondition):
@@ -268,8 +236,6 @@ class _Compiler:
             return self.keys(_c.id, node.ids)
         if isinstance(node, AggregateCondition):
             return self.aggregate(node)
-        if isinstance(node, InteractionCount):
-            return self.interaction_count(node)
         if isinstance(node, TimeInStage):
             raise ValidationError.single(
                 "kind", node.kind, "time_in_stage only has a meaning in a lifecycle model"
@@ -302,17 +268,16 @@ class _Compiler:
 
     def trait(self, node: TraitCondition) -> Any:
         tr = t.traits.c
-        own = (
-            tr.tenant_id == self.tenant,
-            tr.customer_id == _c.id,
-            tr.name == node.name,
-            tr.type == node.type.value,
-        )
+        own = [tr.tenant_id == self.tenant, tr.customer_id == _c.id, tr.name == node.name]
+        if node.type is not None:  # None: a trait of any type
+            own.append(tr.type == node.type.value)
         op = node.op
         if op is Op.IS_NULL:
             return not_(exists().where(*own))
         if op is Op.IS_NOT_NULL:
             return exists().where(*own)
+        if node.type is None:  # pragma: no cover - the leaf takes only is (not) null then
+            raise ValidationError.single("type", None, "a trait of any type is only (not) null")
         return exists().where(*own, self.trait_test(node.type, op, node.value))
 
     def trait_test(self, kind: TraitType, op: Op, operand: Any) -> Any:
@@ -548,28 +513,6 @@ class _Compiler:
             (micros >= 0, micros // _DAY_US),
             else_=-1 - ((-1 - micros) // _DAY_US),
         )
-
-    def interaction_count(self, node: InteractionCount) -> Any:
-        i = t.interactions.c
-        where: list[Any] = [
-            i.tenant_id == self.tenant,
-            i.customer_id == _c.id,
-            i.occurred_at_us <= self.as_of_us,
-        ]
-        if node.within_days is not None:
-            start = self.as_of_us - node.within_days * _DAY_US
-            where.append(i.occurred_at_us > start)
-        if node.kinds:
-            where.append(self.keys(i.kind, node.kinds))
-        if node.channels:
-            where.append(self.keys(i.channel, (c.value for c in node.channels)))
-        measured = _scalar(func.count(), where)
-        clauses = []
-        if node.at_least is not None:
-            clauses.append(measured >= node.at_least)
-        if node.at_most is not None:
-            clauses.append(measured <= node.at_most)
-        return and_(*clauses)
 
 
 def _scalar(aggregate: Any, where: Sequence[Any]) -> Any:

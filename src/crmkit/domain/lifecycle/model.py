@@ -22,20 +22,13 @@ import attrs
 
 from crmkit.domain._checks import SLUG, boolean, optional_text
 from crmkit.domain.interactions.channels import SubjectKind, enum_of
-from crmkit.domain.rules.conditions import (
-    ACCOUNT_FIELDS,
-    CUSTOMER_FIELDS,
-    Condition,
-    Facts,
-    HasField,
-    HasTag,
-    HasTrait,
-)
+from crmkit.domain.rules.conditions import Condition, Facts
 from crmkit.domain.rules.leaves import (
     ConsentCondition,
     FieldCondition,
     Members,
     StageCondition,
+    TagCondition,
     TraitCondition,
 )
 from crmkit.errors import FieldError, GuardFailed, IllegalTransition, ValidationError
@@ -113,10 +106,6 @@ class Stage:
     terminal: bool = attrs.field(default=False, validator=boolean, kw_only=True)
     outcome: Outcome = attrs.field(default=Outcome.OPEN, converter=_outcome, kw_only=True)
     description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
-
-
-def _article(subject: SubjectKind) -> str:
-    return "a customer" if subject is SubjectKind.CUSTOMER else "an account"
 
 
 def _default_label(name: str) -> str:
@@ -342,9 +331,8 @@ def _problems(model: LifecycleModel) -> list[FieldError]:
 
 
 def _subject_problems(model: LifecycleModel) -> list[FieldError]:
-    """Conditions that could never hold for the model's subjects (an account field in a
-    customer model, a tag in an account model) are mistakes, so they are refused."""
-    fields = CUSTOMER_FIELDS if model.subject is SubjectKind.CUSTOMER else ACCOUNT_FIELDS
+    """Conditions that could never hold for the model's subjects (a customer's profile
+    field, tag or trait in an account model) are mistakes, so they are refused."""
     conditions = [
         *((f"transitions[{i}].guard", t.guard) for i, t in enumerate(model.transitions)),
         *((f"rules[{i}].when", r.when) for i, r in enumerate(model.rules)),
@@ -352,15 +340,13 @@ def _subject_problems(model: LifecycleModel) -> list[FieldError]:
     problems = []
     for path, condition in conditions:
         for leaf in condition.leaves() if condition is not None else ():
-            if isinstance(leaf, HasField) and leaf.field not in fields:
-                problems.append(
-                    FieldError(path, leaf.field, f"is not {_article(model.subject)} field")
-                )
-            if isinstance(leaf, HasTag | HasTrait) and model.subject is SubjectKind.ACCOUNT:
+            if model.subject is not SubjectKind.ACCOUNT:
+                continue
+            if isinstance(leaf, TagCondition | TraitCondition):
                 problems.append(
                     FieldError(path, leaf.describe(), "accounts have no tags or traits")
                 )
-            if model.subject is SubjectKind.ACCOUNT and _customer_only(leaf):
+            elif _customer_only(leaf):
                 problems.append(FieldError(path, leaf.describe(), "only customers meet it"))
     return problems
 

@@ -21,12 +21,12 @@ from crmkit.domain.lifecycle.model import (
     Stage,
     Transition,
 )
-from crmkit.domain.rules.conditions import HasField, InteractionCount
+from crmkit.domain.segments.builder import days, field, interactions, purchases
 
 __all__ = ["CUSTOMER_LIFECYCLE", "DEAL_PIPELINE", "HUBSPOT_LIFECYCLE", "PRESETS"]
 
-_PURCHASE = frozenset({InteractionKind.PURCHASE.value})
-_REFERRAL = frozenset({InteractionKind.REFERRAL.value})
+_REFERRALS = interactions(kinds=[InteractionKind.REFERRAL.value])
+_MEETINGS = interactions(kinds=[InteractionKind.MEETING.value])
 
 #: Lapsing and reactivation share one window, so the two rules can never both hold.
 LAPSE_DAYS = 180
@@ -49,7 +49,7 @@ CUSTOMER_LIFECYCLE = LifecycleModel(
     transitions=[
         ("subscriber", "lead"),
         ("subscriber", "customer"),
-        Transition("lead", "qualified", guard=HasField("email") | HasField("phone")),
+        Transition("lead", "qualified", guard=field("email").exists() | field("phone").exists()),
         ("lead", "customer"),
         ("qualified", "customer"),
         ("customer", "repeat"),
@@ -69,45 +69,45 @@ CUSTOMER_LIFECYCLE = LifecycleModel(
         ProgressionRule(
             "first_purchase",
             "customer",
-            InteractionCount(_PURCHASE, at_least=1),
+            purchases().count() >= 1,
             sources={"subscriber", "lead", "qualified"},
             description="made a first purchase",
         ),
         ProgressionRule(
             "reactivated",
             "customer",
-            InteractionCount(_PURCHASE, within_days=LAPSE_DAYS, at_least=1),
+            purchases(last=days(LAPSE_DAYS)).count() >= 1,
             sources={"lapsed", "churned"},
             description="bought again after lapsing",
         ),
         ProgressionRule(
             "repeat_purchase",
             "repeat",
-            InteractionCount(_PURCHASE, within_days=365, at_least=2),
+            purchases(last=days(365)).count() >= 2,
             description="2+ purchases in the last 365 days",
         ),
         ProgressionRule(
             "loyal",
             "loyal",
-            InteractionCount(_PURCHASE, within_days=365, at_least=5),
+            purchases(last=days(365)).count() >= 5,
             description="5+ purchases in the last 365 days",
         ),
         ProgressionRule(
             "referred_someone",
             "advocate",
-            InteractionCount(_REFERRAL, within_days=365, at_least=1),
+            interactions(kinds=[InteractionKind.REFERRAL.value], last=days(365)).count() >= 1,
             description="made a referral in the last 365 days",
         ),
         ProgressionRule(
             "lapsed",
             "lapsed",
-            InteractionCount(_PURCHASE, within_days=LAPSE_DAYS, at_most=0),
+            purchases(last=days(LAPSE_DAYS)).count() == 0,
             description=f"no purchase in the last {LAPSE_DAYS} days",
         ),
         ProgressionRule(
             "churned",
             "churned",
-            InteractionCount(_PURCHASE, within_days=CHURN_DAYS, at_most=0),
+            purchases(last=days(CHURN_DAYS)).count() == 0,
             description=f"no purchase in the last {CHURN_DAYS} days",
         ),
     ],
@@ -148,13 +148,13 @@ HUBSPOT_LIFECYCLE = LifecycleModel(
         ProgressionRule(
             "first_purchase",
             "customer",
-            InteractionCount(_PURCHASE, at_least=1),
+            purchases().count() >= 1,
             description="made a first purchase",
         ),
         ProgressionRule(
             "referred_someone",
             "evangelist",
-            InteractionCount(_REFERRAL, at_least=1),
+            _REFERRALS.count() >= 1,
             sources={"customer"},
             description="referred someone",
         ),
@@ -178,11 +178,11 @@ DEAL_PIPELINE = LifecycleModel(
     ],
     transitions=[
         ("new", "contacted"),
-        Transition("contacted", "qualified", guard=HasField("domain")),
+        Transition("contacted", "qualified", guard=field("account.domain").exists()),
         Transition(
             "qualified",
             "proposal",
-            guard=InteractionCount({InteractionKind.MEETING.value}, at_least=1),
+            guard=_MEETINGS.count() >= 1,
         ),
         ("proposal", "negotiation"),
         ("negotiation", "won"),
@@ -193,20 +193,20 @@ DEAL_PIPELINE = LifecycleModel(
         ProgressionRule(
             "first_meeting",
             "contacted",
-            InteractionCount({InteractionKind.MEETING.value}, at_least=1),
+            _MEETINGS.count() >= 1,
             sources={"new"},
             description="a first meeting with one of the account's contacts",
         ),
         ProgressionRule(
             "first_purchase",
             "won",
-            InteractionCount(_PURCHASE, at_least=1),
+            purchases().count() >= 1,
             description="one of the account's contacts bought",
         ),
         ProgressionRule(
             "gone_quiet",
             "lost",
-            InteractionCount(within_days=90, at_most=0),
+            interactions(last=days(90)).count() == 0,
             sources=_OPEN_DEAL,
             description="no interaction with the account for 90 days",
         ),

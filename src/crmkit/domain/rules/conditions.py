@@ -1,13 +1,12 @@
 """Conditions: small, serialisable predicates over a customer (or account) and its interactions.
 
-Lifecycle models use them as transition guards ("has an email") and as the triggers of
-automatic progression ("3+ purchases in the last 90 days"). A condition looks only at the
-`Facts` it is given, which carry an explicit ``as_of``: the same facts always give the same
-answer, whatever the wall clock says.
-
-Interaction windows are half-open and end at ``as_of``: ``within_days=90`` counts what
-happened in ``(as_of - 90 days, as_of]``, so an interaction recorded "now" counts and
-consecutive windows never overlap. Interactions after ``as_of`` never count.
+This module holds what every rule shares: the `Condition` base, the `Facts` a condition
+looks at, and the combinations `AllOf`, `AnyOf` and `Not`. The leaves are those of
+`crmkit.domain.rules.leaves` (written with the builder of `crmkit.segments`); segments and
+lifecycle models (transition guards such as "has an email", progression rules such as "3+
+purchases in the last 90 days") use the same ones. A condition looks only at the `Facts` it
+is given, which carry an explicit ``as_of``: the same facts always give the same answer,
+whatever the wall clock says.
 """
 
 from __future__ import annotations
@@ -19,14 +18,12 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.domain._checks import SLUG, to_utc, utc
+from crmkit.domain._checks import to_utc, utc
 from crmkit.domain._lists import listed
 from crmkit.domain.accounts.account import Account
-from crmkit.domain.customers.customer import PROFILE_FIELDS, Customer, normalize_tag
+from crmkit.domain.customers.customer import PROFILE_FIELDS, Customer
 from crmkit.domain.customers.traits import TraitValue
-from crmkit.domain.interactions.channels import Channel, channel_of
 from crmkit.domain.interactions.interaction import Interaction
-from crmkit.domain.values.timestamps import earlier
 from crmkit.errors import UsageError, ValidationError
 
 __all__ = [
@@ -38,18 +35,14 @@ __all__ = [
     "AnyOf",
     "Condition",
     "Facts",
-    "HasField",
-    "HasTag",
-    "HasTrait",
-    "InteractionCount",
     "Not",
     "TimeInStage",
 ]
 
-#: The customer fields `HasField` may name: the profile fields, less tags and external ids
-#: (`HasTag` looks at tags; external ids belong to the host's systems, not to rules).
+#: The customer fields `Facts.fields` holds: the profile fields, less tags and external ids
+#: (`Facts.tags` holds the tags; external ids belong to the host's systems, not to rules).
 CUSTOMER_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in ("tags", "external_ids"))
-#: The account fields `HasField` may name.
+#: The account fields `Facts.fields` holds.
 ACCOUNT_FIELDS = ("name", "domain", "industry", "size")
 #: How deeply `AllOf`, `AnyOf` and `Not` may nest: deeper trees are refused when built.
 MAX_CONDITION_DEPTH = 16
@@ -179,157 +172,6 @@ def _parts(condition: object, kind: type[_Combination]) -> tuple[object, ...]:
     if isinstance(condition, kind) and type(condition) is kind:
         return condition.conditions
     return (condition,)
-
-
-def _field_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value not in CUSTOMER_FIELDS and value not in ACCOUNT_FIELDS:
-        known = ", ".join((*CUSTOMER_FIELDS, *ACCOUNT_FIELDS))
-        raise ValidationError.single("field", value, f"must be one of {known}")
-
-
-def _slug(path: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, str) or not SLUG.fullmatch(value):
-            raise ValidationError.single(path, value, "must be a lower-case slug like 'plan'")
-
-    return check
-
-
-def _tag(value: Any) -> str:
-    # The tag as customers' tags are stored ("VIP" is "vip"), so a rule never misses by case.
-    return normalize_tag(value, "tag")
-
-
-def _empty(value: object) -> bool:
-    return value is None or (isinstance(value, str | tuple | frozenset | Mapping) and not value)
-
-
-@attrs.frozen
-class HasField(Condition):
-    """The subject has a non-empty value for a profile field (e.g. ``"email"``)."""
-
-    kind: ClassVar[str] = "has_field"
-    field: str = attrs.field(validator=_field_name)
-
-    def holds(self, facts: Facts) -> bool:
-        return not _empty(facts.fields.get(self.field))
-
-    def describe(self) -> str:
-        return f"has field {self.field!r}"
-
-
-@attrs.frozen
-class HasTrait(Condition):
-    """The subject has the custom trait ``name`` (of any value)."""
-
-    kind: ClassVar[str] = "has_trait"
-    name: str = attrs.field(validator=_slug("name"))
-
-    def holds(self, facts: Facts) -> bool:
-        return self.name in facts.traits
-
-    def describe(self) -> str:
-        return f"has trait {self.name!r}"
-
-
-@attrs.frozen
-class HasTag(Condition):
-    """The subject carries ``tag`` (put in the stored form of tags: ``"VIP"`` is ``"vip"``)."""
-
-    kind: ClassVar[str] = "has_tag"
-    tag: str = attrs.field(converter=_tag)
-
-    def holds(self, facts: Facts) -> bool:
-        return self.tag in facts.tags
-
-    def describe(self) -> str:
-        return f"has tag {self.tag!r}"
-
-
-def _kinds(value: Any) -> frozenset[str]:
-    kinds = listed("kinds", value, "interaction kinds")
-    for kind in kinds:
-        if not isinstance(kind, str) or not SLUG.fullmatch(kind):
-            raise ValidationError.single("kinds", kind, "must be an interaction kind (a slug)")
-    return frozenset(str(kind) for kind in kinds)
-
-
-def _channels(value: Any) -> frozenset[Channel]:
-    return frozenset(channel_of(c, "channels") for c in listed("channels", value, "channels"))
-
-
-def _bound(path: str, low: int, high: int) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and (type(value) is not int or not low <= value <= high):
-            raise ValidationError.single(path, value, f"must be an integer from {low} to {high}")
-
-    return check
-
-
-@attrs.frozen
-class InteractionCount(Condition):
-    """The number of the subject's interactions of some kinds and channels, in a window
-    ending at ``as_of``, is within ``[at_least, at_most]``.
-
-    Empty ``kinds`` or ``channels`` mean any. ``within_days=None`` looks at every
-    interaction up to ``as_of``. ``InteractionCount({"purchase"}, at_least=1)`` is "has
-    purchased"; ``InteractionCount({"purchase"}, within_days=180, at_most=0)`` is "no
-    purchase in the last 180 days".
-    """
-
-    kind: ClassVar[str] = "interaction_count"
-    kinds: frozenset[str] = attrs.field(default=frozenset(), converter=_kinds)
-    channels: frozenset[Channel] = attrs.field(default=frozenset(), converter=_channels)
-    within_days: int | None = attrs.field(
-        default=None, kw_only=True, validator=_bound("within_days", 1, MAX_WINDOW_DAYS)
-    )
-    at_least: int | None = attrs.field(
-        default=None, kw_only=True, validator=_bound("at_least", 0, 1_000_000)
-    )
-    at_most: int | None = attrs.field(
-        default=None, kw_only=True, validator=_bound("at_most", 0, 1_000_000)
-    )
-
-    def __attrs_post_init__(self) -> None:
-        if self.at_least is None and self.at_most is None:
-            raise ValidationError.single("at_least", None, "give at_least, at_most or both")
-        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
-            raise ValidationError.single("at_most", self.at_most, "must not be below at_least")
-
-    def count(self, facts: Facts) -> int:
-        """How many of the facts' interactions fall in the window and match."""
-        end = facts.as_of
-        # A window reaching back before the year 1 has no start (`earlier` gives None).
-        start = None if self.within_days is None else earlier(end, timedelta(days=self.within_days))
-        kinds, channels = self.kinds, self.channels
-        return sum(
-            1
-            for i in facts.interactions
-            if i.occurred_at <= end
-            and (start is None or i.occurred_at > start)
-            and (not kinds or i.kind in kinds)
-            and (not channels or i.channel in channels)
-        )
-
-    def holds(self, facts: Facts) -> bool:
-        n = self.count(facts)
-        return (self.at_least is None or n >= self.at_least) and (
-            self.at_most is None or n <= self.at_most
-        )
-
-    def describe(self) -> str:
-        what = " or ".join(sorted(self.kinds)) or "any"
-        where = f" on {' or '.join(sorted(self.channels))}" if self.channels else ""
-        when = f" in the last {self.within_days} days" if self.within_days else ""
-        if self.at_most == 0:
-            noun = f"{what} interaction" if self.kinds else "interaction"
-            return f"no {noun}{where}{when}"
-        bounds = []
-        if self.at_least is not None:
-            bounds.append(f"at least {self.at_least}")
-        if self.at_most is not None:
-            bounds.append(f"at most {self.at_most}")
-        return f"{' and '.join(bounds)} {what} interaction(s){where}{when}"
 
 
 def _days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 
 from crmkit.domain.customers.traits import TraitType, trait_type_of
 from crmkit.domain.interactions.interaction import Interaction
-from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, HasTag, Not
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.leaves import (
     MONEY_MEASURES,
     NET_SPEND_SIGNS,
@@ -35,6 +35,7 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     Window,
     same_metadata,
@@ -199,8 +200,8 @@ def _combination(condition: AllOf | AnyOf, groups: _Groups) -> _Node:
 
 
 def _simple_leaf(condition: Condition) -> _Node:
-    if type(condition) is HasTag:
-        assert isinstance(condition, HasTag)
+    if type(condition) is TagCondition:
+        assert isinstance(condition, TagCondition)
         tag = condition.tag
         return lambda facts, scratch: tag in facts.tags
     if type(condition) is StageCondition:
@@ -378,6 +379,8 @@ _IS_TYPE: dict[TraitType, Callable[[Any], bool]] = {
 def _trait(condition: TraitCondition) -> _Node:
     name, kind = condition.name, condition.type
     test = _test(condition.op, condition.value)
+    if kind is None:  # a trait of any type
+        return lambda facts, scratch: test(facts.traits.get(name))
     is_kind = _IS_TYPE.get(kind) or (lambda v: trait_type_of(v) is kind)
 
     def trait(facts: Facts, scratch: dict[Any, Any]) -> bool:

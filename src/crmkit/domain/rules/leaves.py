@@ -1,10 +1,11 @@
 """Segments: who is in a group, as a rule tree over customers and their interactions.
 
-A segment's rule is a `Condition` tree: the leaves here (fields, traits, consent, stages,
-interaction aggregates, explicit members) and those of `crmkit.domain.rules.conditions` (tags),
-combined with `AllOf`, `AnyOf` and `Not` (or ``&``, ``|``, ``~``). Every leaf is two-valued:
-a comparison with a missing value (no address, an absent trait, no interactions for
-``min_at``) is false, whatever the operator, except `Op.IS_NULL`; `Not` is plain negation.
+A rule (a segment's, or a lifecycle model's guard or progression rule) is a `Condition` tree
+of the leaves here (fields, traits, tags, consent, stages, interaction aggregates, explicit
+members), combined with `AllOf`, `AnyOf` and `Not` (or ``&``, ``|``, ``~``). Every leaf is
+two-valued: a comparison with a missing value (no address, an absent trait, no interactions
+for ``min_at``) is false, whatever the operator, except `Op.IS_NULL`; `Not` is plain
+negation.
 Text compares by code point and case-sensitively, as the SQL adapter's collations do, so the
 in-memory answer and the database's are the same.
 
@@ -27,6 +28,7 @@ from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._lists import listed
 from crmkit.domain._same import same_value
 from crmkit.domain.customers.consent import may_contact
+from crmkit.domain.customers.customer import normalize_tag
 from crmkit.domain.customers.traits import TraitSchema, TraitType, trait_type_of
 from crmkit.domain.interactions.channels import (
     Channel,
@@ -56,6 +58,7 @@ __all__ = [
     "Members",
     "Op",
     "StageCondition",
+    "TagCondition",
     "TraitCondition",
     "Window",
 ]
@@ -293,6 +296,8 @@ class FieldCondition(Condition):
         return compare(self.op, field_value(self.field, facts), self.value)
 
     def describe(self) -> str:
+        if self.op in NULLS:  # as a guard's requirement reads: "has field 'email'"
+            return f"has {'no ' if self.op is Op.IS_NULL else ''}field {self.field!r}"
         return f"{self.field} {self.op.value} {self.value!r}"
 
 
@@ -301,8 +306,8 @@ def _trait_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -
         raise ValidationError.single("name", value, "must be a trait name (a lower-case slug)")
 
 
-def _trait_type(value: Any) -> TraitType:
-    return enum_of(TraitType, value, "type")
+def _trait_type(value: Any) -> TraitType | None:
+    return None if value is None else enum_of(TraitType, value, "type")
 
 
 @attrs.frozen
@@ -310,16 +315,27 @@ class TraitCondition(Condition):
     """A custom trait compared with a value of its declared ``type``: ``plan eq "pro"``.
 
     A trait of another type than ``type`` on a customer counts as missing, so a text "5"
-    never equals an integer 5 (as in SQL, where each type has its own column).
+    never equals an integer 5 (as in SQL, where each type has its own column). ``type=None``
+    means a trait of any type, and takes only `Op.IS_NULL` and `Op.IS_NOT_NULL`: "has the
+    trait ``plan``, whatever its value".
     """
 
     kind: ClassVar[str] = "trait"
     name: str = attrs.field(validator=_trait_name)
-    type: TraitType = attrs.field(converter=_trait_type)
+    type: TraitType | None = attrs.field(converter=_trait_type)
     op: Op = attrs.field(converter=_op)
     value: Any = attrs.field(default=None)
 
     def __attrs_post_init__(self) -> None:
+        if self.type is None:
+            if self.op not in NULLS:
+                raise ValidationError.single(
+                    "type",
+                    None,
+                    f"a trait of any type takes only is_null or is_not_null, not {self.op}",
+                )
+            check_operand(TraitType.STRING, self.op, self.value)  # refuses a value
+            return
         object.__setattr__(self, "value", check_operand(self.type, self.op, self.value))
 
     def check_schema(self, schema: TraitSchema) -> None:
@@ -330,19 +346,41 @@ class TraitCondition(Condition):
             if not schema.allow_undeclared:
                 raise ValidationError.single("name", self.name, "is not in the trait schema")
             return
-        if definition.type is not self.type:
+        if self.type is not None and definition.type is not self.type:
             raise ValidationError.single(
                 "type", self.type.value, f"the schema declares {self.name} as {definition.type}"
             )
 
     def holds(self, facts: Facts) -> bool:
         actual = facts.traits.get(self.name)
-        if actual is not None and trait_type_of(actual) is not self.type:
+        if actual is not None and self.type is not None and trait_type_of(actual) is not self.type:
             actual = None
         return compare(self.op, actual, self.value)
 
     def describe(self) -> str:
+        if self.op in NULLS:  # "has trait 'plan'"; "(integer)" when of one type only
+            kind = "" if self.type is None else f" ({self.type.value})"
+            return f"has {'no ' if self.op is Op.IS_NULL else ''}trait {self.name!r}{kind}"
         return f"trait {self.name} {self.op.value} {self.value!r}"
+
+
+def _tag(value: Any) -> str:
+    # The tag as customers' tags are stored ("VIP" is "vip"), so a rule never misses by case.
+    return normalize_tag(value, "tag")
+
+
+@attrs.frozen
+class TagCondition(Condition):
+    """The subject carries ``tag`` (put in the stored form of tags: ``"VIP"`` is ``"vip"``)."""
+
+    kind: ClassVar[str] = "tag"
+    tag: str = attrs.field(converter=_tag)
+
+    def holds(self, facts: Facts) -> bool:
+        return self.tag in facts.tags
+
+    def describe(self) -> str:
+        return f"has tag {self.tag!r}"
 
 
 def _purpose(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -15,7 +15,7 @@ from difflib import get_close_matches
 from crmkit.domain.customers.traits import TraitSchema
 from crmkit.domain.interactions.channels import SubjectKind
 from crmkit.domain.lifecycle.model import LifecycleModel
-from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, HasTrait, Not
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Not
 from crmkit.domain.rules.leaves import StageCondition, TraitCondition
 from crmkit.errors import FieldError, ValidationError
 
@@ -75,7 +75,7 @@ def name_problems(
         at = f"{where}." if where else ""
         if isinstance(node, StageCondition) and lifecycles is not None:
             problems.extend(_stage_problems(node, lifecycles, at))
-        elif isinstance(node, TraitCondition | HasTrait) and schema is not None:
+        elif isinstance(node, TraitCondition) and schema is not None:
             problems.extend(_trait_problems(node, schema, at))
     return problems
 
@@ -100,16 +100,14 @@ def _stage_problems(
     ]
 
 
-def _trait_problems(
-    node: TraitCondition | HasTrait, schema: TraitSchema, at: str
-) -> list[FieldError]:
+def _trait_problems(node: TraitCondition, schema: TraitSchema, at: str) -> list[FieldError]:
     definition = schema.traits.get(node.name)
     if definition is None:
         if schema.allow_undeclared:
             return []
         message = unknown_name("in the trait schema", node.name, schema.traits)
         return [FieldError(f"{at}name", node.name, message)]
-    if isinstance(node, TraitCondition) and definition.type is not node.type:
+    if node.type is not None and definition.type is not node.type:
         declared = f"the schema declares {node.name} as {definition.type}"
         return [FieldError(f"{at}type", node.type.value, declared)]
     return []

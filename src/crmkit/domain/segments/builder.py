@@ -7,7 +7,7 @@
 Each expression returns the plain condition classes of `crmkit.domain.rules.leaves`, so what
 the builder makes is what the JSON form and the SQL compiler read. Compare with the Python
 operators (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) or the named methods (`is_in`,
-`not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`); combine with
+`not_in`, `between`, `contains`, `starts_with`, `is_null`, `is_not_null`, `exists`); combine with
 ``&``, ``|`` and ``~``. Python's ``and``, ``or``, ``not`` and chained comparisons
 (``1 <= x <= 3``) ask a condition for its truth, which it does not have: they raise
 `UsageError` (write ``x.between(1, 3)``). A parameter that takes a list refuses a single text.
@@ -24,7 +24,7 @@ from crmkit._reprs import show
 from crmkit.domain._lists import listed
 from crmkit.domain.customers.traits import TraitType
 from crmkit.domain.interactions.channels import Channel, Direction
-from crmkit.domain.rules.conditions import NO_TRUTH_VALUE, Condition, HasTag, Not
+from crmkit.domain.rules.conditions import NO_TRUTH_VALUE, Condition, Not
 from crmkit.domain.rules.leaves import (
     MONEY_MEASURES,
     AggregateCondition,
@@ -34,6 +34,7 @@ from crmkit.domain.rules.leaves import (
     Members,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     Window,
 )
@@ -110,6 +111,10 @@ class _Comparable(Generic[C]):
         """The value is present."""
         return self._make(Op.IS_NOT_NULL)
 
+    def exists(self) -> C:
+        """The value is present (the same as `is_not_null`): ``field("email").exists()``."""
+        return self._make(Op.IS_NOT_NULL)
+
 
 def _no_truth_value(builder: str, hint: str = "compare it to make a condition") -> UsageError:
     # `field("vip") and tagged("x")`, `if field("email"):`: a builder is not yet a condition,
@@ -183,6 +188,11 @@ class Trait(_Comparable[TraitCondition]):
             )
         return TraitCondition(self.name, kind, op, value)
 
+    def exists(self) -> TraitCondition:
+        """The customer has the trait: of the given type, or of any type when none is given
+        (``trait("plan").exists()``, whatever its value)."""
+        return TraitCondition(self.name, self.type, Op.IS_NOT_NULL)
+
     def contains(self, text: str) -> TraitCondition:
         """A text trait contains ``text``, or a list-of-text trait holds it as an element.
         The trait's type must be given: the value alone cannot tell which."""
@@ -203,13 +213,15 @@ class Trait(_Comparable[TraitCondition]):
 def trait(name: str, type: TraitType | str | None = None) -> Trait:
     """A custom trait. Without ``type``, it is inferred from the value compared with (a
     ``str`` is a string trait, a ``date`` a date trait …); `is_null`, `is_not_null` and
-    `contains` need it given."""
+    `contains` need it given. `exists` without it looks at a trait of any type
+    (``trait("plan").exists()``: the customer has the trait, whatever its value)."""
     return Trait(name, type)
 
 
-def tagged(tag: str) -> HasTag:
-    """The customer carries ``tag``."""
-    return HasTag(tag)
+def tagged(tag: str) -> TagCondition:
+    """The customer carries ``tag`` (compared in the stored form of tags: ``"VIP"`` is
+    ``"vip"``)."""
+    return TagCondition(tag)
 
 
 def consent(channel: Channel | str, purpose: str) -> ConsentCondition:

@@ -16,19 +16,7 @@ import attrs
 from crmkit.domain._checks import SLUG, optional_text
 from crmkit.domain.customers.traits import TraitSchema
 from crmkit.domain.lifecycle.model import LifecycleModel
-from crmkit.domain.rules.conditions import (
-    ACCOUNT_FIELDS,
-    CUSTOMER_FIELDS,
-    AllOf,
-    AnyOf,
-    Condition,
-    Facts,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
-    Not,
-)
+from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.evaluate import Matcher, compile_condition
 from crmkit.domain.rules.leaves import (
     AggregateCondition,
@@ -36,6 +24,7 @@ from crmkit.domain.rules.leaves import (
     FieldCondition,
     Members,
     StageCondition,
+    TagCondition,
     TraitCondition,
 )
 from crmkit.domain.rules.names import condition_paths, name_problems
@@ -55,10 +44,7 @@ SEGMENT_CONDITION_TYPES: tuple[type[Condition], ...] = (
     StageCondition,
     Members,
     AggregateCondition,
-    HasTag,
-    HasField,
-    HasTrait,
-    InteractionCount,
+    TagCondition,
 )
 
 
@@ -82,9 +68,6 @@ def _rule(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None
 def _segment_problem(node: Condition) -> str | None:
     if not isinstance(node, SEGMENT_CONDITION_TYPES):
         return f"{node.kind or type(node).__name__} cannot be used in a segment"
-    if isinstance(node, HasField) and node.field not in CUSTOMER_FIELDS:
-        assert node.field in ACCOUNT_FIELDS
-        return f"customers have no field {node.field!r}: use FieldCondition('account.{node.field}')"
     return None
 
 

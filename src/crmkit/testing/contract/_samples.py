@@ -11,7 +11,6 @@ from crmkit.domain import (
     Customer,
     CustomerId,
     EmailAddress,
-    HasTag,
     Interaction,
     InteractionId,
     InteractionKind,
@@ -31,6 +30,7 @@ from crmkit.domain import (
     Tier,
 )
 from crmkit.ports import UnitOfWork
+from crmkit.segments import tagged
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 TENANT = TenantId("alpha")
@@ -70,7 +70,7 @@ FUNNEL = LifecycleModel(
     "funnel",
     stages=["lead", "customer", "lapsed"],
     transitions=[("lead", "customer"), ("customer", "lapsed"), ("lapsed", "customer")],
-    rules=[ProgressionRule("went_quiet", "lapsed", HasTag("quiet"), description="went quiet")],
+    rules=[ProgressionRule("went_quiet", "lapsed", tagged("quiet"), description="went quiet")],
 )
 ADVOCACY = LifecycleModel(
     "advocacy", stages=["silent", "promoter"], transitions=[("silent", "promoter")]

@@ -15,10 +15,7 @@ from crmkit.domain import (
     Channel,
     CustomerId,
     EventRule,
-    HasField,
-    HasTag,
     Interaction,
-    InteractionCount,
     InteractionKind,
     LifecycleModel,
     Money,
@@ -40,6 +37,7 @@ from crmkit.domain import (
     TimeInStage,
     Transition,
 )
+from crmkit.segments import days, field, interactions, tagged
 
 #: Where the shared clock starts.
 START: Final = datetime(2024, 1, 1, tzinfo=UTC)
@@ -67,7 +65,7 @@ ONBOARDING: Final = LifecycleModel(
     transitions=[
         ("invited", "active"),
         ("invited", "closed"),
-        Transition("active", "champion", guard=HasTag("vip")),
+        Transition("active", "champion", guard=tagged("vip")),
         ("active", "dormant"),
         ("champion", "dormant"),
         ("dormant", "active"),
@@ -77,15 +75,15 @@ ONBOARDING: Final = LifecycleModel(
         ProgressionRule(
             "activated",
             "active",
-            InteractionCount(within_days=30, at_least=1),
+            interactions(last=days(30)).count() >= 1,
             sources={"invited", "dormant"},
         ),
         ProgressionRule(
             "championed",
             "champion",
-            HasField("email") & InteractionCount(within_days=60, at_least=2),
+            field("email").exists() & (interactions(last=days(60)).count() >= 2),
         ),
-        ProgressionRule("went_quiet", "dormant", ~InteractionCount(within_days=30, at_least=1)),
+        ProgressionRule("went_quiet", "dormant", ~(interactions(last=days(30)).count() >= 1)),
         ProgressionRule("expired", "closed", TimeInStage(60), sources={"invited"}),
     ],
 )

@@ -24,6 +24,7 @@ from crmkit.domain import (
     Money,
     Op,
     StageCondition,
+    TagCondition,
     TraitCondition,
     TraitType,
     Window,
@@ -31,7 +32,7 @@ from crmkit.domain import (
 from crmkit.domain._iso import COUNTRIES
 from crmkit.domain.rules.operands import field_operand
 from crmkit.testing.strategies._customers import trait_values
-from crmkit.testing.strategies._parts import _KINDS, SEGMENT_AS_OF, _stage_names
+from crmkit.testing.strategies._parts import _KINDS, _TAGS, SEGMENT_AS_OF, _stage_names
 from crmkit.testing.strategies._values import (
     _STORABLE,
     _spaced,
@@ -136,7 +137,9 @@ def _field_condition(draw: st.DrawFn, *, account_only: bool = False) -> FieldCon
 @st.composite
 def _trait_condition(draw: st.DrawFn) -> TraitCondition:
     name = draw(st.sampled_from(_TRAIT_NAMES) | slugs(12))
-    kind = draw(st.sampled_from(TraitType))
+    kind = draw(st.sampled_from(TraitType) | st.none())
+    if kind is None:  # a trait of any type: present or missing
+        return TraitCondition(name, None, draw(st.sampled_from([Op.IS_NULL, Op.IS_NOT_NULL])))
     op = draw(st.sampled_from(_OPS_BY_KIND[kind]))
     return TraitCondition(name, kind, op, _operand(draw, op, _scalars(kind)))
 
@@ -226,4 +229,5 @@ def _segment_leaves() -> dict[type[Condition], st.SearchStrategy[Condition]]:
             Members, st.frozensets(st.sampled_from(["c1", "c2"]) | ids(), min_size=1, max_size=4)
         ),
         AggregateCondition: _aggregate_condition(),
+        TagCondition: st.builds(TagCondition, st.sampled_from(_TAGS) | slugs(12)),
     }

@@ -14,14 +14,9 @@ from crmkit.domain import (
     AggregateCondition,
     AllOf,
     AnyOf,
-    Channel,
     Condition,
     Facts,
     FieldCondition,
-    HasField,
-    HasTag,
-    HasTrait,
-    InteractionCount,
     Not,
     SubjectKind,
     TimeInStage,
@@ -34,20 +29,8 @@ from crmkit.testing.strategies._leaves import (
     _field_condition,
     _segment_leaves,
 )
-from crmkit.testing.strategies._parts import _KINDS, _TAGS, _bounds
-from crmkit.testing.strategies._values import slugs, utc_datetimes
-
-
-def _count(
-    kinds: frozenset[str],
-    channels: frozenset[Channel],
-    within_days: int | None,
-    bounds: tuple[int | None, int | None],
-) -> InteractionCount:
-    return InteractionCount(
-        kinds, channels, within_days=within_days, at_least=bounds[0], at_most=bounds[1]
-    )
-
+from crmkit.testing.strategies._parts import _KINDS, _TAGS
+from crmkit.testing.strategies._values import utc_datetimes
 
 _FIELDS = {
     None: CUSTOMER_FIELDS + ACCOUNT_FIELDS,
@@ -59,20 +42,9 @@ _FIELDS = {
 @cache
 def _leaves(subject: SubjectKind | None) -> dict[type[Condition], st.SearchStrategy[Condition]]:
     leaves: dict[type[Condition], st.SearchStrategy[Condition]] = {
-        HasField: st.builds(HasField, st.sampled_from(_FIELDS[subject])),
-        HasTag: st.builds(HasTag, st.sampled_from(_TAGS) | slugs(12)),
-        HasTrait: st.builds(HasTrait, slugs(12)),
-        InteractionCount: st.builds(
-            _count,
-            st.frozensets(st.sampled_from(_KINDS) | slugs(12), max_size=3),
-            st.frozensets(st.sampled_from(Channel), max_size=2),
-            st.none() | st.integers(1, 400),
-            _bounds(),
-        ),
         TimeInStage: st.builds(TimeInStage, st.integers(0, 400)),
     }
     if subject is SubjectKind.ACCOUNT:  # accounts have no tags, traits, consent or stages
-        del leaves[HasTag], leaves[HasTrait]
         leaves[AggregateCondition] = _aggregate_condition()
         leaves[FieldCondition] = _field_condition(account_only=True)
     else:
@@ -86,9 +58,8 @@ def conditions(
 ) -> st.SearchStrategy[Condition]:
     """Valid condition trees nesting at most ``max_depth`` levels (1: leaves only).
 
-    Leaves test profile fields, tags, traits, counts of interactions in a window, time in
-    the current stage, and every segment leaf (see `segment_rules`); `AllOf`, `AnyOf` and
-    `Not` combine them. ``of`` narrows to one class (e.g. ``Not``) or, with
+    Leaves are the segment leaves (see `segment_rules`) and time in the current stage;
+    `AllOf`, `AnyOf` and `Not` combine them. ``of`` narrows to one class (e.g. ``Not``) or, with
     ``Condition``, allows any. With ``subject``, only conditions a customer (or an account)
     can meet, as a lifecycle model for them requires. Trees shrink towards a single leaf.
     """
@@ -152,8 +123,8 @@ def segment_rules(
 
     Leaves are every kind a segment may hold: fields (Unicode and case in text, datetimes
     near `SEGMENT_AS_OF`), typed traits, consent, stages, members, interaction aggregates
-    (sums in several currencies, large and negative, windows on whole-day edges), tags,
-    profile fields, traits present and interaction counts. ``of`` narrows to one class.
+    (sums in several currencies, large and negative, windows on whole-day edges) and tags.
+    ``of`` narrows to one class.
     """
     if not 1 <= max_depth <= MAX_CONDITION_DEPTH:
         raise ValueError(f"max_depth must be from 1 to {MAX_CONDITION_DEPTH}")
