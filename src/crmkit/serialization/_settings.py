@@ -15,6 +15,13 @@ __all__ = ["register_settings"]
 
 def register_settings(conv: cattrs.Converter) -> None:
     """A settings document: every part but the clock and the id source."""
-    omitted = {"clock": override(omit=True), "ids": override(omit=True)}
-    conv.register_structure_hook(Settings, dict_fn(conv, Settings, **omitted))
-    conv.register_unstructure_hook(Settings, make_dict_unstructure_fn(Settings, conv, **omitted))
+    conv.register_structure_hook(
+        Settings,
+        dict_fn(conv, Settings, clock=override(omit=True), ids=override(omit=True)),
+    )
+    conv.register_unstructure_hook(
+        Settings,
+        make_dict_unstructure_fn(
+            Settings, conv, clock=override(omit=True), ids=override(omit=True)
+        ),
+    )
