@@ -26,6 +26,7 @@ from crmkit.domain import (
     StageHistory,
     Stay,
     SubjectKind,
+    TimeInStage,
     Transition,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "StageHistory",
     "Stay",
     "SubjectKind",
+    "TimeInStage",
     "Transition",
 ]
