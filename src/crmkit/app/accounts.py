@@ -117,12 +117,27 @@ class AccountService:
 
     def link(self, customer_id: str, account_id: str, *, role: str = "contact") -> Customer:
         """Make the customer a contact of the account, in ``role`` (a slug); returns the
-        stored customer."""
+        stored customer.
+
+        Returns:
+            The customer as stored.
+
+        Raises:
+            NotFound: no such customer or account.
+            ValidationError: ``role`` is no slug.
+        """
         link = AccountLink(AccountId(check_id("account_id", account_id)), role)
         return self._customers.update(customer_id, account=link)
 
     def unlink(self, customer_id: str) -> Customer:
-        """Remove the customer's link to an account; returns the stored customer."""
+        """Remove the customer's link to an account; returns the stored customer.
+
+        Returns:
+            The customer as stored.
+
+        Raises:
+            NotFound: no such customer.
+        """
         return self._customers.update(customer_id, account=None)
 
     def contacts(self, account_id: str) -> list[Customer]:

@@ -218,7 +218,14 @@ class InteractionService:
         return retry_conflicts_over(interactions, attempt)
 
     def get(self, interaction_id: str) -> Interaction:
-        """The interaction with that id; raises `NotFound`."""
+        """The interaction with that id; raises `NotFound`.
+
+        Returns:
+            The stored `Interaction`.
+
+        Raises:
+            NotFound: the tenant holds no such interaction.
+        """
         with self._context.reading() as uow:
             return uow.interactions.get(InteractionId(check_id("interaction_id", interaction_id)))
 

@@ -136,7 +136,11 @@ class LifecycleService:
 
     def history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
         """The subject's history in ``model``; raises `NotFound` if it never entered it, and
-        `ValidationError` for a subject of the other kind (see `move`)."""
+        `ValidationError` for a subject of the other kind (see `move`).
+
+        Returns:
+            The subject's `StageHistory` in that model.
+        """
         chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         with self._context.reading() as uow:
@@ -284,7 +288,15 @@ class LifecycleService:
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage
-        listed, empty ones with 0), then any stored stage the model no longer has."""
+        listed, empty ones with 0), then any stored stage the model no longer has.
+
+        Returns:
+            The counts by stage name.
+
+        Raises:
+            UsageError: the settings have no lifecycle model of that name.
+            ValidationError: ``model`` is no text.
+        """
         chosen = self._context.lifecycle_model(model)
         with self._context.reading() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)

@@ -170,7 +170,14 @@ class SegmentService:
 
     def snapshot(self, segment_name: str) -> SegmentSnapshot | None:
         """The stored snapshot of the segment called ``segment_name`` (when it was last
-        refreshed, how many members it has), or ``None`` if it was never refreshed."""
+        refreshed, how many members it has), or ``None`` if it was never refreshed.
+
+        Returns:
+            The `SegmentSnapshot`, or ``None``.
+
+        Raises:
+            ValidationError: ``segment_name`` is no segment name.
+        """
         with self._context.reading() as uow:
             return uow.segment_memberships.find(_segment_name(segment_name))
 
