@@ -41,6 +41,9 @@ class AccountService:
         """Register a company and return it; it enters each of the settings' account
         lifecycle models.
 
+        Returns:
+            The stored `Account`.
+
         Raises:
             DuplicateAccount: another account has the web ``domain``.
             ValidationError: a value is invalid.
@@ -69,6 +72,9 @@ class AccountService:
     def get(self, account_id: str) -> Account:
         """The account with that id.
 
+        Returns:
+            The stored `Account`.
+
         Raises:
             NotFound: the tenant holds no such account.
         """
@@ -89,6 +95,9 @@ class AccountService:
 
         With ``expected_version``, a change of the account by anyone else since is refused
         with `ConcurrencyConflict`; without, the change is applied to what they stored.
+
+        Returns:
+            The account as stored.
 
         Raises:
             NotFound: no such account.
@@ -142,6 +151,9 @@ class AccountService:
 
     def contacts(self, account_id: str) -> list[Customer]:
         """Every customer linked to the account, in id order.
+
+        Returns:
+            The linked customers (empty when there are none).
 
         Raises:
             NotFound: no such account.
