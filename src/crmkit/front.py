@@ -73,7 +73,17 @@ class CRM:
     def in_memory(cls, settings: Settings | None = None) -> CRM:
         """A CRM kept in process memory: for tests, prototypes and short-lived tools. To
         share data between CRMs (e.g. one per tenant), build them on one store:
-        ``CRM(InMemoryStore(), settings)``, or use `for_tenant`."""
+        ``CRM(InMemoryStore(), settings)``, or use `for_tenant`.
+
+        Args:
+            settings: the CRM's settings; the defaults without.
+
+        Returns:
+            A CRM on a new, empty `InMemoryStore`.
+
+        Raises:
+            ValidationError: ``settings`` is no `Settings`.
+        """
         from crmkit.adapters.memory import InMemoryStore
 
         return cls(InMemoryStore(), settings)
@@ -90,6 +100,9 @@ class CRM:
             settings: the CRM's settings.
             migrate: bring the schema to the latest version (with ``False`` the file must
                 exist already: nothing is created).
+
+        Returns:
+            A CRM on a `SqlStore` over that file.
 
         Raises:
             ValidationError: ``path`` is no path (``None``, a number, empty text).
@@ -111,7 +124,11 @@ class CRM:
             settings: the CRM's settings.
             migrate: bring the schema to the latest version first.
 
+        Returns:
+            A CRM on a `SqlStore` over that database.
+
         Raises:
+            ValidationError: ``settings`` is no `Settings`.
             ConfigurationError: the URL cannot be used (its secrets masked): malformed,
                 unsupported, a driver or an option missing or refused, a server that cannot
                 be reached, a SQLite file missing with ``migrate=False`` (nothing is created
@@ -175,12 +192,25 @@ class CRM:
                 it up to the busy timeout), so that its writes never fail for a lock taken
                 after its reads; a read-only one reads its snapshot without the lock, beside
                 any writer. Other storages may ignore it.
+
+        Returns:
+            A unit of work to use in a ``with`` block; nothing is stored unless it commits.
         """
         return self._context.unit_of_work(read_only=read_only)
 
     def for_tenant(self, tenant: str) -> CRM:
         """The same store and settings, bound to another tenant (with its own event
-        subscribers)."""
+        subscribers).
+
+        Args:
+            tenant: the other tenant's id, a lower-case slug.
+
+        Returns:
+            A new CRM on the same store.
+
+        Raises:
+            ValidationError: ``tenant`` is no valid tenant id.
+        """
         return type(self)(self.store, self.settings.for_tenant(tenant))
 
     def __repr__(self) -> str:

@@ -45,6 +45,9 @@ class AccountService:
         """Register a company and return it; it enters each of the settings' account
         lifecycle models.
 
+        Returns:
+            The stored `Account`.
+
         Raises:
             DuplicateAccount: another account has the web ``domain``.
             ValidationError: a value is invalid.
@@ -72,6 +75,9 @@ class AccountService:
 
     def get(self, account_id: str) -> Account:
         """The account with that id.
+
+        Returns:
+            The stored `Account`.
 
         Raises:
             NotFound: the tenant holds no such account.
@@ -116,6 +122,9 @@ class AccountService:
         With ``expected_version``, a change of the account by anyone else since is refused
         with `ConcurrencyConflict`; without, the change is applied to what they stored.
 
+        Returns:
+            The account as stored.
+
         Raises:
             NotFound: no such account.
             DuplicateAccount: another account has the new web ``domain``.
@@ -143,16 +152,34 @@ class AccountService:
 
     def link(self, customer_id: str, account_id: str, *, role: str = "contact") -> Customer:
         """Make the customer a contact of the account, in ``role`` (a slug); returns the
-        stored customer."""
+        stored customer.
+
+        Returns:
+            The customer as stored.
+
+        Raises:
+            NotFound: no such customer or account.
+            ValidationError: ``role`` is no slug.
+        """
         link = AccountLink(AccountId(check_id("account_id", account_id)), role)
         return self._customers.update(customer_id, account=link)
 
     def unlink(self, customer_id: str) -> Customer:
-        """Remove the customer's link to an account; returns the stored customer."""
+        """Remove the customer's link to an account; returns the stored customer.
+
+        Returns:
+            The customer as stored.
+
+        Raises:
+            NotFound: no such customer.
+        """
         return self._customers.update(customer_id, account=None)
 
     def contacts(self, account_id: str) -> builtins.list[Customer]:
         """Every customer linked to the account, in id order.
+
+        Returns:
+            The linked customers (empty when there are none).
 
         Raises:
             NotFound: no such account.

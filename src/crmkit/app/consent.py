@@ -81,6 +81,9 @@ class ConsentService:
         """Whether the customer may be contacted on ``channel`` for ``purpose`` at ``as_of``
         (now by default), by the deciding consent record.
 
+        Returns:
+            ``True`` when the deciding record allows the contact, else ``False``.
+
         Raises:
             NotFound: no such customer.
         """

@@ -132,6 +132,9 @@ class CustomerService:
     def get(self, customer_id: str) -> Customer:
         """The customer with that id.
 
+        Returns:
+            The stored customer.
+
         Raises:
             NotFound: the tenant holds no such customer.
         """
@@ -140,6 +143,9 @@ class CustomerService:
 
     def find_by_email(self, email: EmailAddress | str) -> Customer | None:
         """The customer whose primary email is ``email`` (in any spelling), or ``None``.
+
+        Returns:
+            The customer, or ``None`` when no customer of the tenant has that email.
 
         Raises:
             ValidationError: ``email`` is no email address.
@@ -155,6 +161,9 @@ class CustomerService:
         ignored), or ``None``; with several, the one with the smallest id. A national number
         is read in the settings' ``default_region``.
 
+        Returns:
+            The customer, or ``None`` when no customer of the tenant has that phone.
+
         Raises:
             ValidationError: ``phone`` is no phone number.
         """
@@ -165,7 +174,18 @@ class CustomerService:
             return uow.customers.find_by_phone(number)
 
     def find_by_external_id(self, source: str, external_id: str) -> Customer | None:
-        """The customer that host system ``source`` knows as ``external_id``, or ``None``."""
+        """The customer that host system ``source`` knows as ``external_id``, or ``None``.
+
+        Args:
+            source: the host system's name, e.g. ``"shopify"``.
+            external_id: the id that system gives the customer.
+
+        Returns:
+            The customer, or ``None`` when none is linked to that external id.
+
+        Raises:
+            ValidationError: ``source`` or ``external_id`` is empty or no text.
+        """
         for path, value in (("source", source), ("external_id", external_id)):
             ensure_text(value, path)
         with self._context.reading() as uow:
@@ -174,6 +194,9 @@ class CustomerService:
     def search(self, text: str, *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
         """One page of the customers whose email, given name or family name starts with
         ``text`` (case-insensitively), in id order; pass ``next_cursor`` for the next page.
+
+        Returns:
+            A `Page` of customers and the cursor of the next page (``None`` on the last).
 
         Raises:
             ValidationError: ``text`` is empty or no text, or ``limit`` is out of range.
@@ -192,8 +215,19 @@ class CustomerService:
     ) -> Page[Customer]:
         """One page of customers in id order; pass ``page.next_cursor`` for the next.
 
-        ``tag`` is read as customers' tags are stored (``"VIP"`` finds those tagged
-        ``"vip"``)."""
+        Args:
+            tag: only customers with this tag; read as tags are stored (``"VIP"`` finds
+                those tagged ``"vip"``).
+            account_id: only the contacts of this account.
+            limit: the page size.
+            cursor: the ``next_cursor`` of the previous page, ``None`` for the first.
+
+        Returns:
+            A `Page` of customers and the cursor of the next page (``None`` on the last).
+
+        Raises:
+            ValidationError: a bad tag, account id, limit or cursor.
+        """
         account = AccountId(check_id("account_id", account_id)) if account_id is not None else None
         wanted = None if tag is None else normalize_tag(tag, "tag")
         with self._context.reading() as uow:
@@ -205,6 +239,12 @@ class CustomerService:
         Read a page of ``batch_size`` at a time, each in its own short transaction: no
         connection is held between pages, and the caller may write meanwhile. A customer
         registered during the stream is yielded if its id sorts after the page being read.
+
+        Returns:
+            An iterator over the customers.
+
+        Raises:
+            ValidationError: ``batch_size`` is out of range (when iteration starts).
         """
         page_limit(batch_size, "batch_size")
         cursor: str | None = None
@@ -224,7 +264,14 @@ class CustomerService:
         as_of: datetime | None = None,
     ) -> int:
         """How many customers the tenant holds: all, or those with ``tag``, linked to
-        ``account_id`` and matching the rule ``where`` (at ``as_of``, now by default)."""
+        ``account_id`` and matching the rule ``where`` (at ``as_of``, now by default).
+
+        Returns:
+            The number of matching customers.
+
+        Raises:
+            ValidationError: a bad tag, account id, rule or ``as_of``.
+        """
         parts: list[Condition] = []
         if tag is not None:
             parts.append(tagged(normalize_tag(tag, "tag")))
@@ -314,8 +361,22 @@ class CustomerService:
         remove: Iterable[str] = (),
         expected_version: int | None = None,
     ) -> Customer:
-        """Set (merge) and remove custom traits, checked against the trait schema; returns
-        the stored customer (see `update` for ``expected_version``)."""
+        """Set (merge) and remove custom traits, checked against the trait schema.
+
+        Args:
+            customer_id: whose traits.
+            values: the traits to set, merged into those the customer has.
+            remove: the names of traits to remove.
+            expected_version: see `update`.
+
+        Returns:
+            The customer as stored.
+
+        Raises:
+            NotFound: the tenant holds no such customer.
+            ValidationError: a value does not fit the trait schema.
+            ConcurrencyConflict: ``expected_version`` is not the stored version.
+        """
         at = self._context.now()
         schema = self._context.settings.trait_schema
         removed = _reusable(remove)

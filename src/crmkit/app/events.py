@@ -46,6 +46,13 @@ class EventService:
 
     def outbox(self, *, all_tenants: bool = False) -> Outbox:
         """The events committed with their changes, waiting to be forwarded: this tenant's,
-        or every tenant's with ``all_tenants=True``."""
+        or every tenant's with ``all_tenants=True``.
+
+        Returns:
+            An `Outbox` to read the messages after a position and acknowledge them.
+
+        Raises:
+            ValidationError: ``all_tenants`` is no bool.
+        """
         tenant = None if flag(all_tenants, "all_tenants") else self._context.tenant
         return self._context.store.outbox(tenant=tenant)

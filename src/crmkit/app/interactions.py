@@ -81,6 +81,14 @@ class InteractionService:
         the same unit of work (a replay earns nothing more); a refund naming its purchase
         reverses what the purchase earned; a referred customer's first purchase qualifies
         and rewards the referral.
+
+        Returns:
+            The stored `Interaction` (the one already stored, for a repeated idempotency key).
+
+        Raises:
+            NotFound: no such customer.
+            ValidationError: a field is invalid.
+            IdempotencyConflict: the key was used for a different interaction.
         """
         if refund_of is not None:
             metadata = {**(metadata or {}), REFUND_OF: refund_of}
@@ -218,7 +226,14 @@ class InteractionService:
         return retry_conflicts_over(interactions, attempt)
 
     def get(self, interaction_id: str) -> Interaction:
-        """The interaction with that id; raises `NotFound`."""
+        """The interaction with that id; raises `NotFound`.
+
+        Returns:
+            The stored `Interaction`.
+
+        Raises:
+            NotFound: the tenant holds no such interaction.
+        """
         with self._context.reading() as uow:
             return uow.interactions.get(InteractionId(check_id("interaction_id", interaction_id)))
 
@@ -235,7 +250,16 @@ class InteractionService:
     ) -> list[Interaction]:
         """A customer's interactions in time order, optionally filtered by channel, kind and
         the half-open window ``since <= occurred_at < until``; raises `NotFound` for an
-        unknown customer."""
+        unknown customer.
+
+        Returns:
+            The customer's interactions that pass the filters, oldest first (newest first
+            with ``newest_first=True``), at most ``limit``.
+
+        Raises:
+            NotFound: no such customer.
+            ValidationError: a bad channel, kind, window or limit.
+        """
         customer = CustomerId(check_id("customer_id", customer_id))
         flag(newest_first, "newest_first")
         wanted_channels = None if channels is None else _channels(channels)
@@ -259,6 +283,12 @@ class InteractionService:
         read-only transaction held open until the stream is exhausted or closed (leave the
         ``for`` loop, or call ``close()``): the caller may record and change data through the
         CRM meanwhile (on another connection), and the stream does not see those changes.
+
+        Returns:
+            An iterator over the interactions.
+
+        Raises:
+            ValidationError: ``batch_size`` is out of range.
         """
         page_limit(batch_size, "batch_size")
         with self._context.reading() as uow:

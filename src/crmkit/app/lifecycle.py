@@ -45,6 +45,9 @@ class LifecycleService:
         """The lifecycle model called ``name``; without a name, the settings' only model for
         ``subject``.
 
+        Returns:
+            The `LifecycleModel`.
+
         Raises:
             ValidationError: no model has that name.
             UsageError: no model, or several, track ``subject`` and no name was given.
@@ -70,6 +73,15 @@ class LifecycleService:
         name an account model with ``model=``). A subject with
         no history in the model enters it at its initial stage first. Moving to the current
         stage changes nothing. Returns the history as stored.
+
+        Returns:
+            The subject's `StageHistory` after the move.
+
+        Raises:
+            NotFound: no such subject, or it never entered the model.
+            IllegalTransition: the model has no transition to ``to``.
+            GuardFailed: the transition's guard refused the move.
+            ValidationError: a bad argument, or a subject of the other kind.
         """
         expected_version = expected_version_of(expected_version)
         ensure_text(to, "to")  # a misspelt stage is an IllegalTransition; a non-stage is not
@@ -107,7 +119,15 @@ class LifecycleService:
     ) -> StageHistory:
         """Put a subject that has no history in ``model`` into it, at ``stage`` (the initial
         stage by default): for customers imported in bulk or known before the model was
-        configured. A subject already in the model is refused with `ValidationError`."""
+        configured. A subject already in the model is refused with `ValidationError`.
+
+        Returns:
+            The subject's new `StageHistory`.
+
+        Raises:
+            NotFound: no such subject.
+            ValidationError: a bad argument, or the subject is already in the model.
+        """
         chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         when = self._context.as_of(at, "at")
@@ -136,7 +156,11 @@ class LifecycleService:
 
     def history(self, subject_id: str, *, model: str | None = None) -> StageHistory:
         """The subject's history in ``model``; raises `NotFound` if it never entered it, and
-        `ValidationError` for a subject of the other kind (see `move`)."""
+        `ValidationError` for a subject of the other kind (see `move`).
+
+        Returns:
+            The subject's `StageHistory` in that model.
+        """
         chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         with self._context.reading() as uow:
@@ -150,7 +174,11 @@ class LifecycleService:
         """The stage the subject is in now, or ``None`` if it never entered the model.
 
         Raises `ValidationError` for a subject of the other kind (see `move`), which
-        can never be in the model."""
+        can never be in the model.
+
+        Returns:
+            The stage's name, or ``None``.
+        """
         chosen = self._context.lifecycle_model(model)
         subject = check_id("subject_id", subject_id)
         with self._context.reading() as uow:
@@ -164,7 +192,11 @@ class LifecycleService:
     ) -> dict[str, str]:
         """The current stage of a subject in every model it is in, by model name. Raises
         `ValidationError` for an id of the other kind (an account's id without
-        ``subject="account"``)."""
+        ``subject="account"``).
+
+        Returns:
+            The current stage by model name (empty when the subject is in none).
+        """
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         with self._context.reading() as uow:
@@ -185,7 +217,15 @@ class LifecycleService:
         them. Evaluating again at the same ``as_of`` makes no further move. A history whose
         stage the model no longer has is left alone. Raises `NotFound` for an unknown
         subject, `ValidationError` for an id of the other kind (an account's id without
-        ``subject="account"``)."""
+        ``subject="account"``).
+
+        Returns:
+            The `StageChanged` events of the moves made, in order (empty when none).
+
+        Raises:
+            NotFound: no such subject.
+            ValidationError: a bad argument.
+        """
         kind = _kind(subject)
         checked = check_id("subject_id", subject_id)
         when = self._context.as_of(as_of, "as_of")
@@ -217,7 +257,14 @@ class LifecycleService:
         days"). Subjects are read page by page, each page in its own unit of work (retried
         on a concurrent change), so memory stays bounded and no transaction grows with the
         tenant. Subjects with no history yet enter each model first. Running it twice with
-        the same ``as_of`` changes nothing the second time."""
+        the same ``as_of`` changes nothing the second time.
+
+        Returns:
+            A `ProgressionReport` of the subjects reviewed and moved.
+
+        Raises:
+            ValidationError: ``as_of`` is no aware datetime, or a bad ``batch_size``.
+        """
         kind = _kind(subject)
         when = self._context.as_of(as_of, "as_of")
         models = self._context.models_for(kind)
@@ -284,7 +331,15 @@ class LifecycleService:
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage
-        listed, empty ones with 0), then any stored stage the model no longer has."""
+        listed, empty ones with 0), then any stored stage the model no longer has.
+
+        Returns:
+            The counts by stage name.
+
+        Raises:
+            UsageError: the settings have no lifecycle model of that name.
+            ValidationError: ``model`` is no text.
+        """
         chosen = self._context.lifecycle_model(model)
         with self._context.reading() as uow:
             counts = uow.stage_histories.count_by_stage(chosen.name)
@@ -299,7 +354,14 @@ class LifecycleService:
 
         The histories are read from one snapshot, ``batch_size`` at a time, in one read-only
         transaction held open until the stream is exhausted or closed: the caller may change
-        data through the CRM meanwhile, and the stream does not see those changes."""
+        data through the CRM meanwhile, and the stream does not see those changes.
+
+        Returns:
+            An iterator over the histories.
+
+        Raises:
+            ValidationError: an unknown model or stage, or a bad ``batch_size``.
+        """
         chosen = self._context.lifecycle_model(model)
         if stage is not None:
             chosen.stage(ensure_text(stage, "stage"))
@@ -314,7 +376,14 @@ class LifecycleService:
         include_ongoing: bool = False,
     ) -> dict[str, DurationStats]:
         """How long subjects stay in each stage of ``model``: the distribution of stay
-        lengths per stage, as of ``as_of`` (now by default)."""
+        lengths per stage, as of ``as_of`` (now by default).
+
+        Returns:
+            The `DurationStats` by stage name.
+
+        Raises:
+            ValidationError: an unknown model or a bad period.
+        """
         flag(include_ongoing, "include_ongoing")
         when = self._context.as_of(as_of, "as_of")
         return stage_durations(
@@ -325,7 +394,14 @@ class LifecycleService:
         self, *, since: datetime, until: datetime, model: str | None = None
     ) -> dict[str, StageFlow]:
         """Where the subjects who entered each stage of ``model`` in ``[since, until)`` went
-        next, and how many had not moved on by ``until``."""
+        next, and how many had not moved on by ``until``.
+
+        Returns:
+            The `StageFlow` by stage name.
+
+        Raises:
+            ValidationError: an unknown model, or ``since`` not before ``until``.
+        """
         return stage_conversion(self.stream_histories(model=model), since=since, until=until)
 
     def funnel(
@@ -340,7 +416,14 @@ class LifecycleService:
         """The funnel of the cohort that entered ``model`` in ``[entered_since,
         entered_until)``: how many reached each of ``steps`` (stages of the model, in the order
         a subject passes them; reaching a later step counts as passing the earlier ones) by
-        ``as_of``."""
+        ``as_of``.
+
+        Returns:
+            The `Funnel` over ``steps``.
+
+        Raises:
+            ValidationError: an unknown model or step.
+        """
         chosen = self._context.lifecycle_model(model)
         wanted = tuple(items_of(steps, "steps"))
         for step in wanted:

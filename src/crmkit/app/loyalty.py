@@ -65,7 +65,16 @@ class LoyaltyService:
         booked it. Read at now, this is one row of storage (the ledger is read only when
         something fell due since the job last ran); at a past ``as_of`` it is derived from
         the ledger. Raises `NotFound` for an unknown customer (a customer who never earned
-        has zero points)."""
+        has zero points).
+
+        Returns:
+            The member's `PointsBalance`.
+
+        Raises:
+            NotFound: no such customer.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``as_of`` is no aware datetime.
+        """
         programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
         when = self._context.as_of(as_of)
@@ -79,31 +88,74 @@ class LoyaltyService:
 
     def ledger(self, customer_id: str) -> PointsLedger:
         """The member's whole ledger (empty when they never earned); raises `NotFound` for an
-        unknown customer."""
+        unknown customer.
+
+        Returns:
+            The member's `PointsLedger`.
+
+        Raises:
+            NotFound: no such customer.
+            UsageError: the settings have no loyalty programme.
+        """
         programme = self.programme
         with self._context.reading() as uow:
             return self._ledger(uow, programme, CustomerId(check_id("customer_id", customer_id)))
 
     def state(self, customer_id: str, *, as_of: datetime | None = None) -> LedgerState:
         """Everything the member's ledger adds up to at ``as_of`` (now by default), as if the
-        batch job had run then: lots, available, pending and every total."""
+        batch job had run then: lots, available, pending and every total.
+
+        Returns:
+            The `LedgerState` at ``as_of``.
+
+        Raises:
+            NotFound: no such customer.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``as_of`` is no aware datetime.
+        """
         when = self._context.as_of(as_of)
         return self.ledger(customer_id).settled(when)
 
     def statement(self, customer_id: str, *, as_of: datetime | None = None) -> list[StatementLine]:
         """Every entry booked by ``as_of`` (all, by default) with the points after it, each
-        naming its rule: where every point came from and went."""
+        naming its rule: where every point came from and went.
+
+        Returns:
+            The `StatementLine`s in booking order.
+
+        Raises:
+            NotFound: no such customer.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``as_of`` is no aware datetime.
+        """
         when = None if as_of is None else ensure_utc(as_of, "as_of")
         return self.ledger(customer_id).statement(when)
 
     def tier(self, customer_id: str, *, as_of: datetime | None = None) -> str | None:
-        """The member's tier at ``as_of`` (now by default); ``None`` below every threshold."""
+        """The member's tier at ``as_of`` (now by default); ``None`` below every threshold.
+
+        Returns:
+            The tier's name, or ``None``.
+
+        Raises:
+            NotFound: no such customer.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``as_of`` is no aware datetime.
+        """
         when = self._context.as_of(as_of)
         return self.ledger(customer_id).tier(when)
 
     def stream_balances(self, *, batch_size: int = 1000) -> Iterator[PointsBalance]:
         """Every member's stored balance (as the job last left it), in customer id order,
-        with bounded memory."""
+        with bounded memory.
+
+        Returns:
+            An iterator over the stored `PointsBalance`s.
+
+        Raises:
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``batch_size`` is out of range.
+        """
         programme = self.programme
         with self._context.reading() as uow:
             yield from uow.points_ledgers.stream_balances(programme.name, batch_size=batch_size)
@@ -123,7 +175,18 @@ class LoyaltyService:
         `InsufficientPoints` and writes nothing. With a ``key`` (e.g. the host's order id) a
         replay returns the first redemption instead of spending twice. Safe under
         concurrency: a racing writer makes it re-read and try again, so the total redeemed
-        never exceeds what was available."""
+        never exceeds what was available.
+
+        Returns:
+            The redemption's `LedgerEntry` (the one already booked, for a repeated ``key``).
+
+        Raises:
+            NotFound: no such customer.
+            InsufficientPoints: the member has fewer available points than wanted.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: neither or both of ``points`` and ``reward``, an unknown reward, or a
+                bad ``key``.
+        """
         programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
         wanted = programme.redemption_points(points, reward)
@@ -146,7 +209,17 @@ class LoyaltyService:
         """Correct the member's points by hand, now: ``points > 0`` opens an available lot,
         ``points < 0`` takes available points oldest first (raising `InsufficientPoints`
         beyond the balance). ``reason`` (text) is kept on the entry; ``key`` makes it
-        idempotent."""
+        idempotent.
+
+        Returns:
+            The adjustment's `LedgerEntry` (the one already booked, for a repeated ``key``).
+
+        Raises:
+            NotFound: no such customer.
+            InsufficientPoints: a negative adjustment beyond the available points.
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``points`` is zero or no integer, or ``reason`` is no text.
+        """
         programme = self.programme
         member = CustomerId(check_id("customer_id", customer_id))
         if not isinstance(reason, str) or not reason.strip():
@@ -168,7 +241,15 @@ class LoyaltyService:
         per unit of work, so any number of members streams through bounded memory. Running
         it again at the same ``as_of`` changes nothing. Members whose ledger already has
         entries after ``as_of`` are skipped (their past cannot be rewritten) and listed in
-        the report."""
+        the report.
+
+        Returns:
+            A `PointsJobReport`: members reviewed, points matured and expired, members skipped.
+
+        Raises:
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``as_of`` is no aware datetime, or ``batch_size`` is out of range.
+        """
         programme = self.programme
         when = self._context.as_of(as_of)
         if type(batch_size) is not int or not 0 < batch_size <= 10_000:

@@ -48,12 +48,27 @@ class ReferralService:
         return retry_conflicts(refer)
 
     def get(self, referral_id: str) -> Referral:
-        """The referral with that id; raises `NotFound`."""
+        """The referral with that id; raises `NotFound`.
+
+        Returns:
+            The stored `Referral`.
+
+        Raises:
+            NotFound: the tenant holds no such referral.
+        """
         with self._context.reading() as uow:
             return uow.referrals.get(check_id("referral_id", referral_id))
 
     def find_by_referee(self, referee_id: str) -> Referral | None:
-        """The referral that brought ``referee_id`` into the programme, or ``None``."""
+        """The referral that brought ``referee_id`` into the programme, or ``None``.
+
+        Returns:
+            The `Referral`, or ``None`` when nobody referred the customer.
+
+        Raises:
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``referee_id`` is no id.
+        """
         programme = self._context.settings.programme()
         with self._context.reading() as uow:
             return uow.referrals.for_referee(
@@ -61,7 +76,15 @@ class ReferralService:
             )
 
     def list_by_referrer(self, referrer_id: str) -> list[Referral]:
-        """The referrals ``referrer_id`` made, oldest first."""
+        """The referrals ``referrer_id`` made, oldest first.
+
+        Returns:
+            The referrals, oldest first (empty when there are none).
+
+        Raises:
+            UsageError: the settings have no loyalty programme.
+            ValidationError: ``referrer_id`` is no id.
+        """
         programme = self._context.settings.programme()
         with self._context.reading() as uow:
             return uow.referrals.by_referrer(

@@ -52,7 +52,15 @@ class SegmentService:
 
         The names the rule uses are checked against the CRM's settings, here as in every
         segment use case: a trait its schema (if any) does not declare, a lifecycle model or
-        a stage it does not track raise `ValidationError` naming the closest known one."""
+        a stage it does not track raise `ValidationError` naming the closest known one.
+
+        Returns:
+            The number of matching customers.
+
+        Raises:
+            ValidationError: the rule names an unknown trait, stage or model, or ``as_of`` is no
+                aware datetime.
+        """
         condition, moment = self._rule(rule), self._as_of(as_of)
         with self._context.reading() as uow:
             return uow.customers.count_matching(condition, as_of=moment)
@@ -66,7 +74,14 @@ class SegmentService:
         cursor: str | None = None,
     ) -> Page[Customer]:
         """One page of the customers matching ``rule`` at ``as_of``, in id order; pass
-        ``next_cursor`` back for the next page."""
+        ``next_cursor`` back for the next page.
+
+        Returns:
+            A `Page` of the matching customers and the cursor of the next page.
+
+        Raises:
+            ValidationError: a bad rule, ``as_of``, limit or cursor.
+        """
         condition, moment = self._rule(rule), self._as_of(as_of)
         return self._page(condition, moment, page_limit(limit), cursor)
 
@@ -80,6 +95,9 @@ class SegmentService:
         paging by id): no connection is held between pages and the caller may write
         meanwhile; each page is evaluated at the same ``as_of``. The rule and ``as_of`` are
         checked when the stream is created, before the first customer is asked for.
+
+        Returns:
+            An iterator over the matching customers.
 
         Raises:
             ValidationError: the rule, ``as_of`` or ``batch_size`` is invalid.
@@ -129,6 +147,12 @@ class SegmentService:
         against the snapshot it stored: a refresh without ``as_of`` at the new now, so the
         cron job and the web process can both refresh; `ConcurrencyConflict` (retryable)
         only when every attempt conflicted.
+
+        Returns:
+            The `MembershipChange`: who entered and who left.
+
+        Raises:
+            ValidationError: a bad segment, ``as_of`` or ``batch_size``.
         """
         if not isinstance(segment, Segment):
             raise ValidationError.single("segment", segment, "must be a Segment")
@@ -170,7 +194,14 @@ class SegmentService:
 
     def snapshot(self, segment_name: str) -> SegmentSnapshot | None:
         """The stored snapshot of the segment called ``segment_name`` (when it was last
-        refreshed, how many members it has), or ``None`` if it was never refreshed."""
+        refreshed, how many members it has), or ``None`` if it was never refreshed.
+
+        Returns:
+            The `SegmentSnapshot`, or ``None``.
+
+        Raises:
+            ValidationError: ``segment_name`` is no segment name.
+        """
         with self._context.reading() as uow:
             return uow.segment_memberships.find(_segment_name(segment_name))
 
@@ -179,7 +210,14 @@ class SegmentService:
     ) -> Page[CustomerId]:
         """One page of the stored members of the segment called ``segment_name``, in id
         order, as of its last refresh (and the single-customer refreshes since); pass
-        ``next_cursor`` back for the next page. Empty for a segment never refreshed."""
+        ``next_cursor`` back for the next page. Empty for a segment never refreshed.
+
+        Returns:
+            A `Page` of customer ids and the cursor of the next page.
+
+        Raises:
+            ValidationError: a bad segment name, limit or cursor.
+        """
         name = _segment_name(segment_name)
         page_limit(limit)
         with self._context.reading() as uow:
@@ -200,7 +238,15 @@ class SegmentService:
         """Bring one customer's stored membership of each of the settings' tracked segments
         up to date at ``as_of`` (default: now) and return the events recorded (committed
         with the change). Segments never refreshed as a whole are skipped. Raises
-        `NotFound` for an unknown customer."""
+        `NotFound` for an unknown customer.
+
+        Returns:
+            The `EnteredSegment` and `LeftSegment` events of the changes (empty when none).
+
+        Raises:
+            NotFound: no such customer.
+            ValidationError: ``as_of`` is no aware datetime.
+        """
         moment = self._as_of(as_of)
         wanted = CustomerId(check_id("customer_id", customer_id))
 

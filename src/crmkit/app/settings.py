@@ -146,15 +146,33 @@ class Settings:
             raise ValidationError(problems)
 
     def for_tenant(self, tenant: str) -> Settings:
-        """The same settings for another tenant."""
+        """The same settings for another tenant.
+
+        Returns:
+            A copy of these settings with ``tenant`` replaced.
+
+        Raises:
+            ValidationError: ``tenant`` is no valid tenant id.
+        """
         return attrs.evolve(self, tenant=tenant)
 
     def models_for(self, kind: SubjectKind) -> tuple[LifecycleModel, ...]:
-        """The lifecycle models whose subjects are of ``kind``, in order."""
+        """The lifecycle models whose subjects are of ``kind``, in order.
+
+        Returns:
+            The matching models (empty when there are none).
+        """
         return tuple(model for model in self.lifecycles if model.subject is kind)
 
     def programme(self) -> Programme:
-        """The loyalty programme; raises `UsageError` for settings without one."""
+        """The loyalty programme; raises `UsageError` for settings without one.
+
+        Returns:
+            The settings' `Programme`.
+
+        Raises:
+            UsageError: the settings have no loyalty programme.
+        """
         if self.loyalty is None:
             raise UsageError(
                 "this CRM runs no loyalty programme: build it with Settings(loyalty=Programme(...))"
