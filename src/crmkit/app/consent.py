@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from crmkit.app.context import Context
-from crmkit.app.customers import CustomerService, change_customer
+from crmkit.app.customer_changes import change_customer
+from crmkit.app.customers import CustomerService
 from crmkit.domain import Channel, ConsentRecord, ConsentStatus, Customer, DoubleOptIn
 
 __all__ = ["ConsentService"]

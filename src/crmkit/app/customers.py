@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from crmkit.app.context import Context
+from crmkit.app.customer_changes import change_customer, check_keys_and_links, reusable
 from crmkit.app.progression import enter_models
 from crmkit.app.retries import retry_conflicts
-from crmkit.app.rules import checked_rule
+from crmkit.app.rules import customer_filter
 from crmkit.domain import (
     UNCHANGED,
     AccountId,
@@ -26,15 +27,13 @@ from crmkit.domain import (
     SubjectKind,
     normalize_tag,
 )
-from crmkit.domain._arguments import each_of, expected_version_of, items_of, page_limit
-from crmkit.domain.rules.conditions import AllOf
-from crmkit.domain.segments.builder import field, tagged
+from crmkit.domain._arguments import each_of, items_of, page_limit
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
-from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
-from crmkit.ports import ImportResult, OnExisting, Page, UnitOfWork, check_on_existing
+from crmkit.errors import ValidationError
+from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 
-__all__ = ["CustomerService", "change_customer", "check_keys_and_links"]
+__all__ = ["CustomerService"]
 
 
 class CustomerService:
@@ -101,12 +100,12 @@ class CustomerService:
             "family_name": family_name,
             "address": address,
             "locale": locale,
-            "tags": _reusable(tags),
+            "tags": reusable(tags),
             "external_ids": external_ids or {},
-            "other_contacts": _reusable(other_contacts),
+            "other_contacts": reusable(other_contacts),
             "account": account,
         }
-        consents = _reusable(items_of(consents, "consents"))
+        consents = reusable(items_of(consents, "consents"))
 
         def register() -> Customer:
             customer = Customer.register(
@@ -272,18 +271,11 @@ class CustomerService:
         Raises:
             ValidationError: a bad tag, account id, rule or ``as_of``.
         """
-        parts: list[Condition] = []
-        if tag is not None:
-            parts.append(tagged(normalize_tag(tag, "tag")))
-        if account_id is not None:
-            parts.append(field("account_id") == check_id("account_id", account_id))
-        if where is not None:
-            parts.append(checked_rule(self._context.settings, where, "where"))
+        rule = customer_filter(self._context.settings, tag, account_id, where)
         moment = self._context.as_of(as_of)
         with self._context.reading() as uow:
-            if not parts:
+            if rule is None:
                 return uow.customers.count()
-            rule = parts[0] if len(parts) == 1 else AllOf(parts)
             return uow.customers.count_matching(rule, as_of=moment)
 
     def update(
@@ -337,9 +329,9 @@ class CustomerService:
             "family_name": family_name,
             "address": address,
             "locale": locale,
-            "tags": _reusable(tags),
+            "tags": reusable(tags),
             "external_ids": external_ids,
-            "other_contacts": _reusable(other_contacts),
+            "other_contacts": reusable(other_contacts),
             "account": account,
         }
         at = ctx.now()
@@ -379,7 +371,7 @@ class CustomerService:
         """
         at = self._context.now()
         schema = self._context.settings.trait_schema
-        removed = _reusable(remove)
+        removed = reusable(remove)
         return change_customer(
             self._context,
             customer_id,
@@ -423,57 +415,3 @@ class CustomerService:
             result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
             uow.commit()
         return result
-
-
-def change_customer(
-    context: Context,
-    customer_id: str,
-    expected_version: int | None,
-    change: Callable[[Customer], tuple[str, ...]],
-) -> Customer:
-    """Load the customer, apply ``change`` (returning the fields it changed) and store it:
-    the one way every service changes a customer (profile, traits, consent, account links).
-
-    Raises:
-        NotFound: no such customer.
-        ConcurrencyConflict: ``expected_version`` is given and not the stored version.
-    """
-    expected_version = expected_version_of(expected_version)
-    wanted = CustomerId(check_id("customer_id", customer_id))
-
-    def attempt() -> Customer:
-        with context.unit_of_work() as uow:
-            customer = uow.customers.get(wanted)
-            if expected_version is not None and customer.version != expected_version:
-                raise ConcurrencyConflict("customer", wanted, expected_version)
-            if change(customer):
-                check_keys_and_links(uow, customer)
-                uow.customers.update(customer)
-                uow.commit()
-            return customer
-
-    if expected_version is not None:
-        return attempt()  # the caller asked to hear of any other writer
-    # Without one, another writer saving the customer meanwhile is no reason to refuse:
-    # the change is applied again to what they stored.
-    return retry_conflicts(attempt)
-
-
-def _reusable(value: Any) -> Any:
-    """``value``, or its items as a tuple if it is a one-shot iterator (a generator)."""
-    return tuple(value) if isinstance(value, Iterator) else value
-
-
-def check_keys_and_links(uow: UnitOfWork, customer: Customer) -> None:
-    """Refuse a customer whose email or external id another customer has, or whose account
-    link names an account the tenant does not hold."""
-    if customer.email is not None:
-        owner = uow.customers.find_by_email(customer.email)
-        if owner is not None and owner.id != customer.id:
-            raise DuplicateCustomer("email", str(customer.email), owner.id)
-    for source, ref in customer.external_ids.items():
-        owner = uow.customers.find_by_external_id(source, ref)
-        if owner is not None and owner.id != customer.id:
-            raise DuplicateCustomer(f"external_ids.{source}", ref, owner.id)
-    if customer.account is not None and uow.accounts.find(customer.account.account_id) is None:
-        raise NotFound("account", customer.account.account_id)

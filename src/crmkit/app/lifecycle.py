@@ -7,12 +7,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from crmkit.app.context import Context
-from crmkit.app.progression import Progress, facts_of, history_in, progress_subject
+from crmkit.app.progression import facts_of, history_in, progress_subject, reevaluate_page
 from crmkit.app.retries import retry_conflicts
-from crmkit.app.subject_kinds import exists, missing_subject
+from crmkit.app.subject_kinds import kind_of, missing_subject, refuse_other_kind, subject_facts
 from crmkit.domain import (
     DurationStats,
-    Facts,
     Funnel,
     LifecycleModel,
     ProgressionReport,
@@ -28,7 +27,6 @@ from crmkit.domain._arguments import expected_version_of, flag, items_of
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
-from crmkit.ports import UnitOfWork
 
 __all__ = ["LifecycleService"]
 
@@ -38,6 +36,7 @@ class LifecycleService:
 
     def __init__(self, context: Context) -> None:
         self._context = context
+        self._models = context.settings.lifecycles  # settings are frozen
 
     def model(
         self, name: str | None = None, *, subject: SubjectKind | str = SubjectKind.CUSTOMER
@@ -91,7 +90,9 @@ class LifecycleService:
 
         def attempt() -> StageHistory:
             with self._context.unit_of_work() as uow:
-                facts = self._facts(uow, chosen, subject, when)  # the subject must exist
+                facts = subject_facts(
+                    uow, chosen, subject, when, self._models
+                )  # the subject must exist
                 history, new = history_in(uow, chosen, subject, at=when)
                 if expected_version is not None and history.version != expected_version:
                     raise ConcurrencyConflict("stage history", subject, expected_version)
@@ -134,7 +135,7 @@ class LifecycleService:
 
         def attempt() -> StageHistory:
             with self._context.unit_of_work() as uow:
-                self._facts(uow, chosen, subject, when)  # the subject must exist
+                subject_facts(uow, chosen, subject, when, self._models)  # the subject must exist
                 found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
                 if found is not None:
                     raise ValidationError.single(
@@ -167,7 +168,7 @@ class LifecycleService:
             try:
                 return uow.stage_histories.get(chosen.name, subject, subject_kind=chosen.subject)
             except NotFound:
-                self._refuse_other_kind(uow, chosen.subject, subject, chosen)
+                refuse_other_kind(uow, chosen.subject, subject, chosen, self._models)
                 raise
 
     def current_stage(self, subject_id: str, *, model: str | None = None) -> str | None:
@@ -184,7 +185,7 @@ class LifecycleService:
         with self._context.reading() as uow:
             found = uow.stage_histories.find(chosen.name, subject, subject_kind=chosen.subject)
             if found is None:
-                self._refuse_other_kind(uow, chosen.subject, subject, chosen)
+                refuse_other_kind(uow, chosen.subject, subject, chosen, self._models)
         return None if found is None else found.current
 
     def stages_of(
@@ -197,12 +198,12 @@ class LifecycleService:
         Returns:
             The current stage by model name (empty when the subject is in none).
         """
-        kind = _kind(subject)
+        kind = kind_of(subject)
         checked = check_id("subject_id", subject_id)
         with self._context.reading() as uow:
             found = uow.stage_histories.for_subject(checked, subject_kind=kind)
             if not found:
-                self._refuse_other_kind(uow, kind, checked, None)
+                refuse_other_kind(uow, kind, checked, None, self._models)
         return {history.model: history.current for history in found}
 
     def evaluate(
@@ -226,7 +227,7 @@ class LifecycleService:
             NotFound: no such subject.
             ValidationError: a bad argument.
         """
-        kind = _kind(subject)
+        kind = kind_of(subject)
         checked = check_id("subject_id", subject_id)
         when = self._context.as_of(as_of, "as_of")
 
@@ -235,7 +236,9 @@ class LifecycleService:
                 try:
                     facts_of(uow, kind, checked, when)
                 except NotFound:
-                    raise self._missing(uow, kind, checked, None) from None
+                    raise missing_subject(
+                        uow, kind, checked, model=None, models=self._models
+                    ) from None
                 progress = progress_subject(
                     uow, self._context.models_for(kind), checked, as_of=when
                 )
@@ -265,7 +268,7 @@ class LifecycleService:
         Raises:
             ValidationError: ``as_of`` is no aware datetime, or a bad ``batch_size``.
         """
-        kind = _kind(subject)
+        kind = kind_of(subject)
         when = self._context.as_of(as_of, "as_of")
         models = self._context.models_for(kind)
         if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
@@ -275,7 +278,9 @@ class LifecycleService:
         skipped: list[tuple[str, str]] = []
         cursor: str | None = None
         while models:
-            ids, cursor, outcomes = self._reevaluate_page(kind, models, when, cursor, batch_size)
+            ids, cursor, outcomes = reevaluate_page(
+                self._context.unit_of_work, kind, models, when, cursor, batch_size
+            )
             examined += len(ids)
             for subject_id, outcome in zip(ids, outcomes, strict=True):
                 entered += bool(outcome.entered)
@@ -285,49 +290,6 @@ class LifecycleService:
             if cursor is None:
                 break
         return ProgressionReport(when, examined, entered, moved, tuple(changes), tuple(skipped))
-
-    def _reevaluate_page(
-        self,
-        kind: SubjectKind,
-        models: tuple[LifecycleModel, ...],
-        as_of: datetime,
-        cursor: str | None,
-        limit: int,
-    ) -> tuple[list[str], str | None, list[Progress]]:
-        def attempt() -> tuple[list[str], str | None, list[Progress]]:
-            with self._context.unit_of_work() as uow:
-                ids, next_cursor = _subject_page(uow, kind, cursor, limit)
-                outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
-                if any(o.moves or o.entered for o in outcomes):
-                    uow.commit()
-            return ids, next_cursor, outcomes
-
-        return retry_conflicts(attempt)
-
-    def _facts(
-        self, uow: UnitOfWork, model: LifecycleModel, subject_id: str, when: datetime
-    ) -> Facts:
-        """`facts_of` the subject of ``model``; a missing one raises `missing_subject`."""
-        try:
-            return facts_of(uow, model.subject, subject_id, when)
-        except NotFound:
-            raise self._missing(uow, model.subject, subject_id, model) from None
-
-    def _missing(
-        self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
-    ) -> Exception:
-        return missing_subject(
-            uow, kind, subject_id, model=model, models=self._context.settings.lifecycles
-        )
-
-    def _refuse_other_kind(
-        self, uow: UnitOfWork, kind: SubjectKind, subject_id: str, model: LifecycleModel | None
-    ) -> None:
-        """Raise when ``subject_id`` is no ``kind`` subject but one of the other kind."""
-        if not exists(uow, kind, subject_id):
-            error = self._missing(uow, kind, subject_id, model)
-            if not isinstance(error, NotFound):
-                raise error
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage
@@ -436,19 +398,3 @@ class LifecycleService:
             entered_since=entered_since,
             entered_until=entered_until,
         )
-
-
-def _kind(subject: SubjectKind | str) -> SubjectKind:
-    if subject not in tuple(SubjectKind):
-        raise ValidationError.single("subject", subject, "must be 'customer' or 'account'")
-    return SubjectKind(subject)
-
-
-def _subject_page(
-    uow: UnitOfWork, kind: SubjectKind, cursor: str | None, limit: int
-) -> tuple[list[str], str | None]:
-    if kind is SubjectKind.CUSTOMER:
-        customers = uow.customers.list(limit=limit, cursor=cursor)
-        return [c.id for c in customers.items], customers.next_cursor
-    accounts = uow.accounts.list(limit=limit, cursor=cursor)
-    return [a.id for a in accounts.items], accounts.next_cursor

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from crmkit.app.settings import Settings
-from crmkit.domain import Condition, Segment
+from crmkit.domain import Condition, Segment, normalize_tag
+from crmkit.domain.rules.conditions import AllOf
+from crmkit.domain.segments.builder import field, tagged
+from crmkit.domain.values.ids import check_id
 from crmkit.errors import ValidationError
 
-__all__ = ["checked_rule", "rule_of"]
+__all__ = ["checked_rule", "customer_filter", "rule_of"]
 
 
 def rule_of(rule: object, path: str = "rule") -> Condition:
@@ -29,3 +32,20 @@ def checked_rule(settings: Settings, rule: object, path: str = "rule") -> Condit
     condition = rule_of(rule, path)
     Segment("rule", condition).check(settings.trait_schema, lifecycles=settings.lifecycles)
     return condition
+
+
+def customer_filter(
+    settings: Settings, tag: str | None, account_id: str | None, where: object
+) -> Condition | None:
+    """One rule for customers with ``tag``, linked to ``account_id`` and matching ``where``
+    (each optional; ``None`` when none is given)."""
+    parts: list[Condition] = []
+    if tag is not None:
+        parts.append(tagged(normalize_tag(tag, "tag")))
+    if account_id is not None:
+        parts.append(field("account_id") == check_id("account_id", account_id))
+    if where is not None:
+        parts.append(checked_rule(settings, where, "where"))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else AllOf(parts)

@@ -8,11 +8,14 @@ account (or a customer), which models it is in, and what to pass instead.
 
 from __future__ import annotations
 
-from crmkit.domain import AccountId, CustomerId, LifecycleModel, SubjectKind
+from datetime import datetime
+
+from crmkit.app.progression import facts_of
+from crmkit.domain import AccountId, CustomerId, Facts, LifecycleModel, SubjectKind
 from crmkit.errors import CrmError, NotFound, ValidationError
 from crmkit.ports import UnitOfWork
 
-__all__ = ["exists", "missing_subject"]
+__all__ = ["exists", "kind_of", "missing_subject", "refuse_other_kind", "subject_facts"]
 
 
 def exists(uow: UnitOfWork, kind: SubjectKind, subject_id: str) -> bool:
@@ -64,3 +67,38 @@ def missing_subject(
 
 def _article(kind: SubjectKind) -> str:
     return "an" if kind is SubjectKind.ACCOUNT else "a"
+
+
+def kind_of(subject: SubjectKind | str) -> SubjectKind:
+    """``subject`` as a `SubjectKind`; anything else is a `ValidationError` naming it."""
+    if subject not in tuple(SubjectKind):
+        raise ValidationError.single("subject", subject, "must be 'customer' or 'account'")
+    return SubjectKind(subject)
+
+
+def subject_facts(
+    uow: UnitOfWork,
+    model: LifecycleModel,
+    subject_id: str,
+    when: datetime,
+    models: tuple[LifecycleModel, ...],
+) -> Facts:
+    """`facts_of` the subject of ``model``; a missing one raises `missing_subject`."""
+    try:
+        return facts_of(uow, model.subject, subject_id, when)
+    except NotFound:
+        raise missing_subject(uow, model.subject, subject_id, model=model, models=models) from None
+
+
+def refuse_other_kind(
+    uow: UnitOfWork,
+    kind: SubjectKind,
+    subject_id: str,
+    model: LifecycleModel | None,
+    models: tuple[LifecycleModel, ...],
+) -> None:
+    """Raise when ``subject_id`` is no ``kind`` subject but one of the other kind."""
+    if not exists(uow, kind, subject_id):
+        error = missing_subject(uow, kind, subject_id, model=model, models=models)
+        if not isinstance(error, NotFound):
+            raise error
