@@ -334,7 +334,9 @@ def _printable(node: Any) -> bool:
 
 def _replacement(draw: st.DrawFn, how: str, node: Any) -> Any:
     if how == "value":
-        return draw(hostile_values())
+        # A copy: a later edit may go inside it, and the strategy's lists and objects are
+        # shared by every draw (editing them would change what later examples draw).
+        return copy.deepcopy(draw(hostile_values()))
     if how == "text":
         return "x" * draw(st.sampled_from([1, 100, 100_000]))
     if how == "object":
