@@ -188,7 +188,7 @@ class TestMigration0006:
 
             with pytest.raises(ConfigurationError, match="1 customers have a phone extension"):
                 downgrade()
-            assert current_revision(engine) == "0006"
+            assert current_revision(engine) == "0007"
             crm.customers.update(ada.id, phone="+49 30 12345678")
             downgrade()
             assert current_revision(engine) == "0005"

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.adapters.memory import InMemoryStore
-from crmkit.adapters.sqlalchemy.segments import compile_segment
+from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment
 from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, Not, TagCondition
 from crmkit.domain.rules.conditions import MAX_CONDITIONS
 from crmkit.domain.rules.leaves import (

@@ -33,7 +33,7 @@ from crmkit.adapters.sqlalchemy import (
     upgrade,
 )
 from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.referrals import SqlReferrals
+from crmkit.adapters.sqlalchemy.loyalty.referrals import SqlReferrals
 from crmkit.cli import main as cli
 from crmkit.domain import (
     ConsentChanged,
@@ -126,7 +126,7 @@ class TestMigrations:
             drop_crmkit_tables(engine)
             assert current_revision(engine) is None
             upgrade(engine)
-            assert current_revision(engine) == "0006"
+            assert current_revision(engine) == "0007"
             with engine.connect() as connection:
                 context = MigrationContext.configure(
                     connection,
@@ -277,7 +277,7 @@ class TestCommandLine:
         """`crmkit db upgrade --url …` brings an empty database to head."""
         url = f"sqlite:///{tmp_path / 'cli.db'}"
         assert cli(["db", "upgrade", "--url", url]) == 0
-        assert "revision 0006" in capsys.readouterr().out
+        assert "revision 0007" in capsys.readouterr().out
         assert cli(["db", "current", "--url", url]) == 0
         engine = create_engine(url)
         assert t.customers.name in inspect(engine).get_table_names()

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from crmkit._reprs import show
 from crmkit.adapters.sqlalchemy.engine import connect
 from crmkit.adapters.sqlalchemy.failures import storage_errors
-from crmkit.adapters.sqlalchemy.tables import PREFIX
+from crmkit.adapters.sqlalchemy.schema import PREFIX
 from crmkit.errors import ConfigurationError
 
 __all__ = [

@@ -9,20 +9,98 @@ whose events it writes until it commits. Run one relay per reader: ``fetch`` doe
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    Table,
+    delete,
+    func,
+    select,
+    update,
+)
 
-from crmkit.adapters.sqlalchemy import tables as t
 from crmkit.adapters.sqlalchemy.engine import connect, writing
 from crmkit.adapters.sqlalchemy.failures import storage_errors
 from crmkit.adapters.sqlalchemy.lists import key_in
-from crmkit.adapters.sqlalchemy.mapping import from_us
-from crmkit.domain import TenantId
+from crmkit.adapters.sqlalchemy.rows import from_us, to_us
+from crmkit.adapters.sqlalchemy.schema import (
+    ID,
+    MYSQL_TABLE,
+    PREFIX,
+    long_text,
+    metadata,
+    string,
+    tenant_id,
+)
+from crmkit.domain import DomainEvent, TenantId
 from crmkit.domain.values.ids import check_tenant
-from crmkit.ports import OutboxMessage, OutboxReader
+from crmkit.errors import ValidationError
+from crmkit.ports import MAX_FETCH, OutboxMessage, OutboxReader
 
-__all__ = ["OutboxMessage", "SqlOutbox"]
+__all__ = ["OutboxMessage", "SqlOutbox", "outbox", "outbox_rows"]
+
+# Events written in the same transaction as the change; ``position`` is the delivery order.
+outbox = Table(
+    f"{PREFIX}outbox",
+    metadata,
+    Column(
+        "position",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    tenant_id(),
+    Column("aggregate_id", string(ID), nullable=False),
+    Column("event_type", string(64), nullable=False),
+    Column("payload", long_text(), nullable=False),  # JSON, see crmkit.serialization.event_to_dict
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("delivered", Boolean(create_constraint=False), nullable=False, default=False),
+    Index(None, "tenant_id", "delivered", "position"),
+    Index(None, "delivered", "position"),
+    Index(None, "tenant_id", "position"),  # read(after=…) of one tenant
+    sqlite_autoincrement=True,  # positions are never reused, even after a purge
+    **MYSQL_TABLE,
+)
+
+
+#: The greatest position a BIGINT holds.
+_MAX_POSITION = 2**63 - 1
+
+
+def outbox_rows(tenant: str, events: list[DomainEvent]) -> list[dict[str, Any]]:
+    """The ``crmkit_outbox`` rows of the events a unit of work commits, in their order."""
+    from crmkit.serialization import event_to_dict
+
+    return [
+        {
+            "tenant_id": tenant,
+            "aggregate_id": event.aggregate_id,
+            "event_type": type(event).__name__,
+            "payload": json.dumps(event_to_dict(event), sort_keys=True),
+            "recorded_at_us": to_us(event.at),
+            "delivered": False,
+        }
+        for event in events
+    ]
+
+
+def _message(row: Mapping[Any, Any]) -> OutboxMessage:
+    from crmkit.serialization import event_from_dict
+
+    return OutboxMessage(
+        position=row["position"],
+        tenant=TenantId(row["tenant_id"]),
+        aggregate_id=row["aggregate_id"],
+        event=event_from_dict(json.loads(row["payload"])),
+        recorded_at=from_us(row["recorded_at_us"]),
+    )
 
 
 class SqlOutbox(OutboxReader):
@@ -33,30 +111,44 @@ class SqlOutbox(OutboxReader):
         self._tenant = None if tenant is None else check_tenant(tenant)
 
     def _mine(self, query: Any) -> Any:
-        return query if self._tenant is None else query.where(t.outbox.c.tenant_id == self._tenant)
+        return query if self._tenant is None else query.where(outbox.c.tenant_id == self._tenant)
 
     def _fetch(self, limit: int) -> list[OutboxMessage]:
-        from crmkit.serialization import event_from_dict
+        return self._read(outbox.c.delivered.is_(False), limit)
 
-        o = t.outbox.c
-        query = self._mine(select(t.outbox).where(o.delivered.is_(False)))
+    def read(self, *, after: int = 0, limit: int = 100) -> list[OutboxMessage]:
+        """The messages after position ``after``, delivered or not, in position order.
+
+        A cursor over the whole outbox: pass the last message's ``position`` as the next
+        ``after`` to read on (an empty list: nothing more yet). Purged messages are gone.
+
+        Args:
+            after: the position to read after (0: from the start).
+            limit: at most this many messages, 1 to 10,000.
+
+        Returns:
+            The messages, oldest first.
+
+        Raises:
+            ValidationError: ``after`` is not an int of 0 or more, or ``limit`` is out of range.
+        """
+        if type(after) is not int or not 0 <= after <= _MAX_POSITION:
+            raise ValidationError.single("after", after, "must be a position (an int, 0 or more)")
+        if type(limit) is not int or not 1 <= limit <= MAX_FETCH:
+            raise ValidationError.single("limit", limit, f"must be an int from 1 to {MAX_FETCH}")
+        return self._read(outbox.c.position > after, limit)
+
+    def _read(self, condition: Any, limit: int) -> list[OutboxMessage]:
+        o = outbox.c
+        query = self._mine(select(outbox).where(condition)).order_by(o.position).limit(limit)
         with storage_errors("reading the outbox"), connect(self._engine) as connection:
-            rows = connection.execute(query.order_by(o.position).limit(limit)).mappings().all()
-        return [
-            OutboxMessage(
-                position=row["position"],
-                tenant=TenantId(row["tenant_id"]),
-                aggregate_id=row["aggregate_id"],
-                event=event_from_dict(json.loads(row["payload"])),
-                recorded_at=from_us(row["recorded_at_us"]),
-            )
-            for row in rows
-        ]
+            rows = connection.execute(query).mappings().all()
+        return [_message(row) for row in rows]
 
     def _acknowledge(self, positions: list[int]) -> int:
-        o = t.outbox.c
+        o = outbox.c
         statement = self._mine(
-            update(t.outbox).where(
+            update(outbox).where(
                 key_in(self._engine.dialect.name, o.position, positions), o.delivered.is_(False)
             )
         ).values(delivered=True)
@@ -69,14 +161,14 @@ class SqlOutbox(OutboxReader):
 
     def pending(self) -> int:
         """How many messages wait for delivery."""
-        o = t.outbox.c
-        query = self._mine(select(func.count()).select_from(t.outbox).where(o.delivered.is_(False)))
+        o = outbox.c
+        query = self._mine(select(func.count()).select_from(outbox).where(o.delivered.is_(False)))
         with storage_errors("counting the outbox"), connect(self._engine) as connection:
             return int(connection.execute(query).scalar_one())
 
     def purge(self) -> int:
         """Delete delivered messages (positions are never reused); returns how many."""
-        statement = self._mine(delete(t.outbox).where(t.outbox.c.delivered.is_(True)))
+        statement = self._mine(delete(outbox).where(outbox.c.delivered.is_(True)))
         with (
             storage_errors("purging the outbox", waits=True),
             connect(self._engine) as connection,

@@ -21,7 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from crmkit.adapters.sqlalchemy.tables import mysql_collation
+from crmkit.adapters.sqlalchemy.schema import mysql_collation
 
 revision = "0005"
 down_revision = "0004"

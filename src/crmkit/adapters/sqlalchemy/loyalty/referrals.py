@@ -6,20 +6,21 @@ per programme, even when two transactions record a referral of the same customer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import exc, insert, select, update
 
-from crmkit.adapters.sqlalchemy import mapping as m
-from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.repositories import _Session
-from crmkit.domain import CustomerId, Referral
+from crmkit.adapters.sqlalchemy.loyalty.tables import referrals
+from crmkit.adapters.sqlalchemy.rows import at_or_none, from_us, hydrate, to_us, us_or_none
+from crmkit.adapters.sqlalchemy.session import Session
+from crmkit.domain import CustomerId, Referral, ReferralStatus
 from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ReferralRefused, ValidationError
 
 __all__ = ["SqlReferrals"]
 
-_R = t.referrals.c
+_R = referrals.c
 _KIND = "referral"
 
 
@@ -35,7 +36,7 @@ def _about_referee(error: exc.IntegrityError) -> bool:
 class SqlReferrals:
     """Referrals in ``crmkit_referrals``."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: Session) -> None:
         self._s = session
 
     @property
@@ -58,9 +59,7 @@ class SqlReferrals:
         if self.for_referee(referral.programme, referral.referee_id) is not None:
             raise ReferralRefused.already_referred(referral.referee_id)
         try:
-            self._s.connection.execute(
-                insert(t.referrals), [m.referral_row(self._tenant, referral, 1)]
-            )
+            self._s.connection.execute(insert(referrals), [referral_row(self._tenant, referral, 1)])
         except exc.IntegrityError as error:
             if _about_referee(error):
                 raise ReferralRefused.already_referred(referral.referee_id) from None
@@ -75,15 +74,15 @@ class SqlReferrals:
         nothing) if it changed who it links (programme, referrer or referee)."""
         instance_of(referral, Referral, "referral")
         version = referral.version
-        row = m.referral_row(self._tenant, referral, version + 1)
+        row = referral_row(self._tenant, referral, version + 1)
         links = ("programme", "referrer_id", "referee_id")
         result = self._s.connection.execute(
-            update(t.referrals)
+            update(referrals)
             .where(
                 _R.tenant_id == self._tenant,
                 _R.id == referral.id,
                 _R.version == version,
-                *(t.referrals.c[name] == row[name] for name in links),
+                *(referrals.c[name] == row[name] for name in links),
             )
             .values({k: v for k, v in row.items() if k not in ("tenant_id", "id", *links)})
         )
@@ -94,7 +93,7 @@ class SqlReferrals:
         # A locking read, so MariaDB compares with the latest commit, not the snapshot.
         stored = (
             self._s.connection.execute(
-                select(_R.version, *(t.referrals.c[name] for name in links))
+                select(_R.version, *(referrals.c[name] for name in links))
                 .where(_R.tenant_id == self._tenant, _R.id == referral.id)
                 .with_for_update()
             )
@@ -116,12 +115,12 @@ class SqlReferrals:
     def _one(self, *conditions: Any) -> Referral | None:
         row = (
             self._s.connection.execute(
-                select(t.referrals).where(_R.tenant_id == self._tenant, *conditions)
+                select(referrals).where(_R.tenant_id == self._tenant, *conditions)
             )
             .mappings()
             .first()
         )
-        return None if row is None else m.referral_from_row(row)
+        return None if row is None else referral_from_row(row)
 
     def get(self, referral_id: str) -> Referral:
         """The referral with that id; raises `NotFound`."""
@@ -138,7 +137,7 @@ class SqlReferrals:
         """The referrals ``referrer_id`` made in ``programme``, oldest first (then by id)."""
         rows = (
             self._s.connection.execute(
-                select(t.referrals)
+                select(referrals)
                 .where(
                     _R.tenant_id == self._tenant,
                     _R.programme == programme,
@@ -149,4 +148,44 @@ class SqlReferrals:
             .mappings()
             .all()
         )
-        return [m.referral_from_row(row) for row in rows]
+        return [referral_from_row(row) for row in rows]
+
+
+def referral_row(tenant: str, referral: Referral, version: int) -> dict[str, Any]:
+    """The ``crmkit_referrals`` row of a referral, stored at ``version``."""
+    return {
+        "tenant_id": tenant,
+        "id": referral.id,
+        "programme": referral.programme,
+        "referrer_id": referral.referrer_id,
+        "referee_id": referral.referee_id,
+        "code": referral.code,
+        "created_at_us": to_us(referral.created_at),
+        "status": referral.status.value,
+        "qualified_at_us": us_or_none(referral.qualified_at),
+        "qualifying_interaction_id": referral.qualifying_interaction_id,
+        "rewarded_at_us": us_or_none(referral.rewarded_at),
+        "version": version,
+    }
+
+
+_REFERRAL_STATUSES = ReferralStatus._value2member_map_
+
+
+def referral_from_row(row: Mapping[Any, Any]) -> Referral:
+    """A referral from its ``crmkit_referrals`` row."""
+    return hydrate(
+        Referral,
+        id=row["id"],
+        programme=row["programme"],
+        referrer_id=row["referrer_id"],
+        referee_id=row["referee_id"],
+        created_at=from_us(row["created_at_us"]),
+        code=row["code"],
+        status=_REFERRAL_STATUSES[row["status"]],
+        qualified_at=at_or_none(row["qualified_at_us"]),
+        qualifying_interaction_id=row["qualifying_interaction_id"],
+        rewarded_at=at_or_none(row["rewarded_at_us"]),
+        version=int(row["version"]),
+        _events=[],
+    )

@@ -14,18 +14,19 @@ from typing import Any
 from sqlalchemy import and_, exc, func, insert, select, update
 
 from crmkit.adapters._arguments import check_batch
-from crmkit.adapters.sqlalchemy import mapping as m
-from crmkit.adapters.sqlalchemy import tables as t
+from crmkit.adapters.sqlalchemy.lifecycle import rows as m
+from crmkit.adapters.sqlalchemy.lifecycle.tables import stage_changes, stage_histories
 from crmkit.adapters.sqlalchemy.lists import any_of, key_in
-from crmkit.adapters.sqlalchemy.repositories import _Session
+from crmkit.adapters.sqlalchemy.rows import to_us
+from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import StageHistory, SubjectKind
 from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlStageHistories"]
 
-_H = t.stage_histories.c
-_C = t.stage_changes.c
+_H = stage_histories.c
+_C = stage_changes.c
 
 #: (model, subject kind, subject id): the key of a history, as the in-memory adapter has it.
 _Key = tuple[str, SubjectKind, str]
@@ -39,7 +40,7 @@ def _key(history: StageHistory) -> _Key:
 class SqlStageHistories:
     """Lifecycle stage histories in ``crmkit_stage_histories`` and ``crmkit_stage_changes``."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: Session) -> None:
         self._s = session
 
     @property
@@ -67,11 +68,11 @@ class SqlStageHistories:
         connection = self._s.connection
         try:
             connection.execute(
-                insert(t.stage_histories), [m.stage_history_row(self._tenant, history, 1)]
+                insert(stage_histories), [m.stage_history_row(self._tenant, history, 1)]
             )
         except exc.IntegrityError:
             raise ConcurrencyConflict("stage history", key, 0, "it already exists") from None
-        connection.execute(insert(t.stage_changes), m.stage_change_rows(self._tenant, history))
+        connection.execute(insert(stage_changes), m.stage_change_rows(self._tenant, history))
         history.version = 1
         self._s._track(history)
 
@@ -83,8 +84,8 @@ class SqlStageHistories:
         connection = self._s.connection
         row = m.stage_history_row(self._tenant, history, version + 1)
         result = connection.execute(
-            update(t.stage_histories)
-            .where(self._where(t.stage_histories, key), _H.version == version)
+            update(stage_histories)
+            .where(self._where(stage_histories, key), _H.version == version)
             .values(
                 version=row["version"],
                 stage=row["stage"],
@@ -103,7 +104,7 @@ class SqlStageHistories:
         appended = m.stage_change_rows(self._tenant, history, len(stored))
         if appended:
             try:
-                connection.execute(insert(t.stage_changes), appended)
+                connection.execute(insert(stage_changes), appended)
             except exc.IntegrityError:
                 # Only when ``history`` was read after this transaction's snapshot was taken
                 # and another writer stored those positions: retrying from a fresh read works.
@@ -114,24 +115,24 @@ class SqlStageHistories:
     def _restore(self, key: _Key, version: int, stored: Sequence[Any]) -> None:
         """Undo this update's UPDATE of the history row (nothing else was written)."""
         self._s.connection.execute(
-            update(t.stage_histories)
-            .where(self._where(t.stage_histories, key))
+            update(stage_histories)
+            .where(self._where(stage_histories, key))
             .values(
                 version=version,
                 stage=stored[-1].to_stage,
-                entered_at_us=m.to_us(stored[-1].at),
-                started_at_us=m.to_us(stored[0].at),
+                entered_at_us=to_us(stored[-1].at),
+                started_at_us=to_us(stored[0].at),
             )
         )
 
     def _version(self, key: _Key) -> int | None:
         found = self._s.connection.execute(
-            select(_H.version).where(self._where(t.stage_histories, key))
+            select(_H.version).where(self._where(stage_histories, key))
         ).scalar()
         return None if found is None else int(found)
 
     def _change_rows(self, key: _Key) -> Sequence[_Row]:
-        query = select(t.stage_changes).where(self._where(t.stage_changes, key)).order_by(_C.seq)
+        query = select(stage_changes).where(self._where(stage_changes, key)).order_by(_C.seq)
         return self._s.connection.execute(query).mappings().all()
 
     def find(
@@ -140,7 +141,7 @@ class SqlStageHistories:
         key = (model, SubjectKind(subject_kind), subject_id)
         row = (
             self._s.connection.execute(
-                select(t.stage_histories).where(self._where(t.stage_histories, key))
+                select(stage_histories).where(self._where(stage_histories, key))
             )
             .mappings()
             .first()
@@ -161,7 +162,7 @@ class SqlStageHistories:
         kind = SubjectKind(subject_kind).value
         rows = (
             self._s.connection.execute(
-                select(t.stage_histories)
+                select(stage_histories)
                 .where(
                     _H.tenant_id == self._tenant,
                     _H.subject_kind == kind,
@@ -180,7 +181,7 @@ class SqlStageHistories:
         check_batch(batch_size)
         last: tuple[str, str] | None = None
         while True:
-            query = select(t.stage_histories).where(_H.tenant_id == self._tenant, _H.model == model)
+            query = select(stage_histories).where(_H.tenant_id == self._tenant, _H.model == model)
             if stage is not None:
                 query = query.where(_H.stage == stage)
             if last is not None:
@@ -209,7 +210,7 @@ class SqlStageHistories:
             for (model, kind), ids in groups.items()
         )
         query = (
-            select(t.stage_changes)
+            select(stage_changes)
             .where(_C.tenant_id == self._tenant, chosen)
             .order_by(_C.model, _C.subject_kind, _C.subject_id, _C.seq)
         )

@@ -15,17 +15,17 @@ from typing import Any
 from sqlalchemy import delete, exc, insert, select, update
 
 from crmkit.adapters._arguments import check_batch, check_page
-from crmkit.adapters.sqlalchemy import mapping as m
-from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.repositories import _Session
+from crmkit.adapters.sqlalchemy.rows import from_us, to_us
+from crmkit.adapters.sqlalchemy.segments.tables import segment_members, segment_snapshots
+from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import CustomerId, SegmentSnapshot
 from crmkit.domain._arguments import instance_of
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlSegmentMemberships"]
 
-_S = t.segment_snapshots.c
-_M = t.segment_members.c
+_S = segment_snapshots.c
+_M = segment_members.c
 
 #: How many member ids one DELETE … IN names.
 _DELETE_BATCH = 500
@@ -35,7 +35,7 @@ class SqlSegmentMemberships:
     """Tracked segment memberships in ``crmkit_segment_snapshots`` and
     ``crmkit_segment_members``."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: Session) -> None:
         self._s = session
 
     @property
@@ -45,9 +45,7 @@ class SqlSegmentMemberships:
     def find(self, segment: str) -> SegmentSnapshot | None:
         row = (
             self._s.connection.execute(
-                select(t.segment_snapshots).where(
-                    _S.tenant_id == self._tenant, _S.segment == segment
-                )
+                select(segment_snapshots).where(_S.tenant_id == self._tenant, _S.segment == segment)
             )
             .mappings()
             .first()
@@ -55,7 +53,7 @@ class SqlSegmentMemberships:
         if row is None:
             return None
         return SegmentSnapshot(
-            row["segment"], m.from_us(row["as_of_us"]), int(row["members"]), int(row["version"])
+            row["segment"], from_us(row["as_of_us"]), int(row["members"]), int(row["version"])
         )
 
     def add(self, snapshot: SegmentSnapshot) -> None:
@@ -71,12 +69,12 @@ class SqlSegmentMemberships:
             raise ConcurrencyConflict("segment snapshot", segment, 0, "it already exists")
         try:
             self._s.connection.execute(
-                insert(t.segment_snapshots),
+                insert(segment_snapshots),
                 [
                     {
                         "tenant_id": self._tenant,
                         "segment": segment,
-                        "as_of_us": m.to_us(snapshot.as_of),
+                        "as_of_us": to_us(snapshot.as_of),
                         "version": 1,
                         "members": snapshot.members,
                     }
@@ -93,11 +91,11 @@ class SqlSegmentMemberships:
         instance_of(snapshot, SegmentSnapshot, "snapshot")
         segment, version = snapshot.segment, snapshot.version
         result = self._s.connection.execute(
-            update(t.segment_snapshots)
+            update(segment_snapshots)
             .where(_S.tenant_id == self._tenant, _S.segment == segment, _S.version == version)
             .values(
                 version=version + 1,
-                as_of_us=m.to_us(snapshot.as_of),
+                as_of_us=to_us(snapshot.as_of),
                 members=snapshot.members,
             )
         )
@@ -117,7 +115,7 @@ class SqlSegmentMemberships:
         for start in range(0, len(gone), _DELETE_BATCH):
             chunk = gone[start : start + _DELETE_BATCH]
             connection.execute(
-                delete(t.segment_members).where(
+                delete(segment_members).where(
                     _M.tenant_id == self._tenant,
                     _M.segment == segment,
                     _M.customer_id.in_(chunk),
@@ -129,12 +127,12 @@ class SqlSegmentMemberships:
                     "tenant_id": self._tenant,
                     "segment": segment,
                     "customer_id": customer_id,
-                    "since_us": m.to_us(since),
+                    "since_us": to_us(since),
                 }
                 for customer_id, since in sorted(entered.items())
             ]
             try:
-                connection.execute(insert(t.segment_members), rows)
+                connection.execute(insert(segment_members), rows)
             except exc.IntegrityError:
                 # Only when the snapshot was read after this transaction's snapshot was taken
                 # and another writer stored those members: retrying from a fresh read works.

@@ -10,18 +10,27 @@ the members due for the batch job or every balance of a programme reads only bal
 from __future__ import annotations
 
 import weakref
-from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, exc, insert, select, update
+from sqlalchemy import and_, exc, insert, select, update
 
 from crmkit.adapters._arguments import check_batch, check_page
-from crmkit.adapters.sqlalchemy import mapping as m
-from crmkit.adapters.sqlalchemy import tables as t
-from crmkit.adapters.sqlalchemy.ledger_cache import LedgerCache, LedgerKey
-from crmkit.adapters.sqlalchemy.repositories import _Session
+from crmkit.adapters.sqlalchemy.loyalty import rows as m
+from crmkit.adapters.sqlalchemy.loyalty.ledger_cache import LedgerCache, LedgerKey
+from crmkit.adapters.sqlalchemy.loyalty.stored import (
+    IN_BATCH,
+    KIND,
+    UPDATE_BALANCE,
+    StoredLedgers,
+    balance_parameters,
+    conflict,
+    problem_of,
+)
+from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
+from crmkit.adapters.sqlalchemy.rows import at_or_none, to_us
+from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
 from crmkit.domain._arguments import each_of, instance_of
 from crmkit.domain.loyalty.tally import Tally
@@ -30,18 +39,14 @@ from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = ["SqlPointsLedgers"]
 
-_B = t.points_balances.c
-_E = t.points_entries.c
-
-#: How many customer ids one ``IN`` list of `SqlPointsLedgers.find_many` names.
-_IN_BATCH = 500
+_B = points_balances.c
+_E = points_entries.c
 
 _Row = Mapping[Any, Any]
 _Remembered = tuple["weakref.ref[PointsLedger]", int, tuple[LedgerEntry, ...]]
-_KIND = "points ledger"
 
 
-class _LedgerSession(_Session, Protocol):
+class _LedgerSession(Session, Protocol):
     @property
     def ledger_cache(self) -> LedgerCache: ...
 
@@ -57,6 +62,7 @@ class SqlPointsLedgers:
 
     def __init__(self, session: _LedgerSession) -> None:
         self._s = session
+        self._db = StoredLedgers(session)
         #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
         self._stored: dict[int, _Remembered] = {}
         #: The ledgers written in this transaction: their state to cache once committed.
@@ -108,30 +114,30 @@ class SqlPointsLedgers:
         instance_of(ledger, PointsLedger, "ledger")
         if ledger.version != 0:
             raise ValidationError.single("version", ledger.version, "a new ledger has version 0")
-        problem = _problem(ledger, ())
+        problem = problem_of(ledger, ())
         if problem is not None:
             raise problem
         programme, customer_id = ledger.programme.name, ledger.customer_id
         key = (programme, customer_id)
         # Asked first, so the usual refusal leaves the transaction usable on PostgreSQL too;
         # the primary key still catches a writer that committed the same key meanwhile.
-        if self._version(programme, customer_id) is not None:
-            raise ConcurrencyConflict(_KIND, key, 0, "it already exists")
+        if self._db.version(programme, customer_id) is not None:
+            raise ConcurrencyConflict(KIND, key, 0, "it already exists")
         connection = self._s.connection
         try:
             connection.execute(
-                insert(t.points_balances),
+                insert(points_balances),
                 [m.points_balance_row(self._tenant, ledger.summary(), 1)],
             )
         except exc.IntegrityError:
-            raise ConcurrencyConflict(_KIND, key, 0, "it already exists") from None
+            raise ConcurrencyConflict(KIND, key, 0, "it already exists") from None
         rows = m.points_entry_rows(self._tenant, ledger)
         if rows:
             try:
-                connection.execute(insert(t.points_entries), rows)
+                connection.execute(insert(points_entries), rows)
             except exc.IntegrityError:
                 # Only entries left behind by a hand-deleted balance row: nothing crmkit does.
-                raise ConcurrencyConflict(_KIND, key, 0, "it already exists") from None
+                raise ConcurrencyConflict(KIND, key, 0, "it already exists") from None
         ledger.version = 1
         self._remember(ledger, wrote=True)
         self._s._track(ledger)
@@ -147,18 +153,18 @@ class SqlPointsLedgers:
         connection = self._s.connection
         stored = self._remembered(ledger)
         if stored is None:  # read in another transaction: ask what its version holds
-            stored = self._stored_entries(programme, customer_id, version)
-            problem = _problem(ledger, stored)
+            stored = self._db.stored_entries(programme, customer_id, version)
+            problem = problem_of(ledger, stored)
         else:
-            problem = _problem(ledger, stored)
+            problem = problem_of(ledger, stored)
             if problem is not None:  # a stale copy is reported as stale first, as in memory
-                self._locked_version(programme, customer_id, version)
+                self._db.locked_version(programme, customer_id, version)
         if problem is not None:
             raise problem
         summary = m.points_balance_row(self._tenant, ledger.summary(), version + 1)
         result = connection.execute(
-            update(t.points_balances)
-            .where(self._where(t.points_balances, programme, customer_id), _B.version == version)
+            update(points_balances)
+            .where(self._where(points_balances, programme, customer_id), _B.version == version)
             .values(
                 available=summary["available"],
                 pending=summary["pending"],
@@ -170,17 +176,17 @@ class SqlPointsLedgers:
             )
         )
         if result.rowcount != 1:
-            if self._version(programme, customer_id) is None:
-                raise NotFound(_KIND, key)
-            raise ConcurrencyConflict(_KIND, key, version)
+            if self._db.version(programme, customer_id) is None:
+                raise NotFound(KIND, key)
+            raise ConcurrencyConflict(KIND, key, version)
         appended = m.points_entry_rows(self._tenant, ledger, len(stored))
         if appended:
             try:
-                connection.execute(insert(t.points_entries), appended)
+                connection.execute(insert(points_entries), appended)
             except exc.IntegrityError:
                 # Only when the stored entries do not match their balance row (edited by
                 # hand): retrying from a fresh read tells.
-                raise ConcurrencyConflict(_KIND, key, version) from None
+                raise ConcurrencyConflict(KIND, key, version) from None
         ledger.version += 1
         self._remember(ledger, wrote=True)
         self._s._track(ledger)
@@ -211,12 +217,12 @@ class SqlPointsLedgers:
         if trusted:
             stored = {key: entries for key, entries in remembered.items() if entries is not None}
         else:
-            stored = self._stored_many(old)
+            stored = self._db.stored_many(old, self._remembered)
         for ledger in batch:
-            problem = _problem(ledger, stored.get(id(ledger), ()))
+            problem = problem_of(ledger, stored.get(id(ledger), ()))
             if problem is not None:
                 raise problem
-        self._refuse_taken(new)
+        self._db.refuse_taken(new)
         tenant = self._tenant
         entries = [row for ledger in new for row in m.points_entry_rows(tenant, ledger)]
         entries += [
@@ -227,181 +233,30 @@ class SqlPointsLedgers:
         if new:
             balances = [m.points_balance_row(tenant, ledger.summary(), 1) for ledger in new]
             try:
-                connection.execute(insert(t.points_balances), balances)
+                connection.execute(insert(points_balances), balances)
             except exc.IntegrityError:
-                raise _conflict(new) from None
+                raise conflict(new) from None
         if old:
             # Each UPDATE changes one row, if its ledger is still at the version read.
             result = connection.execute(
-                _UPDATE_BALANCE,
-                [_balance_parameters(tenant, ledger) for ledger in old],
+                UPDATE_BALANCE,
+                [balance_parameters(tenant, ledger) for ledger in old],
             )
             if trusted and result.rowcount != len(old):
                 # The unit of work rolls back: nothing of this batch is stored.
-                raise self._stale(old)
+                raise self._db.stale(old)
         if entries:
             try:
-                connection.execute(insert(t.points_entries), entries)
+                connection.execute(insert(points_entries), entries)
             except exc.IntegrityError:
                 # Only entries stored without their balance row (edited by hand): retrying
                 # from a fresh read tells which.
                 appending = [e for e in batch if len(e.entries) > len(stored.get(id(e), ()))]
-                raise _conflict(appending or batch) from None
+                raise conflict(appending or batch) from None
         for ledger in batch:
             ledger.version += 1
             self._remember(ledger, wrote=True)
             self._s._track(ledger)
-
-    def _stale(self, ledgers: list[PointsLedger]) -> ConcurrencyConflict:
-        """The conflict naming the first of ``ledgers`` (in key order) that the versioned
-        UPDATE of the batch missed: its row, read under a lock (see `_locked_version`), is
-        not the one this transaction just wrote."""
-        columns = ("version", "available", "pending", "tier", "entries", "last_at_us")
-        for ledger in sorted(ledgers, key=lambda e: (e.programme.name, e.customer_id)):
-            programme, customer_id = ledger.programme.name, ledger.customer_id
-            found = self._s.connection.execute(
-                select(*(_B[name] for name in columns))
-                .where(self._where(t.points_balances, programme, customer_id))
-                .with_for_update()
-            ).first()
-            ours = m.points_balance_row(self._tenant, ledger.summary(), ledger.version + 1)
-            if found is None or tuple(found) != tuple(ours[name] for name in columns):
-                return ConcurrencyConflict(_KIND, (programme, customer_id), ledger.version)
-        return _conflict(ledgers)  # another writer wrote exactly what we did: name the batch
-
-    def _stored_many(self, ledgers: list[PointsLedger]) -> dict[int, tuple[LedgerEntry, ...]]:
-        """The entries stored at each ledger's version, by ``id(ledger)``, their balance rows
-        read under a lock (see `_locked_version`) in key order; raises `NotFound` or
-        `ConcurrencyConflict` for the first ledger not stored at its version."""
-        stored: dict[int, tuple[LedgerEntry, ...]] = {}
-        by_programme: dict[str, list[PointsLedger]] = defaultdict(list)
-        for ledger in ledgers:
-            by_programme[ledger.programme.name].append(ledger)
-        connection = self._s.connection
-        for programme in sorted(by_programme):
-            group = sorted(by_programme[programme], key=lambda ledger: ledger.customer_id)
-            for start in range(0, len(group), _IN_BATCH):
-                chunk = group[start : start + _IN_BATCH]
-                rows = {
-                    row.customer_id: (int(row.version), int(row.entries))
-                    for row in connection.execute(
-                        select(_B.customer_id, _B.version, _B.entries)
-                        .where(
-                            _B.tenant_id == self._tenant,
-                            _B.programme == programme,
-                            _B.customer_id.in_([ledger.customer_id for ledger in chunk]),
-                        )
-                        .order_by(_B.customer_id)
-                        .with_for_update()
-                    )
-                }
-                unknown: dict[str, int] = {}
-                for ledger in chunk:
-                    key = (programme, ledger.customer_id)
-                    if ledger.customer_id not in rows:
-                        raise NotFound(_KIND, key)
-                    version, count = rows[ledger.customer_id]
-                    if version != ledger.version:
-                        raise ConcurrencyConflict(_KIND, key, ledger.version)
-                    remembered = self._remembered(ledger)
-                    if remembered is not None:
-                        stored[id(ledger)] = remembered
-                    elif count == 0:
-                        stored[id(ledger)] = ()
-                    else:
-                        unknown[ledger.customer_id] = count
-                if unknown:
-                    read = self._entries_of(programme, list(unknown))
-                    for ledger in chunk:
-                        if ledger.customer_id in unknown:
-                            entries = read.get(ledger.customer_id, ())
-                            if len(entries) != unknown[ledger.customer_id]:
-                                key = (programme, ledger.customer_id)
-                                raise ConcurrencyConflict(_KIND, key, ledger.version)
-                            stored[id(ledger)] = entries
-        return stored
-
-    def _entries_of(
-        self, programme: str, customer_ids: list[str], *, lock: bool = True
-    ) -> dict[str, tuple[LedgerEntry, ...]]:
-        """The stored entries of those members, by default under a shared lock (see
-        `_stored_entries`)."""
-        query = (
-            select(t.points_entries)
-            .where(
-                _E.tenant_id == self._tenant,
-                _E.programme == programme,
-                _E.customer_id.in_(customer_ids),
-            )
-            .order_by(_E.customer_id, _E.seq)
-        )
-        if lock:
-            query = query.with_for_update(read=True)
-        found: dict[str, list[LedgerEntry]] = defaultdict(list)
-        for row in self._s.connection.execute(query).mappings().all():
-            found[row["customer_id"]].append(m.points_entry_from_row(row))
-        return {customer_id: tuple(entries) for customer_id, entries in found.items()}
-
-    def _refuse_taken(self, ledgers: list[PointsLedger]) -> None:
-        """Raise `ConcurrencyConflict` if one of these new ledgers is stored already."""
-        by_programme: dict[str, list[str]] = defaultdict(list)
-        for ledger in ledgers:
-            by_programme[ledger.programme.name].append(ledger.customer_id)
-        for programme, customer_ids in sorted(by_programme.items()):
-            for start in range(0, len(customer_ids), _IN_BATCH):
-                taken = self._s.connection.execute(
-                    select(_B.customer_id)
-                    .where(
-                        _B.tenant_id == self._tenant,
-                        _B.programme == programme,
-                        _B.customer_id.in_(customer_ids[start : start + _IN_BATCH]),
-                    )
-                    .order_by(_B.customer_id)
-                    .limit(1)
-                ).scalar()
-                if taken is not None:
-                    raise ConcurrencyConflict(_KIND, (programme, taken), 0, "it already exists")
-
-    def _locked_version(self, programme: str, customer_id: str, version: int) -> int:
-        """The stored entry count, if the ledger is stored at ``version``; raises `NotFound`
-        or `ConcurrencyConflict` otherwise. A locking read: MariaDB answers from the latest
-        committed row (not the transaction's snapshot), PostgreSQL refuses a row changed
-        since the snapshot, and SQLite has one writer: the row the versioned UPDATE changes."""
-        row = self._s.connection.execute(
-            select(_B.entries, _B.version)
-            .where(self._where(t.points_balances, programme, customer_id))
-            .with_for_update()
-        ).first()
-        if row is None:
-            raise NotFound(_KIND, (programme, customer_id))
-        if int(row.version) != version:
-            raise ConcurrencyConflict(_KIND, (programme, customer_id), version)
-        return int(row.entries)
-
-    def _stored_entries(
-        self, programme: str, customer_id: str, version: int
-    ) -> tuple[LedgerEntry, ...]:
-        """The entries stored at ``version`` (see `_locked_version`), read under a shared lock
-        so MariaDB, too, returns those of the latest commit."""
-        count = self._locked_version(programme, customer_id, version)
-        if count == 0:
-            return ()
-        query = (
-            select(t.points_entries)
-            .where(self._where(t.points_entries, programme, customer_id))
-            .order_by(_E.seq)
-            .with_for_update(read=True)
-        )
-        rows = self._s.connection.execute(query).mappings().all()
-        if len(rows) != count:  # entries deleted or added by hand
-            raise ConcurrencyConflict(_KIND, (programme, customer_id), version)
-        return tuple(m.points_entry_from_row(row) for row in rows)
-
-    def _version(self, programme: str, customer_id: str) -> int | None:
-        found = self._s.connection.execute(
-            select(_B.version).where(self._where(t.points_balances, programme, customer_id))
-        ).scalar()
-        return None if found is None else int(found)
 
     def find(self, programme: Programme, customer_id: CustomerId) -> PointsLedger | None:
         """The member's ledger under ``programme`` with every entry, or ``None``."""
@@ -416,11 +271,11 @@ class SqlPointsLedgers:
         wanted = sorted(set(customer_ids))
         name, connection = programme.name, self._s.connection
         ledgers: dict[CustomerId, PointsLedger] = {}
-        for start in range(0, len(wanted), _IN_BATCH):
-            chunk = wanted[start : start + _IN_BATCH]
+        for start in range(0, len(wanted), IN_BATCH):
+            chunk = wanted[start : start + IN_BATCH]
             rows = (
                 connection.execute(
-                    select(t.points_balances).where(
+                    select(points_balances).where(
                         _B.tenant_id == self._tenant,
                         _B.programme == name,
                         _B.customer_id.in_(chunk),
@@ -442,7 +297,7 @@ class SqlPointsLedgers:
                     known[row["customer_id"]], tallies[row["customer_id"]] = cached
             missing = [row["customer_id"] for row in rows if row["customer_id"] not in known]
             if missing:
-                read = self._entries_of(name, missing, lock=False)
+                read = self._db.entries_of(name, missing, lock=False)
                 known.update((customer_id, read.get(customer_id, ())) for customer_id in missing)
             for row in rows:
                 ledger = PointsLedger.restore(
@@ -450,7 +305,7 @@ class SqlPointsLedgers:
                     programme,
                     known[row["customer_id"]],
                     version=int(row["version"]),
-                    last_at=m.at_or_none(row["last_at_us"]),
+                    last_at=at_or_none(row["last_at_us"]),
                     tally=tallies.get(row["customer_id"]),
                 )
                 self._remember(ledger, cached=row["customer_id"] in tallies)
@@ -461,9 +316,7 @@ class SqlPointsLedgers:
         """The stored summary of the member's ledger, read without its entries, or ``None``."""
         row = (
             self._s.connection.execute(
-                select(t.points_balances).where(
-                    self._where(t.points_balances, programme, customer_id)
-                )
+                select(points_balances).where(self._where(points_balances, programme, customer_id))
             )
             .mappings()
             .first()
@@ -485,7 +338,7 @@ class SqlPointsLedgers:
         query = select(_B.customer_id).where(
             _B.tenant_id == self._tenant,
             _B.programme == programme,
-            _B.next_due_at_us <= m.to_us(as_of),
+            _B.next_due_at_us <= to_us(as_of),
         )
         if after is not None:
             query = query.where(_B.customer_id > after)
@@ -498,7 +351,7 @@ class SqlPointsLedgers:
         check_batch(batch_size)
         last: str | None = None
         while True:
-            query = select(t.points_balances).where(
+            query = select(points_balances).where(
                 _B.tenant_id == self._tenant, _B.programme == programme
             )
             if last is not None:
@@ -509,68 +362,3 @@ class SqlPointsLedgers:
             if len(rows) < batch_size:
                 return
             last = rows[-1]["customer_id"]
-
-
-#: The versioned UPDATE of `SqlPointsLedgers.save_many`, run once per ledger (executemany).
-_UPDATE_BALANCE = (
-    update(t.points_balances)
-    .where(
-        _B.tenant_id == bindparam("b_tenant"),
-        _B.programme == bindparam("b_programme"),
-        _B.customer_id == bindparam("b_customer"),
-        _B.version == bindparam("b_version"),
-    )
-    .values(
-        available=bindparam("b_available"),
-        pending=bindparam("b_pending"),
-        tier=bindparam("b_tier"),
-        entries=bindparam("b_entries"),
-        last_at_us=bindparam("b_last_at_us"),
-        next_due_at_us=bindparam("b_next_due_at_us"),
-        version=_B.version + 1,
-    )
-)
-
-
-def _balance_parameters(tenant: str, ledger: PointsLedger) -> dict[str, Any]:
-    row = m.points_balance_row(tenant, ledger.summary(), ledger.version + 1)
-    return {
-        "b_tenant": tenant,
-        "b_programme": row["programme"],
-        "b_customer": row["customer_id"],
-        "b_version": ledger.version,
-        **{
-            f"b_{name}": row[name]
-            for name in ("available", "pending", "tier", "entries", "last_at_us", "next_due_at_us")
-        },
-    }
-
-
-def _conflict(ledgers: list[PointsLedger]) -> ConcurrencyConflict:
-    """A conflict the database found somewhere in ``ledgers`` without saying where: it names
-    the first of them and the version it was read at (0: new), and how many more it may be."""
-    first = ledgers[0]
-    key, version = (first.programme.name, first.customer_id), first.version
-    what = "already exists" if version == 0 else f"is no longer at version {version}"
-    if len(ledgers) == 1:
-        return ConcurrencyConflict(_KIND, key, version, f"it {what}")
-    others = f"one of the {len(ledgers) - 1} other ledgers saved with it"
-    return ConcurrencyConflict(_KIND, key, version, f"it (or {others}) {what}")
-
-
-def _problem(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> ValidationError | None:
-    """Why ``ledger`` cannot be stored over the ``stored`` entries, or ``None``: they were
-    changed (entries are append-only), or a new entry the tables cannot hold faithfully (out
-    of position, its ``seq`` being its place in the ledger, or with a key already taken)."""
-    entries = ledger.entries
-    if tuple(entries[: len(stored)]) != stored:  # the same objects, unless read elsewhere
-        return ValidationError.single("entries", len(entries), "are append-only")
-    for seq in range(len(stored), len(entries)):
-        if entries[seq].seq != seq:
-            return ValidationError.single(
-                f"entries[{seq}].seq", entries[seq].seq, f"must be its position ({seq})"
-            )
-    # Each new entry must be the first with its key (the index answers without a scan).
-    if any(ledger.entry_with_key(e.key) is not e for e in entries[len(stored) :]):
-        return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
-    return None

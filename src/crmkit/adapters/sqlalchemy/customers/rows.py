@@ -1,0 +1,366 @@
+"""Customers to rows of ``crmkit_customers`` and its child tables, and back.
+
+Reading hydrates without re-validating (see `crmkit.adapters.sqlalchemy.rows`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from crmkit.adapters.sqlalchemy.rows import EPOCH, from_us, hydrate, slot_setters, to_us
+from crmkit.domain import (
+    AccountId,
+    AccountLink,
+    Channel,
+    ConsentRecord,
+    ConsentStatus,
+    ContactPoint,
+    Customer,
+    DoubleOptIn,
+    EmailAddress,
+    PhoneNumber,
+    PostalAddress,
+    TraitType,
+    TraitValue,
+    trait_type_of,
+)
+from crmkit.domain._frozen import FrozenMap
+from crmkit.domain.customers.traits import canonical_decimal
+
+__all__ = [
+    "CUSTOMER_COLUMNS",
+    "STORED_COLUMNS",
+    "consent_rows",
+    "customer_from_values",
+    "customer_row",
+    "customer_values",
+    "external_id_rows",
+    "search_key",
+    "tag_rows",
+    "trait_rows",
+]
+
+
+def _email(value: str | None) -> EmailAddress | None:
+    return None if value is None else hydrate(EmailAddress, value=value)
+
+
+def _phone(value: str | None) -> PhoneNumber | None:
+    """A contact point's phone from its stored text form (E.164, maybe ``;ext=``)."""
+    if value is None:
+        return None
+    e164, _, extension = value.partition(";ext=")
+    return hydrate(PhoneNumber, e164=e164, extension=extension or None)
+
+
+_CHANNELS = Channel._value2member_map_
+
+
+def customer_row(tenant: str, customer: Customer) -> dict[str, Any]:
+    """The ``crmkit_customers`` row of a customer, by column name."""
+    return dict(
+        zip(STORED_COLUMNS, customer_values(tenant, customer, customer.version), strict=True)
+    )
+
+
+#: The ``crmkit_customers`` columns in the order of `customer_values` and
+#: `customer_from_values` (select them in this order).
+CUSTOMER_COLUMNS = (
+    "tenant_id",
+    "id",
+    "version",
+    "created_at_us",
+    "updated_at_us",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "phone_extension",
+    "other_contacts",
+    "address_country",
+    "address_lines",
+    "address_city",
+    "address_region",
+    "address_postal_code",
+    "locale",
+    "account_id",
+    "account_role",
+)
+
+#: The columns written: `CUSTOMER_COLUMNS` then the search keys (see `search_key`), which
+#: are never read back.
+STORED_COLUMNS = (*CUSTOMER_COLUMNS, "given_name_key", "family_name_key")
+
+
+def search_key(text: str | None) -> str | None:
+    """The stored search key of a name (``None`` stays ``None``): Python's ``str.lower``."""
+    return None if text is None else text.lower()
+
+
+def customer_values(tenant: str, customer: Customer, version: int) -> tuple[Any, ...]:
+    """`customer_row` as a tuple in `STORED_COLUMNS` order, for a driver's executemany."""
+    address = customer.address
+    account = customer.account
+    created_us = to_us(customer.created_at)
+    updated = customer.updated_at
+    return (
+        tenant,
+        customer.id,
+        version,
+        created_us,
+        created_us if updated is customer.created_at else to_us(updated),
+        customer.given_name,
+        customer.family_name,
+        customer.email.value if customer.email is not None else None,
+        customer.phone.e164 if customer.phone is not None else None,
+        customer.phone.extension if customer.phone is not None else None,
+        _contacts_json(customer.other_contacts) if customer.other_contacts else None,
+        address.country if address is not None else None,
+        json.dumps(list(address.lines)) if address is not None else None,
+        address.city if address is not None else None,
+        address.region if address is not None else None,
+        address.postal_code if address is not None else None,
+        customer.locale,
+        account.account_id if account is not None else None,
+        account.role if account is not None else None,
+        search_key(customer.given_name),
+        search_key(customer.family_name),
+    )
+
+
+_C = slot_setters(Customer)
+_set_id, _set_created_at, _set_updated_at = _C["id"], _C["created_at"], _C["updated_at"]
+_set_given_name, _set_family_name = _C["given_name"], _C["family_name"]
+_set_email, _set_phone, _set_other_contacts = _C["email"], _C["phone"], _C["other_contacts"]
+_set_address, _set_locale, _set_tags = _C["address"], _C["locale"], _C["tags"]
+_set_traits, _set_consents = _C["traits"], _C["consents"]
+_set_external_ids, _set_account = _C["external_ids"], _C["account"]
+_set_version, _set_events = _C["version"], _C["_events"]
+_set_email_value = slot_setters(EmailAddress)["value"]
+_set_phone_e164 = slot_setters(PhoneNumber)["e164"]
+_set_phone_extension = slot_setters(PhoneNumber)["extension"]
+_NEW = object.__new__
+_NO_TAGS: frozenset[str] = frozenset()
+_NO_ITEMS: FrozenMap[str, Any] = FrozenMap()  # immutable: one instance serves every customer
+
+
+def customer_from_values(
+    row: Sequence[Any],
+    tags: Iterable[str] | None = None,
+    traits: Iterable[Mapping[Any, Any]] | None = None,
+    external_ids: Iterable[Mapping[Any, Any]] | None = None,
+    consents: Iterable[Mapping[Any, Any]] | None = None,
+) -> Customer:
+    """`customer_from_rows` for a row of `CUSTOMER_COLUMNS` values in that order (a tuple or
+    a SQLAlchemy ``Row``): the hot path of streaming and listing."""
+    (
+        _tenant,
+        customer_id,
+        version,
+        created_us,
+        updated_us,
+        given_name,
+        family_name,
+        email,
+        phone,
+        phone_extension,
+        other_contacts,
+        country,
+        address_lines,
+        city,
+        region,
+        postal_code,
+        locale,
+        account_id,
+        account_role,
+    ) = row
+    customer = _NEW(Customer)
+    _set_id(customer, customer_id)
+    created_at = EPOCH + timedelta(0, 0, created_us)
+    _set_created_at(customer, created_at)
+    _set_updated_at(
+        customer,
+        created_at if updated_us == created_us else EPOCH + timedelta(0, 0, updated_us),
+    )
+    _set_given_name(customer, given_name)
+    _set_family_name(customer, family_name)
+    if email is not None:
+        email_address = _NEW(EmailAddress)
+        _set_email_value(email_address, email)
+        email = email_address
+    _set_email(customer, email)
+    if phone is not None:
+        phone_number = _NEW(PhoneNumber)
+        _set_phone_e164(phone_number, phone)
+        _set_phone_extension(phone_number, phone_extension)
+        phone = phone_number
+    _set_phone(customer, phone)
+    _set_other_contacts(customer, _contacts(other_contacts))
+    _set_address(
+        customer,
+        None
+        if not country
+        else hydrate(
+            PostalAddress,
+            country=country,
+            lines=tuple(json.loads(address_lines or "[]")),
+            city=city,
+            region=region,
+            postal_code=postal_code,
+        ),
+    )
+    _set_locale(customer, locale)
+    _set_tags(customer, frozenset(tags) if tags else _NO_TAGS)
+    _set_traits(
+        customer,
+        FrozenMap(
+            {t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"]) for t in traits}
+        )
+        if traits
+        else _NO_ITEMS,
+    )
+    _set_consents(customer, tuple(_consent(c) for c in consents) if consents else ())
+    _set_external_ids(
+        customer,
+        FrozenMap({e["source"]: e["external_id"] for e in external_ids})
+        if external_ids
+        else _NO_ITEMS,
+    )
+    _set_account(
+        customer,
+        hydrate(AccountLink, account_id=AccountId(account_id), role=account_role)
+        if account_id
+        else None,
+    )
+    _set_version(customer, version)
+    _set_events(customer, [])
+    return customer
+
+
+def _contacts_json(points: Sequence[ContactPoint]) -> str | None:
+    if not points:
+        return None
+    return json.dumps(
+        [
+            {
+                "email" if isinstance(p.value, EmailAddress) else "phone": str(p.value),
+                "label": p.label,
+            }
+            for p in points
+        ]
+    )
+
+
+def _contacts(text: str | None) -> tuple[ContactPoint, ...]:
+    if not text:
+        return ()
+    points = []
+    for item in json.loads(text):
+        value = _email(item["email"]) if "email" in item else _phone(item["phone"])
+        points.append(hydrate(ContactPoint, value=value, label=item["label"]))
+    return tuple(points)
+
+
+def tag_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_tags`` rows of a customer."""
+    return [
+        {"tenant_id": tenant, "customer_id": customer.id, "tag": t} for t in sorted(customer.tags)
+    ]
+
+
+def external_id_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_external_ids`` rows of a customer."""
+    return [
+        {"tenant_id": tenant, "source": s, "external_id": e, "customer_id": customer.id}
+        for s, e in customer.external_ids.items()
+    ]
+
+
+def trait_rows(tenant: str, customer: Customer) -> list[dict[str, Any]]:
+    """The ``crmkit_customer_traits`` rows of a customer, one typed value each."""
+    rows = []
+    for name, value in customer.traits.items():
+        kind = trait_type_of(value)
+        assert kind is not None
+        text, number = _trait_columns(kind, value)
+        rows.append(
+            {
+                "tenant_id": tenant,
+                "customer_id": customer.id,
+                "name": name,
+                "type": kind.value,
+                "value_text": text,
+                "value_int": number,
+            }
+        )
+    return rows
+
+
+def _trait_columns(kind: TraitType, value: TraitValue) -> tuple[str | None, int | None]:
+    if kind is TraitType.STRING:
+        return value, None  # type: ignore[return-value]
+    if kind is TraitType.INTEGER or kind is TraitType.BOOLEAN:
+        return None, int(value)  # type: ignore[arg-type]
+    if kind is TraitType.DECIMAL:  # one text per value, so SQL equality is decimal equality
+        return str(canonical_decimal(value)), None  # type: ignore[arg-type]
+    if kind is TraitType.DATE:
+        return value.isoformat(), None  # type: ignore[union-attr]
+    if kind is TraitType.DATETIME:
+        return None, to_us(value)  # type: ignore[arg-type]
+    return json.dumps(list(value)), None  # type: ignore[arg-type]
+
+
+def _trait_value(kind: str, text: str | None, number: int | None) -> TraitValue:
+    if kind == "string":
+        return text or ""
+    if kind == "integer":
+        return int(number or 0)
+    if kind == "boolean":
+        return bool(number)
+    if kind == "decimal":
+        return Decimal(text or "0")
+    if kind == "date":
+        return date.fromisoformat(text or "")
+    if kind == "datetime":
+        return from_us(int(number or 0))
+    return tuple(json.loads(text or "[]"))
+
+
+def consent_rows(
+    tenant: str, customer_id: str, records: Iterable[ConsentRecord], first_seq: int = 0
+) -> list[dict[str, Any]]:
+    """The ``crmkit_consents`` rows of consent records, numbered from ``first_seq``."""
+    return [
+        {
+            "tenant_id": tenant,
+            "customer_id": customer_id,
+            "seq": first_seq + n,
+            "purpose": r.purpose,
+            "channel": r.channel.value if r.channel else None,
+            "status": r.status.value,
+            "at_us": to_us(r.at),
+            "source": r.source,
+            "method": r.method,
+            "evidence": r.evidence,
+            "double_opt_in": r.double_opt_in.value,
+        }
+        for n, r in enumerate(records)
+    ]
+
+
+def _consent(row: Mapping[Any, Any]) -> ConsentRecord:
+    return hydrate(
+        ConsentRecord,
+        purpose=row["purpose"],
+        channel=_CHANNELS[row["channel"]] if row["channel"] else None,
+        status=ConsentStatus(row["status"]),
+        at=from_us(row["at_us"]),
+        source=row["source"],
+        method=row["method"],
+        evidence=row["evidence"],
+        double_opt_in=DoubleOptIn(row["double_opt_in"]),
+    )
