@@ -182,15 +182,20 @@ class TestMigration0006:
             crm = CRM(SqlStore(engine), Settings(default_region="DE"))
             ada = crm.customers.register(phone="+49 30 12345678 ext. 5")
 
-            def downgrade() -> None:
+            def downgrade(to: str) -> None:
                 with connect(engine) as connection, connection.begin():
-                    command.downgrade(alembic_config(connection), "0005")
+                    command.downgrade(alembic_config(connection), to)
 
+            # One revision at a time: MariaDB commits each schema change at once, so a
+            # multi-revision downgrade refused half-way would leave 0007's columns dropped.
+            downgrade("0006")
             with pytest.raises(ConfigurationError, match="1 customers have a phone extension"):
-                downgrade()
-            assert current_revision(engine) == "0007"
+                downgrade("0005")
+            assert current_revision(engine) == "0006"
+            upgrade(engine)
             crm.customers.update(ada.id, phone="+49 30 12345678")
-            downgrade()
+            downgrade("0006")
+            downgrade("0005")
             assert current_revision(engine) == "0005"
             upgrade(engine)
             assert crm.customers.get(ada.id).phone == PhoneNumber("+493012345678")
