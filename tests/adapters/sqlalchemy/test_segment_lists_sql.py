@@ -34,7 +34,7 @@ from crmkit.domain.rules.leaves import (
 )
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url
-from tests.test_segments_sql import (
+from tests.adapters.sqlalchemy.test_segments_sql import (
     AS_OF,
     CAMPAIGNS,
     CITIES,
