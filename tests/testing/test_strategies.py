@@ -52,7 +52,7 @@ class TestEntryPoint:
         assert hook.value == "crmkit.testing._hypothesis_hook:register_strategies"
 
     # What `st.from_type` draws for every public type, and its round trip through JSON, are
-    # checked in tests/test_public_types.py.
+    # checked in tests/testing/test_public_types.py.
 
 
 class TestStrategyOptions:
