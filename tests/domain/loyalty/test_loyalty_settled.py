@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmkit.domain.loyalty import PointsLedger, fold
-from tests.domain.loyalty.test_loyalty_ledger import DAY, SCRIPTS, T0, Step, buy, funded, ledger, replay_script
+from tests.domain.loyalty.test_loyalty_ledger import (
+    DAY,
+    SCRIPTS,
+    T0,
+    Step,
+    buy,
+    funded,
+    ledger,
+    replay_script,
+)
 
 
 def test_a_summary_holds_the_booked_figures_and_when_something_falls_due() -> None:

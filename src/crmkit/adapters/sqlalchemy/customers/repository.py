@@ -26,7 +26,7 @@ from crmkit.adapters.sqlalchemy.customers.tables import customers, external_ids,
 from crmkit.adapters.sqlalchemy.customers.writing import insert_customers, replace_children
 from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment, count_query
-from crmkit.adapters.sqlalchemy.session import Session, survives_refusals
+from crmkit.adapters.sqlalchemy.session import Session, offender, survives_refusals
 from crmkit.domain import (
     AccountId,
     Condition,
@@ -113,18 +113,18 @@ class SqlCustomers:
     def _insert_or_explain(self, batch: builtins.list[Customer]) -> None:
         """Insert the batch; if a key is taken, raise the `DuplicateCustomer` naming it."""
         conn, tenant = self._s.connection, self._tenant
-        # PostgreSQL aborts the transaction at a refused statement: a savepoint keeps it
-        # open to ask which key it was. (Elsewhere none is needed, and on MariaDB a
-        # deadlock inside one would surface as "savepoint does not exist".)
-        savepoint = conn.begin_nested() if not survives_refusals(conn) else None
+        # In a savepoint: rolled back to it, the tables hold none of the batch (SQLite keeps
+        # the rows an executemany wrote before the refused one, and the customers' rows are
+        # written before their external ids), and PostgreSQL's transaction, aborted by the
+        # refusal, is usable again to ask which key was taken. Only an IntegrityError rolls
+        # back to it: any other error (a deadlock) leaves it to the unit of work's rollback.
+        savepoint = conn.begin_nested()
         try:
             insert_customers(conn, tenant, batch, version=1)
         except exc.IntegrityError as error:
-            if savepoint is not None:
-                savepoint.rollback()
+            savepoint.rollback()
             raise self._explain(conn, batch, error) from None
-        if savepoint is not None:
-            savepoint.commit()
+        savepoint.commit()
 
     def _explain(
         self, conn: Connection, batch: builtins.list[Customer], error: exc.IntegrityError
@@ -134,7 +134,7 @@ class SqlCustomers:
         if found is not None:
             return found
         # Not found now: the key's holder was written by a transaction that committed later.
-        return DuplicateCustomer("id, email or external_ids", error.orig, None)
+        return DuplicateCustomer("id, email or external_ids", offender(error), None)
 
     def _without_stored(
         self, batch: builtins.list[Customer], *, skip: bool = True
