@@ -9,35 +9,29 @@ rule = (field("country") == "DE") & (purchases(last=days(90)).count() >= 3) | ta
 The segment language reference (``docs/concepts/segments.md``) lists every field and operator.
 """
 
+from crmkit.domain.rules.aggregates import AggregateCondition, Measure, Window
 from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.evaluate import Matcher, compile_condition, evaluate, matching
 from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     SEGMENT_FIELDS,
-    AggregateCondition,
     ConsentCondition,
     FieldCondition,
     FieldType,
-    Measure,
-    Members,
     Op,
-    StageCondition,
     TagCondition,
     TraitCondition,
-    Window,
 )
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
+from crmkit.domain.segments.activity import Aggregate, Interactions, interactions, purchases
 from crmkit.domain.segments.builder import (
-    Aggregate,
     Field,
-    Interactions,
     StageRef,
     Trait,
     consent,
     days,
     field,
-    interactions,
     members,
-    purchases,
     stage,
     tagged,
     trait,

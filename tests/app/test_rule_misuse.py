@@ -16,7 +16,8 @@ from crmkit import Channel
 from crmkit.domain import TimeInStage
 from crmkit.domain.loyalty.programme import Programme
 from crmkit.domain.loyalty.rules import Multiplier, SpendRule
-from crmkit.domain.rules.leaves import Measure, Op, TagCondition
+from crmkit.domain.rules.aggregates import Measure
+from crmkit.domain.rules.leaves import Op, TagCondition
 from crmkit.domain.values.money import Money
 from crmkit.errors import UsageError, ValidationError
 from crmkit.segments import (

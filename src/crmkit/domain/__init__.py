@@ -99,6 +99,7 @@ from crmkit.domain.loyalty import (
     TierPolicy,
     plan_reversal,
 )
+from crmkit.domain.rules.aggregates import AggregateCondition, Measure, Window
 from crmkit.domain.rules.conditions import (
     ACCOUNT_FIELDS,
     CUSTOMER_FIELDS,
@@ -113,18 +114,14 @@ from crmkit.domain.rules.evaluate import Matcher, compile_condition, evaluate, m
 from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
     SEGMENT_FIELDS,
-    AggregateCondition,
     ConsentCondition,
     FieldCondition,
     FieldType,
-    Measure,
-    Members,
     Op,
-    StageCondition,
     TagCondition,
     TraitCondition,
-    Window,
 )
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.domain.segments.membership import MembershipChange, SegmentSnapshot, membership_changes
 from crmkit.domain.segments.segment import SEGMENT_CONDITION_TYPES, Segment
 from crmkit.domain.values.contact import (

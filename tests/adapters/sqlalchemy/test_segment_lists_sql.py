@@ -22,18 +22,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.adapters.memory import InMemoryStore
 from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment
 from crmkit.domain import AllOf, AnyOf, Channel, Condition, Direction, Not, TagCondition
+from crmkit.domain.rules.aggregates import AggregateCondition
 from crmkit.domain.rules.conditions import MAX_CONDITIONS
-from crmkit.domain.rules.leaves import (
-    MAX_LIST_VALUES,
-    MAX_MEMBERS,
-    AggregateCondition,
-    FieldCondition,
-    Members,
-    StageCondition,
-    TraitCondition,
-)
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, TraitCondition
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.testing.databases import scratch_store
-from tests.conftest import backend_url
 from tests.adapters.sqlalchemy.test_segments_sql import (
     AS_OF,
     CAMPAIGNS,
@@ -52,6 +45,7 @@ from tests.adapters.sqlalchemy.test_segments_sql import (
     expected,
     fill,
 )
+from tests.conftest import backend_url
 from tests.workers import private_database
 
 

@@ -40,20 +40,17 @@ from crmkit.domain import (
     StageHistory,
     TimeInStage,
 )
+from crmkit.domain.rules.aggregates import AggregateCondition, Measure, Window
 from crmkit.domain.rules.conditions import MAX_CONDITION_DEPTH
 from crmkit.domain.rules.leaves import (
     MAX_LIST_VALUES,
-    AggregateCondition,
     ConsentCondition,
     FieldCondition,
-    Measure,
-    Members,
     Op,
-    StageCondition,
     TagCondition,
     TraitCondition,
-    Window,
 )
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE
 from crmkit.segments import field, interactions, tagged, trait

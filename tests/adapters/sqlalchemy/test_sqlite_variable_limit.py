@@ -20,7 +20,8 @@ from sqlalchemy import event
 from crmkit import CRM, Customer, CustomerId, FixedClock, Interaction, InteractionId, Settings
 from crmkit.adapters.sqlalchemy.outbox import SqlOutbox
 from crmkit.domain import AnyOf
-from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition, Members
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS, FieldCondition
+from crmkit.domain.rules.stage_leaves import Members
 from crmkit.domain.segments.segment import Segment
 from crmkit.segments import TagCondition
 from crmkit.testing.databases import scratch_store

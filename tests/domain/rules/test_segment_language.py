@@ -22,7 +22,8 @@ from crmkit import (
     TraitSchema,
 )
 from crmkit.domain import TimeInStage
-from crmkit.domain.rules.leaves import Measure, Op
+from crmkit.domain.rules.aggregates import Measure
+from crmkit.domain.rules.leaves import Op
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import LifecycleModel, Stage, SubjectKind, Transition
 from crmkit.segments import (

@@ -21,8 +21,8 @@ from crmkit.errors import ValidationError
 from crmkit.segments import Segment, field, members, tagged
 from crmkit.serialization import structure, unstructure
 from crmkit.testing.strategies import emails, phone_numbers
-from tests.conftest import MakeCrm, crm_maker
 from tests.app.test_segment_membership import T0
+from tests.conftest import MakeCrm, crm_maker
 
 
 class TestWholeValues:

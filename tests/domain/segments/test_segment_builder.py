@@ -7,15 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crmkit import Money
-from crmkit.domain.rules.leaves import (
-    ConsentCondition,
-    FieldCondition,
-    Measure,
-    Members,
-    Op,
-    StageCondition,
-    TraitCondition,
-)
+from crmkit.domain.rules.aggregates import Measure
+from crmkit.domain.rules.leaves import ConsentCondition, FieldCondition, Op, TraitCondition
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.errors import ValidationError
 from crmkit.segments import (
     AggregateCondition,

@@ -21,7 +21,8 @@ from crmkit.domain.lifecycle.model import (
     Stage,
     Transition,
 )
-from crmkit.domain.segments.builder import days, field, interactions, purchases
+from crmkit.domain.segments.activity import interactions, purchases
+from crmkit.domain.segments.builder import days, field
 
 __all__ = ["CUSTOMER_LIFECYCLE", "DEAL_PIPELINE", "HUBSPOT_LIFECYCLE", "PRESETS"]
 

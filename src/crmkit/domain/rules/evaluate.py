@@ -18,30 +18,24 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from crmkit.domain.customers.traits import TraitType, trait_type_of
-from crmkit.domain.interactions.interaction import Interaction
+from crmkit.domain.rules.aggregates import (
+    AggregateCondition,
+)
 from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.leaves import (
-    MONEY_MEASURES,
-    NET_SPEND_SIGNS,
     NULLS,
     SEGMENT_FIELDS,
-    AggregateCondition,
     FieldCondition,
-    Measure,
-    Members,
     Op,
-    StageCondition,
     TagCondition,
     TraitCondition,
-    Window,
-    same_metadata,
     text_of,
 )
-from crmkit.domain.values.timestamps import earlier
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 
 __all__ = ["Matcher", "compile_condition", "evaluate", "matching"]
 
@@ -60,8 +54,10 @@ _SubjectTest: TypeAlias = Callable[[Any], bool]
 
 def compile_condition(condition: Condition) -> Matcher:
     """Compile ``condition`` once into a function of `Facts` equal to ``condition.holds``."""
+    from crmkit.domain.rules.evaluate_aggregates import selection_key  # it builds on this module
+
     groups: _Groups = Counter(
-        _selection_key(leaf) for leaf in condition.leaves() if type(leaf) is AggregateCondition
+        selection_key(leaf) for leaf in condition.leaves() if type(leaf) is AggregateCondition
     )
     shares = any(n > 1 for n in groups.values())
     if type(condition) is FieldCondition and (alone := _subject_test(condition)) is not None:
@@ -127,7 +123,9 @@ def _compile(condition: Condition, groups: _Groups) -> _Node:
         return lambda facts, scratch: not inner(facts, scratch)
     if kind is AggregateCondition:
         assert isinstance(condition, AggregateCondition)
-        return _aggregate(condition, groups)
+        from crmkit.domain.rules.evaluate_aggregates import aggregate_node  # builds on this one
+
+        return aggregate_node(condition, groups)
     if kind is FieldCondition:
         assert isinstance(condition, FieldCondition)
         test = _subject_test(condition)
@@ -391,160 +389,3 @@ def _trait(condition: TraitCondition) -> _Node:
 
 
 # --- Aggregates -------------------------------------------------------------------------
-
-
-def _aggregate(condition: AggregateCondition, groups: _Groups) -> _Node:
-    """An aggregate's node: select its interactions (once per evaluation when other
-    aggregates of the tree select the same ones), measure them, compare."""
-    operand = condition.value
-    if condition.measure in MONEY_MEASURES:  # compared in minor units, as holds() does
-        operand = tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
-    test = _test(condition.op, operand)
-    measure = _measure(condition)
-    select = _selector(condition)
-    key = _selection_key(condition)
-    if groups.get(key, 0) > 1:
-
-        def shared(facts: Facts, scratch: dict[Any, Any]) -> bool:
-            chosen = scratch.get(key)
-            if chosen is None:
-                chosen = scratch[key] = select(facts)
-            return test(measure(chosen))
-
-        return shared
-    compare = _OPERATORS.get(condition.op)
-    if compare is not None:  # inline, one call less (a missing min_at/max_at fails)
-
-        def aggregate_compare(facts: Facts, scratch: dict[Any, Any]) -> bool:
-            value = measure(select(facts))
-            return value is not None and compare(value, operand)
-
-        return aggregate_compare
-    return lambda facts, scratch: test(measure(select(facts)))
-
-
-def _selection_key(condition: AggregateCondition) -> Hashable:
-    """What decides which interactions an aggregate looks at: equal keys, equal selections."""
-    metadata = tuple(sorted((k, type(v).__name__, v) for k, v in condition.metadata.items()))
-    return (
-        condition.window,
-        condition.kinds,
-        condition.channels,
-        condition.directions,
-        condition.campaigns,
-        metadata,
-    )
-
-
-_TICK = timedelta(microseconds=1)  # the resolution of a datetime
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
-_LATEST = datetime.max.replace(tzinfo=UTC)
-
-
-def _bounds(window: Window) -> Callable[[datetime], tuple[datetime, datetime] | None]:
-    """The window at an ``as_of`` as inclusive bounds ``(first, last)`` (an exclusive bound
-    moves by one microsecond, the resolution of a datetime, so the answer is the same), or
-    ``None`` when nothing can fall in it."""
-    if window.last_days is not None:  # (as_of - N days, as_of]
-        span = timedelta(days=window.last_days) - _TICK
-        return lambda as_of: (earlier(as_of, span) or _EARLIEST, as_of)
-
-    def bounds(as_of: datetime) -> tuple[datetime, datetime] | None:
-        low, low_in, high, high_in = window.bounds(as_of)
-        if not high_in:
-            if high <= _EARLIEST:
-                return None
-            high -= _TICK
-        if low is None:
-            low = _EARLIEST
-        elif not low_in:
-            if low >= _LATEST:
-                return None
-            low += _TICK
-        return low, high
-
-    return bounds
-
-
-def _selector(condition: AggregateCondition) -> Callable[[Facts], list[Interaction]]:
-    """The facts' interactions in the aggregate's window that pass its filters, in one pass."""
-    bounds, extra = _bounds(condition.window), _filter(condition)
-    kinds, channels = condition.kinds, condition.channels  # the usual filters, inline
-
-    def select(facts: Facts) -> list[Interaction]:
-        span = bounds(facts.as_of)
-        if span is None:
-            return []
-        low, high = span
-        return [
-            i
-            for i in facts.interactions
-            if low <= i.occurred_at <= high
-            and (not kinds or i.kind in kinds)
-            and (not channels or i.channel in channels)
-            and (extra is None or extra(i))
-        ]
-
-    return select
-
-
-def _measure(condition: AggregateCondition) -> Callable[[list[Interaction]], Any]:
-    match condition.measure:
-        case Measure.COUNT:
-            return len
-        case Measure.DISTINCT_DAYS:
-            return lambda chosen: len({i.occurred_at.date() for i in chosen})
-        case Measure.MIN_AT:
-            return lambda chosen: min((i.occurred_at for i in chosen), default=None)
-        case Measure.MAX_AT:
-            return lambda chosen: max((i.occurred_at for i in chosen), default=None)
-    currency = condition.currency
-    if condition.measure is Measure.NET_SPEND:
-        return _net_spend(currency)
-
-    def total(chosen: list[Interaction]) -> int:
-        spent = 0
-        for i in chosen:
-            amount = i.amount
-            if amount is not None and amount.currency == currency:
-                spent += amount.minor
-        return spent
-
-    return total
-
-
-def _net_spend(currency: str | None) -> Callable[[list[Interaction]], int]:
-    """Purchases minus refunds in ``currency``, in minor units."""
-
-    def net(chosen: list[Interaction]) -> int:
-        spent = 0
-        for i in chosen:
-            amount, sign = i.amount, NET_SPEND_SIGNS.get(i.kind)
-            if sign is not None and amount is not None and amount.currency == currency:
-                spent += sign * amount.minor
-        return spent
-
-    return net
-
-
-def _filter(condition: AggregateCondition) -> Callable[[Interaction], bool] | None:
-    """The aggregate's rarer filters (directions, campaigns, metadata) as one predicate;
-    None when there are none."""
-    checks: list[Callable[[Interaction], bool]] = []
-    if directions := condition.directions:
-        checks.append(lambda i: i.direction in directions)
-    if campaigns := condition.campaigns:
-        checks.append(lambda i: i.campaign in campaigns)
-    if metadata := tuple(condition.metadata.items()):
-        checks.append(
-            lambda i: all(same_metadata(i.metadata.get(k, _ABSENT), v) for k, v in metadata)
-        )
-    if not checks:
-        return None
-    if len(checks) == 1:
-        return checks[0]
-    every = tuple(checks)
-    return lambda i: all(check(i) for check in every)
-
-
-_ABSENT = object()

@@ -16,7 +16,8 @@ from crmkit.domain.customers.traits import TraitSchema
 from crmkit.domain.interactions.channels import SubjectKind
 from crmkit.domain.lifecycle.model import LifecycleModel
 from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Not
-from crmkit.domain.rules.leaves import StageCondition, TraitCondition
+from crmkit.domain.rules.leaves import TraitCondition
+from crmkit.domain.rules.stage_leaves import StageCondition
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["check_names", "condition_paths", "name_problems", "unknown_name"]

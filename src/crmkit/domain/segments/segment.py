@@ -16,18 +16,17 @@ import attrs
 from crmkit.domain._checks import SLUG, optional_text
 from crmkit.domain.customers.traits import TraitSchema
 from crmkit.domain.lifecycle.model import LifecycleModel
+from crmkit.domain.rules.aggregates import AggregateCondition
 from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
 from crmkit.domain.rules.evaluate import Matcher, compile_condition
 from crmkit.domain.rules.leaves import (
-    AggregateCondition,
     ConsentCondition,
     FieldCondition,
-    Members,
-    StageCondition,
     TagCondition,
     TraitCondition,
 )
 from crmkit.domain.rules.names import condition_paths, name_problems
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.errors import FieldError, ValidationError
 
 __all__ = ["SEGMENT_CONDITION_TYPES", "Segment", "condition_paths"]

@@ -29,7 +29,8 @@ from crmkit.adapters.sqlalchemy.lists import all_of
 from crmkit.adapters.sqlalchemy.rows import to_us
 from crmkit.adapters.sqlalchemy.segments.comparisons import Comparisons, map_operand, minor, us
 from crmkit.domain.interactions.channels import InteractionKind
-from crmkit.domain.rules.leaves import NET_SPEND_SIGNS, AggregateCondition, Measure, Op
+from crmkit.domain.rules.aggregates import NET_SPEND_SIGNS, AggregateCondition, Measure
+from crmkit.domain.rules.leaves import Op
 from crmkit.errors import ValidationError
 
 __all__ = ["aggregate"]

@@ -39,6 +39,7 @@ from crmkit.adapters.sqlalchemy.segments.activity import aggregate
 from crmkit.adapters.sqlalchemy.segments.comparisons import Comparisons
 from crmkit.adapters.sqlalchemy.segments.profile import consent, field, trait
 from crmkit.domain.interactions.channels import SubjectKind
+from crmkit.domain.rules.aggregates import AggregateCondition
 from crmkit.domain.rules.conditions import (
     AllOf,
     AnyOf,
@@ -47,14 +48,12 @@ from crmkit.domain.rules.conditions import (
     TimeInStage,
 )
 from crmkit.domain.rules.leaves import (
-    AggregateCondition,
     ConsentCondition,
     FieldCondition,
-    Members,
-    StageCondition,
     TagCondition,
     TraitCondition,
 )
+from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 

@@ -1,0 +1,72 @@
+"""The leaves about where a customer stands rather than what it holds: its stage in a
+lifecycle model (`StageCondition`) and an explicit list of members (`Members`)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from crmkit.domain._checks import SLUG
+from crmkit.domain._lists import listed
+from crmkit.domain.rules.conditions import Condition, Facts
+from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS
+from crmkit.domain.values.ids import check_id
+from crmkit.errors import ValidationError
+
+__all__ = ["Members", "StageCondition"]
+
+
+def _stage_names(value: Any) -> frozenset[str]:
+    names = listed("stages", value, "stage names")
+    for name in names:
+        if not isinstance(name, str) or not SLUG.fullmatch(name):
+            raise ValidationError.single("stages", name, "must be a stage name (a slug)")
+    if not 0 < len(names) <= MAX_LIST_VALUES:
+        raise ValidationError.single("stages", len(names), "must name 1-1000 stages")
+    return frozenset(names)
+
+
+def _model_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise ValidationError.single("model", value, "must be a lifecycle model name (a slug)")
+
+
+@attrs.frozen
+class StageCondition(Condition):
+    """The customer's current stage in lifecycle model ``model`` is one of ``stages``
+    (a customer who never entered the model is in none)."""
+
+    kind: ClassVar[str] = "stage"
+    model: str = attrs.field(validator=_model_name)
+    stages: frozenset[str] = attrs.field(converter=_stage_names)
+
+    def holds(self, facts: Facts) -> bool:
+        return facts.stages.get(self.model) in self.stages
+
+    def describe(self) -> str:
+        return f"{self.model} stage in {sorted(self.stages)}"
+
+
+def _member_ids(value: Any) -> frozenset[str]:
+    members = listed("ids", value, "customer ids")
+    for member in members:
+        check_id("ids", member)
+    ids = frozenset(members)
+    if len(ids) > MAX_MEMBERS:
+        raise ValidationError.single("ids", len(ids), f"at most {MAX_MEMBERS} members")
+    return ids
+
+
+@attrs.frozen
+class Members(Condition):
+    """A static segment: the customer is one of ``ids``."""
+
+    kind: ClassVar[str] = "members"
+    ids: frozenset[str] = attrs.field(converter=_member_ids)
+
+    def holds(self, facts: Facts) -> bool:
+        return getattr(facts.subject, "id", None) in self.ids
+
+    def describe(self) -> str:
+        return f"one of {len(self.ids)} listed customers"
