@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import attrs
 import pytest
@@ -331,3 +332,19 @@ class TestSignatures:
             if parameter.annotation in ("Any", "object")
         ]
         assert vague == []
+
+
+class TestSnapshotStreams:
+    def test_the_caller_may_write_while_an_interaction_stream_is_open(self, tmp_path: Path) -> None:
+        """``interactions.stream`` reads one snapshot in one read-only transaction: on a
+        SQLite file the caller records meanwhile, and the stream does not see it."""
+        crm = CRM.sqlite(tmp_path / "crm.db", settings())
+        ada = crm.customers.register(email="ada@example.com")
+        for n in range(5):
+            crm.interactions.record(ada.id, kind="note", channel="email", external_ref=f"n{n}")
+        seen = []
+        for interaction in crm.interactions.stream(batch_size=2):
+            seen.append(interaction.external_ref)
+            crm.interactions.record(ada.id, kind="note", channel="email")
+        assert seen == [f"n{n}" for n in range(5)]
+        assert len(crm.interactions.timeline(ada.id)) == 10
