@@ -261,3 +261,30 @@ def _replayed(events: list[DomainEvent], segment: str) -> list[CustomerId]:
         elif isinstance(event, LeftSegment) and event.segment == segment:
             members.remove(event.customer_id)
     return sorted(members)
+
+
+class TestTimeInAStage:
+    """`stage(model).is_in(..., at_least_days=N)` through the front door, on every backend."""
+
+    def test_counted_listed_and_tracked_once_the_days_are_up(self, make_crm: MakeCrm) -> None:
+        from crmkit.lifecycle import CUSTOMER_LIFECYCLE
+        from crmkit.segments import stage
+
+        settled = Segment("settled", stage("customer_lifecycle").is_in(["lead"], at_least_days=14))
+        crm = make_crm(lifecycles=(CUSTOMER_LIFECYCLE,), segments=(settled,))
+        ada = crm.customers.register(given_name="Ada")
+        bob = crm.customers.register(given_name="Bob")
+        crm.lifecycle.move(ada.id, "lead")
+        _clock(crm).advance(timedelta(days=7))
+        crm.lifecycle.move(bob.id, "lead")
+        crm.segments.refresh(settled)
+        assert _stored(crm, "settled") == []
+        ada_due = T0 + timedelta(days=14)
+        assert crm.segments.count(settled, as_of=ada_due - timedelta(microseconds=1)) == 0
+        assert [c.id for c in crm.segments.stream(settled, as_of=ada_due)] == [ada.id]
+        later = _clock(crm).advance(timedelta(days=7))
+        assert crm.segments.refresh_memberships(ada.id) == [
+            EnteredSegment(later, customer_id=ada.id, segment="settled")
+        ]
+        assert crm.segments.refresh_memberships(bob.id) == []
+        assert crm.segments.count(settled, as_of=later + timedelta(days=7)) == 2

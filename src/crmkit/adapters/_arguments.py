@@ -66,7 +66,10 @@ def check_rule(rule: object, as_of: datetime) -> datetime:
             pending.append(node.condition)
         elif isinstance(node, TimeInStage):
             raise ValidationError.single(
-                "kind", node.kind, "time_in_stage only has a meaning in a lifecycle model"
+                "kind",
+                node.kind,
+                "time_in_stage only has a meaning in a lifecycle model; a segment says "
+                "stage(model).is_in(stages, at_least_days=N)",
             )
     moment = ensure_utc_or_none(as_of, "as_of")
     if moment is None:

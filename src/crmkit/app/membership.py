@@ -35,16 +35,19 @@ def facts_with(
     uow: UnitOfWork, customer: Customer, interactions: Iterable[Interaction], as_of: datetime
 ) -> Facts:
     """The facts of ``customer`` with ``interactions``, the account they are linked to and
-    their current stage in each lifecycle model, as stored in ``uow``."""
+    their current stage in each lifecycle model (and when they entered it), as stored in
+    ``uow``."""
     link = customer.account
     account = None if link is None else uow.accounts.find(link.account_id)
-    stages = {
-        history.model: history.current
-        for history in uow.stage_histories.for_subject(
-            customer.id, subject_kind=SubjectKind.CUSTOMER
-        )
-    }
-    return Facts.of_customer(customer, interactions, as_of, account=account, stages=stages)
+    histories = uow.stage_histories.for_subject(customer.id, subject_kind=SubjectKind.CUSTOMER)
+    return Facts.of_customer(
+        customer,
+        interactions,
+        as_of,
+        account=account,
+        stages={history.model: history.current for history in histories},
+        stages_entered_at={history.model: history.entered_at for history in histories},
+    )
 
 
 def refresh_customer(

@@ -92,9 +92,14 @@ def register_rules(conv: cattrs.Converter) -> None:
         StageCondition: {"stages": override(struct_hook=strict_set(conv, str, "stage names"))},
         Members: {"ids": override(struct_hook=strict_set(conv, str, "customer ids"))},
     }
+    # An optional refinement added later is left out when unset, so older documents and
+    # newer ones without it read and write the same.
+    omitted: dict[type[Condition], dict[str, Any]] = {
+        StageCondition: {"at_least_days": override(omit_if_default=True)},
+    }
     for cls in CONDITION_TYPES.values():
         structurers[cls] = dict_fn(conv, cls, **extras.get(cls, {}))
-        unstructurers[cls] = make_dict_unstructure_fn(cls, conv)
+        unstructurers[cls] = make_dict_unstructure_fn(cls, conv, **omitted.get(cls, {}))
     # Leaves whose value's type depends on another field are read and written by hand.
     for cls, (load, dump) in leaf_hooks(conv).items():
         structurers[cls], unstructurers[cls] = limited(cls, load), dump

@@ -237,7 +237,13 @@ def population(
             )
         if rng.random() < 0.6:
             histories.append(
-                StageHistory.enter(CUSTOMER_LIFECYCLE, cid, at=created, stage=rng.choice(STAGES))
+                StageHistory.enter(
+                    CUSTOMER_LIFECYCLE,
+                    cid,
+                    # time in a stage meets its day boundaries to the microsecond
+                    at=rng.choice([created, *INSTANTS[:7]]),
+                    stage=rng.choice(STAGES),
+                )
             )
     return customers, accounts, interactions, histories
 
@@ -305,6 +311,7 @@ def expected(data: tuple[Any, ...], rule: Condition, as_of: datetime) -> list[st
     customers, accounts, interactions, histories = data
     by_account = {a.id: a for a in accounts}
     stages = {h.subject_id: {h.model: h.current} for h in histories}
+    entered = {h.subject_id: {h.model: h.entered_at} for h in histories}
     found = []
     for customer in customers:
         link = customer.account
@@ -314,6 +321,7 @@ def expected(data: tuple[Any, ...], rule: Condition, as_of: datetime) -> list[st
             as_of,
             account=None if link is None else by_account.get(link.account_id),
             stages=stages.get(customer.id),
+            stages_entered_at=entered.get(customer.id),
         )
         if rule.holds(facts):
             found.append(customer.id)
@@ -533,6 +541,7 @@ LEAVES = st.one_of(
         StageCondition,
         st.just(LIFECYCLE) | st.just("other_model"),
         st.sets(st.sampled_from(STAGES), min_size=1, max_size=3),
+        at_least_days=st.none() | st.sampled_from([0, 1, 30, 90, 517, 518]) | st.integers(0, 900),
     ),
     st.builds(Members, st.sets(st.sampled_from([f"c{n:03d}" for n in range(40)] + ["zz1"]))),
 )
@@ -666,6 +675,10 @@ EXAMPLES: list[tuple[str, Condition]] = [
     ("linked to an account", field("account_id").exists()),
     ("may email for marketing", ConsentCondition("email", "marketing")),
     ("is a customer", StageCondition(LIFECYCLE, {"customer", "repeat"})),
+    ("a customer for 90 days", StageCondition(LIFECYCLE, {"customer"}, at_least_days=90)),
+    # entries at AS_OF - 90 days (to the microsecond) and at AS_OF + 1 us meet the boundary
+    ("in the model 90 days", StageCondition(LIFECYCLE, set(STAGES), at_least_days=90)),
+    ("in the model, entered by now", StageCondition(LIFECYCLE, set(STAGES), at_least_days=0)),
     ("listed", Members({"c001", "c002", "zz1"})),
     ("3+ purchases ever", AggregateCondition("count", "ge", 3, kinds={"purchase"})),
     ("bought in last 90 days", AggregateCondition("count", "ge", 1, window=Window(last_days=90))),

@@ -201,9 +201,11 @@ class Customers:
         moment = check_rule(condition, as_of)
         uow = self._uow
         stages: dict[str, dict[str, str]] = {}
+        entered: dict[str, dict[str, datetime]] = {}
         for history in uow._all_histories():
             if history.subject_kind is SubjectKind.CUSTOMER:
                 stages.setdefault(history.subject_id, {})[history.model] = history.current
+                entered.setdefault(history.subject_id, {})[history.model] = history.entered_at
         interactions: dict[str, list[Interaction]] = {}
         for interaction in uow._all_interactions():
             interactions.setdefault(interaction.customer_id, []).append(interaction)
@@ -217,6 +219,7 @@ class Customers:
                 moment,
                 account=None if link is None else uow._account(link.account_id),
                 stages=stages.get(customer.id),
+                stages_entered_at=entered.get(customer.id),
             )
             if matcher(facts):
                 found.append(customer)

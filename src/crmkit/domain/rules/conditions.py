@@ -70,9 +70,10 @@ class Facts:
     """What a condition may look at: one subject, its interactions, and the instant ``as_of``.
 
     Build them with `Facts.of_customer` or `Facts.of_account`. ``fields`` holds the subject's
-    profile fields by name (see `CUSTOMER_FIELDS` and `ACCOUNT_FIELDS`). ``stage_entered_at``
-    is when the subject entered its current stage of the model being evaluated: a history
-    fills it in when it checks a guard or a rule (``None`` elsewhere).
+    profile fields by name (see `CUSTOMER_FIELDS` and `ACCOUNT_FIELDS`). ``stages`` holds the
+    subject's current stage per lifecycle model and ``stages_entered_at`` when it entered each.
+    ``stage_entered_at`` is when the subject entered its current stage of the model being
+    evaluated: a history fills it in when it checks a guard or a rule (``None`` elsewhere).
     """
 
     as_of: datetime = attrs.field(converter=to_utc, validator=utc)
@@ -84,6 +85,7 @@ class Facts:
     subject: Customer | Account | None = attrs.field(default=None, kw_only=True)
     account: Account | None = attrs.field(default=None, kw_only=True)
     stages: Mapping[str, str] = attrs.field(factory=dict, kw_only=True)
+    stages_entered_at: Mapping[str, datetime] = attrs.field(factory=dict, kw_only=True)
 
     def in_stage_since(self, entered_at: datetime) -> Facts:
         """The same facts, for a subject that entered its current stage at ``entered_at``."""
@@ -100,10 +102,11 @@ class Facts:
         *,
         account: Account | None = None,
         stages: Mapping[str, str] | None = None,
+        stages_entered_at: Mapping[str, datetime] | None = None,
     ) -> Facts:
         """The facts of a customer and (some of) their interactions, as of ``as_of``; with
-        the account they are linked to and their current stage per lifecycle model, for the
-        conditions that look at those."""
+        the account they are linked to, their current stage per lifecycle model and when they
+        entered it, for the conditions that look at those."""
         return cls(
             as_of=as_of,
             fields={name: getattr(customer, name) for name in CUSTOMER_FIELDS},
@@ -113,6 +116,7 @@ class Facts:
             subject=customer,
             account=account,
             stages=stages or {},
+            stages_entered_at=stages_entered_at or {},
         )
 
     @classmethod
@@ -174,7 +178,7 @@ def _parts(condition: object, kind: type[_Combination]) -> tuple[object, ...]:
     return (condition,)
 
 
-def _days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+def check_days(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if type(value) is not int or not 0 <= value <= MAX_WINDOW_DAYS:
         raise ValidationError.single(
             "at_least_days", value, f"must be an integer from 0 to {MAX_WINDOW_DAYS}"
@@ -192,7 +196,7 @@ class TimeInStage(Condition):
     """
 
     kind: ClassVar[str] = "time_in_stage"
-    at_least_days: int = attrs.field(validator=_days)
+    at_least_days: int = attrs.field(validator=check_days)
 
     def holds(self, facts: Facts) -> bool:
         entered = facts.stage_entered_at

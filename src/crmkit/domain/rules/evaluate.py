@@ -205,7 +205,9 @@ def _simple_leaf(condition: Condition) -> _Node:
     if type(condition) is StageCondition:
         assert isinstance(condition, StageCondition)
         model, stages = condition.model, condition.stages
-        return lambda facts, scratch: facts.stages.get(model) in stages
+        if condition.at_least_days is None:
+            return lambda facts, scratch: facts.stages.get(model) in stages
+        return lambda facts, scratch: condition.holds(facts)
     if type(condition) is Members:
         assert isinstance(condition, Members)
         ids = condition.ids

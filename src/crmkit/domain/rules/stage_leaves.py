@@ -3,13 +3,14 @@ lifecycle model (`StageCondition`) and an explicit list of members (`Members`)."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import attrs
 
 from crmkit.domain._checks import SLUG
 from crmkit.domain._lists import listed
-from crmkit.domain.rules.conditions import Condition, Facts
+from crmkit.domain.rules.conditions import Condition, Facts, check_days
 from crmkit.domain.rules.leaves import MAX_LIST_VALUES, MAX_MEMBERS
 from crmkit.domain.values.ids import check_id
 from crmkit.errors import ValidationError
@@ -35,17 +36,34 @@ def _model_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -
 @attrs.frozen
 class StageCondition(Condition):
     """The customer's current stage in lifecycle model ``model`` is one of ``stages``
-    (a customer who never entered the model is in none)."""
+    (a customer who never entered the model is in none); with ``at_least_days``, they have
+    also been in that stage for at least that many days at the evaluation's ``as_of``.
+
+    ``at_least_days`` is how a segment waits on time in a stage ("trial customers of two
+    weeks or more"); inside a lifecycle model's own guards and rules, `TimeInStage` says the
+    same of the stage being left, without naming the model.
+    """
 
     kind: ClassVar[str] = "stage"
     model: str = attrs.field(validator=_model_name)
     stages: frozenset[str] = attrs.field(converter=_stage_names)
+    at_least_days: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(check_days)
+    )
 
     def holds(self, facts: Facts) -> bool:
-        return facts.stages.get(self.model) in self.stages
+        if facts.stages.get(self.model) not in self.stages:
+            return False
+        return self.at_least_days is None or _long_enough(facts, self.model, self.at_least_days)
 
     def describe(self) -> str:
-        return f"{self.model} stage in {sorted(self.stages)}"
+        held = "" if self.at_least_days is None else f" for at least {self.at_least_days} days"
+        return f"{self.model} stage in {sorted(self.stages)}{held}"
+
+
+def _long_enough(facts: Facts, model: str, days: int) -> bool:
+    entered = facts.stages_entered_at.get(model)
+    return entered is not None and facts.as_of - entered >= timedelta(days=days)
 
 
 def _member_ids(value: Any) -> frozenset[str]:

@@ -239,9 +239,22 @@ class StageRef:
     def __ne__(self, name: object) -> Condition:  # type: ignore[override]
         return Not(StageCondition(self.model, [name]))
 
-    def is_in(self, names: Iterable[str]) -> StageCondition:
-        """The current stage is one of ``names``."""
-        return StageCondition(self.model, _listed(names, "names", "stage names"))
+    def is_in(self, names: Iterable[str], *, at_least_days: int | None = None) -> StageCondition:
+        """The current stage is one of ``names``; with ``at_least_days``, entered at least
+        that many days before the evaluation's ``as_of``.
+
+        Args:
+            names: The stage names.
+            at_least_days: How long the customer must have been in the stage (0-36,600).
+
+        Returns:
+            The `StageCondition`.
+
+        Raises:
+            ValidationError: A name is not a slug, or the days are out of range.
+        """
+        chosen = _listed(names, "names", "stage names")
+        return StageCondition(self.model, chosen, at_least_days=at_least_days)
 
     def not_in(self, names: Iterable[str]) -> Condition:
         """The current stage is none of ``names`` (also true outside the model)."""

@@ -32,7 +32,8 @@ from crmkit.errors import FieldError, ValidationError
 __all__ = ["SEGMENT_CONDITION_TYPES", "Segment", "condition_paths"]
 
 #: The conditions a segment's rule may hold. `TimeInStage` is missing: it looks at the stage
-#: a lifecycle model is checking, and a segment checks none.
+#: a lifecycle model is checking, and a segment checks none (a segment names the model and
+#: the stages: `StageCondition(..., at_least_days=N)`).
 SEGMENT_CONDITION_TYPES: tuple[type[Condition], ...] = (
     AllOf,
     AnyOf,

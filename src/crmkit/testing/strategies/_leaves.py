@@ -224,6 +224,7 @@ def _segment_leaves() -> dict[type[Condition], st.SearchStrategy[Condition]]:
             StageCondition,
             st.sampled_from(["customer_lifecycle", "pipeline"]) | slugs(12),
             st.frozensets(_stage_names(), min_size=1, max_size=3),
+            at_least_days=st.none() | st.sampled_from(_EDGE_DAYS) | st.integers(0, 400),
         ),
         Members: st.builds(
             Members, st.frozensets(st.sampled_from(["c1", "c2"]) | ids(), min_size=1, max_size=4)

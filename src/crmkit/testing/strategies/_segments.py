@@ -71,19 +71,24 @@ def _segment_facts(draw: st.DrawFn, as_of: datetime) -> Facts:
             st.sampled_from(["customer_lifecycle", "pipeline"]), _stage_names(), max_size=2
         )
     )
+    # when each stage was entered: on whole-day edges before as_of, or just after it
+    since = offsets | st.just(timedelta(microseconds=1))
+    entered = {model: as_of + draw(since) for model in stages}
     return Facts.of_customer(
         customer,
         [attrs.evolve(i, occurred_at=as_of + d) for i, d in made],
         as_of,
         account=account,
         stages=stages,
+        stages_entered_at=entered,
     )
 
 
 def segment_facts(as_of: datetime = SEGMENT_AS_OF) -> st.SearchStrategy[Facts]:
     """Facts of one customer as `segment_rules` look at them: an address, traits of the
     names the rules use, consents, interactions at and around whole-day window edges
-    before ``as_of`` (and some after it), sometimes an account and stages."""
+    before ``as_of`` (and some after it), sometimes an account and stages (entered at such
+    edges too)."""
     return _segment_facts(as_of)
 
 

@@ -60,6 +60,7 @@ from crmkit.errors import ValidationError
 __all__ = ["compile_segment", "count_query", "predicate", "segment_predicate"]
 
 _c = customers.c
+_DAY_US = 86_400_000_000
 
 
 def predicate(sql: Comparisons, node: Condition) -> Any:
@@ -82,23 +83,35 @@ def predicate(sql: Comparisons, node: Condition) -> Any:
     if isinstance(node, ConsentCondition):
         return consent(sql, node)
     if isinstance(node, StageCondition):
-        h = stage_histories.c
-        return exists().where(
-            h.tenant_id == sql.tenant,
-            h.model == node.model,
-            h.subject_kind == SubjectKind.CUSTOMER.value,
-            h.subject_id == _c.id,
-            sql.keys(h.stage, node.stages),
-        )
+        return _stage(sql, node)
     if isinstance(node, Members):
         return sql.keys(_c.id, node.ids)
     if isinstance(node, AggregateCondition):
         return aggregate(sql, node)
     if isinstance(node, TimeInStage):
         raise ValidationError.single(
-            "kind", node.kind, "time_in_stage only has a meaning in a lifecycle model"
+            "kind",
+            node.kind,
+            "time_in_stage only has a meaning in a lifecycle model; a segment says "
+            "stage(model).is_in(stages, at_least_days=N)",
         )
     raise ValidationError.single("kind", type(node).__name__, "is not a segment condition")
+
+
+def _stage(sql: Comparisons, node: StageCondition) -> Any:
+    h = stage_histories.c
+    held = []
+    if node.at_least_days is not None:
+        # as_of - entered_at >= N days, exactly, in the column's microseconds.
+        held.append(h.entered_at_us <= sql.integer(sql.as_of_us - node.at_least_days * _DAY_US))
+    return exists().where(
+        h.tenant_id == sql.tenant,
+        h.model == node.model,
+        h.subject_kind == SubjectKind.CUSTOMER.value,
+        h.subject_id == _c.id,
+        sql.keys(h.stage, node.stages),
+        *held,
+    )
 
 
 def segment_predicate(condition: Condition, *, dialect: str, tenant: str, as_of: datetime) -> Any:
