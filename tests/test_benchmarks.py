@@ -22,6 +22,10 @@ FIGURE = re.compile(
 
 #: Figures a benchmark must print, beyond the shape every one of them has.
 REQUIRED = {
+    "bench_lifecycle.py": {
+        "reevaluate_per_s": "customers/s",
+        "reevaluate_vs_handwritten": "x",
+    },
     "bench_loyalty.py": {
         "earn_events_per_s": "events/s",
         "earn_vs_sqlite3": "x",

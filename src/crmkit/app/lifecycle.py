@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from crmkit.app.context import Context
-from crmkit.app.progression import facts_of, history_in, progress_subject, reevaluate_page
+from crmkit.app.progression import facts_of, history_in, progress_subject
+from crmkit.app.reevaluation import reevaluate
 from crmkit.app.retries import retry_conflicts
 from crmkit.app.subject_kinds import kind_of, missing_subject, refuse_other_kind, subject_facts
 from crmkit.domain import (
@@ -262,6 +263,11 @@ class LifecycleService:
         tenant. Subjects with no history yet enter each model first. Running it twice with
         the same ``as_of`` changes nothing the second time.
 
+        For customers, the store finds set-wise (one segment query per page, in SQL on the
+        SQL stores) the ones a rule could move, and only those are read and progressed;
+        a model whose rules hold a condition that is no segment leaf is evaluated customer
+        by customer instead, with the same outcome.
+
         Returns:
             A `ProgressionReport` of the subjects reviewed and moved.
 
@@ -273,23 +279,7 @@ class LifecycleService:
         models = self._context.models_for(kind)
         if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
             raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
-        examined = entered = moved = 0
-        changes: list[StageChanged] = []
-        skipped: list[tuple[str, str]] = []
-        cursor: str | None = None
-        while models:
-            ids, cursor, outcomes = reevaluate_page(
-                self._context.unit_of_work, kind, models, when, cursor, batch_size
-            )
-            examined += len(ids)
-            for subject_id, outcome in zip(ids, outcomes, strict=True):
-                entered += bool(outcome.entered)
-                moved += bool(outcome.moves)
-                changes.extend(outcome.moves)
-                skipped.extend((model, subject_id) for model in outcome.skipped)
-            if cursor is None:
-                break
-        return ProgressionReport(when, examined, entered, moved, tuple(changes), tuple(skipped))
+        return reevaluate(self._context.unit_of_work, kind, models, when, batch_size)
 
     def count_by_stage(self, *, model: str | None = None) -> dict[str, int]:
         """How many subjects are in each stage of ``model`` now, in model order (every stage

@@ -7,13 +7,12 @@ together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import attrs
 
 from crmkit.app.membership import facts_with
-from crmkit.app.retries import retry_conflicts
 from crmkit.domain import (
     AccountId,
     CustomerId,
@@ -34,7 +33,6 @@ __all__ = [
     "facts_of",
     "history_in",
     "progress_subject",
-    "reevaluate_page",
 ]
 
 _JUST_AFTER = timedelta(microseconds=1)
@@ -146,35 +144,3 @@ def _contact_interactions(
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
-
-
-def reevaluate_page(
-    open_unit_of_work: Callable[[], UnitOfWork],
-    kind: SubjectKind,
-    models: tuple[LifecycleModel, ...],
-    as_of: datetime,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[str], str | None, list[Progress]]:
-    """Apply ``models``' rules to one page of subjects of ``kind`` (after ``cursor``) in one
-    unit of work, retried on a conflict; returns the ids, the next cursor and the outcomes."""
-
-    def attempt() -> tuple[list[str], str | None, list[Progress]]:
-        with open_unit_of_work() as uow:
-            ids, next_cursor = _subject_page(uow, kind, cursor, limit)
-            outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
-            if any(o.moves or o.entered for o in outcomes):
-                uow.commit()
-        return ids, next_cursor, outcomes
-
-    return retry_conflicts(attempt)
-
-
-def _subject_page(
-    uow: UnitOfWork, kind: SubjectKind, cursor: str | None, limit: int
-) -> tuple[list[str], str | None]:
-    if kind is SubjectKind.CUSTOMER:
-        customers = uow.customers.list(limit=limit, cursor=cursor)
-        return [c.id for c in customers.items], customers.next_cursor
-    accounts = uow.accounts.list(limit=limit, cursor=cursor)
-    return [a.id for a in accounts.items], accounts.next_cursor

@@ -196,8 +196,16 @@ class Customers:
         for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):
             yield self._uow._handing_out(customer)
 
-    def _matching(self, condition: Condition, as_of: datetime) -> builtins.list[Customer]:
-        """The customers for whom ``condition`` holds at ``as_of``, in id order."""
+    def _matching(
+        self,
+        condition: Condition,
+        as_of: datetime,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Customer]:
+        """The customers for whom ``condition`` holds at ``as_of``, in id order: after id
+        ``after`` and at most ``limit`` of them, when given (the rest are not evaluated)."""
         moment = check_rule(condition, as_of)
         uow = self._uow
         stages: dict[str, dict[str, str]] = {}
@@ -210,8 +218,11 @@ class Customers:
         for interaction in uow._all_interactions():
             interactions.setdefault(interaction.customer_id, []).append(interaction)
         matcher = compile_condition(condition)  # once per query, not a re-walk per customer
-        found = []
-        for customer in sorted(uow._all_customers(), key=lambda c: c.id):
+        found: builtins.list[Customer] = []
+        chosen = (c for c in uow._all_customers() if after is None or c.id > after)
+        for customer in sorted(chosen, key=lambda c: c.id):
+            if limit is not None and len(found) == limit:
+                break
             link = customer.account
             facts = Facts.of_customer(
                 customer,
@@ -237,11 +248,9 @@ class Customers:
         cursor: str | None = None,
     ) -> Page[CustomerId]:
         check_page(limit, cursor)
-        page = keyset_page(
-            [c for c in self._matching(condition, as_of) if cursor is None or c.id > cursor],
-            limit,
-            None,
-        )
+        # One more than the page, so keyset_page knows whether another page follows.
+        found = self._matching(condition, as_of, after=cursor, limit=limit + 1)
+        page = keyset_page(found, limit, None)
         return Page(tuple(c.id for c in page.items), page.next_cursor)
 
     def stream_matching(
@@ -254,9 +263,8 @@ class Customers:
     ) -> Iterator[Customer]:
         check_batch(batch_size)
         check_page(1, after)
-        for customer in self._matching(condition, as_of):
-            if after is None or customer.id > after:
-                yield self._uow._handing_out(customer)
+        for customer in self._matching(condition, as_of, after=after):
+            yield self._uow._handing_out(customer)
 
     def count(self) -> int:
         return len(self._uow._all_customers())

@@ -162,18 +162,18 @@ class SqlStageHistories:
         kind = SubjectKind(subject_kind).value
         rows = (
             self._s.connection.execute(
-                select(stage_histories)
-                .where(
+                select(stage_histories).where(
                     _H.tenant_id == self._tenant,
                     _H.subject_kind == kind,
                     _H.subject_id == subject_id,
                 )
-                .order_by(_H.model)
             )
             .mappings()
             .all()
         )
-        return self._assemble(rows)
+        # Sorted here, not by ORDER BY model: that clause tempts planners into walking the
+        # tenant's by-stage index (model first) instead of the subject's own index.
+        return self._assemble(sorted(rows, key=lambda row: row["model"]))
 
     def stream(
         self, model: str, *, stage: str | None = None, batch_size: int = 1000
