@@ -11,9 +11,10 @@ path or message makes the message impossible to write to a UTF-8 log.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["int_digits", "key_text", "printable", "show"]
+__all__ = ["differing_text", "int_digits", "key_text", "printable", "show"]
 
 #: The longest text `show` returns.
 LIMIT = 80
@@ -91,6 +92,17 @@ def key_text(key: object, limit: int = 64) -> str:
         text = printable(key[: limit + 1])
         return text if len(text) <= limit else text[: limit - 3] + "..."
     return show(key, limit)
+
+
+def differing_text(differing: Sequence[str] | None) -> str:
+    """How a conflict's message ends: `` with different email, tags`` (the differing
+    fields), `` with the same content`` (none differs) or nothing (not compared)."""
+    # Field names only: the values, stored or given, may be personal data.
+    if differing is None:
+        return ""
+    if not differing:
+        return " with the same content"
+    return f" with different {', '.join(differing)}"
 
 
 def printable(text: str) -> str:

@@ -30,7 +30,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from crmkit._reprs import key_text, printable, show
+# Every error that shows a caller's value shows it through `show`: bounded, printable, and
+# never raising (an integer of 5,000 digits has no repr, a host's object may have a broken one).
+from crmkit._reprs import differing_text, key_text, printable
+from crmkit._reprs import show as _show
 
 __all__ = [
     "ConcurrencyConflict",
@@ -52,11 +55,6 @@ __all__ = [
     "UsageError",
     "ValidationError",
 ]
-
-
-# Every error that shows a caller's value shows it through `show`: bounded, printable, and
-# never raising (an integer of 5,000 digits has no repr, a host's object may have a broken one).
-_show = show
 
 
 class CrmError(Exception):
@@ -198,7 +196,9 @@ class DuplicateCustomer(Conflict):
         self.existing_id = existing_id
         self.differing = None if differing is None else tuple(differing)
         owner = f"customer {_show(existing_id)}" if existing_id else "another customer"
-        super().__init__(f"{field}: {_show(value)} already belongs to {owner}{_content(differing)}")
+        super().__init__(
+            f"{field}: {_show(value)} already belongs to {owner}{differing_text(differing)}"
+        )
 
 
 class DuplicateAccount(Conflict):
@@ -238,17 +238,8 @@ class IdempotencyConflict(Conflict):
         self.existing_id = existing_id
         self.differing = None if differing is None else tuple(differing)
         holder = f" as {_show(existing_id)}" if existing_id else ""
-        text = f"was already recorded{holder}{_content(differing)}"
+        text = f"was already recorded{holder}{differing_text(differing)}"
         super().__init__(f"{field}: {_show(value)} {text}")
-
-
-def _content(differing: Sequence[str] | None) -> str:
-    # Field names only: the values, stored or given, may be personal data.
-    if differing is None:
-        return ""
-    if not differing:
-        return " with the same content"
-    return f" with different {', '.join(differing)}"
 
 
 class ConcurrencyConflict(Conflict):

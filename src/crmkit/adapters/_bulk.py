@@ -11,14 +11,40 @@ that differ (never their values) or saying that none does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from crmkit.adapters._arguments import check_batch
 from crmkit.domain import Customer, Interaction
 from crmkit.errors import DuplicateCustomer, IdempotencyConflict
+from crmkit.ports import ImportResult, OnExisting, check_on_existing
 
-__all__ = ["batches", "is_replayed_customer", "is_replayed_interaction"]
+__all__ = ["add_each", "batches", "is_replayed_customer", "is_replayed_interaction"]
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class _Add(Protocol[T_contra]):
+    """Adds one item; False when it was skipped as stored already."""
+
+    def __call__(self, item: T_contra, /, *, skip: bool) -> bool: ...
+
+
+def add_each(
+    items: Iterable[T], add: _Add[T], *, batch_size: int, on_existing: OnExisting
+) -> ImportResult:
+    """Check a bulk import's arguments, then ``add`` each of ``items`` in turn (skipping the
+    stored ones when ``on_existing`` is ``"skip"``): how many were added, and the positions
+    of those skipped."""
+    check_batch(batch_size)
+    skip = check_on_existing(on_existing) == "skip"
+    imported, skipped = 0, []
+    for position, item in enumerate(items):
+        if add(item, skip=skip):
+            imported += 1
+        else:
+            skipped.append(position)
+    return ImportResult(imported, tuple(skipped))
 
 
 def is_replayed_customer(candidate: Customer, stored: Customer | None, *, skip: bool) -> bool:

@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from crmkit.app.context import Context
-from crmkit.app.customer_changes import change_customer, check_keys_and_links, reusable
-from crmkit.app.progression import enter_models
-from crmkit.app.retries import retry_conflicts
+from crmkit.app.customer_changes import change_customer, reusable
+from crmkit.app.new_customers import import_customers, register_customer
 from crmkit.app.rules import customer_filter
 from crmkit.domain import (
     UNCHANGED,
@@ -24,14 +23,13 @@ from crmkit.domain import (
     PhoneNumber,
     PostalAddress,
     Segment,
-    SubjectKind,
     normalize_tag,
 )
-from crmkit.domain._arguments import each_of, items_of, page_limit
+from crmkit.domain._arguments import page_limit
 from crmkit.domain.values.ids import check_id
 from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
-from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
+from crmkit.ports import ImportResult, OnExisting, Page
 
 __all__ = ["CustomerService"]
 
@@ -89,44 +87,22 @@ class CustomerService:
             NotFound: ``account`` names an account the tenant does not hold.
             ValidationError: a value is invalid (named by its field).
         """
-        ctx = self._context
-        # Built afresh at each attempt (a conflict retried discards the unstored copy and its
-        # events); one-shot iterators are read once, here.
-        new_id, at = CustomerId(customer_id or ctx.new_id()), ctx.now()
-        profile = {
-            "email": ctx.email(email),
-            "phone": ctx.phone(phone, address=address),
-            "given_name": given_name,
-            "family_name": family_name,
-            "address": address,
-            "locale": locale,
-            "tags": reusable(tags),
-            "external_ids": external_ids or {},
-            "other_contacts": reusable(other_contacts),
-            "account": account,
-        }
-        consents = reusable(items_of(consents, "consents"))
-
-        def register() -> Customer:
-            customer = Customer.register(
-                new_id,
-                at=at,
-                schema=ctx.settings.trait_schema,
-                traits=traits,
-                consents=consents,
-                **profile,
-            )
-            with ctx.unit_of_work() as uow:
-                check_keys_and_links(uow, customer)
-                uow.customers.add(customer)
-                models = ctx.models_for(SubjectKind.CUSTOMER)
-                enter_models(uow, models, customer.id, at=customer.created_at, reason="registered")
-                uow.commit()
-            return customer
-
-        # A racing registration of the same email or external id (SQLite: "database is
-        # locked") is retried: the next attempt finds the other customer (DuplicateCustomer).
-        return retry_conflicts(register)
+        return register_customer(
+            self._context,
+            customer_id,
+            email=email,
+            phone=phone,
+            given_name=given_name,
+            family_name=family_name,
+            address=address,
+            locale=locale,
+            tags=tags,
+            traits=traits,
+            external_ids=external_ids,
+            other_contacts=other_contacts,
+            account=account,
+            consents=consents,
+        )
 
     def get(self, customer_id: str) -> Customer:
         """The customer with that id.
@@ -409,9 +385,6 @@ class CustomerService:
             ValidationError: a customer is not new, an item is no `Customer` (named by its
                 index), or a parameter is invalid.
         """
-        check_on_existing(on_existing)
-        checked = each_of(customers, Customer, "customers")  # a bad item is named by index
-        with self._context.unit_of_work() as uow:
-            result = uow.customers.add_many(checked, batch_size=batch_size, on_existing=on_existing)
-            uow.commit()
-        return result
+        return import_customers(
+            self._context, customers, batch_size=batch_size, on_existing=on_existing
+        )

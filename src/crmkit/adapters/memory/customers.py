@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch, check_page, check_rule
-from crmkit.adapters._bulk import is_replayed_customer
+from crmkit.adapters._bulk import add_each, is_replayed_customer
 from crmkit.adapters._lookups import check_search_text, search_matches
 from crmkit.adapters.memory.tables import keyset_page
 from crmkit.domain import (
@@ -25,7 +25,7 @@ from crmkit.domain import (
 from crmkit.domain._arguments import instance_of
 from crmkit.domain.rules.evaluate import compile_condition
 from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, ValidationError
-from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
+from crmkit.ports import ImportResult, OnExisting, Page
 
 if TYPE_CHECKING:
     from crmkit.adapters.memory.unit_of_work import InMemoryUnitOfWork
@@ -51,15 +51,7 @@ class Customers:
         batch_size: int = 5000,
         on_existing: OnExisting = "error",
     ) -> ImportResult:
-        check_batch(batch_size)
-        skip = check_on_existing(on_existing) == "skip"
-        imported, skipped = 0, []
-        for position, customer in enumerate(customers):
-            if self._add(customer, skip=skip):
-                imported += 1
-            else:
-                skipped.append(position)
-        return ImportResult(imported, tuple(skipped))
+        return add_each(customers, self._add, batch_size=batch_size, on_existing=on_existing)
 
     def _add(self, customer: Customer, *, skip: bool = False) -> bool:
         uow = self._uow

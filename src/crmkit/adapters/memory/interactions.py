@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch, check_window
-from crmkit.adapters._bulk import is_replayed_interaction
+from crmkit.adapters._bulk import add_each, is_replayed_interaction
 from crmkit.domain import Channel, CustomerId, Interaction, InteractionId
 from crmkit.domain._arguments import instance_of
 from crmkit.errors import NotFound, ValidationError
-from crmkit.ports import ImportResult, OnExisting, check_on_existing
+from crmkit.ports import ImportResult, OnExisting
 
 if TYPE_CHECKING:
     from crmkit.adapters.memory.unit_of_work import InMemoryUnitOfWork
@@ -53,15 +53,7 @@ class Interactions:
         batch_size: int = 5000,
         on_existing: OnExisting = "error",
     ) -> ImportResult:
-        check_batch(batch_size)
-        skip = check_on_existing(on_existing) == "skip"
-        imported, skipped = 0, []
-        for position, interaction in enumerate(interactions):
-            if self._add(interaction, skip=skip):
-                imported += 1
-            else:
-                skipped.append(position)
-        return ImportResult(imported, tuple(skipped))
+        return add_each(interactions, self._add, batch_size=batch_size, on_existing=on_existing)
 
     def get(self, interaction_id: InteractionId) -> Interaction:
         found = self._uow._interaction(interaction_id)

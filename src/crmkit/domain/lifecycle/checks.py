@@ -3,8 +3,10 @@ one, transitions and rules that name them, and leaves its subject can meet."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from crmkit.domain.interactions.channels import SubjectKind
-from crmkit.domain.lifecycle.model import LifecycleModel
+from crmkit.domain.lifecycle.parts import ProgressionRule, Stage, Transition
 from crmkit.domain.rules.conditions import Condition
 from crmkit.domain.rules.leaves import (
     ConsentCondition,
@@ -18,7 +20,24 @@ from crmkit.errors import FieldError
 __all__ = ["model_problems"]
 
 
-def model_problems(model: LifecycleModel) -> list[FieldError]:
+class _Model(Protocol):
+    """What the checks read of a `LifecycleModel` being built."""
+
+    @property
+    def stages(self) -> tuple[Stage, ...]: ...
+    @property
+    def transitions(self) -> tuple[Transition, ...]: ...
+    @property
+    def rules(self) -> tuple[ProgressionRule, ...]: ...
+    @property
+    def initial(self) -> str: ...
+    @property
+    def subject(self) -> SubjectKind: ...
+
+
+def model_problems(model: _Model) -> list[FieldError]:
+    """Every problem of ``model``, each with the path of the offending part (none: it is
+    sound)."""
     problems: list[FieldError] = []
     seen: set[str] = set()
     for index, stage in enumerate(model.stages):
@@ -35,7 +54,7 @@ def model_problems(model: LifecycleModel) -> list[FieldError]:
     return problems
 
 
-def _subject_problems(model: LifecycleModel) -> list[FieldError]:
+def _subject_problems(model: _Model) -> list[FieldError]:
     """Conditions that could never hold for the model's subjects (a customer's profile
     field, tag or trait in an account model) are mistakes, so they are refused."""
     conditions = [
@@ -64,7 +83,7 @@ def _customer_only(leaf: Condition) -> bool:
     return isinstance(leaf, TraitCondition | ConsentCondition | StageCondition | Members)
 
 
-def _transition_problems(model: LifecycleModel, stages: set[str]) -> list[FieldError]:
+def _transition_problems(model: _Model, stages: set[str]) -> list[FieldError]:
     problems = []
     terminal = {s.name for s in model.stages if s.terminal}
     pairs: set[tuple[str, str]] = set()
@@ -86,7 +105,7 @@ def _transition_problems(model: LifecycleModel, stages: set[str]) -> list[FieldE
     return problems
 
 
-def _reachability_problems(model: LifecycleModel) -> list[FieldError]:
+def _reachability_problems(model: _Model) -> list[FieldError]:
     reached = {model.initial}
     frontier = [model.initial]
     while frontier:
@@ -102,7 +121,7 @@ def _reachability_problems(model: LifecycleModel) -> list[FieldError]:
     ]
 
 
-def _rule_problems(model: LifecycleModel, stages: set[str]) -> list[FieldError]:
+def _rule_problems(model: _Model, stages: set[str]) -> list[FieldError]:
     problems = []
     names: set[str] = set()
     pairs = {(t.source, t.target) for t in model.transitions}

@@ -14,15 +14,25 @@ Where a subject stands in a model, and how it got there, is its `StageHistory`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
 import attrs
 
-from crmkit.domain._checks import SLUG, boolean, optional_text
+from crmkit.domain._checks import optional_text
 from crmkit.domain.interactions.channels import SubjectKind, enum_of
-from crmkit.domain.rules.conditions import Condition, Facts
+from crmkit.domain.lifecycle.checks import model_problems
+from crmkit.domain.lifecycle.parts import (
+    MAX_STAGES,
+    Outcome,
+    ProgressionRule,
+    Stage,
+    Transition,
+    at_most,
+    default_label,
+    stage_name,
+)
+from crmkit.domain.rules.conditions import Facts
 from crmkit.errors import GuardFailed, IllegalTransition, ValidationError
 
 __all__ = [
@@ -36,122 +46,16 @@ __all__ = [
     "Transition",
 ]
 
-#: The most stages a model may have (and so the most ``sources`` a rule may name).
-MAX_STAGES = 100
 #: The most transitions a model may allow.
 MAX_TRANSITIONS = 1000
 #: The most progression rules a model may have.
 MAX_PROGRESSION_RULES = 100
 
 
-def _at_most(path: str, items: tuple[Any, ...], limit: int, what: str) -> tuple[Any, ...]:
-    """``items``, refused before any is looked at when there are more than ``limit``."""
-    if len(items) > limit:
-        raise ValidationError.single(path, len(items), f"must hold at most {limit} {what}")
-    return items
-
-
-class Outcome(StrEnum):
-    """What reaching a stage means for a pipeline: still open, won, or lost."""
-
-    OPEN = "open"
-    WON = "won"
-    LOST = "lost"
-
-
-def _stage_name(path: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, str) or not SLUG.fullmatch(value):
-            raise ValidationError.single(path, value, "must be a lower-case slug like 'lead'")
-
-    return check
-
-
-def _label_of(stage: Stage) -> Any:
-    # A name that is not text is left for the name's validator to refuse.
-    name: Any = stage.name
-    return _default_label(name) if isinstance(name, str) else name
-
-
-def _outcome(value: Any) -> Outcome:
-    return enum_of(Outcome, value, "outcome")
-
-
-@attrs.frozen
-class Stage:
-    """One stage of a lifecycle model.
-
-    Attributes:
-        name: a lower-case slug, unique in the model (``"customer"``).
-        label: how to show it (defaults to the name, capitalised, with spaces).
-        terminal: a final stage: no transition may leave it.
-        outcome: for pipelines, whether reaching it means the deal was won or lost.
-        description: what being in this stage means, for people.
-    """
-
-    name: str = attrs.field(validator=_stage_name("name"))
-    label: str = attrs.field(
-        default=attrs.Factory(_label_of, takes_self=True),
-        validator=optional_text,
-        kw_only=True,
-    )
-    terminal: bool = attrs.field(default=False, validator=boolean, kw_only=True)
-    outcome: Outcome = attrs.field(default=Outcome.OPEN, converter=_outcome, kw_only=True)
-    description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
-
-
-def _default_label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-def _guard(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, Condition):
-        raise ValidationError.single("guard", value, "must be a Condition or None")
-
-
-@attrs.frozen
-class Transition:
-    """An allowed move from ``source`` to ``target``; with a ``guard``, only when it holds."""
-
-    source: str = attrs.field(validator=_stage_name("source"))
-    target: str = attrs.field(validator=_stage_name("target"))
-    guard: Condition | None = attrs.field(default=None, validator=_guard, kw_only=True)
-
-
-def _sources(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single("sources", value, "must be a collection of stage names")
-    items = _at_most("sources", tuple(value), MAX_STAGES, "stage names")
-    for item in items:
-        if not isinstance(item, str) or not SLUG.fullmatch(item):
-            raise ValidationError.single("sources", item, "must be a stage name (a slug)")
-    return frozenset(items)
-
-
-def _when(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, Condition):
-        raise ValidationError.single("when", value, "must be a Condition")
-
-
-@attrs.frozen
-class ProgressionRule:
-    """Move a subject to ``target`` by itself when ``when`` holds.
-
-    The rule applies from each stage in ``sources`` (empty: from every stage that has a
-    transition to ``target``). The transition's guard must hold too.
-    """
-
-    name: str = attrs.field(validator=_stage_name("name"))
-    target: str = attrs.field(validator=_stage_name("target"))
-    when: Condition = attrs.field(validator=_when)
-    sources: frozenset[str] = attrs.field(default=frozenset(), converter=_sources, kw_only=True)
-    description: str | None = attrs.field(default=None, validator=optional_text, kw_only=True)
-
-
 def _stages(value: Any) -> tuple[Stage, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("stages", value, "must be a sequence of stages")
-    given = _at_most("stages", tuple(value), MAX_STAGES, "stages")
+    given = at_most("stages", tuple(value), MAX_STAGES, "stages")
     items = tuple(Stage(v) if isinstance(v, str) else v for v in given)
     for index, item in enumerate(items):
         if not isinstance(item, Stage):
@@ -166,7 +70,7 @@ def _transitions(value: Any) -> tuple[Transition, ...]:
         raise ValidationError.single("transitions", value, "must be a sequence of transitions")
     items = []
     for index, item in enumerate(
-        _at_most("transitions", tuple(value), MAX_TRANSITIONS, "transitions")
+        at_most("transitions", tuple(value), MAX_TRANSITIONS, "transitions")
     ):
         if isinstance(item, tuple) and len(item) == 2:
             try:
@@ -184,7 +88,7 @@ def _transitions(value: Any) -> tuple[Transition, ...]:
 def _rules(value: Any) -> tuple[ProgressionRule, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValidationError.single("rules", value, "must be a sequence of progression rules")
-    items = _at_most("rules", tuple(value), MAX_PROGRESSION_RULES, "progression rules")
+    items = at_most("rules", tuple(value), MAX_PROGRESSION_RULES, "progression rules")
     for index, item in enumerate(items):
         if not isinstance(item, ProgressionRule):
             raise ValidationError.single(f"rules[{index}]", item, "must be a ProgressionRule")
@@ -218,12 +122,12 @@ class LifecycleModel:
     ```
     """
 
-    name: str = attrs.field(validator=_stage_name("name"))
+    name: str = attrs.field(validator=stage_name("name"))
     stages: tuple[Stage, ...] = attrs.field(converter=_stages)
     transitions: tuple[Transition, ...] = attrs.field(converter=_transitions)
     initial: str = attrs.field(
         default=attrs.Factory(_first_stage, takes_self=True),
-        validator=_stage_name("initial"),
+        validator=stage_name("initial"),
         kw_only=True,
     )
     rules: tuple[ProgressionRule, ...] = attrs.field(default=(), converter=_rules, kw_only=True)
@@ -235,8 +139,6 @@ class LifecycleModel:
     _next: Mapping[str, tuple[Transition, ...]] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        from crmkit.domain.lifecycle.checks import model_problems  # it reads this module
-
         problems = model_problems(self)
         if problems:
             raise ValidationError(problems)
@@ -298,7 +200,7 @@ class LifecycleModel:
         """The model as a Mermaid state diagram (``stateDiagram-v2``), for docs and UIs."""
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for stage in self.stages:
-            if stage.label != _default_label(stage.name):
+            if stage.label != default_label(stage.name):
                 lines.append(f"    {stage.name} : {stage.label}")
         for transition in self.transitions:
             note = " : guarded" if transition.guard is not None else ""

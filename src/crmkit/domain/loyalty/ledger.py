@@ -27,6 +27,7 @@ from crmkit.domain.loyalty._booking import (
     period_days,
     take_oldest_first,
 )
+from crmkit.domain.loyalty._ledger_checks import MAX_REASON, check_adjustment, check_time
 from crmkit.domain.loyalty._tier_window import TierWindow
 from crmkit.domain.loyalty.balance import PointsBalance, StatementLine
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
@@ -37,14 +38,10 @@ from crmkit.domain.loyalty.tally import Tally, fold, running
 from crmkit.domain.loyalty.tiers import TierBasis
 from crmkit.domain.rules.conditions import Facts
 from crmkit.domain.values.ids import CustomerId, check_id
-from crmkit.domain.values.texts import ensure_text
 from crmkit.domain.values.timestamps import ensure_utc, ensure_utc_or_none
 from crmkit.errors import IdempotencyConflict, InsufficientPoints, ValidationError
 
 __all__ = ["MAX_REASON", "PointsLedger"]
-
-#: The longest reason an adjustment may give (it is kept on the entry as its rule).
-MAX_REASON = 200
 
 
 def _entry_list(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
@@ -226,7 +223,7 @@ class PointsLedger:
         index = self._tally.index(self.entries)
         if interaction.id in index.earned:
             return []
-        self._check_time(at)
+        check_time(at, self.last_at)
         when, caps = interaction.occurred_at, self.programme.period_caps
         spans = [period_days(cap.period, when) for cap in caps]
         earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
@@ -257,7 +254,7 @@ class PointsLedger:
         index = self._tally.index(self.entries)
         if refund.id in index.refunds:
             return None
-        self._check_time(at)
+        check_time(at, self.last_at)
         refunded = refund.amount.minor if refund.amount is not None else None
         related = [*index.earned.get(purchase_id, ()), *index.reversals.get(purchase_id, ())]
         state = self._tally.open_state(self.entries)
@@ -288,7 +285,7 @@ class PointsLedger:
         key, rule = f"redeem:{check_id('key', key)}", reward or "redemption"
         if (existing := self._replayed(key, points, rule)) is not None:
             return existing
-        self._check_time(at)
+        check_time(at, self.last_at)
         entry = self._taking(EntryKind.REDEEM, points, at, key, rule=rule)
         entry = self._book(at, [entry])[0]
         self._events.append(
@@ -300,19 +297,11 @@ class PointsLedger:
         """Correct the member's points by hand: ``points > 0`` opens an available lot (which
         expires like earned points), ``< 0`` takes available points oldest first (never below
         zero). ``reason`` names the cause."""
-        if type(points) is not int or points == 0 or abs(points) > MAX_BIGINT:
-            raise ValidationError.single(
-                "points", points, f"must be a non-zero int of at most {MAX_BIGINT} in size"
-            )
-        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-            raise ValidationError.single(
-                "reason", reason, f"must be non-empty text of at most {MAX_REASON} characters"
-            )
-        ensure_text(reason, "reason")
+        check_adjustment(points, reason)
         key = f"adjust:{check_id('key', key)}"
         if (existing := self._replayed(key, points, reason)) is not None:
             return existing
-        self._check_time(at)
+        check_time(at, self.last_at)
         if points > 0:
             entry = self._entry(
                 EntryKind.ADJUST, points, at, key, rule=reason, lot=key,
@@ -335,7 +324,7 @@ class PointsLedger:
         state = self._tally.open_state(self.entries) if due else None
         entries = job_entries(state, as_of, len(self.entries)) if state is not None else []
         if entries:
-            self._check_time(as_of)
+            check_time(as_of, self.last_at)
             entries = self._book(as_of, entries)
             expired = sum(e.points for e in entries if e.kind is EntryKind.EXPIRE)
             if expired:
@@ -388,14 +377,6 @@ class PointsLedger:
                 "points",
                 added,
                 f"would take the member's points past {MAX_BIGINT}, the most storage holds",
-            )
-
-    def _check_time(self, at: datetime) -> None:
-        ensure_utc(at, "at")
-        last = self.last_at
-        if last is not None and at < last:
-            raise ValidationError.single(
-                "at", at, f"is before the ledger's last entry or review ({last.isoformat()})"
             )
 
     def _book(self, at: datetime, entries: list[LedgerEntry]) -> list[LedgerEntry]:

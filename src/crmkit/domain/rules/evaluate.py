@@ -15,19 +15,17 @@ random trees and facts.
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeAlias
 
 from crmkit.domain.customers.traits import TraitType, trait_type_of
-from crmkit.domain.rules.aggregates import (
-    AggregateCondition,
-)
+from crmkit.domain.rules._compiled import OPERATORS, Groups, Node, comparison
+from crmkit.domain.rules.aggregates import AggregateCondition
 from crmkit.domain.rules.conditions import AllOf, AnyOf, Condition, Facts, Not
+from crmkit.domain.rules.evaluate_aggregates import aggregate_node, selection_key
 from crmkit.domain.rules.leaves import (
-    NULLS,
     SEGMENT_FIELDS,
     FieldCondition,
     Op,
@@ -42,21 +40,13 @@ __all__ = ["Matcher", "compile_condition", "evaluate", "matching"]
 #: A compiled condition: facts in, membership out.
 Matcher: TypeAlias = Callable[[Facts], bool]
 
-# Inside a compiled tree every node also receives the evaluation's scratch space: the
-# interactions selected for aggregates that share a selection, by selection key.
-_Node: TypeAlias = Callable[[Facts, dict[Any, Any]], bool]
-# How many aggregates of the tree make each selection.
-_Groups: TypeAlias = Mapping[Hashable, int]
-_Test: TypeAlias = Callable[[Any], bool]
 # A field condition compiled to a test of the facts' subject, read once per evaluation.
 _SubjectTest: TypeAlias = Callable[[Any], bool]
 
 
 def compile_condition(condition: Condition) -> Matcher:
     """Compile ``condition`` once into a function of `Facts` equal to ``condition.holds``."""
-    from crmkit.domain.rules.evaluate_aggregates import selection_key  # it builds on this module
-
-    groups: _Groups = Counter(
+    groups: Groups = Counter(
         selection_key(leaf) for leaf in condition.leaves() if type(leaf) is AggregateCondition
     )
     shares = any(n > 1 for n in groups.values())
@@ -111,7 +101,7 @@ def evaluate(condition: Condition, facts: Iterable[Facts]) -> Iterator[tuple[Fac
 _UNUSED: dict[Any, Any] = {}  # never written: no two aggregates of the tree share a selection
 
 
-def _compile(condition: Condition, groups: _Groups) -> _Node:
+def _compile(condition: Condition, groups: Groups) -> Node:
     # Exact types only: a host's subclass may change holds(), so it keeps its own meaning.
     kind = type(condition)
     if kind is AllOf or kind is AnyOf:
@@ -123,8 +113,6 @@ def _compile(condition: Condition, groups: _Groups) -> _Node:
         return lambda facts, scratch: not inner(facts, scratch)
     if kind is AggregateCondition:
         assert isinstance(condition, AggregateCondition)
-        from crmkit.domain.rules.evaluate_aggregates import aggregate_node  # builds on this one
-
         return aggregate_node(condition, groups)
     if kind is FieldCondition:
         assert isinstance(condition, FieldCondition)
@@ -150,12 +138,12 @@ def _flattened(condition: AllOf | AnyOf) -> Iterator[Condition]:
 
 
 def _split(
-    condition: AllOf | AnyOf, groups: _Groups
-) -> tuple[tuple[_SubjectTest, ...], tuple[_Node, ...]]:
+    condition: AllOf | AnyOf, groups: Groups
+) -> tuple[tuple[_SubjectTest, ...], tuple[Node, ...]]:
     """The children of ``condition`` in order: the leading ones that test only the subject's
     fields, as tests of the subject (read once per evaluation), then the others as nodes."""
     tests: list[_SubjectTest] = []
-    rest: list[_Node] = []
+    rest: list[Node] = []
     for child in _flattened(condition):
         test = _subject_test(child) if not rest and type(child) is FieldCondition else None
         if test is not None:
@@ -165,7 +153,7 @@ def _split(
     return tuple(tests), tuple(rest)
 
 
-def _combination(condition: AllOf | AnyOf, groups: _Groups) -> _Node:
+def _combination(condition: AllOf | AnyOf, groups: Groups) -> Node:
     tests, children = _split(condition, groups)
     # Plain loops, not all()/any() over a generator: this runs once per customer and node.
     if isinstance(condition, AllOf):
@@ -197,7 +185,7 @@ def _combination(condition: AllOf | AnyOf, groups: _Groups) -> _Node:
     return any_of
 
 
-def _simple_leaf(condition: Condition) -> _Node:
+def _simple_leaf(condition: Condition) -> Node:
     if type(condition) is TagCondition:
         assert isinstance(condition, TagCondition)
         tag = condition.tag
@@ -214,47 +202,6 @@ def _simple_leaf(condition: Condition) -> _Node:
         return lambda facts, scratch: getattr(facts.subject, "id", None) in ids
     holds = condition.holds  # cheap already, or not a segment leaf: its own meaning
     return lambda facts, scratch: holds(facts)
-
-
-# --- Comparisons ------------------------------------------------------------------------
-
-
-def _test(op: Op, operand: Any) -> _Test:
-    """The comparison ``op operand`` as a one-argument function; ``None`` (a missing value)
-    satisfies only IS_NULL, as in `crmkit.domain.rules.leaves.compare`."""
-    if op in NULLS:
-        return (lambda v: v is None) if op is Op.IS_NULL else (lambda v: v is not None)
-    if op is Op.IN or op is Op.NOT_IN:
-        values = frozenset(operand)
-        if op is Op.IN:
-            return lambda v: v is not None and v in values
-        return lambda v: v is not None and v not in values
-    if op is Op.BETWEEN:
-        low, high = operand
-        return lambda v: v is not None and low <= v <= high
-    return _SCALAR_TESTS[op](operand)
-
-
-# The plain comparisons, as C functions of (value, operand).
-_OPERATORS: dict[Op, Callable[[Any, Any], bool]] = {
-    Op.EQ: operator.eq,
-    Op.NE: operator.ne,
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-}
-
-_SCALAR_TESTS: dict[Op, Callable[[Any], _Test]] = {
-    Op.EQ: lambda x: lambda v: v is not None and v == x,
-    Op.NE: lambda x: lambda v: v is not None and v != x,
-    Op.LT: lambda x: lambda v: v is not None and v < x,
-    Op.LE: lambda x: lambda v: v is not None and v <= x,
-    Op.GT: lambda x: lambda v: v is not None and v > x,
-    Op.GE: lambda x: lambda v: v is not None and v >= x,
-    Op.CONTAINS: lambda x: lambda v: v is not None and x in v,
-    Op.STARTS_WITH: lambda x: lambda v: v is not None and v.startswith(x),
-}
 
 
 # --- Fields and traits ------------------------------------------------------------------
@@ -277,8 +224,8 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
     if name.startswith("account."):
         return None
     # The plain comparisons run inline, one call less; a missing value fails them all.
-    compare = _OPERATORS.get(op)
-    test = _test(op, operand)
+    compare = OPERATORS.get(op)
+    test = comparison(op, operand)
     expected: object = operand  # typed: == on objects gives a bool
     if name in _ADDRESS_FIELDS:
         if op is Op.EQ:  # the usual geographic test: no call at all
@@ -353,10 +300,10 @@ def _subject_test(condition: Condition) -> _SubjectTest | None:
     return plain_test
 
 
-def _account_field(condition: FieldCondition) -> _Node:
+def _account_field(condition: FieldCondition) -> Node:
     """An ``account.*`` field condition: a field of the account the facts carry, as text."""
     part = condition.field.partition(".")[2]
-    test = _test(condition.op, condition.value)
+    test = comparison(condition.op, condition.value)
 
     def account_field(facts: Facts, scratch: dict[Any, Any]) -> bool:
         account = facts.account
@@ -376,9 +323,9 @@ _IS_TYPE: dict[TraitType, Callable[[Any], bool]] = {
 }
 
 
-def _trait(condition: TraitCondition) -> _Node:
+def _trait(condition: TraitCondition) -> Node:
     name, kind = condition.name, condition.type
-    test = _test(condition.op, condition.value)
+    test = comparison(condition.op, condition.value)
     if kind is None:  # a trait of any type
         return lambda facts, scratch: test(facts.traits.get(name))
     is_kind = _IS_TYPE.get(kind) or (lambda v: trait_type_of(v) is kind)
@@ -388,6 +335,3 @@ def _trait(condition: TraitCondition) -> _Node:
         return test(value if value is not None and is_kind(value) else None)
 
     return trait
-
-
-# --- Aggregates -------------------------------------------------------------------------

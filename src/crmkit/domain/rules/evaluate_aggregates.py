@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crmkit.domain.interactions.interaction import Interaction
+from crmkit.domain.rules._compiled import OPERATORS, Groups, Node, comparison
 from crmkit.domain.rules.aggregates import (
     MONEY_MEASURES,
     NET_SPEND_SIGNS,
@@ -17,19 +18,18 @@ from crmkit.domain.rules.aggregates import (
     same_metadata,
 )
 from crmkit.domain.rules.conditions import Facts
-from crmkit.domain.rules.evaluate import _OPERATORS, _Groups, _Node, _test
 from crmkit.domain.values.timestamps import earlier
 
 __all__ = ["aggregate_node", "selection_key"]
 
 
-def aggregate_node(condition: AggregateCondition, groups: _Groups) -> _Node:
+def aggregate_node(condition: AggregateCondition, groups: Groups) -> Node:
     """An aggregate's node: select its interactions (once per evaluation when other
     aggregates of the tree select the same ones), measure them, compare."""
     operand = condition.value
     if condition.measure in MONEY_MEASURES:  # compared in minor units, as holds() does
         operand = tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
-    test = _test(condition.op, operand)
+    test = comparison(condition.op, operand)
     measure = _measure(condition)
     select = _selector(condition)
     key = selection_key(condition)
@@ -42,7 +42,7 @@ def aggregate_node(condition: AggregateCondition, groups: _Groups) -> _Node:
             return test(measure(chosen))
 
         return shared
-    compare = _OPERATORS.get(condition.op)
+    compare = OPERATORS.get(condition.op)
     if compare is not None:  # inline, one call less (a missing min_at/max_at fails)
 
         def aggregate_compare(facts: Facts, scratch: dict[Any, Any]) -> bool:

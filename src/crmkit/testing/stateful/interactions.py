@@ -19,20 +19,25 @@ from crmkit.testing.stateful._model import _agree, _Raised, _record_through, _Si
 #: The kinds whose amount is never negative (what was paid, what was given back).
 _UNSIGNED = frozenset({InteractionKind.PURCHASE, InteractionKind.REFUND})
 
+#: The one decorator of the two recording rules: each draws the customer (now and then one of
+#: the other tenant), a template interaction and the kind, instant, reference and amount to
+#: give it, and puts what was stored in `recorded`.
+_recording_rule = rule(
+    target=recorded,
+    key=customer_keys,
+    elsewhere=_rarely(),
+    template=strategies.interactions(),
+    kind=_kinds(),
+    minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
+    ref=_mostly(refs),
+    euros=_euros(),
+)
+
 
 class InteractionRules(MachineState):
     """Record interactions, directly or through the `CRM`, and replay them."""
 
-    @rule(
-        target=recorded,
-        key=customer_keys,
-        elsewhere=_rarely(),
-        template=strategies.interactions(),
-        kind=_kinds(),
-        minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
-        ref=_mostly(refs),
-        euros=_euros(),
-    )
+    @_recording_rule
     def record_interaction(
         self,
         key: _Key,
@@ -47,16 +52,7 @@ class InteractionRules(MachineState):
         (Stages do not move and nothing is earned: the log is written to directly.)"""
         return self._record(key, elsewhere, template, kind, minutes, ref, euros, front_door=False)
 
-    @rule(
-        target=recorded,
-        key=customer_keys,
-        elsewhere=_rarely(),
-        template=strategies.interactions(),
-        kind=_kinds(),
-        minutes=st.none() | st.integers(-5, 5) | st.integers(-YEAR_MINUTES, 0),
-        ref=_mostly(refs),
-        euros=_euros(),
-    )
+    @_recording_rule
     def record_interaction_through_the_front_door(
         self,
         key: _Key,

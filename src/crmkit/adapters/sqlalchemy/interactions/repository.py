@@ -52,21 +52,38 @@ class SqlInteractions:
         on_existing: OnExisting = "error",
     ) -> ImportResult:
         """Append interactions in batches with executemany; no events are recorded. With
-        ``on_existing="skip"``, one query per batch finds the interactions already stored."""
+        ``on_existing="skip"``, one query per batch finds the interactions already stored.
+
+        Raises:
+            IdempotencyConflict: naming the first taken id or external_ref, its value and
+                the interaction holding it.
+        """
         check_batch(batch_size)
         if check_on_existing(on_existing) == "skip":
             return self._add_new(interactions, batch_size)
         # The default path checks nothing first: a taken key fails the insert itself.
         count = 0
-        batch: builtins.list[dict[str, Any]] = []
-        for interaction in interactions:
-            batch.append(interaction_row(self._s.tenant, interaction))
-            if len(batch) >= batch_size:
-                count += self._insert(batch)
-                batch = []
-        if batch:
-            count += self._insert(batch)
+        for batch in batches(interactions, batch_size):
+            self._insert_or_explain(batch)
+            count += len(batch)
         return ImportResult(count)
+
+    def _insert_or_explain(self, batch: builtins.list[Interaction]) -> None:
+        """Insert the batch; if a key is taken, raise the `IdempotencyConflict` naming it."""
+        rows = [interaction_row(self._s.tenant, interaction) for interaction in batch]
+        # In a savepoint, as a customers' batch: rolled back to it, the table holds none of
+        # the batch and PostgreSQL's aborted transaction is usable again to ask which key
+        # was taken. Only an IntegrityError rolls back to it.
+        savepoint = self._s.connection.begin_nested()
+        try:
+            self._s.connection.execute(insert(interactions), rows)
+        except exc.IntegrityError as error:
+            savepoint.rollback()
+            self._without_stored(batch, skip=False)  # raises for the first key taken
+            # Not found now: the key's holder was written by a transaction that committed
+            # later.
+            raise _refusal(rows, error) from None
+        savepoint.commit()
 
     def _add_new(self, interactions: Iterable[Interaction], batch_size: int) -> ImportResult:
         result, tenant = ImportResult(0), self._s.tenant
@@ -77,11 +94,12 @@ class SqlInteractions:
         return result
 
     def _without_stored(
-        self, batch: builtins.list[Interaction]
+        self, batch: builtins.list[Interaction], *, skip: bool = True
     ) -> tuple[builtins.list[Interaction], builtins.list[int]]:
         """The interactions of ``batch`` to insert, and the positions of those to skip:
         stored already (or earlier in the batch) with the same content. One query finds them
-        (by id, and by external_ref)."""
+        (by id, and by external_ref). Without ``skip``, raises `IdempotencyConflict` for the
+        first id or external_ref taken."""
         i, dialect = interactions.c, self._s.connection.dialect.name
         for interaction in batch:
             if not isinstance(interaction, Interaction):
@@ -107,7 +125,7 @@ class SqlInteractions:
         for position, x in enumerate(batch):
             ref = x.external_ref
             stored = by_ref.get(ref) if ref is not None else None
-            if is_replayed_interaction(x, by_id.get(x.id), stored, skip=True):
+            if is_replayed_interaction(x, by_id.get(x.id), stored, skip=skip):
                 skipped.append(position)
                 continue
             by_id[x.id] = x
@@ -120,9 +138,7 @@ class SqlInteractions:
         try:
             self._s.connection.execute(insert(interactions), rows)
         except exc.IntegrityError as error:
-            field = "external_ref" if is_about(error, "external_ref") else "id"
-            value = rows[0][field] if len(rows) == 1 else offender(error)
-            raise IdempotencyConflict(field, value, None) from None
+            raise _refusal(rows, error) from None
         return len(rows)
 
     def get(self, interaction_id: InteractionId) -> Interaction:
@@ -204,3 +220,10 @@ class SqlInteractions:
                 .where(interactions.c.tenant_id == self._s.tenant)
             ).scalar_one()
         )
+
+
+def _refusal(rows: list[dict[str, Any]], error: exc.IntegrityError) -> IdempotencyConflict:
+    """The refusal of an insert, from the database's words alone (the holder unknown)."""
+    field = "external_ref" if is_about(error, "external_ref") else "id"
+    value = rows[0][field] if len(rows) == 1 else offender(error)
+    return IdempotencyConflict(field, value, None)
