@@ -26,6 +26,10 @@ class Session(Protocol):
 
     def _track(self, aggregate: EventSource) -> None: ...
 
+    def note_filled(self, table: str, rows: int) -> None:
+        """Note that a bulk path wrote ``rows`` rows into ``table`` (statistics follow)."""
+        ...
+
 
 def survives_refusals(connection: Connection) -> bool:
     """Whether the transaction goes on after a refused statement: PostgreSQL aborts it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from crmkit.adapters.sqlalchemy.loyalty.ledgers import SqlPointsLedgers
 from crmkit.adapters.sqlalchemy.loyalty.referrals import SqlReferrals
 from crmkit.adapters.sqlalchemy.outbox import outbox, outbox_rows
 from crmkit.adapters.sqlalchemy.segments.memberships import SqlSegmentMemberships
+from crmkit.adapters.sqlalchemy.statistics import refresh_statistics
 from crmkit.adapters.sqlalchemy.subjects import Subject, subject_of
 from crmkit.domain import (
     DomainEvent,
@@ -60,6 +62,8 @@ class SqlUnitOfWork(BaseUnitOfWork):
         self._connection: Connection | None = None
         #: The first aggregate written in the transaction: a conflict at commit names it.
         self.first_written: Subject | None = None
+        #: Rows bulk-written per table in the transaction (see `refresh_statistics`).
+        self.filled: Counter[str] = Counter()
         self._customers: SqlCustomers = _guarded(
             self, SqlCustomers(self), "reading or writing customers"
         )
@@ -121,9 +125,14 @@ class SqlUnitOfWork(BaseUnitOfWork):
             raise UsageError("a unit of work must be used inside its 'with' block")
         return self._connection
 
+    def note_filled(self, table: str, rows: int) -> None:
+        """Note that a bulk path wrote ``rows`` rows into ``table`` in this transaction."""
+        self.filled[table] += rows
+
     def _begin(self) -> None:
         self._ledgers.forget()
         self.first_written = None
+        self.filled.clear()
         with storage_errors("opening a transaction"):
             connection = connect(self._engine)
             if connection.dialect.name != "sqlite":
@@ -145,6 +154,9 @@ class SqlUnitOfWork(BaseUnitOfWork):
                 self.connection.execute(insert(outbox), outbox_rows(self.tenant, events))
             self.connection.commit()
         self.ledger_cache.put_all(written)  # only now are they committed
+        if self.filled:
+            filled, self.filled = self.filled, Counter()
+            refresh_statistics(self.connection, filled)
 
     def _lock_aggregates(self, events: list[DomainEvent]) -> None:
         # Hold the rows of the aggregates until commit, so two transactions that both emit
@@ -185,6 +197,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
     def _rollback(self) -> None:
         self._ledgers.forget()
         self.first_written = None
+        self.filled.clear()
         if self._connection is not None:
             with storage_errors("rolling back"):
                 self._connection.rollback()

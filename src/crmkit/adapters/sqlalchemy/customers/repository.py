@@ -22,7 +22,13 @@ from crmkit.adapters.sqlalchemy.customers.duplicates import (
 from crmkit.adapters.sqlalchemy.customers.loading import CustomerLoader
 from crmkit.adapters.sqlalchemy.customers.rows import customer_row
 from crmkit.adapters.sqlalchemy.customers.search import matching_text, phone_is, search_text
-from crmkit.adapters.sqlalchemy.customers.tables import customers, external_ids, tags
+from crmkit.adapters.sqlalchemy.customers.tables import (
+    consents,
+    customers,
+    external_ids,
+    tags,
+    traits,
+)
 from crmkit.adapters.sqlalchemy.customers.writing import insert_customers, replace_children
 from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment, count_query
@@ -40,6 +46,11 @@ from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, Vali
 from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 
 __all__ = ["SqlCustomers"]
+
+
+# What a bulk import fills: the customers, and child tables that grow with them (or stay
+# small, and are cheap to analyse).
+_BULK_TABLES = tuple(t.name for t in (customers, tags, traits, external_ids, consents))
 
 
 class SqlCustomers:
@@ -93,6 +104,8 @@ class SqlCustomers:
         result = ImportResult(0)
         for batch in batches(customers, batch_size):
             result += self._insert_batch(batch, skip)
+        for table in _BULK_TABLES:
+            self._s.note_filled(table, result.imported)
         return result
 
     def _insert_batch(self, batch: builtins.list[Customer], skip: bool) -> ImportResult:

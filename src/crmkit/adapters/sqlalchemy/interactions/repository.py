@@ -24,6 +24,9 @@ from crmkit.ports import ImportResult, OnExisting, check_on_existing
 __all__ = ["SqlInteractions"]
 
 
+_TABLE = interactions.name
+
+
 class SqlInteractions:
     """The interaction log in ``crmkit_interactions``."""
 
@@ -66,6 +69,7 @@ class SqlInteractions:
         for batch in batches(interactions, batch_size):
             self._insert_or_explain(batch)
             count += len(batch)
+        self._s.note_filled(_TABLE, count)
         return ImportResult(count)
 
     def _insert_or_explain(self, batch: builtins.list[Interaction]) -> None:
@@ -91,6 +95,7 @@ class SqlInteractions:
             fresh, skipped = self._without_stored(batch)
             rows = [interaction_row(tenant, interaction) for interaction in fresh]
             result += ImportResult(self._insert(rows) if rows else 0, tuple(skipped))
+        self._s.note_filled(_TABLE, result.imported)
         return result
 
     def _without_stored(
