@@ -22,6 +22,12 @@ FIGURE = re.compile(
 
 #: Figures a benchmark must print, beyond the shape every one of them has.
 REQUIRED = {
+    "bench_record.py": {
+        "record_interaction_per_s": "interactions/s",
+        "record_interaction_vs_sqlite3": "x",
+        "record_many_per_s": "interactions/s",
+        "record_many_vs_sqlite3": "x",
+    },
     "bench_lifecycle.py": {
         "reevaluate_per_s": "customers/s",
         "reevaluate_vs_handwritten": "x",

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 
-import attrs
-
 from crmkit.app.context import Context
-from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction, refunded_purchase
+from crmkit.app.earning import REFUND_OF, LedgerBook, book_interaction
 from crmkit.app.reactions import Reaction
+from crmkit.app.recording import record_batch, record_in
 from crmkit.app.retries import retry_conflicts, retry_conflicts_over
 from crmkit.domain import (
     Channel,
@@ -130,22 +129,63 @@ class InteractionService:
     def _record(self, candidate: Interaction, *, keep_stored_time: bool) -> Interaction:
         ctx = self._context
         with ctx.unit_of_work() as uow:
-            customer = uow.customers.get(candidate.customer_id)  # it must exist
-            if candidate.external_ref is not None:
-                stored = uow.interactions.find_by_external_ref(candidate.external_ref)
-                if stored is not None:
-                    return _replayed(stored, candidate, keep_stored_time)
-            # With or without a loyalty programme, a refund names a purchase of its customer.
-            refunded_purchase(uow, candidate)
-            now = ctx.now()
-            interaction = Interaction.record(
-                now, **{**_fields_of(candidate), "id": InteractionId(ctx.new_id())}
+            interaction, new = record_in(
+                uow,
+                ctx,
+                self._reactions,
+                candidate,
+                keep_stored_time=keep_stored_time,
+                new_id=lambda: InteractionId(ctx.new_id()),
             )
-            uow.interactions.add(interaction)
-            for react in self._reactions:
-                react(uow, customer, interaction, now)
-            uow.commit()
+            if new:
+                uow.commit()
         return interaction
+
+    def record_many(
+        self, interactions: Iterable[Interaction], *, batch_size: int = 100
+    ) -> list[Interaction]:
+        """Record a burst of interactions as `record` records each one — the replay check of
+        an ``external_ref``, the refund's purchase check, every reaction of the settings
+        (loyalty earning, lifecycle progression, segment tracking) and the events — but
+        ``batch_size`` of them per unit of work, committed once.
+
+        For hosts that receive interactions in bursts (a webhook delivering a page of
+        orders, a queue drained in chunks): a commit is what one recording mostly waits for
+        on a durable database. Each batch is atomic: an error stores nothing of that batch
+        (earlier batches stay stored); a conflict with another writer runs the batch again.
+        The interactions keep the ids and ``occurred_at`` they were built with, as in
+        `import_many`; a replayed ``external_ref`` answers with the interaction stored the
+        first time (also within one batch).
+
+        Args:
+            interactions: the interactions, in the order they happened (any iterable, read
+                a batch at a time).
+            batch_size: how many to record per unit of work (1 to 10,000).
+
+        Returns:
+            The recorded interactions in the order given (the stored one for a replay).
+
+        Raises:
+            NotFound: an interaction's customer does not exist.
+            ValidationError: an item is no `Interaction`, a refund names no purchase of its
+                customer (each named by its position), or a bad ``batch_size``.
+            IdempotencyConflict: an ``external_ref`` or id is taken by a different
+                interaction.
+        """
+        if type(batch_size) is not int or not 1 <= batch_size <= 10_000:
+            raise ValidationError.single("batch_size", batch_size, "must be an int from 1 to 10000")
+        items_of(interactions, "interactions")  # a text or a number is refused at once
+        recorded: list[Interaction] = []
+        for batch in _batches(interactions, batch_size):
+            first = len(recorded)
+            recorded.extend(
+                retry_conflicts(
+                    lambda batch=batch, first=first: record_batch(  # type: ignore[misc]
+                        self._context, self._reactions, batch, first
+                    )
+                )
+            )
+        return recorded
 
     def import_many(
         self,
@@ -325,18 +365,3 @@ def _kinds(kinds: object) -> frozenset[str]:
     if not all(isinstance(kind, str) for kind in found):
         raise ValidationError.single("kinds", kinds, "every kind must be text")
     return frozenset(found)
-
-
-def _fields_of(interaction: Interaction) -> dict[str, object]:
-    return {f.name: getattr(interaction, f.name) for f in attrs.fields(Interaction) if f.init}
-
-
-def _replayed(stored: Interaction, candidate: Interaction, keep_stored_time: bool) -> Interaction:
-    if keep_stored_time:
-        candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
-    differing = stored.differing_fields(candidate)
-    if differing:
-        raise IdempotencyConflict(
-            "external_ref", candidate.external_ref, stored.id, differing=differing
-        )
-    return stored

@@ -15,6 +15,7 @@ import attrs
 from crmkit.app.membership import facts_with
 from crmkit.domain import (
     AccountId,
+    Customer,
     CustomerId,
     Facts,
     Interaction,
@@ -89,9 +90,12 @@ def progress_subject(
     *,
     as_of: datetime,
     actor: str | None = None,
+    customer: Customer | None = None,
 ) -> Progress:
     """Apply each model's progression rules to one subject as of ``as_of`` and save the
-    histories that moved (entering the subject first where it had no history)."""
+    histories that moved (entering the subject first where it had no history). A caller
+    that holds the subject's ``customer`` already (as read in this unit of work) passes it,
+    so it is not read again."""
     moves: list[StageChanged] = []
     entered: list[str] = []
     skipped: list[str] = []
@@ -104,7 +108,7 @@ def progress_subject(
         moved = []
         if model.rules:
             if model.subject not in facts:
-                facts[model.subject] = facts_of(uow, model.subject, subject_id, as_of)
+                facts[model.subject] = facts_of(uow, model.subject, subject_id, as_of, customer)
             moved = history.progress(model, facts[model.subject], actor=actor)
             moves.extend(history.event_for(change) for change in moved)
         if new:
@@ -115,13 +119,20 @@ def progress_subject(
     return Progress(tuple(moves), tuple(entered), tuple(skipped))
 
 
-def facts_of(uow: UnitOfWork, kind: SubjectKind, subject_id: str, as_of: datetime) -> Facts:
+def facts_of(
+    uow: UnitOfWork,
+    kind: SubjectKind,
+    subject_id: str,
+    as_of: datetime,
+    customer: Customer | None = None,
+) -> Facts:
     """What conditions see of a customer (their interactions, account and stages) or an
     account (its contacts' interactions), up to ``as_of``; raises `NotFound` for an unknown
-    subject."""
+    subject. ``customer``, when given, is the subject as already read."""
     until = later(as_of, _JUST_AFTER)  # None at the last instant: nothing comes after it
     if kind is SubjectKind.CUSTOMER:
-        customer = uow.customers.get(CustomerId(subject_id))
+        if customer is None or customer.id != subject_id:
+            customer = uow.customers.get(CustomerId(subject_id))
         interactions = uow.interactions.timeline(customer.id, until=until)
         # With their account and stages: a guard may compare account fields or look at where
         # the customer stands in another lifecycle model.

@@ -67,7 +67,7 @@ class LifecycleProgression:
         self, uow: UnitOfWork, customer: Customer, interaction: Interaction, now: datetime
     ) -> None:
         if self.customer_models:
-            progress_subject(uow, self.customer_models, customer.id, as_of=now)
+            progress_subject(uow, self.customer_models, customer.id, as_of=now, customer=customer)
         link = customer.account
         if not self.account_models or link is None:
             return
