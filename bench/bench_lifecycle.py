@@ -2,7 +2,9 @@
 ``reevaluate_all`` against a hand-written SQL job doing the same moves, in the same run.
 
 Run ``python bench/bench_lifecycle.py`` (1,000,000 customers), ``--rows N`` for another size,
-``--quick`` for a 2,000-customer smoke run. See ``bench/README.md`` for what is measured.
+``--quick`` for a 2,000-customer smoke run. With ``CRMKIT_BENCH_POSTGRES_URL`` set (a
+SQLAlchemy URL of a scratch database: crmkit's tables in it are dropped), the same run also
+happens on PostgreSQL, the baseline on raw psycopg. See ``bench/README.md``.
 
 Workload (the steady state of a nightly job):
 
@@ -23,6 +25,7 @@ Workload (the steady state of a nightly job):
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sqlite3
@@ -34,7 +37,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine, insert, text
 
 from crmkit import CRM, Channel, Customer, CustomerId, Interaction, InteractionId, Money, Settings
 from crmkit.adapters.sqlalchemy.lifecycle import rows
@@ -73,9 +76,9 @@ def history_as_of(cid: CustomerId, created: datetime, bought: datetime | None) -
     return history
 
 
-def build(path: Path, n: int) -> None:
-    """The file as yesterday's job left it (untimed)."""
-    crm = CRM.sqlite(path, Settings(lifecycles=(CUSTOMER_LIFECYCLE,)))
+def build(path: Path | str, n: int, tenant: str = TENANT) -> None:
+    """The database as yesterday's job left it (untimed): a SQLite file or a server URL."""
+    crm = _open(path, tenant)
     people = list(population(n))
     crm.customers.import_many(Customer.register(cid, at=created) for cid, created, _ in people)
     purchases = (
@@ -92,20 +95,31 @@ def build(path: Path, n: int) -> None:
     )
     crm.interactions.import_many(purchases)
     crm.store.dispose()
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(path if isinstance(path, str) else f"sqlite:///{path}")
     with engine.begin() as conn:
         for start in range(0, n, 20_000):
             histories = [history_as_of(*person) for person in people[start : start + 20_000]]
             conn.execute(
-                insert(stage_histories), [rows.stage_history_row(TENANT, h, 1) for h in histories]
+                insert(stage_histories), [rows.stage_history_row(tenant, h, 1) for h in histories]
             )
-            changes = [row for h in histories for row in rows.stage_change_rows(TENANT, h)]
+            changes = [row for h in histories for row in rows.stage_change_rows(tenant, h)]
             conn.execute(insert(stage_changes), changes)
+    if engine.dialect.name == "postgresql":  # as autovacuum will have done by the next night
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
     engine.dispose()
 
 
-def run_crmkit(path: Path) -> tuple[float, int]:
-    crm = CRM.sqlite(path, Settings(lifecycles=(CUSTOMER_LIFECYCLE,)))
+def _open(where: Path | str, tenant: str = TENANT) -> CRM:
+    settings = Settings(tenant=tenant, lifecycles=(CUSTOMER_LIFECYCLE,))
+    if isinstance(where, str):
+        return CRM.from_url(where, settings)
+    return CRM.sqlite(where, settings)
+
+
+def run_crmkit(path: Path | str, tenant: str = TENANT) -> tuple[float, int]:
+    crm = _open(path, tenant)
     started = time.perf_counter()
     report = crm.lifecycle.reevaluate_all(as_of=AS_OF)
     elapsed = time.perf_counter() - started
@@ -170,6 +184,82 @@ def run_handwritten(path: Path) -> tuple[float, int]:
     return elapsed, len(found)
 
 
+def run_handwritten_pg(url: str, tenant: str) -> tuple[float, int]:
+    """The hand-written job on raw psycopg, for one tenant of the PostgreSQL database."""
+    import psycopg
+
+    as_of = (AS_OF - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    moves = MOVES.replace(":as_of", "%(as_of)s").replace(":tenant", "%(tenant)s")
+    moves = moves.replace(":model", "%(model)s")
+    with psycopg.connect(_libpq(url)) as conn:
+        started = time.perf_counter()
+        found = conn.execute(
+            f"SELECT subject_id, stage, target FROM ({moves}) m WHERE target IS NOT NULL",
+            {"as_of": as_of, "tenant": tenant, "model": MODEL},
+        ).fetchall()
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE crmkit_stage_histories SET stage = %s, entered_at_us = %s,"
+                " version = version + 1 WHERE tenant_id = %s AND model = %s"
+                " AND subject_kind = 'customer' AND subject_id = %s",
+                [(target, as_of, tenant, MODEL, subject) for subject, _, target in found],
+            )
+            cur.executemany(
+                "INSERT INTO crmkit_stage_changes (tenant_id, model, subject_kind, subject_id,"
+                " seq, from_stage, to_stage, at_us, reason, actor, rule) SELECT %s, %s,"
+                " 'customer', %s, max(seq) + 1, %s, %s, %s, NULL, 'job', NULL"
+                " FROM crmkit_stage_changes WHERE tenant_id = %s AND model = %s"
+                " AND subject_kind = 'customer' AND subject_id = %s",
+                [
+                    (tenant, MODEL, subject, stage, target, as_of, tenant, MODEL, subject)
+                    for subject, stage, target in found
+                ],
+            )
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    return elapsed, len(found)
+
+
+def _libpq(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def pg_stage_counts(url: str, tenant: str) -> Counter[str]:
+    import psycopg
+
+    with psycopg.connect(_libpq(url)) as conn:
+        found = conn.execute(
+            "SELECT stage, count(*) FROM crmkit_stage_histories WHERE tenant_id = %s"
+            " GROUP BY stage",
+            (tenant,),
+        ).fetchall()
+    return Counter(dict(found))
+
+
+def run_postgres(url: str, n: int) -> list[str]:
+    """The same job on PostgreSQL: crmkit and the baseline on two tenants of one database."""
+    from crmkit.testing.databases import drop_crmkit_tables
+
+    engine = create_engine(url)
+    drop_crmkit_tables(engine)
+    engine.dispose()
+    for tenant in ("crmkit", "handwritten"):
+        build(url, n, tenant)
+    crmkit_s, moved = run_crmkit(url, "crmkit")
+    baseline_s, their_moves = run_handwritten_pg(url, "handwritten")
+    if moved != their_moves or pg_stage_counts(url, "crmkit") != pg_stage_counts(
+        url, "handwritten"
+    ):
+        raise SystemExit(f"PostgreSQL: crmkit moved {moved}, the hand-written job {their_moves}")
+    return [
+        f"BENCH pg_reevaluate_s {crmkit_s:.2f} s",
+        f"BENCH pg_handwritten_s {baseline_s:.2f} s",
+        f"BENCH pg_reevaluate_per_s {n / crmkit_s:.0f} customers/s",
+        f"BENCH pg_reevaluate_vs_handwritten {crmkit_s / baseline_s:.2f} x",
+    ]
+
+
 def stage_counts(path: Path) -> Counter[str]:
     conn = sqlite3.connect(path)
     found = Counter(
@@ -195,11 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         baseline_s, their_moves = run_handwritten(theirs)
         if moved != their_moves or stage_counts(ours) != stage_counts(theirs):
             raise SystemExit(f"crmkit moved {moved}, the hand-written job {their_moves}")
+    postgres = os.environ.get("CRMKIT_BENCH_POSTGRES_URL")
+    pg_lines = run_postgres(postgres, n) if postgres else []
     print(f"BENCH moved {moved} customers")
     print(f"BENCH reevaluate_s {crmkit_s:.2f} s")
     print(f"BENCH handwritten_s {baseline_s:.2f} s")
     print(f"BENCH reevaluate_per_s {n / crmkit_s:.0f} customers/s")
     print(f"BENCH reevaluate_vs_handwritten {crmkit_s / baseline_s:.2f} x")
+    for line in pg_lines:
+        print(line)
     return 0
 
 
