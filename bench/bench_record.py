@@ -3,7 +3,9 @@ commit each) and ``record_many`` (one commit per batch) against raw ``sqlite3`` 
 same rows with the same commits, in the same run.
 
 Run ``python bench/bench_record.py`` (5,000 recordings), ``--rows N`` for another count,
-``--quick`` for a 200-recording smoke run. See ``bench/README.md`` for what is measured.
+``--quick`` for a 200-recording smoke run. With ``CRMKIT_BENCH_POSTGRES_URL`` set (a scratch
+database: crmkit's tables in it are dropped) the same recordings also run on PostgreSQL,
+against raw psycopg. See ``bench/README.md`` for what is measured.
 
 Workload, a realistic shop's CRM:
 
@@ -23,6 +25,7 @@ Workload, a realistic shop's CRM:
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import sys
@@ -30,6 +33,8 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import create_engine
 
 from crmkit import CRM, Channel, CustomerId, FixedClock, Interaction, InteractionId, Money, Settings
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE
@@ -72,19 +77,27 @@ def purchases_for(people: list[str], n: int) -> list[tuple[str, int, int]]:
     ]
 
 
-def shop(path: Path) -> tuple[CRM, FixedClock, list[str]]:
+def shop(path: Path | str) -> tuple[CRM, FixedClock, list[str]]:
     clock = FixedClock(T0)
     settings = Settings(
         clock=clock, lifecycles=(CUSTOMER_LIFECYCLE,), loyalty=PROGRAMME, segments=SEGMENTS
     )
-    crm = CRM.sqlite(path, settings)
+    if isinstance(path, str):
+        from crmkit.testing.databases import drop_crmkit_tables
+
+        engine = create_engine(path)
+        drop_crmkit_tables(engine)
+        engine.dispose()
+        crm = CRM.from_url(path, settings)
+    else:
+        crm = CRM.sqlite(path, settings)
     people = [crm.customers.register(given_name=f"C{n}").id for n in range(CUSTOMERS)]
     for segment in SEGMENTS:
         crm.segments.refresh(segment)
     return crm, clock, people
 
 
-def run_record(path: Path, n: int) -> float:
+def run_record(path: Path | str, n: int) -> float:
     crm, clock, people = shop(path)
     plan = purchases_for(people, n)
     started = time.perf_counter()
@@ -102,7 +115,7 @@ def run_record(path: Path, n: int) -> float:
     return elapsed
 
 
-def run_record_many(path: Path, n: int) -> float:
+def run_record_many(path: Path | str, n: int) -> float:
     crm, clock, people = shop(path)
     items = [
         Interaction(
@@ -147,6 +160,47 @@ def run_sqlite3(path: Path, n: int, per_commit: int) -> float:
     return elapsed
 
 
+def run_psycopg(url: str, n: int, per_commit: int) -> float:
+    """The baseline on PostgreSQL: the same rows, committed one by one or per batch."""
+    import psycopg
+
+    people = [f"c{k}" for k in range(CUSTOMERS)]
+    rows = [
+        (f"p{k}", who, minute * 60_000_000, euros * 100, minute * 60_000_000)
+        for k, (who, euros, minute) in enumerate(purchases_for(people, n))
+    ]
+    insert = (
+        "INSERT INTO bench_interactions VALUES ('default', %s, %s, %s, 'purchase', 'web',"
+        " 'inbound', %s, 'EUR', NULL, NULL, NULL, '{}', NULL, %s)"
+    )
+    with psycopg.connect("postgresql://" + url.split("://", 1)[1]) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_interactions")
+        for statement in BASELINE_TABLE.replace("interactions", "bench_interactions").split(";"):
+            if statement.strip():
+                conn.execute(statement.replace("INTEGER", "BIGINT"))
+        conn.commit()
+        started = time.perf_counter()
+        for start in range(0, n, per_commit):
+            with conn.cursor() as cur:
+                cur.executemany(insert, rows[start : start + per_commit])
+            conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_interactions")
+        conn.commit()
+    return elapsed
+
+
+def postgres_lines(url: str, n: int) -> list[str]:
+    one, many = run_record(url, n), run_record_many(url, n)
+    raw_one, raw_many = run_psycopg(url, n, 1), run_psycopg(url, n, BATCH)
+    return [
+        f"BENCH pg_record_interaction_per_s {n / one:.0f} interactions/s",
+        f"BENCH pg_record_many_per_s {n / many:.0f} interactions/s",
+        f"BENCH pg_record_interaction_vs_psycopg {one / raw_one:.2f} x",
+        f"BENCH pg_record_many_vs_psycopg {many / raw_many:.2f} x",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000, help="recordings")
@@ -158,12 +212,16 @@ def main(argv: list[str] | None = None) -> int:
         many = run_record_many(Path(scratch, "record_many.db"), n)
         raw_one = run_sqlite3(Path(scratch, "raw_one.db"), n, 1)
         raw_many = run_sqlite3(Path(scratch, "raw_many.db"), n, BATCH)
+    postgres = os.environ.get("CRMKIT_BENCH_POSTGRES_URL")
+    pg_lines = postgres_lines(postgres, n) if postgres else []
     print(f"BENCH record_interaction_per_s {n / one:.0f} interactions/s")
     print(f"BENCH record_many_per_s {n / many:.0f} interactions/s")
     print(f"BENCH sqlite3_commit_each_per_s {n / raw_one:.0f} interactions/s")
     print(f"BENCH sqlite3_commit_batch_per_s {n / raw_many:.0f} interactions/s")
     print(f"BENCH record_interaction_vs_sqlite3 {one / raw_one:.2f} x")
     print(f"BENCH record_many_vs_sqlite3 {many / raw_many:.2f} x")
+    for line in pg_lines:
+        print(line)
     return 0
 
 
