@@ -39,14 +39,14 @@ def facts_with(
     ``uow``."""
     link = customer.account
     account = None if link is None else uow.accounts.find(link.account_id)
-    histories = uow.stage_histories.for_subject(customer.id, subject_kind=SubjectKind.CUSTOMER)
+    positions = uow.stage_histories.positions(customer.id, subject_kind=SubjectKind.CUSTOMER)
     return Facts.of_customer(
         customer,
         interactions,
         as_of,
         account=account,
-        stages={history.model: history.current for history in histories},
-        stages_entered_at={history.model: history.entered_at for history in histories},
+        stages={model: stage for model, (stage, _) in positions.items()},
+        stages_entered_at={model: at for model, (_, at) in positions.items()},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Protocol
 
 from crmkit.domain import (
@@ -46,6 +47,13 @@ class StageHistoryRepository(Protocol):
         self, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
     ) -> list[StageHistory]:
         """Every history of one subject, one per model, ordered by model name."""
+        ...
+
+    def positions(
+        self, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> dict[str, tuple[str, datetime]]:
+        """Where one subject stands in each model it entered: model name -> (current stage,
+        when it was entered). What conditions look at, read without the changes."""
         ...
 
     def stream(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from crmkit.adapters._arguments import check_batch
@@ -74,6 +75,14 @@ class StageHistories:
             if h.subject_id == subject_id and h.subject_kind == subject_kind
         ]
         return [self._uow._handing_out(h) for h in sorted(mine, key=lambda h: h.model)]
+
+    def positions(
+        self, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> dict[str, tuple[str, datetime]]:
+        return {
+            h.model: (h.current, h.entered_at)
+            for h in self.for_subject(subject_id, subject_kind=subject_kind)
+        }
 
     def stream(
         self, model: str, *, stage: str | None = None, batch_size: int = 1000

@@ -183,6 +183,21 @@ class StageHistoryContract(ContractBase):
             ]
             assert tx.stage_histories.for_subject("c999") == []
 
+    def test_positions_say_where_a_subject_stands_in_each_model(self, uow: OpenFor) -> None:
+        funnel = _history("c001", "customer", "lapsed")
+        advocacy = _history("c001", "promoter", model=ADVOCACY)
+        with uow() as tx:
+            for history in (funnel, advocacy, _history("c001", "won", model=PIPELINE)):
+                tx.stage_histories.add(history)
+            tx.commit()
+        with uow(read_only=True) as tx:
+            assert tx.stage_histories.positions("c001") == {
+                advocacy.model: ("promoter", advocacy.entered_at),
+                funnel.model: ("lapsed", funnel.entered_at),
+            }
+            assert list(tx.stage_histories.positions("c001")) == sorted([ADVOCACY.name, "funnel"])
+            assert tx.stage_histories.positions("c999") == {}
+
     def test_streaming_stage_histories_orders_and_filters_by_stage(self, uow: OpenFor) -> None:
         made = {
             "c005": _history("c005", "customer"),

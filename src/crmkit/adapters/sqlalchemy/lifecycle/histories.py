@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exc, func, insert, select, update
@@ -17,7 +18,7 @@ from crmkit.adapters._arguments import check_batch
 from crmkit.adapters.sqlalchemy.lifecycle import rows as m
 from crmkit.adapters.sqlalchemy.lifecycle.tables import stage_changes, stage_histories
 from crmkit.adapters.sqlalchemy.lists import any_of, key_in
-from crmkit.adapters.sqlalchemy.rows import to_us
+from crmkit.adapters.sqlalchemy.rows import from_us, to_us
 from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import StageHistory, SubjectKind
 from crmkit.domain._arguments import instance_of
@@ -174,6 +175,19 @@ class SqlStageHistories:
         # Sorted here, not by ORDER BY model: that clause tempts planners into walking the
         # tenant's by-stage index (model first) instead of the subject's own index.
         return self._assemble(sorted(rows, key=lambda row: row["model"]))
+
+    def positions(
+        self, subject_id: str, *, subject_kind: SubjectKind = SubjectKind.CUSTOMER
+    ) -> dict[str, tuple[str, datetime]]:
+        kind = SubjectKind(subject_kind).value
+        found = self._s.connection.execute(
+            select(_H.model, _H.stage, _H.entered_at_us).where(
+                _H.tenant_id == self._tenant,
+                _H.subject_kind == kind,
+                _H.subject_id == subject_id,
+            )
+        )
+        return {model: (stage, from_us(at)) for model, stage, at in sorted(found)}
 
     def stream(
         self, model: str, *, stage: str | None = None, batch_size: int = 1000
