@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from crmkit.adapters.sqlalchemy.rows import EPOCH, from_us, hydrate, slot_setters, to_us
+from crmkit.adapters.sqlalchemy.rows import EPOCH, from_us, hydrate, to_us
 from crmkit.domain import (
     AccountId,
     AccountLink,
@@ -28,6 +28,7 @@ from crmkit.domain import (
     TraitValue,
     trait_type_of,
 )
+from crmkit.domain._filling import filling
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.customers.traits import canonical_decimal
 
@@ -132,18 +133,12 @@ def customer_values(tenant: str, customer: Customer, version: int) -> tuple[Any,
     )
 
 
-_C = slot_setters(Customer)
-_set_id, _set_created_at, _set_updated_at = _C["id"], _C["created_at"], _C["updated_at"]
-_set_given_name, _set_family_name = _C["given_name"], _C["family_name"]
-_set_email, _set_phone, _set_other_contacts = _C["email"], _C["phone"], _C["other_contacts"]
-_set_address, _set_locale, _set_tags = _C["address"], _C["locale"], _C["tags"]
-_set_traits, _set_consents = _C["traits"], _C["consents"]
-_set_external_ids, _set_account = _C["external_ids"], _C["account"]
-_set_version, _set_events = _C["version"], _C["_events"]
-_set_email_value = slot_setters(EmailAddress)["value"]
-_set_phone_e164 = slot_setters(PhoneNumber)["e164"]
-_set_phone_extension = slot_setters(PhoneNumber)["extension"]
+# Filling classes (`crmkit.domain._filling`): plain slot stores, then the real class.
+_CUSTOMER = filling(Customer)
+_EMAIL = filling(EmailAddress)
+_PHONE = filling(PhoneNumber)
 _NEW = object.__new__
+_AFTER_EPOCH = EPOCH.__add__
 _NO_TAGS: frozenset[str] = frozenset()
 _NO_ITEMS: FrozenMap[str, Any] = FrozenMap()  # immutable: one instance serves every customer
 
@@ -155,8 +150,8 @@ def customer_from_values(
     external_ids: Iterable[Mapping[Any, Any]] | None = None,
     consents: Iterable[Mapping[Any, Any]] | None = None,
 ) -> Customer:
-    """`customer_from_rows` for a row of `CUSTOMER_COLUMNS` values in that order (a tuple or
-    a SQLAlchemy ``Row``): the hot path of streaming and listing."""
+    """The customer of a row of `CUSTOMER_COLUMNS` values in that order (a tuple or a
+    SQLAlchemy ``Row``) and its children's rows: the hot path of streaming and listing."""
     (
         _tenant,
         customer_id,
@@ -178,30 +173,29 @@ def customer_from_values(
         account_id,
         account_role,
     ) = row
-    customer = _NEW(Customer)
-    _set_id(customer, customer_id)
-    created_at = EPOCH + timedelta(0, 0, created_us)
-    _set_created_at(customer, created_at)
-    _set_updated_at(
-        customer,
-        created_at if updated_us == created_us else EPOCH + timedelta(0, 0, updated_us),
+    customer = _NEW(_CUSTOMER)
+    customer.id = customer_id
+    customer.created_at = created_at = _AFTER_EPOCH(timedelta(0, 0, created_us))
+    customer.updated_at = (
+        created_at if updated_us == created_us else _AFTER_EPOCH(timedelta(0, 0, updated_us))
     )
-    _set_given_name(customer, given_name)
-    _set_family_name(customer, family_name)
+    customer.given_name = given_name
+    customer.family_name = family_name
     if email is not None:
-        email_address = _NEW(EmailAddress)
-        _set_email_value(email_address, email)
+        email_address = _NEW(_EMAIL)
+        email_address.value = email
+        email_address.__class__ = EmailAddress
         email = email_address
-    _set_email(customer, email)
+    customer.email = email
     if phone is not None:
-        phone_number = _NEW(PhoneNumber)
-        _set_phone_e164(phone_number, phone)
-        _set_phone_extension(phone_number, phone_extension)
+        phone_number = _NEW(_PHONE)
+        phone_number.e164 = phone
+        phone_number.extension = phone_extension
+        phone_number.__class__ = PhoneNumber
         phone = phone_number
-    _set_phone(customer, phone)
-    _set_other_contacts(customer, _contacts(other_contacts))
-    _set_address(
-        customer,
+    customer.phone = phone
+    customer.other_contacts = _contacts(other_contacts) if other_contacts else ()
+    customer.address = (
         None
         if not country
         else hydrate(
@@ -211,34 +205,32 @@ def customer_from_values(
             city=city,
             region=region,
             postal_code=postal_code,
-        ),
+        )
     )
-    _set_locale(customer, locale)
-    _set_tags(customer, frozenset(tags) if tags else _NO_TAGS)
-    _set_traits(
-        customer,
+    customer.locale = locale
+    customer.tags = frozenset(tags) if tags else _NO_TAGS
+    customer.traits = (
         FrozenMap(
             {t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"]) for t in traits}
         )
         if traits
-        else _NO_ITEMS,
+        else _NO_ITEMS
     )
-    _set_consents(customer, tuple(_consent(c) for c in consents) if consents else ())
-    _set_external_ids(
-        customer,
+    customer.consents = tuple(_consent(c) for c in consents) if consents else ()
+    customer.external_ids = (
         FrozenMap({e["source"]: e["external_id"] for e in external_ids})
         if external_ids
-        else _NO_ITEMS,
+        else _NO_ITEMS
     )
-    _set_account(
-        customer,
+    customer.account = (
         hydrate(AccountLink, account_id=AccountId(account_id), role=account_role)
         if account_id
-        else None,
+        else None
     )
-    _set_version(customer, version)
-    _set_events(customer, [])
-    return customer
+    customer.version = version
+    customer._events = []
+    customer.__class__ = Customer
+    return customer  # type: ignore[no-any-return]
 
 
 def _contacts_json(points: Sequence[ContactPoint]) -> str | None:
