@@ -19,7 +19,7 @@ from crmkit.adapters.sqlalchemy.customers.duplicates import (
     duplicate_of,
     refuse_duplicates,
 )
-from crmkit.adapters.sqlalchemy.customers.loading import CustomerLoader
+from crmkit.adapters.sqlalchemy.customers.loading import Children, CustomerLoader
 from crmkit.adapters.sqlalchemy.customers.rows import customer_row
 from crmkit.adapters.sqlalchemy.customers.search import matching_text, phone_is, search_text
 from crmkit.adapters.sqlalchemy.customers.tables import customers, external_ids, tags
@@ -40,6 +40,8 @@ from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, Vali
 from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 
 __all__ = ["SqlCustomers"]
+
+_NO_CHILDREN: Children = ({}, {}, {}, {})
 
 
 class SqlCustomers:
@@ -279,19 +281,26 @@ class SqlCustomers:
         more = len(found) > limit
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
+    def stream_page(
+        self, *, limit: int = 1000, cursor: str | None = None
+    ) -> tuple[Iterator[Customer], str | None]:
+        check_page(limit, cursor)
+        rows = self._loader.page(cursor, limit + 1)
+        more = len(rows) > limit
+        if more:
+            rows = rows[:limit]
+        children = self._loader.children(rows, contiguous=True) if rows else _NO_CHILDREN
+        return self._loader.build(rows, children), rows[-1][0] if more else None
+
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
         check_batch(batch_size)
-        c = customers.c
         last: str | None = None
         while True:
-            condition = c.tenant_id == self._tenant
-            if last is not None:
-                condition = and_(condition, c.id > last)
-            rows = self._loader.rows(condition, batch_size)
+            rows = self._loader.page(last, batch_size)
             yield from self._loader.assemble(rows, contiguous=True)
             if len(rows) < batch_size:
                 return
-            last = rows[-1][1]
+            last = rows[-1][0]
 
     def count(self) -> int:
         return int(
