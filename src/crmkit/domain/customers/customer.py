@@ -312,6 +312,8 @@ def _name_check(attribute: attrs.Attribute[Any]) -> Any:
 
     def check(value: Any) -> Any:
         if type(value) is str:  # the common name: `clean_name`, then `check_name`'s ASCII case
+            if value.isascii() and value.isalpha() and len(value) <= 200:
+                return value  # one word of letters: nothing to collapse, nothing to refuse
             value = " ".join(value.split())
             if value and len(value) <= 200 and value.isascii() and "\x00" not in value:
                 return value

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, bindparam, select
 
 from crmkit.adapters.sqlalchemy.customers import rows as mapped
 from crmkit.adapters.sqlalchemy.customers import tables as ct
@@ -23,6 +23,27 @@ COLUMNS = tuple(ct.customers.c[name] for name in mapped.CUSTOMER_COLUMNS)
 _PAGE = f"SELECT {', '.join(mapped.CUSTOMER_COLUMNS)} FROM {ct.customers.name} WHERE tenant_id = ?"
 _FIRST_PAGE = f"{_PAGE} ORDER BY id LIMIT ?"
 _NEXT_PAGE = f"{_PAGE} AND id > ? ORDER BY id LIMIT ?"
+
+#: The child tables, each with the column that orders one customer's rows.
+_CHILDREN = (
+    (ct.tags, ct.tags.c.tag),
+    (ct.traits, ct.traits.c.name),
+    (ct.external_ids, ct.external_ids.c.source),
+    (ct.consents, ct.consents.c.seq),
+)
+#: Whether each child table holds a row of a customer from ``first`` to ``last``.
+_RANGE_PROBE = select(
+    *(
+        select(table.c.customer_id)
+        .where(
+            table.c.tenant_id == bindparam("tenant"),
+            table.c.customer_id >= bindparam("first"),
+            table.c.customer_id <= bindparam("last"),
+        )
+        .exists()
+        for table, _ in _CHILDREN
+    )
+)
 
 #: Child rows by customer id: tags, traits, external ids, consents.
 Children = tuple[
@@ -85,21 +106,21 @@ class CustomerLoader:
     def children(self, rows: Sequence[Sequence[Any]], contiguous: bool) -> Children:
         """The child rows of the customers of ``rows`` (tags, traits, external ids, consents),
         each by customer id; empty mappings if none of them has any."""
-        ids = [r[0] for r in rows]
-        tables = (
-            (ct.tags, ct.tags.c.tag),
-            (ct.traits, ct.traits.c.name),
-            (ct.external_ids, ct.external_ids.c.source),
-            (ct.consents, ct.consents.c.seq),
-        )
+        # A contiguous batch needs only its first and last id (one range per child table).
+        ids = [rows[0][0], rows[-1][0]] if contiguous else [r[0] for r in rows]
         # One query says which child tables hold rows of the batch (often none does), so
-        # only those are read.
-        held = self._s.connection.execute(
-            select(*(self._owned(table, ids, contiguous).exists() for table, _ in tables))
-        ).one()
+        # only those are read; for a range it is one statement, built once (cached).
+        if contiguous:
+            held = self._s.connection.execute(
+                _RANGE_PROBE, {"tenant": self._tenant, "first": ids[0], "last": ids[-1]}
+            ).one()
+        else:
+            held = self._s.connection.execute(
+                select(*(self._owned(table, ids, False).exists() for table, _ in _CHILDREN))
+            ).one()
         return tuple(  # type: ignore[return-value]
             self._children(table, ids, order, contiguous) if has else {}
-            for (table, order), has in zip(tables, held, strict=True)
+            for (table, order), has in zip(_CHILDREN, held, strict=True)
         )
 
     @staticmethod

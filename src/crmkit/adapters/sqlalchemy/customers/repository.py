@@ -25,6 +25,7 @@ from crmkit.adapters.sqlalchemy.customers.search import matching_text, phone_is,
 from crmkit.adapters.sqlalchemy.customers.tables import customers, external_ids, tags
 from crmkit.adapters.sqlalchemy.customers.writing import insert_customers, replace_children
 from crmkit.adapters.sqlalchemy.lists import key_in
+from crmkit.adapters.sqlalchemy.rows import slot_setters
 from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment, count_query
 from crmkit.adapters.sqlalchemy.session import Session, offender, survives_refusals
 from crmkit.domain import (
@@ -42,6 +43,7 @@ from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 __all__ = ["SqlCustomers"]
 
 _NO_CHILDREN: Children = ({}, {}, {}, {})
+_set_version = slot_setters(Customer)["version"]
 
 
 class SqlCustomers:
@@ -109,7 +111,7 @@ class SqlCustomers:
         if batch:
             self._insert_or_explain(batch)
         for customer in batch:
-            customer.version = 1
+            _set_version(customer, 1)  # a valid version: no need for attrs' setattr checks
         return ImportResult(len(batch), tuple(skipped))
 
     def _insert_or_explain(self, batch: builtins.list[Customer]) -> None:
