@@ -129,7 +129,7 @@ class CustomerLoader:
         database work: the unit of work may have ended)."""
         tags, traits, external_ids, consents = children
         if not (tags or traits or external_ids or consents):
-            return map(mapped.customer_from_values, rows)  # one step per row, in C
+            return map(mapped.customer_from_row, rows)  # one step per row, in C
         return (
             mapped.customer_from_values(
                 row,

@@ -36,6 +36,7 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "STORED_COLUMNS",
     "consent_rows",
+    "customer_from_row",
     "customer_from_values",
     "customer_row",
     "customer_values",
@@ -140,12 +141,14 @@ def customer_values(tenant: str, customer: Customer, version: int) -> tuple[Any,
     )
 
 
-# A customer is filled (`crmkit.domain._filling`: plain slot stores, then the real class);
-# its email and phone, of one or two fields, through their slot setters (cheaper for so few).
+# A customer, its email and its phone are filled (`crmkit.domain._filling`: plain slot
+# stores, then the real class).
 _CUSTOMER = filling(Customer)
-_set_email_value = slot_setters(EmailAddress)["value"]
-_set_phone_e164 = slot_setters(PhoneNumber)["e164"]
-_set_phone_extension = slot_setters(PhoneNumber)["extension"]
+_EMAIL = filling(EmailAddress)
+_PHONE = filling(PhoneNumber)
+_C = slot_setters(Customer)  # for the children, set after the customer is whole
+_set_tags, _set_traits = _C["tags"], _C["traits"]
+_set_consents, _set_external_ids = _C["consents"], _C["external_ids"]
 _NEW = object.__new__
 _NO_TAGS: frozenset[str] = frozenset()
 _NO_ITEMS: FrozenMap[str, Any] = FrozenMap()  # immutable: one instance serves every customer
@@ -159,7 +162,32 @@ def customer_from_values(
     consents: Iterable[Mapping[Any, Any]] | None = None,
 ) -> Customer:
     """The customer of a row of `CUSTOMER_COLUMNS` values in that order (a tuple or a
-    SQLAlchemy ``Row``) and its children's rows: the hot path of streaming and listing."""
+    SQLAlchemy ``Row``) and its children's rows."""
+    customer = customer_from_row(row)
+    if tags:
+        _set_tags(customer, frozenset(tags))
+    if traits:
+        _set_traits(
+            customer,
+            FrozenMap(
+                {
+                    t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"])
+                    for t in traits
+                }
+            ),
+        )
+    if consents:
+        _set_consents(customer, tuple(_consent(c) for c in consents))
+    if external_ids:
+        _set_external_ids(
+            customer, FrozenMap({e["source"]: e["external_id"] for e in external_ids})
+        )
+    return customer
+
+
+def customer_from_row(row: Sequence[Any]) -> Customer:
+    """The customer of a row of `CUSTOMER_COLUMNS` values, without tags, traits, consents or
+    external ids: the hot path of streaming and listing."""
     (
         customer_id,
         version,
@@ -189,14 +217,16 @@ def customer_from_values(
     customer.given_name = given_name
     customer.family_name = family_name
     if email is not None:
-        email_address = _NEW(EmailAddress)
-        _set_email_value(email_address, email)
+        email_address = _NEW(_EMAIL)
+        email_address.value = email
+        email_address.__class__ = EmailAddress
         email = email_address
     customer.email = email
     if phone is not None:
-        phone_number = _NEW(PhoneNumber)
-        _set_phone_e164(phone_number, phone)
-        _set_phone_extension(phone_number, phone_extension)
+        phone_number = _NEW(_PHONE)
+        phone_number.e164 = phone
+        phone_number.extension = phone_extension
+        phone_number.__class__ = PhoneNumber
         phone = phone_number
     customer.phone = phone
     customer.other_contacts = _contacts(other_contacts) if other_contacts else ()
@@ -213,20 +243,9 @@ def customer_from_values(
         )
     )
     customer.locale = locale
-    customer.tags = frozenset(tags) if tags else _NO_TAGS
-    customer.traits = (
-        FrozenMap(
-            {t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"]) for t in traits}
-        )
-        if traits
-        else _NO_ITEMS
-    )
-    customer.consents = tuple(_consent(c) for c in consents) if consents else ()
-    customer.external_ids = (
-        FrozenMap({e["source"]: e["external_id"] for e in external_ids})
-        if external_ids
-        else _NO_ITEMS
-    )
+    customer.tags = _NO_TAGS
+    customer.traits = customer.external_ids = _NO_ITEMS
+    customer.consents = ()
     customer.account = (
         hydrate(AccountLink, account_id=AccountId(account_id), role=account_role)
         if account_id
