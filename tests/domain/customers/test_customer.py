@@ -434,6 +434,17 @@ class TestRegisterFastPath:
         customer.given_name = "  Grace "
         assert customer.given_name == "Grace"
 
+    def test_the_registration_event_comes_first_and_is_handed_over_once(self) -> None:
+        """Left pending by the fast path, `CustomerRegistered` is built when first needed:
+        before a later change's event, the same on every look, gone once pulled."""
+        customer = Customer.register(CustomerId("c1"), at=T0, given_name="Ada")
+        customer.update_profile(at=LATER, family_name="Lovelace")
+        registered = CustomerRegistered(T0, customer_id=CustomerId("c1"))
+        assert customer.peek_events()[0] == registered
+        assert customer.peek_events() == tuple(customer.pull_events())
+        assert [type(e) for e in _ordinary_events()] == [CustomerRegistered, CustomerProfileChanged]
+        assert customer.pull_events() == []
+
     def test_traits_consents_or_a_schema_take_the_ordinary_way(self) -> None:
         """Trait checks run whenever there are traits or a schema."""
         schema = TraitSchema({"plan": TraitDefinition("string", required=True)})
@@ -441,3 +452,10 @@ class TestRegisterFastPath:
             Customer.register(CustomerId("c1"), at=T0, schema=schema)
         assert caught.value.paths == ("traits.plan",)
         assert ada(traits={"plan": "pro"}).traits == {"plan": "pro"}
+
+
+def _ordinary_events() -> list[object]:
+    customer = _ordinary_register(CustomerId("c1"), at=T0, given_name="Ada")
+    assert isinstance(customer, Customer)
+    customer.update_profile(at=LATER, family_name="Lovelace")
+    return list(customer.pull_events())
