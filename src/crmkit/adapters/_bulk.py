@@ -11,6 +11,7 @@ that differ (never their values) or saying that none does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Protocol, TypeVar
 
 from crmkit.adapters._arguments import check_batch
@@ -81,12 +82,8 @@ def is_replayed_interaction(
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter)."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    """``items`` in lists of ``size`` (the last one shorter), each taken in one C-level
+    step (``islice``); an item is read only when its batch is being filled."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
         yield batch

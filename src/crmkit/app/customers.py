@@ -224,11 +224,11 @@ class CustomerService:
         page_limit(batch_size, "batch_size")
         cursor: str | None = None
         while True:
-            page = self.list(limit=batch_size, cursor=cursor)
-            yield from page.items
-            if page.next_cursor is None:
+            with self._context.reading() as uow:
+                customers, cursor = uow.customers.stream_page(limit=batch_size, cursor=cursor)
+            yield from customers  # built as consumed, after the page's transaction ended
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     def count(
         self,

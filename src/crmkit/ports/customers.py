@@ -89,6 +89,15 @@ class CustomerRepository(Protocol):
         """Every customer in id order, fetched in batches so memory stays bounded."""
         ...
 
+    def stream_page(
+        self, *, limit: int = 1000, cursor: str | None = None
+    ) -> tuple[Iterator[Customer], str | None]:
+        """One page of `list` (no filter): its customers and the next page's cursor (``None``
+        on the last). The page is read before this returns, so the unit of work may end
+        before the customers are consumed; they are built one at a time as the iterator
+        is consumed, so a caller that drops each never holds a page of them at once."""
+        ...
+
     def count(self) -> int:
         """How many customers the tenant has."""
         ...

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given
@@ -23,10 +25,21 @@ from crmkit import (
     TraitDefinition,
     TraitSchema,
 )
-from crmkit.domain import normalize_tags
+from crmkit.domain import PROFILE_FIELDS, normalize_tags
+from crmkit.domain.customers import customer as customer_module
 from crmkit.errors import ValidationError
 from crmkit.events import ConsentChanged, CustomerProfileChanged, CustomerRegistered
-from crmkit.testing.strategies import emails, postal_addresses
+from crmkit.testing.strategies import (
+    account_links,
+    contact_points,
+    customer_ids,
+    customers,
+    emails,
+    ids,
+    phone_numbers,
+    postal_addresses,
+    utc_datetimes,
+)
 from tests.strategies import T0
 
 LATER = T0 + timedelta(days=1)
@@ -337,3 +350,112 @@ class TestEvents:
         first, second = ada(), ada()
         second.pull_events()
         assert first == second
+
+
+def _profile_values() -> dict[str, st.SearchStrategy[object]]:
+    """Each profile field: valid values (of every shape), and values it refuses."""
+    junk = st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2)
+    names = st.text(max_size=210) | st.sampled_from(["Ada", " Ada  Lovelace ", "é", "x" * 201])
+    return {
+        "given_name": names | junk,
+        "family_name": names | junk,
+        "email": emails() | junk,
+        "phone": phone_numbers() | junk,
+        "other_contacts": st.lists(contact_points(), max_size=2) | junk,
+        "address": postal_addresses() | junk,
+        "locale": st.sampled_from(["en", "de-DE", "EN_gb", "!"]) | junk,
+        "tags": st.frozensets(st.sampled_from(["vip", " B2B ", "", "x" * 101]), max_size=2) | junk,
+        "external_ids": st.dictionaries(st.sampled_from(["shop", "Bad"]), ids(), max_size=2) | junk,
+        "account": account_links() | junk,
+    }
+
+
+def _ordinary_register(*args: Any, **kwargs: Any) -> Customer | Exception:
+    with patch.object(customer_module, "_registered", lambda *_: None):
+        return _register(*args, **kwargs)
+
+
+def _register(*args: Any, **kwargs: Any) -> Customer | Exception:
+    try:
+        return Customer.register(*args, **kwargs)
+    except Exception as error:  # compared below: the same refusal either way
+        return error
+
+
+class TestRegisterFastPath:
+    """The common registration (no traits, schema or consents) skips attrs' generic
+    ``__init__``; it must make exactly the customer, events and errors the ordinary way does."""
+
+    @given(
+        customer_id=customer_ids() | st.text(max_size=70) | st.none(),
+        at=utc_datetimes()
+        | st.datetimes(timezones=st.just(timezone(timedelta(hours=2))))
+        | st.datetimes(),
+        profile=st.fixed_dictionaries({}, optional=_profile_values()),
+    )
+    def test_it_makes_what_the_ordinary_way_makes(
+        self, customer_id: object, at: datetime, profile: dict[str, object]
+    ) -> None:
+        """Same fields (same values of the same types), same events, or the same refusal."""
+        fast = _register(customer_id, at=at, **profile)
+        ordinary = _ordinary_register(customer_id, at=at, **profile)
+        if isinstance(ordinary, Exception):
+            assert type(fast) is type(ordinary)
+            assert str(fast) == str(ordinary)
+            if isinstance(ordinary, ValidationError):
+                assert fast.errors == ordinary.errors  # type: ignore[union-attr]
+            return
+        assert isinstance(fast, Customer)
+        assert type(fast) is Customer
+        assert fast.same_content(ordinary)
+        assert fast.version == ordinary.version == 0
+        assert fast.peek_events() == ordinary.peek_events()
+        assert [type(e) for e in fast.peek_events()] == [CustomerRegistered]
+
+    @given(customer=customers())
+    def test_a_valid_profile_registers_alike(self, customer: Customer) -> None:
+        """Every profile field given, valid, as stored customers hold them."""
+        profile = {name: getattr(customer, name) for name in PROFILE_FIELDS}
+        fast = Customer.register(customer.id, at=customer.created_at, **profile)
+        ordinary = _ordinary_register(customer.id, at=customer.created_at, **profile)
+        assert isinstance(ordinary, Customer)
+        assert fast.same_content(ordinary)
+        assert fast.peek_events() == ordinary.peek_events()
+
+    def test_it_is_taken_by_a_plain_registration(self) -> None:
+        """A registration with only profile fields goes the fast way (and the result is an
+        ordinary, mutable, validated customer)."""
+        with patch.object(customer_module, "validate_traits", side_effect=AssertionError):
+            customer = Customer.register(CustomerId("c1"), at=T0, given_name="Ada")
+        assert type(customer) is Customer
+        assert customer.given_name == "Ada"
+        with pytest.raises(ValidationError):
+            customer.given_name = 5  # type: ignore[assignment]
+        customer.given_name = "  Grace "
+        assert customer.given_name == "Grace"
+
+    def test_the_registration_event_comes_first_and_is_handed_over_once(self) -> None:
+        """Left pending by the fast path, `CustomerRegistered` is built when first needed:
+        before a later change's event, the same on every look, gone once pulled."""
+        customer = Customer.register(CustomerId("c1"), at=T0, given_name="Ada")
+        customer.update_profile(at=LATER, family_name="Lovelace")
+        registered = CustomerRegistered(T0, customer_id=CustomerId("c1"))
+        assert customer.peek_events()[0] == registered
+        assert customer.peek_events() == tuple(customer.pull_events())
+        assert [type(e) for e in _ordinary_events()] == [CustomerRegistered, CustomerProfileChanged]
+        assert customer.pull_events() == []
+
+    def test_traits_consents_or_a_schema_take_the_ordinary_way(self) -> None:
+        """Trait checks run whenever there are traits or a schema."""
+        schema = TraitSchema({"plan": TraitDefinition("string", required=True)})
+        with pytest.raises(ValidationError) as caught:
+            Customer.register(CustomerId("c1"), at=T0, schema=schema)
+        assert caught.value.paths == ("traits.plan",)
+        assert ada(traits={"plan": "pro"}).traits == {"plan": "pro"}
+
+
+def _ordinary_events() -> list[object]:
+    customer = _ordinary_register(CustomerId("c1"), at=T0, given_name="Ada")
+    assert isinstance(customer, Customer)
+    customer.update_profile(at=LATER, family_name="Lovelace")
+    return list(customer.pull_events())

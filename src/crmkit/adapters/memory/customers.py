@@ -183,6 +183,12 @@ class Customers:
         page = keyset_page(chosen, limit, cursor)
         return Page(tuple(self._uow._handing_out(c) for c in page.items), page.next_cursor)
 
+    def stream_page(
+        self, *, limit: int = 1000, cursor: str | None = None
+    ) -> tuple[Iterator[Customer], str | None]:
+        page = self.list(limit=limit, cursor=cursor)
+        return iter(page.items), page.next_cursor
+
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
         check_batch(batch_size)
         for customer in sorted(self._uow._all_customers(), key=lambda c: c.id):

@@ -7,19 +7,35 @@ The ``version`` counts committed saves; repositories use it for optimistic concu
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
 
-from crmkit._reprs import key_text
 from crmkit.domain._checks import to_utc, utc, version_number
+from crmkit.domain._filling import filling
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain._same import differing_fields, same_value
 from crmkit.domain.accounts.account import AccountLink
+from crmkit.domain.customers._fields import (
+    MAX_CONSENTS,
+    MAX_EXTERNAL_IDS,
+    MAX_OTHER_CONTACTS,
+    MAX_TAGS,
+    check_consents,
+    check_contacts,
+    check_name,
+    clean_name,
+    convert_consents,
+    convert_contacts,
+    convert_external_ids,
+    convert_locale,
+    convert_traits,
+    normalize_tag,
+    normalize_tags,
+    typed,
+)
 from crmkit.domain.customers.consent import ConsentRecord, deciding_consent, may_contact
 from crmkit.domain.customers.traits import TraitSchema, TraitValue, validate_traits
 from crmkit.domain.events import (
@@ -34,10 +50,8 @@ from crmkit.domain.values.contact import (
     EmailAddress,
     PhoneNumber,
     PostalAddress,
-    normalize_locale,
 )
 from crmkit.domain.values.ids import CustomerId, check_id
-from crmkit.domain.values.texts import ensure_text
 from crmkit.errors import ValidationError
 
 __all__ = [
@@ -51,15 +65,6 @@ __all__ = [
     "normalize_tag",
     "normalize_tags",
 ]
-
-_EXTERNAL = re.compile(r"[a-z][a-z0-9_]{0,63}")
-MAX_TAGS = 100
-#: The most further contact points (``other_contacts``) a customer may have.
-MAX_OTHER_CONTACTS = 20
-#: The most consent records a customer's history may hold.
-MAX_CONSENTS = 1000
-#: The most host systems (``external_ids``) a customer may be known to.
-MAX_EXTERNAL_IDS = 20
 
 
 class _Unchanged:
@@ -83,108 +88,7 @@ PROFILE_FIELDS = (
     "external_ids",
     "account",
 )
-
-
-def normalize_tag(value: Any, path: str = "tag") -> str:
-    """One tag in its stored form: trimmed, whitespace-collapsed, NFC, lower-case text of
-    1-100 characters (``" VIP  Gold"`` is ``"vip gold"``); anything else raises
-    `ValidationError`. Rules and lookups by tag put theirs in this form too."""
-    if not isinstance(value, str):
-        raise ValidationError.single(path, value, "a tag must be text")
-    tag = unicodedata.normalize("NFC", " ".join(ensure_text(value, path).split()).lower())
-    if not 0 < len(tag) <= 100:
-        raise ValidationError.single(path, value, "a tag must be 1-100 characters")
-    return tag
-
-
-def normalize_tags(value: Any, path: str = "tags") -> frozenset[str]:
-    """Tags are trimmed, whitespace-collapsed, NFC, lower-case text of 1-100 characters."""
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError.single(path, value, "must be a collection of text tags")
-    tags = {normalize_tag(item, path) for item in value}
-    if len(tags) > MAX_TAGS:
-        raise ValidationError.single(path, len(tags), f"at most {MAX_TAGS} tags")
-    return frozenset(tags)
-
-
-def _name(value: Any) -> Any:
-    if isinstance(value, str):
-        value = " ".join(value.split())
-        return value or None
-    return value
-
-
-def _check_name(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, str) or len(value) > 200):
-        raise ValidationError.single(attribute.name, value, "must be text (200 chars max) or None")
-    if value is not None:
-        ensure_text(value, attribute.name)
-
-
-def _typed(kind: type | tuple[type, ...], label: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not isinstance(value, kind):
-            raise ValidationError.single(attribute.name, value, f"must be {label} or None")
-
-    return check
-
-
-def _locale(value: Any) -> str | None:
-    return None if value is None else normalize_locale(value)
-
-
-def _contacts(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _check_contacts(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple):
-        raise ValidationError.single("other_contacts", value, "must be a sequence")
-    if len(value) > MAX_OTHER_CONTACTS:
-        raise ValidationError.single(
-            "other_contacts", len(value), f"at most {MAX_OTHER_CONTACTS} contact points"
-        )
-    for i, item in enumerate(value):
-        if not isinstance(item, ContactPoint):
-            raise ValidationError.single(f"other_contacts[{i}]", item, "must be a ContactPoint")
-
-
-def _external_ids(value: Any) -> FrozenMap[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValidationError.single("external_ids", value, "must map a source to an id")
-    if len(value) > MAX_EXTERNAL_IDS:
-        raise ValidationError.single(
-            "external_ids", len(value), f"at most {MAX_EXTERNAL_IDS} external ids"
-        )
-    for source, ref in value.items():
-        if not isinstance(source, str) or not _EXTERNAL.fullmatch(source):
-            raise ValidationError.single(
-                f"external_ids.{key_text(source)}", source, "a source must be a lower-case slug"
-            )
-        if not isinstance(ref, str) or not 0 < len(ref) <= 200:
-            raise ValidationError.single(f"external_ids.{source}", ref, "must be 1-200 characters")
-        ensure_text(ref, f"external_ids.{source}")
-    return value if isinstance(value, FrozenMap) else FrozenMap(value)
-
-
-def _traits(value: Any) -> FrozenMap[str, TraitValue]:
-    if isinstance(value, FrozenMap):
-        return value
-    return FrozenMap(validate_traits(value, None))
-
-
-def _consents(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _check_consents(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple):
-        raise ValidationError.single("consents", value, "must be a sequence")
-    if len(value) > MAX_CONSENTS:
-        raise ValidationError.single("consents", len(value), f"at most {MAX_CONSENTS} records")
-    for i, item in enumerate(value):
-        if not isinstance(item, ConsentRecord):
-            raise ValidationError.single(f"consents[{i}]", item, "must be a ConsentRecord")
+_PROFILE = frozenset(PROFILE_FIELDS)
 
 
 @attrs.define(eq=True)
@@ -199,32 +103,33 @@ class Customer:
     id: CustomerId = attrs.field(validator=lambda i, a, v: check_id("id", v))
     created_at: datetime = attrs.field(converter=to_utc, validator=utc)
     updated_at: datetime = attrs.field(converter=to_utc, validator=utc)
-    given_name: str | None = attrs.field(default=None, converter=_name, validator=_check_name)
-    family_name: str | None = attrs.field(default=None, converter=_name, validator=_check_name)
+    given_name: str | None = attrs.field(default=None, converter=clean_name, validator=check_name)
+    family_name: str | None = attrs.field(default=None, converter=clean_name, validator=check_name)
     email: EmailAddress | None = attrs.field(
-        default=None, validator=_typed(EmailAddress, "an EmailAddress")
+        default=None, validator=typed(EmailAddress, "an EmailAddress")
     )
     phone: PhoneNumber | None = attrs.field(
-        default=None, validator=_typed(PhoneNumber, "a PhoneNumber")
+        default=None, validator=typed(PhoneNumber, "a PhoneNumber")
     )
     other_contacts: tuple[ContactPoint, ...] = attrs.field(
-        default=(), converter=_contacts, validator=_check_contacts
+        default=(), converter=convert_contacts, validator=check_contacts
     )
     address: PostalAddress | None = attrs.field(
-        default=None, validator=_typed(PostalAddress, "a PostalAddress")
+        default=None, validator=typed(PostalAddress, "a PostalAddress")
     )
-    locale: str | None = attrs.field(default=None, converter=_locale)
+    locale: str | None = attrs.field(default=None, converter=convert_locale)
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=normalize_tags)
-    traits: Mapping[str, TraitValue] = attrs.field(factory=FrozenMap, converter=_traits)
+    traits: Mapping[str, TraitValue] = attrs.field(factory=FrozenMap, converter=convert_traits)
     consents: tuple[ConsentRecord, ...] = attrs.field(
-        default=(), converter=_consents, validator=_check_consents
+        default=(), converter=convert_consents, validator=check_consents
     )
-    external_ids: Mapping[str, str] = attrs.field(factory=FrozenMap, converter=_external_ids)
+    external_ids: Mapping[str, str] = attrs.field(factory=FrozenMap, converter=convert_external_ids)
     account: AccountLink | None = attrs.field(
-        default=None, validator=_typed(AccountLink, "an AccountLink")
+        default=None, validator=typed(AccountLink, "an AccountLink")
     )
     version: int = attrs.field(default=0, validator=version_number)
-    _events: list[DomainEvent] = attrs.field(factory=list, init=False, repr=False, eq=False)
+    # A list, or a registration's pending event (see `_registered` and `_collected`).
+    _events: Any = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @classmethod
     def register(
@@ -242,6 +147,10 @@ class Customer:
         ``profile`` takes any of `PROFILE_FIELDS`.
         """
         _refuse_unknown(profile)
+        if cls is Customer and not traits and schema is None and consents == ():
+            registered = _registered(customer_id, at, profile)
+            if registered is not None:
+                return registered
         checked = validate_traits(traits or {}, schema)
         customer = cls(
             id=customer_id,
@@ -335,23 +244,31 @@ class Customer:
 
     def pull_events(self) -> list[DomainEvent]:
         """Hand over the events collected since the last call, and forget them."""
-        events, self._events = self._events, []
+        events, self._events = self._collected(), []
         return events
 
     def peek_events(self) -> tuple[DomainEvent, ...]:
         """The events collected so far, without taking them."""
-        return tuple(self._events)
+        return tuple(self._collected())
+
+    def _collected(self) -> list[DomainEvent]:
+        """The collected events, the registration's built now if it was left pending."""
+        if type(self._events) is tuple:  # `_registered`: (at, customer_id), still to build
+            at, customer_id = self._events
+            self._events = [_registration(at, customer_id)]
+        events: list[DomainEvent] = self._events
+        return events
 
     def _changed(self, fields: tuple[str, ...], at: datetime) -> tuple[str, ...]:
         if fields:
             self.updated_at = at
-            self._events.append(
+            self._collected().append(
                 CustomerProfileChanged(self.updated_at, customer_id=self.id, fields=fields)
             )
         return fields
 
     def _consent_event(self, record: ConsentRecord, at: datetime) -> None:
-        self._events.append(
+        self._collected().append(
             ConsentChanged(
                 at,
                 customer_id=self.id,
@@ -363,7 +280,9 @@ class Customer:
 
 
 def _refuse_unknown(fields: Mapping[str, Any]) -> None:
-    unknown = sorted(set(fields) - set(PROFILE_FIELDS))
+    if fields.keys() <= _PROFILE:
+        return
+    unknown = sorted(set(fields) - _PROFILE)
     if unknown:
         raise ValidationError.single(
             unknown[0], fields[unknown[0]], "is not a customer profile field"
@@ -372,3 +291,100 @@ def _refuse_unknown(fields: Mapping[str, Any]) -> None:
 
 #: The fields that make a customer's data: all but its version (and the collected events).
 _CONTENT_FIELDS = tuple(f.name for f in attrs.fields(Customer) if f.eq and f.name != "version")
+
+
+# Registration's fast path: the common registration (a `Customer`, a UTC instant, no traits,
+# schema or consents) built without attrs' generic ``__init__``. The fields left out take their
+# defaults, converted and checked once here (each is immutable, so every customer shares it);
+# each field given runs the same converter and validator as ``__init__`` does. Anything
+# unusual, and any refusal, goes the ordinary way, so the errors are exactly the ordinary ones.
+
+_NEW = object.__new__
+
+
+def _field_check(attribute: attrs.Attribute[Any]) -> Any:
+    convert: Any = attribute.converter  # Customer's converters are plain one-argument functions
+    validate = attribute.validator
+
+    def check(value: Any) -> Any:
+        if convert is not None:
+            value = convert(value)
+        if validate is not None:
+            validate(None, attribute, value)
+        return value
+
+    return check
+
+
+def _name_check(attribute: attrs.Attribute[Any]) -> Any:
+    generic = _field_check(attribute)
+
+    def check(value: Any) -> Any:
+        if type(value) is str:  # the common name: `clean_name`, then `check_name`'s ASCII case
+            if value.isascii() and value.isalpha() and len(value) <= 200:
+                return value  # one word of letters: nothing to collapse, nothing to refuse
+            value = " ".join(value.split())
+            if value and len(value) <= 200 and value.isascii() and "\x00" not in value:
+                return value
+        return generic(value)
+
+    return check
+
+
+def _type_check(attribute: attrs.Attribute[Any], kind: type) -> Any:
+    generic = _field_check(attribute)
+
+    def check(value: Any) -> Any:
+        return value if value is None or type(value) is kind else generic(value)
+
+    return check
+
+
+_ATTRIBUTES = attrs.fields_dict(Customer)
+_CHECKS = {name: _field_check(_ATTRIBUTES[name]) for name in PROFILE_FIELDS}
+_CHECKS.update(
+    given_name=_name_check(_ATTRIBUTES["given_name"]),
+    family_name=_name_check(_ATTRIBUTES["family_name"]),
+    email=_type_check(_ATTRIBUTES["email"], EmailAddress),
+    phone=_type_check(_ATTRIBUTES["phone"], PhoneNumber),
+)
+_NO_TAGS: frozenset[str] = frozenset()
+_NO_ITEMS: FrozenMap[str, Any] = FrozenMap()
+_CUSTOMER = filling(Customer)
+_REGISTERED = filling(CustomerRegistered)
+
+
+def _registration(at: datetime, customer_id: str) -> CustomerRegistered:
+    """`CustomerRegistered` of checked values, filled like the customer."""
+    event = _NEW(_REGISTERED)
+    event.at = at
+    event.customer_id = customer_id
+    event.__class__ = CustomerRegistered
+    return event  # type: ignore[no-any-return]
+
+
+def _registered(customer_id: Any, at: Any, profile: Mapping[str, Any]) -> Customer | None:
+    """The customer `Customer.register` makes of these, or ``None``: take the ordinary way."""
+    if type(at) is not datetime or at.tzinfo is not UTC:
+        return None
+    customer = _NEW(_CUSTOMER)
+    customer.id = customer_id
+    customer.created_at = customer.updated_at = at
+    customer.given_name = customer.family_name = customer.email = customer.phone = None
+    customer.other_contacts = customer.consents = ()
+    customer.address = customer.locale = customer.account = None
+    customer.tags = _NO_TAGS
+    customer.traits = customer.external_ids = _NO_ITEMS
+    customer.version = 0
+    # Its `CustomerRegistered` is left pending as a tuple of two values (`_collected` builds
+    # it): a bulk import holds thousands of new customers at once, and two objects fewer
+    # each for the garbage collector to walk shortened imports measurably.
+    customer._events = (at, customer_id)
+    try:
+        check_id("id", customer_id)
+        for name, value in profile.items():
+            setattr(customer, name, _CHECKS[name](value))
+    except ValidationError:
+        return None  # the half-filled instance is dropped
+    customer.__class__ = Customer
+    return customer  # type: ignore[no-any-return]

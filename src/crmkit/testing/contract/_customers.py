@@ -1,5 +1,5 @@
 """The contract of the `CustomerRepository` (``uow.customers``): add, read back, find, refuse
-duplicates, update with optimistic concurrency, list, stream."""
+duplicates, update with optimistic concurrency, list, stream, stream a page."""
 
 from __future__ import annotations
 
@@ -183,6 +183,34 @@ class CustomerContract(ContractBase):
             tx.commit()
         with uow() as tx:
             assert [c.id for c in tx.customers.stream(batch_size=2)] == ["c001", "c002", "c003"]
+
+    def test_a_streamed_page_is_the_listed_page_built_after_the_unit_of_work(
+        self, uow: OpenFor
+    ) -> None:
+        with uow() as tx:
+            for n in (5, 1, 4, 2, 3):
+                tx.customers.add(
+                    _customer(n, tags={"vip"} if n % 2 else set(), external_ids={"shop": str(n)})
+                )
+            tx.customers.add(_customer(6))
+            tx.commit()
+        listed, streamed = [], []
+        cursor: str | None = None
+        while True:
+            with uow() as tx:
+                page = tx.customers.list(limit=4, cursor=cursor)
+                customers, next_cursor = tx.customers.stream_page(limit=4, cursor=cursor)
+            listed.append(page.items)
+            streamed.append(tuple(customers))  # consumed once the unit of work has ended
+            assert next_cursor == page.next_cursor
+            if next_cursor is None:
+                break
+            cursor = next_cursor
+        assert streamed == listed
+        assert [[c.id for c in items] for items in streamed] == [
+            ["c001", "c002", "c003", "c004"],
+            ["c005", "c006"],
+        ]
 
     def test_consent_history_round_trips(self, uow: OpenFor) -> None:
         grant = ConsentRecord("marketing", Channel.EMAIL, "granted", T0, "signup_form")

@@ -19,7 +19,7 @@ from crmkit.adapters.sqlalchemy.customers.duplicates import (
     duplicate_of,
     refuse_duplicates,
 )
-from crmkit.adapters.sqlalchemy.customers.loading import CustomerLoader
+from crmkit.adapters.sqlalchemy.customers.loading import Children, CustomerLoader
 from crmkit.adapters.sqlalchemy.customers.rows import customer_row
 from crmkit.adapters.sqlalchemy.customers.search import matching_text, phone_is, search_text
 from crmkit.adapters.sqlalchemy.customers.tables import (
@@ -31,6 +31,7 @@ from crmkit.adapters.sqlalchemy.customers.tables import (
 )
 from crmkit.adapters.sqlalchemy.customers.writing import insert_customers, replace_children
 from crmkit.adapters.sqlalchemy.lists import key_in
+from crmkit.adapters.sqlalchemy.rows import slot_setters
 from crmkit.adapters.sqlalchemy.segments.compiler import compile_segment, count_query
 from crmkit.adapters.sqlalchemy.session import Session, offender, survives_refusals
 from crmkit.domain import (
@@ -46,6 +47,9 @@ from crmkit.errors import ConcurrencyConflict, DuplicateCustomer, NotFound, Vali
 from crmkit.ports import ImportResult, OnExisting, Page, check_on_existing
 
 __all__ = ["SqlCustomers"]
+
+_NO_CHILDREN: Children = ({}, {}, {}, {})
+_set_version = slot_setters(Customer)["version"]
 
 
 # What a bulk import fills: the customers, and child tables that grow with them (or stay
@@ -120,7 +124,7 @@ class SqlCustomers:
         if batch:
             self._insert_or_explain(batch)
         for customer in batch:
-            customer.version = 1
+            _set_version(customer, 1)  # a valid version: no need for attrs' setattr checks
         return ImportResult(len(batch), tuple(skipped))
 
     def _insert_or_explain(self, batch: builtins.list[Customer]) -> None:
@@ -292,19 +296,26 @@ class SqlCustomers:
         more = len(found) > limit
         return Page(tuple(found[:limit]), found[limit - 1].id if more else None)
 
+    def stream_page(
+        self, *, limit: int = 1000, cursor: str | None = None
+    ) -> tuple[Iterator[Customer], str | None]:
+        check_page(limit, cursor)
+        rows = self._loader.page(cursor, limit + 1)
+        more = len(rows) > limit
+        if more:
+            rows = rows[:limit]
+        children = self._loader.children(rows, contiguous=True) if rows else _NO_CHILDREN
+        return self._loader.build(rows, children), rows[-1][0] if more else None
+
     def stream(self, *, batch_size: int = 1000) -> Iterator[Customer]:
         check_batch(batch_size)
-        c = customers.c
         last: str | None = None
         while True:
-            condition = c.tenant_id == self._tenant
-            if last is not None:
-                condition = and_(condition, c.id > last)
-            rows = self._loader.rows(condition, batch_size)
+            rows = self._loader.page(last, batch_size)
             yield from self._loader.assemble(rows, contiguous=True)
             if len(rows) < batch_size:
                 return
-            last = rows[-1][1]
+            last = rows[-1][0]
 
     def count(self) -> int:
         return int(

@@ -28,6 +28,7 @@ from crmkit.domain import (
     TraitValue,
     trait_type_of,
 )
+from crmkit.domain._filling import filling
 from crmkit.domain._frozen import FrozenMap
 from crmkit.domain.customers.traits import canonical_decimal
 
@@ -35,6 +36,7 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "STORED_COLUMNS",
     "consent_rows",
+    "customer_from_row",
     "customer_from_values",
     "customer_row",
     "customer_values",
@@ -68,9 +70,9 @@ def customer_row(tenant: str, customer: Customer) -> dict[str, Any]:
 
 
 #: The ``crmkit_customers`` columns in the order of `customer_values` and
-#: `customer_from_values` (select them in this order).
+#: `customer_from_values` (select them in this order): all but the tenant (the query's) and
+#: the search keys.
 CUSTOMER_COLUMNS = (
-    "tenant_id",
     "id",
     "version",
     "created_at_us",
@@ -91,9 +93,14 @@ CUSTOMER_COLUMNS = (
     "account_role",
 )
 
-#: The columns written: `CUSTOMER_COLUMNS` then the search keys (see `search_key`), which
-#: are never read back.
-STORED_COLUMNS = (*CUSTOMER_COLUMNS, "given_name_key", "family_name_key")
+#: The columns written: the tenant, `CUSTOMER_COLUMNS`, then the search keys (see
+#: `search_key`), which are never read back.
+STORED_COLUMNS = ("tenant_id", *CUSTOMER_COLUMNS, "given_name_key", "family_name_key")
+
+
+#: One microsecond: instants are whole multiples of it after `EPOCH` (``timedelta * int`` is
+#: exact, and faster than ``timedelta(microseconds=...)``).
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def search_key(text: str | None) -> str | None:
@@ -103,46 +110,45 @@ def search_key(text: str | None) -> str | None:
 
 def customer_values(tenant: str, customer: Customer, version: int) -> tuple[Any, ...]:
     """`customer_row` as a tuple in `STORED_COLUMNS` order, for a driver's executemany."""
-    address = customer.address
-    account = customer.account
-    created_us = to_us(customer.created_at)
+    created_at = customer.created_at
     updated = customer.updated_at
+    created_us = (created_at - EPOCH) // _MICROSECOND  # `to_us`, inlined: the hot path
+    given, family = customer.given_name, customer.family_name
+    email, phone = customer.email, customer.phone
+    address, account = customer.address, customer.account
     return (
         tenant,
         customer.id,
         version,
         created_us,
-        created_us if updated is customer.created_at else to_us(updated),
-        customer.given_name,
-        customer.family_name,
-        customer.email.value if customer.email is not None else None,
-        customer.phone.e164 if customer.phone is not None else None,
-        customer.phone.extension if customer.phone is not None else None,
+        created_us if updated is created_at else (updated - EPOCH) // _MICROSECOND,
+        given,
+        family,
+        None if email is None else email.value,
+        None if phone is None else phone.e164,
+        None if phone is None else phone.extension,
         _contacts_json(customer.other_contacts) if customer.other_contacts else None,
-        address.country if address is not None else None,
-        json.dumps(list(address.lines)) if address is not None else None,
-        address.city if address is not None else None,
-        address.region if address is not None else None,
-        address.postal_code if address is not None else None,
+        None if address is None else address.country,
+        None if address is None else json.dumps(list(address.lines)),
+        None if address is None else address.city,
+        None if address is None else address.region,
+        None if address is None else address.postal_code,
         customer.locale,
-        account.account_id if account is not None else None,
-        account.role if account is not None else None,
-        search_key(customer.given_name),
-        search_key(customer.family_name),
+        None if account is None else account.account_id,
+        None if account is None else account.role,
+        None if given is None else given.lower(),  # the search keys: see `search_key`
+        None if family is None else family.lower(),
     )
 
 
-_C = slot_setters(Customer)
-_set_id, _set_created_at, _set_updated_at = _C["id"], _C["created_at"], _C["updated_at"]
-_set_given_name, _set_family_name = _C["given_name"], _C["family_name"]
-_set_email, _set_phone, _set_other_contacts = _C["email"], _C["phone"], _C["other_contacts"]
-_set_address, _set_locale, _set_tags = _C["address"], _C["locale"], _C["tags"]
-_set_traits, _set_consents = _C["traits"], _C["consents"]
-_set_external_ids, _set_account = _C["external_ids"], _C["account"]
-_set_version, _set_events = _C["version"], _C["_events"]
-_set_email_value = slot_setters(EmailAddress)["value"]
-_set_phone_e164 = slot_setters(PhoneNumber)["e164"]
-_set_phone_extension = slot_setters(PhoneNumber)["extension"]
+# A customer, its email and its phone are filled (`crmkit.domain._filling`: plain slot
+# stores, then the real class).
+_CUSTOMER = filling(Customer)
+_EMAIL = filling(EmailAddress)
+_PHONE = filling(PhoneNumber)
+_C = slot_setters(Customer)  # for the children, set after the customer is whole
+_set_tags, _set_traits = _C["tags"], _C["traits"]
+_set_consents, _set_external_ids = _C["consents"], _C["external_ids"]
 _NEW = object.__new__
 _NO_TAGS: frozenset[str] = frozenset()
 _NO_ITEMS: FrozenMap[str, Any] = FrozenMap()  # immutable: one instance serves every customer
@@ -155,10 +161,34 @@ def customer_from_values(
     external_ids: Iterable[Mapping[Any, Any]] | None = None,
     consents: Iterable[Mapping[Any, Any]] | None = None,
 ) -> Customer:
-    """`customer_from_rows` for a row of `CUSTOMER_COLUMNS` values in that order (a tuple or
-    a SQLAlchemy ``Row``): the hot path of streaming and listing."""
+    """The customer of a row of `CUSTOMER_COLUMNS` values in that order (a tuple or a
+    SQLAlchemy ``Row``) and its children's rows."""
+    customer = customer_from_row(row)
+    if tags:
+        _set_tags(customer, frozenset(tags))
+    if traits:
+        _set_traits(
+            customer,
+            FrozenMap(
+                {
+                    t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"])
+                    for t in traits
+                }
+            ),
+        )
+    if consents:
+        _set_consents(customer, tuple(_consent(c) for c in consents))
+    if external_ids:
+        _set_external_ids(
+            customer, FrozenMap({e["source"]: e["external_id"] for e in external_ids})
+        )
+    return customer
+
+
+def customer_from_row(row: Sequence[Any]) -> Customer:
+    """The customer of a row of `CUSTOMER_COLUMNS` values, without tags, traits, consents or
+    external ids: the hot path of streaming and listing."""
     (
-        _tenant,
         customer_id,
         version,
         created_us,
@@ -178,30 +208,29 @@ def customer_from_values(
         account_id,
         account_role,
     ) = row
-    customer = _NEW(Customer)
-    _set_id(customer, customer_id)
-    created_at = EPOCH + timedelta(0, 0, created_us)
-    _set_created_at(customer, created_at)
-    _set_updated_at(
-        customer,
-        created_at if updated_us == created_us else EPOCH + timedelta(0, 0, updated_us),
+    customer = _NEW(_CUSTOMER)
+    customer.id = customer_id
+    customer.created_at = created_at = EPOCH + _MICROSECOND * created_us
+    customer.updated_at = (
+        created_at if updated_us == created_us else EPOCH + _MICROSECOND * updated_us
     )
-    _set_given_name(customer, given_name)
-    _set_family_name(customer, family_name)
+    customer.given_name = given_name
+    customer.family_name = family_name
     if email is not None:
-        email_address = _NEW(EmailAddress)
-        _set_email_value(email_address, email)
+        email_address = _NEW(_EMAIL)
+        email_address.value = email
+        email_address.__class__ = EmailAddress
         email = email_address
-    _set_email(customer, email)
+    customer.email = email
     if phone is not None:
-        phone_number = _NEW(PhoneNumber)
-        _set_phone_e164(phone_number, phone)
-        _set_phone_extension(phone_number, phone_extension)
+        phone_number = _NEW(_PHONE)
+        phone_number.e164 = phone
+        phone_number.extension = phone_extension
+        phone_number.__class__ = PhoneNumber
         phone = phone_number
-    _set_phone(customer, phone)
-    _set_other_contacts(customer, _contacts(other_contacts))
-    _set_address(
-        customer,
+    customer.phone = phone
+    customer.other_contacts = _contacts(other_contacts) if other_contacts else ()
+    customer.address = (
         None
         if not country
         else hydrate(
@@ -211,34 +240,21 @@ def customer_from_values(
             city=city,
             region=region,
             postal_code=postal_code,
-        ),
-    )
-    _set_locale(customer, locale)
-    _set_tags(customer, frozenset(tags) if tags else _NO_TAGS)
-    _set_traits(
-        customer,
-        FrozenMap(
-            {t["name"]: _trait_value(t["type"], t["value_text"], t["value_int"]) for t in traits}
         )
-        if traits
-        else _NO_ITEMS,
     )
-    _set_consents(customer, tuple(_consent(c) for c in consents) if consents else ())
-    _set_external_ids(
-        customer,
-        FrozenMap({e["source"]: e["external_id"] for e in external_ids})
-        if external_ids
-        else _NO_ITEMS,
-    )
-    _set_account(
-        customer,
+    customer.locale = locale
+    customer.tags = _NO_TAGS
+    customer.traits = customer.external_ids = _NO_ITEMS
+    customer.consents = ()
+    customer.account = (
         hydrate(AccountLink, account_id=AccountId(account_id), role=account_role)
         if account_id
-        else None,
+        else None
     )
-    _set_version(customer, version)
-    _set_events(customer, [])
-    return customer
+    customer.version = version
+    customer._events = []
+    customer.__class__ = Customer
+    return customer  # type: ignore[no-any-return]
 
 
 def _contacts_json(points: Sequence[ContactPoint]) -> str | None:
