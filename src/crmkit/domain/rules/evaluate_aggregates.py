@@ -18,6 +18,7 @@ from crmkit.domain.rules.aggregates import (
 )
 from crmkit.domain.rules.conditions import Facts
 from crmkit.domain.rules.evaluate import _OPERATORS, _Groups, _Node, _test
+from crmkit.domain.rules.leaves import Op
 from crmkit.domain.values.timestamps import earlier
 
 __all__ = ["aggregate_node", "selection_key"]
@@ -27,10 +28,13 @@ def aggregate_node(condition: AggregateCondition, groups: _Groups) -> _Node:
     """An aggregate's node: select its interactions (once per evaluation when other
     aggregates of the tree select the same ones), measure them, compare."""
     operand = condition.value
-    if condition.measure in MONEY_MEASURES:  # compared in minor units, as holds() does
+    if condition.measure in MONEY_MEASURES and operand is not None:  # in minor units
         operand = tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
-    test = _test(condition.op, operand)
-    measure = _measure(condition)
+    test: Callable[[Any], bool]
+    if condition.measure is Measure.AVG:
+        test, measure = _average_test(condition.op, operand), _amounts(condition.currency)
+    else:
+        test, measure = _test(condition.op, operand), _measure(condition)
     select = _selector(condition)
     key = selection_key(condition)
     if groups.get(key, 0) > 1:
@@ -43,7 +47,9 @@ def aggregate_node(condition: AggregateCondition, groups: _Groups) -> _Node:
 
         return shared
     compare = _OPERATORS.get(condition.op)
-    if compare is not None:  # inline, one call less (a missing min_at/max_at fails)
+    if (
+        compare is not None and condition.measure is not Measure.AVG
+    ):  # inline, one call less (a missing min_at/max_at fails)
 
         def aggregate_compare(facts: Facts, scratch: dict[Any, Any]) -> bool:
             value = measure(select(facts))
@@ -141,6 +147,45 @@ def _measure(condition: AggregateCondition) -> Callable[[list[Interaction]], Any
         return spent
 
     return total
+
+
+def _amounts(currency: str | None) -> Callable[[list[Interaction]], tuple[int, int]]:
+    """The total and the number of the amounts in ``currency``, in minor units."""
+
+    def amounts(chosen: list[Interaction]) -> tuple[int, int]:
+        total = n = 0
+        for i in chosen:
+            amount = i.amount
+            if amount is not None and amount.currency == currency:
+                total += amount.minor
+                n += 1
+        return total, n
+
+    return amounts
+
+
+def _average_test(op: Op, operand: Any) -> Callable[[tuple[int, int]], bool]:
+    """``op operand`` on the average ``total / n`` of ``(total, n)``, exactly: ``total``
+    against ``operand * n`` in integers. ``n == 0`` is a missing average."""
+    if op is Op.IS_NULL:
+        return lambda pair: pair[1] == 0
+    if op is Op.IS_NOT_NULL:
+        return lambda pair: pair[1] > 0
+    if op is Op.BETWEEN:
+        low, high = operand
+
+        def between(pair: tuple[int, int]) -> bool:
+            total, n = pair
+            return n > 0 and low * n <= total <= high * n
+
+        return between
+    compare = _OPERATORS[op]
+
+    def average(pair: tuple[int, int]) -> bool:
+        total, n = pair
+        return n > 0 and compare(total, operand * n)
+
+    return average
 
 
 def _net_spend(currency: str | None) -> Callable[[list[Interaction]], int]:

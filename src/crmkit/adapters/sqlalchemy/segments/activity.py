@@ -1,13 +1,15 @@
-"""Segment leaves over a customer's interactions: counts, days, first and last, sums, metadata."""
+"""Segment leaves over a customer's interactions: counts, days, first and last, sums,
+averages, metadata. Each distinct aggregate of a rule is one grouped derived table."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
+    Numeric,
     String,
     and_,
     bindparam,
@@ -23,14 +25,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from crmkit.adapters.sqlalchemy.customers.tables import customers
 from crmkit.adapters.sqlalchemy.interactions.tables import interactions
 from crmkit.adapters.sqlalchemy.lists import all_of
 from crmkit.adapters.sqlalchemy.rows import to_us
 from crmkit.adapters.sqlalchemy.segments.comparisons import Comparisons, map_operand, minor, us
 from crmkit.domain.interactions.channels import InteractionKind
 from crmkit.domain.rules.aggregates import NET_SPEND_SIGNS, AggregateCondition, Measure
-from crmkit.domain.rules.leaves import Op
+from crmkit.domain.rules.evaluate_aggregates import selection_key
+from crmkit.domain.rules.leaves import NULLS, Op
 from crmkit.errors import ValidationError
 
 __all__ = ["aggregate"]
@@ -40,7 +42,6 @@ _TWO_32: Final = 2**32
 _LOW_32: Final = _TWO_32 - 1
 # Metadata keys an interaction may hold (see the domain's Interaction): any other matches none.
 _META_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,63}")
-_c = customers.c
 
 
 def window(sql: Comparisons, node: AggregateCondition) -> list[Any]:
@@ -56,8 +57,11 @@ def window(sql: Comparisons, node: AggregateCondition) -> list[Any]:
 
 def filters(sql: Comparisons, node: AggregateCondition) -> list[Any]:
     i = interactions.c
-    clauses: list[Any] = [i.tenant_id == sql.tenant, i.customer_id == _c.id]
-    clauses += window(sql, node)
+    clauses: list[Any] = [i.tenant_id == sql.tenant, *window(sql, node)]
+    if sql.after is not None:
+        clauses.append(i.customer_id > sql.after)
+    if sql.through is not None:
+        clauses.append(i.customer_id <= sql.through)
     if node.kinds:
         clauses.append(sql.keys(i.kind, node.kinds))
     if node.channels:
@@ -125,31 +129,82 @@ def metadata(sql: Comparisons, key: str, value: str | int | bool) -> Any:
 
 
 def aggregate(sql: Comparisons, node: AggregateCondition) -> Any:
+    """The leaf as a never-NULL test of the columns of its grouped aggregate (see
+    `grouped`): a customer with no selected interaction has no row there, so a count or a
+    sum reads 0 (``COALESCE``) and a first/last time or an average is missing."""
     i = interactions.c
-    where = filters(sql, node)
-    op = node.op
+    op, where = node.op, filters(sql, node)
+    selection = selection_key(node)
     match node.measure:
         case Measure.COUNT:
-            measured = _scalar(func.count(), where)
-            return sql.compare(op, measured, node.value, False)
+            n = grouped(sql, ("count", selection), where, n=func.count())
+            return sql.compare(op, func.coalesce(n.c.n, 0), node.value, False)
         case Measure.DISTINCT_DAYS:
-            measured = _scalar(func.count(day(sql, i.occurred_at_us).distinct()), where)
-            return sql.compare(op, measured, node.value, False)
+            days = func.count(day(sql, i.occurred_at_us).distinct())
+            n = grouped(sql, ("days", selection), where, n=days)
+            return sql.compare(op, func.coalesce(n.c.n, 0), node.value, False)
         case Measure.MIN_AT | Measure.MAX_AT:
             agg = func.min if node.measure is Measure.MIN_AT else func.max
-            measured = _scalar(agg(i.occurred_at_us), where)
-            operand = None if op in (Op.IS_NULL, Op.IS_NOT_NULL) else map_operand(node.value, us)
-            return sql.present(op, measured, operand, False)
-    operand = map_operand(node.value, minor)
+            at = grouped(sql, (node.measure, selection), where, at=agg(i.occurred_at_us)).c.at
+            operand = None if op in NULLS else map_operand(node.value, us)
+            return sql.present(op, at, operand, False)
     where = [*where, i.currency == node.currency, i.amount_minor.is_not(None)]
     amount: Any = i.amount_minor
     if node.measure is Measure.NET_SPEND:
         where.append(sql.keys(i.kind, NET_SPEND_SIGNS))
         amount = signed(sql, amount)
+    key = (node.measure, selection, node.currency)
+    if node.measure is Measure.AVG:
+        return average(sql, node, key, where)
+    operand = map_operand(node.value, minor)
     if sql.dialect != "sqlite":
-        total = func.coalesce(_scalar(func.sum(amount), where), 0)
-        return sql.compare(op, total, operand, False)
-    return split_sum(sql, op, where, operand, amount)
+        total = grouped(sql, key, where, total=func.sum(amount)).c.total
+        return sql.compare(op, func.coalesce(total, 0), operand, False)
+    halves = grouped(sql, key, where, **sum_halves(amount))
+    high, low = func.coalesce(halves.c.high, 0), func.coalesce(halves.c.low, 0)
+    return compare_halves(op, *carried(high, low), operand, constant_halves)
+
+
+def average(sql: Comparisons, node: AggregateCondition, key: Hashable, where: list[Any]) -> Any:
+    """``avg op v`` exactly, as ``sum op v * n`` in integers; false (``n IS NULL``: no row)
+    for a customer without an amount in the currency, unless the test is ``is_null``."""
+    op, i = node.op, interactions.c
+    if sql.dialect == "sqlite":
+        parts = grouped(sql, key, where, n=func.count(), **sum_halves(i.amount_minor))
+    else:
+        parts = grouped(sql, key, where, n=func.count(), total=func.sum(i.amount_minor))
+    n = parts.c.n
+    if op is Op.IS_NULL:
+        return n.is_(None)
+    if op is Op.IS_NOT_NULL:
+        return n.is_not(None)
+    operand = map_operand(node.value, minor)
+    if sql.dialect == "sqlite":
+        high, rest = carried(parts.c.high, parts.c.low)
+        test = compare_halves(op, high, rest, operand, lambda k: product_halves(k, n))
+    else:
+        # NUMERIC/DECIMAL: the product of a BIGINT operand and a count never overflows.
+        def times_n(k: int) -> Any:
+            return cast(bindparam(None, k, type_=BigInteger()), Numeric(40, 0)) * n
+
+        test = sql.compare_with(op, parts.c.total, operand, times_n)
+    return and_(n.is_not(None), test)
+
+
+def grouped(sql: Comparisons, key: Hashable, where: list[Any], **columns: Any) -> Any:
+    """The derived table ``SELECT customer_id, <columns> FROM crmkit_interactions WHERE
+    <where> GROUP BY customer_id`` of ``key``, made once per compilation: the database
+    answers it in one pass over the interactions, whatever the number of customers."""
+    found = sql.grouped.get(key)
+    if found is None:
+        i = interactions.c
+        query = (
+            select(i.customer_id.label("customer_id"), *(c.label(k) for k, c in columns.items()))
+            .where(all_of(where))  # a balanced tree, however many metadata keys
+            .group_by(i.customer_id)
+        )
+        found = sql.grouped[key] = query.subquery(f"aggregate_{len(sql.grouped)}")
+    return found
 
 
 def signed(sql: Comparisons, amount: Any) -> Any:
@@ -159,23 +214,42 @@ def signed(sql: Comparisons, amount: Any) -> Any:
     return type_coerce(case((refund, -amount), else_=amount), BigInteger())
 
 
-def split_sum(sql: Comparisons, op: Op, where: list[Any], operand: Any, amount: Any) -> Any:
-    """SQLite: compare a sum that may overflow 64 bits, summing the halves apart."""
+def sum_halves(amount: Any) -> dict[str, Any]:
+    """SQLite, whose ``sum()`` fails on a 64-bit overflow: the sums of the amounts' high and
+    low 32 bits apart (each fits 64 bits below 2**31 interactions per customer)."""
     low = amount.op("&")(_LOW_32)
-    high_sum = func.coalesce(_scalar(func.sum((amount - low) // _TWO_32), where), 0)
-    low_sum = func.coalesce(_scalar(func.sum(low), where), 0)
-    high = high_sum + low_sum // _TWO_32  # the low sum is >= 0: its quotient is a floor
-    rest = low_sum.op("%")(_TWO_32)
+    return {"high": func.sum((amount - low) // _TWO_32), "low": func.sum(low)}
 
-    def split(k: int) -> tuple[Any, Any]:
-        return literal(k // _TWO_32, BigInteger()), literal(k % _TWO_32, BigInteger())
+
+def carried(high_sum: Any, low_sum: Any) -> tuple[Any, Any]:
+    """``(high, rest)`` with ``sum = high * 2**32 + rest`` and ``0 <= rest < 2**32``."""
+    # The low sum is >= 0: its quotient is a floor.
+    return high_sum + low_sum // _TWO_32, low_sum.op("%")(_TWO_32)
+
+
+def constant_halves(k: int) -> tuple[Any, Any]:
+    return literal(k // _TWO_32, BigInteger()), literal(k % _TWO_32, BigInteger())
+
+
+def product_halves(k: int, n: Any) -> tuple[Any, Any]:
+    """``k * n`` as ``(high, rest)`` like `carried`, in 64-bit steps: ``k``'s low half times
+    ``n`` stays below 2**63 for ``n`` below 2**31."""
+    low_product = literal(k % _TWO_32, BigInteger()) * n
+    high = literal(k // _TWO_32, BigInteger()) * n + low_product // _TWO_32
+    return high, low_product.op("%")(_TWO_32)
+
+
+def compare_halves(
+    op: Op, high: Any, rest: Any, operand: Any, halves: Callable[[int], tuple[Any, Any]]
+) -> Any:
+    """SQLite: ``high * 2**32 + rest`` compared with an operand given as its own halves."""
 
     def less(k: int, strict: bool) -> Any:
-        kh, kl = split(k)
+        kh, kl = halves(k)
         return or_(high < kh, and_(high == kh, rest < kl if strict else rest <= kl))
 
     def equal(k: int) -> Any:
-        kh, kl = split(k)
+        kh, kl = halves(k)
         return and_(high == kh, rest == kl)
 
     match op:
@@ -193,7 +267,7 @@ def split_sum(sql: Comparisons, op: Op, where: list[Any], operand: Any, amount: 
             return not_(less(operand, True))
         case Op.BETWEEN:
             return and_(not_(less(operand[0], True)), less(operand[1], False))
-    raise ValidationError.single("op", op.value, "does not apply to sum")  # pragma: no cover
+    raise ValidationError.single("op", op.value, "does not apply to sums")  # pragma: no cover
 
 
 def day(sql: Comparisons, micros: Any) -> Any:
@@ -202,8 +276,3 @@ def day(sql: Comparisons, micros: Any) -> Any:
         (micros >= 0, micros // _DAY_US),
         else_=-1 - ((-1 - micros) // _DAY_US),
     )
-
-
-def _scalar(aggregate: Any, where: Sequence[Any]) -> Any:
-    # One filter per metadata key: joined as a balanced tree, however many keys there are.
-    return select(aggregate).select_from(interactions).where(all_of(where)).scalar_subquery()

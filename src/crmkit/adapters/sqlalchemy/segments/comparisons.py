@@ -7,7 +7,7 @@ are made of.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -31,12 +31,26 @@ _INT64: Final = 2**63 - 1
 class Comparisons:
     """The comparisons of one compilation: ``dialect``'s SQL for ``tenant`` at ``as_of``."""
 
-    def __init__(self, dialect: str, tenant: str, as_of: datetime) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        tenant: str,
+        as_of: datetime,
+        *,
+        after: str | None = None,
+        through: str | None = None,
+    ) -> None:
         self.dialect = dialect
         self.mysql = dialect in ("mysql", "mariadb")
         self.tenant = tenant
         self.as_of = as_of
         self.as_of_us = to_us(as_of)
+        # The customers asked about: ids in (after, through], either end open.
+        self.after = after
+        self.through = through
+        # The grouped aggregates the leaves read (one derived table per distinct aggregate,
+        # by its key), LEFT OUTER JOINed to the customers by the compiler.
+        self.grouped: dict[Hashable, Any] = {}
 
     # Text, the same way on every backend.
 
@@ -83,7 +97,10 @@ class Comparisons:
             wrap: Any = self.value
         else:
             wrap = self.integer
+        return self.compare_with(op, expr, operand, wrap)
 
+    def compare_with(self, op: Op, expr: Any, operand: Any, wrap: Any) -> Any:
+        """``expr op operand``, each operand bound through ``wrap`` (a scalar or a range)."""
         match op:
             case Op.EQ:
                 return expr == wrap(operand)

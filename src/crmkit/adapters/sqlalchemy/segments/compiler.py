@@ -6,6 +6,13 @@ MariaDB. The rules that make it exact:
 
 - every leaf compiles to an expression that is never SQL ``NULL`` (``x IS NOT NULL AND …``,
   ``EXISTS``, or a count), so SQL's ``NOT`` is the domain's plain negation;
+- every distinct aggregate over interactions (a count, sum, net spend, average, first or last
+  time, distinct days, each of one selection) is one derived table ``SELECT customer_id,
+  <aggregates> … GROUP BY customer_id`` LEFT OUTER JOINed to the customers: the database
+  answers it in one grouped pass over the interactions, never a subquery per customer. A
+  customer without a row there has none of those interactions: ``COALESCE`` makes a count or
+  a sum 0, and a first/last time or an average stays missing (the leaf tests
+  ``IS NOT NULL``);
 - names (fields, traits, tags, metadata keys) only select columns through fixed catalogues or
   travel as bound parameters; every value is a bound parameter, never SQL text;
 - text compares by code point and case-sensitively: the tables' "C" / binary NO PAD
@@ -18,7 +25,8 @@ MariaDB. The rules that make it exact:
 - instants are epoch microseconds; a UTC day is ``floor(us / 86_400_000_000)``;
 - sums are exact: PostgreSQL and MariaDB sum BIGINTs into NUMERIC/DECIMAL; SQLite, whose
   ``sum()`` fails on a 64-bit overflow, sums the high and low 32 bits apart. Net spend sums
-  the same way, each refund's amount negated.
+  the same way, each refund's amount negated. An average is never divided: ``avg op v`` is
+  ``sum op v * n``, the product in NUMERIC/DECIMAL, or on SQLite in 32-bit halves too.
 
 Decimal traits compare by equality only, as text: a decimal is stored in its one canonical form
 (`crmkit.domain.customers.traits.canonical_decimal`: ``1.000``, ``1E+0`` and ``1`` are all
@@ -30,7 +38,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, not_, select
+from sqlalchemy import FromClause, Select, and_, exists, func, not_, select
 
 from crmkit.adapters.sqlalchemy.customers.tables import customers, tags
 from crmkit.adapters.sqlalchemy.lifecycle.tables import stage_histories
@@ -57,7 +65,7 @@ from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ValidationError
 
-__all__ = ["compile_segment", "count_query", "predicate", "segment_predicate"]
+__all__ = ["compile_segment", "count_query", "has_aggregates", "predicate", "segment_where"]
 
 _c = customers.c
 _DAY_US = 86_400_000_000
@@ -114,12 +122,35 @@ def _stage(sql: Comparisons, node: StageCondition) -> Any:
     )
 
 
-def segment_predicate(condition: Condition, *, dialect: str, tenant: str, as_of: datetime) -> Any:
-    """The boolean SQL expression over ``crmkit_customers`` for ``condition``: never NULL."""
-    sql = Comparisons(dialect, tenant, ensure_utc(as_of, "as_of"))
+def segment_where(
+    condition: Condition,
+    *,
+    dialect: str,
+    tenant: str,
+    as_of: datetime,
+    after: str | None = None,
+    through: str | None = None,
+) -> tuple[FromClause, Any]:
+    """What a segment query selects from, and its never-NULL ``WHERE``: ``crmkit_customers``
+    of ``tenant`` (ids in ``(after, through]``, either end open) LEFT OUTER JOINed to one
+    grouped derived table per distinct aggregate of ``condition``."""
     if not isinstance(condition, Condition):
         raise ValidationError.single("rule", condition, "must be a Condition")
-    return predicate(sql, condition)
+    sql = Comparisons(dialect, tenant, ensure_utc(as_of, "as_of"), after=after, through=through)
+    where = [_c.tenant_id == tenant, predicate(sql, condition)]
+    if after is not None:
+        where.append(_c.id > after)
+    if through is not None:
+        where.append(_c.id <= through)
+    source: FromClause = customers
+    for table in sql.grouped.values():
+        source = source.outerjoin(table, table.c.customer_id == _c.id)
+    return source, and_(*where)
+
+
+def has_aggregates(condition: Condition) -> bool:
+    """True when ``condition`` reads the interactions (its query groups them)."""
+    return any(isinstance(leaf, AggregateCondition) for leaf in condition.leaves())
 
 
 def compile_segment(
@@ -129,15 +160,16 @@ def compile_segment(
     tenant: str,
     as_of: datetime,
     after: str | None = None,
+    through: str | None = None,
     limit: int | None = None,
 ) -> Select[str]:
     """One ``SELECT id FROM crmkit_customers`` of ``tenant``'s customers matching
-    ``condition`` at ``as_of``, in id order; ``after``/``limit`` give a keyset page."""
-    predicate = segment_predicate(condition, dialect=dialect, tenant=tenant, as_of=as_of)
-    query = select(_c.id).where(_c.tenant_id == tenant, predicate)
-    if after is not None:
-        query = query.where(_c.id > after)
-    query = query.order_by(_c.id)
+    ``condition`` at ``as_of``, in id order; ``after``/``limit`` give a keyset page, and
+    ``through`` bounds the ids asked about (so a page groups only their interactions)."""
+    source, where = segment_where(
+        condition, dialect=dialect, tenant=tenant, as_of=as_of, after=after, through=through
+    )
+    query = select(_c.id).select_from(source).where(where).order_by(_c.id)
     if limit is not None:
         query = query.limit(limit)
     return query
@@ -145,5 +177,5 @@ def compile_segment(
 
 def count_query(condition: Condition, *, dialect: str, tenant: str, as_of: datetime) -> Select[int]:
     """``SELECT count(*)`` of the customers matching ``condition``."""
-    predicate = segment_predicate(condition, dialect=dialect, tenant=tenant, as_of=as_of)
-    return select(func.count()).select_from(customers).where(_c.tenant_id == tenant, predicate)
+    source, where = segment_where(condition, dialect=dialect, tenant=tenant, as_of=as_of)
+    return select(func.count()).select_from(source).where(where)
