@@ -814,6 +814,23 @@ def test_each_leaf_agrees_with_the_domain(filled: Any, title: str, rule: Conditi
     assert (ids, count) == (want, len(want))
 
 
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
+)
+@given(rule=RULES, chunk=st.integers(1, 30))
+def test_pages_over_aggregates_ask_about_a_range_of_customers_at_a_time(
+    filled: Any, rule: Condition, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule over interactions is paged by ranges of customers (each query groups only
+    their interactions): any range size gives the same members, page after page."""
+    from crmkit.adapters.sqlalchemy.customers import repository
+
+    monkeypatch.setattr(repository, "_SEGMENT_CHUNK", chunk)
+    rule = rule & (interactions().count() >= 0)  # reads the interactions, always true
+    want = expected(POPULATION, rule, AS_OF)
+    assert sql_answer(filled, rule, AS_OF) == (want, len(want))
+
+
 def test_a_rule_never_returns_another_tenants_customers(filled: Any) -> None:
     # OTHER_TENANT's customers all have given name "Other" and five extra ids.
     rule = AnyOf((FieldCondition("given_name", "eq", "Other"), Members({"zz1", "zz2"})))

@@ -20,13 +20,11 @@ from sqlalchemy import (
     literal,
     not_,
     or_,
-    select,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql
 
 from crmkit.adapters.sqlalchemy.interactions.tables import interactions
-from crmkit.adapters.sqlalchemy.lists import all_of
 from crmkit.adapters.sqlalchemy.rows import to_us
 from crmkit.adapters.sqlalchemy.segments.comparisons import Comparisons, map_operand, minor, us
 from crmkit.domain.interactions.channels import InteractionKind
@@ -57,11 +55,7 @@ def window(sql: Comparisons, node: AggregateCondition) -> list[Any]:
 
 def filters(sql: Comparisons, node: AggregateCondition) -> list[Any]:
     i = interactions.c
-    clauses: list[Any] = [i.tenant_id == sql.tenant, *window(sql, node)]
-    if sql.after is not None:
-        clauses.append(i.customer_id > sql.after)
-    if sql.through is not None:
-        clauses.append(i.customer_id <= sql.through)
+    clauses: list[Any] = window(sql, node)
     if node.kinds:
         clauses.append(sql.keys(i.kind, node.kinds))
     if node.channels:
@@ -129,82 +123,69 @@ def metadata(sql: Comparisons, key: str, value: str | int | bool) -> Any:
 
 
 def aggregate(sql: Comparisons, node: AggregateCondition) -> Any:
-    """The leaf as a never-NULL test of the columns of its grouped aggregate (see
-    `grouped`): a customer with no selected interaction has no row there, so a count or a
-    sum reads 0 (``COALESCE``) and a first/last time or an average is missing."""
+    """The leaf as a never-NULL test of its columns in the rule's grouped pass
+    (`crmkit.adapters.sqlalchemy.segments.grouping`): a customer with none of the
+    interactions it selects reads NULL there, so a count or a sum is 0 (``COALESCE``) and a
+    first/last time or an average is missing."""
     i = interactions.c
     op, where = node.op, filters(sql, node)
     selection = selection_key(node)
+    column = sql.grouping.column
     match node.measure:
         case Measure.COUNT:
-            n = grouped(sql, ("count", selection), where, n=func.count())
-            return sql.compare(op, func.coalesce(n.c.n, 0), node.value, False)
+            n = column("count", None, selection, where)
+            return sql.compare(op, func.coalesce(n, 0), node.value, False)
         case Measure.DISTINCT_DAYS:
-            days = func.count(day(sql, i.occurred_at_us).distinct())
-            n = grouped(sql, ("days", selection), where, n=days)
-            return sql.compare(op, func.coalesce(n.c.n, 0), node.value, False)
+            n = column("count_distinct", day(sql, i.occurred_at_us), selection, where)
+            return sql.compare(op, func.coalesce(n, 0), node.value, False)
         case Measure.MIN_AT | Measure.MAX_AT:
-            agg = func.min if node.measure is Measure.MIN_AT else func.max
-            at = grouped(sql, (node.measure, selection), where, at=agg(i.occurred_at_us)).c.at
+            agg = "min" if node.measure is Measure.MIN_AT else "max"
+            at = column(agg, i.occurred_at_us, selection, where)
             operand = None if op in NULLS else map_operand(node.value, us)
             return sql.present(op, at, operand, False)
     where = [*where, i.currency == node.currency, i.amount_minor.is_not(None)]
     amount: Any = i.amount_minor
+    money: Hashable = (selection, node.currency, node.measure is Measure.NET_SPEND)
     if node.measure is Measure.NET_SPEND:
         where.append(sql.keys(i.kind, NET_SPEND_SIGNS))
         amount = signed(sql, amount)
-    key = (node.measure, selection, node.currency)
     if node.measure is Measure.AVG:
-        return average(sql, node, key, where)
+        return average(sql, node, money, where)
     operand = map_operand(node.value, minor)
     if sql.dialect != "sqlite":
-        total = grouped(sql, key, where, total=func.sum(amount)).c.total
+        total = column("sum", amount, money, where)
         return sql.compare(op, func.coalesce(total, 0), operand, False)
-    halves = grouped(sql, key, where, **sum_halves(amount))
-    high, low = func.coalesce(halves.c.high, 0), func.coalesce(halves.c.low, 0)
+    high, low = (
+        func.coalesce(column("sum", half, money, where, part=name), 0)
+        for name, half in halves(amount).items()
+    )
     return compare_halves(op, *carried(high, low), operand, constant_halves)
 
 
-def average(sql: Comparisons, node: AggregateCondition, key: Hashable, where: list[Any]) -> Any:
-    """``avg op v`` exactly, as ``sum op v * n`` in integers; false (``n IS NULL``: no row)
+def average(sql: Comparisons, node: AggregateCondition, money: Hashable, where: list[Any]) -> Any:
+    """``avg op v`` exactly, as ``sum op v * n`` in integers; false (``n`` is 0 or NULL)
     for a customer without an amount in the currency, unless the test is ``is_null``."""
-    op, i = node.op, interactions.c
-    if sql.dialect == "sqlite":
-        parts = grouped(sql, key, where, n=func.count(), **sum_halves(i.amount_minor))
-    else:
-        parts = grouped(sql, key, where, n=func.count(), total=func.sum(i.amount_minor))
-    n = parts.c.n
+    op, i, column = node.op, interactions.c, sql.grouping.column
+    n = func.coalesce(column("count", None, money, where), 0)
     if op is Op.IS_NULL:
-        return n.is_(None)
+        return n == 0
     if op is Op.IS_NOT_NULL:
-        return n.is_not(None)
+        return n > 0
     operand = map_operand(node.value, minor)
     if sql.dialect == "sqlite":
-        high, rest = carried(parts.c.high, parts.c.low)
+        high_sum, low_sum = (
+            column("sum", half, money, where, part=name)
+            for name, half in halves(i.amount_minor).items()
+        )
+        high, rest = carried(high_sum, low_sum)
         test = compare_halves(op, high, rest, operand, lambda k: product_halves(k, n))
     else:
         # NUMERIC/DECIMAL: the product of a BIGINT operand and a count never overflows.
         def times_n(k: int) -> Any:
             return cast(bindparam(None, k, type_=BigInteger()), Numeric(40, 0)) * n
 
-        test = sql.compare_with(op, parts.c.total, operand, times_n)
-    return and_(n.is_not(None), test)
-
-
-def grouped(sql: Comparisons, key: Hashable, where: list[Any], **columns: Any) -> Any:
-    """The derived table ``SELECT customer_id, <columns> FROM crmkit_interactions WHERE
-    <where> GROUP BY customer_id`` of ``key``, made once per compilation: the database
-    answers it in one pass over the interactions, whatever the number of customers."""
-    found = sql.grouped.get(key)
-    if found is None:
-        i = interactions.c
-        query = (
-            select(i.customer_id.label("customer_id"), *(c.label(k) for k, c in columns.items()))
-            .where(all_of(where))  # a balanced tree, however many metadata keys
-            .group_by(i.customer_id)
-        )
-        found = sql.grouped[key] = query.subquery(f"aggregate_{len(sql.grouped)}")
-    return found
+        test = sql.compare_with(op, column("sum", i.amount_minor, money, where), operand, times_n)
+    return and_(n > 0, test)
 
 
 def signed(sql: Comparisons, amount: Any) -> Any:
@@ -214,11 +195,11 @@ def signed(sql: Comparisons, amount: Any) -> Any:
     return type_coerce(case((refund, -amount), else_=amount), BigInteger())
 
 
-def sum_halves(amount: Any) -> dict[str, Any]:
-    """SQLite, whose ``sum()`` fails on a 64-bit overflow: the sums of the amounts' high and
-    low 32 bits apart (each fits 64 bits below 2**31 interactions per customer)."""
+def halves(amount: Any) -> dict[str, Any]:
+    """SQLite, whose ``sum()`` fails on a 64-bit overflow: an amount's high and low 32 bits,
+    summed apart (each sum fits 64 bits below 2**31 interactions per customer)."""
     low = amount.op("&")(_LOW_32)
-    return {"high": func.sum((amount - low) // _TWO_32), "low": func.sum(low)}
+    return {"high": (amount - low) // _TWO_32, "low": low}
 
 
 def carried(high_sum: Any, low_sum: Any) -> tuple[Any, Any]:

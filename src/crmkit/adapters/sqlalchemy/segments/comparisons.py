@@ -7,7 +7,7 @@ are made of.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -17,6 +17,7 @@ from sqlalchemy.dialects import mysql
 
 from crmkit.adapters.sqlalchemy.lists import key_in, one_of
 from crmkit.adapters.sqlalchemy.rows import to_us
+from crmkit.adapters.sqlalchemy.segments.grouping import Grouping
 from crmkit.domain.customers.traits import MAX_DECIMAL_EXPONENT, canonical_decimal
 from crmkit.domain.rules.leaves import Op
 from crmkit.domain.values.money import Money
@@ -48,9 +49,13 @@ class Comparisons:
         # The customers asked about: ids in (after, through], either end open.
         self.after = after
         self.through = through
-        # The grouped aggregates the leaves read (one derived table per distinct aggregate,
-        # by its key), LEFT OUTER JOINed to the customers by the compiler.
-        self.grouped: dict[Hashable, Any] = {}
+        # The aggregates the leaves read, in one grouped pass over the interactions that the
+        # compiler LEFT OUTER JOINs to the customers.
+        self.grouping = Grouping()
+        # The ids of the only customers the rule can hold for (those passing its conditions
+        # on their own data), when it has such conditions: the aggregates group only their
+        # interactions.
+        self.candidates: Any = None
 
     # Text, the same way on every backend.
 
@@ -125,7 +130,10 @@ class Comparisons:
     def keys(self, expr: Any, values: Iterable[str]) -> Any:
         """``expr IN values`` for ids, slugs and enum values: text without spaces, which
         the column's own collation compares exactly (and its index serves) everywhere."""
-        return key_in(self.dialect, expr, sorted(values))
+        keys = sorted(set(values))
+        if len(keys) == 1:  # the usual ``kind = 'purchase'``: a plain equality
+            return expr == bindparam(None, keys[0], type_=String())
+        return key_in(self.dialect, expr, keys)
 
     def present(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
         """The two-valued comparison of a nullable ``expr``."""

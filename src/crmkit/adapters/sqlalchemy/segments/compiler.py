@@ -6,13 +6,16 @@ MariaDB. The rules that make it exact:
 
 - every leaf compiles to an expression that is never SQL ``NULL`` (``x IS NOT NULL AND …``,
   ``EXISTS``, or a count), so SQL's ``NOT`` is the domain's plain negation;
-- every distinct aggregate over interactions (a count, sum, net spend, average, first or last
-  time, distinct days, each of one selection) is one derived table ``SELECT customer_id,
-  <aggregates> … GROUP BY customer_id`` LEFT OUTER JOINed to the customers: the database
-  answers it in one grouped pass over the interactions, never a subquery per customer. A
-  customer without a row there has none of those interactions: ``COALESCE`` makes a count or
-  a sum 0, and a first/last time or an average stays missing (the leaf tests
-  ``IS NOT NULL``);
+- the aggregates over interactions (counts, sums, net spend, averages, first or last times,
+  distinct days, each of its own selection) are the columns of one derived table ``SELECT
+  customer_id, <aggregates> … GROUP BY customer_id`` LEFT OUTER JOINed to the customers
+  (`crmkit.adapters.sqlalchemy.segments.grouping`): the database answers them in one
+  grouped pass over the interactions, never a subquery per customer. When the rule is
+  ``a & b & aggregate …``, the pass groups only the interactions of the customers passing
+  the conjuncts that read no interactions (``customer_id IN (SELECT id … WHERE a AND b)``),
+  as a hand-written query filters before it aggregates. A customer without a row, or
+  without a selected interaction, reads NULL: ``COALESCE`` makes a count or a sum 0, and a
+  first/last time or an average stays missing (the leaf tests it);
 - names (fields, traits, tags, metadata keys) only select columns through fixed catalogues or
   travel as bound parameters; every value is a bound parameter, never SQL text;
 - text compares by code point and case-sensitively: the tables' "C" / binary NO PAD
@@ -41,6 +44,7 @@ from typing import Any
 from sqlalchemy import FromClause, Select, and_, exists, func, not_, select
 
 from crmkit.adapters.sqlalchemy.customers.tables import customers, tags
+from crmkit.adapters.sqlalchemy.interactions.tables import interactions
 from crmkit.adapters.sqlalchemy.lifecycle.tables import stage_histories
 from crmkit.adapters.sqlalchemy.lists import all_of, any_of
 from crmkit.adapters.sqlalchemy.segments.activity import aggregate
@@ -52,6 +56,7 @@ from crmkit.domain.rules.conditions import (
     AllOf,
     AnyOf,
     Condition,
+    Facts,
     Not,
     TimeInStage,
 )
@@ -132,20 +137,59 @@ def segment_where(
     through: str | None = None,
 ) -> tuple[FromClause, Any]:
     """What a segment query selects from, and its never-NULL ``WHERE``: ``crmkit_customers``
-    of ``tenant`` (ids in ``(after, through]``, either end open) LEFT OUTER JOINed to one
-    grouped derived table per distinct aggregate of ``condition``."""
+    of ``tenant`` (ids in ``(after, through]``, either end open) LEFT OUTER JOINed to the
+    one grouped pass over the interactions that the aggregates of ``condition`` read."""
     if not isinstance(condition, Condition):
         raise ValidationError.single("rule", condition, "must be a Condition")
-    sql = Comparisons(dialect, tenant, ensure_utc(as_of, "as_of"), after=after, through=through)
-    where = [_c.tenant_id == tenant, predicate(sql, condition)]
+    moment = ensure_utc(as_of, "as_of")
+    sql = Comparisons(dialect, tenant, moment, after=after, through=through)
+    bounds = [_c.tenant_id == tenant]
     if after is not None:
-        where.append(_c.id > after)
+        bounds.append(_c.id > after)
     if through is not None:
-        where.append(_c.id <= through)
+        bounds.append(_c.id <= through)
+    own = _own_conditions(condition)
+    if own and has_aggregates(condition):
+        # (a & b) & count(...) >= 2: group only the interactions of the customers that pass
+        # a & b, as a hand-written query filters before it aggregates.
+        alone = Comparisons(dialect, tenant, moment)
+        sql.candidates = (
+            select(_c.id).where(*bounds, *(predicate(alone, c) for c in own)).correlate(None)
+        )
+    where = [*bounds, predicate(sql, condition)]
+    i = interactions.c
+    base = [i.tenant_id == tenant]
+    if after is not None:
+        base.append(i.customer_id > after)
+    if through is not None:
+        base.append(i.customer_id <= through)
+    if sql.candidates is not None:
+        base.append(i.customer_id.in_(sql.candidates))
     source: FromClause = customers
-    for table in sql.grouped.values():
-        source = source.outerjoin(table, table.c.customer_id == _c.id)
+    table = sql.grouping.table(base)
+    if table is not None:
+        on = table.c.customer_id == _c.id
+        if _needs_a_row(condition, moment):  # no row, no match: the planner may start there
+            source = source.join(table, on)
+        else:
+            source = source.outerjoin(table, on)
     return source, and_(*where)
+
+
+def _needs_a_row(condition: Condition, as_of: datetime) -> bool:
+    """True when ``condition`` is false for every customer without any interaction its
+    aggregates select: one of its conjuncts is an aggregate false on none (``count >= 2``,
+    ``avg >= v``, ``first_at > t``), so an inner join to the grouped pass is the same."""
+    parts = condition.conditions if isinstance(condition, AllOf) else (condition,)
+    none = Facts(as_of=as_of)
+    return any(type(c) is AggregateCondition and not c.holds(none) for c in parts)
+
+
+def _own_conditions(condition: Condition) -> list[Condition]:
+    """The conjuncts of ``condition`` that read no interactions (all of it when it reads
+    none): every customer it holds for passes them."""
+    parts = condition.conditions if isinstance(condition, AllOf) else (condition,)
+    return [c for c in parts if not has_aggregates(c)]
 
 
 def has_aggregates(condition: Condition) -> bool:
