@@ -787,6 +787,22 @@ EXAMPLES: list[tuple[str, Condition]] = [
     ("no EUR average", purchases().avg("EUR").is_null()),
     ("some average in 90 days", purchases(last=90).avg("JPY").exists()),
     ("any interaction average", interactions(last=365).avg("EUR") >= 0),
+    # a & b & aggregates: grouped over the customers passing a & b only
+    (
+        "DE, 2+ purchases, average 5+ EUR",
+        (field("country") == "DE") & (purchases().count() >= 2) & (purchases().avg("EUR") >= 5),
+    ),
+    (
+        "vip, no purchase in 90 days but some ever",
+        tagged("vip") & ~(purchases(last=90).count() >= 1) & (purchases().count() >= 1),
+    ),
+    (
+        "has a country, first seen before as_of, or tagged new",
+        field("country").exists()
+        & (interactions().first_at() < AS_OF)
+        & (tagged("new") | (purchases().count() >= 2)),
+    ),
+    ("no country and never bought", ~field("country").exists() & (purchases().count() == 0)),
     ("on 2+ days", AggregateCondition("distinct_days", "ge", 2)),
     ("metadata n == 1", AggregateCondition("count", "ge", 1, metadata={"n": 1})),
     ("metadata src 'web'", AggregateCondition("count", "ge", 1, metadata={"src": "web"})),

@@ -135,10 +135,13 @@ def segment_where(
     as_of: datetime,
     after: str | None = None,
     through: str | None = None,
-) -> tuple[FromClause, Any]:
-    """What a segment query selects from, and its never-NULL ``WHERE``: ``crmkit_customers``
-    of ``tenant`` (ids in ``(after, through]``, either end open) LEFT OUTER JOINed to the
-    one grouped pass over the interactions that the aggregates of ``condition`` read."""
+) -> tuple[FromClause, Any, Any]:
+    """What a segment query selects from, its never-NULL ``WHERE`` and the member id column:
+    ``crmkit_customers`` of ``tenant`` (ids in ``(after, through]``, either end open) joined
+    to the one grouped pass over the interactions that the aggregates of ``condition`` read.
+    A rule ``a & b & aggregates`` (``a``, ``b`` reading no interactions, an aggregate false
+    for a customer without any) is asked of the grouped pass alone: it groups only the
+    customers passing ``a & b``, and holds only for those it has a row of."""
     if not isinstance(condition, Condition):
         raise ValidationError.single("rule", condition, "must be a Condition")
     moment = ensure_utc(as_of, "as_of")
@@ -148,15 +151,22 @@ def segment_where(
         bounds.append(_c.id > after)
     if through is not None:
         bounds.append(_c.id <= through)
-    own = _own_conditions(condition)
-    if own and has_aggregates(condition):
+    parts = condition.conditions if isinstance(condition, AllOf) else (condition,)
+    own = [c for c in parts if not has_aggregates(c)]
+    rest = [c for c in parts if has_aggregates(c)]
+    if own and rest:
         # (a & b) & count(...) >= 2: group only the interactions of the customers that pass
         # a & b, as a hand-written query filters before it aggregates.
         alone = Comparisons(dialect, tenant, moment)
         sql.candidates = (
             select(_c.id).where(*bounds, *(predicate(alone, c) for c in own)).correlate(None)
         )
-    where = [*bounds, predicate(sql, condition)]
+    needs_a_row = _needs_a_row(parts, moment)
+    alone_in_pass = sql.candidates is not None and needs_a_row and all(_pure(c) for c in rest)
+    if alone_in_pass:
+        where = all_of(predicate(sql, c) for c in rest)
+    else:
+        where = and_(*bounds, predicate(sql, condition))
     i = interactions.c
     base = [i.tenant_id == tenant]
     if after is not None:
@@ -165,31 +175,28 @@ def segment_where(
         base.append(i.customer_id <= through)
     if sql.candidates is not None:
         base.append(i.customer_id.in_(sql.candidates))
-    source: FromClause = customers
     table = sql.grouping.table(base)
-    if table is not None:
-        on = table.c.customer_id == _c.id
-        if _needs_a_row(condition, moment):  # no row, no match: the planner may start there
-            source = source.join(table, on)
-        else:
-            source = source.outerjoin(table, on)
-    return source, and_(*where)
+    if table is None:
+        return customers, where, _c.id
+    if alone_in_pass:
+        return table, where, table.c.customer_id
+    on = table.c.customer_id == _c.id
+    # No row, no match: an inner join, so the planner may start from the grouped pass.
+    source = customers.join(table, on) if needs_a_row else customers.outerjoin(table, on)
+    return source, where, _c.id
 
 
-def _needs_a_row(condition: Condition, as_of: datetime) -> bool:
-    """True when ``condition`` is false for every customer without any interaction its
-    aggregates select: one of its conjuncts is an aggregate false on none (``count >= 2``,
-    ``avg >= v``, ``first_at > t``), so an inner join to the grouped pass is the same."""
-    parts = condition.conditions if isinstance(condition, AllOf) else (condition,)
+def _pure(condition: Condition) -> bool:
+    """True when every leaf of ``condition`` is an aggregate over interactions."""
+    return all(type(leaf) is AggregateCondition for leaf in condition.leaves())
+
+
+def _needs_a_row(parts: tuple[Condition, ...] | list[Condition], as_of: datetime) -> bool:
+    """True when the conjunction of ``parts`` is false for every customer without any
+    interaction its aggregates select: one of them is an aggregate false on none
+    (``count >= 2``, ``avg >= v``, ``first_at > t``)."""
     none = Facts(as_of=as_of)
     return any(type(c) is AggregateCondition and not c.holds(none) for c in parts)
-
-
-def _own_conditions(condition: Condition) -> list[Condition]:
-    """The conjuncts of ``condition`` that read no interactions (all of it when it reads
-    none): every customer it holds for passes them."""
-    parts = condition.conditions if isinstance(condition, AllOf) else (condition,)
-    return [c for c in parts if not has_aggregates(c)]
 
 
 def has_aggregates(condition: Condition) -> bool:
@@ -210,10 +217,10 @@ def compile_segment(
     """One ``SELECT id FROM crmkit_customers`` of ``tenant``'s customers matching
     ``condition`` at ``as_of``, in id order; ``after``/``limit`` give a keyset page, and
     ``through`` bounds the ids asked about (so a page groups only their interactions)."""
-    source, where = segment_where(
+    source, where, member = segment_where(
         condition, dialect=dialect, tenant=tenant, as_of=as_of, after=after, through=through
     )
-    query = select(_c.id).select_from(source).where(where).order_by(_c.id)
+    query = select(member).select_from(source).where(where).order_by(member)
     if limit is not None:
         query = query.limit(limit)
     return query
@@ -221,5 +228,5 @@ def compile_segment(
 
 def count_query(condition: Condition, *, dialect: str, tenant: str, as_of: datetime) -> Select[int]:
     """``SELECT count(*)`` of the customers matching ``condition``."""
-    source, where = segment_where(condition, dialect=dialect, tenant=tenant, as_of=as_of)
+    source, where, _ = segment_where(condition, dialect=dialect, tenant=tenant, as_of=as_of)
     return select(func.count()).select_from(source).where(where)
