@@ -789,8 +789,10 @@ EXAMPLES: list[tuple[str, Condition]] = [
     ("any interaction average", interactions(last=365).avg("EUR") >= 0),
     # a & b & aggregates: grouped over the customers passing a & b only
     (
-        "DE, 2+ purchases, average 5+ EUR",
-        (field("country") == "DE") & (purchases().count() >= 2) & (purchases().avg("EUR") >= 5),
+        "has a country, 2+ interactions, average 5+ EUR",
+        field("country").exists()
+        & (interactions().count() >= 2)
+        & (interactions().avg("EUR") >= 5),
     ),
     (
         "vip, no purchase in 90 days but some ever",
