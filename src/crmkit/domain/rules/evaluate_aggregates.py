@@ -46,6 +46,8 @@ def aggregate_node(condition: AggregateCondition, groups: _Groups) -> _Node:
             return test(measure(chosen))
 
         return shared
+    if condition.measure is Measure.AVG and (node := _average_node(condition, operand)):
+        return node
     direct = _direct(condition)
     if direct is not None:  # measured while selecting: no list of the chosen ones
         return lambda facts, scratch: test(direct(facts))
@@ -130,6 +132,39 @@ def _selector(condition: AggregateCondition) -> Callable[[Facts], list[Interacti
 
 
 _LISTED = frozenset({Measure.COUNT, Measure.NET_SPEND, Measure.DISTINCT_DAYS})
+
+
+def _average_node(condition: AggregateCondition, operand: Any) -> _Node | None:
+    """``avg op v`` (a plain comparison, the usual filters) as one node: select, total and
+    compare ``total op v * n`` in one pass; None for the other forms."""
+    compare = _OPERATORS.get(condition.op)
+    if compare is None or _filter(condition) is not None:
+        return None
+    bounds, kinds, channels = _bounds(condition.window), condition.kinds, condition.channels
+    currency = condition.currency
+
+    def average(facts: Facts, scratch: dict[Any, Any]) -> bool:
+        span = bounds(facts.as_of)
+        if span is None:
+            return False
+        low, high = span
+        open_start = low is _EARLIEST
+        total = n = 0
+        for i in facts.interactions:
+            amount = i.amount
+            if (
+                amount is not None
+                and amount.currency == currency
+                and (not kinds or i.kind in kinds)
+                and (open_start or low <= i.occurred_at)
+                and i.occurred_at <= high
+                and (not channels or i.channel in channels)
+            ):
+                total += amount.minor
+                n += 1
+        return n > 0 and compare(total, operand * n)
+
+    return average
 
 
 def _direct(condition: AggregateCondition) -> Callable[[Facts], Any] | None:
