@@ -72,6 +72,8 @@ COUNTRY = "DE"
 LOCALE = "de-DE"
 MIN_RECENT = 2  # purchases in the last 90 days
 MIN_SPENT = Money(20_000, "EUR")  # 200.00 EUR in the last 365 days
+MIN_AVERAGE = Money(11_000, "EUR")  # purchases average at least 110.00 EUR (about half)
+NEW_SINCE_DAYS = 365  # first purchase in the last 365 days (new buyers, about a fifth)
 
 
 def cutoff(customers: int) -> datetime:
@@ -87,6 +89,16 @@ def segment_rule(customers: int) -> Condition:
         & (purchases(last=days(90)).count() >= MIN_RECENT)
         & (purchases(last=days(365)).sum("EUR") >= MIN_SPENT)
     )
+
+
+def average_rule() -> Condition:
+    """ "Average purchase value at least 110 EUR", over every purchase up to ``as_of``."""
+    return purchases().avg("EUR") >= MIN_AVERAGE
+
+
+def first_purchase_rule() -> Condition:
+    """ "First purchase in the last year": new buyers."""
+    return purchases().first_at() > AS_OF - timedelta(days=NEW_SINCE_DAYS)
 
 
 # Source data: the same objects feed the SQLite file and the in-memory contenders.
@@ -158,6 +170,80 @@ def handwritten_sql(customers: int) -> tuple[str, tuple[Any, ...]]:
         MIN_SPENT.minor,
     )
     return query, params
+
+
+def _us(at: datetime) -> int:
+    return (at - EPOCH) // MICRO
+
+
+def handwritten_average_sql() -> tuple[str, tuple[Any, ...]]:
+    """The average rule as a developer would write it: one grouped pass over the purchases,
+    the average compared without division (``sum >= v * count``)."""
+    query = f"""
+        SELECT count(*) FROM (
+            SELECT i.customer_id FROM {t.interactions.name} AS i
+            WHERE i.tenant_id = ? AND i.kind = 'purchase' AND i.currency = 'EUR'
+              AND i.amount_minor IS NOT NULL AND i.occurred_at_us <= ?
+            GROUP BY i.customer_id
+            HAVING sum(i.amount_minor) >= ? * count(*)
+        )
+    """
+    return query, (TENANT, _us(AS_OF), MIN_AVERAGE.minor)
+
+
+def handwritten_first_purchase_sql() -> tuple[str, tuple[Any, ...]]:
+    """The first-purchase rule by hand: one grouped pass, ``min(occurred_at)`` per customer."""
+    query = f"""
+        SELECT count(*) FROM (
+            SELECT i.customer_id FROM {t.interactions.name} AS i
+            WHERE i.tenant_id = ? AND i.kind = 'purchase' AND i.occurred_at_us <= ?
+            GROUP BY i.customer_id
+            HAVING min(i.occurred_at_us) > ?
+        )
+    """
+    since = _us(AS_OF - timedelta(days=NEW_SINCE_DAYS))
+    return query, (TENANT, _us(AS_OF), since)
+
+
+def handwritten_average(facts: list[Facts]) -> int:
+    """The average rule by hand over the same `Facts`: total and count, then compare."""
+    minor, members = MIN_AVERAGE.minor, 0
+    for f in facts:
+        total = n = 0
+        for i in f.interactions:
+            amount = i.amount
+            if (
+                i.kind == "purchase"
+                and i.occurred_at <= f.as_of
+                and amount is not None
+                and amount.currency == "EUR"
+            ):
+                total += amount.minor
+                n += 1
+        if n and total >= minor * n:
+            members += 1
+    return members
+
+
+def handwritten_first_purchase(facts: list[Facts]) -> int:
+    """The first-purchase rule by hand over the same `Facts`."""
+    since = AS_OF - timedelta(days=NEW_SINCE_DAYS)
+    return sum(
+        1
+        for f in facts
+        if (
+            first := min(
+                (
+                    i.occurred_at
+                    for i in f.interactions
+                    if i.kind == "purchase" and i.occurred_at <= f.as_of
+                ),
+                default=None,
+            )
+        )
+        is not None
+        and first > since
+    )
 
 
 def handwritten_comprehension(facts: list[Facts], customers: int) -> int:
@@ -282,6 +368,23 @@ def main(argv: list[str] | None = None) -> int:
                 args.repeats,
             )
             print(f"  {members:,} members")
+            sql_pairs: dict[str, tuple[dict[str, float], int]] = {}
+            for name, other, (text, values) in (
+                ("avg", average_rule(), handwritten_average_sql()),
+                ("first_purchase", first_purchase_rule(), handwritten_first_purchase_sql()),
+            ):
+                print(f"sql {name} (one aggregate over every customer)")
+                sql_pairs[name] = timed_pair(
+                    f"sql {name}",
+                    {
+                        "crmkit": lambda rule=other: crm.segments.count(rule, as_of=AS_OF),
+                        "handwritten": lambda q=text, v=values: int(
+                            raw.execute(q, v).fetchone()[0]
+                        ),
+                    },
+                    args.repeats,
+                )
+                print(f"  {sql_pairs[name][1]:,} members")
         finally:
             store.dispose()
             raw.close()
@@ -302,6 +405,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     if in_memory != members:
         raise SystemExit(f"memory found {in_memory} members, SQL {members}")
+    memory_pairs: dict[str, tuple[dict[str, float], int]] = {}
+    for name, other, by_hand in (
+        ("avg", average_rule(), handwritten_average),
+        ("first_purchase", first_purchase_rule(), handwritten_first_purchase),
+    ):
+        print(f"memory {name}")
+        memory_pairs[name] = timed_pair(
+            f"memory {name}",
+            {
+                "crmkit": lambda rule=other: compiled_evaluator(facts, rule),
+                "comprehension": lambda count=by_hand: count(facts),
+            },
+            args.repeats,
+        )
+        if memory_pairs[name][1] != sql_pairs[name][1]:
+            raise SystemExit(f"{name}: memory {memory_pairs[name][1]}, SQL {sql_pairs[name][1]}")
 
     figures: list[tuple[str, float, str]] = [
         ("members", members, "customers"),
@@ -312,6 +431,15 @@ def main(argv: list[str] | None = None) -> int:
         ("sql_vs_handwritten", sql["crmkit"] / sql["handwritten"], "x"),
         ("memory_vs_comprehension", memory["crmkit"] / memory["comprehension"], "x"),
     ]
+    for name in ("avg", "first_purchase"):
+        (on_sql, count), (in_mem, _) = sql_pairs[name], memory_pairs[name]
+        figures += [
+            (f"{name}_members", count, "customers"),
+            (f"{name}_sql_crmkit", on_sql["crmkit"] * 1000, "ms"),
+            (f"{name}_sql_handwritten", on_sql["handwritten"] * 1000, "ms"),
+            (f"{name}_segment_vs_handwritten", on_sql["crmkit"] / on_sql["handwritten"], "x"),
+            (f"{name}_memory_vs_comprehension", in_mem["crmkit"] / in_mem["comprehension"], "x"),
+        ]
     decimals = {"customers": 0, "ms": 1, "x": 2}
     for name, value, unit in figures:
         print(f"BENCH {name} {value:.{decimals[unit]}f} {unit}")

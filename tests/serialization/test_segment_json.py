@@ -87,6 +87,15 @@ class TestJsonForm:
         assert structure(unstructure(rule), Condition) == rule
         assert structure(unstructure(rule), type(rule)) == rule
 
+    def test_an_average_round_trips(self) -> None:
+        """The avg measure: comparisons with Money, between, and is_null with its currency."""
+        for rule in (
+            purchases(last=90).avg("EUR") >= 50,
+            purchases().avg("JPY").between(100, 200),
+            purchases().avg("EUR").is_null(),
+        ):
+            assert from_json(to_json(rule), Condition) == rule
+
     def test_window_round_trips(self) -> None:
         """Windows are plain objects."""
         assert structure(unstructure(Window(SINCE)), Window) == Window(SINCE)

@@ -75,6 +75,7 @@ _MEASURES: dict[Measure, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     Measure.DISTINCT_DAYS: (_exact(int), same),
     Measure.SUM: (lambda v: structure_money(v, Money), unstructure_money),
     Measure.NET_SPEND: (lambda v: structure_money(v, Money), unstructure_money),
+    Measure.AVG: (lambda v: structure_money(v, Money), unstructure_money),
     Measure.MIN_AT: _SCALARS[FieldType.DATETIME],
     Measure.MAX_AT: _SCALARS[FieldType.DATETIME],
 }

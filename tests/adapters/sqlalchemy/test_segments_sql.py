@@ -53,7 +53,7 @@ from crmkit.domain.rules.leaves import (
 from crmkit.domain.rules.stage_leaves import Members, StageCondition
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import CUSTOMER_LIFECYCLE
-from crmkit.segments import field, interactions, tagged, trait
+from crmkit.segments import field, interactions, purchases, tagged, trait
 from crmkit.testing.databases import scratch_store
 from tests.conftest import backend_url
 from tests.workers import private_database
@@ -245,6 +245,47 @@ def population(
                     stage=rng.choice(STAGES),
                 )
             )
+    return customers, accounts, interactions, histories
+
+
+# Averages exactly on an operand, between two operands, or beyond 64 bits when summed.
+AVERAGE_EDGES = [5000, 4999, 5001, 500, 2**63 - 2, -(2**63) + 2, 333]
+AVERAGE_CASES: dict[str, list[Money]] = {
+    "avg-exact": [Money(4000, "EUR"), Money(6000, "EUR")],  # exactly 50.00 EUR
+    "avg-just-below": [Money(4999, "EUR"), Money(5000, "EUR")],  # 49.995 EUR
+    "avg-just-above": [Money(5000, "EUR"), Money(5001, "EUR"), Money(5001, "EUR")],
+    "avg-thirds": [Money(333, "EUR"), Money(333, "EUR"), Money(334, "EUR")],  # 333.33…
+    "avg-huge": [Money(2**63 - 1, "EUR"), Money(2**63 - 3, "EUR")],  # sum beyond 64 bits
+    "avg-huge-usd": [Money(2**63 - 1, "USD")] * 3,
+    "avg-huge-negative": [Money(-(2**63) + 1, "JPY"), Money(-(2**63) + 3, "JPY")],
+    "avg-mixed": [Money(5000, "EUR"), Money(1, "USD"), Money(10**15, "JPY")],
+    "avg-none": [],  # a customer who never bought: no average at all
+}
+
+
+def with_averages(
+    data: tuple[list[Customer], list[Account], list[Interaction], list[StageHistory]],
+) -> tuple[list[Customer], list[Account], list[Interaction], list[StageHistory]]:
+    """The population and a few customers whose purchases average exactly on the edges."""
+    customers, accounts, interactions, histories = data
+    customers, interactions = list(customers), list(interactions)
+    for name, amounts in AVERAGE_CASES.items():
+        customers.append(Customer(CustomerId(name), created_at=AS_OF, updated_at=AS_OF))
+        for k, amount in enumerate(amounts):
+            interactions.append(
+                Interaction(
+                    f"{name}-i{k}",
+                    CustomerId(name),
+                    AS_OF - (k + 1) * DAY,
+                    "purchase" if amount.minor >= 0 else "note",  # a purchase is never negative
+                    Channel.WEB,
+                    amount=amount,
+                )
+            )
+        # a purchase without an amount is no part of the average
+        interactions.append(
+            Interaction(f"{name}-free", CustomerId(name), AS_OF - DAY, "purchase", Channel.WEB)
+        )
     return customers, accounts, interactions, histories
 
 
@@ -469,13 +510,31 @@ def aggregates(draw: Any, measures: tuple[Measure, ...] = tuple(Measure)) -> Con
     if measure in (Measure.MIN_AT, Measure.MAX_AT):
         op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL]))
         value = draw(operand("datetime", op))
-    elif measure in (Measure.SUM, Measure.NET_SPEND):
+    elif measure in (Measure.SUM, Measure.NET_SPEND, Measure.AVG):
         if measure is Measure.NET_SPEND:  # it picks the purchases and refunds itself
             filters["kinds"] = set()
-        op = draw(st.sampled_from(ops))
         currency = draw(st.sampled_from(CURRENCIES))
+        if measure is Measure.AVG:
+            op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL]))
+            if op in (Op.IS_NULL, Op.IS_NOT_NULL):
+                return AggregateCondition(measure, op, currency=currency, **filters)
+        else:
+            op = draw(st.sampled_from(ops))
         minors = st.sampled_from(
-            [0, 1, -1, 999, 998, 1000, 10**15, -(10**15), 2**63 - 1, -(2**63) + 1, 2**62]
+            [
+                0,
+                1,
+                -1,
+                999,
+                998,
+                1000,
+                10**15,
+                -(10**15),
+                2**63 - 1,
+                -(2**63) + 1,
+                2**62,
+                *AVERAGE_EDGES,
+            ]
         )
         if op is Op.BETWEEN:
             value = [Money(m, currency) for m in sorted([draw(minors), draw(minors)])]
@@ -560,7 +619,7 @@ RULES = st.recursive(
 # Stores: one per backend for the whole module, filled once.
 
 BACKENDS = ["memory", "sqlite_file", "postgresql", "mariadb"]
-POPULATION = population(seed=5, size=60)
+POPULATION = with_averages(population(seed=5, size=60))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -640,6 +699,17 @@ def test_net_spend_parity_with_the_domain(filled: Any, rule: Condition, as_of: d
     assert (ids, count) == (want, len(want)), rule
 
 
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
+)
+@given(rule=aggregates(measures=(Measure.AVG,)), as_of=st.sampled_from(AS_OFS))
+def test_average_parity_with_the_domain(filled: Any, rule: Condition, as_of: datetime) -> None:
+    """Averages compared exactly (sum against operand times count), missing when none."""
+    want = expected(POPULATION, rule, as_of)
+    ids, count = sql_answer(filled, rule, as_of)
+    assert (ids, count) == (want, len(want)), rule
+
+
 # Readable examples, one per kind of leaf.
 
 EXAMPLES: list[tuple[str, Condition]] = [
@@ -701,6 +771,40 @@ EXAMPLES: list[tuple[str, Condition]] = [
         AggregateCondition("min_at", "lt", datetime(1970, 1, 1, tzinfo=UTC)),
     ),
     ("no interaction at all", AggregateCondition("max_at", "is_null")),
+    ("purchases average 50+ EUR", purchases().avg("EUR") >= 50),
+    ("purchases average over 50 EUR", purchases().avg("EUR") > 50),
+    ("purchases average exactly 50 EUR", purchases().avg("EUR") == 50),
+    ("purchases average not 50 EUR", purchases().avg("EUR") != 50),
+    ("purchases average under 50 EUR", purchases().avg("EUR") < 50),
+    ("no average under 50 EUR", ~(purchases().avg("EUR") < 50)),
+    ("average between 49.99 and 50.01", purchases().avg("EUR").between("49.99", "50.01")),
+    ("average 3.33 EUR or more", purchases().avg("EUR") >= Money(333, "EUR")),
+    ("huge average", purchases().avg("EUR") >= Money(2**63 - 2, "EUR")),
+    ("huge average, just above", purchases().avg("EUR") > Money(2**63 - 2, "EUR")),
+    ("huge USD average", purchases().avg("USD") == Money(2**63 - 1, "USD")),
+    ("huge negative average", interactions().avg("JPY") <= Money(-(2**63) + 2, "JPY")),
+    ("huge negative average, just below", interactions().avg("JPY") < Money(-(2**63) + 2, "JPY")),
+    ("no EUR average", purchases().avg("EUR").is_null()),
+    ("some average in 90 days", purchases(last=90).avg("JPY").exists()),
+    ("any interaction average", interactions(last=365).avg("EUR") >= 0),
+    # a & b & aggregates: grouped over the customers passing a & b only
+    (
+        "has a country, 2+ interactions, average 5+ EUR",
+        field("country").exists()
+        & (interactions().count() >= 2)
+        & (interactions().avg("EUR") >= 5),
+    ),
+    (
+        "vip, no purchase in 90 days but some ever",
+        tagged("vip") & ~(purchases(last=90).count() >= 1) & (purchases().count() >= 1),
+    ),
+    (
+        "has a country, first seen before as_of, or tagged new",
+        field("country").exists()
+        & (interactions().first_at() < AS_OF)
+        & (tagged("new") | (purchases().count() >= 2)),
+    ),
+    ("no country and never bought", ~field("country").exists() & (purchases().count() == 0)),
     ("on 2+ days", AggregateCondition("distinct_days", "ge", 2)),
     ("metadata n == 1", AggregateCondition("count", "ge", 1, metadata={"n": 1})),
     ("metadata src 'web'", AggregateCondition("count", "ge", 1, metadata={"src": "web"})),
@@ -728,12 +832,29 @@ def test_each_leaf_agrees_with_the_domain(filled: Any, title: str, rule: Conditi
     assert (ids, count) == (want, len(want))
 
 
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
+)
+@given(rule=RULES, chunk=st.integers(1, 30))
+def test_pages_over_aggregates_ask_about_a_range_of_customers_at_a_time(
+    filled: Any, rule: Condition, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule over interactions is paged by ranges of customers (each query groups only
+    their interactions): any range size gives the same members, page after page."""
+    from crmkit.adapters.sqlalchemy.customers import repository
+
+    monkeypatch.setattr(repository, "_SEGMENT_CHUNK", chunk)
+    rule = rule & (interactions().count() >= 0)  # reads the interactions, always true
+    want = expected(POPULATION, rule, AS_OF)
+    assert sql_answer(filled, rule, AS_OF) == (want, len(want))
+
+
 def test_a_rule_never_returns_another_tenants_customers(filled: Any) -> None:
     # OTHER_TENANT's customers all have given name "Other" and five extra ids.
     rule = AnyOf((FieldCondition("given_name", "eq", "Other"), Members({"zz1", "zz2"})))
     assert sql_answer(filled, rule, AS_OF) == ([], 0)
     with filled.unit_of_work(OTHER_TENANT) as uow:
-        assert uow.customers.count_matching(rule, as_of=AS_OF) == 60 + 2
+        assert uow.customers.count_matching(rule, as_of=AS_OF) == 60 + len(AVERAGE_CASES) + 2
 
 
 def test_streamed_members_are_whole_customers(filled: Any) -> None:

@@ -1,11 +1,12 @@
 """Aggregate leaves: a measure of the customer's interactions in a time window (counts,
-sums, net spend, first and last times), compared with an operand."""
+sums, net spend, averages, first and last times), compared with an operand."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -43,6 +44,7 @@ from crmkit.errors import ValidationError
 
 __all__ = [
     "AggregateCondition",
+    "MISSABLE_MEASURES",
     "MONEY_MEASURES",
     "Measure",
     "NET_SPEND_SIGNS",
@@ -60,10 +62,14 @@ class Measure(StrEnum):
     MIN_AT = "min_at"  # the first occurred_at (missing when none)
     MAX_AT = "max_at"  # the last occurred_at (missing when none)
     DISTINCT_DAYS = "distinct_days"  # on how many UTC dates (0 when none)
+    AVG = "avg"  # the mean amount in one currency, exactly (missing when none)
 
 
-#: The measures that total amounts of money, compared with `Money` in their ``currency``.
-MONEY_MEASURES: Final = frozenset({Measure.SUM, Measure.NET_SPEND})
+#: The measures of amounts of money, compared with `Money` in their ``currency``.
+MONEY_MEASURES: Final = frozenset({Measure.SUM, Measure.NET_SPEND, Measure.AVG})
+#: The measures that may be missing (no interaction to take them from): they also take
+#: ``is_null`` / ``is_not_null``, and any other comparison of a missing one is false.
+MISSABLE_MEASURES: Final = frozenset({Measure.MIN_AT, Measure.MAX_AT, Measure.AVG})
 #: What net spend adds (purchases) and takes away (refunds); other kinds add nothing.
 NET_SPEND_SIGNS: Final[Mapping[str, int]] = {
     InteractionKind.PURCHASE.value: 1,
@@ -198,7 +204,12 @@ class AggregateCondition(Condition):
     interactions with no amount or another currency add nothing. ``NET_SPEND`` is what a
     shop means by spend: the purchases' amounts minus the refunds' (both recorded positive),
     in ``currency`` like ``SUM``; it picks the purchases and refunds itself, so it takes no
-    ``kinds``.
+    ``kinds``. ``AVG`` is the mean amount of the matching interactions that have an amount in
+    ``currency``, compared exactly with a `Money` value ``v``: ``avg >= v`` holds when
+    ``sum >= v * n`` in integer minor units (no rounding at all). A customer with no such
+    interaction has no average: like a missing first or last time, only ``is_null`` holds for
+    it, every other comparison is false, and ``~`` negates that plainly (``~(avg >= v)``
+    holds for a customer who never bought).
     """
 
     kind: ClassVar[str] = "aggregate"
@@ -222,7 +233,7 @@ class AggregateCondition(Condition):
     def __attrs_post_init__(self) -> None:
         measure, op = self.measure, self.op
         timed = measure in (Measure.MIN_AT, Measure.MAX_AT)
-        allowed = _MEASURE_OPS | NULLS if timed else _MEASURE_OPS
+        allowed = _MEASURE_OPS | NULLS if measure in MISSABLE_MEASURES else _MEASURE_OPS
         if op not in allowed:
             raise ValidationError.single("op", op.value, f"does not apply to {measure.value}")
         if measure in MONEY_MEASURES:
@@ -230,7 +241,7 @@ class AggregateCondition(Condition):
             return
         if self.currency is not None:
             raise ValidationError.single(
-                "currency", self.currency, "only sum and net_spend take a currency"
+                "currency", self.currency, "only sum, net_spend and avg take a currency"
             )
         if op in NULLS:
             check_operand(FieldType.DATETIME, op, self.value)
@@ -249,6 +260,12 @@ class AggregateCondition(Condition):
                 "net_spend measures purchases minus refunds itself: give no kinds",
             )
         currency = self.currency
+        if self.op in NULLS:  # avg is (not) missing: no value, but the currency it is in
+            check_operand(FieldType.DATETIME, self.op, self.value)
+            if not isinstance(currency, str):
+                raise ValidationError.single("currency", currency, "must be given")
+            Money(0, currency)  # a known currency, as a Money value would need
+            return
         values = self.value if self.op is Op.BETWEEN else (self.value,)
         if not isinstance(values, tuple | list) or not values:
             raise ValidationError.single("value", self.value, "between takes [low, high]")
@@ -280,7 +297,8 @@ class AggregateCondition(Condition):
 
     def measure_of(self, facts: Facts) -> Any:
         """The measure over the facts' matching interactions: a count, a sum in minor units of
-        ``currency``, or an instant (``None``: no interaction to take it from)."""
+        ``currency``, an average in minor units as an exact `Fraction`, or an instant
+        (``None``: no interaction to take it from)."""
         chosen = [i for i in facts.interactions if self.matches(i, facts.as_of)]
         match self.measure:
             case Measure.COUNT:
@@ -291,6 +309,13 @@ class AggregateCondition(Condition):
                 return min((i.occurred_at for i in chosen), default=None)
             case Measure.MAX_AT:
                 return max((i.occurred_at for i in chosen), default=None)
+        if self.measure is Measure.AVG:
+            amounts = [
+                i.amount.minor
+                for i in chosen
+                if i.amount is not None and i.amount.currency == self.currency
+            ]
+            return Fraction(sum(amounts), len(amounts)) if amounts else None
         signs = NET_SPEND_SIGNS if self.measure is Measure.NET_SPEND else None
         return sum(
             i.amount.minor * (1 if signs is None else signs.get(i.kind, 0))
@@ -300,7 +325,7 @@ class AggregateCondition(Condition):
 
     def holds(self, facts: Facts) -> bool:
         operand = self.value
-        if self.measure in MONEY_MEASURES:  # compared in minor units: may exceed Money's range
+        if self.measure in MONEY_MEASURES and operand is not None:  # in minor units, exactly
             operand = (
                 tuple(m.minor for m in operand) if isinstance(operand, tuple) else operand.minor
             )

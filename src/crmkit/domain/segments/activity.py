@@ -1,6 +1,6 @@
 """The builder for rules over a customer's interactions: ``interactions(...)`` and
-``purchases(...)`` select them, ``.count()``, ``.sum()`` … measure them, and comparing the
-measure makes an `AggregateCondition` (``purchases(last=days(90)).count() >= 3``)."""
+``purchases(...)`` select them, ``.count()``, ``.sum()``, ``.avg()`` … measure them, and
+comparing the measure makes an `AggregateCondition` (``purchases(last=days(90)).count() >= 3``)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,14 @@ class Interactions:
                 "net_spend measures purchases minus refunds itself: use interactions(...)",
             )
         return self._measure(Measure.NET_SPEND, currency)
+
+    def avg(self, currency: str) -> Aggregate:
+        """The average amount in ``currency`` of those that have one, compared exactly (no
+        rounding): ``purchases(last=days(90)).avg("EUR") >= 50`` holds when the amounts sum
+        to at least 50 EUR times their number. Amounts in other currencies, and
+        interactions without one, are left out; with none left there is no average, and
+        only `is_null` holds."""
+        return self._measure(Measure.AVG, currency)
 
     def first_at(self) -> Aggregate:
         """When the first one happened (missing when none)."""
@@ -143,7 +151,7 @@ def interactions(
     """The customer's interactions of some kinds, channels, directions, campaigns and
     metadata (each empty: any), in a window: the ``last`` days up to the evaluation's
     ``as_of`` (``days(90)``), or ``since <= t < until`` (either may be left open), or
-    ever. Measure them with `count`, `sum`, `net_spend`, `first_at`, `last_at` or
+    ever. Measure them with `count`, `sum`, `net_spend`, `avg`, `first_at`, `last_at` or
     `distinct_days`."""
     filters = {
         "kinds": kinds,

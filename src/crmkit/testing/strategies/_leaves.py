@@ -30,6 +30,7 @@ from crmkit.domain import (
     Window,
 )
 from crmkit.domain._iso import COUNTRIES
+from crmkit.domain.rules.aggregates import MISSABLE_MEASURES, MONEY_MEASURES
 from crmkit.domain.rules.operands import field_operand
 from crmkit.testing.strategies._customers import trait_values
 from crmkit.testing.strategies._parts import _KINDS, _TAGS, SEGMENT_AS_OF, _stage_names
@@ -168,10 +169,11 @@ def _aggregate_condition(draw: st.DrawFn) -> AggregateCondition:
     measure = draw(st.sampled_from(Measure))
     timed = measure in (Measure.MIN_AT, Measure.MAX_AT)
     ops = [Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE, Op.BETWEEN]
-    op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL] if timed else ops))
+    missable = measure in MISSABLE_MEASURES
+    op = draw(st.sampled_from([*ops, Op.IS_NULL, Op.IS_NOT_NULL] if missable else ops))
     currency = None
     scalars: st.SearchStrategy[Any]
-    if measure in (Measure.SUM, Measure.NET_SPEND):
+    if measure in MONEY_MEASURES:
         currency = draw(st.sampled_from(["EUR", "USD", "JPY"]))
         edge = st.sampled_from([0, 1, -1, 10_000, -10_000]).map(lambda m: Money(m, currency))
         scalars = edge | money(currency)

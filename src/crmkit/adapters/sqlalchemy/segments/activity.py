@@ -1,13 +1,15 @@
-"""Segment leaves over a customer's interactions: counts, days, first and last, sums, metadata."""
+"""Segment leaves over a customer's interactions: counts, days, first and last, sums,
+averages, metadata. Each distinct aggregate of a rule is one grouped derived table."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
+    Numeric,
     String,
     and_,
     bindparam,
@@ -18,19 +20,17 @@ from sqlalchemy import (
     literal,
     not_,
     or_,
-    select,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql
 
-from crmkit.adapters.sqlalchemy.customers.tables import customers
 from crmkit.adapters.sqlalchemy.interactions.tables import interactions
-from crmkit.adapters.sqlalchemy.lists import all_of
 from crmkit.adapters.sqlalchemy.rows import to_us
 from crmkit.adapters.sqlalchemy.segments.comparisons import Comparisons, map_operand, minor, us
 from crmkit.domain.interactions.channels import InteractionKind
 from crmkit.domain.rules.aggregates import NET_SPEND_SIGNS, AggregateCondition, Measure
-from crmkit.domain.rules.leaves import Op
+from crmkit.domain.rules.evaluate_aggregates import selection_key
+from crmkit.domain.rules.leaves import NULLS, Op
 from crmkit.errors import ValidationError
 
 __all__ = ["aggregate"]
@@ -40,7 +40,6 @@ _TWO_32: Final = 2**32
 _LOW_32: Final = _TWO_32 - 1
 # Metadata keys an interaction may hold (see the domain's Interaction): any other matches none.
 _META_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,63}")
-_c = customers.c
 
 
 def window(sql: Comparisons, node: AggregateCondition) -> list[Any]:
@@ -56,8 +55,7 @@ def window(sql: Comparisons, node: AggregateCondition) -> list[Any]:
 
 def filters(sql: Comparisons, node: AggregateCondition) -> list[Any]:
     i = interactions.c
-    clauses: list[Any] = [i.tenant_id == sql.tenant, i.customer_id == _c.id]
-    clauses += window(sql, node)
+    clauses: list[Any] = window(sql, node)
     if node.kinds:
         clauses.append(sql.keys(i.kind, node.kinds))
     if node.channels:
@@ -125,31 +123,69 @@ def metadata(sql: Comparisons, key: str, value: str | int | bool) -> Any:
 
 
 def aggregate(sql: Comparisons, node: AggregateCondition) -> Any:
+    """The leaf as a never-NULL test of its columns in the rule's grouped pass
+    (`crmkit.adapters.sqlalchemy.segments.grouping`): a customer with none of the
+    interactions it selects reads NULL there, so a count or a sum is 0 (``COALESCE``) and a
+    first/last time or an average is missing."""
     i = interactions.c
-    where = filters(sql, node)
-    op = node.op
+    op, where = node.op, filters(sql, node)
+    selection = selection_key(node)
+    column = sql.grouping.column
     match node.measure:
         case Measure.COUNT:
-            measured = _scalar(func.count(), where)
-            return sql.compare(op, measured, node.value, False)
+            n = column("count", None, selection, where)
+            return sql.compare(op, func.coalesce(n, 0), node.value, False)
         case Measure.DISTINCT_DAYS:
-            measured = _scalar(func.count(day(sql, i.occurred_at_us).distinct()), where)
-            return sql.compare(op, measured, node.value, False)
+            n = column("count_distinct", day(sql, i.occurred_at_us), selection, where)
+            return sql.compare(op, func.coalesce(n, 0), node.value, False)
         case Measure.MIN_AT | Measure.MAX_AT:
-            agg = func.min if node.measure is Measure.MIN_AT else func.max
-            measured = _scalar(agg(i.occurred_at_us), where)
-            operand = None if op in (Op.IS_NULL, Op.IS_NOT_NULL) else map_operand(node.value, us)
-            return sql.present(op, measured, operand, False)
-    operand = map_operand(node.value, minor)
+            agg = "min" if node.measure is Measure.MIN_AT else "max"
+            at = column(agg, i.occurred_at_us, selection, where)
+            operand = None if op in NULLS else map_operand(node.value, us)
+            return sql.present(op, at, operand, False)
     where = [*where, i.currency == node.currency, i.amount_minor.is_not(None)]
     amount: Any = i.amount_minor
+    money: Hashable = (selection, node.currency, node.measure is Measure.NET_SPEND)
     if node.measure is Measure.NET_SPEND:
         where.append(sql.keys(i.kind, NET_SPEND_SIGNS))
         amount = signed(sql, amount)
+    if node.measure is Measure.AVG:
+        return average(sql, node, money, where)
+    operand = map_operand(node.value, minor)
     if sql.dialect != "sqlite":
-        total = func.coalesce(_scalar(func.sum(amount), where), 0)
-        return sql.compare(op, total, operand, False)
-    return split_sum(sql, op, where, operand, amount)
+        total = column("sum", amount, money, where)
+        return sql.compare(op, func.coalesce(total, 0), operand, False)
+    high, low = (
+        func.coalesce(column("sum", half, money, where, part=name), 0)
+        for name, half in halves(amount).items()
+    )
+    return compare_halves(op, *carried(high, low), operand, constant_halves)
+
+
+def average(sql: Comparisons, node: AggregateCondition, money: Hashable, where: list[Any]) -> Any:
+    """``avg op v`` exactly, as ``sum op v * n`` in integers; false (``n`` is 0 or NULL)
+    for a customer without an amount in the currency, unless the test is ``is_null``."""
+    op, i, column = node.op, interactions.c, sql.grouping.column
+    n = func.coalesce(column("count", None, money, where), 0)
+    if op is Op.IS_NULL:
+        return n == 0
+    if op is Op.IS_NOT_NULL:
+        return n > 0
+    operand = map_operand(node.value, minor)
+    if sql.dialect == "sqlite":
+        high_sum, low_sum = (
+            column("sum", half, money, where, part=name)
+            for name, half in halves(i.amount_minor).items()
+        )
+        high, rest = carried(high_sum, low_sum)
+        test = compare_halves(op, high, rest, operand, lambda k: product_halves(k, n))
+    else:
+        # NUMERIC/DECIMAL: the product of a BIGINT operand and a count never overflows.
+        def times_n(k: int) -> Any:
+            return cast(bindparam(None, k, type_=BigInteger()), Numeric(40, 0)) * n
+
+        test = sql.compare_with(op, column("sum", i.amount_minor, money, where), operand, times_n)
+    return and_(n > 0, test)
 
 
 def signed(sql: Comparisons, amount: Any) -> Any:
@@ -159,23 +195,42 @@ def signed(sql: Comparisons, amount: Any) -> Any:
     return type_coerce(case((refund, -amount), else_=amount), BigInteger())
 
 
-def split_sum(sql: Comparisons, op: Op, where: list[Any], operand: Any, amount: Any) -> Any:
-    """SQLite: compare a sum that may overflow 64 bits, summing the halves apart."""
+def halves(amount: Any) -> dict[str, Any]:
+    """SQLite, whose ``sum()`` fails on a 64-bit overflow: an amount's high and low 32 bits,
+    summed apart (each sum fits 64 bits below 2**31 interactions per customer)."""
     low = amount.op("&")(_LOW_32)
-    high_sum = func.coalesce(_scalar(func.sum((amount - low) // _TWO_32), where), 0)
-    low_sum = func.coalesce(_scalar(func.sum(low), where), 0)
-    high = high_sum + low_sum // _TWO_32  # the low sum is >= 0: its quotient is a floor
-    rest = low_sum.op("%")(_TWO_32)
+    return {"high": (amount - low) // _TWO_32, "low": low}
 
-    def split(k: int) -> tuple[Any, Any]:
-        return literal(k // _TWO_32, BigInteger()), literal(k % _TWO_32, BigInteger())
+
+def carried(high_sum: Any, low_sum: Any) -> tuple[Any, Any]:
+    """``(high, rest)`` with ``sum = high * 2**32 + rest`` and ``0 <= rest < 2**32``."""
+    # The low sum is >= 0: its quotient is a floor.
+    return high_sum + low_sum // _TWO_32, low_sum.op("%")(_TWO_32)
+
+
+def constant_halves(k: int) -> tuple[Any, Any]:
+    return literal(k // _TWO_32, BigInteger()), literal(k % _TWO_32, BigInteger())
+
+
+def product_halves(k: int, n: Any) -> tuple[Any, Any]:
+    """``k * n`` as ``(high, rest)`` like `carried`, in 64-bit steps: ``k``'s low half times
+    ``n`` stays below 2**63 for ``n`` below 2**31."""
+    low_product = literal(k % _TWO_32, BigInteger()) * n
+    high = literal(k // _TWO_32, BigInteger()) * n + low_product // _TWO_32
+    return high, low_product.op("%")(_TWO_32)
+
+
+def compare_halves(
+    op: Op, high: Any, rest: Any, operand: Any, halves: Callable[[int], tuple[Any, Any]]
+) -> Any:
+    """SQLite: ``high * 2**32 + rest`` compared with an operand given as its own halves."""
 
     def less(k: int, strict: bool) -> Any:
-        kh, kl = split(k)
+        kh, kl = halves(k)
         return or_(high < kh, and_(high == kh, rest < kl if strict else rest <= kl))
 
     def equal(k: int) -> Any:
-        kh, kl = split(k)
+        kh, kl = halves(k)
         return and_(high == kh, rest == kl)
 
     match op:
@@ -193,7 +248,7 @@ def split_sum(sql: Comparisons, op: Op, where: list[Any], operand: Any, amount: 
             return not_(less(operand, True))
         case Op.BETWEEN:
             return and_(not_(less(operand[0], True)), less(operand[1], False))
-    raise ValidationError.single("op", op.value, "does not apply to sum")  # pragma: no cover
+    raise ValidationError.single("op", op.value, "does not apply to sums")  # pragma: no cover
 
 
 def day(sql: Comparisons, micros: Any) -> Any:
@@ -202,8 +257,3 @@ def day(sql: Comparisons, micros: Any) -> Any:
         (micros >= 0, micros // _DAY_US),
         else_=-1 - ((-1 - micros) // _DAY_US),
     )
-
-
-def _scalar(aggregate: Any, where: Sequence[Any]) -> Any:
-    # One filter per metadata key: joined as a balanced tree, however many keys there are.
-    return select(aggregate).select_from(interactions).where(all_of(where)).scalar_subquery()

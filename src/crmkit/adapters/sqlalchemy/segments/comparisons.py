@@ -17,6 +17,7 @@ from sqlalchemy.dialects import mysql
 
 from crmkit.adapters.sqlalchemy.lists import key_in, one_of
 from crmkit.adapters.sqlalchemy.rows import to_us
+from crmkit.adapters.sqlalchemy.segments.grouping import Grouping
 from crmkit.domain.customers.traits import MAX_DECIMAL_EXPONENT, canonical_decimal
 from crmkit.domain.rules.leaves import Op
 from crmkit.domain.values.money import Money
@@ -31,12 +32,30 @@ _INT64: Final = 2**63 - 1
 class Comparisons:
     """The comparisons of one compilation: ``dialect``'s SQL for ``tenant`` at ``as_of``."""
 
-    def __init__(self, dialect: str, tenant: str, as_of: datetime) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        tenant: str,
+        as_of: datetime,
+        *,
+        after: str | None = None,
+        through: str | None = None,
+    ) -> None:
         self.dialect = dialect
         self.mysql = dialect in ("mysql", "mariadb")
         self.tenant = tenant
         self.as_of = as_of
         self.as_of_us = to_us(as_of)
+        # The customers asked about: ids in (after, through], either end open.
+        self.after = after
+        self.through = through
+        # The aggregates the leaves read, in one grouped pass over the interactions that the
+        # compiler LEFT OUTER JOINs to the customers.
+        self.grouping = Grouping()
+        # The ids of the only customers the rule can hold for (those passing its conditions
+        # on their own data), when it has such conditions: the aggregates group only their
+        # interactions.
+        self.candidates: Any = None
 
     # Text, the same way on every backend.
 
@@ -83,7 +102,10 @@ class Comparisons:
             wrap: Any = self.value
         else:
             wrap = self.integer
+        return self.compare_with(op, expr, operand, wrap)
 
+    def compare_with(self, op: Op, expr: Any, operand: Any, wrap: Any) -> Any:
+        """``expr op operand``, each operand bound through ``wrap`` (a scalar or a range)."""
         match op:
             case Op.EQ:
                 return expr == wrap(operand)
@@ -108,7 +130,10 @@ class Comparisons:
     def keys(self, expr: Any, values: Iterable[str]) -> Any:
         """``expr IN values`` for ids, slugs and enum values: text without spaces, which
         the column's own collation compares exactly (and its index serves) everywhere."""
-        return key_in(self.dialect, expr, sorted(values))
+        keys = sorted(set(values))
+        if len(keys) == 1:  # the usual ``kind = 'purchase'``: a plain equality
+            return expr == bindparam(None, keys[0], type_=String())
+        return key_in(self.dialect, expr, keys)
 
     def present(self, op: Op, expr: Any, operand: Any, textual: bool) -> Any:
         """The two-valued comparison of a nullable ``expr``."""
