@@ -841,9 +841,9 @@ def test_pages_over_aggregates_ask_about_a_range_of_customers_at_a_time(
 ) -> None:
     """A rule over interactions is paged by ranges of customers (each query groups only
     their interactions): any range size gives the same members, page after page."""
-    from crmkit.adapters.sqlalchemy.customers import repository
+    from crmkit.adapters.sqlalchemy.customers import matching
 
-    monkeypatch.setattr(repository, "_SEGMENT_CHUNK", chunk)
+    monkeypatch.setattr(matching, "SEGMENT_CHUNK", chunk)
     rule = rule & (interactions().count() >= 0)  # reads the interactions, always true
     want = expected(POPULATION, rule, AS_OF)
     assert sql_answer(filled, rule, AS_OF) == (want, len(want))

@@ -20,6 +20,7 @@ from crmkit.adapters.sqlalchemy.customers.duplicates import (
     refuse_duplicates,
 )
 from crmkit.adapters.sqlalchemy.customers.loading import Children, CustomerLoader
+from crmkit.adapters.sqlalchemy.customers.matching import matching_after
 from crmkit.adapters.sqlalchemy.customers.rows import customer_row
 from crmkit.adapters.sqlalchemy.customers.search import matching_text, phone_is, search_text
 from crmkit.adapters.sqlalchemy.customers.tables import (
@@ -33,9 +34,7 @@ from crmkit.adapters.sqlalchemy.customers.writing import insert_customers, repla
 from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.rows import slot_setters
 from crmkit.adapters.sqlalchemy.segments.compiler import (
-    compile_segment,
     count_query,
-    has_aggregates,
 )
 from crmkit.adapters.sqlalchemy.session import Session, offender, survives_refusals
 from crmkit.domain import (
@@ -59,9 +58,6 @@ _set_version = slot_setters(Customer)["version"]
 # What a bulk import fills: the customers, and child tables that grow with them (or stay
 # small, and are cheap to analyse).
 _BULK_TABLES = tuple(t.name for t in (customers, tags, traits, external_ids, consents))
-#: How many customers a page of a rule over interactions asks about at a time (at least
-#: the page's size): each query groups only their interactions.
-_SEGMENT_CHUNK = 20_000
 
 
 class SqlCustomers:
@@ -344,46 +340,7 @@ class SqlCustomers:
     def _matching_ids(
         self, condition: Condition, as_of: datetime, after: str | None, limit: int
     ) -> builtins.list[str]:
-        conn = self._s.connection
-        dialect = conn.dialect.name
-        if not has_aggregates(condition):
-            query = compile_segment(
-                condition,
-                dialect=dialect,
-                tenant=self._tenant,
-                as_of=as_of,
-                after=after,
-                limit=limit,
-            )
-            return list(conn.execute(query).scalars())
-        # The rule groups interactions: ask about a range of customers at a time, so a page
-        # groups the interactions of the customers it covers, not of everyone after it.
-        found: builtins.list[str] = []
-        while len(found) < limit:
-            through = self._nth_id_after(after, max(limit, _SEGMENT_CHUNK))
-            query = compile_segment(
-                condition,
-                dialect=dialect,
-                tenant=self._tenant,
-                as_of=as_of,
-                after=after,
-                through=through,
-                limit=limit - len(found),
-            )
-            found.extend(conn.execute(query).scalars())
-            if through is None:
-                break
-            after = through
-        return found
-
-    def _nth_id_after(self, after: str | None, n: int) -> str | None:
-        """The id of the ``n``-th customer after ``after`` in id order (None: fewer left)."""
-        c = customers.c
-        query = select(c.id).where(c.tenant_id == self._tenant)
-        if after is not None:
-            query = query.where(c.id > after)
-        query = query.order_by(c.id).offset(n - 1).limit(1)
-        return self._s.connection.execute(query).scalar()
+        return matching_after(self._s.connection, self._tenant, condition, as_of, after, limit)
 
     def matching_ids(
         self,
