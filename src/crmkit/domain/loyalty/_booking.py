@@ -34,6 +34,8 @@ def cap_awards(
 ) -> list[Award]:
     """Cut ``awards`` so that no period cap is passed by the member's gross earnings in the
     period ``occurred_at`` falls in; earlier awards are served first."""
+    if not caps:
+        return [award for award in awards if award.points > 0]
     room = []
     for cap in caps:
         period = cap.period.key(occurred_at)

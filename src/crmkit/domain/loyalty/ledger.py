@@ -31,7 +31,7 @@ from crmkit.domain.loyalty._tier_window import TierWindow
 from crmkit.domain.loyalty.balance import PointsBalance, StatementLine
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
-from crmkit.domain.loyalty.programme import Programme
+from crmkit.domain.loyalty.programme import Award, Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
 from crmkit.domain.loyalty.tally import Tally, fold, running
 from crmkit.domain.loyalty.tiers import TierBasis
@@ -228,14 +228,11 @@ class PointsLedger:
             return []
         self._check_time(at)
         when, caps = interaction.occurred_at, self.programme.period_caps
-        spans = [period_days(cap.period, when) for cap in caps]
-        earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
-        awards = cap_awards(
-            self.programme.awards(interaction, self.tier(at), facts),
-            caps,
-            [earned[seq] for seq in sorted(earned)],
-            when,
-        )
+        awards: Iterable[Award] = self.programme.awards(interaction, self.tier(at), facts)
+        if caps:
+            spans = [period_days(cap.period, when) for cap in caps]
+            earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
+            awards = cap_awards(awards, caps, [earned[seq] for seq in sorted(earned)], when)
         entries = earn_entries(self.programme, interaction, awards, at, len(self.entries))
         entries = self._book(at, entries)
         for entry in entries:

@@ -29,6 +29,7 @@ from crmkit.adapters.sqlalchemy.loyalty.stored import (
     problem_of,
 )
 from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
+from crmkit.adapters.sqlalchemy.loyalty.writing import insert_entries, update_balances
 from crmkit.adapters.sqlalchemy.rows import at_or_none, to_us
 from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
@@ -224,12 +225,8 @@ class SqlPointsLedgers:
                 raise problem
         self._db.refuse_taken(new)
         tenant = self._tenant
-        entries = [row for ledger in new for row in m.points_entry_rows(tenant, ledger)]
-        entries += [
-            row
-            for ledger in old
-            for row in m.points_entry_rows(tenant, ledger, len(stored[id(ledger)]))
-        ]
+        appended = [(ledger, 0) for ledger in new]
+        appended += [(ledger, len(stored[id(ledger)])) for ledger in old]
         if new:
             balances = [m.points_balance_row(tenant, ledger.summary(), 1) for ledger in new]
             try:
@@ -238,16 +235,15 @@ class SqlPointsLedgers:
                 raise conflict(new) from None
         if old:
             # Each UPDATE changes one row, if its ledger is still at the version read.
-            result = connection.execute(
-                UPDATE_BALANCE,
-                [balance_parameters(tenant, ledger) for ledger in old],
+            changed = update_balances(
+                connection, [balance_parameters(tenant, ledger) for ledger in old], UPDATE_BALANCE
             )
-            if trusted and result.rowcount != len(old):
+            if trusted and changed != len(old):
                 # The unit of work rolls back: nothing of this batch is stored.
                 raise self._db.stale(old)
-        if entries:
+        if appended:
             try:
-                connection.execute(insert(points_entries), entries)
+                insert_entries(connection, tenant, appended)
             except exc.IntegrityError:
                 # Only entries stored without their balance row (edited by hand): retrying
                 # from a fresh read tells which.
