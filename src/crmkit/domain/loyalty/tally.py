@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
+
+if TYPE_CHECKING:
+    from crmkit.domain.loyalty.head import LedgerHead
 
 __all__ = ["LedgerIndex", "Tally", "fold", "running"]
 
 
 _Lot = tuple[LedgerEntry, int, bool]  # (opening entry, remaining, available)
+_TOTALS = ("earned", "in", "out", "redeem", "expire", "reverse")
 
 
 class _Tally:
@@ -27,7 +32,7 @@ class _Tally:
     def __init__(self) -> None:
         self.lots: dict[str, _Lot] = {}
         self.open: dict[str, _Lot] = {}  # the lots with points left
-        self.totals = dict.fromkeys(("earned", "in", "out", "redeem", "expire", "reverse"), 0)
+        self.totals = dict.fromkeys(_TOTALS, 0)
         self.available = 0
         self.pending = 0
 
@@ -142,6 +147,7 @@ class Tally:
         self._state: LedgerState | None = None
         self._ordered = True
         self._shared = False  # the sums and the index are shared with a copy
+        self._learned: set[int] = set()  # the stored entries learned (`learn`)
 
     def copy(self) -> Tally:
         """An independent copy (for another ledger holding the same entries). It shares
@@ -150,13 +156,46 @@ class Tally:
         twin = Tally()
         twin._tally, twin._index = self._tally, self._index
         twin._count, twin._last, twin._state = self._count, self._last, self._state
-        twin._ordered = self._ordered
+        twin._ordered, twin._learned = self._ordered, self._learned
         twin._shared = self._shared = True
         return twin
+
+    @classmethod
+    def from_head(cls, head: LedgerHead) -> Tally:
+        """The tally of the entries ``head`` describes: their sums (open lots only) and an
+        index that knows none of them until they are `learn`-ed."""
+        tally = cls()
+        sums = tally._tally
+        for entry, left, ready in head.lots:
+            sums.lots[entry.key] = sums.open[entry.key] = (entry, left, ready)
+            sums._move(left, ready)
+        sums.totals = dict(zip(_TOTALS, head.totals, strict=True))
+        tally._count, tally._last, tally._ordered = head.entries, head.last, head.ordered
+        return tally
+
+    def learn(self, entries: list[LedgerEntry], found: Iterable[LedgerEntry]) -> None:
+        """Add stored entries found in the store (``found``, among those the head of
+        ``entries`` describes) to the index, each once."""
+        self._catch_up(entries)
+        self._own()
+        for entry in found:
+            if entry.seq not in self._learned:
+                self._learned.add(entry.seq)
+                self._index.apply(entry)
+
+    def head_parts(
+        self, entries: list[LedgerEntry]
+    ) -> tuple[tuple[tuple[LedgerEntry, int, bool], ...], tuple[int, ...], bool]:
+        """The open lots, the totals (in `LedgerHead` order) and whether ``entries`` are in
+        time order."""
+        self._catch_up(entries)
+        totals = self._tally.totals
+        return tuple(self._tally.open.values()), tuple(totals[k] for k in _TOTALS), self._ordered
 
     def _own(self) -> None:
         if self._shared:
             self._tally, self._index = self._tally.copy(), self._index.copy()
+            self._learned = set(self._learned)
             self._shared = False
 
     def holds(self, entries: Sequence[LedgerEntry]) -> bool:
@@ -169,6 +208,7 @@ class Tally:
             # The list was replaced or changed: start over.
             self._tally, self._index = _Tally(), LedgerIndex()
             known, self._count, self._last, self._state = 0, 0, None, None
+            self._learned = set()
             self._ordered, self._shared = True, False
         if known < len(entries):
             self._own()

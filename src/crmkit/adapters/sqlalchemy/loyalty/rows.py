@@ -20,9 +20,24 @@ __all__ = [
 
 #: The columns of ``crmkit_points_entries`` in the order of `points_entry_values`.
 ENTRY_COLUMNS = (
-    "tenant_id", "programme", "customer_id", "seq", "kind", "points", "at_us", "key", "rule",
-    "interaction_id", "reference", "lot", "takes", "spend", "occurred_at_us",
-    "available_from_us", "expires_at_us", "shortfall",
+    "tenant_id",
+    "programme",
+    "customer_id",
+    "seq",
+    "kind",
+    "points",
+    "at_us",
+    "key",
+    "rule",
+    "interaction_id",
+    "reference",
+    "lot",
+    "takes",
+    "spend",
+    "occurred_at_us",
+    "available_from_us",
+    "expires_at_us",
+    "shortfall",
 )
 
 _SET = object.__setattr__

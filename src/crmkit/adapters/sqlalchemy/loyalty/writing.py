@@ -13,13 +13,12 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from crmkit.adapters.sqlalchemy.loyalty import rows as m
+from crmkit.adapters.sqlalchemy.loyalty.stored import BALANCE_FIGURES
 from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
 from crmkit.domain import PointsLedger
 
-__all__ = ["BALANCE_FIGURES", "insert_entries", "update_balances"]
+__all__ = ["insert_entries", "update_balances"]
 
-#: The figures a versioned balance UPDATE sets, in the order of its parameters.
-BALANCE_FIGURES = ("available", "pending", "tier", "entries", "last_at_us", "next_due_at_us")
 
 _INSERT_ENTRIES_SQLITE = (
     f"INSERT INTO {points_entries.name} ({', '.join(m.ENTRY_COLUMNS)}) "
