@@ -161,6 +161,8 @@ class StoredEntries(MutableSequence[LedgerEntry]):
     def __getitem__(self, index: slice) -> list[LedgerEntry]: ...
 
     def __getitem__(self, index: int | slice) -> LedgerEntry | list[LedgerEntry]:
+        if index == -1 and self._items:
+            return self._items[-1]  # the last entry (asked for on every booking)
         base = self._base
         if base:
             if isinstance(index, slice):

@@ -203,8 +203,10 @@ class Tally:
         return self._count == len(entries) and (not entries or entries[-1] is self._last)
 
     def _catch_up(self, entries: list[LedgerEntry]) -> None:
-        known = self._count
-        if known > len(entries) or (known and entries[known - 1] is not self._last):
+        known, count = self._count, len(entries)
+        if count == known and (not count or entries[-1] is self._last):
+            return  # caught up already (the usual case)
+        if known > count or (known and entries[known - 1] is not self._last):
             # The list was replaced or changed: start over.
             self._tally, self._index = _Tally(), LedgerIndex()
             known, self._count, self._last, self._state = 0, 0, None, None
