@@ -25,6 +25,13 @@ _Lot = tuple[LedgerEntry, int, bool]  # (opening entry, remaining, available)
 _TOTALS = ("earned", "in", "out", "redeem", "expire", "reverse")
 
 
+def _moment(entry: LedgerEntry, left: int, ready: bool) -> datetime | None:
+    """When a lot with ``left`` points next matures (pending) or expires (available)."""
+    if not left:
+        return None
+    return entry.available_from if not ready else entry.expires_at
+
+
 class _Tally:
     """The running sums of a fold: lots by key and totals. Lots are immutable tuples, so a
     copy of the tally (`copy`) costs a few dict copies, whatever the lots hold."""
@@ -35,12 +42,27 @@ class _Tally:
         self.totals = dict.fromkeys(_TOTALS, 0)
         self.available = 0
         self.pending = 0
+        #: The earliest instant an open lot matures or expires (None: never), if known.
+        self.due: datetime | None = None
+        self.due_known = True
 
     def copy(self) -> _Tally:
         twin = _Tally()
         twin.lots, twin.open, twin.totals = self.lots.copy(), self.open.copy(), self.totals.copy()
         twin.available, twin.pending = self.available, self.pending
+        twin.due, twin.due_known = self.due, self.due_known
         return twin
+
+    def next_due(self) -> datetime | None:
+        """The earliest instant a lot with points left matures or expires (``None``: never)."""
+        if not self.due_known:
+            due = None
+            for entry, left, ready in self.open.values():
+                moment = _moment(entry, left, ready)
+                if moment is not None and (due is None or moment < due):
+                    due = moment
+            self.due, self.due_known = due, True
+        return self.due
 
     def _put(self, key: str, lot: _Lot) -> None:
         self.lots[key] = lot
@@ -55,13 +77,19 @@ class _Tally:
             self.lots[entry.key] = self.open[entry.key] = (entry, entry.points, ready)
             self.totals["earned" if entry.kind is EntryKind.EARN else "in"] += entry.points
             self._move(entry.points, ready)
+            moment = _moment(entry, entry.points, ready)
+            # A new lot can only bring the next instant due forward (when it is known).
+            if self.due_known and moment is not None and (self.due is None or moment < self.due):
+                self.due = moment
         elif entry.kind is EntryKind.MATURE:
+            self.due_known = False
             key = str(entry.lot)
             opened_by, left, _ = self.lots[key]
             self._move(-left, False)
             self._move(left, True)
             self._put(key, (opened_by, left, True))
         else:
+            self.due_known = False
             for key, points in entry.takes:
                 opened_by, left, ready = self.lots[key]
                 self._move(-points, ready)
@@ -169,6 +197,7 @@ class Tally:
         for entry, left, ready in head.lots:
             sums.lots[entry.key] = sums.open[entry.key] = (entry, left, ready)
             sums._move(left, ready)
+        sums.due_known = False
         sums.totals = dict(zip(_TOTALS, head.totals, strict=True))
         tally._count, tally._last, tally._ordered = head.entries, head.last, head.ordered
         return tally
@@ -257,14 +286,8 @@ class Tally:
         """The available and pending points after ``entries`` and the earliest instant a lot
         with points left matures or expires (``None``: never), without building a state."""
         self._catch_up(entries)
-        tally, due = self._tally, None
-        for entry, left, ready in tally.open.values():
-            if not left:
-                continue
-            moment = entry.available_from if not ready else entry.expires_at
-            if moment is not None and (due is None or moment < due):
-                due = moment
-        return tally.available, tally.pending, due
+        tally = self._tally
+        return tally.available, tally.pending, tally.next_due()
 
 
 def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> LedgerState:

@@ -210,10 +210,8 @@ class PointsLedgerContract(ContractBase):
     def test_a_ledger_read_for_booking_books_what_the_whole_ledger_books(
         self, uow: OpenFor
     ) -> None:
-        """Read for booking (``find_many(..., booking=...)``, which a store may answer from
-        the ledger's head), a ledger still knows every stored interaction, key and refunded
-        purchase: a replay books nothing, and what it books and stores is what the whole
-        ledger books."""
+        """Read for booking (``find_many(..., booking=...)``: maybe from its head), a ledger
+        books and stores what the whole ledger does: a replay of a stored key books nothing."""
         with uow() as tx:
             tx.points_ledgers.add(_every_entry_kind("c001"))
             tx.commit()
@@ -223,7 +221,7 @@ class PointsLedgerContract(ContractBase):
         )
         with uow() as tx:
             whole = tx.points_ledgers.find(CLUB, CustomerId("c001"))
-            assert whole is not None
+        assert whole is not None
         with uow() as tx:
             booked = tx.points_ledgers.find_many(
                 CLUB, [CustomerId("c001")], booking=["i010", "i005"]
