@@ -18,6 +18,7 @@ from sqlalchemy import and_, exc, insert, select, update
 
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.adapters.sqlalchemy.loyalty import rows as m
+from crmkit.adapters.sqlalchemy.loyalty.heads import prefetch
 from crmkit.adapters.sqlalchemy.loyalty.ledger_cache import LedgerCache, LedgerKey
 from crmkit.adapters.sqlalchemy.loyalty.reading import restore_ledgers
 from crmkit.adapters.sqlalchemy.loyalty.stored import (
@@ -292,10 +293,12 @@ class SqlPointsLedgers:
         entries of the interactions named with one query per 500."""
         wanted = sorted(set(customer_ids))
         ledgers: dict[CustomerId, PointsLedger] = {}
+        # The stored entries of the interactions to book, read once for every member.
+        read = prefetch(self._s, programme.name, wanted, booking) if wanted and booking else {}
         for start in range(0, len(wanted), IN_BATCH):
             chunk = wanted[start : start + IN_BATCH]
             for ledger, cached in restore_ledgers(
-                self._s, self._s.ledger_cache, programme, chunk, booking, self._written
+                self._s, self._s.ledger_cache, programme, chunk, booking, self._written, read
             ):
                 self._remember(ledger, cached=cached)
                 ledgers[ledger.customer_id] = ledger

@@ -8,7 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmkit.adapters.sqlalchemy.loyalty.heads import SqlHistory, head_from_document, prefetch
+from crmkit.adapters.sqlalchemy.loyalty.heads import (
+    Prefetched,
+    SqlHistory,
+    head_from_document,
+    prefetch,
+)
 from crmkit.adapters.sqlalchemy.loyalty.ledger_cache import LedgerCache, LedgerKey
 from crmkit.adapters.sqlalchemy.loyalty.stored import StoredLedgers
 from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances
@@ -37,13 +42,15 @@ def restore_ledgers(
     chunk: list[CustomerId],
     booking: Collection[str] | None,
     written: Container[LedgerKey],
+    read: Mapping[str, Prefetched] | None = None,
 ) -> list[tuple[PointsLedger, bool]]:
     """The stored ledgers of ``chunk`` (at most 500 members), each with whether it came
     from ``cache``: one query for their balance rows and heads; for ``booking`` (the
     interactions about to be booked), one per 500 of those for their stored entries; and one
     for the entries of the ledgers whose head cannot serve (none stored, another version, a
     tier window looking back further, not ``booking``) and which are not cached (nor in
-    ``written``: changed by this transaction)."""
+    ``written``: changed by this transaction). ``read``: those stored entries, if read
+    already (`crmkit.adapters.sqlalchemy.loyalty.heads.prefetch`)."""
     name, tenant = programme.name, session.tenant
     rows = (
         session.connection.execute(
@@ -57,7 +64,8 @@ def restore_ledgers(
     heads = {}
     if booking is not None:
         heads = {row["customer_id"]: head for row in rows if (head := _head(row)) is not None}
-    read = prefetch(session, name, list(heads), booking) if heads and booking else {}
+    if read is None:
+        read = prefetch(session, name, list(heads), booking) if heads and booking else {}
     restored: list[tuple[PointsLedger, bool]] = []
     whole = []
     for row in rows:
