@@ -16,7 +16,7 @@ from sqlalchemy import event, select, update
 from crmkit import CRM, FixedClock, Interaction, InteractionId, Money, SequentialIds, Settings
 from crmkit.adapters.sqlalchemy import SqlStore
 from crmkit.adapters.sqlalchemy.loyalty.heads import head_document, head_from_document
-from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances
+from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
 from crmkit.domain.loyalty import (
     PointsLedger,
     Programme,
@@ -229,3 +229,25 @@ def test_migration_0008_goes_down_and_up_and_ledgers_get_their_head_on_use(sql_u
     finally:
         drop_crmkit_tables(engine)
         engine.dispose()
+
+
+def test_a_ledger_written_from_its_head_leaves_no_older_state_cached(sql_store: SqlStore) -> None:
+    """Writing a ledger restored from its head drops what the store's cache holds of it:
+    even tables emptied by hand (the cache not told) never serve another ledger's entries."""
+    clock = FixedClock(T0)
+    crm = crm_on(sql_store, clock)
+    member = crm.customers.register().id
+
+    def three(euros: int) -> list[int]:
+        for _ in range(3):
+            clock.advance(timedelta(hours=1))
+            crm.interactions.record(
+                member, kind="purchase", channel="web", amount=Money(euros * 100, "EUR")
+            )
+        return [line.entry.points for line in crm.loyalty.statement(member)]
+
+    assert three(7) == [7, 7, 7]  # the statement's read is cached at version 3
+    with sql_store.engine.begin() as connection:
+        for table in (points_balances, points_entries):
+            connection.execute(table.delete().where(table.c.customer_id == member))
+    assert three(5) == [5, 5, 5]

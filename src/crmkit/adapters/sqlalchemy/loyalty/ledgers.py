@@ -53,6 +53,9 @@ _E = points_entries.c
 
 _Row = Mapping[Any, Any]
 _Remembered = tuple["weakref.ref[PointsLedger]", int, Stored]
+#: A ledger written in this transaction: its version, entries and tally (None, None: written
+#: from its head, without its entries at hand).
+_Written = tuple[int, tuple[LedgerEntry, ...] | None, Tally | None]
 #: The columns of a balance row that a `PointsBalance` holds (not the head).
 _SUMMARY = tuple(
     points_balances.c[name]
@@ -83,7 +86,7 @@ class SqlPointsLedgers:
         #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
         self._stored: dict[int, _Remembered] = {}
         #: The ledgers written in this transaction: their state to cache once committed.
-        self._written: dict[LedgerKey, tuple[int, tuple[LedgerEntry, ...], Tally]] = {}
+        self._written: dict[LedgerKey, _Written] = {}
 
     @property
     def _tenant(self) -> str:
@@ -94,7 +97,7 @@ class SqlPointsLedgers:
         self._stored.clear()
         self._written.clear()
 
-    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...], Tally | None]]:
+    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...] | None, Tally | None]]:
         """The ledgers this transaction wrote, as the `LedgerCache` keeps them."""
         return [(key, *state) for key, state in self._written.items()]
 
@@ -106,7 +109,8 @@ class SqlPointsLedgers:
         self._stored[id(ledger)] = (weakref.ref(ledger), ledger.version, entries)
         key = self._cache_key(ledger.programme.name, ledger.customer_id)
         if isinstance(entries, int):  # restored from its head: nothing to cache
-            self._written.pop(key, None)
+            if wrote:  # and what the cache holds of it is out of date once this commits
+                self._written[key] = (ledger.version, None, None)
         elif wrote:
             self._written[key] = (ledger.version, entries, ledger.tally())
         elif not cached and key not in self._written:
