@@ -5,7 +5,8 @@ Run ``python bench/bench_loyalty.py`` (100,000 purchase events over 10,000 membe
 See ``bench/README.md`` for what is measured.
 
 - *earn*: purchases (built before the timing, as a host builds them either way) are
-  recorded through ``crm.interactions.import_many(batch, earn_points=True)``, one committed
+  recorded through ``crm.interactions.import_many(batch, earn_points=True)`` from a cold
+  start (the store's cache of committed ledgers emptied before each batch), one committed
   (durable: WAL, ``synchronous=FULL``) transaction per batch: each interaction is stored
   and earns its points (its member's ledger read, the programme applied, the entries
   appended, the materialised balance updated). The baseline
@@ -15,6 +16,9 @@ See ``bench/README.md`` for what is measured.
 - *balance*: ``CRM.points_balance`` of a member with 10 ledger entries against one with
   10,000 (stored untimed): the read is one row of the balances table, so the two should
   take the same time; and against the same ``SELECT`` on a raw ``sqlite3`` cursor.
+- *cold earn*: the tiered earn below on another SQLite file, the store's cache of committed
+  ledgers emptied before each purchase: what a member's first purchase after a restart (or
+  on another process) costs with a long and with a short ledger.
 - *tiered earn*: on a three-tier programme, ``CRM.record_interaction`` of one purchase for
   a member whose ledger holds 10,000 entries (years of old purchases, then the same recent
   ones) against a member with only those 10 recent entries, in memory and on a SQLite
@@ -247,9 +251,11 @@ def tiered_ledger(customer: CustomerId, size: int, now: datetime) -> PointsLedge
 
 
 def tiered_earn(crm: CRM, store_ledgers: Callable[[list[PointsLedger]], None],
-                quick: bool) -> tuple[float, float, int, int]:  # fmt: skip
+                quick: bool, forget: Callable[[], object] = lambda: None,
+                ) -> tuple[float, float, int, int]:  # fmt: skip
     """The median time of one purchase earned by the long and by the short member, and
-    their entry counts."""
+    their entry counts; ``forget`` is called before each purchase (a cold start: the
+    store's cache of committed ledgers emptied)."""
     long_size = 1_000 if quick else BIG_LEDGER
     long, short = CustomerId("long-member"), CustomerId("short-member")
     crm.customers.import_many([Customer.register(c, at=START) for c in (long, short)])
@@ -260,6 +266,7 @@ def tiered_earn(crm: CRM, store_ledgers: Callable[[list[PointsLedger]], None],
     def earns(customer: str) -> Callable[[], object]:
         def run() -> None:
             for _ in range(TIERED_EARNS):
+                forget()
                 crm.interactions.record(
                     customer, kind="purchase", channel="web", amount=Money.of("25.00", "EUR")
                 )
@@ -297,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             work = list(batches(purchases(events, members), args.batch_size))
             started = time.perf_counter()
             for batch in work:
+                store.ledger_cache.clear()  # a cold start: every batch reads its ledgers
                 crm.interactions.import_many(batch, batch_size=args.batch_size, earn_points=True)
             crmkit_earn = time.perf_counter() - started
             seqs: dict[str, int] = {}
@@ -356,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
             tiered["sqlite"] = tiered_earn(on_file, lambda ls: _store(on_file, ls), args.quick)
         finally:
             tiered_store.dispose()
+        cold_store = SqlStore.sqlite(Path(scratch) / "cold.db")
+        try:
+            cold = CRM(cold_store, Settings(clock=SteppingClock(START), loyalty=TIERED))
+            tiered["cold"] = tiered_earn(
+                cold, lambda ls: _store(cold, ls), args.quick, cold_store.ledger_cache.clear
+            )
+        finally:
+            cold_store.dispose()
         for name, (slow, fast, big, small) in tiered.items():
             print(f"  {name}: {big:,} entries {slow * 1e3:.2f} ms   {small} entries "
                   f"{fast * 1e3:.2f} ms", flush=True)  # fmt: skip
@@ -371,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         ("earn_tiered_long_ms", tiered["sqlite"][0] * 1e3, "ms"),
         ("earn_tiered_short_ms", tiered["sqlite"][1] * 1e3, "ms"),
         ("earn_tiered_long_vs_short", tiered["sqlite"][0] / tiered["sqlite"][1], "x"),
+        ("earn_long_ledger_ms", tiered["cold"][0] * 1e3, "ms"),
+        ("earn_short_ledger_ms", tiered["cold"][1] * 1e3, "ms"),
+        ("earn_long_ledger_vs_short", tiered["cold"][0] / tiered["cold"][1], "x"),
         ("earn_tiered_long_memory_ms", tiered["memory"][0] * 1e3, "ms"),
         ("earn_tiered_short_memory_ms", tiered["memory"][1] * 1e3, "ms"),
         ("earn_tiered_long_vs_short_memory", tiered["memory"][0] / tiered["memory"][1], "x"),

@@ -39,6 +39,7 @@ REQUIRED = {
         "balance_read_vs_sqlite3": "x",
         "earn_tiered_long_vs_short": "x",
         "earn_tiered_long_vs_short_memory": "x",
+        "earn_long_ledger_vs_short": "x",
     },
     "bench_storage.py": {
         "write_vs_core": "x",

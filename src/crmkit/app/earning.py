@@ -45,18 +45,24 @@ class LedgerBook:
         self._touched: set[CustomerId] = set()
         self._referees_checked: set[CustomerId] = set()
 
-    def load(self, customer_ids: Collection[CustomerId]) -> None:
-        """Read the ledgers of many members at once (those not loaded yet)."""
-        wanted = {c for c in customer_ids if c not in self._ledgers}
-        found = self.uow.points_ledgers.find_many(self.programme, wanted) if wanted else {}
+    def load(self, interactions: Collection[Interaction]) -> None:
+        """Read the ledgers of the members of many interactions at once (those not loaded
+        yet), with the stored entries of those interactions (to book them once)."""
+        wanted = {i.customer_id for i in interactions if i.customer_id not in self._ledgers}
+        ids = [i.id for i in interactions if i.customer_id in wanted]
+        ledgers = self.uow.points_ledgers
+        found = ledgers.find_many(self.programme, wanted, booking=ids) if wanted else {}
         for customer_id in wanted:
             ledger = found.get(customer_id) or PointsLedger(customer_id, self.programme)
             self.adopt(ledger)
 
-    def of(self, customer_id: CustomerId) -> PointsLedger:
-        """The member's ledger (a new, empty one when they have none yet)."""
+    def of(self, customer_id: CustomerId, booking: Collection[str] = ()) -> PointsLedger:
+        """The member's ledger (a new, empty one when they have none yet), read for booking
+        (the interactions ``booking``, if any) in this unit of work."""
         if customer_id not in self._ledgers:
-            found = self.uow.points_ledgers.find(self.programme, customer_id)
+            found = self.uow.points_ledgers.find_many(
+                self.programme, [customer_id], booking=booking
+            ).get(customer_id)
             ledger = found if found is not None else PointsLedger(customer_id, self.programme)
             self.adopt(ledger)
         return self._ledgers[customer_id][0]
@@ -146,7 +152,7 @@ def book_interaction(
     purchase while referred qualifies and rewards the referral. ``customer`` is read only
     when needed (segment multipliers) if not given."""
     programme = book.programme
-    ledger = book.of(interaction.customer_id)
+    ledger = book.of(interaction.customer_id, [interaction.id])
     now = booking_time(ledger, now)
     ledger.mature_and_expire(now)
     if interaction.kind == InteractionKind.REFUND:
@@ -197,7 +203,7 @@ def _reward(
             external_ref=f"referral:{referral.id}:{role}",
         )
         book.uow.interactions.add(reward)
-        ledger = book.of(customer_id)
+        ledger = book.of(customer_id, [reward.id])
         at = booking_time(ledger, now)
         ledger.mature_and_expire(at)
         ledger.earn(reward, at, _facts(book, customer_id, None, at))

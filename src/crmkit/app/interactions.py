@@ -254,7 +254,7 @@ class InteractionService:
                         skipped = set(done.skipped)
                         stored = [x for n, x in enumerate(batch) if n not in skipped]
                         book = LedgerBook(uow, programme)
-                        book.load([interaction.customer_id for interaction in stored])
+                        book.load(stored)
                         now = self._context.now()
                         for interaction in stored:
                             book_interaction(book, interaction, now, settings.ids)

@@ -276,7 +276,7 @@ class LoyaltyService:
         def review(uow: UnitOfWork, book: LedgerBook) -> tuple[int, int, int, list[CustomerId]]:
             members = matured = expired = 0
             skipped = []
-            for ledger in uow.points_ledgers.find_many(programme, page).values():
+            for ledger in uow.points_ledgers.find_many(programme, page, booking=()).values():
                 book.adopt(ledger)
                 last = ledger.last_at
                 if last is not None and last > when:

@@ -45,9 +45,18 @@ class PointsLedgerRepository(Protocol):
         ...
 
     def find_many(
-        self, programme: Programme, customer_ids: Collection[CustomerId]
+        self,
+        programme: Programme,
+        customer_ids: Collection[CustomerId],
+        *,
+        booking: Collection[str] | None = None,
     ) -> dict[CustomerId, PointsLedger]:
-        """The ledgers of the members that have one, by customer id (a batch in one read)."""
+        """The ledgers of the members that have one, by customer id (a batch in one read).
+
+        With ``booking`` (the ids of the interactions about to be booked on them, if any),
+        the ledgers are for booking inside this unit of work only: a store may restore them
+        from their heads (`crmkit.domain.loyalty.head`) and read their stored entries only
+        when asked for — those of the interactions named, with the ledgers."""
         ...
 
     def balance(self, programme: str, customer_id: CustomerId) -> PointsBalance | None:

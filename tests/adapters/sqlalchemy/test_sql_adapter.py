@@ -126,7 +126,7 @@ class TestMigrations:
             drop_crmkit_tables(engine)
             assert current_revision(engine) is None
             upgrade(engine)
-            assert current_revision(engine) == "0007"
+            assert current_revision(engine) == "0008"
             with engine.connect() as connection:
                 context = MigrationContext.configure(
                     connection,
@@ -277,7 +277,7 @@ class TestCommandLine:
         """`crmkit db upgrade --url …` brings an empty database to head."""
         url = f"sqlite:///{tmp_path / 'cli.db'}"
         assert cli(["db", "upgrade", "--url", url]) == 0
-        assert "revision 0007" in capsys.readouterr().out
+        assert "revision 0008" in capsys.readouterr().out
         assert cli(["db", "current", "--url", url]) == 0
         engine = create_engine(url)
         assert t.customers.name in inspect(engine).get_table_names()

@@ -90,7 +90,7 @@ class TestDbCurrentCreatesNothing:
     ) -> None:
         CRM.sqlite("crm.db")
         assert cli(["db", "current", "--url", "sqlite:///crm.db"]) == 0
-        assert "revision 0007" in capsys.readouterr().out
+        assert "revision 0008" in capsys.readouterr().out
 
 
 def _at_revision(url: str, revision: str) -> None:
@@ -120,7 +120,7 @@ class TestUnknownMigrations:
         engine = open_engine(stored_url)
         try:
             for revision in ("9999", "-1", ""):
-                with pytest.raises(ConfigurationError, match="0001 to 0007"):
+                with pytest.raises(ConfigurationError, match="0001 to 0008"):
                     upgrade(engine, revision)
         finally:
             engine.dispose()

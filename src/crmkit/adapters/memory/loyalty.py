@@ -90,8 +90,13 @@ class PointsLedgers:
         )
 
     def find_many(
-        self, programme: Programme, customer_ids: Collection[CustomerId]
+        self,
+        programme: Programme,
+        customer_ids: Collection[CustomerId],
+        *,
+        booking: Collection[str] | None = None,
     ) -> dict[CustomerId, PointsLedger]:
+        del booking  # every ledger is whole in memory
         found = {}
         for customer_id in customer_ids:
             ledger = self.find(programme, customer_id)

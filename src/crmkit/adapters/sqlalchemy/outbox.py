@@ -16,12 +16,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Index,
     Integer,
     Table,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -44,7 +46,7 @@ from crmkit.domain.values.ids import check_tenant
 from crmkit.errors import ValidationError
 from crmkit.ports import MAX_FETCH, OutboxMessage, OutboxReader
 
-__all__ = ["OutboxMessage", "SqlOutbox", "outbox", "outbox_rows"]
+__all__ = ["OutboxMessage", "SqlOutbox", "insert_outbox", "outbox", "outbox_rows"]
 
 # Events written in the same transaction as the change; ``position`` is the delivery order.
 outbox = Table(
@@ -70,6 +72,19 @@ outbox = Table(
 )
 
 
+_OUTBOX_COLUMNS = (
+    "tenant_id",
+    "aggregate_id",
+    "event_type",
+    "payload",
+    "recorded_at_us",
+    "delivered",
+)
+_INSERT_SQLITE = (
+    f"INSERT INTO {outbox.name} ({', '.join(_OUTBOX_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_OUTBOX_COLUMNS))})"
+)
+
 #: The greatest position a BIGINT holds.
 _MAX_POSITION = 2**63 - 1
 
@@ -89,6 +104,31 @@ def outbox_rows(tenant: str, events: list[DomainEvent]) -> list[dict[str, Any]]:
         }
         for event in events
     ]
+
+
+def insert_outbox(connection: Connection, tenant: str, events: list[DomainEvent]) -> None:
+    """INSERT the ``crmkit_outbox`` rows of ``events``, in their order: on SQLite as tuples
+    straight to the driver's executemany (the columns have no bind processors there but
+    the boolean, stored as 0), elsewhere through SQLAlchemy's ``insert``."""
+    if connection.dialect.name != "sqlite":
+        connection.execute(insert(outbox), outbox_rows(tenant, events))
+        return
+    from crmkit.serialization import event_to_dict
+
+    connection.exec_driver_sql(
+        _INSERT_SQLITE,
+        [
+            (
+                tenant,
+                event.aggregate_id,
+                type(event).__name__,
+                json.dumps(event_to_dict(event), sort_keys=True),
+                to_us(event.at),
+                0,
+            )
+            for event in events
+        ],
+    )
 
 
 def _message(row: Mapping[Any, Any]) -> OutboxMessage:

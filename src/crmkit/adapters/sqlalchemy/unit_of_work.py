@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from crmkit.adapters.sqlalchemy.accounts.repository import SqlAccounts
 from crmkit.adapters.sqlalchemy.accounts.tables import accounts
@@ -21,7 +21,7 @@ from crmkit.adapters.sqlalchemy.lists import key_in
 from crmkit.adapters.sqlalchemy.loyalty.ledger_cache import LedgerCache
 from crmkit.adapters.sqlalchemy.loyalty.ledgers import SqlPointsLedgers
 from crmkit.adapters.sqlalchemy.loyalty.referrals import SqlReferrals
-from crmkit.adapters.sqlalchemy.outbox import outbox, outbox_rows
+from crmkit.adapters.sqlalchemy.outbox import insert_outbox
 from crmkit.adapters.sqlalchemy.segments.memberships import SqlSegmentMemberships
 from crmkit.adapters.sqlalchemy.statistics import refresh_statistics
 from crmkit.adapters.sqlalchemy.subjects import Subject, subject_of
@@ -151,7 +151,7 @@ class SqlUnitOfWork(BaseUnitOfWork):
         with storage_errors("committing", subject):
             if events:
                 self._lock_aggregates(events)
-                self.connection.execute(insert(outbox), outbox_rows(self.tenant, events))
+                insert_outbox(self.connection, self.tenant, events)
             self.connection.commit()
         self.ledger_cache.put_all(written)  # only now are they committed
         if self.filled:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
+from crmkit.domain._checks import MAX_BIGINT, to_utc
 from crmkit.domain.interactions.interaction import Interaction
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
 from crmkit.domain.loyalty.programme import Award, Programme
 from crmkit.domain.loyalty.rules import Period, PeriodCap
+from crmkit.errors import ValidationError
 
 __all__ = ["cap_awards", "earn_entries", "job_entries", "period_days", "take_oldest_first"]
 
@@ -34,6 +36,8 @@ def cap_awards(
 ) -> list[Award]:
     """Cut ``awards`` so that no period cap is passed by the member's gross earnings in the
     period ``occurred_at`` falls in; earlier awards are served first."""
+    if not caps:
+        return [award for award in awards if award.points > 0]
     room = []
     for cap in caps:
         period = cap.period.key(occurred_at)
@@ -109,16 +113,29 @@ def earn_entries(
     lot is pending until the programme's pending period after the interaction (never before
     ``at``)."""
     available_from = max(at, programme.available_from(interaction.occurred_at))
+    expires_at = programme.expires_at(available_from)
+    spend = interaction.amount.minor if interaction.amount is not None else 0
+    at = to_utc(at)
     entries: list[LedgerEntry] = []
     for award in awards:
+        points = award.points
+        if type(points) is not int or not 0 <= points <= MAX_BIGINT:
+            raise ValidationError.single("points", points, f"must be an int from 0 to {MAX_BIGINT}")
+        # Every value comes checked (the interaction, the programme's rule names, the
+        # booking instant) or is computed from them: the entry is built without its checks.
+        entry = _NEW(LedgerEntry)
         key = f"earn:{interaction.id}:{award.rule}"
-        entries.append(
-            LedgerEntry(
-                start + len(entries), EntryKind.EARN, award.points, at, key,
-                rule=award.rule, interaction_id=interaction.id, lot=key,
-                spend=interaction.amount.minor if interaction.amount is not None else 0,
-                occurred_at=interaction.occurred_at, available_from=available_from,
-                expires_at=programme.expires_at(available_from),
-            )
-        )  # fmt: skip
+        for name, value in (
+            ("seq", start + len(entries)), ("kind", EntryKind.EARN), ("points", points),
+            ("at", at), ("key", key), ("rule", award.rule),
+            ("interaction_id", interaction.id), ("reference", None), ("lot", key),
+            ("takes", ()), ("spend", spend), ("occurred_at", interaction.occurred_at),
+            ("available_from", available_from), ("expires_at", expires_at), ("shortfall", 0),
+        ):  # fmt: skip
+            _SET(entry, name, value)
+        entries.append(entry)
     return entries
+
+
+_NEW = object.__new__
+_SET = object.__setattr__

@@ -11,7 +11,7 @@ The ledger collects `PointsEarned`, `PointsRedeemed`, `PointsExpired` and `TierC
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -29,13 +29,19 @@ from crmkit.domain.loyalty._booking import (
 )
 from crmkit.domain.loyalty._ledger_checks import MAX_REASON, check_adjustment, check_time
 from crmkit.domain.loyalty._tier_window import TierWindow
-from crmkit.domain.loyalty.balance import PointsBalance, StatementLine
-from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
+from crmkit.domain.loyalty._views import LedgerViews
+from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry
 from crmkit.domain.loyalty.events import PointsEarned, PointsExpired, PointsRedeemed, TierChanged
-from crmkit.domain.loyalty.programme import Programme
+from crmkit.domain.loyalty.head import (
+    LedgerHead,
+    LedgerHistory,
+    StoredEntries,
+    fits,
+    lookback_of,
+)
+from crmkit.domain.loyalty.programme import Award, Programme
 from crmkit.domain.loyalty.refunds import plan_reversal
-from crmkit.domain.loyalty.tally import Tally, fold, running
-from crmkit.domain.loyalty.tiers import TierBasis
+from crmkit.domain.loyalty.tally import Tally
 from crmkit.domain.rules.conditions import Facts
 from crmkit.domain.values.ids import CustomerId, check_id
 from crmkit.domain.values.timestamps import ensure_utc, ensure_utc_or_none
@@ -49,7 +55,7 @@ def _entry_list(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
 
 
 @attrs.define
-class PointsLedger:
+class PointsLedger(LedgerViews):
     """The points of one member (``customer_id``) under one ``programme``.
 
     Rebuild a stored ledger by passing its ``entries``, in order, its stored ``version``
@@ -96,6 +102,35 @@ class PointsLedger:
             ledger._tally = tally.copy()
         return ledger
 
+    @classmethod
+    def from_head(
+        cls,
+        customer_id: CustomerId,
+        programme: Programme,
+        head: LedgerHead,
+        history: LedgerHistory,
+        *,
+        version: int,
+        last_at: datetime | None,
+    ) -> PointsLedger | None:
+        """A stored ledger restored from its `LedgerHead` (see `crmkit.domain.loyalty.head`):
+        booking reads only what the head holds, and ``history`` is asked for stored entries
+        when needed. ``None`` when the head cannot serve ``programme`` (its tier window
+        looks back further than the head kept): restore it from its entries then."""
+        if not fits(head, lookback_of(programme)):
+            return None
+        stored = head.last.at if head.last is not None else None
+        reviewed = last_at if last_at is not None and (stored is None or last_at > stored) else None
+        ledger = cls(customer_id, programme, version=version, reviewed_at=reviewed)
+        object.__setattr__(ledger, "entries", StoredEntries(head, history))  # not converted
+        ledger._tally = Tally.from_head(head)
+        return ledger
+
+    def _recall(self, **what: Any) -> None:
+        entries = self.entries
+        if isinstance(entries, StoredEntries) and not entries.loaded:
+            self._tally.learn(entries, entries.recall(**what))
+
     def tally(self) -> Tally:
         """A copy of the running tally of the ledger's entries, for a store to keep beside
         them and hand back to `restore`."""
@@ -103,103 +138,19 @@ class PointsLedger:
         return self._tally.copy()
 
     @property
-    def last_at(self) -> datetime | None:
-        """The instant the ledger is up to date at: its last entry, or the batch job's last
-        review of it if later."""
-        last = self.entries[-1].at if self.entries else None
-        if last is None or (self.reviewed_at is not None and self.reviewed_at > last):
-            return self.reviewed_at
-        return last
-
-    def state(self, as_of: datetime | None = None) -> LedgerState:
-        """Everything the ledger adds up to at ``as_of`` (now, when ``None``: every entry)."""
-        if as_of is None or not self.entries or as_of >= self.entries[-1].at:
-            return self._tally.state(self.entries, as_of)
-        return fold(self.entries, as_of)
-
-    @property
     def has_events(self) -> bool:
         """True when the ledger collected events not yet handed over (`pull_events`)."""
         return bool(self._events)
 
-    def settled(self, as_of: datetime) -> LedgerState:
-        """The state at ``as_of`` as if the batch job had run then: pending lots due by
-        ``as_of`` count as available and lots past their expiry as expired, whether or not
-        the job has booked it yet. This is what a member sees at ``as_of``."""
-        ensure_utc(as_of, "as_of")
-        booked = [e for e in self.entries if e.at <= as_of]
-        return fold([*booked, *job_entries(fold(booked), as_of, len(booked))])
-
-    def summary(self) -> PointsBalance:
-        """The booked balance, pending points, tier and what falls due next (see
-        `PointsBalance`): what storage keeps beside the entries."""
-        available, pending, next_lot = self._tally.figures(self.entries)
-        last = self.last_at
-        due = [] if next_lot is None else [next_lot]
-        tier = self.tier(last) if last is not None else None
-        if self.programme.tiers and last is not None:
-            # Even without a tier, one can be reached with time alone (a refund leaving).
-            ordered = self._tally.in_time_order(self.entries)
-            lapse = self._tier_window().lapse(self.entries, last, ordered)
-            if lapse is not None:
-                due.append(lapse)
-        return PointsBalance(
-            customer_id=self.customer_id,
-            programme=self.programme.name,
-            available=available,
-            pending=pending,
-            tier=tier,
-            entries=len(self.entries),
-            last_at=last,
-            next_due_at=min(due) if due else None,
-            version=self.version,
-        )
-
-    def _tier_window(self) -> TierWindow:
-        programme = self.programme
-        if self._tiers is None or self._tiers[0] is not programme:
-            policy = programme.tier_policy
-            window = TierWindow(
-                timedelta(days=policy.window_days),
-                timedelta(days=policy.retention_days),
-                policy.basis is TierBasis.MONEY_SPENT,
-                programme.tiers,
-            )
-            self._tiers = (programme, window)
-        return self._tiers[1]
-
-    def balance(self, as_of: datetime | None = None) -> int:
-        """The available points at ``as_of``: what the member may redeem."""
-        return self.state(as_of).available
-
-    def pending(self, as_of: datetime | None = None) -> int:
-        """The points earned by ``as_of`` but not yet available."""
-        return self.state(as_of).pending
-
-    def lots(self, as_of: datetime | None = None) -> list[LotState]:
-        """The lots with points left at ``as_of``, pending or available, oldest first."""
-        return self.state(as_of).open_lots(available_only=False)
-
-    def tier(self, as_of: datetime) -> str | None:
-        """The member's tier at ``as_of`` (``None``: no tier), from entries booked by then."""
-        if not self.programme.tiers:
-            return None
-        ordered = self._tally.in_time_order(self.entries)
-        return self._tier_window().tier(self.entries, ensure_utc(as_of, "as_of"), ordered)
-
     def entry_with_key(self, key: str) -> LedgerEntry | None:
         """The first entry booked with the idempotency key ``key`` (``None``: none), looked
         up in the ledger's index."""
+        self._recall(keys=[key])
         return self._tally.index(self.entries).keys.get(key)
 
-    def statement(self, as_of: datetime | None = None) -> list[StatementLine]:
-        """Every entry booked by ``as_of`` with the points after it: where each point went."""
-        lines = []
-        for entry, available, pending in running(self.entries):
-            if as_of is not None and entry.at > as_of:
-                break
-            lines.append(StatementLine(entry, available, pending))
-        return lines
+    def known_key(self, key: str) -> LedgerEntry | None:
+        """Like `entry_with_key`, from what the ledger knows without asking its store."""
+        return self._tally.index(self.entries).keys.get(key)
 
     def pull_events(self) -> list[DomainEvent]:
         """Hand over the events collected since the last call, and forget them."""
@@ -220,19 +171,19 @@ class PointsLedger:
             raise ValidationError.single(
                 "customer_id", interaction.customer_id, f"is not this ledger's {self.customer_id!r}"
             )
+        self._recall(interactions=[interaction.id])
         index = self._tally.index(self.entries)
         if interaction.id in index.earned:
             return []
         check_time(at, self.last_at)
         when, caps = interaction.occurred_at, self.programme.period_caps
-        spans = [period_days(cap.period, when) for cap in caps]
-        earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
-        awards = cap_awards(
-            self.programme.awards(interaction, self.tier(at), facts),
-            caps,
-            [earned[seq] for seq in sorted(earned)],
-            when,
-        )
+        awards: Iterable[Award] = self.programme.awards(interaction, self.tier(at), facts)
+        if caps:
+            spans = [period_days(cap.period, when) for cap in caps]
+            for span in spans:
+                self._recall(occurred=span)
+            earned = {e.seq: e for span in spans for e in index.earned_between(*span)}
+            awards = cap_awards(awards, caps, [earned[seq] for seq in sorted(earned)], when)
         entries = earn_entries(self.programme, interaction, awards, at, len(self.entries))
         entries = self._book(at, entries)
         for entry in entries:
@@ -251,6 +202,7 @@ class PointsLedger:
         """Book the reversal of what purchase ``purchase_id`` earned, for ``refund`` (its amount,
         or the whole purchase when it has none); see `crmkit.domain.loyalty.refunds` for the
         policy. Idempotent on the refund; ``None`` when there is nothing to reverse."""
+        self._recall(interactions=[refund.id, purchase_id], references=[purchase_id])
         index = self._tally.index(self.entries)
         if refund.id in index.refunds:
             return None
@@ -359,7 +311,7 @@ class PointsLedger:
         return self._entry(kind, points, at, key, rule=rule, takes=takes)
 
     def _replayed(self, key: str, points: int, rule: str) -> LedgerEntry | None:
-        entry = self._tally.index(self.entries).keys.get(key)
+        entry = self.entry_with_key(key)
         if entry is None:
             return None
         compared = (("points", entry.points, points), ("rule", entry.rule, rule))

@@ -11,13 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from crmkit.domain.loyalty.entries import EntryKind, LedgerEntry, LedgerState, LotState
+
+if TYPE_CHECKING:
+    from crmkit.domain.loyalty.head import LedgerHead
 
 __all__ = ["LedgerIndex", "Tally", "fold", "running"]
 
 
 _Lot = tuple[LedgerEntry, int, bool]  # (opening entry, remaining, available)
+_TOTALS = ("earned", "in", "out", "redeem", "expire", "reverse")
+
+
+def _moment(entry: LedgerEntry, left: int, ready: bool) -> datetime | None:
+    """When a lot with ``left`` points next matures (pending) or expires (available)."""
+    if not left:
+        return None
+    return entry.available_from if not ready else entry.expires_at
 
 
 class _Tally:
@@ -27,15 +39,30 @@ class _Tally:
     def __init__(self) -> None:
         self.lots: dict[str, _Lot] = {}
         self.open: dict[str, _Lot] = {}  # the lots with points left
-        self.totals = dict.fromkeys(("earned", "in", "out", "redeem", "expire", "reverse"), 0)
+        self.totals = dict.fromkeys(_TOTALS, 0)
         self.available = 0
         self.pending = 0
+        #: The earliest instant an open lot matures or expires (None: never), if known.
+        self.due: datetime | None = None
+        self.due_known = True
 
     def copy(self) -> _Tally:
         twin = _Tally()
         twin.lots, twin.open, twin.totals = self.lots.copy(), self.open.copy(), self.totals.copy()
         twin.available, twin.pending = self.available, self.pending
+        twin.due, twin.due_known = self.due, self.due_known
         return twin
+
+    def next_due(self) -> datetime | None:
+        """The earliest instant a lot with points left matures or expires (``None``: never)."""
+        if not self.due_known:
+            due = None
+            for entry, left, ready in self.open.values():
+                moment = _moment(entry, left, ready)
+                if moment is not None and (due is None or moment < due):
+                    due = moment
+            self.due, self.due_known = due, True
+        return self.due
 
     def _put(self, key: str, lot: _Lot) -> None:
         self.lots[key] = lot
@@ -50,13 +77,19 @@ class _Tally:
             self.lots[entry.key] = self.open[entry.key] = (entry, entry.points, ready)
             self.totals["earned" if entry.kind is EntryKind.EARN else "in"] += entry.points
             self._move(entry.points, ready)
+            moment = _moment(entry, entry.points, ready)
+            # A new lot can only bring the next instant due forward (when it is known).
+            if self.due_known and moment is not None and (self.due is None or moment < self.due):
+                self.due = moment
         elif entry.kind is EntryKind.MATURE:
+            self.due_known = False
             key = str(entry.lot)
             opened_by, left, _ = self.lots[key]
             self._move(-left, False)
             self._move(left, True)
             self._put(key, (opened_by, left, True))
         else:
+            self.due_known = False
             for key, points in entry.takes:
                 opened_by, left, ready = self.lots[key]
                 self._move(-points, ready)
@@ -142,6 +175,7 @@ class Tally:
         self._state: LedgerState | None = None
         self._ordered = True
         self._shared = False  # the sums and the index are shared with a copy
+        self._learned: set[int] = set()  # the stored entries learned (`learn`)
 
     def copy(self) -> Tally:
         """An independent copy (for another ledger holding the same entries). It shares
@@ -150,13 +184,47 @@ class Tally:
         twin = Tally()
         twin._tally, twin._index = self._tally, self._index
         twin._count, twin._last, twin._state = self._count, self._last, self._state
-        twin._ordered = self._ordered
+        twin._ordered, twin._learned = self._ordered, self._learned
         twin._shared = self._shared = True
         return twin
+
+    @classmethod
+    def from_head(cls, head: LedgerHead) -> Tally:
+        """The tally of the entries ``head`` describes: their sums (open lots only) and an
+        index that knows none of them until they are `learn`-ed."""
+        tally = cls()
+        sums = tally._tally
+        for entry, left, ready in head.lots:
+            sums.lots[entry.key] = sums.open[entry.key] = (entry, left, ready)
+            sums._move(left, ready)
+        sums.due_known = False
+        sums.totals = dict(zip(_TOTALS, head.totals, strict=True))
+        tally._count, tally._last, tally._ordered = head.entries, head.last, head.ordered
+        return tally
+
+    def learn(self, entries: list[LedgerEntry], found: Iterable[LedgerEntry]) -> None:
+        """Add stored entries found in the store (``found``, among those the head of
+        ``entries`` describes) to the index, each once."""
+        self._catch_up(entries)
+        self._own()
+        for entry in found:
+            if entry.seq not in self._learned:
+                self._learned.add(entry.seq)
+                self._index.apply(entry)
+
+    def head_parts(
+        self, entries: list[LedgerEntry]
+    ) -> tuple[tuple[tuple[LedgerEntry, int, bool], ...], tuple[int, ...], bool]:
+        """The open lots, the totals (in `LedgerHead` order) and whether ``entries`` are in
+        time order."""
+        self._catch_up(entries)
+        totals = self._tally.totals
+        return tuple(self._tally.open.values()), tuple(totals[k] for k in _TOTALS), self._ordered
 
     def _own(self) -> None:
         if self._shared:
             self._tally, self._index = self._tally.copy(), self._index.copy()
+            self._learned = set(self._learned)
             self._shared = False
 
     def holds(self, entries: Sequence[LedgerEntry]) -> bool:
@@ -164,11 +232,14 @@ class Tally:
         return self._count == len(entries) and (not entries or entries[-1] is self._last)
 
     def _catch_up(self, entries: list[LedgerEntry]) -> None:
-        known = self._count
-        if known > len(entries) or (known and entries[known - 1] is not self._last):
+        known, count = self._count, len(entries)
+        if count == known and (not count or entries[-1] is self._last):
+            return  # caught up already (the usual case)
+        if known > count or (known and entries[known - 1] is not self._last):
             # The list was replaced or changed: start over.
             self._tally, self._index = _Tally(), LedgerIndex()
             known, self._count, self._last, self._state = 0, 0, None, None
+            self._learned = set()
             self._ordered, self._shared = True, False
         if known < len(entries):
             self._own()
@@ -215,14 +286,8 @@ class Tally:
         """The available and pending points after ``entries`` and the earliest instant a lot
         with points left matures or expires (``None``: never), without building a state."""
         self._catch_up(entries)
-        tally, due = self._tally, None
-        for entry, left, ready in tally.open.values():
-            if not left:
-                continue
-            moment = entry.available_from if not ready else entry.expires_at
-            if moment is not None and (due is None or moment < due):
-                due = moment
-        return tally.available, tally.pending, due
+        tally = self._tally
+        return tally.available, tally.pending, tally.next_due()
 
 
 def fold(entries: Iterable[LedgerEntry], as_of: datetime | None = None) -> LedgerState:

@@ -11,6 +11,8 @@ import pytest
 from crmkit.domain import (
     CustomerId,
     DomainEvent,
+    InteractionKind,
+    Money,
     PointsEarned,
     PointsExpired,
     PointsLedger,
@@ -203,6 +205,42 @@ class PointsLedgerContract(ContractBase):
             balance = tx.points_ledgers.balance("shop", CustomerId("c001"))
         assert stored is not None
         assert stored.entries[:2] == original.entries
+        assert balance == stored.summary()
+
+    def test_a_ledger_read_for_booking_books_what_the_whole_ledger_books(
+        self, uow: OpenFor
+    ) -> None:
+        """Read for booking (``find_many(..., booking=...)``: maybe from its head), a ledger
+        books and stores what the whole ledger does: a replay of a stored key books nothing."""
+        with uow() as tx:
+            tx.points_ledgers.add(_every_entry_kind("c001"))
+            tx.commit()
+        at = T0 + 60 * _DAY
+        refund = _interaction(
+            4, "c001", 60 * 24 * 60, kind=InteractionKind.REFUND, amount=Money(100, "EUR")
+        )
+        with uow() as tx:
+            whole = tx.points_ledgers.find(CLUB, CustomerId("c001"))
+        assert whole is not None
+        with uow() as tx:
+            booked = tx.points_ledgers.find_many(
+                CLUB, [CustomerId("c001")], booking=["i010", "i005"]
+            )[CustomerId("c001")]
+            for ledger in (whole, booked):
+                ledger.mature_and_expire(at)
+                assert ledger.earn(_interaction(10, "c001", 0), at=at) == []  # a replay
+                ledger.refund(refund, purchase_id="i002", at=at)  # its points expired: forgiven
+                ledger.earn(_interaction(5, "c001", 60 * 24 * 60), at=at)
+                assert ledger.redeem(at, "r1", points=3).seq == 4  # the stored redemption
+                ledger.adjust(2, at, "a9", "goodwill")
+            assert booked.summary() == whole.summary()
+            tx.points_ledgers.update(booked)
+            tx.commit()
+        with uow() as tx:
+            stored = tx.points_ledgers.find(CLUB, CustomerId("c001"))
+            balance = tx.points_ledgers.balance("club", CustomerId("c001"))
+        assert stored is not None
+        assert stored.entries == whole.entries
         assert balance == stored.summary()
 
     def test_updating_a_ledger_never_added_is_not_found(self, uow: OpenFor) -> None:

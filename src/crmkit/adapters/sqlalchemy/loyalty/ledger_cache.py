@@ -79,12 +79,23 @@ class LedgerCache:
                 _, (_, evicted, _) = self._ledgers.popitem(last=False)
                 self._held -= len(evicted)
 
+    def discard(self, key: LedgerKey) -> None:
+        """Forget what is cached of ``key`` (it was written without its entries at hand)."""
+        with self._lock:
+            old = self._ledgers.pop(key, None)
+            if old is not None:
+                self._held -= len(old[1])
+
     def put_all(
-        self, items: Iterable[tuple[LedgerKey, int, tuple[LedgerEntry, ...], Tally | None]]
+        self, items: Iterable[tuple[LedgerKey, int, tuple[LedgerEntry, ...] | None, Tally | None]]
     ) -> None:
-        """`put` each of ``items``."""
+        """`put` each of ``items``; one without entries (a ledger written from its head) is
+        `discard`-ed instead, so that no older state of it stays cached."""
         for key, version, entries, tally in items:
-            self.put(key, version, entries, tally)
+            if entries is None:
+                self.discard(key)
+            else:
+                self.put(key, version, entries, tally)
 
     def clear(self) -> None:
         """Forget everything (e.g. after the tables were emptied by hand)."""

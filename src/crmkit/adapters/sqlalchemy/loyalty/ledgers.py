@@ -18,21 +18,30 @@ from sqlalchemy import and_, exc, insert, select, update
 
 from crmkit.adapters._arguments import check_batch, check_page
 from crmkit.adapters.sqlalchemy.loyalty import rows as m
+from crmkit.adapters.sqlalchemy.loyalty.heads import prefetch
 from crmkit.adapters.sqlalchemy.loyalty.ledger_cache import LedgerCache, LedgerKey
+from crmkit.adapters.sqlalchemy.loyalty.reading import restore_ledgers
 from crmkit.adapters.sqlalchemy.loyalty.stored import (
+    BALANCE_FIGURES,
     IN_BATCH,
     KIND,
     UPDATE_BALANCE,
+    Stored,
     StoredLedgers,
     balance_parameters,
+    balance_row,
     conflict,
     problem_of,
+    snapshot,
+    stored_count,
 )
 from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
-from crmkit.adapters.sqlalchemy.rows import at_or_none, to_us
+from crmkit.adapters.sqlalchemy.loyalty.writing import insert_entries, update_balances
+from crmkit.adapters.sqlalchemy.rows import to_us
 from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import CustomerId, LedgerEntry, PointsBalance, PointsLedger, Programme
 from crmkit.domain._arguments import each_of, instance_of
+from crmkit.domain.loyalty.head import StoredEntries
 from crmkit.domain.loyalty.tally import Tally
 from crmkit.domain.values.timestamps import ensure_utc
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
@@ -43,7 +52,18 @@ _B = points_balances.c
 _E = points_entries.c
 
 _Row = Mapping[Any, Any]
-_Remembered = tuple["weakref.ref[PointsLedger]", int, tuple[LedgerEntry, ...]]
+_Remembered = tuple["weakref.ref[PointsLedger]", int, Stored]
+#: A ledger written in this transaction: its version, entries and tally (None, None: written
+#: from its head, without its entries at hand).
+_Written = tuple[int, tuple[LedgerEntry, ...] | None, Tally | None]
+#: The columns of a balance row that a `PointsBalance` holds (not the head).
+_SUMMARY = tuple(
+    points_balances.c[name]
+    for name in (
+        "customer_id", "programme", "available", "pending", "tier", "entries", "last_at_us",
+        "next_due_at_us", "version",
+    )
+)  # fmt: skip
 
 
 class _LedgerSession(Session, Protocol):
@@ -66,7 +86,7 @@ class SqlPointsLedgers:
         #: id(ledger) -> (the ledger, weakly; its version; the entries stored at it).
         self._stored: dict[int, _Remembered] = {}
         #: The ledgers written in this transaction: their state to cache once committed.
-        self._written: dict[LedgerKey, tuple[int, tuple[LedgerEntry, ...], Tally]] = {}
+        self._written: dict[LedgerKey, _Written] = {}
 
     @property
     def _tenant(self) -> str:
@@ -77,7 +97,7 @@ class SqlPointsLedgers:
         self._stored.clear()
         self._written.clear()
 
-    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...], Tally | None]]:
+    def written(self) -> list[tuple[LedgerKey, int, tuple[LedgerEntry, ...] | None, Tally | None]]:
         """The ledgers this transaction wrote, as the `LedgerCache` keeps them."""
         return [(key, *state) for key, state in self._written.items()]
 
@@ -85,17 +105,20 @@ class SqlPointsLedgers:
         return (self._tenant, programme, customer_id)
 
     def _remember(self, ledger: PointsLedger, *, wrote: bool = False, cached: bool = False) -> None:
-        entries = tuple(ledger.entries)
+        entries = snapshot(ledger)
         self._stored[id(ledger)] = (weakref.ref(ledger), ledger.version, entries)
         key = self._cache_key(ledger.programme.name, ledger.customer_id)
-        if wrote:
+        if isinstance(entries, int):  # restored from its head: nothing to cache
+            if wrote:  # and what the cache holds of it is out of date once this commits
+                self._written[key] = (ledger.version, None, None)
+        elif wrote:
             self._written[key] = (ledger.version, entries, ledger.tally())
         elif not cached and key not in self._written:
             # What was read is committed (unless we wrote it); its tally spares the next
             # reader adding up every entry again.
             self._s.ledger_cache.put(key, ledger.version, entries, ledger.tally())
 
-    def _remembered(self, ledger: PointsLedger) -> tuple[LedgerEntry, ...] | None:
+    def _remembered(self, ledger: PointsLedger) -> Stored | None:
         known = self._stored.get(id(ledger))
         if known is None or known[0]() is not ledger or known[1] != ledger.version:
             return None
@@ -127,7 +150,7 @@ class SqlPointsLedgers:
         try:
             connection.execute(
                 insert(points_balances),
-                [m.points_balance_row(self._tenant, ledger.summary(), 1)],
+                [balance_row(self._tenant, ledger, 1)],
             )
         except exc.IntegrityError:
             raise ConcurrencyConflict(KIND, key, 0, "it already exists") from None
@@ -152,7 +175,15 @@ class SqlPointsLedgers:
         key, version = (programme, customer_id), ledger.version
         connection = self._s.connection
         stored = self._remembered(ledger)
-        if stored is None:  # read in another transaction: ask what its version holds
+        if stored is None and isinstance(ledger.entries, StoredEntries):
+            # Restored from its head in another transaction: its stored entries are the
+            # head's, if the version is still the one read.
+            count = self._db.locked_version(programme, customer_id, version)
+            if count != ledger.entries.head.entries:
+                raise ConcurrencyConflict(KIND, key, version)
+            stored = ledger.entries.original or count
+            problem = problem_of(ledger, stored)
+        elif stored is None:  # read in another transaction: ask what its version holds
             stored = self._db.stored_entries(programme, customer_id, version)
             problem = problem_of(ledger, stored)
         else:
@@ -161,25 +192,17 @@ class SqlPointsLedgers:
                 self._db.locked_version(programme, customer_id, version)
         if problem is not None:
             raise problem
-        summary = m.points_balance_row(self._tenant, ledger.summary(), version + 1)
+        summary = balance_row(self._tenant, ledger, version + 1)
         result = connection.execute(
             update(points_balances)
             .where(self._where(points_balances, programme, customer_id), _B.version == version)
-            .values(
-                available=summary["available"],
-                pending=summary["pending"],
-                tier=summary["tier"],
-                entries=summary["entries"],
-                last_at_us=summary["last_at_us"],
-                next_due_at_us=summary["next_due_at_us"],
-                version=_B.version + 1,
-            )
+            .values(**{name: summary[name] for name in BALANCE_FIGURES}, version=_B.version + 1)
         )
         if result.rowcount != 1:
             if self._db.version(programme, customer_id) is None:
                 raise NotFound(KIND, key)
             raise ConcurrencyConflict(KIND, key, version)
-        appended = m.points_entry_rows(self._tenant, ledger, len(stored))
+        appended = m.points_entry_rows(self._tenant, ledger, stored_count(stored))
         if appended:
             try:
                 connection.execute(insert(points_entries), appended)
@@ -219,39 +242,36 @@ class SqlPointsLedgers:
         else:
             stored = self._db.stored_many(old, self._remembered)
         for ledger in batch:
-            problem = problem_of(ledger, stored.get(id(ledger), ()))
+            problem = problem_of(ledger, stored.get(id(ledger), 0))
             if problem is not None:
                 raise problem
         self._db.refuse_taken(new)
         tenant = self._tenant
-        entries = [row for ledger in new for row in m.points_entry_rows(tenant, ledger)]
-        entries += [
-            row
-            for ledger in old
-            for row in m.points_entry_rows(tenant, ledger, len(stored[id(ledger)]))
-        ]
+        appended = [(ledger, 0) for ledger in new]
+        appended += [(ledger, stored_count(stored[id(ledger)])) for ledger in old]
         if new:
-            balances = [m.points_balance_row(tenant, ledger.summary(), 1) for ledger in new]
+            balances = [balance_row(tenant, ledger, 1) for ledger in new]
             try:
                 connection.execute(insert(points_balances), balances)
             except exc.IntegrityError:
                 raise conflict(new) from None
         if old:
             # Each UPDATE changes one row, if its ledger is still at the version read.
-            result = connection.execute(
-                UPDATE_BALANCE,
-                [balance_parameters(tenant, ledger) for ledger in old],
+            changed = update_balances(
+                connection, [balance_parameters(tenant, ledger) for ledger in old], UPDATE_BALANCE
             )
-            if trusted and result.rowcount != len(old):
+            if trusted and changed != len(old):
                 # The unit of work rolls back: nothing of this batch is stored.
                 raise self._db.stale(old)
-        if entries:
+        if appended:
             try:
-                connection.execute(insert(points_entries), entries)
+                insert_entries(connection, tenant, appended)
             except exc.IntegrityError:
                 # Only entries stored without their balance row (edited by hand): retrying
                 # from a fresh read tells which.
-                appending = [e for e in batch if len(e.entries) > len(stored.get(id(e), ()))]
+                appending = [
+                    e for e in batch if len(e.entries) > stored_count(stored.get(id(e), 0))
+                ]
                 raise conflict(appending or batch) from None
         for ledger in batch:
             ledger.version += 1
@@ -264,59 +284,35 @@ class SqlPointsLedgers:
         return found.get(customer_id)
 
     def find_many(
-        self, programme: Programme, customer_ids: Collection[CustomerId]
+        self,
+        programme: Programme,
+        customer_ids: Collection[CustomerId],
+        *,
+        booking: Collection[str] | None = None,
     ) -> dict[CustomerId, PointsLedger]:
-        """The ledgers of the members that have one, by customer id: two queries per 500
-        members (their balance rows, then their entries in order)."""
+        """The ledgers of the members that have one, by customer id: per 500 members, a
+        query for their balance rows and one for their entries. For ``booking`` (see
+        `crmkit.adapters.sqlalchemy.loyalty.reading`), restored from their heads where they
+        can serve: the entries are read only for the ledgers without one, and the stored
+        entries of the interactions named with one query per 500."""
         wanted = sorted(set(customer_ids))
-        name, connection = programme.name, self._s.connection
         ledgers: dict[CustomerId, PointsLedger] = {}
+        # The stored entries of the interactions to book, read once for every member.
+        read = prefetch(self._s, programme.name, wanted, booking) if wanted and booking else {}
         for start in range(0, len(wanted), IN_BATCH):
             chunk = wanted[start : start + IN_BATCH]
-            rows = (
-                connection.execute(
-                    select(points_balances).where(
-                        _B.tenant_id == self._tenant,
-                        _B.programme == name,
-                        _B.customer_id.in_(chunk),
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
-                continue
-            cache = self._s.ledger_cache
-            known: dict[str, tuple[LedgerEntry, ...]] = {}
-            tallies: dict[str, Tally | None] = {}
-            for row in rows:
-                key = self._cache_key(name, row["customer_id"])
-                version = int(row["version"])
-                cached = None if key in self._written else cache.get_with_tally(key, version)
-                if cached is not None:
-                    known[row["customer_id"]], tallies[row["customer_id"]] = cached
-            missing = [row["customer_id"] for row in rows if row["customer_id"] not in known]
-            if missing:
-                read = self._db.entries_of(name, missing, lock=False)
-                known.update((customer_id, read.get(customer_id, ())) for customer_id in missing)
-            for row in rows:
-                ledger = PointsLedger.restore(
-                    CustomerId(row["customer_id"]),
-                    programme,
-                    known[row["customer_id"]],
-                    version=int(row["version"]),
-                    last_at=at_or_none(row["last_at_us"]),
-                    tally=tallies.get(row["customer_id"]),
-                )
-                self._remember(ledger, cached=row["customer_id"] in tallies)
-                ledgers[CustomerId(row["customer_id"])] = ledger
+            for ledger, cached in restore_ledgers(
+                self._s, self._s.ledger_cache, programme, chunk, booking, self._written, read
+            ):
+                self._remember(ledger, cached=cached)
+                ledgers[ledger.customer_id] = ledger
         return ledgers
 
     def balance(self, programme: str, customer_id: CustomerId) -> PointsBalance | None:
         """The stored summary of the member's ledger, read without its entries, or ``None``."""
         row = (
             self._s.connection.execute(
-                select(points_balances).where(self._where(points_balances, programme, customer_id))
+                select(*_SUMMARY).where(self._where(points_balances, programme, customer_id))
             )
             .mappings()
             .first()
@@ -351,9 +347,7 @@ class SqlPointsLedgers:
         check_batch(batch_size)
         last: str | None = None
         while True:
-            query = select(points_balances).where(
-                _B.tenant_id == self._tenant, _B.programme == programme
-            )
+            query = select(*_SUMMARY).where(_B.tenant_id == self._tenant, _B.programme == programme)
             if last is not None:
                 query = query.where(_B.customer_id > last)
             query = query.order_by(_B.customer_id).limit(batch_size)

@@ -10,11 +10,35 @@ from crmkit.adapters.sqlalchemy.rows import at_or_none, from_us, hydrate, to_us,
 from crmkit.domain import EntryKind, LedgerEntry, PointsBalance, PointsLedger
 
 __all__ = [
+    "ENTRY_COLUMNS",
     "points_balance_from_row",
     "points_balance_row",
     "points_entry_from_row",
     "points_entry_rows",
+    "points_entry_values",
 ]
+
+#: The columns of ``crmkit_points_entries`` in the order of `points_entry_values`.
+ENTRY_COLUMNS = (
+    "tenant_id",
+    "programme",
+    "customer_id",
+    "seq",
+    "kind",
+    "points",
+    "at_us",
+    "key",
+    "rule",
+    "interaction_id",
+    "reference",
+    "lot",
+    "takes",
+    "spend",
+    "occurred_at_us",
+    "available_from_us",
+    "expires_at_us",
+    "shortfall",
+)
 
 _SET = object.__setattr__
 
@@ -47,6 +71,39 @@ def points_entry_rows(
             "expires_at_us": us_or_none(entry.expires_at),
             "shortfall": entry.shortfall,
         }
+        for seq, entry in enumerate(ledger.entries[first_seq:], first_seq)
+    ]
+
+
+_KIND_VALUES = {kind: kind.value for kind in EntryKind}
+
+
+def points_entry_values(
+    tenant: str, ledger: PointsLedger, first_seq: int = 0
+) -> list[tuple[Any, ...]]:
+    """`points_entry_rows` as tuples in `ENTRY_COLUMNS` order (for a driver's executemany)."""
+    programme, customer_id = ledger.programme.name, ledger.customer_id
+    return [
+        (
+            tenant,
+            programme,
+            customer_id,
+            seq,
+            _KIND_VALUES[entry.kind],
+            entry.points,
+            to_us(entry.at),
+            entry.key,
+            entry.rule,
+            entry.interaction_id,
+            entry.reference,
+            entry.lot,
+            json.dumps([[lot, points] for lot, points in entry.takes]) if entry.takes else None,
+            entry.spend,
+            us_or_none(entry.occurred_at),
+            us_or_none(entry.available_from),
+            us_or_none(entry.expires_at),
+            entry.shortfall,
+        )
         for seq, entry in enumerate(ledger.entries[first_seq:], first_seq)
     ]
 

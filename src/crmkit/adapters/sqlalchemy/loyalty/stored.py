@@ -10,19 +10,26 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, update
 
 from crmkit.adapters.sqlalchemy.loyalty import rows as m
+from crmkit.adapters.sqlalchemy.loyalty.heads import head_document
 from crmkit.adapters.sqlalchemy.loyalty.tables import points_balances, points_entries
 from crmkit.adapters.sqlalchemy.session import Session
 from crmkit.domain import LedgerEntry, PointsLedger
+from crmkit.domain.loyalty.head import StoredEntries
 from crmkit.errors import ConcurrencyConflict, NotFound, ValidationError
 
 __all__ = [
     "IN_BATCH",
     "KIND",
     "UPDATE_BALANCE",
+    "BALANCE_FIGURES",
+    "Stored",
     "StoredLedgers",
+    "balance_row",
     "balance_parameters",
     "conflict",
     "problem_of",
+    "snapshot",
+    "stored_count",
 ]
 
 _B = points_balances.c
@@ -32,8 +39,11 @@ _E = points_entries.c
 IN_BATCH = 500
 KIND = "points ledger"
 
+#: What is known to be stored of a ledger at its version: its entries, or (a ledger
+#: restored from its head) how many.
+Stored = tuple[LedgerEntry, ...] | int
 #: The entries known to be stored at a ledger's version, or ``None``.
-Known = tuple[LedgerEntry, ...] | None
+Known = Stored | None
 
 
 class StoredLedgers:
@@ -72,11 +82,11 @@ class StoredLedgers:
 
     def stored_many(
         self, ledgers: list[PointsLedger], remembered: Callable[[PointsLedger], Known]
-    ) -> dict[int, tuple[LedgerEntry, ...]]:
+    ) -> dict[int, Stored]:
         """The entries stored at each ledger's version, by ``id(ledger)``, their balance rows
         read under a lock (see `locked_version`) in key order; raises `NotFound` or
         `ConcurrencyConflict` for the first ledger not stored at its version."""
-        stored: dict[int, tuple[LedgerEntry, ...]] = {}
+        stored: dict[int, Stored] = {}
         by_programme: dict[str, list[PointsLedger]] = defaultdict(list)
         for ledger in ledgers:
             by_programme[ledger.programme.name].append(ledger)
@@ -223,6 +233,8 @@ UPDATE_BALANCE = (
         entries=bindparam("b_entries"),
         last_at_us=bindparam("b_last_at_us"),
         next_due_at_us=bindparam("b_next_due_at_us"),
+        head=bindparam("b_head"),
+        head_version=bindparam("b_head_version"),
         version=_B.version + 1,
     )
 )
@@ -230,17 +242,30 @@ UPDATE_BALANCE = (
 
 def balance_parameters(tenant: str, ledger: PointsLedger) -> dict[str, Any]:
     """The parameters of `UPDATE_BALANCE` for one ledger."""
-    row = m.points_balance_row(tenant, ledger.summary(), ledger.version + 1)
+    row = balance_row(tenant, ledger, ledger.version + 1)
     return {
         "b_tenant": tenant,
         "b_programme": row["programme"],
         "b_customer": row["customer_id"],
         "b_version": ledger.version,
-        **{
-            f"b_{name}": row[name]
-            for name in ("available", "pending", "tier", "entries", "last_at_us", "next_due_at_us")
-        },
+        **{f"b_{name}": row[name] for name in BALANCE_FIGURES},
     }
+
+
+#: The columns a versioned balance UPDATE sets (besides the version), in parameter order.
+BALANCE_FIGURES = (
+    "available", "pending", "tier", "entries", "last_at_us", "next_due_at_us", "head",
+    "head_version",
+)  # fmt: skip
+
+
+def balance_row(tenant: str, ledger: PointsLedger, version: int) -> dict[str, Any]:
+    """The ``crmkit_points_balances`` row of ``ledger`` stored at ``version``: its summary
+    and its head (`crmkit.adapters.sqlalchemy.loyalty.heads`)."""
+    row = m.points_balance_row(tenant, ledger.summary(), version)
+    row["head"] = head_document(ledger.head())
+    row["head_version"] = version
+    return row
 
 
 def conflict(ledgers: list[PointsLedger]) -> ConcurrencyConflict:
@@ -255,19 +280,43 @@ def conflict(ledgers: list[PointsLedger]) -> ConcurrencyConflict:
     return ConcurrencyConflict(KIND, key, version, f"it (or {others}) {what}")
 
 
-def problem_of(ledger: PointsLedger, stored: tuple[LedgerEntry, ...]) -> ValidationError | None:
+def stored_count(stored: Stored) -> int:
+    """How many entries are stored."""
+    return stored if isinstance(stored, int) else len(stored)
+
+
+def snapshot(ledger: PointsLedger) -> Stored:
+    """What is stored of ``ledger`` once it is saved: its entries, or how many they are
+    (a ledger restored from its head, whose stored entries were never read)."""
+    entries = ledger.entries
+    if isinstance(entries, StoredEntries) and not entries.loaded:
+        return len(entries)
+    return tuple(entries)
+
+
+def problem_of(ledger: PointsLedger, stored: Stored) -> ValidationError | None:
     """Why ``ledger`` cannot be stored over the ``stored`` entries, or ``None``: they were
     changed (entries are append-only), or a new entry the tables cannot hold faithfully (out
     of position, its ``seq`` being its place in the ledger, or with a key already taken)."""
     entries = ledger.entries
-    if tuple(entries[: len(stored)]) != stored:  # the same objects, unless read elsewhere
+    count = stored_count(stored)
+    original = stored if not isinstance(stored, int) else getattr(entries, "original", None)
+    if original is not None and tuple(entries[: len(original)]) != original:
+        # The same objects, unless read elsewhere.
         return ValidationError.single("entries", len(entries), "are append-only")
-    for seq in range(len(stored), len(entries)):
-        if entries[seq].seq != seq:
+    new = entries[count:]
+    for seq, entry in enumerate(new, count):
+        if entry.seq != seq:
             return ValidationError.single(
-                f"entries[{seq}].seq", entries[seq].seq, f"must be its position ({seq})"
+                f"entries[{seq}].seq", entry.seq, f"must be its position ({seq})"
             )
-    # Each new entry must be the first with its key (the index answers without a scan).
-    if any(ledger.entry_with_key(e.key) is not e for e in entries[len(stored) :]):
+    # Each new entry must be the first with its key (the index answers without a scan; a
+    # ledger restored from its head knows the stored keys booking asked for, and the
+    # table's unique key refuses any other).
+    if isinstance(stored, int) and not isinstance(original, tuple):
+        unique = len({e.key for e in new}) == len(new)
+        if not unique or any(ledger.known_key(e.key) not in (None, e) for e in new):
+            return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
+    elif any(ledger.entry_with_key(e.key) is not e for e in new):
         return ValidationError.single("entries", ledger.customer_id, "keys must be unique")
     return None

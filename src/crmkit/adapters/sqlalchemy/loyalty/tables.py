@@ -55,6 +55,7 @@ points_entries = Table(
     Column("shortfall", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "programme", "customer_id", "seq"),
     UniqueConstraint("tenant_id", "programme", "customer_id", "key"),
+    Index(None, "tenant_id", "programme", "interaction_id"),  # the entries of interactions
     **MYSQL_TABLE,
 )
 
@@ -74,6 +75,10 @@ points_balances = Table(
     Column("last_at_us", BigInteger),  # the last entry or job review; NULL: neither yet
     Column("next_due_at_us", BigInteger),  # NULL: nothing matures or expires
     Column("version", Integer, nullable=False),
+    # The ledger's head (`LedgerHead`, JSON) and the version it was written at: a head of
+    # another version (or none: a ledger stored before 0008) is not used, the entries are.
+    Column("head", long_text()),
+    Column("head_version", Integer),
     PrimaryKeyConstraint("tenant_id", "programme", "customer_id"),
     Index(None, "tenant_id", "programme", "next_due_at_us"),  # due
     **MYSQL_TABLE,
