@@ -10,6 +10,7 @@ that change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
@@ -51,15 +52,14 @@ def reevaluate(
             examined = uow.customers.count()  # the store looks at every one of them
     cursor: str | None = None
     while models:
+        pick = (
+            functools.partial(_subject_page, kind=kind, cursor=cursor, limit=batch_size)
+            if due is None
+            else _due_ids(due, as_of, cursor, batch_size)
+        )
+        ids, cursor, outcomes = _page(open_unit_of_work, pick, models, as_of)
         if due is None:
-            ids, cursor, outcomes = _every_page(
-                open_unit_of_work, kind, models, as_of, cursor, batch_size
-            )
             examined += len(ids)
-        else:
-            ids, cursor, outcomes = _due_page(
-                open_unit_of_work, due, models, as_of, cursor, batch_size
-            )
         for subject_id, outcome in zip(ids, outcomes, strict=True):
             entered += bool(outcome.entered)
             moved += bool(outcome.moves)
@@ -82,37 +82,17 @@ def _due(models: tuple[LifecycleModel, ...]) -> Condition | None:
         return None
 
 
-def _due_page(
+def _page(
     open_unit_of_work: OpenUnit,
-    due: Condition,
+    pick: Callable[[UnitOfWork], tuple[list[str], str | None]],
     models: tuple[LifecycleModel, ...],
     as_of: datetime,
-    cursor: str | None,
-    limit: int,
 ) -> PageResult:
+    """Progress the subjects ``pick`` chooses in one unit of work, retried on a conflict."""
+
     def attempt() -> PageResult:
         with open_unit_of_work() as uow:
-            page = uow.customers.matching_ids(due, as_of=as_of, limit=limit, cursor=cursor)
-            ids: list[str] = list(page.items)
-            outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
-            if any(o.moves or o.entered for o in outcomes):
-                uow.commit()
-        return ids, page.next_cursor, outcomes
-
-    return retry_conflicts(attempt)
-
-
-def _every_page(
-    open_unit_of_work: OpenUnit,
-    kind: SubjectKind,
-    models: tuple[LifecycleModel, ...],
-    as_of: datetime,
-    cursor: str | None,
-    limit: int,
-) -> PageResult:
-    def attempt() -> PageResult:
-        with open_unit_of_work() as uow:
-            ids, next_cursor = _subject_page(uow, kind, cursor, limit)
+            ids, next_cursor = pick(uow)
             outcomes = [progress_subject(uow, models, i, as_of=as_of) for i in ids]
             if any(o.moves or o.entered for o in outcomes):
                 uow.commit()
@@ -121,8 +101,18 @@ def _every_page(
     return retry_conflicts(attempt)
 
 
+def _due_ids(
+    due: Condition, as_of: datetime, cursor: str | None, limit: int
+) -> Callable[[UnitOfWork], tuple[list[str], str | None]]:
+    def pick(uow: UnitOfWork) -> tuple[list[str], str | None]:
+        page = uow.customers.matching_ids(due, as_of=as_of, limit=limit, cursor=cursor)
+        return list(page.items), page.next_cursor
+
+    return pick
+
+
 def _subject_page(
-    uow: UnitOfWork, kind: SubjectKind, cursor: str | None, limit: int
+    uow: UnitOfWork, *, kind: SubjectKind, cursor: str | None, limit: int
 ) -> tuple[list[str], str | None]:
     if kind is SubjectKind.CUSTOMER:
         customers = uow.customers.list(limit=limit, cursor=cursor)
